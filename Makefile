@@ -1,0 +1,44 @@
+# Two commands matter: `make demo` (the bridge end to end, locally) and `make test` (everything CI runs).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CHECKOV_VENV := .venv-checkov
+
+.PHONY: demo run test lint deps clean bench soak
+
+demo: deps ## Run the bridge end to end locally: Azurite, Dataverse simulator, local runner, three handoffs
+	$(PY) -m devtools.demo
+
+run: deps ## Start the stack and keep it up until Ctrl-C
+	$(PY) -m devtools.run_stack
+
+test: deps ## Lint and run every test (unit, integration with Azurite, infra checks)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+deps: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# checkov pins an older pycep-parser than the tests use, so it gets a venv of its own.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .azurite .pytest_cache .ruff_cache .hypothesis

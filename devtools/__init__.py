@@ -1,0 +1,1 @@
+"""Local development tooling: Azurite, the Dataverse simulator, the local Functions runner, demos."""
