@@ -13,7 +13,7 @@ AZURITE_BIN = PROJECT_ROOT / "node_modules" / ".bin" / "azurite"
 
 # Azurite's published, well-known development account. It is not a secret.
 DEV_ACCOUNT = "devstoreaccount1"
-DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # noqa: S105
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
 def connection_string(blob_port: int, queue_port: int, table_port: int) -> str:
@@ -64,7 +64,12 @@ class Azurite:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
+        # In memory there is nothing to flush, and Azurite waits for idle keep-alive connections
+        # on SIGTERM; a persisted one gets the chance to close its files.
+        if self.location is None:
+            self.process.kill()
+        else:
+            self.process.terminate()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

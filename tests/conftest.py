@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for path in (ROOT, ROOT / "tests"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from helpers import bridge_environment, reset_process_caches  # noqa: E402
 
 from devtools.azurite import Azurite  # noqa: E402
 
@@ -23,3 +26,24 @@ def azurite() -> Iterator[Azurite]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def queue_name() -> str:
+    """A fresh queue name per test, so tests sharing one Azurite never see each other's messages."""
+    import uuid
+
+    return f"handoffs-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def bridge_env(
+    azurite: Azurite, queue_name: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """Valid app settings in os.environ, pointing at the session's Azurite and a fresh queue."""
+    env = bridge_environment(azurite.connection_string, queue_name)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    reset_process_caches()
+    yield env
+    reset_process_caches()

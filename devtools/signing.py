@@ -1,0 +1,37 @@
+"""Sign a webhook body as OpenCX does (Standard Webhooks), for tests, the demo and send_handoff."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+
+from standardwebhooks.webhooks import Webhook
+
+# The local stack's well-known development secret. Never use it in Azure.
+DEV_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"handoff-bridge-local-dev-secret!").decode()
+
+
+def new_webhook_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def signed_headers(
+    body: bytes | str,
+    secret: str = DEV_WEBHOOK_SECRET,
+    webhook_id: str | None = None,
+    timestamp: int | None = None,
+) -> dict[str, str]:
+    """The three Standard Webhooks headers plus Content-Type for `body`."""
+    from datetime import UTC, datetime
+
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    webhook_id = webhook_id or new_webhook_id()
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    signature = Webhook(secret).sign(webhook_id, datetime.fromtimestamp(timestamp, UTC), text)
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+    }

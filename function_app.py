@@ -1,0 +1,8 @@
+"""Azure Functions entry point (v2 programming model). It only registers the blueprints."""
+
+import azure.functions as func
+
+from handoff_trigger import bp as handoff_trigger_bp
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+app.register_functions(handoff_trigger_bp)

@@ -1,0 +1,142 @@
+"""The ingress pipeline: size, signature, content type, JSON, validation, then a durable enqueue.
+
+Order matters. Size comes first so a huge body costs no HMAC; the signature before anything that
+would tell an unauthenticated caller about the payload. 202 only after the queue took the message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.functions as func
+
+from shared.handoff import HANDOFF_REQUESTED, FieldError, HandoffInvalid, parse_handoff_event
+from shared.log import get_logger, log_event
+from shared.problem import json_response, problem
+from shared.queue_message import build_message
+from shared.queues import QueueProfile, QueueUnavailable, queue_client, send
+from shared.settings import SettingsError, get_settings
+from shared.signature import SignatureInvalid, verify_signature
+from shared.tracing import current_traceparent
+
+MAX_BODY_BYTES = 1024 * 1024
+# webhook-id becomes a Table Storage RowKey and a log dimension: printable, no / \ # ?
+_WEBHOOK_ID = re.compile(r"^[\x21-\x7e]{1,256}$")
+_WEBHOOK_ID_FORBIDDEN = re.compile(r"[/\\#?]")
+
+logger = get_logger("ingress")
+
+
+def _is_json_content_type(value: str | None) -> bool:
+    media_type = (value or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json"
+
+
+def _validation_problem(errors: list[FieldError]) -> func.HttpResponse:
+    return problem(
+        422,
+        "Invalid handoff",
+        f"{len(errors)} field(s) failed validation: " + ", ".join(error.field for error in errors),
+        kind="validation",
+        errors=errors,
+    )
+
+
+def _webhook_id_error(handoff_id: str) -> FieldError | None:
+    if _WEBHOOK_ID.match(handoff_id) and not _WEBHOOK_ID_FORBIDDEN.search(handoff_id):
+        return None
+    return FieldError(
+        field="header:webhook-id", message="must be 1-256 printable ASCII characters without / \\ # ?"
+    )
+
+
+def handle_handoff(req: func.HttpRequest, context: Any = None) -> func.HttpResponse:
+    """Answer one webhook delivery as DESIGN section 2 specifies."""
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        logger.error("handoff.settings_invalid %s", exc, extra={"event": "handoff.settings_invalid"})
+        return problem(503, "Bridge misconfigured", "The bridge's app settings are invalid; see its logs.")
+
+    raw = req.get_body() or b""
+    if len(raw) > MAX_BODY_BYTES:
+        log_event(logger, "handoff.rejected", logging.WARNING, status=413, size=len(raw))
+        return problem(413, "Body too large", f"The body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        log_event(logger, "handoff.rejected", logging.WARNING, status=400, reason="not_utf8")
+        return problem(400, "Body is not UTF-8", "The body must be UTF-8 encoded JSON.", kind="bad-encoding")
+
+    try:
+        handoff_id = verify_signature(text, req.headers, settings.webhook_secrets)
+    except SignatureInvalid as exc:
+        log_event(logger, "handoff.rejected", logging.WARNING, status=401, reason=str(exc))
+        return problem(401, "Signature rejected", f"Standard Webhooks verification failed: {exc}.")
+
+    if not _is_json_content_type(req.headers.get("content-type")):
+        log_event(logger, "handoff.rejected", logging.WARNING, status=415, handoffId=handoff_id)
+        return problem(415, "Unsupported media type", "Content-Type must be application/json.")
+
+    try:
+        body = json.loads(text)
+    except ValueError:
+        log_event(
+            logger, "handoff.rejected", logging.WARNING, status=400, reason="not_json", handoffId=handoff_id
+        )
+        return problem(400, "Body is not JSON", "The body could not be parsed as JSON.", kind="bad-json")
+
+    if not isinstance(body, dict):
+        return _validation_problem([FieldError(field="(body)", message="must be a JSON object")])
+    event_type = body.get("type")
+    if not isinstance(event_type, str) or not event_type:
+        return _validation_problem([FieldError(field="type", message="is required and must be a string")])
+    if event_type != HANDOFF_REQUESTED:
+        log_event(logger, "handoff.ignored", handoffId=handoff_id, eventType=event_type[:64])
+        return json_response(200, {"status": "ignored", "ignored": True, "type": event_type[:64]})
+
+    errors: list[FieldError] = []
+    event = None
+    try:
+        event = parse_handoff_event(body)
+    except HandoffInvalid as exc:
+        errors = exc.errors
+    id_error = _webhook_id_error(handoff_id)
+    if id_error:
+        errors.insert(0, id_error)
+    if errors or event is None:
+        fields = ",".join(error.field for error in errors)
+        log_event(
+            logger, "handoff.rejected", logging.WARNING, status=422, handoffId=handoff_id, fields=fields
+        )
+        return _validation_problem(errors)
+
+    handoff = event.data
+    message = build_message(handoff_id, handoff, datetime.now(UTC), current_traceparent(req.headers, context))
+    dimensions = {"handoffId": handoff_id, "sessionId": handoff.sessionId, "channel": handoff.channel.value}
+    try:
+        send(queue_client(settings.handoff_queue, QueueProfile.INGRESS), message.to_json())
+    except QueueUnavailable as exc:
+        log_event(logger, "handoff.enqueue_failed", logging.ERROR, **dimensions, error=str(exc))
+        return problem(
+            503,
+            "Queue unavailable",
+            "The handoff could not be queued durably. Retry the delivery.",
+            headers={"Retry-After": "5"},
+        )
+    log_event(
+        logger,
+        "handoff.accepted",
+        **dimensions,
+        attempt=0,
+        outcome="accepted",
+        phone=handoff.customer.phone,
+        email=handoff.customer.email,
+        transcriptTruncated=message.handoff.transcriptTruncated,
+        messageBytes=message.size(),
+    )
+    return json_response(202, {"status": "accepted", "handoffId": handoff_id, "sessionId": handoff.sessionId})

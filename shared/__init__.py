@@ -1,0 +1,1 @@
+"""Code that the HTTP and queue functions share: settings, models, signature, logging, clients."""

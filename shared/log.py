@@ -1,0 +1,56 @@
+"""Structured, PII-safe logging for handoffs.
+
+Each record carries its dimensions as LogRecord attributes: the Functions host and
+azure-monitor-opentelemetry turn them into queryable custom dimensions. Values pass through the
+masking here, so a call site cannot leak a phone number or an email by mistake.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shared.masking import mask_email, mask_phone, scrub_text
+
+_MASKERS = {
+    "phone": mask_phone,
+    "customerPhone": mask_phone,
+    "email": mask_email,
+    "customerEmail": mask_email,
+}
+# Fields whose content is customer text: only their length may be logged.
+_NEVER_LOGGED = frozenset({"summary", "transcript", "description", "subject", "token", "secret", "body"})
+# LogRecord's own attributes: a dimension of the same name would make logging raise.
+_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+def safe_dimensions(dimensions: dict[str, Any]) -> dict[str, Any]:
+    """Mask known PII fields, drop customer text, scrub any other string."""
+    safe: dict[str, Any] = {}
+    for key, value in dimensions.items():
+        if value is None:
+            continue
+        if key in _NEVER_LOGGED:
+            safe[f"{key}Length"] = len(value) if isinstance(value, str | list) else None
+        elif key in _MASKERS:
+            safe[key] = _MASKERS[key](str(value))
+        elif isinstance(value, str):
+            safe[key] = scrub_text(value)
+        elif isinstance(value, bool | int | float):
+            safe[key] = value
+        else:
+            safe[key] = scrub_text(str(value))
+    return safe
+
+
+def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **dimensions: Any) -> None:
+    """Log `event` (a stable dotted name such as `handoff.accepted`) with masked dimensions."""
+    safe = {
+        (f"{key}_" if key in _RESERVED else key): value for key, value in safe_dimensions(dimensions).items()
+    }
+    rendered = " ".join(f"{key}={value}" for key, value in safe.items())
+    logger.log(level, "%s %s", event, rendered, extra={"event": event, **safe})
+
+
+def get_logger(component: str) -> logging.Logger:
+    return logging.getLogger(f"handoff_bridge.{component}")

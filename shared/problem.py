@@ -1,0 +1,41 @@
+"""RFC 9457 problem+json answers. They name the failing fields and never echo input values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import azure.functions as func
+
+from shared.handoff import FieldError
+
+PROBLEM_BASE = "urn:handoff-bridge:problem:"
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    kind: str = "about:blank",
+    errors: Sequence[FieldError] = (),
+    headers: dict[str, str] | None = None,
+) -> func.HttpResponse:
+    body: dict[str, object] = {
+        "type": kind if kind == "about:blank" else PROBLEM_BASE + kind,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = [error.model_dump() for error in errors]
+    return func.HttpResponse(
+        json.dumps(body),
+        status_code=status,
+        mimetype="application/problem+json",
+        headers=headers,
+    )
+
+
+def json_response(status: int, body: dict[str, object]) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json")

@@ -1,0 +1,85 @@
+"""Queue clients on the host's storage account, and a send that survives a missing queue.
+
+Ingress must answer within 10 s even when storage is down, so its client has tight timeouts
+and one retry; the SDK's defaults retry for over a minute. The worker can afford a little more.
+The azure-storage-queue SDK is imported on first use, which keeps the app's cold start light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from enum import Enum
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from shared.settings import StorageConnection, get_settings
+
+if TYPE_CHECKING:
+    from azure.storage.queue import QueueClient
+
+
+class QueueProfile(Enum):
+    """(connect timeout s, read timeout s, retries): bounded so a caller's deadline holds."""
+
+    INGRESS = (2.0, 2.5, 1)
+    WORKER = (3.0, 10.0, 3)
+
+
+class QueueUnavailable(Exception):
+    """The message could not be durably written. The caller must not report success."""
+
+
+def _credential(storage: StorageConnection) -> Any:
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=storage.client_id)
+
+
+def make_queue_client(storage: StorageConnection, queue_name: str, profile: QueueProfile) -> QueueClient:
+    """A base64-encoding QueueClient (host.json messageEncoding) with the profile's bounds."""
+    from azure.storage.queue import (
+        ExponentialRetry,
+        QueueClient,
+        TextBase64DecodePolicy,
+        TextBase64EncodePolicy,
+    )
+
+    connect_timeout, read_timeout, retries = profile.value
+    options: dict[str, Any] = {
+        "message_encode_policy": TextBase64EncodePolicy(),
+        "message_decode_policy": TextBase64DecodePolicy(),
+        "retry_policy": ExponentialRetry(
+            initial_backoff=0.25, increment_base=2, retry_total=retries, random_jitter_range=0.2
+        ),
+        "connection_timeout": connect_timeout,
+        "read_timeout": read_timeout,
+    }
+    if storage.connection_string:
+        return QueueClient.from_connection_string(storage.connection_string, queue_name, **options)
+    return QueueClient(
+        storage.queue_service_uri or "", queue_name, credential=_credential(storage), **options
+    )
+
+
+@lru_cache(maxsize=16)
+def queue_client(queue_name: str, profile: QueueProfile) -> QueueClient:
+    """One pooled client per queue and profile per process."""
+    return make_queue_client(get_settings().storage, queue_name, profile)
+
+
+def send(
+    client: QueueClient, text: str, visibility_timeout: int | None = None, time_to_live: int | None = None
+) -> str:
+    """Send and return the message id; create the queue once if it does not exist yet (Azurite)."""
+    from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+
+    try:
+        try:
+            sent = client.send_message(text, visibility_timeout=visibility_timeout, time_to_live=time_to_live)
+        except ResourceNotFoundError:
+            with contextlib.suppress(ResourceExistsError):
+                client.create_queue()
+            sent = client.send_message(text, visibility_timeout=visibility_timeout, time_to_live=time_to_live)
+    except AzureError as exc:
+        raise QueueUnavailable(f"{type(exc).__name__} on queue {client.queue_name}") from exc
+    return str(sent.id)

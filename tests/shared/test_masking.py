@@ -1,0 +1,25 @@
+import pytest
+
+from shared.masking import mask_email, mask_phone, scrub_text
+
+
+@pytest.mark.parametrize(
+    ("phone", "masked"),
+    [("+14155550123", "+1******0123"), ("+4915123456789", "+4********6789"), (None, None), ("", "")],
+)
+def test_mask_phone_keeps_country_digit_and_last_four(phone, masked):
+    assert mask_phone(phone) == masked
+
+
+def test_mask_email_hides_mailbox_and_domain():
+    assert mask_email("priya.n@example.com") == "p***@e***.com"
+    assert "priya" not in mask_email("priya.n@example.com")
+    assert mask_email(None) is None
+
+
+def test_scrub_text_masks_embedded_pii():
+    text = scrub_text("call +1 415 555 0123 or mail jonas.mueller@example.de today")
+    assert "555 0123" not in text
+    assert "jonas.mueller" not in text
+    assert "example.de" not in text
+    assert "today" in text

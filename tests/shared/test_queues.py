@@ -1,0 +1,36 @@
+import time
+
+import pytest
+from azure.storage.queue import QueueClient
+
+from devtools.azurite import connection_string
+from devtools.ports import free_port
+from shared.queues import QueueProfile, QueueUnavailable, make_queue_client, send
+from shared.settings import StorageConnection
+
+
+def test_send_creates_a_missing_queue_and_encodes_base64(azurite, queue_name):
+    storage = StorageConnection(connection_string=azurite.connection_string)
+    client = make_queue_client(storage, queue_name, QueueProfile.INGRESS)
+    send(client, '{"hello": "wörld"}')
+    raw = QueueClient.from_connection_string(azurite.connection_string, queue_name)
+    [message] = raw.receive_messages(max_messages=5)
+    import base64
+
+    assert base64.b64decode(message.content).decode() == '{"hello": "wörld"}'
+
+
+def test_unreachable_storage_fails_fast_with_queue_unavailable(queue_name):
+    dead = free_port()
+    storage = StorageConnection(connection_string=connection_string(dead, dead, dead))
+    client = make_queue_client(storage, queue_name, QueueProfile.INGRESS)
+    started = time.monotonic()
+    with pytest.raises(QueueUnavailable):
+        send(client, "{}")
+    assert time.monotonic() - started < 10
+
+
+def test_identity_based_client_uses_service_uri():
+    storage = StorageConnection(queue_service_uri="https://acct.queue.core.windows.net", client_id=None)
+    client = make_queue_client(storage, "handoffs", QueueProfile.WORKER)
+    assert client.url == "https://acct.queue.core.windows.net/handoffs"
