@@ -1,0 +1,56 @@
+"""`python -m devtools.dataverse_sim`: run the simulator in the foreground and print where it listens."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from types import FrameType
+
+from devtools.dataverse_sim import DataverseSimulator, seed_demo
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devtools.dataverse_sim", description=__doc__)
+    parser.add_argument("--port", type=int, default=None, help="listen port (default: any free port)")
+    parser.add_argument("--seed-demo", action="store_true", help="add the demo workstream and contacts")
+    parser.add_argument("--token-lifetime", type=float, default=3600.0, help="seconds a token stays valid")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API call")
+    parser.add_argument("--max-concurrency", type=int, default=None, help="429 above this many in flight")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start, print one JSON line (url, identity_endpoint, identity_header), serve until SIGINT/SIGTERM."""
+    args = parse_args(argv)
+    sim = DataverseSimulator(
+        token_lifetime=args.token_lifetime,
+        port=args.port,
+        latency=args.latency,
+        max_concurrency=args.max_concurrency,
+    ).start()
+    info: dict[str, object] = {
+        "url": sim.url,
+        "identity_endpoint": sim.identity_endpoint,
+        "identity_header": sim.identity_header,
+    }
+    if args.seed_demo:
+        info["demo"] = seed_demo(sim)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(json.dumps(info), flush=True)
+    while not stopping.wait(0.5):
+        pass
+    sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
