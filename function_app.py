@@ -3,6 +3,8 @@
 import azure.functions as func
 
 from handoff_trigger import bp as handoff_trigger_bp
+from retry_queue import bp as retry_queue_bp
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(handoff_trigger_bp)
+app.register_functions(retry_queue_bp)

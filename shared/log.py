@@ -20,6 +20,8 @@ _MASKERS = {
 }
 # Fields whose content is customer text: only their length may be logged.
 _NEVER_LOGGED = frozenset({"summary", "transcript", "description", "subject", "token", "secret", "body"})
+# Identifiers we mint or receive as opaque ids: logged as they are, so operators can query them.
+_IDENTIFIERS = frozenset({"handoffId", "sessionId", "dynamics365_chat_id", "contactId", "event"})
 # LogRecord's own attributes: a dimension of the same name would make logging raise.
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -32,6 +34,8 @@ def safe_dimensions(dimensions: dict[str, Any]) -> dict[str, Any]:
             continue
         if key in _NEVER_LOGGED:
             safe[f"{key}Length"] = len(value) if isinstance(value, str | list) else None
+        elif key in _IDENTIFIERS:
+            safe[key] = str(value)
         elif key in _MASKERS:
             safe[key] = _MASKERS[key](str(value))
         elif isinstance(value, str):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_PHONE_IN_TEXT = re.compile(r"\+?\d[\d ().-]{6,}\d")
+# Not inside a longer token: a GUID's digit runs are not phone numbers.
+_PHONE_IN_TEXT = re.compile(r"(?<![\w.-])\+?\(?\d[\d ().-]{6,}\d(?![\w-])")
 _EMAIL_IN_TEXT = re.compile(r"[^\s@<>\"'(),;:]+@[^\s@<>\"'(),;:]+\.[A-Za-z]{2,}")
 
 

@@ -17,6 +17,10 @@ from shared.handoff import Handoff
 MESSAGE_LIMIT_BYTES = 48 * 1024
 # Ingress leaves headroom for the attempt history the worker appends on each retry.
 INGRESS_BUDGET_BYTES = 44 * 1024
+# A re-enqueued message, history included, still fits the queue's limit with a margin.
+RETRY_BUDGET_BYTES = MESSAGE_LIMIT_BYTES - 1024
+# A dead-letter record embeds the message plus its own fields; this leaves them room.
+DEADLETTER_EMBED_BYTES = 40 * 1024
 HISTORY_KEPT = 10
 SUMMARY_FALLBACK_CHARS = 2_000
 
@@ -53,13 +57,14 @@ class HandoffMessage(BaseModel):
     def next_attempt(self, record: AttemptRecord, first_attempt_at: datetime) -> HandoffMessage:
         """The message to re-enqueue after a transient failure."""
         history = [*self.history, record][-HISTORY_KEPT:]
-        return self.model_copy(
+        following = self.model_copy(
             update={
                 "attempt": self.attempt + 1,
                 "firstAttemptAt": self.firstAttemptAt or first_attempt_at,
                 "history": history,
             }
         )
+        return fit_to_budget(following, RETRY_BUDGET_BYTES)
 
 
 def _json_size(model: BaseModel) -> int:

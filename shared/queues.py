@@ -22,7 +22,7 @@ class QueueProfile(Enum):
     """(connect timeout s, read timeout s, retries): bounded so a caller's deadline holds."""
 
     INGRESS = (2.0, 2.5, 1)
-    WORKER = (3.0, 10.0, 3)
+    WORKER = (3.0, 10.0, 2)
 
 
 class QueueUnavailable(Exception):

@@ -47,3 +47,40 @@ def bridge_env(
     reset_process_caches()
     yield env
     reset_process_caches()
+
+
+@pytest.fixture(scope="session")
+def simulator_server() -> Iterator[object]:
+    """One Dataverse simulator for the session; `dataverse` resets it for each test."""
+    from devtools.dataverse_sim import DataverseSimulator
+
+    with DataverseSimulator(seed=7) as sim:
+        yield sim
+
+
+@pytest.fixture
+def dataverse(simulator_server, bridge_env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    """A clean simulator with the test workstream, wired into the settings and the credential env."""
+    from helpers import WORKSTREAM_ID
+
+    sim = simulator_server
+    sim.reset()
+    sim.token_lifetime = 3600.0
+    sim.latency = 0.0
+    sim.max_concurrency = None
+    sim.add_workstream(WORKSTREAM_ID, "SMS workstream")
+    for key, value in sim.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DATAVERSE_TIMEOUT_SECONDS", "1.0")
+    for name in (
+        "AZURE_CLIENT_ID",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "MSI_ENDPOINT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    bridge_env.update(sim.env())
+    reset_process_caches()
+    yield sim
+    reset_process_caches()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
 
@@ -28,11 +29,13 @@ def bridge_environment(storage_connection: str, queue: str, **overrides: str) ->
 
 def reset_process_caches() -> None:
     """Settings and clients are cached per process; tests that change settings reset them."""
+    from shared.dataverse import dataverse_client
     from shared.queues import queue_client
     from shared.settings import get_settings
 
     get_settings.cache_clear()
     queue_client.cache_clear()
+    dataverse_client.cache_clear()
 
 
 def queue_messages(storage_connection: str, queue: str) -> list[str]:
@@ -61,3 +64,93 @@ def _app_functions() -> dict:
 def function_named(name: str):
     """The user function the Functions host would invoke, found through function_app.app."""
     return _app_functions()[name].get_user_function()
+
+
+def enqueue_handoff(
+    storage_connection: str, queue: str, handoff_id: str, data: dict | None = None, **fields: object
+) -> str:
+    """Put a v1 queue message on the queue, as ingress would, and return its JSON."""
+    import json
+    from datetime import UTC, datetime
+
+    from shared.handoff import Handoff
+    from shared.queue_message import build_message
+    from shared.queues import QueueProfile, make_queue_client, send
+    from shared.settings import StorageConnection
+
+    data = data or json.loads((SAMPLES / "sms-handoff.json").read_text())["data"]
+    message = build_message(handoff_id, Handoff.model_validate(data), datetime.now(UTC), None)
+    if fields:
+        message = message.model_copy(update=fields)
+    client = make_queue_client(
+        StorageConnection(connection_string=storage_connection), queue, QueueProfile.WORKER
+    )
+    send(client, message.to_json())
+    return message.to_json()
+
+
+def run_like_host(
+    storage_connection: str,
+    queue: str,
+    function,
+    *,
+    batch_size: int = 16,
+    visibility_timeout: int = 5,
+    max_dequeue_count: int = 5,
+    until_idle_for: float = 3.0,
+    deadline: float = 60.0,
+    until=None,  # a callable returning True when the test has what it waits for
+) -> dict[str, int]:
+    """A small stand-in for the Functions host's queue listener: receive a batch, invoke each
+    message concurrently with a QueueMessage carrying its dequeue count, delete on success, leave
+    it to reappear on failure, and move it to <queue>-poison at max_dequeue_count. Returns counts."""
+    import base64
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import azure.functions as func
+    from azure.core.exceptions import ResourceExistsError
+    from azure.storage.queue import QueueClient
+
+    client = QueueClient.from_connection_string(storage_connection, queue)
+    poison = QueueClient.from_connection_string(storage_connection, f"{queue}-poison")
+    counts = {"invocations": 0, "failures": 0, "poisoned": 0}
+    started = last_work = time.monotonic()
+
+    def invoke(message) -> None:
+        if message.dequeue_count > max_dequeue_count:
+            with contextlib.suppress(ResourceExistsError):
+                poison.create_queue()
+            poison.send_message(message.content)
+            client.delete_message(message)
+            counts["poisoned"] += 1
+            return
+        body = base64.b64decode(message.content)
+        queue_message = func.queue.QueueMessage(
+            id=message.id, body=body, dequeue_count=message.dequeue_count, pop_receipt=message.pop_receipt
+        )
+        counts["invocations"] += 1
+        try:
+            function(queue_message)
+        except Exception:
+            counts["failures"] += 1
+            return
+        client.delete_message(message)
+
+    with ThreadPoolExecutor(max_workers=batch_size) as pool:
+        while time.monotonic() - started < deadline:
+            if until is not None and until():
+                break
+            batch = list(
+                client.receive_messages(
+                    max_messages=min(batch_size, 32), visibility_timeout=visibility_timeout
+                )
+            )
+            if batch:
+                list(pool.map(invoke, batch))
+                last_work = time.monotonic()
+                continue
+            if until is None and time.monotonic() - last_work > until_idle_for:
+                break
+            time.sleep(0.1)
+    return counts

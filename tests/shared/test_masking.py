@@ -23,3 +23,8 @@ def test_scrub_text_masks_embedded_pii():
     assert "jonas.mueller" not in text
     assert "example.de" not in text
     assert "today" in text
+
+
+def test_scrub_text_leaves_guids_and_counts_alone():
+    text = "item 12bfee1b-6e87-58f4-9a31-0c1d2e3f2667 took 1234567 ms"
+    assert scrub_text(text) == text

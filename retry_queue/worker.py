@@ -1,0 +1,204 @@
+"""Deliver one queued handoff: look up the contact, create the work item, then decide.
+
+Success records `dynamics365_chat_id`. A transient failure re-enqueues the message with
+`attempt+1` and a visibility delay, then completes, so the host never holds a throttled message.
+A permanent failure, or the last attempt, writes a dead-letter record. Anything unexpected raises:
+the host retries and finally moves the message to `-poison`, and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import azure.functions as func
+from pydantic import ValidationError
+
+from shared.contact_lookup import ContactMatch, Linkage, find_contact
+from shared.dataverse import DataverseClient, DataverseResponse, dataverse_client
+from shared.deadletter import DeadLetterReason, dead_letter, make_record
+from shared.log import get_logger, log_event
+from shared.queue_message import (
+    DEADLETTER_EMBED_BYTES,
+    AttemptRecord,
+    HandoffMessage,
+    fit_to_budget,
+    parse_message,
+)
+from shared.queues import QueueProfile, queue_client, send
+from shared.retry_policy import Outcome, classify, retry_delay_seconds
+from shared.settings import Settings, get_settings
+from shared.work_item import CONTACT_BIND, work_item_id, work_item_payload
+
+logger = get_logger("worker")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: Outcome
+    response: DataverseResponse
+    contact: ContactMatch
+    dynamics365_chat_id: str
+
+
+def deliver(message: HandoffMessage, client: DataverseClient, workstream_id: str) -> Delivery:
+    """At most two requests when nothing fails: one contact lookup, one deep-insert create."""
+    handoff = message.handoff
+    contact = find_contact(client, handoff.customer)
+    if contact.response is not None and classify(contact.response.status) is Outcome.TRANSIENT:
+        return Delivery(Outcome.TRANSIENT, contact.response, contact, work_item_id(message.handoffId))
+    if contact.response is not None:
+        # A lookup refused for good (e.g. no read privilege on contact) must not keep a customer
+        # waiting: create the item unlinked and say why in the log.
+        log_event(
+            logger,
+            "contact.lookup_failed",
+            logging.WARNING,
+            handoffId=message.handoffId,
+            sessionId=handoff.sessionId,
+            status=contact.response.status,
+            errorCode=contact.response.error_code,
+        )
+    payload = work_item_payload(message.handoffId, handoff, workstream_id, contact)
+    response = client.post("msdyn_ocliveworkitems", "create_work_item", payload)
+    if response.status == 404 and CONTACT_BIND in payload:
+        # The contact vanished between lookup and create: an unlinked item beats no item.
+        del payload[CONTACT_BIND]
+        contact = ContactMatch(None, Linkage.NONE, "contact_gone")
+        response = client.post("msdyn_ocliveworkitems", "create_work_item", payload)
+    outcome = classify(response.status, response.error_code)
+    return Delivery(outcome, response, contact, payload["activityid"])
+
+
+def _dimensions(message: HandoffMessage) -> dict[str, object]:
+    return {
+        "handoffId": message.handoffId,
+        "sessionId": message.handoff.sessionId,
+        "channel": message.handoff.channel.value,
+        "attempt": message.attempt,
+    }
+
+
+def _record_success(message: HandoffMessage, delivery: Delivery, now: datetime) -> None:
+    log_event(
+        logger,
+        "handoff.created",
+        **_dimensions(message),
+        outcome="created",
+        dynamics365_chat_id=delivery.dynamics365_chat_id,
+        contactLinkage=delivery.contact.linkage.value,
+        contactReason=delivery.contact.reason,
+        status=delivery.response.status,
+        attempts=message.attempt + 1,
+        e2eLatencyMs=round((now - message.receivedAt).total_seconds() * 1000),
+    )
+
+
+def _dead_letter(
+    message: HandoffMessage, delivery: Delivery, reason: DeadLetterReason, settings: Settings, now: datetime
+) -> None:
+    response = delivery.response
+    embedded = fit_to_budget(message, DEADLETTER_EMBED_BYTES)
+    record = make_record(
+        reason,
+        status=response.status,
+        error_code=response.error_code,
+        error_message=response.error_message or response.transport_error,
+        handoffId=message.handoffId,
+        sessionId=message.handoff.sessionId,
+        attempts=message.attempt + 1,
+        firstAttemptAt=message.firstAttemptAt or now,
+        lastAttemptAt=now,
+        message=embedded.model_dump(mode="json", exclude_none=True),
+    )
+    dead_letter(record, settings)
+    log_event(
+        logger,
+        "handoff.dead_lettered",
+        logging.ERROR,
+        **_dimensions(message),
+        outcome="dead_lettered",
+        reason=reason.value,
+        status=response.status,
+        errorCode=response.error_code,
+        action=record.action,
+    )
+
+
+def _retry_later(message: HandoffMessage, delivery: Delivery, settings: Settings, now: datetime) -> None:
+    response = delivery.response
+    record = AttemptRecord(
+        attempt=message.attempt,
+        at=now,
+        outcome="transient",
+        status=response.status,
+        code=response.error_code,
+        message=(response.error_message or response.transport_error or "")[:300] or None,
+    )
+    following = message.next_attempt(record, now)
+    delay = retry_delay_seconds(message.attempt, response.retry_after)
+    send(
+        queue_client(settings.handoff_queue, QueueProfile.WORKER),
+        following.to_json(),
+        visibility_timeout=delay,
+    )
+    log_event(
+        logger,
+        "handoff.retrying",
+        logging.WARNING,
+        **_dimensions(message),
+        outcome="retrying",
+        status=response.status,
+        errorCode=response.error_code,
+        retryAfter=response.retry_after,
+        delaySeconds=delay,
+    )
+
+
+def handle(message: HandoffMessage, settings: Settings, client: DataverseClient) -> Outcome:
+    """Deliver and act on the outcome. Returns it, for tests and the local runner's log."""
+    now = datetime.now(UTC)
+    if message.firstAttemptAt is None:
+        message = message.model_copy(update={"firstAttemptAt": now})
+    delivery = deliver(message, client, settings.default_queue_id)
+    done = datetime.now(UTC)
+    if delivery.outcome is Outcome.SUCCESS:
+        _record_success(message, delivery, done)
+    elif delivery.outcome is Outcome.PERMANENT:
+        _dead_letter(message, delivery, DeadLetterReason.PERMANENT_ERROR, settings, done)
+    elif message.attempt + 1 >= settings.max_attempts:
+        _dead_letter(message, delivery, DeadLetterReason.ATTEMPTS_EXHAUSTED, settings, done)
+    else:
+        _retry_later(message, delivery, settings, done)
+    return delivery.outcome
+
+
+def _dead_letter_invalid(raw: str, error: ValidationError, settings: Settings) -> None:
+    fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(message)" for e in error.errors()[:10])
+    now = datetime.now(UTC)
+    record = make_record(
+        DeadLetterReason.INVALID_MESSAGE,
+        status=None,
+        error_code=None,
+        error_message=f"invalid fields: {fields}",
+        attempts=1,
+        lastAttemptAt=now,
+        rawMessage=raw[:40_000],
+    )
+    dead_letter(record, settings)
+    log_event(
+        logger, "handoff.dead_lettered", logging.ERROR, outcome="dead_lettered", reason="invalid_message"
+    )
+
+
+def process_message(msg: func.QueueMessage) -> Outcome | None:
+    """The queue trigger's body. Raises only when it must: then the host retries the message."""
+    settings = get_settings()
+    raw = msg.get_body().decode("utf-8", errors="replace")
+    try:
+        message = parse_message(raw)
+    except ValidationError as exc:
+        _dead_letter_invalid(raw, exc, settings)
+        return None
+    return handle(message, settings, dataverse_client())

@@ -1,0 +1,58 @@
+import random
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from shared.retry_policy import Outcome, backoff_seconds, classify, parse_retry_after, retry_delay_seconds
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "outcome"),
+    [
+        (201, None, Outcome.SUCCESS),
+        (204, None, Outcome.SUCCESS),
+        (412, "0x80040237", Outcome.SUCCESS),
+        (412, "0x80060882", Outcome.PERMANENT),
+        (None, None, Outcome.TRANSIENT),
+        (408, None, Outcome.TRANSIENT),
+        (429, "0x80072322", Outcome.TRANSIENT),
+        (500, None, Outcome.TRANSIENT),
+        (502, None, Outcome.TRANSIENT),
+        (503, None, Outcome.TRANSIENT),
+        (504, None, Outcome.TRANSIENT),
+        (400, None, Outcome.PERMANENT),
+        (401, None, Outcome.PERMANENT),
+        (403, None, Outcome.PERMANENT),
+        (404, "0x80040217", Outcome.PERMANENT),
+    ],
+)
+def test_classification_follows_design_section_5(status, code, outcome):
+    assert classify(status, code) is outcome
+
+
+def test_retry_after_seconds_and_http_date():
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    assert parse_retry_after("7") == 7
+    assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == pytest.approx(
+        30
+    )
+    assert parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now) == 0
+    assert parse_retry_after("99999999") == 3600
+    for bad in (None, "", "soon", "nan"):
+        assert parse_retry_after(bad) is None
+
+
+def test_backoff_is_full_jitter_exponential_and_capped():
+    rng = random.Random(1)
+    for attempt, ceiling in [(0, 2), (1, 4), (3, 16), (7, 256), (8, 300), (50, 300)]:
+        samples = [backoff_seconds(attempt, rng) for _ in range(300)]
+        assert all(0 <= s <= ceiling for s in samples)
+        assert max(samples) > ceiling * 0.8
+        assert min(samples) < ceiling * 0.2
+
+
+def test_retry_delay_prefers_retry_after_and_never_spins():
+    assert retry_delay_seconds(5, 3.2) == 4
+    assert retry_delay_seconds(5, 0.0) == 1
+    assert 1 <= retry_delay_seconds(0, None, random.Random(3)) <= 2
