@@ -29,8 +29,17 @@ def work_item_id(handoff_id: str) -> str:
     return str(uuid.uuid5(WORK_ITEM_NAMESPACE, handoff_id))
 
 
+def utf16_length(text: str) -> int:
+    """Dataverse (.NET) measures string lengths in UTF-16 code units: an emoji counts twice."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Cut to at most `limit` UTF-16 units, marking the cut, never splitting a surrogate pair."""
+    if utf16_length(text) <= limit:
+        return text
+    units = text.encode("utf-16-le")[: (limit - 1) * 2]
+    return units.decode("utf-16-le", errors="ignore") + "…"
 
 
 def subject(handoff: Handoff) -> str:
@@ -46,16 +55,16 @@ def description(handoff: Handoff) -> str:
         ("Channel", handoff.channel.value), ("Session", handoff.sessionId),
     ) if value]  # fmt: skip
     text = "\n".join(head)
-    if len(text) >= DESCRIPTION_MAX or not handoff.transcript:
+    if utf16_length(text) >= DESCRIPTION_MAX or not handoff.transcript:
         return _cut(text, DESCRIPTION_MAX)
     tail: list[str] = []
-    room = DESCRIPTION_MAX - len(text) - len("\n\nTranscript (latest):")
+    room = DESCRIPTION_MAX - utf16_length(text) - utf16_length("\n\nTranscript (latest):")
     for line in reversed(handoff.transcript):
         rendered = f"\n{line.role}: {line.text}"
-        if len(rendered) > room:
+        if utf16_length(rendered) > room:
             break
         tail.insert(0, rendered)
-        room -= len(rendered)
+        room -= utf16_length(rendered)
     if not tail:
         return _cut(text, DESCRIPTION_MAX)
     return text + "\n\nTranscript (latest):" + "".join(tail)
@@ -74,8 +83,8 @@ def context_items(handoff: Handoff) -> list[dict[str, Any]]:
     ]
     return [
         {
-            "msdyn_name": name[:CONTEXT_NAME_MAX],
-            "msdyn_value": value[:CONTEXT_VALUE_MAX],
+            "msdyn_name": _cut(name, CONTEXT_NAME_MAX),
+            "msdyn_value": _cut(value, CONTEXT_VALUE_MAX),
             "msdyn_isdisplayable": True,
         }
         for name, value in pairs

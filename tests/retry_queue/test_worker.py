@@ -331,3 +331,12 @@ def test_message_body_is_base64_on_the_wire(bridge_env, dataverse):
     raw = QueueClient.from_connection_string(bridge_env["AzureWebJobsStorage"], bridge_env["HANDOFF_QUEUE"])
     [peeked] = raw.peek_messages()
     assert json.loads(base64.b64decode(peeked.content))["handoffId"] == "msg_b64"
+
+
+def test_emoji_summary_is_accepted_by_dataverse_limits(bridge_env, dataverse):
+    data = sample_data(
+        summary="Angry customer 😠 " * 40, customer={"phone": "+14155550123", "name": "😀" * 150}
+    )
+    invoke(enqueue_handoff(bridge_env["AzureWebJobsStorage"], "unused", "msg_emoji", data))
+    assert len(dataverse.work_items) == 1
+    assert deadletters(bridge_env) == []

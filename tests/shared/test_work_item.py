@@ -82,3 +82,13 @@ def test_description_keeps_the_newest_lines_when_space_runs_out():
     text = description(handoff(transcript=lines))
     assert len(text) <= 2000
     assert "line 29 " in text and "line 0 " not in text
+
+
+def test_limits_are_counted_in_utf16_units_like_dataverse():
+    from shared.work_item import utf16_length
+
+    emoji = handoff(summary="😠" * 300, transcript=[{"role": "customer", "text": "🙂" * 3000}])
+    payload = work_item_payload("e", emoji, WS, UNLINKED)
+    assert utf16_length(payload["subject"]) <= 200
+    assert utf16_length(payload["description"]) <= 2000
+    assert payload["subject"].endswith("…") and "\ud83d" not in payload["subject"]
