@@ -135,3 +135,64 @@ def test_long_name_and_language_are_cut_not_refused():
     )
     assert len(parsed.data.customer.name) == 200
     assert len(parsed.data.language) == 35
+
+
+# --- properties (Hypothesis): nothing crashes, and normalisation is stable -------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from pydantic_core import PydanticCustomError  # noqa: E402
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+phones = st.one_of(
+    st.text(max_size=25),
+    st.from_regex(r"\+[1-9][0-9 ()-]{6,16}", fullmatch=True),
+    st.sampled_from(["+14155550123", "0049 151 2345 6789", "+44 20 7946 0958", "+1 (202) 555-0143"]),
+)
+handoff_like = st.fixed_dictionaries(
+    {
+        "type": st.just("handoff.requested"),
+        "data": st.fixed_dictionaries(
+            {
+                "sessionId": st.text(max_size=140),
+                "channel": st.sampled_from(["sms", "whatsapp", "web", "email", ""]),
+                "summary": st.text(max_size=300),
+                "customer": st.fixed_dictionaries(
+                    {"phone": st.none() | phones, "email": st.none() | st.emails() | st.text(max_size=20)}
+                ),
+            },
+            optional={"transcript": json_values, "metadata": json_values, "language": json_values},
+        ),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(handoff_like, st.dictionaries(st.text(max_size=8), json_values, max_size=5)))
+def test_any_body_is_either_a_handoff_or_a_field_list(body):
+    try:
+        event = parse_handoff_event(body)
+    except HandoffInvalid as invalid:
+        assert invalid.errors and all(error.field for error in invalid.errors)
+        return
+    handoff = event.data
+    assert Handoff.model_validate_json(handoff.model_dump_json()) == handoff
+    if handoff.channel.needs_phone:
+        assert handoff.customer.phone and handoff.customer.phone.startswith("+")
+
+
+@settings(max_examples=400, deadline=None)
+@given(phones)
+def test_phone_normalisation_is_e164_and_idempotent(raw):
+    try:
+        e164 = normalise_phone(raw)
+    except PydanticCustomError:
+        return
+    assert e164.startswith("+") and e164[1:].isdigit() and len(e164) <= 16
+    assert normalise_phone(e164) == e164

@@ -106,3 +106,28 @@ def test_id_is_part_of_what_is_signed():
     headers = signed_headers(BODY, webhook_id="msg_a") | {"webhook-id": "msg_b"}
     with pytest.raises(SignatureInvalid):
         verify_signature(BODY, headers, [DEV_WEBHOOK_SECRET])
+
+
+# --- properties (Hypothesis) ----------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200), st.from_regex(r"[!-~]{1,40}", fullmatch=True))
+def test_signed_bodies_verify_and_any_change_fails(body, webhook_id):
+    headers = signed_headers(body, webhook_id=webhook_id)
+    assert verify_signature(body, headers, [DEV_WEBHOOK_SECRET]) == webhook_id
+    with pytest.raises(SignatureInvalid):
+        verify_signature(body + " ", headers, [DEV_WEBHOOK_SECRET])
+
+
+@settings(max_examples=300, deadline=None)
+@given(header_text, header_text, header_text)
+def test_arbitrary_headers_only_ever_raise_signature_invalid(webhook_id, timestamp, signature):
+    headers = {"webhook-id": webhook_id, "webhook-timestamp": timestamp, "webhook-signature": signature}
+    with pytest.raises(SignatureInvalid):
+        verify_signature("{}", headers, [DEV_WEBHOOK_SECRET])
