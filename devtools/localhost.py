@@ -630,6 +630,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
     )
+    logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every HTTP request at INFO
     loaded = load_local_settings(args.settings)
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))

@@ -1,0 +1,173 @@
+"""The whole bridge on one machine: Azurite, the seeded Dataverse simulator, and the local runner.
+
+Shared by `make run`, `make demo` and the end-to-end tests. The runner is a real subprocess
+(`python -m devtools.localhost`) so tests can SIGKILL it and the demo goes over real HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from devtools.azurite import PROJECT_ROOT, Azurite
+from devtools.dataverse_sim import DEMO_WORKSTREAM_ID, DataverseSimulator, seed_demo
+from devtools.ports import free_port
+from devtools.signing import DEV_WEBHOOK_SECRET
+
+WEBHOOK_ROUTE = "handoffs"
+# Settings a developer's shell may carry that would point the credential away from the simulator.
+_CREDENTIAL_OVERRIDES = (
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "MSI_ENDPOINT",
+)
+
+
+@dataclass
+class Stack:
+    """Start with `start()`, stop with `stop()`; the runner can be killed and restarted alone."""
+
+    azurite_location: Path | None = None  # None: in memory; a folder persists the queues
+    host_json: Path = PROJECT_ROOT / "host.json"
+    runner_port: int = field(default_factory=free_port)
+    function_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    queue: str = "handoffs"
+    runner_log: IO[str] | Path | None = None  # None: inherit stderr
+    settings: dict[str, str] = field(default_factory=dict)  # extra or overriding app settings
+    azurite: Azurite | None = None
+    simulator: DataverseSimulator | None = None
+    runner: subprocess.Popen[bytes] | None = None
+    _log_handle: IO[str] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.runner_port}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.base_url}/api/{WEBHOOK_ROUTE}"
+
+    @property
+    def webhook_secret(self) -> str:
+        return DEV_WEBHOOK_SECRET
+
+    def start(self, timeout: float = 60.0) -> Stack:
+        """Start all three; if any part fails, stop what already runs rather than leak it."""
+        try:
+            self.azurite = Azurite(location=self.azurite_location).start(timeout)
+            self.simulator = DataverseSimulator().start()
+            seed_demo(self.simulator)
+            self.start_runner(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def app_settings(self) -> dict[str, str]:
+        """Every setting the Function App needs, pointing at this stack's Azurite and simulator."""
+        if self.azurite is None or self.simulator is None:
+            raise RuntimeError("start the stack first")
+        return {
+            "DEFAULT_QUEUE_ID": DEMO_WORKSTREAM_ID,
+            "OPENCX_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET,
+            "AzureWebJobsStorage": self.azurite.connection_string,
+            "HANDOFF_QUEUE": self.queue,
+            "HANDOFF_MAX_ATTEMPTS": "10",
+            "DATAVERSE_TIMEOUT_SECONDS": "5",
+            "LOCAL_FUNCTION_KEY": self.function_key,
+            **self.simulator.env(),
+            **self.settings,
+        }
+
+    def _runner_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_OVERRIDES}
+        env.update(self.app_settings())
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _runner_stderr(self) -> IO[str] | None:
+        if isinstance(self.runner_log, Path):
+            if self._log_handle is None:
+                self._log_handle = self.runner_log.open("a", encoding="utf-8")
+            return self._log_handle
+        return self.runner_log
+
+    def start_runner(self, timeout: float = 60.0) -> None:
+        """Start `python -m devtools.localhost` and wait until its HTTP endpoint answers."""
+        args = [
+            sys.executable, "-m", "devtools.localhost",
+            "--port", str(self.runner_port),
+            "--host-json", str(self.host_json),
+            "--settings", str(PROJECT_ROOT / ".no-local-settings"),  # the stack's settings only
+        ]  # fmt: skip
+        stderr = self._runner_stderr()
+        self.runner = subprocess.Popen(
+            args,
+            cwd=PROJECT_ROOT,
+            env=self._runner_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr if stderr is not None else None,
+        )
+        self._wait_ready(timeout)
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.runner is not None and self.runner.poll() is not None:
+                raise RuntimeError(f"the local runner exited with {self.runner.returncode}")
+            try:
+                urllib.request.urlopen(self.webhook_url, timeout=1)  # noqa: S310 - our http URL; a 405 answers
+                return
+            except urllib.error.HTTPError:
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"the local runner did not answer on {self.webhook_url} within {timeout:.0f}s")
+
+    def kill_runner(self) -> None:
+        """SIGKILL: no drain, in-flight messages stay leased until their visibility expires."""
+        if self.runner is not None:
+            self.runner.kill()
+            self.runner.wait(timeout=10)
+            self.runner = None
+
+    def stop_runner(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait for the graceful drain; returns the exit code."""
+        runner, self.runner = self.runner, None
+        if runner is None:
+            return None
+        runner.send_signal(signal.SIGTERM)
+        try:
+            return runner.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            runner.kill()
+            return runner.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.stop_runner()
+        if self.simulator is not None:
+            self.simulator.stop()
+            self.simulator = None
+        if self.azurite is not None:
+            self.azurite.stop()
+            self.azurite = None
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
