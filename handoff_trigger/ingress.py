@@ -17,10 +17,11 @@ import azure.functions as func
 from shared.handoff import HANDOFF_REQUESTED, FieldError, HandoffInvalid, parse_handoff_event
 from shared.log import get_logger, log_event
 from shared.problem import json_response, problem
-from shared.queue_message import build_message
+from shared.queue_message import HandoffMessage, build_message
 from shared.queues import QueueProfile, QueueUnavailable, queue_client, send
 from shared.settings import SettingsError, get_settings
 from shared.signature import SignatureInvalid, verify_signature
+from shared.status_store import StoreUnavailable, get_row, record_accepted
 from shared.tracing import current_traceparent
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -52,6 +53,19 @@ def _webhook_id_error(handoff_id: str) -> FieldError | None:
     return FieldError(
         field="header:webhook-id", message="must be 1-256 printable ASCII characters without / \\ # ?"
     )
+
+
+def _record_accepted(message: HandoffMessage, dimensions: dict[str, str]) -> None:
+    """Create-if-absent, so a worker that was faster than this line keeps its later status."""
+    try:
+        record_accepted(
+            message.handoff.sessionId,
+            message.handoffId,
+            message.handoff.channel.value,
+            message.receivedAt.isoformat(timespec="milliseconds"),
+        )
+    except StoreUnavailable as exc:
+        log_event(logger, "status_store.unavailable", logging.WARNING, **dimensions, error=str(exc))
 
 
 def handle_handoff(req: func.HttpRequest, context: Any = None) -> func.HttpResponse:
@@ -116,8 +130,27 @@ def handle_handoff(req: func.HttpRequest, context: Any = None) -> func.HttpRespo
         return _validation_problem(errors)
 
     handoff = event.data
-    message = build_message(handoff_id, handoff, datetime.now(UTC), current_traceparent(req.headers, context))
     dimensions = {"handoffId": handoff_id, "sessionId": handoff.sessionId, "channel": handoff.channel.value}
+    store_up = True
+    try:
+        if get_row(handoff.sessionId, handoff_id) is not None:
+            log_event(logger, "handoff.duplicate", **dimensions, outcome="duplicate")
+            return json_response(
+                200,
+                {
+                    "status": "duplicate",
+                    "duplicate": True,
+                    "handoffId": handoff_id,
+                    "sessionId": handoff.sessionId,
+                },
+            )
+    except StoreUnavailable as exc:
+        # Without the store a redelivery is enqueued again; the deterministic activityid keeps
+        # it to one work item, so carrying on is safe and losing the handoff is not.
+        store_up = False
+        log_event(logger, "status_store.unavailable", logging.WARNING, **dimensions, error=str(exc))
+
+    message = build_message(handoff_id, handoff, datetime.now(UTC), current_traceparent(req.headers, context))
     try:
         send(queue_client(settings.handoff_queue, QueueProfile.INGRESS), message.to_json())
     except QueueUnavailable as exc:
@@ -128,6 +161,8 @@ def handle_handoff(req: func.HttpRequest, context: Any = None) -> func.HttpRespo
             "The handoff could not be queued durably. Retry the delivery.",
             headers={"Retry-After": "5"},
         )
+    if store_up:
+        _record_accepted(message, dimensions)
     log_event(
         logger,
         "handoff.accepted",

@@ -29,6 +29,7 @@ from shared.queue_message import (
 from shared.queues import QueueProfile, queue_client, send
 from shared.retry_policy import Outcome, classify, retry_delay_seconds
 from shared.settings import Settings, get_settings
+from shared.status_store import Status, StoreUnavailable, record_status
 from shared.work_item import CONTACT_BIND, work_item_id, work_item_payload
 
 logger = get_logger("worker")
@@ -80,7 +81,38 @@ def _dimensions(message: HandoffMessage) -> dict[str, object]:
     }
 
 
+def _store(
+    message: HandoffMessage, status: Status, response: DataverseResponse | None = None, **fields: object
+) -> None:
+    """Record the outcome for support. The store is an aid: its failure is logged, never raised."""
+    if response is not None and status is not Status.CREATED:
+        fields.update(
+            lastErrorStatus=response.status,
+            lastErrorCode=response.error_code,
+            lastErrorMessage=response.error_message or response.transport_error,
+        )
+    try:
+        record_status(
+            message.handoff.sessionId,
+            message.handoffId,
+            status,
+            channel=message.handoff.channel.value,
+            receivedAt=message.receivedAt.isoformat(timespec="milliseconds"),
+            attempts=message.attempt + 1,
+            **fields,
+        )
+    except StoreUnavailable as exc:
+        log_event(logger, "status_store.unavailable", logging.WARNING, **_dimensions(message), error=str(exc))
+
+
 def _record_success(message: HandoffMessage, delivery: Delivery, now: datetime) -> None:
+    _store(
+        message,
+        Status.CREATED,
+        dynamics365_chat_id=delivery.dynamics365_chat_id,
+        contactLinkage=delivery.contact.linkage.value,
+        createdAt=now.isoformat(timespec="milliseconds"),
+    )
     log_event(
         logger,
         "handoff.created",
@@ -113,6 +145,7 @@ def _dead_letter(
         message=embedded.model_dump(mode="json", exclude_none=True),
     )
     dead_letter(record, settings)
+    _store(message, Status.DEAD_LETTERED, response, deadLetterReason=reason.value)
     log_event(
         logger,
         "handoff.dead_lettered",
@@ -143,6 +176,7 @@ def _retry_later(message: HandoffMessage, delivery: Delivery, settings: Settings
         following.to_json(),
         visibility_timeout=delay,
     )
+    _store(message, Status.RETRYING, response)
     log_event(
         logger,
         "handoff.retrying",

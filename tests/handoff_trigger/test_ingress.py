@@ -232,3 +232,48 @@ def test_no_pii_in_logs_or_responses(bridge_env, caplog):
         assert secret not in everything
     accepted = [r for r in caplog.records if getattr(r, "event", "") == "handoff.accepted"]
     assert accepted and accepted[0].handoffId and accepted[0].sessionId == "ses_01JDX5WA0001"
+
+
+def test_duplicate_webhook_id_is_200_without_a_second_enqueue(bridge_env):
+    from shared.status_store import get_row
+
+    body = (SAMPLES / "sms-handoff.json").read_bytes()
+    first = post(body, webhook_id="msg_dup_1")
+    assert first.status_code == 202
+    session = sample("sms-handoff.json")["data"]["sessionId"]
+    assert get_row(session, "msg_dup_1")["status"] == "accepted"
+    again = post(body, webhook_id="msg_dup_1")
+    assert again.status_code == 200
+    assert json.loads(again.get_body()) == {
+        "status": "duplicate",
+        "duplicate": True,
+        "handoffId": "msg_dup_1",
+        "sessionId": session,
+    }
+    assert len(queue_messages(bridge_env["AzureWebJobsStorage"], bridge_env["HANDOFF_QUEUE"])) == 1
+    # another webhook-id of the same session is a new handoff
+    assert post(body, webhook_id="msg_dup_2").status_code == 202
+    assert len(queue_messages(bridge_env["AzureWebJobsStorage"], bridge_env["HANDOFF_QUEUE"])) == 2
+
+
+def test_table_outage_neither_loses_nor_blocks_a_handoff(bridge_env, monkeypatch, caplog):
+    import re
+
+    from devtools.ports import free_port
+
+    dead = re.sub(
+        r"TableEndpoint=http://127\.0\.0\.1:\d+",
+        f"TableEndpoint=http://127.0.0.1:{free_port()}",
+        bridge_env["AzureWebJobsStorage"],
+    )
+    assert dead != bridge_env["AzureWebJobsStorage"]
+    monkeypatch.setenv("AzureWebJobsStorage", dead)
+    reset_process_caches()
+    body = (SAMPLES / "sms-handoff.json").read_bytes()
+    started = time.monotonic()
+    response = post(body, webhook_id="msg_table_down")
+    assert response.status_code == 202
+    assert time.monotonic() - started < 3
+    [text] = queue_messages(bridge_env["AzureWebJobsStorage"], bridge_env["HANDOFF_QUEUE"])
+    assert json.loads(text)["handoffId"] == "msg_table_down"
+    assert any(getattr(r, "event", None) == "status_store.unavailable" for r in caplog.records)

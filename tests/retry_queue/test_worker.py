@@ -340,3 +340,71 @@ def test_emoji_summary_is_accepted_by_dataverse_limits(bridge_env, dataverse):
     invoke(enqueue_handoff(bridge_env["AzureWebJobsStorage"], "unused", "msg_emoji", data))
     assert len(dataverse.work_items) == 1
     assert deadletters(bridge_env) == []
+
+
+def status_row(handoff_id: str, session: str = "ses_01JDX4SMS7Q2") -> dict:
+    from shared.status_store import get_row
+
+    row = get_row(session, handoff_id)
+    assert row is not None
+    return row
+
+
+def test_status_row_follows_retrying_then_created(bridge_env, dataverse):
+    from shared.status_store import record_accepted
+
+    record_accepted("ses_01JDX4SMS7Q2", "msg_life", "sms", "2026-11-25T10:00:00.000+00:00")
+    assert status_row("msg_life")["status"] == "accepted"
+    dataverse.add_fault(
+        FaultRule(
+            kind="status", operation="create_work_item", status=429, retry_after=1, times=1, code="0x80072321"
+        )
+    )
+    enqueue_handoff(bridge_env["AzureWebJobsStorage"], bridge_env["HANDOFF_QUEUE"], "msg_life")
+    seen: list[str] = []
+
+    def created() -> bool:
+        seen.append(status_row("msg_life")["status"])
+        return seen[-1] == "created"
+
+    drain(bridge_env, deadline=15, until=created)
+    row = status_row("msg_life")
+    assert "retrying" in seen
+    assert row["status"] == "created"
+    assert row["dynamics365_chat_id"] == work_item_id("msg_life")
+    assert row["attempts"] == 2
+    assert row["contactLinkage"] in ("none", "phone", "email", "ambiguous")
+    assert row["lastErrorStatus"] == 429  # the last error stays visible after success
+    assert row["receivedAt"] <= row["createdAt"]
+
+
+def test_status_row_records_the_dead_letter(bridge_env, dataverse, monkeypatch):
+    from helpers import reset_process_caches
+
+    monkeypatch.setenv("DEFAULT_QUEUE_ID", str(uuid.uuid4()))
+    reset_process_caches()
+    invoke(enqueue_handoff(bridge_env["AzureWebJobsStorage"], "unused", "msg_dead_row"))
+    row = status_row("msg_dead_row")
+    assert row["status"] == "dead_lettered"
+    assert row["lastErrorStatus"] == 404
+    assert row["deadLetterReason"] == "permanent_error"
+    assert "dynamics365_chat_id" not in row
+
+
+def test_store_outage_does_not_block_delivery(bridge_env, dataverse, monkeypatch, caplog):
+    import re
+
+    from helpers import reset_process_caches
+
+    from devtools.ports import free_port
+
+    dead = re.sub(
+        r"TableEndpoint=http://127\.0\.0\.1:\d+",
+        f"TableEndpoint=http://127.0.0.1:{free_port()}",
+        bridge_env["AzureWebJobsStorage"],
+    )
+    monkeypatch.setenv("AzureWebJobsStorage", dead)
+    reset_process_caches()
+    invoke(enqueue_handoff(bridge_env["AzureWebJobsStorage"], "unused", "msg_store_down"))
+    assert len(dataverse.work_items) == 1
+    assert any(getattr(r, "event", None) == "status_store.unavailable" for r in caplog.records)

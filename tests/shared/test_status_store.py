@@ -1,0 +1,96 @@
+"""The status store against real Azurite tables: create-if-absent, merges, queries, outages."""
+
+import re
+import time
+
+import pytest
+from helpers import reset_process_caches
+
+from devtools.ports import free_port
+from shared.settings import get_settings
+from shared.status_store import (
+    Status,
+    StoreUnavailable,
+    decode_key,
+    encode_key,
+    get_row,
+    probe,
+    record_accepted,
+    record_status,
+    session_rows,
+    table_name,
+)
+
+
+def dead_table_endpoint(connection_string: str) -> str:
+    """The same account, but its TableEndpoint on a closed loopback port."""
+    return re.sub(
+        r"TableEndpoint=http://127\.0\.0\.1:\d+",
+        f"TableEndpoint=http://127.0.0.1:{free_port()}",
+        connection_string,
+    )
+
+
+def test_accepted_is_created_once_and_never_overwrites_a_later_status(bridge_env):
+    assert record_accepted("ses_1", "msg_1", "sms", "2026-11-25T10:00:00.000+00:00") is True
+    assert get_row("ses_1", "msg_1")["status"] == "accepted"
+    record_status("ses_1", "msg_1", Status.CREATED, dynamics365_chat_id="abc", attempts=1)
+    assert record_accepted("ses_1", "msg_1", "sms", "2026-11-25T10:00:00.000+00:00") is False
+    row = get_row("ses_1", "msg_1")
+    assert row["status"] == "created"
+    assert row["dynamics365_chat_id"] == "abc"
+    assert row["channel"] == "sms"  # merge keeps what ingress wrote
+    assert get_row("ses_1", "msg_unknown") is None
+
+
+def test_session_rows_newest_first_without_pii(bridge_env):
+    record_accepted("ses_2", "msg_old", "sms", "2026-11-25T10:00:00.000+00:00")
+    record_accepted("ses_2", "msg_new", "sms", "2026-11-25T11:00:00.000+00:00")
+    record_status(
+        "ses_2",
+        "msg_old",
+        Status.DEAD_LETTERED,
+        lastErrorStatus=404,
+        lastErrorMessage="no contact +14155550123 or dana@example.com",
+        customerPhone="ignored",
+    )
+    rows = session_rows("ses_2")
+    assert [row["handoffId"] for row in rows] == ["msg_new", "msg_old"]
+    assert rows[1]["status"] == "dead_lettered"
+    assert rows[1]["lastErrorStatus"] == 404
+    text = repr(rows)
+    assert "4155550123" not in text and "dana@" not in text and "customerPhone" not in text
+    assert session_rows("ses_none") == []
+
+
+def test_keys_with_forbidden_characters_round_trip(bridge_env):
+    session = "ses/with#odd?chars%"
+    assert encode_key(session) != session and decode_key(encode_key(session)) == session
+    record_accepted(session, "msg_odd", "web", "2026-11-25T10:00:00.000+00:00")
+    [row] = session_rows(session)
+    assert row["sessionId"] == session
+
+
+def test_table_is_named_after_the_queue(bridge_env, monkeypatch):
+    assert table_name(get_settings()).startswith("handoffs")
+    assert "-" not in table_name(get_settings())
+    monkeypatch.setenv("HANDOFF_QUEUE", "handoffs")
+    reset_process_caches()
+    assert table_name(get_settings()) == "handoffs"
+    monkeypatch.setenv("HANDOFF_STATUS_TABLE", "custom")
+    assert table_name(get_settings()) == "custom"
+
+
+def test_an_outage_raises_store_unavailable_quickly(bridge_env, monkeypatch):
+    monkeypatch.setenv("AzureWebJobsStorage", dead_table_endpoint(bridge_env["AzureWebJobsStorage"]))
+    reset_process_caches()
+    started = time.monotonic()
+    for call in (
+        lambda: get_row("ses_1", "msg_1"),
+        lambda: record_accepted("ses_1", "msg_1", "sms", "x"),
+        lambda: record_status("ses_1", "msg_1", Status.CREATED),
+        probe,
+    ):
+        with pytest.raises(StoreUnavailable):
+            call()
+    assert time.monotonic() - started < 10
