@@ -45,6 +45,14 @@ _FUNCTIONS_CACHE: dict[int, tuple[Any, list[Any]]] = {}
 _MIN_POLL_SECONDS = 0.1
 
 
+def _client_options() -> dict[str, Any]:
+    """The SDK's default retry waits 15 s and more; the poll loop retries on its own schedule."""
+    from azure.storage.queue import ExponentialRetry
+
+    retry = ExponentialRetry(initial_backoff=0.25, increment_base=2, retry_total=1, random_jitter_range=0.1)
+    return {"connection_timeout": 5, "read_timeout": 30, "retry_policy": retry}
+
+
 # ---------------------------------------------------------------------------------------- config
 
 
@@ -313,8 +321,10 @@ class QueueListener:
             raise KeyError(
                 f"connection setting {connection_name} for {function.get_function_name()} is not set"
             )
-        self.client = QueueClient.from_connection_string(connection, self.queue_name)
-        self.poison = QueueClient.from_connection_string(connection, f"{self.queue_name}-poison")
+        self.client = QueueClient.from_connection_string(connection, self.queue_name, **_client_options())
+        self.poison = QueueClient.from_connection_string(
+            connection, f"{self.queue_name}-poison", **_client_options()
+        )
         self.leases: dict[str, _Lease] = {}
         self.leases_lock = threading.Lock()
         self.stopping = threading.Event()
@@ -369,6 +379,7 @@ class QueueListener:
                 batch = self._receive()
             except Exception as exc:  # storage down: back off and try again, like the host
                 logger.warning("queue %s unavailable: %s", self.queue_name, type(exc).__name__)
+                queue_ready = False  # storage may come back empty (in-memory Azurite)
                 batch = []
             if batch:
                 delay = _MIN_POLL_SECONDS
