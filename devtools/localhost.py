@@ -83,13 +83,12 @@ class QueueOptions:
             return cls()
         queues = json.loads(path.read_text()).get("extensions", {}).get("queues", {})
         defaults = cls()
+        batch_size = int(queues.get("batchSize", defaults.batch_size))
         return cls(
             max_polling_interval=_span(queues, "maxPollingInterval", defaults.max_polling_interval),
             visibility_timeout=_span(queues, "visibilityTimeout", defaults.visibility_timeout),
-            batch_size=int(queues.get("batchSize", defaults.batch_size)),
-            new_batch_threshold=int(
-                queues.get("newBatchThreshold", defaults.new_batch_threshold or defaults.batch_size // 2)
-            ),
+            batch_size=batch_size,
+            new_batch_threshold=int(queues.get("newBatchThreshold", batch_size // 2)),  # host default
             max_dequeue_count=int(queues.get("maxDequeueCount", defaults.max_dequeue_count)),
             message_encoding=str(queues.get("messageEncoding", defaults.message_encoding)).lower(),
         )

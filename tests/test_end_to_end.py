@@ -97,6 +97,7 @@ def test_sms_handoff_becomes_one_work_item(make_stack, tmp_path, capsys):
     assert item["contact_id"] is not None  # the seeded Dana Reyes, by mobile phone
     _wait(lambda: _pending(stack, "handoffs") == 0, 10, "the message to be deleted")
     assert "handoff.created" in (tmp_path / "runner.log").read_text()
+    assert stack.stop_runner() == 0  # SIGTERM: drains and exits cleanly
 
 
 def test_crash_while_in_flight_still_gives_exactly_one_item_each(make_stack, tmp_path):

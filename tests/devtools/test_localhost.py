@@ -156,6 +156,7 @@ def test_host_json_and_local_settings_are_read(tmp_path):
     )
     options = QueueOptions.from_host_json(host_json)
     assert (options.max_polling_interval, options.visibility_timeout, options.batch_size) == (2.0, 90.0, 16)
+    assert options.new_batch_threshold == 8  # the host's default: half the batch size
     assert parse_timespan("1.00:00:01") == 86401
     settings = tmp_path / "local.settings.json"
     settings.write_text(json.dumps({"Values": {"KEEP": "file", "NEW": "file"}}))
