@@ -1,0 +1,165 @@
+"""GET /api/health: the bridge's "Test & Save". Each check says ok or not, and how to fix it.
+
+Checks run in parallel under one deadline, so the answer comes within ~10 s even when Dataverse
+or storage hangs; a check still running at the deadline counts as failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+
+import azure.functions as func
+
+from shared.dataverse import DataverseClient, default_credential
+from shared.problem import json_response
+from shared.queues import QueueProfile, make_queue_client
+from shared.settings import Settings, SettingsError, get_settings
+from shared.status_store import StoreProfile, StoreUnavailable, probe
+
+DEADLINE_SECONDS = 8.0
+_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="health")
+
+FIX_401 = (
+    "The managed identity has no Dataverse application user (or the token audience is wrong): "
+    "register the identity's client id as an application user in the environment."
+)
+FIX_403 = (
+    "The application user's security role lacks privileges on msdyn_ocliveworkitem, contact or "
+    "msdyn_liveworkstream: grant create/read on them (see docs/deploy.md)."
+)
+FIX_404 = "DEFAULT_QUEUE_ID is not a workstream (msdyn_liveworkstream): set it to the workstream's GUID."
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+def _settings_check() -> tuple[Check, Settings | None]:
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        names = ", ".join(exc.problems)
+        return Check("settings", False, f"invalid settings: {names}", str(exc)), None
+    return Check("settings", True, "all settings valid"), settings
+
+
+def _token(settings: Settings) -> Check:
+    try:
+        default_credential(settings).get_token(f"{settings.dataverse_url}/.default")
+    except Exception as exc:  # azure.identity raises several types; each means "no token"
+        return Check(
+            "dataverse_token",
+            False,
+            f"no token for {settings.dataverse_url}: {type(exc).__name__}",
+            "The managed identity is not available to the app: check the identity is assigned and "
+            "AZURE_CLIENT_ID names it.",
+        )
+    return Check("dataverse_token", True, f"token issued for {settings.dataverse_url}")
+
+
+def _workstream(settings: Settings) -> Check:
+    client = DataverseClient(
+        settings.dataverse_url,
+        lambda: default_credential(settings),
+        connect_timeout=2.0,
+        read_timeout=5.0,
+        inline_retry_pauses=(),
+        pool_size=2,
+    )
+    response = client.get(
+        f"msdyn_liveworkstreams({settings.default_queue_id})", "workstream_get", {"$select": "msdyn_name"}
+    )
+    name = "dataverse_workstream"
+    if response.status == 200:
+        return Check(
+            name, True, f"workstream {settings.default_queue_id} is '{response.body.get('msdyn_name')}'"
+        )
+    detail = f"GET msdyn_liveworkstreams({settings.default_queue_id}) answered {response.status}"
+    if response.status is None:
+        detail = f"no answer from Dataverse ({response.transport_error})"
+    fixes = {401: FIX_401, 403: FIX_403, 404: FIX_404}
+    fix = fixes.get(response.status or 0, "Check DATAVERSE_URL and the environment's health, then retry.")
+    return Check(name, False, detail + (f" ({response.error_code})" if response.error_code else ""), fix)
+
+
+def _queue(settings: Settings, queue: str, kind: str) -> Check:
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+    client = make_queue_client(settings.storage, queue, QueueProfile.INGRESS)
+    try:
+        depth = client.get_queue_properties().approximate_message_count or 0
+    except ResourceNotFoundError:
+        depth = 0  # created on first use
+    except AzureError as exc:
+        return Check(
+            f"queue:{queue}", False, f"unreachable: {type(exc).__name__}",
+            "Check AzureWebJobsStorage and the identity's Storage Queue Data Contributor role.",
+        )  # fmt: skip
+    check = Check(f"queue:{queue}", True, f"{depth} message(s)")
+    if kind != "handoffs" and depth:
+        check.fix = f"{depth} handoff(s) need attention: see docs/operations.md, then `python -m devtools.replay list`."
+    return check
+
+
+def _table() -> Check:
+    try:
+        name = probe(StoreProfile.INGRESS)
+    except StoreUnavailable as exc:
+        return Check(
+            "table", False, f"unreachable: {exc}",
+            "Check the table endpoint (AzureWebJobsStorage__tableServiceUri) and the identity's "
+            "Storage Table Data Contributor role.",
+        )  # fmt: skip
+    return Check("table", True, f"table {name} reachable")
+
+
+def run_checks(deadline: float = DEADLINE_SECONDS) -> list[Check]:
+    """Every check, in a stable order; a check that outlives the deadline fails as timed out."""
+    first, settings = _settings_check()
+    if settings is None:
+        return [first]
+    jobs: dict[str, Callable[[], Check]] = {
+        "dataverse_token": lambda: _token(settings),
+        "dataverse_workstream": lambda: _workstream(settings),
+        f"queue:{settings.handoff_queue}": lambda: _queue(settings, settings.handoff_queue, "handoffs"),
+        f"queue:{settings.deadletter_queue}": lambda: _queue(
+            settings, settings.deadletter_queue, "deadletter"
+        ),
+        f"queue:{settings.poison_queue}": lambda: _queue(settings, settings.poison_queue, "poison"),
+        "table": _table,
+    }
+    futures = {name: _pool.submit(job) for name, job in jobs.items()}
+    wait(futures.values(), timeout=deadline)
+    checks = [first]
+    for name, future in futures.items():
+        if not future.done():
+            checks.append(
+                Check(name, False, f"no answer within {deadline:.0f} s", "The dependency hangs: check it.")
+            )
+        elif future.exception() is not None:
+            checks.append(Check(name, False, f"check failed: {type(future.exception()).__name__}"))
+        else:
+            checks.append(future.result())
+    return checks
+
+
+def handle_health(req: func.HttpRequest) -> func.HttpResponse:
+    """200 when every check passes, 503 otherwise; the body lists each check either way."""
+    started = time.monotonic()
+    checks = run_checks()
+    healthy = all(check.ok for check in checks)
+    return json_response(
+        200 if healthy else 503,
+        {
+            "status": "healthy" if healthy else "unhealthy",
+            "durationMs": round((time.monotonic() - started) * 1000),
+            "checks": [asdict(check) for check in checks],
+        },
+    )

@@ -1,0 +1,101 @@
+"""GET /api/health through the function object, against Azurite and the Dataverse simulator."""
+
+import json
+import re
+import time
+import uuid
+
+import azure.functions as func
+import pytest
+from helpers import enqueue_handoff, function_named, reset_process_caches
+
+from devtools.dataverse_sim import FaultRule
+from devtools.ports import free_port
+
+
+def health() -> tuple[int, dict[str, dict]]:
+    request = func.HttpRequest(method="GET", url="http://localhost/api/health", headers={}, body=b"")
+    started = time.monotonic()
+    response = function_named("health")(request)
+    assert time.monotonic() - started < 10
+    body = json.loads(response.get_body())
+    assert body["status"] == ("healthy" if response.status_code == 200 else "unhealthy")
+    return response.status_code, {check["name"]: check for check in body["checks"]}
+
+
+def test_healthy_bridge_is_200_with_every_check(bridge_env, dataverse):
+    status, checks = health()
+    assert status == 200, checks
+    queue = bridge_env["HANDOFF_QUEUE"]
+    assert set(checks) == {
+        "settings",
+        "dataverse_token",
+        "dataverse_workstream",
+        f"queue:{queue}",
+        f"queue:{queue}-deadletter",
+        f"queue:{queue}-poison",
+        "table",
+    }
+    assert all(check["ok"] for check in checks.values())
+    assert "SMS workstream" in checks["dataverse_workstream"]["detail"]
+
+
+def test_dead_letter_depth_is_reported(bridge_env, dataverse):
+    enqueue_handoff(bridge_env["AzureWebJobsStorage"], bridge_env["HANDOFF_QUEUE"] + "-deadletter", "msg_x")
+    _, checks = health()
+    deadletter = checks[f"queue:{bridge_env['HANDOFF_QUEUE']}-deadletter"]
+    assert deadletter["detail"].startswith("1 message")
+    assert "replay" in deadletter["fix"]
+
+
+def test_bad_workstream_is_503_with_the_404_hint(bridge_env, dataverse, monkeypatch):
+    monkeypatch.setenv("DEFAULT_QUEUE_ID", str(uuid.uuid4()))
+    reset_process_caches()
+    status, checks = health()
+    assert status == 503
+    check = checks["dataverse_workstream"]
+    assert check["ok"] is False and "404" in check["detail"]
+    assert "DEFAULT_QUEUE_ID is not a workstream" in check["fix"]
+    assert checks["dataverse_token"]["ok"] is True
+
+
+@pytest.mark.parametrize(
+    ("status", "hint"),
+    [(401, "no Dataverse application user"), (403, "lacks privileges on msdyn_ocliveworkitem, contact")],
+)
+def test_injected_auth_failures_give_the_right_hint(bridge_env, dataverse, status, hint):
+    dataverse.add_fault(FaultRule(kind="status", operation="workstream_get", status=status))
+    code, checks = health()
+    assert code == 503
+    check = checks["dataverse_workstream"]
+    assert check["ok"] is False and str(status) in check["detail"]
+    assert hint in check["fix"]
+
+
+def test_no_token_is_reported(bridge_env, dataverse):
+    dataverse.add_fault(FaultRule(kind="status", operation="token", status=400))
+    code, checks = health()
+    assert code == 503
+    assert checks["dataverse_token"]["ok"] is False
+
+
+def test_table_down_is_503_within_the_deadline(bridge_env, dataverse, monkeypatch):
+    dead = re.sub(
+        r"TableEndpoint=http://127\.0\.0\.1:\d+",
+        f"TableEndpoint=http://127.0.0.1:{free_port()}",
+        bridge_env["AzureWebJobsStorage"],
+    )
+    monkeypatch.setenv("AzureWebJobsStorage", dead)
+    reset_process_caches()
+    code, checks = health()
+    assert code == 503
+    assert checks["table"]["ok"] is False and "Table" in checks["table"]["fix"]
+    assert checks[f"queue:{bridge_env['HANDOFF_QUEUE']}"]["ok"] is True
+
+
+def test_invalid_settings_are_503_naming_them(bridge_env, monkeypatch):
+    monkeypatch.setenv("DEFAULT_QUEUE_ID", "nope")
+    reset_process_caches()
+    code, checks = health()
+    assert code == 503
+    assert checks["settings"]["ok"] is False and "DEFAULT_QUEUE_ID" in checks["settings"]["detail"]
