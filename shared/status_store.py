@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import threading
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from functools import lru_cache
@@ -98,27 +97,12 @@ def make_table_client(storage: StorageConnection, name: str, profile: StoreProfi
     return TableClient(storage.table_service_uri, name, credential=_credential(storage), **options)
 
 
-_ensured: set[tuple[str, str]] = set()
-_ensured_lock = threading.Lock()
-
-
-def _ensure_table(client: TableClient) -> None:
-    """Create the table once per process (Azure deploys it; Azurite starts empty)."""
+def _create_table(client: TableClient) -> None:
+    """Azure deploys the table; Azurite starts empty. Created on first need, like the queues."""
     from azure.core.exceptions import ResourceExistsError
 
-    key = (client.url, client.table_name)
-    if key in _ensured:
-        return
     with contextlib.suppress(ResourceExistsError):
         client.create_table()
-    with _ensured_lock:
-        _ensured.add(key)
-
-
-def forget_ensured_tables() -> None:
-    """For tests: the next call creates the table again if it must."""
-    with _ensured_lock:
-        _ensured.clear()
 
 
 @lru_cache(maxsize=4)
@@ -133,14 +117,11 @@ def _call(profile: StoreProfile, action: str, operation: Any) -> Any:
 
     try:
         client = table_client(profile)
-        _ensure_table(client)
         try:
             return operation(client)
         except ResourceNotFoundError:
-            # The table went away (a fresh Azurite, a deleted table): create it and try once more.
-            with _ensured_lock:
-                _ensured.discard((client.url, client.table_name))
-            _ensure_table(client)
+            # No table yet (a fresh Azurite, a deleted table): create it and try once more.
+            _create_table(client)
             return operation(client)
     except StoreUnavailable:
         raise

@@ -32,11 +32,10 @@ def reset_process_caches() -> None:
     from shared.dataverse import dataverse_client
     from shared.queues import queue_client
     from shared.settings import get_settings
-    from shared.status_store import forget_ensured_tables, table_client
+    from shared.status_store import table_client
 
     get_settings.cache_clear()
     table_client.cache_clear()
-    forget_ensured_tables()
     queue_client.cache_clear()
     dataverse_client.cache_clear()
 
