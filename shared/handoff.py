@@ -51,7 +51,15 @@ def normalise_phone(raw: str) -> str:
     # real customer because the metadata lags a new number range would drop a handoff.
     if not phonenumbers.is_possible_number(number):
         raise PydanticCustomError("phone_invalid", "is not a phone number that can be normalised")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # A national prefix written after the country code ('+31 0...') is stripped on parse; when that
+    # leaves a number that would parse differently again, it is not a number we can trust.
+    if (
+        phonenumbers.format_number(phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.E164)
+        != e164
+    ):
+        raise PydanticCustomError("phone_invalid", "is not a phone number that can be normalised")
+    return e164
 
 
 def normalise_email(raw: str) -> str:

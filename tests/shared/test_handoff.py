@@ -196,3 +196,10 @@ def test_phone_normalisation_is_e164_and_idempotent(raw):
         return
     assert e164.startswith("+") and e164[1:].isdigit() and len(e164) <= 16
     assert normalise_phone(e164) == e164
+
+
+def test_phone_that_would_renormalise_differently_is_refused():
+    """Found by Hypothesis: '+310000000' loses a national '0' on each parse."""
+    with pytest.raises(PydanticCustomError):
+        normalise_phone("+310000000")
+    assert normalise_phone("+31 20 123 4567") == "+31201234567"
