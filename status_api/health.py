@@ -73,9 +73,12 @@ def _workstream(settings: Settings) -> Check:
         inline_retry_pauses=(),
         pool_size=2,
     )
-    response = client.get(
-        f"msdyn_liveworkstreams({settings.default_queue_id})", "workstream_get", {"$select": "msdyn_name"}
-    )
+    try:
+        response = client.get(
+            f"msdyn_liveworkstreams({settings.default_queue_id})", "workstream_get", {"$select": "msdyn_name"}
+        )
+    finally:
+        client.session.close()
     name = "dataverse_workstream"
     if response.status == 200:
         return Check(
