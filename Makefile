@@ -17,6 +17,15 @@ test: deps ## Lint and run every test (unit, integration with Azurite, infra che
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+bench: deps ## Benchmarks: ingress, delivery, end-to-end latency, cold start (figures + ratios, JSON in bench/results/)
+	$(PY) -m bench.ingress
+	$(PY) -m bench.delivery
+	$(PY) -m bench.e2e
+	$(PY) -m bench.cold_start
+
+soak: deps ## The full fault soak: 2,000 handoffs, 20% Dataverse faults, a runner SIGKILL and an Azurite restart
+	$(PY) -m bench.soak --handoffs 2000 --rate 20
+
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

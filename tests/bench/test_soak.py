@@ -1,0 +1,32 @@
+"""The short soak inside `make test`: the same faults, kill and outage as `make soak`, fewer handoffs."""
+
+import pytest
+
+from bench.soak import PERMANENT_FAULTS, run_soak, verdict
+
+
+@pytest.mark.timeout(300)
+def test_short_soak_loses_nothing_and_duplicates_nothing():
+    report = run_soak(count=200, rate=20.0, settle_seconds=90.0)
+    print(f"\nshort soak: {report}")
+    assert verdict(report) == []
+    assert report["accepted"] == 200
+    assert report["dead_lettered"] <= PERMANENT_FAULTS
+    assert report["dataverse_fault_rate"] >= 0.12, "the faults did not fire: the soak proved nothing"
+    assert any("SIGKILL" in event for event in report["events"])
+    assert any("Azurite stopped" in event for event in report["events"])
+    assert report["sender_retries"], "no webhook had to be retried: the outages were not felt"
+
+
+def test_verdict_names_each_broken_promise():
+    broken = {
+        "never_accepted": 1,
+        "lost": 2,
+        "duplicates": 3,
+        "dead_lettered_unexpectedly": 1,
+        "accounted_for": 5,
+        "accepted": 7,
+    }
+    problems = verdict(broken)
+    assert len(problems) == 5
+    assert any("lost" in p for p in problems) and any("duplicate" in p for p in problems)
