@@ -243,8 +243,8 @@ def http_routes(functions: list[Any]) -> list[HttpRoute]:
     return routes
 
 
-def _plain(status: int, text: str) -> func.HttpResponse:
-    return func.HttpResponse(text, status_code=status, mimetype="text/plain")
+def _plain(status: int, text: str, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(text, status_code=status, mimetype="text/plain", headers=headers)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -255,6 +255,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, QUERY, ...) is routed too: the route check answers 405, not 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("http %s", format % args)
@@ -580,7 +586,8 @@ class LocalHost:
             return _plain(404, "Not Found")
         allowed = [(r, m) for r, m in matches if r.methods is None or method.upper() in r.methods]
         if not allowed:
-            return _plain(405, "Method Not Allowed")
+            methods = sorted({m for r, _ in matches for m in (r.methods or ())})
+            return _plain(405, "Method Not Allowed", {"Allow": ", ".join(methods)})  # RFC 9110
         route, match = allowed[0]
         if route.auth_level != "anonymous" and not self._key_ok(headers, params):
             return _plain(401, "Unauthorized")
