@@ -12,7 +12,7 @@ demo: deps ## Run the bridge end to end locally: Azurite, Dataverse simulator, l
 run: deps ## Start the stack and keep it up until Ctrl-C
 	$(PY) -m devtools.run_stack
 
-test: deps ## Lint and run every test (unit, integration with Azurite, infra checks)
+test: deps $(CHECKOV_VENV)/.installed ## Lint and run every test (unit, integration with Azurite, infra checks)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -30,7 +30,7 @@ lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-deps: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
+deps: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)

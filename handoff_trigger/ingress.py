@@ -9,17 +9,20 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
 
 import azure.functions as func
 
-from shared.handoff import HANDOFF_REQUESTED, FieldError, HandoffInvalid, parse_handoff_event
+from shared import telemetry
+from shared.handoff import HANDOFF_REQUESTED, FieldError, Handoff, HandoffInvalid, parse_handoff_event
 from shared.log import get_logger, log_event
 from shared.problem import json_response, problem
 from shared.queue_message import HandoffMessage, build_message
 from shared.queues import QueueProfile, QueueUnavailable, queue_client, send
-from shared.settings import SettingsError, get_settings
+from shared.settings import Settings, SettingsError, get_settings
 from shared.signature import SignatureInvalid, verify_signature
 from shared.status_store import StoreUnavailable, get_row, record_accepted
 from shared.tracing import current_traceparent
@@ -53,6 +56,33 @@ def _webhook_id_error(handoff_id: str) -> FieldError | None:
     return FieldError(
         field="header:webhook-id", message="must be 1-256 printable ASCII characters without / \\ # ?"
     )
+
+
+# The "accepted" row is bookkeeping, not durability: the queue already holds the handoff. Writing it
+# after the response saves OpenCX a storage round trip. A redelivery racing it is enqueued again and
+# ends as a 412 at Dataverse; a lost write is replaced by the worker's own status update.
+_status_writer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="status-accepted")
+_pending_writes: set[Future[None]] = set()
+_pending_lock = threading.Lock()
+
+
+def _record_accepted_in_background(message: HandoffMessage, dimensions: dict[str, str]) -> None:
+    future = _status_writer.submit(_record_accepted, message, dimensions)
+    with _pending_lock:
+        _pending_writes.add(future)
+    future.add_done_callback(_forget_write)
+
+
+def _forget_write(future: Future[None]) -> None:
+    with _pending_lock:
+        _pending_writes.discard(future)
+
+
+def wait_for_status_writes(timeout: float = 10.0) -> None:
+    """Block until the background "accepted" writes are done (tests, graceful shutdown)."""
+    with _pending_lock:
+        pending = list(_pending_writes)
+    wait(pending, timeout=timeout)
 
 
 def _record_accepted(message: HandoffMessage, dimensions: dict[str, str]) -> None:
@@ -129,40 +159,52 @@ def handle_handoff(req: func.HttpRequest, context: Any = None) -> func.HttpRespo
         )
         return _validation_problem(errors)
 
-    handoff = event.data
-    dimensions = {"handoffId": handoff_id, "sessionId": handoff.sessionId, "channel": handoff.channel.value}
-    store_up = True
-    try:
-        if get_row(handoff.sessionId, handoff_id) is not None:
-            log_event(logger, "handoff.duplicate", **dimensions, outcome="duplicate")
-            return json_response(
-                200,
-                {
-                    "status": "duplicate",
-                    "duplicate": True,
-                    "handoffId": handoff_id,
-                    "sessionId": handoff.sessionId,
-                },
-            )
-    except StoreUnavailable as exc:
-        # Without the store a redelivery is enqueued again; the deterministic activityid keeps
-        # it to one work item, so carrying on is safe and losing the handoff is not.
-        store_up = False
-        log_event(logger, "status_store.unavailable", logging.WARNING, **dimensions, error=str(exc))
+    return _accept(handoff_id, event.data, settings, req, context)
 
-    message = build_message(handoff_id, handoff, datetime.now(UTC), current_traceparent(req.headers, context))
+
+def _duplicate_answer(
+    handoff_id: str, handoff: Handoff, dimensions: dict[str, str]
+) -> func.HttpResponse | None:
+    """200 duplicate when this webhook-id was already accepted; None to go on (also when the store
+    is down: a redelivery is then enqueued again, and the deterministic activityid keeps it to one
+    work item, so carrying on is safe and losing the handoff is not)."""
     try:
-        send(queue_client(settings.handoff_queue, QueueProfile.INGRESS), message.to_json())
-    except QueueUnavailable as exc:
-        log_event(logger, "handoff.enqueue_failed", logging.ERROR, **dimensions, error=str(exc))
-        return problem(
-            503,
-            "Queue unavailable",
-            "The handoff could not be queued durably. Retry the delivery.",
-            headers={"Retry-After": "5"},
-        )
-    if store_up:
-        _record_accepted(message, dimensions)
+        if get_row(handoff.sessionId, handoff_id) is None:
+            return None
+    except StoreUnavailable as exc:
+        log_event(logger, "status_store.unavailable", logging.WARNING, **dimensions, error=str(exc))
+        return None
+    log_event(logger, "handoff.duplicate", **dimensions, outcome="duplicate")
+    body = {"status": "duplicate", "duplicate": True, "handoffId": handoff_id, "sessionId": handoff.sessionId}
+    return json_response(200, body)
+
+
+def _accept(
+    handoff_id: str, handoff: Handoff, settings: Settings, req: func.HttpRequest, context: Any
+) -> func.HttpResponse:
+    """Duplicate check, durable enqueue, then 202. The accepted row is written off the response path."""
+    dimensions = {"handoffId": handoff_id, "sessionId": handoff.sessionId, "channel": handoff.channel.value}
+    duplicate = _duplicate_answer(handoff_id, handoff, dimensions)
+    if duplicate is not None:
+        return duplicate
+    parent = current_traceparent(req.headers, context)
+    with telemetry.span("handoff.ingress", parent, "internal", **dimensions, attempt=0) as span:
+        traceparent = span.traceparent() or parent
+        message = build_message(handoff_id, handoff, datetime.now(UTC), traceparent)
+        try:
+            send(queue_client(settings.handoff_queue, QueueProfile.INGRESS), message.to_json())
+        except QueueUnavailable as exc:
+            span.set_attribute("outcome", "enqueue_failed")
+            log_event(logger, "handoff.enqueue_failed", logging.ERROR, **dimensions, error=str(exc))
+            return problem(
+                503,
+                "Queue unavailable",
+                "The handoff could not be queued durably. Retry the delivery.",
+                headers={"Retry-After": "5"},
+            )
+        span.set_attribute("outcome", "accepted")
+    _record_accepted_in_background(message, dimensions)
+    telemetry.count("handoffs.accepted", channel=handoff.channel.value)
     log_event(
         logger,
         "handoff.accepted",

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import azure.functions as func
 from pydantic import ValidationError
 
+from shared import telemetry
 from shared.contact_lookup import ContactMatch, Linkage, find_contact
 from shared.dataverse import DataverseClient, DataverseResponse, dataverse_client
 from shared.deadletter import DeadLetterReason, dead_letter, make_record
@@ -113,6 +114,9 @@ def _record_success(message: HandoffMessage, delivery: Delivery, now: datetime) 
         contactLinkage=delivery.contact.linkage.value,
         createdAt=now.isoformat(timespec="milliseconds"),
     )
+    latency_ms = (now - message.receivedAt).total_seconds() * 1000
+    telemetry.count("handoffs.created", channel=message.handoff.channel.value)
+    telemetry.record_e2e_latency(latency_ms, channel=message.handoff.channel.value)
     log_event(
         logger,
         "handoff.created",
@@ -123,7 +127,7 @@ def _record_success(message: HandoffMessage, delivery: Delivery, now: datetime) 
         contactReason=delivery.contact.reason,
         status=delivery.response.status,
         attempts=message.attempt + 1,
-        e2eLatencyMs=round((now - message.receivedAt).total_seconds() * 1000),
+        e2eLatencyMs=round(latency_ms),
     )
 
 
@@ -146,6 +150,7 @@ def _dead_letter(
     )
     dead_letter(record, settings)
     _store(message, Status.DEAD_LETTERED, response, deadLetterReason=reason.value)
+    telemetry.count("handoffs.dead_lettered", channel=message.handoff.channel.value, reason=reason.value)
     log_event(
         logger,
         "handoff.dead_lettered",
@@ -177,6 +182,7 @@ def _retry_later(message: HandoffMessage, delivery: Delivery, settings: Settings
         visibility_timeout=delay,
     )
     _store(message, Status.RETRYING, response)
+    telemetry.count("handoffs.retried", channel=message.handoff.channel.value, status=response.status)
     log_event(
         logger,
         "handoff.retrying",
@@ -191,20 +197,31 @@ def _retry_later(message: HandoffMessage, delivery: Delivery, settings: Settings
 
 
 def handle(message: HandoffMessage, settings: Settings, client: DataverseClient) -> Outcome:
-    """Deliver and act on the outcome. Returns it, for tests and the local runner's log."""
+    """Deliver and act on the outcome. Returns it, for tests and the local runner's log.
+
+    The span continues the ingress span through the message's traceparent, so one handoff is one
+    end-to-end transaction in Application Insights.
+    """
     now = datetime.now(UTC)
     if message.firstAttemptAt is None:
         message = message.model_copy(update={"firstAttemptAt": now})
-    delivery = deliver(message, client, settings.default_queue_id)
-    done = datetime.now(UTC)
-    if delivery.outcome is Outcome.SUCCESS:
-        _record_success(message, delivery, done)
-    elif delivery.outcome is Outcome.PERMANENT:
-        _dead_letter(message, delivery, DeadLetterReason.PERMANENT_ERROR, settings, done)
-    elif message.attempt + 1 >= settings.max_attempts:
-        _dead_letter(message, delivery, DeadLetterReason.ATTEMPTS_EXHAUSTED, settings, done)
-    else:
-        _retry_later(message, delivery, settings, done)
+    with telemetry.span("handoff.deliver", message.traceparent, "consumer", **_dimensions(message)) as span:
+        delivery = deliver(message, client, settings.default_queue_id)
+        done = datetime.now(UTC)
+        if delivery.outcome is Outcome.SUCCESS:
+            _record_success(message, delivery, done)
+            outcome = "created"
+        elif delivery.outcome is Outcome.PERMANENT:
+            _dead_letter(message, delivery, DeadLetterReason.PERMANENT_ERROR, settings, done)
+            outcome = "dead_lettered"
+        elif message.attempt + 1 >= settings.max_attempts:
+            _dead_letter(message, delivery, DeadLetterReason.ATTEMPTS_EXHAUSTED, settings, done)
+            outcome = "dead_lettered"
+        else:
+            _retry_later(message, delivery, settings, done)
+            outcome = "retrying"
+        span.set_attribute("outcome", outcome)
+        span.set_attribute("status", delivery.response.status)
     return delivery.outcome
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from shared import telemetry
 from shared.log import get_logger, log_event
 from shared.retry_policy import parse_retry_after
 from shared.settings import Settings, get_settings
@@ -104,6 +105,13 @@ class DataverseClient:
             self._credential = self._credential_factory()
 
     def _send_once(self, method: str, path: str, operation: str, **kwargs: Any) -> DataverseResponse:
+        # Our own client span: the auto-instrumented one would export the URL, query and all.
+        with telemetry.span(f"dataverse {operation}", None, "client", operation=operation) as span:
+            result = self._exchange(method, path, operation, **kwargs)
+            span.set_attribute("status", result.status or 0)
+        return result
+
+    def _exchange(self, method: str, path: str, operation: str, **kwargs: Any) -> DataverseResponse:
         started = time.perf_counter()
         status: int | None = None
         try:
@@ -135,6 +143,8 @@ class DataverseClient:
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
                 entity_id=response.headers.get("OData-EntityId"),
             )
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        telemetry.record_dataverse_request(elapsed_ms, operation=operation, status=status or 0)
         log_event(
             logger,
             "dataverse.request",
@@ -144,7 +154,7 @@ class DataverseClient:
             status=status if status is not None else 0,
             errorCode=result.error_code,
             transportError=result.transport_error,
-            durationMs=round((time.perf_counter() - started) * 1000, 1),
+            durationMs=round(elapsed_ms, 1),
         )
         return result
 

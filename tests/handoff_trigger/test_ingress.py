@@ -235,12 +235,14 @@ def test_no_pii_in_logs_or_responses(bridge_env, caplog):
 
 
 def test_duplicate_webhook_id_is_200_without_a_second_enqueue(bridge_env):
+    from handoff_trigger.ingress import wait_for_status_writes
     from shared.status_store import get_row
 
     body = (SAMPLES / "sms-handoff.json").read_bytes()
     first = post(body, webhook_id="msg_dup_1")
     assert first.status_code == 202
     session = sample("sms-handoff.json")["data"]["sessionId"]
+    wait_for_status_writes()  # the accepted row is written after the response
     assert get_row(session, "msg_dup_1")["status"] == "accepted"
     again = post(body, webhook_id="msg_dup_1")
     assert again.status_code == 200

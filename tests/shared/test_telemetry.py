@@ -1,0 +1,135 @@
+"""Telemetry with in-memory exporters: dimensions present, one trace across the queue hop, no PII."""
+
+import json
+import logging
+import subprocess
+import sys
+
+import azure.functions as func
+import pytest
+from helpers import ROOT, SAMPLES, function_named
+from opentelemetry.instrumentation.logging.handler import LoggingHandler
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from devtools.signing import signed_headers
+from shared import telemetry
+
+PII = ("4155550123", "415) 555", "dana", "Dana Reyes", "order 1182", "Friday", "priya")
+
+
+@pytest.fixture
+def exporters():
+    spans, reader, logs = InMemorySpanExporter(), InMemoryMetricReader(), InMemoryLogExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    handler = LoggingHandler(logger_provider=logger_provider)
+    bridge_logger = logging.getLogger(telemetry.LOGGER_NAME)
+    bridge_logger.addHandler(handler)
+    previous_level = bridge_logger.level
+    bridge_logger.setLevel(logging.INFO)
+    telemetry.install(tracer_provider, MeterProvider(metric_readers=[reader]))
+    yield spans, reader, logs
+    bridge_logger.removeHandler(handler)
+    bridge_logger.setLevel(previous_level)
+    telemetry.reset()
+
+
+def metric_points(reader) -> dict[str, list]:
+    points: dict[str, list] = {}
+    data = reader.get_metrics_data()
+    for resource in data.resource_metrics if data else []:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                points.setdefault(metric.name, []).extend(metric.data.data_points)
+    return points
+
+
+def run_one_handoff(bridge_env):
+    body = (SAMPLES / "sms-handoff.json").read_bytes()
+    request = func.HttpRequest(
+        method="POST", url="/api/handoffs", headers=signed_headers(body, webhook_id="msg_otel"), body=body
+    )
+    assert function_named("handoff_trigger")(request, None).status_code == 202
+    from helpers import queue_messages
+
+    [text] = queue_messages(bridge_env["AzureWebJobsStorage"], bridge_env["HANDOFF_QUEUE"])
+    function_named("retry_queue")(func.queue.QueueMessage(id="q1", body=text.encode(), dequeue_count=1))
+
+
+def test_one_trace_crosses_the_queue_hop_with_dimensions(bridge_env, dataverse, exporters):
+    spans, _reader, _logs = exporters
+    dataverse.add_contact(mobilephone="+14155550123", fullname="Dana Reyes")
+    run_one_handoff(bridge_env)
+    by_name = {span.name: span for span in spans.get_finished_spans()}
+    ingress, deliver = by_name["handoff.ingress"], by_name["handoff.deliver"]
+    assert deliver.context.trace_id == ingress.context.trace_id
+    assert deliver.parent.span_id == ingress.context.span_id
+    for span in (ingress, deliver):
+        for key in ("handoffId", "sessionId", "channel", "attempt", "outcome"):
+            assert key in span.attributes, (span.name, key)
+    assert deliver.attributes["outcome"] == "created"
+    assert ingress.attributes["outcome"] == "accepted"
+    dataverse_spans = [s for s in spans.get_finished_spans() if s.name.startswith("dataverse ")]
+    assert {s.name for s in dataverse_spans} == {"dataverse contact_lookup", "dataverse create_work_item"}
+    assert all(s.parent.span_id == deliver.context.span_id for s in dataverse_spans)
+
+
+def test_metrics_count_the_handoff_and_its_latencies(bridge_env, dataverse, exporters):
+    _spans, reader, _logs = exporters
+    run_one_handoff(bridge_env)
+    points = metric_points(reader)
+    assert sum(p.value for p in points["handoffs.accepted"]) == 1
+    assert sum(p.value for p in points["handoffs.created"]) == 1
+    assert sum(p.count for p in points["handoff.e2e_latency_ms"]) == 1
+    statuses = {p.attributes["status"] for p in points["dataverse.request_ms"]}
+    assert statuses == {200, 204}
+
+
+def test_no_pii_in_any_span_metric_or_log_attribute(bridge_env, dataverse, exporters):
+    spans, reader, logs = exporters
+    run_one_handoff(bridge_env)
+    exported = [dict(s.attributes) for s in spans.get_finished_spans()]
+    exported += [dict(p.attributes) for values in metric_points(reader).values() for p in values]
+    records = logs.get_finished_logs()
+    assert records, "the handoff_bridge logger exported nothing"
+    exported += [{**dict(r.log_record.attributes or {}), "body": r.log_record.body} for r in records]
+    text = json.dumps(exported, default=str)
+    for pii in PII:
+        assert pii.lower() not in text.lower(), pii
+    accepted = [r for r in records if (r.log_record.attributes or {}).get("event") == "handoff.accepted"]
+    assert accepted and accepted[0].log_record.attributes["sessionId"] == "ses_01JDX4SMS7Q2"
+    assert accepted[0].log_record.attributes["phone"] == "+1******0123"
+
+
+def test_unconfigured_telemetry_imports_nothing_and_does_nothing():
+    script = (
+        "import sys, function_app, handoff_trigger.ingress, retry_queue.worker\n"
+        "from shared import telemetry\n"
+        "with telemetry.span('x', None) as span: span.set_attribute('outcome', 'ok')\n"
+        "telemetry.count('handoffs.accepted')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('opentelemetry', 'azure.monitor'))))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_broken_configuration_fails_nothing(bridge_env, dataverse, monkeypatch, caplog):
+    telemetry.reset()
+    monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", "not a connection string")
+    try:
+        run_one_handoff(bridge_env)
+    finally:
+        telemetry.reset()
+    assert len(dataverse.work_items) == 1
+    assert any("telemetry.unavailable" in r.getMessage() for r in caplog.records)
