@@ -375,7 +375,8 @@ class QueueListener:
         queue_ready = False
         while not self.stopping.is_set():
             if self._in_flight() > self.options.new_batch_threshold:
-                self.stopping.wait(0.05)
+                # The host refills as soon as a slot frees up; a short tick keeps the runner close.
+                self.stopping.wait(0.005)
                 continue
             try:
                 if not queue_ready:
