@@ -110,6 +110,13 @@ def run_once(azurite: Azurite, sim: SimulatorProcess, count: int, data: dict, la
     }
 
 
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process, which is the worker (Linux reports kilobytes)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _machine_cpu() -> tuple[int, int]:
     """(busy, total) jiffies of the whole machine: worker, Azurite and simulator share 2 cores."""
     fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -180,6 +187,7 @@ def main() -> None:
         )
         sms = sample_data("sms-handoff.json")
         figures["clean"] = run_once(azurite, sim, args.handoffs, sms, "clean")
+        figures["peak_rss_mb_after_clean_run"] = _peak_rss_mb()
         anonymous = sample_data("web-handoff.json", without_identifier=True)
         figures["no_identifier"] = run_once(azurite, sim, max(100, args.handoffs // 2), anonymous, "noid")
         sim.admin("POST", "faults", {"kind": "status", "status": 429, "retry_after": 1, "rate": 0.1})
@@ -196,6 +204,7 @@ def main() -> None:
                 f"ms/handoff, mean in flight {run['mean_in_flight']:.1f}, machine CPU {run['machine_cpu_busy']:.0%}",
             )
         )
+    rows.append(("worker peak RSS after the clean run", f"{figures['peak_rss_mb_after_clean_run']:.0f} MB"))
     print_table(f"Delivery, simulator latency {LATENCY * 1000:.0f} ms, cap {DATAVERSE_CAP} concurrent", rows)
     print(f"\nwritten: {write_results('delivery', figures)}")
 
