@@ -156,3 +156,19 @@ def run_like_host(
                 break
             time.sleep(0.1)
     return counts
+
+
+def with_dead_table_endpoint(storage_connection: str) -> str:
+    """The same connection string with its TableEndpoint on a closed port: a table outage while
+    the queues stay up."""
+    import re
+
+    from devtools.ports import free_port
+
+    dead = re.sub(
+        r"TableEndpoint=http://127\.0\.0\.1:\d+",
+        f"TableEndpoint=http://127.0.0.1:{free_port()}",
+        storage_connection,
+    )
+    assert dead != storage_connection, "no loopback TableEndpoint to replace"
+    return dead

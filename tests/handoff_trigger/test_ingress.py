@@ -5,7 +5,7 @@ import time
 
 import azure.functions as func
 import pytest
-from helpers import SAMPLES, function_named, queue_messages, reset_process_caches
+from helpers import SAMPLES, function_named, queue_messages, reset_process_caches, with_dead_table_endpoint
 
 from devtools.signing import DEV_WEBHOOK_SECRET, signed_headers
 
@@ -259,15 +259,8 @@ def test_duplicate_webhook_id_is_200_without_a_second_enqueue(bridge_env):
 
 
 def test_table_outage_neither_loses_nor_blocks_a_handoff(bridge_env, monkeypatch, caplog):
-    import re
 
-    from devtools.ports import free_port
-
-    dead = re.sub(
-        r"TableEndpoint=http://127\.0\.0\.1:\d+",
-        f"TableEndpoint=http://127.0.0.1:{free_port()}",
-        bridge_env["AzureWebJobsStorage"],
-    )
+    dead = with_dead_table_endpoint(bridge_env["AzureWebJobsStorage"])
     assert dead != bridge_env["AzureWebJobsStorage"]
     monkeypatch.setenv("AzureWebJobsStorage", dead)
     reset_process_caches()

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import re
-from functools import cache
 from pathlib import Path
 
 import pytest
-from pycep import BicepParser
+from bicep_helpers import parse
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
-
-
-@cache
-def parse(relative: str) -> dict:
-    return BicepParser().parse(file_path=INFRA / relative)
 
 
 MODULE = parse("modules/function-app.bicep")

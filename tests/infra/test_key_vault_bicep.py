@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
-from pycep import BicepParser
+from bicep_helpers import parse
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
-
-
-@cache
-def parse(relative: str) -> dict:
-    return BicepParser().parse(file_path=INFRA / relative)
 
 
 MODULE = parse("modules/key-vault.bicep")

@@ -10,46 +10,13 @@ from __future__ import annotations
 import re
 import sys
 import tomllib
-from functools import cache
 from pathlib import Path
 
 import pytest
-from pycep import BicepParser
+from bicep_helpers import body, parse, render
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
-
-
-@cache
-def parse(relative: str) -> dict:
-    return BicepParser().parse(file_path=INFRA / relative)
-
-
-def body(declaration: dict) -> dict:
-    """The configuration of a resource or module, unwrapped from loops and conditions."""
-    config = declaration["config"]
-    while "config" in config and ("condition" in config or "loop_type" in config):
-        config = config["config"]
-    return config
-
-
-def render(expression: object) -> str:
-    """A pycep expression back in Bicep-like text, for comparing wiring (a.b.c, f(x, y))."""
-    if isinstance(expression, dict) and "operator" in expression:
-        operator = expression["operator"]
-        operands = [render(o) for o in operator["operands"].values()]
-        if operator["type"] == "property_accessor":
-            return ".".join(operands)
-        if operator["type"] == "index_accessor":
-            return f"{operands[0]}[{operands[1]}]"
-        if operator["type"] == "not":
-            return f"!{operands[0]}"
-        return f"{operator['type']}({', '.join(operands)})"
-    if isinstance(expression, dict) and "function" in expression:
-        function = expression["function"]
-        arguments = [render(a) for a in function.get("parameters", {}).values() if a is not None]
-        return f"{function['type']}({', '.join(arguments)})"
-    return str(expression)
 
 
 def decorator(parameter: dict, kind: str) -> object:

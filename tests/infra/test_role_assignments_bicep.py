@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import pytest
+from bicep_helpers import body, parse, render
 from pycep import BicepParser
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
@@ -25,35 +25,6 @@ EXPECTED = {
     KEY_VAULT_SECRETS_USER: "Microsoft.KeyVault/vaults/secrets",
     MONITORING_METRICS_PUBLISHER: "Microsoft.Insights/components",
 }
-
-
-@cache
-def parse(relative: str) -> dict:
-    return BicepParser().parse(file_path=INFRA / relative)
-
-
-def render(expression: object) -> str:
-    """A pycep expression back in Bicep-like text (a.b.c, a[i], f(x, y))."""
-    if isinstance(expression, dict) and "operator" in expression:
-        operator = expression["operator"]
-        operands = [render(o) for o in operator["operands"].values()]
-        if operator["type"] == "property_accessor":
-            return ".".join(operands)
-        if operator["type"] == "index_accessor":
-            return f"{operands[0]}[{operands[1]}]"
-        return f"{operator['type']}({', '.join(operands)})"
-    if isinstance(expression, dict) and "function" in expression:
-        function = expression["function"]
-        arguments = [render(a) for a in function.get("parameters", {}).values() if a is not None]
-        return f"{function['type']}({', '.join(arguments)})"
-    return str(expression)
-
-
-def body(declaration: dict) -> dict:
-    config = declaration["config"]
-    while "config" in config and ("condition" in config or "loop_type" in config):
-        config = config["config"]
-    return config
 
 
 MODULE = parse("modules/identity-roles.bicep")

@@ -10,7 +10,15 @@ from dataclasses import replace
 import azure.functions as func
 import pytest
 from azure.storage.queue import QueueClient
-from helpers import SAMPLES, WORKSTREAM_ID, enqueue_handoff, function_named, queue_messages, run_like_host
+from helpers import (
+    SAMPLES,
+    WORKSTREAM_ID,
+    enqueue_handoff,
+    function_named,
+    queue_messages,
+    run_like_host,
+    with_dead_table_endpoint,
+)
 
 from devtools.dataverse_sim import FaultRule
 from shared.work_item import work_item_id
@@ -392,17 +400,10 @@ def test_status_row_records_the_dead_letter(bridge_env, dataverse, monkeypatch):
 
 
 def test_store_outage_does_not_block_delivery(bridge_env, dataverse, monkeypatch, caplog):
-    import re
 
     from helpers import reset_process_caches
 
-    from devtools.ports import free_port
-
-    dead = re.sub(
-        r"TableEndpoint=http://127\.0\.0\.1:\d+",
-        f"TableEndpoint=http://127.0.0.1:{free_port()}",
-        bridge_env["AzureWebJobsStorage"],
-    )
+    dead = with_dead_table_endpoint(bridge_env["AzureWebJobsStorage"])
     monkeypatch.setenv("AzureWebJobsStorage", dead)
     reset_process_caches()
     invoke(enqueue_handoff(bridge_env["AzureWebJobsStorage"], "unused", "msg_store_down"))

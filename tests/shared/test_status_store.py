@@ -1,12 +1,10 @@
 """The status store against real Azurite tables: create-if-absent, merges, queries, outages."""
 
-import re
 import time
 
 import pytest
-from helpers import reset_process_caches
+from helpers import reset_process_caches, with_dead_table_endpoint
 
-from devtools.ports import free_port
 from shared.settings import get_settings
 from shared.status_store import (
     Status,
@@ -20,15 +18,6 @@ from shared.status_store import (
     session_rows,
     table_name,
 )
-
-
-def dead_table_endpoint(connection_string: str) -> str:
-    """The same account, but its TableEndpoint on a closed loopback port."""
-    return re.sub(
-        r"TableEndpoint=http://127\.0\.0\.1:\d+",
-        f"TableEndpoint=http://127.0.0.1:{free_port()}",
-        connection_string,
-    )
 
 
 def test_accepted_is_created_once_and_never_overwrites_a_later_status(bridge_env):
@@ -82,7 +71,7 @@ def test_table_is_named_after_the_queue(bridge_env, monkeypatch):
 
 
 def test_an_outage_raises_store_unavailable_quickly(bridge_env, monkeypatch):
-    monkeypatch.setenv("AzureWebJobsStorage", dead_table_endpoint(bridge_env["AzureWebJobsStorage"]))
+    monkeypatch.setenv("AzureWebJobsStorage", with_dead_table_endpoint(bridge_env["AzureWebJobsStorage"]))
     reset_process_caches()
     started = time.monotonic()
     for call in (

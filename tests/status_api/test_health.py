@@ -1,16 +1,14 @@
 """GET /api/health through the function object, against Azurite and the Dataverse simulator."""
 
 import json
-import re
 import time
 import uuid
 
 import azure.functions as func
 import pytest
-from helpers import enqueue_handoff, function_named, reset_process_caches
+from helpers import enqueue_handoff, function_named, reset_process_caches, with_dead_table_endpoint
 
 from devtools.dataverse_sim import FaultRule
-from devtools.ports import free_port
 
 
 def health() -> tuple[int, dict[str, dict]]:
@@ -80,11 +78,7 @@ def test_no_token_is_reported(bridge_env, dataverse):
 
 
 def test_table_down_is_503_within_the_deadline(bridge_env, dataverse, monkeypatch):
-    dead = re.sub(
-        r"TableEndpoint=http://127\.0\.0\.1:\d+",
-        f"TableEndpoint=http://127.0.0.1:{free_port()}",
-        bridge_env["AzureWebJobsStorage"],
-    )
+    dead = with_dead_table_endpoint(bridge_env["AzureWebJobsStorage"])
     monkeypatch.setenv("AzureWebJobsStorage", dead)
     reset_process_caches()
     code, checks = health()
