@@ -195,11 +195,11 @@ def redrive(storage: Storage, queue: str, client: Any, found: Found, dry_run: bo
     target = storage.client(queue)
     encoded = base64.b64encode(text.encode("utf-8")).decode("ascii")  # host.json: base64
     try:
-        target.send_message(encoded)
+        target.send_message(encoded, time_to_live=-1)
     except ResourceNotFoundError:
         with contextlib.suppress(ResourceExistsError):
             target.create_queue()
-        target.send_message(encoded)
+        target.send_message(encoded, time_to_live=-1)
     client.delete_message(found.queue_message)
     return "re-driven"
 

@@ -105,6 +105,13 @@ def handle_handoff(req: func.HttpRequest, context: Any = None) -> func.HttpRespo
     except SettingsError as exc:
         logger.error("handoff.settings_invalid %s", exc, extra={"event": "handoff.settings_invalid"})
         return problem(503, "Bridge misconfigured", "The bridge's app settings are invalid; see its logs.")
+    if settings.webhook_secret_problem:
+        logger.error(
+            "handoff.settings_invalid %s",
+            settings.webhook_secret_problem,
+            extra={"event": "handoff.settings_invalid"},
+        )
+        return problem(503, "Bridge misconfigured", "The bridge's app settings are invalid; see its logs.")
 
     raw = req.get_body() or b""
     if len(raw) > MAX_BODY_BYTES:
@@ -128,7 +135,7 @@ def handle_handoff(req: func.HttpRequest, context: Any = None) -> func.HttpRespo
 
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         log_event(
             logger, "handoff.rejected", logging.WARNING, status=400, reason="not_json", handoffId=handoff_id
         )

@@ -27,10 +27,10 @@ param defaultQueueId string
 @secure()
 param webhookSecret string
 
-@description('Most instances Flex Consumption may run. Every instance calls Dataverse as the same application user, and Dataverse service protection allows 52 concurrent requests per user, so keep it small.')
+@description('Most instances Flex Consumption may run. Every instance calls Dataverse as the same application user with up to 24 requests in flight (host.json), and Dataverse service protection allows 52 concurrent requests per user: 2 instances stay under it. Raise it only with a smaller batchSize.')
 @minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 10
+param maximumInstanceCount int = 2
 
 @description('Email address that receives every alert.')
 param alertEmail string

@@ -8,6 +8,7 @@ the host retries and finally moves the message to `-poison`, and nothing is lost
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -225,6 +226,19 @@ def handle(message: HandoffMessage, settings: Settings, client: DataverseClient)
     return delivery.outcome
 
 
+# The record holds the raw text JSON-escaped: keep that escaped form, not the character count,
+# within the queue's limit.
+RAW_MESSAGE_BYTES = 30_000
+
+
+def _fit_json_text(text: str, limit: int) -> str:
+    size = len(json.dumps(text).encode("utf-8"))
+    while size > limit:
+        text = text[: max(0, len(text) * limit // size - 16)]
+        size = len(json.dumps(text).encode("utf-8"))
+    return text
+
+
 def _dead_letter_invalid(raw: str, error: ValidationError, settings: Settings) -> None:
     fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(message)" for e in error.errors()[:10])
     now = datetime.now(UTC)
@@ -235,7 +249,7 @@ def _dead_letter_invalid(raw: str, error: ValidationError, settings: Settings) -
         error_message=f"invalid fields: {fields}",
         attempts=1,
         lastAttemptAt=now,
-        rawMessage=raw[:40_000],
+        rawMessage=_fit_json_text(raw, RAW_MESSAGE_BYTES),
     )
     dead_letter(record, settings)
     log_event(

@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import requests
+from azure.core.exceptions import AzureError
 from requests.adapters import HTTPAdapter
 
 from shared import telemetry
@@ -121,9 +122,7 @@ class DataverseClient:
             )
         except requests.RequestException as exc:
             result = DataverseResponse(status=None, transport_error=type(exc).__name__)
-        except Exception as exc:  # azure.identity raises its own types when no token can be had
-            if type(exc).__name__ not in ("ClientAuthenticationError", "CredentialUnavailableError"):
-                raise
+        except AzureError as exc:  # no token (identity endpoint down, no identity): transient
             result = DataverseResponse(status=None, transport_error=f"token:{type(exc).__name__}")
         else:
             status = response.status_code
@@ -193,13 +192,10 @@ def default_credential(settings: Settings) -> Any:
 @lru_cache(maxsize=1)
 def dataverse_client() -> DataverseClient:
     """The process-wide client, built on first use so the HTTP function never pays for it."""
-    import os
-
     settings = get_settings()
-    read_timeout = float(os.environ.get("DATAVERSE_TIMEOUT_SECONDS", READ_TIMEOUT_SECONDS))
     return DataverseClient(
         settings.dataverse_url,
         lambda: default_credential(settings),
-        read_timeout=read_timeout,
+        read_timeout=settings.dataverse_timeout,
         inline_retry_pauses=INLINE_RETRY_PAUSES,
     )

@@ -15,10 +15,8 @@ from pydantic import BaseModel, Field
 
 from shared.masking import scrub_text
 from shared.queue_message import AttemptRecord
-from shared.queues import QueueProfile, queue_client, send
+from shared.queues import NEVER_EXPIRES, QueueProfile, queue_client, send
 from shared.settings import Settings
-
-NEVER_EXPIRES = -1
 
 
 class DeadLetterReason(StrEnum):

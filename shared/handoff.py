@@ -196,8 +196,45 @@ def _phone_required_error(body: dict[str, Any]) -> FieldError | None:
     return FieldError(field="data.customer.phone", message=f"is required for {data['channel']} handoffs")
 
 
+MAX_NESTING = 32
+
+
+def _repair_text(text: str) -> str:
+    """Lone UTF-16 surrogates (a JSON `\\ud83d` from an emoji cut in half) cannot be encoded as
+    UTF-8 and would crash serialisation later: pair what pairs, replace the rest with U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def sanitise(value: Any) -> Any:
+    """Repair every string in a decoded JSON value, refusing nesting deeper than MAX_NESTING.
+
+    Iterative, so a hostile body cannot exhaust the stack.
+    """
+    root: list[Any] = [value]
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise HandoffInvalid(
+                [FieldError(field="(body)", message=f"is nested deeper than {MAX_NESTING} levels")]
+            )
+        keys = range(len(container)) if isinstance(container, list) else list(container)
+        for key in keys:
+            item = container[key]
+            if isinstance(item, str):
+                container[key] = _repair_text(item)
+            elif isinstance(item, dict):
+                repaired = {_repair_text(k) if isinstance(k, str) else k: v for k, v in item.items()}
+                container[key] = repaired
+                stack.append((repaired, depth + 1))
+            elif isinstance(item, list):
+                stack.append((item, depth + 1))
+    return root[0]
+
+
 def parse_handoff_event(body: dict[str, Any]) -> HandoffEvent:
     """Validate a decoded handoff.requested body, listing every failing field at once."""
+    body = sanitise(body)
     errors: list[FieldError] = []
     event: HandoffEvent | None = None
     try:

@@ -56,5 +56,11 @@ def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **d
     logger.log(level, "%s %s", event, rendered, extra={"event": event, **safe})
 
 
+# Third-party loggers that speak at INFO on every call: the Azure SDK's HTTP policy (each storage
+# request) and azure-identity (each token). Nothing secret, but noise that App Insights bills for.
+for _noisy in ("azure.core.pipeline.policies.http_logging_policy", "azure.identity"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+
 def get_logger(component: str) -> logging.Logger:
     return logging.getLogger(f"handoff_bridge.{component}")

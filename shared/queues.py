@@ -39,6 +39,7 @@ def make_queue_client(storage: StorageConnection, queue_name: str, profile: Queu
     """A base64-encoding QueueClient (host.json messageEncoding) with the profile's bounds."""
     from azure.storage.queue import (
         ExponentialRetry,
+        LinearRetry,
         QueueClient,
         TextBase64DecodePolicy,
         TextBase64EncodePolicy,
@@ -48,7 +49,11 @@ def make_queue_client(storage: StorageConnection, queue_name: str, profile: Queu
     options: dict[str, Any] = {
         "message_encode_policy": TextBase64EncodePolicy(),
         "message_decode_policy": TextBase64DecodePolicy(),
-        "retry_policy": ExponentialRetry(
+        # Ingress: one retry 0.3 s later, so a dead or silent account still answers 503 well within
+        # the 10 s budget. The worker can wait longer (its caller is the queue, not OpenCX).
+        "retry_policy": LinearRetry(backoff=0.3, random_jitter_range=0.1, retry_total=retries)
+        if profile is QueueProfile.INGRESS
+        else ExponentialRetry(
             initial_backoff=0.25, increment_base=2, retry_total=retries, random_jitter_range=0.2
         ),
         "connection_timeout": connect_timeout,
@@ -67,8 +72,16 @@ def queue_client(queue_name: str, profile: QueueProfile) -> QueueClient:
     return make_queue_client(get_settings().storage, queue_name, profile)
 
 
+# Work messages never expire: the queue's default of 7 days would silently drop a handoff that
+# waits for an operator over a long weekend.
+NEVER_EXPIRES = -1
+
+
 def send(
-    client: QueueClient, text: str, visibility_timeout: int | None = None, time_to_live: int | None = None
+    client: QueueClient,
+    text: str,
+    visibility_timeout: int | None = None,
+    time_to_live: int | None = NEVER_EXPIRES,
 ) -> str:
     """Send and return the message id; create the queue once if it does not exist yet (Azurite)."""
     from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError

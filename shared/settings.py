@@ -13,11 +13,12 @@ import os
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 STORAGE_SETTING = "AzureWebJobsStorage"
+_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _QUEUE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-))+[a-z0-9]$")
 _DEADLETTER_SUFFIX = "-deadletter"
 _POISON_SUFFIX = "-poison"
@@ -61,6 +62,11 @@ class Settings:
     handoff_queue: str = "handoffs"
     max_attempts: int = 10
     azure_client_id: str | None = None
+    dataverse_timeout: float = 15.0
+    status_table: str | None = None
+    # Set when only the webhook secret is wrong: ingress must refuse (503) but the worker, which
+    # never needs it, must keep delivering what was already accepted.
+    webhook_secret_problem: str | None = None
 
     @property
     def deadletter_queue(self) -> str:
@@ -196,8 +202,33 @@ def _max_attempts(raw: str | None, problems: dict[str, str]) -> int:
     return value
 
 
+def _timeout(raw: str | None, problems: dict[str, str]) -> float:
+    if raw is None or not raw.strip():
+        return 15.0
+    try:
+        value = float(raw)
+    except ValueError:
+        problems["DATAVERSE_TIMEOUT_SECONDS"] = "must be a number of seconds"
+        return 15.0
+    if not 1 <= value <= 120:
+        problems["DATAVERSE_TIMEOUT_SECONDS"] = "must be between 1 and 120 seconds"
+    return value
+
+
+def _table_name(raw: str | None, problems: dict[str, str]) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    if not _TABLE_NAME.match(raw.strip()):
+        problems["HANDOFF_STATUS_TABLE"] = "must be a table name: a letter, then 2-62 letters or digits"
+    return raw.strip()
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Validate every setting and raise one SettingsError listing all problems."""
+    """Validate every setting and raise one SettingsError listing all problems.
+
+    A bad webhook secret alone does not raise: it is carried in `webhook_secret_problem`, so the
+    queue worker keeps delivering while ingress answers 503 until the secret is fixed.
+    """
     env = os.environ if env is None else env
     problems: dict[str, str] = {}
     settings = Settings(
@@ -208,9 +239,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         handoff_queue=_queue_name(env.get("HANDOFF_QUEUE"), problems),
         max_attempts=_max_attempts(env.get("HANDOFF_MAX_ATTEMPTS"), problems),
         azure_client_id=_guid("AZURE_CLIENT_ID", env.get("AZURE_CLIENT_ID"), problems, False),
+        dataverse_timeout=_timeout(env.get("DATAVERSE_TIMEOUT_SECONDS"), problems),
+        status_table=_table_name(env.get("HANDOFF_STATUS_TABLE"), problems),
     )
-    if problems:
+    secret_problem = problems.get("OPENCX_WEBHOOK_SECRET")
+    if problems and set(problems) != {"OPENCX_WEBHOOK_SECRET"}:
         raise SettingsError(problems)
+    if secret_problem:
+        settings = replace(settings, webhook_secret_problem=f"OPENCX_WEBHOOK_SECRET: {secret_problem}")
     return settings
 
 

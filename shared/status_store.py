@@ -9,7 +9,6 @@ couple of seconds. azure-data-tables is imported on first use.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
@@ -50,9 +49,8 @@ class StoreUnavailable(Exception):
 def table_name(settings: Settings) -> str:
     """`handoffs` by default. A bridge on another queue gets its own table, so two bridges sharing
     one storage account (or parallel tests) never read each other's rows."""
-    explicit = os.environ.get(TABLE_SETTING, "").strip()
-    if explicit:
-        return explicit
+    if settings.status_table:
+        return settings.status_table
     if settings.handoff_queue == "handoffs":
         return DEFAULT_TABLE
     name = re.sub(r"[^A-Za-z0-9]", "", settings.handoff_queue)

@@ -47,6 +47,17 @@ def _settings_check() -> tuple[Check, Settings | None]:
     except SettingsError as exc:
         names = ", ".join(exc.problems)
         return Check("settings", False, f"invalid settings: {names}", str(exc)), None
+    if settings.webhook_secret_problem:
+        return (
+            Check(
+                "settings",
+                False,
+                f"invalid settings: {settings.webhook_secret_problem}",
+                "Set OPENCX_WEBHOOK_SECRET to one or more whsec_<base64> secrets separated by spaces; "
+                "webhooks get 503 until then, queued handoffs are still delivered.",
+            ),
+            settings,
+        )
     return Check("settings", True, "all settings valid"), settings
 
 

@@ -64,6 +64,8 @@ def dataverse(simulator_server, bridge_env: dict[str, str], monkeypatch: pytest.
     from helpers import WORKSTREAM_ID
 
     sim = simulator_server
+    sim.clear_faults()
+    assert sim.wait_idle(), "a request from an earlier test is still being handled"
     sim.reset()
     sim.token_lifetime = 3600.0
     sim.latency = 0.0

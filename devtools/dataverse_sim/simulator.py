@@ -266,6 +266,21 @@ class DataverseSimulator:
         with self.lock:
             return pick_fault(self._faults, operation, self._rng)
 
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled right now (a slow fault still sleeping counts)."""
+        with self.lock:
+            return self._inflight
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being handled, so a reset cannot be undone by a late commit."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self.in_flight
+
     def admit(self) -> bool:
         """Take a concurrency slot, or refuse when max_concurrency requests are already in flight."""
         with self.lock:

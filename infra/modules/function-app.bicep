@@ -148,6 +148,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
           name: 'HANDOFF_MAX_ATTEMPTS'
           value: string(handoffMaxAttempts)
         }
+        {
+          // The queue function is synchronous; the Python worker's default pool (cores + 4) would
+          // run fewer invocations than host.json lets in flight (batchSize 8 + newBatchThreshold 16).
+          name: 'PYTHON_THREADPOOL_THREAD_COUNT'
+          value: '24'
+        }
       ]
     }
     functionAppConfig: {

@@ -272,3 +272,36 @@ def test_table_outage_neither_loses_nor_blocks_a_handoff(bridge_env, monkeypatch
     [text] = queue_messages(bridge_env["AzureWebJobsStorage"], bridge_env["HANDOFF_QUEUE"])
     assert json.loads(text)["handoffId"] == "msg_table_down"
     assert any(getattr(r, "event", None) == "status_store.unavailable" for r in caplog.records)
+
+
+def test_lone_surrogates_are_repaired_not_a_500(bridge_env):
+    """A JSON escape of half an emoji (JavaScript cut a string) must not crash the enqueue."""
+    body = sample("sms-handoff.json")
+    raw = json.dumps(body).replace("Friday.", "Friday \\ud83d.").replace('"Dana Reyes"', '"Dana \\ud83d"')
+    raw = raw.replace('"1182"}', '"1182", "note\\ud83d": "x\\udc00"}')
+    response = post(raw)
+    assert response.status_code == 202, response.get_body()
+    [text] = queue_messages(bridge_env["AzureWebJobsStorage"], bridge_env["HANDOFF_QUEUE"])
+    assert "\ufffd" in json.loads(text)["handoff"]["customer"]["name"]
+
+
+@pytest.mark.parametrize(("depth", "status"), [(40, 422), (200_000, 400)])
+def test_absurd_nesting_is_a_client_error_not_a_500(bridge_env, depth, status):
+    raw = json.dumps(sample("sms-handoff.json"))
+    raw = raw[:-2] + ', "extra": ' + "[" * depth + "]" * depth + "}}"
+    assert len(raw) < 1024 * 1024
+    expect_rejected(bridge_env, post(raw), status)
+
+
+def test_bad_secret_rotation_is_503_at_ingress_while_the_worker_still_delivers(
+    bridge_env, dataverse, monkeypatch
+):
+    monkeypatch.setenv("OPENCX_WEBHOOK_SECRET", f"{DEV_WEBHOOK_SECRET} whsec_typo!")
+    reset_process_caches()
+    body = (SAMPLES / "sms-handoff.json").read_bytes()
+    assert expect_rejected(bridge_env, post(body), 503)["title"] == "Bridge misconfigured"
+    from helpers import enqueue_handoff
+
+    text = enqueue_handoff(bridge_env["AzureWebJobsStorage"], "unused", "msg_secret_typo")
+    function_named("retry_queue")(func.queue.QueueMessage(id="q", body=text.encode(), dequeue_count=1))
+    assert len(dataverse.work_items) == 1

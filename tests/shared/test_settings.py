@@ -78,10 +78,9 @@ def test_rotation_accepts_several_secrets_and_checks_each():
         SECRET,
         second,
     )
-    with pytest.raises(SettingsError) as caught:
-        load_settings({**VALID, "OPENCX_WEBHOOK_SECRET": f"{SECRET} whsec_***"})
-    assert "secret #2" in caught.value.problems["OPENCX_WEBHOOK_SECRET"]
-    assert "***" not in str(caught.value)
+    problem = load_settings({**VALID, "OPENCX_WEBHOOK_SECRET": f"{SECRET} whsec_***"}).webhook_secret_problem
+    assert "secret #2" in problem
+    assert "***" not in problem
 
 
 def test_identity_based_storage_from_account_name():
@@ -118,3 +117,33 @@ def test_queue_name_leaves_room_for_the_deadletter_suffix():
         load_settings({**VALID, "HANDOFF_QUEUE": "sms-handoffs"}).deadletter_queue
         == "sms-handoffs-deadletter"
     )
+
+
+def test_a_bad_webhook_secret_alone_is_carried_not_raised():
+    """The worker never needs the secret: a rotation typo must not stop delivery."""
+    settings = load_settings({**VALID, "OPENCX_WEBHOOK_SECRET": f"{SECRET} whsec_new!"})
+    assert settings.webhook_secret_problem and "OPENCX_WEBHOOK_SECRET" in settings.webhook_secret_problem
+    assert "whsec_new!" not in settings.webhook_secret_problem
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**VALID, "OPENCX_WEBHOOK_SECRET": "nope", "DEFAULT_QUEUE_ID": "nope"})
+    assert set(caught.value.problems) == {"OPENCX_WEBHOOK_SECRET", "DEFAULT_QUEUE_ID"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATAVERSE_TIMEOUT_SECONDS", "15s"),
+        ("DATAVERSE_TIMEOUT_SECONDS", "0"),
+        ("HANDOFF_STATUS_TABLE", "bad-name"),
+    ],
+)
+def test_optional_settings_are_validated_too(name, value):
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**VALID, name: value})
+    assert list(caught.value.problems) == [name]
+
+
+def test_optional_settings_defaults():
+    settings = load_settings(VALID)
+    assert settings.dataverse_timeout == 15.0 and settings.status_table is None
+    assert load_settings({**VALID, "DATAVERSE_TIMEOUT_SECONDS": "2.5"}).dataverse_timeout == 2.5

@@ -67,6 +67,7 @@ def test_table_is_named_after_the_queue(bridge_env, monkeypatch):
     reset_process_caches()
     assert table_name(get_settings()) == "handoffs"
     monkeypatch.setenv("HANDOFF_STATUS_TABLE", "custom")
+    reset_process_caches()  # settings are read once per process
     assert table_name(get_settings()) == "custom"
 
 
