@@ -189,29 +189,26 @@ def _queue_name(raw: str | None, problems: dict[str, str]) -> str:
     return name
 
 
-def _max_attempts(raw: str | None, problems: dict[str, str]) -> int:
+def _bounded_number(
+    name: str,
+    raw: str | None,
+    problems: dict[str, str],
+    *,
+    kind: type[int] | type[float],
+    default: float,
+    low: float,
+    high: float,
+) -> float:
+    """An optional number setting: the default when unset, a named problem when out of bounds."""
     if raw is None or not raw.strip():
-        return 10
+        return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        problems["HANDOFF_MAX_ATTEMPTS"] = "must be a whole number"
-        return 10
-    if not 1 <= value <= 100:
-        problems["HANDOFF_MAX_ATTEMPTS"] = "must be between 1 and 100"
-    return value
-
-
-def _timeout(raw: str | None, problems: dict[str, str]) -> float:
-    if raw is None or not raw.strip():
-        return 15.0
-    try:
-        value = float(raw)
-    except ValueError:
-        problems["DATAVERSE_TIMEOUT_SECONDS"] = "must be a number of seconds"
-        return 15.0
-    if not 1 <= value <= 120:
-        problems["DATAVERSE_TIMEOUT_SECONDS"] = "must be between 1 and 120 seconds"
+        problems[name] = "must be a whole number" if kind is int else "must be a number"
+        return default
+    if not low <= value <= high:
+        problems[name] = f"must be between {low:g} and {high:g}"
     return value
 
 
@@ -237,9 +234,27 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webhook_secrets=_webhook_secrets(env.get("OPENCX_WEBHOOK_SECRET"), problems),
         storage=_storage(env, problems),
         handoff_queue=_queue_name(env.get("HANDOFF_QUEUE"), problems),
-        max_attempts=_max_attempts(env.get("HANDOFF_MAX_ATTEMPTS"), problems),
+        max_attempts=int(
+            _bounded_number(
+                "HANDOFF_MAX_ATTEMPTS",
+                env.get("HANDOFF_MAX_ATTEMPTS"),
+                problems,
+                kind=int,
+                default=10,
+                low=1,
+                high=100,
+            )
+        ),
         azure_client_id=_guid("AZURE_CLIENT_ID", env.get("AZURE_CLIENT_ID"), problems, False),
-        dataverse_timeout=_timeout(env.get("DATAVERSE_TIMEOUT_SECONDS"), problems),
+        dataverse_timeout=_bounded_number(
+            "DATAVERSE_TIMEOUT_SECONDS",
+            env.get("DATAVERSE_TIMEOUT_SECONDS"),
+            problems,
+            kind=float,
+            default=15.0,
+            low=1,
+            high=120,
+        ),
         status_table=_table_name(env.get("HANDOFF_STATUS_TABLE"), problems),
     )
     secret_problem = problems.get("OPENCX_WEBHOOK_SECRET")
