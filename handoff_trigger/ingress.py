@@ -198,8 +198,9 @@ def _accept(
     with telemetry.span("handoff.ingress", parent, "internal", **dimensions, attempt=0) as span:
         traceparent = span.traceparent() or parent
         message = build_message(handoff_id, handoff, datetime.now(UTC), traceparent)
+        payload = message.to_json()
         try:
-            send(queue_client(settings.handoff_queue, QueueProfile.INGRESS), message.to_json())
+            send(queue_client(settings.handoff_queue, QueueProfile.INGRESS), payload)
         except QueueUnavailable as exc:
             span.set_attribute("outcome", "enqueue_failed")
             log_event(logger, "handoff.enqueue_failed", logging.ERROR, **dimensions, error=str(exc))
@@ -221,6 +222,6 @@ def _accept(
         phone=handoff.customer.phone,
         email=handoff.customer.email,
         transcriptTruncated=message.handoff.transcriptTruncated,
-        messageBytes=message.size(),
+        messageBytes=len(payload.encode("utf-8")),
     )
     return json_response(202, {"status": "accepted", "handoffId": handoff_id, "sessionId": handoff.sessionId})
