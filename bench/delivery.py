@@ -22,7 +22,7 @@ from devtools.azurite import Azurite
 from devtools.signing import DEV_WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "samples"
+SAMPLES = ROOT / "tests" / "fixtures" / "v1"
 WORKSTREAM = "6f1b3c2a-9d4e-4f00-8a11-0c0ffee00001"
 LATENCY = 0.05
 DATAVERSE_CAP = 52
@@ -43,8 +43,8 @@ def fill_queue(connection: str, queue: str, count: int, data: dict, prefix: str)
     from azure.core.exceptions import ResourceExistsError
     from azure.storage.queue import QueueClient
 
-    from shared.handoff import Handoff
-    from shared.queue_message import build_message
+    from shared.opencx.webhook import Handoff
+    from shared.platform.queue_message import build_message
 
     handoff = Handoff.model_validate(data)
     client = QueueClient.from_connection_string(connection, queue)
@@ -157,9 +157,9 @@ def _host(app: object, options: object) -> _QueuesOnly:
 
 
 def _reset_caches() -> None:
-    from shared.dataverse import dataverse_client
-    from shared.queues import queue_client
-    from shared.settings import get_settings
+    from shared.dynamics.dataverse import dataverse_client
+    from shared.platform.queues import queue_client
+    from shared.platform.settings import get_settings
 
     get_settings.cache_clear()
     queue_client.cache_clear()

@@ -20,9 +20,9 @@ import requests
 from bench.report import print_table, summary, write_results
 from devtools.signing import signed_headers
 from devtools.stack import Stack
-from shared.work_item import work_item_id
+from shared.dynamics.work_item import work_item_id
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "v1"
 
 
 class Watcher:

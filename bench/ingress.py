@@ -18,7 +18,7 @@ from bench.report import print_table, summary, write_results
 from devtools.azurite import Azurite
 from devtools.signing import DEV_WEBHOOK_SECRET, signed_headers
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "v1"
 WORKSTREAM = "6f1b3c2a-9d4e-4f00-8a11-0c0ffee00001"
 
 
@@ -57,8 +57,8 @@ def signed_requests(body: bytes, count: int, prefix: str) -> list[func.HttpReque
 
 def measure(rounds: int, warmup: int) -> dict[str, object]:
     from handoff_trigger.ingress import handle_handoff
-    from shared.queues import QueueProfile, make_queue_client
-    from shared.settings import get_settings
+    from shared.platform.queues import QueueProfile, make_queue_client
+    from shared.platform.settings import get_settings
 
     body = two_kib_sms_body()
     settings = get_settings()

@@ -24,9 +24,9 @@ from bench.report import print_table, write_results
 from devtools.dataverse_sim import FaultRule
 from devtools.signing import signed_headers
 from devtools.stack import Stack
-from shared.work_item import work_item_id
+from shared.dynamics.work_item import work_item_id
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "v1"
 PERMANENT_FAULTS = 3
 # The first matching rule wins, so the rates compound to about 20% of all Dataverse requests.
 FAULTS = (

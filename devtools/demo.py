@@ -20,9 +20,9 @@ from devtools.azurite import PROJECT_ROOT
 from devtools.send_handoff import send
 from devtools.signing import new_webhook_id
 from devtools.stack import Stack
-from shared.work_item import CHANNEL_OPTION, work_item_id
+from shared.dynamics.work_item import CHANNEL_OPTION, work_item_id
 
-SAMPLES_DIR = PROJECT_ROOT.parent / "shared" / "samples"
+SAMPLES_DIR = PROJECT_ROOT / "tests" / "fixtures" / "v1"
 SAMPLES = ("sms-handoff.json", "whatsapp-handoff.json", "web-handoff.json")
 WAIT_SECONDS = 60.0
 CHANNEL_NAMES = {option: channel.value for channel, option in CHANNEL_OPTION.items()}

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared.masking import mask_email, mask_phone, scrub_text
+from shared.platform.masking import mask_email, mask_phone, scrub_text
 
 PEEK_VISIBILITY_SECONDS = 30
 
@@ -175,7 +175,7 @@ def masked(found: Found) -> dict[str, Any]:
 
 
 def _replay_text(found: Found) -> str:
-    from shared.queue_message import HandoffMessage
+    from shared.platform.queue_message import HandoffMessage
 
     message = HandoffMessage.model_validate(found.message)
     fresh = message.model_copy(update={"attempt": 0, "history": [], "firstAttemptAt": None})

@@ -15,7 +15,7 @@ from types import FrameType
 from devtools.azurite import PROJECT_ROOT
 from devtools.stack import Stack
 
-SAMPLE = PROJECT_ROOT.parent / "shared" / "samples" / "sms-handoff.json"
+SAMPLE = PROJECT_ROOT / "tests" / "fixtures" / "v1" / "sms-handoff.json"
 
 
 def banner(stack: Stack) -> str:

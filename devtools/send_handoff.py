@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m devtools.send_handoff", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "file", type=Path, help="the webhook body (JSON), e.g. ../shared/samples/sms-handoff.json"
+        "file", type=Path, help="the webhook body (JSON), e.g. samples/opencx/handoff-sms.json"
     )
     parser.add_argument("--url", required=True, help="e.g. http://127.0.0.1:7071/api/handoffs")
     parser.add_argument("--key", default=None, help="function key, sent as x-functions-key")

@@ -16,16 +16,16 @@ from typing import Any
 
 import azure.functions as func
 
-from shared import telemetry
-from shared.handoff import HANDOFF_REQUESTED, FieldError, Handoff, HandoffInvalid, parse_handoff_event
-from shared.log import get_logger, log_event
-from shared.problem import json_response, problem
-from shared.queue_message import HandoffMessage, build_message
-from shared.queues import QueueProfile, QueueUnavailable, queue_client, send
-from shared.settings import Settings, SettingsError, get_settings
-from shared.signature import SignatureInvalid, verify_signature
-from shared.status_store import StoreUnavailable, get_row, record_accepted
-from shared.tracing import current_traceparent
+from shared.opencx.signature import SignatureInvalid, verify_signature
+from shared.opencx.webhook import HANDOFF_REQUESTED, FieldError, Handoff, HandoffInvalid, parse_handoff_event
+from shared.platform import telemetry
+from shared.platform.log import get_logger, log_event
+from shared.platform.problem import json_response, problem
+from shared.platform.queue_message import HandoffMessage, build_message
+from shared.platform.queues import QueueProfile, QueueUnavailable, queue_client, send
+from shared.platform.settings import Settings, SettingsError, get_settings
+from shared.platform.status_store import StoreUnavailable, get_row, record_accepted
+from shared.platform.tracing import current_traceparent
 
 MAX_BODY_BYTES = 1024 * 1024
 # webhook-id becomes a Table Storage RowKey and a log dimension: printable, no / \ # ?

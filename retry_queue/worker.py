@@ -16,23 +16,23 @@ from datetime import UTC, datetime
 import azure.functions as func
 from pydantic import ValidationError
 
-from shared import telemetry
-from shared.contact_lookup import ContactMatch, Linkage, find_contact
-from shared.dataverse import DataverseClient, DataverseResponse, dataverse_client
-from shared.deadletter import DeadLetterReason, dead_letter, make_record
-from shared.log import get_logger, log_event
-from shared.queue_message import (
+from shared.dynamics.contact import ContactMatch, Linkage, find_contact
+from shared.dynamics.dataverse import DataverseClient, DataverseResponse, dataverse_client
+from shared.dynamics.work_item import CONTACT_BIND, work_item_id, work_item_payload
+from shared.platform import telemetry
+from shared.platform.deadletter import DeadLetterReason, dead_letter, make_record
+from shared.platform.log import get_logger, log_event
+from shared.platform.queue_message import (
     DEADLETTER_EMBED_BYTES,
     AttemptRecord,
     HandoffMessage,
     fit_to_budget,
     parse_message,
 )
-from shared.queues import QueueProfile, queue_client, send
-from shared.retry_policy import Outcome, classify, retry_delay_seconds
-from shared.settings import Settings, get_settings
-from shared.status_store import Status, StoreUnavailable, record_status
-from shared.work_item import CONTACT_BIND, work_item_id, work_item_payload
+from shared.platform.queues import QueueProfile, queue_client, send
+from shared.platform.retry_policy import Outcome, classify, retry_delay_seconds
+from shared.platform.settings import Settings, get_settings
+from shared.platform.status_store import Status, StoreUnavailable, record_status
 
 logger = get_logger("worker")
 

@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass
 
 import azure.functions as func
 
-from shared.dataverse import DataverseClient, default_credential
-from shared.problem import json_response
-from shared.queues import QueueProfile, make_queue_client
-from shared.settings import Settings, SettingsError, get_settings
-from shared.status_store import StoreProfile, StoreUnavailable, probe
+from shared.dynamics.dataverse import DataverseClient, default_credential
+from shared.platform.problem import json_response
+from shared.platform.queues import QueueProfile, make_queue_client
+from shared.platform.settings import Settings, SettingsError, get_settings
+from shared.platform.status_store import StoreProfile, StoreUnavailable, probe
 
 DEADLINE_SECONDS = 8.0
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="health")

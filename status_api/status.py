@@ -10,9 +10,9 @@ import logging
 
 import azure.functions as func
 
-from shared.log import get_logger, log_event
-from shared.problem import json_response, problem
-from shared.status_store import StoreProfile, StoreUnavailable, session_rows
+from shared.platform.log import get_logger, log_event
+from shared.platform.problem import json_response, problem
+from shared.platform.status_store import StoreProfile, StoreUnavailable, session_rows
 
 SESSION_ID_MAX = 128
 logger = get_logger("status_api")

@@ -7,7 +7,7 @@ import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "samples"
+SAMPLES = ROOT / "tests" / "fixtures" / "v1"
 WORKSTREAM_ID = "6f1b3c2a-9d4e-4f00-8a11-0c0ffee00001"
 
 
@@ -29,10 +29,10 @@ def bridge_environment(storage_connection: str, queue: str, **overrides: str) ->
 
 def reset_process_caches() -> None:
     """Settings and clients are cached per process; tests that change settings reset them."""
-    from shared.dataverse import dataverse_client
-    from shared.queues import queue_client
-    from shared.settings import get_settings
-    from shared.status_store import table_client
+    from shared.dynamics.dataverse import dataverse_client
+    from shared.platform.queues import queue_client
+    from shared.platform.settings import get_settings
+    from shared.platform.status_store import table_client
 
     get_settings.cache_clear()
     table_client.cache_clear()
@@ -75,10 +75,10 @@ def enqueue_handoff(
     import json
     from datetime import UTC, datetime
 
-    from shared.handoff import Handoff
-    from shared.queue_message import build_message
-    from shared.queues import QueueProfile, make_queue_client, send
-    from shared.settings import StorageConnection
+    from shared.opencx.webhook import Handoff
+    from shared.platform.queue_message import build_message
+    from shared.platform.queues import QueueProfile, make_queue_client, send
+    from shared.platform.settings import StorageConnection
 
     data = data or json.loads((SAMPLES / "sms-handoff.json").read_text())["data"]
     message = build_message(handoff_id, Handoff.model_validate(data), datetime.now(UTC), None)

@@ -19,7 +19,7 @@ from devtools.dataverse_sim import FaultRule
 from devtools.send_handoff import send
 from devtools.signing import new_webhook_id
 from devtools.stack import Stack
-from shared.work_item import work_item_id
+from shared.dynamics.work_item import work_item_id
 
 pytestmark = pytest.mark.slow
 SMS = (SAMPLES / "sms-handoff.json").read_bytes()

@@ -5,7 +5,7 @@ import re
 
 from helpers import ROOT
 
-from shared.settings import load_settings
+from shared.platform.settings import load_settings
 
 EXAMPLE = json.loads((ROOT / "local.settings.example.json").read_text())["Values"]
 

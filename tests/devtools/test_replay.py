@@ -14,8 +14,8 @@ from helpers import (
 )
 
 from devtools.replay import main
-from shared.status_store import get_row
-from shared.work_item import work_item_id
+from shared.dynamics.work_item import work_item_id
+from shared.platform.status_store import get_row
 
 SESSION = "ses_01JDX4SMS7Q2"
 

@@ -236,7 +236,7 @@ def test_no_pii_in_logs_or_responses(bridge_env, caplog):
 
 def test_duplicate_webhook_id_is_200_without_a_second_enqueue(bridge_env):
     from handoff_trigger.ingress import wait_for_status_writes
-    from shared.status_store import get_row
+    from shared.platform.status_store import get_row
 
     body = (SAMPLES / "sms-handoff.json").read_bytes()
     first = post(body, webhook_id="msg_dup_1")

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devtools.signing import signed_headers
-from shared.handoff import HANDOFF_REQUESTED, HandoffInvalid, parse_handoff_event
+from shared.opencx.webhook import HANDOFF_REQUESTED, HandoffInvalid, parse_handoff_event
 
 leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
 json_values = st.recursive(

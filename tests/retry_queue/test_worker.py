@@ -21,7 +21,7 @@ from helpers import (
 )
 
 from devtools.dataverse_sim import FaultRule
-from shared.work_item import work_item_id
+from shared.dynamics.work_item import work_item_id
 
 
 def sample_data(name: str = "sms-handoff.json", **overrides) -> dict:
@@ -263,9 +263,9 @@ FAULTS = {
 @pytest.fixture
 def quick_inline_retries(monkeypatch):
     """Shorter in-invocation pauses keep the fault matrix fast; the retry logic is unchanged."""
-    import shared.dataverse
+    import shared.dynamics.dataverse
 
-    monkeypatch.setattr(shared.dataverse, "INLINE_RETRY_PAUSES", (0.05, 0.15))
+    monkeypatch.setattr(shared.dynamics.dataverse, "INLINE_RETRY_PAUSES", (0.05, 0.15))
 
 
 def all_created(sim, ids):
@@ -351,7 +351,7 @@ def test_emoji_summary_is_accepted_by_dataverse_limits(bridge_env, dataverse):
 
 
 def status_row(handoff_id: str, session: str = "ses_01JDX4SMS7Q2") -> dict:
-    from shared.status_store import get_row
+    from shared.platform.status_store import get_row
 
     row = get_row(session, handoff_id)
     assert row is not None
@@ -359,7 +359,7 @@ def status_row(handoff_id: str, session: str = "ses_01JDX4SMS7Q2") -> dict:
 
 
 def test_status_row_follows_retrying_then_created(bridge_env, dataverse):
-    from shared.status_store import record_accepted
+    from shared.platform.status_store import record_accepted
 
     record_accepted("ses_01JDX4SMS7Q2", "msg_life", "sms", "2026-11-25T10:00:00.000+00:00")
     assert status_row("msg_life")["status"] == "accepted"

@@ -7,7 +7,7 @@ import azure.functions as func
 from helpers import SAMPLES, enqueue_handoff, function_named, reset_process_caches
 
 from devtools.signing import signed_headers
-from shared.work_item import work_item_id
+from shared.dynamics.work_item import work_item_id
 
 SESSION = "ses_01JDX4SMS7Q2"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shared.masking import mask_email, mask_phone, scrub_text
+from shared.platform.masking import mask_email, mask_phone, scrub_text
 
 _MASKERS = {
     "phone": mask_phone,

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from devtools.signing import signed_headers
-from shared import telemetry
+from shared.platform import telemetry
 
 PII = ("4155550123", "415) 555", "dana", "Dana Reyes", "order 1182", "Friday", "priya")
 
@@ -112,7 +112,7 @@ def test_no_pii_in_any_span_metric_or_log_attribute(bridge_env, dataverse, expor
 def test_unconfigured_telemetry_imports_nothing_and_does_nothing():
     script = (
         "import sys, function_app, handoff_trigger.ingress, retry_queue.worker\n"
-        "from shared import telemetry\n"
+        "from shared.platform import telemetry\n"
         "with telemetry.span('x', None) as span: span.set_attribute('outcome', 'ok')\n"
         "telemetry.count('handoffs.accepted')\n"
         "print(sorted(m for m in sys.modules if m.startswith(('opentelemetry', 'azure.monitor'))))"

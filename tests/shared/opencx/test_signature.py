@@ -5,7 +5,7 @@ import pytest
 import standardwebhooks.webhooks as reference
 
 from devtools.signing import DEV_WEBHOOK_SECRET, signed_headers
-from shared.signature import SignatureInvalid, verify_signature
+from shared.opencx.signature import SignatureInvalid, verify_signature
 
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SPEC_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"

@@ -5,8 +5,8 @@ import time
 import pytest
 from helpers import reset_process_caches, with_dead_table_endpoint
 
-from shared.settings import get_settings
-from shared.status_store import (
+from shared.platform.settings import get_settings
+from shared.platform.status_store import (
     Status,
     StoreUnavailable,
     decode_key,

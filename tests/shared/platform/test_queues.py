@@ -5,8 +5,8 @@ from azure.storage.queue import QueueClient
 
 from devtools.azurite import connection_string
 from devtools.ports import free_port
-from shared.queues import QueueProfile, QueueUnavailable, make_queue_client, send
-from shared.settings import StorageConnection
+from shared.platform.queues import QueueProfile, QueueUnavailable, make_queue_client, send
+from shared.platform.settings import StorageConnection
 
 
 def test_send_creates_a_missing_queue_and_encodes_base64(azurite, queue_name):

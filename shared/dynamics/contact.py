@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.dataverse import DataverseClient, DataverseResponse
-from shared.handoff import Customer
+from shared.dynamics.dataverse import DataverseClient, DataverseResponse
+from shared.opencx.webhook import Customer
 
 LOOKUP_TOP = 10
 _SELECT = "contactid,emailaddress1,mobilephone,telephone1"

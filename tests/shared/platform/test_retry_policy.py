@@ -4,7 +4,13 @@ from email.utils import format_datetime
 
 import pytest
 
-from shared.retry_policy import Outcome, backoff_seconds, classify, parse_retry_after, retry_delay_seconds
+from shared.platform.retry_policy import (
+    Outcome,
+    backoff_seconds,
+    classify,
+    parse_retry_after,
+    retry_delay_seconds,
+)
 
 
 @pytest.mark.parametrize(

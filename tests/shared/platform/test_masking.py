@@ -1,6 +1,6 @@
 import pytest
 
-from shared.masking import mask_email, mask_phone, scrub_text
+from shared.platform.masking import mask_email, mask_phone, scrub_text
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 import logging
 
-from shared.log import get_logger, log_event, safe_dimensions
+from shared.platform.log import get_logger, log_event, safe_dimensions
 
 
 def test_log_event_masks_pii_and_drops_customer_text(caplog):

@@ -2,9 +2,8 @@ import json
 
 from helpers import SAMPLES
 
-from shared.contact_lookup import ContactMatch, Linkage
-from shared.handoff import Handoff
-from shared.work_item import (
+from shared.dynamics.contact import ContactMatch, Linkage
+from shared.dynamics.work_item import (
     CONTACT_BIND,
     CONTEXT_ITEMS_NAV,
     WORKSTREAM_BIND,
@@ -12,6 +11,7 @@ from shared.work_item import (
     work_item_id,
     work_item_payload,
 )
+from shared.opencx.webhook import Handoff
 
 WS = "6f1b3c2a-9d4e-4f00-8a11-0c0ffee00001"
 UNLINKED = ContactMatch(None, Linkage.NONE, "no_match")
@@ -85,7 +85,7 @@ def test_description_keeps_the_newest_lines_when_space_runs_out():
 
 
 def test_limits_are_counted_in_utf16_units_like_dataverse():
-    from shared.work_item import utf16_length
+    from shared.dynamics.work_item import utf16_length
 
     emoji = handoff(summary="😠" * 300, transcript=[{"role": "customer", "text": "🙂" * 3000}])
     payload = work_item_payload("e", emoji, WS, UNLINKED)

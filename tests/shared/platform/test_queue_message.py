@@ -5,8 +5,8 @@ import pytest
 from helpers import SAMPLES
 from pydantic import ValidationError
 
-from shared.handoff import parse_handoff_event
-from shared.queue_message import (
+from shared.opencx.webhook import parse_handoff_event
+from shared.platform.queue_message import (
     INGRESS_BUDGET_BYTES,
     MESSAGE_LIMIT_BYTES,
     AttemptRecord,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from shared.contact_lookup import ContactMatch
-from shared.handoff import Channel, Handoff
+from shared.dynamics.contact import ContactMatch
+from shared.opencx.webhook import Channel, Handoff
 
 # Fixed namespace for uuid5(handoffId). Changing it would break idempotency across deploys.
 WORK_ITEM_NAMESPACE = uuid.UUID("3c8f9a52-6b1e-4d0f-9a7e-2f4d1c0b7e11")

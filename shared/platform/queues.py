@@ -12,7 +12,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from shared.settings import StorageConnection, get_settings
+from shared.platform.settings import StorageConnection, get_settings
 
 if TYPE_CHECKING:
     from azure.storage.queue import QueueClient

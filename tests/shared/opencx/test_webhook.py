@@ -3,7 +3,7 @@ import json
 import pytest
 from helpers import SAMPLES
 
-from shared.handoff import Channel, Handoff, HandoffInvalid, normalise_phone, parse_handoff_event
+from shared.opencx.webhook import Channel, Handoff, HandoffInvalid, normalise_phone, parse_handoff_event
 
 
 def event(**data_overrides):

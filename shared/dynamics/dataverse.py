@@ -20,10 +20,10 @@ import requests
 from azure.core.exceptions import AzureError
 from requests.adapters import HTTPAdapter
 
-from shared import telemetry
-from shared.log import get_logger, log_event
-from shared.retry_policy import parse_retry_after
-from shared.settings import Settings, get_settings
+from shared.platform import telemetry
+from shared.platform.log import get_logger, log_event
+from shared.platform.retry_policy import parse_retry_after
+from shared.platform.settings import Settings, get_settings
 
 logger = get_logger("dataverse")
 # urllib3 logs full request URLs at DEBUG, and a contact lookup's query holds phone numbers and

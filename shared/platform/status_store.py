@@ -15,8 +15,8 @@ from enum import Enum, StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from shared.masking import scrub_text
-from shared.settings import Settings, StorageConnection, get_settings
+from shared.platform.masking import scrub_text
+from shared.platform.settings import Settings, StorageConnection, get_settings
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import azure.functions as func
 
-from shared.handoff import FieldError
+from shared.opencx.webhook import FieldError
 
 PROBLEM_BASE = "urn:handoff-bridge:problem:"
 

@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from shared.masking import scrub_text
-from shared.queue_message import AttemptRecord
-from shared.queues import NEVER_EXPIRES, QueueProfile, queue_client, send
-from shared.settings import Settings
+from shared.platform.masking import scrub_text
+from shared.platform.queue_message import AttemptRecord
+from shared.platform.queues import NEVER_EXPIRES, QueueProfile, queue_client, send
+from shared.platform.settings import Settings
 
 
 class DeadLetterReason(StrEnum):

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.handoff import Handoff
+from shared.opencx.webhook import Handoff
 
 MESSAGE_LIMIT_BYTES = 48 * 1024
 # Ingress leaves headroom for the attempt history the worker appends on each retry.

@@ -1,0 +1,1 @@
+"""Code that speaks to Dynamics 365 through the Dataverse Web API."""
