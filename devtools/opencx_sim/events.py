@@ -50,7 +50,7 @@ def handoff_event(
     contact = session.get("contact") or {}
     data: dict[str, Any] = {
         "conversation_id": session["id"],
-        "timestamp": timestamp or session["updated_at"],
+        "timestamp": timestamp or session.get("updated_at"),
         "customer_id": contact.get("id"),
         "reason": meta.get("reason", HANDOFF_REASONS[0]),
         "summary": handoff.get("summary"),

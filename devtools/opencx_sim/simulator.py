@@ -523,10 +523,8 @@ class OpenCXSimulator:
         sender = data["sender"]
         agent = data.get("agent")
         if sender == "contact":
-            sender_type, name = (
-                "contact",
-                (data.get("contact") or {}).get("name") or session["contact"]["name"],
-            )
+            stored = (session.get("contact") or {}).get("name")
+            sender_type, name = "contact", (data.get("contact") or {}).get("name") or stored
         else:
             sender_type, name = "human_agent", (agent or {}).get("name")
         item = history_item(

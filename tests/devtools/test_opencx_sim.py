@@ -818,3 +818,21 @@ def test_python_m_runs_it_standalone_with_a_seed_and_a_key() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
+
+
+def test_a_session_stored_as_given_may_lack_documented_fields(sim: OpenCXSimulator) -> None:
+    """put_session keeps odd shapes (no contact, no handoff), so the bridge's tolerance can be tested."""
+    session_id = sim.put_session(
+        {"id": "bare-1", "status": "open", "channel": {"type": "api"}, "contact": None}, []
+    )
+    assert get(sim, "/chat/sessions/bare-1").json() == {
+        "id": "bare-1",
+        "status": "open",
+        "channel": {"type": "api"},
+        "contact": None,
+    }
+    assert (
+        send(sim, session_id, {"sender": "contact", "message": {"type": "text", "text": "hi"}}).status_code
+        == 201
+    )
+    assert sim.customer_reply(session_id, "again")["data"]["customer_id"] is None
