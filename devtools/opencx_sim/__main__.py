@@ -1,0 +1,65 @@
+"""`python -m devtools.opencx_sim`: run the simulator in the foreground and print where it listens."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from types import FrameType
+
+from devtools.opencx_sim import DEFAULT_SCOPES, OpenCXSimulator, seed_demo
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devtools.opencx_sim", description=__doc__)
+    parser.add_argument("--port", type=int, default=None, help="listen port (default: any free port)")
+    parser.add_argument("--key", default=None, help="the API key to accept (default: a random ocx_test_ key)")
+    parser.add_argument(
+        "--scopes",
+        default=",".join(DEFAULT_SCOPES),
+        help="comma-separated scopes of that key; 'full' for a full-access key",
+    )
+    parser.add_argument("--seed-demo", action="store_true", help="add the five demo sessions")
+    parser.add_argument("--page-size", type=int, default=50, help="history items per page")
+    parser.add_argument("--rate-limit", type=int, default=100, help="requests per window per key (0: none)")
+    parser.add_argument("--rate-window", type=float, default=60.0, help="seconds in the rate window")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API call")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start, print one JSON line (url, api_key, demo session ids), serve until SIGINT/SIGTERM."""
+    args = parse_args(argv)
+    scopes = (
+        None if args.scopes.strip() == "full" else [s.strip() for s in args.scopes.split(",") if s.strip()]
+    )
+    sim = OpenCXSimulator(
+        args.key,
+        scopes=scopes,
+        port=args.port,
+        page_size=args.page_size,
+        rate_limit=args.rate_limit or None,
+        rate_window=args.rate_window,
+        latency=args.latency,
+    ).start()
+    info: dict[str, object] = {"url": sim.url, "api_key": sim.api_key}
+    if args.seed_demo:
+        info["demo"] = seed_demo(sim)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(json.dumps(info), flush=True)
+    while not stopping.wait(0.5):
+        pass
+    sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,594 @@
+"""OpenCXSimulator: the Python API tests, the demo and benchmarks use to run, seed, fault and inspect it."""
+
+from __future__ import annotations
+
+import hmac
+import random
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from devtools.opencx_sim import contract, events
+from devtools.opencx_sim.contract import (
+    DEFAULT_SENDERS,
+    OPERATION_SCOPES,
+    SCOPE_READ,
+    SCOPE_WRITE,
+    ApiError,
+    history_item,
+    now_iso,
+)
+from devtools.opencx_sim.faults import FaultRule, pick_fault
+from devtools.opencx_sim.ratelimit import RateLimiter, retry_after_text
+from devtools.opencx_sim.server import Reply, SimServer, json_reply
+from devtools.opencx_sim.store import Store
+
+if TYPE_CHECKING:
+    from devtools.opencx_sim.server import SimHandler
+
+_REDACTED_HEADERS = frozenset({"authorization"})
+DEFAULT_SCOPES = (SCOPE_READ, SCOPE_WRITE)
+DEFAULT_KEY_NAME = "default"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key's name (what records show; never the key itself) and its scopes (None: full access, AUTH)."""
+
+    name: str
+    scopes: frozenset[str] | None
+
+
+class RequestRecord(NamedTuple):
+    """One API call as the simulator saw it. `status` 0 is a connection dropped before handling; for
+    "drop_after_commit" it is the status that was committed but never sent. `key` is the key's name."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+    operation: str
+    session_id: str | None
+    key: str | None
+    duration_ms: float
+    fault: str | None
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A message accepted by `POST /chat/sessions/{id}/send`, in the order they were accepted."""
+
+    session_id: str
+    message_id: str
+    sender: str
+    text: str | None
+    agent: dict[str, Any] | None
+    key: str
+    at: str
+    body: dict[str, Any]
+
+    @property
+    def agent_name(self) -> str | None:
+        return (self.agent or {}).get("name")
+
+
+@dataclass(frozen=True)
+class SessionUpdate:
+    """A body accepted by `PATCH /chat/sessions/{id}`."""
+
+    session_id: str
+    body: dict[str, Any]
+    key: str
+    at: str
+
+
+class OpenCXSimulator:
+    """A loopback OpenCX API (chat sessions: get, history, send, update) in a daemon thread."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        scopes: Iterable[str] | None = DEFAULT_SCOPES,
+        port: int | None = None,
+        page_size: int = 50,
+        rate_limit: int | None = 100,
+        rate_window: float = 60.0,
+        latency: float = 0.0,
+        accepted_senders: Iterable[str] = DEFAULT_SENDERS,
+        seed: int = 0,
+    ) -> None:
+        self.page_size = page_size
+        self.rate_limit = rate_limit
+        self.rate_window = rate_window
+        self.latency = latency
+        self.accepted_senders = frozenset(accepted_senders)
+        self.lock = threading.Lock()
+        self.errors: list[str] = []
+        self.api_key = api_key or f"ocx_test_{secrets.token_urlsafe(24)}"
+        self._keys: dict[str, ApiKey] = {}
+        self.add_key(self.api_key, scopes, name=DEFAULT_KEY_NAME)
+        self._seed = seed
+        self._rng = random.Random(seed)
+        self._store = Store()
+        self._limiter = RateLimiter()
+        self._faults: list[FaultRule] = []
+        self._records: list[RequestRecord] = []
+        self._sent: list[SentMessage] = []
+        self._updates: list[SessionUpdate] = []
+        self._rate_limited = 0
+        self._inflight = 0
+        self._port = port
+        self._server: SimServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> OpenCXSimulator:
+        """Listen on 127.0.0.1 (the same port again after a stop, so clients can reconnect)."""
+        if self._server is not None:
+            return self
+        server = SimServer(("127.0.0.1", self._port or 0), self)
+        self._port = int(server.server_address[1])
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="opencx-sim", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and cut open keep-alive connections, as an outage would."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._server = self._thread = None
+        server.shutdown()
+        server.cut_all_connections()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> OpenCXSimulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the simulator has no port until start()")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """Settings that point the bridge at this simulator (DESIGN section 7)."""
+        return {"OPENCX_API_URL": self.url, "OPENCX_API_KEY": self.api_key}
+
+    # ------------------------------------------------------------------ keys
+
+    def add_key(
+        self, key: str | None = None, scopes: Iterable[str] | None = None, name: str | None = None
+    ) -> str:
+        """Register a key; `scopes=None` is a full-access key (AUTH). Returns the key."""
+        key = key or f"ocx_test_{secrets.token_urlsafe(24)}"
+        with self.lock:
+            label = name or f"key{len(self._keys) + 1}"
+            self._keys[key] = ApiKey(label, frozenset(scopes) if scopes is not None else None)
+        return key
+
+    def remove_key(self, key: str) -> None:
+        """Revoke a key: from now on it gets 401, as a key deleted in the dashboard would."""
+        with self.lock:
+            self._keys.pop(key, None)
+
+    # ------------------------------------------------------------------ seeding and inspection
+
+    def add_session(
+        self,
+        session_id: str | None = None,
+        *,
+        channel: str = "sms",
+        name: str | None = None,
+        email: str | None = None,
+        phone_number: str | None = None,
+        contact_id: str | None = None,
+        summary: str | None = "Customer asked for a human agent.",
+        sentiment: str | None = "neutral",
+        language: str | None = "en",
+        status: str = "open",
+        history: Iterable[dict[str, Any]] = (),
+        reason: str | None = None,
+        contact_reason: str | None = None,
+        created_at: str | None = None,
+        updated_at: str | None = None,
+        ticket_number: int | None = None,
+    ) -> str:
+        """Add (or replace) a session and its history; returns its id. `summary=None` is a session that
+        was never handed off (`handoff` null). History items are built with `history_item()`."""
+        session_id = session_id or _uuid4()
+        contact = {
+            "id": contact_id or f"c_{secrets.token_hex(3)}",
+            "name": name,
+            "email": email,
+            "phone_number": phone_number,
+        }
+        session = contract.new_session(
+            session_id,
+            channel=channel,
+            contact=contact,
+            status=status,
+            summary=summary,
+            sentiment=sentiment,
+            language=language,
+            ticket_number=ticket_number or 18000 + self._store.count(),
+            created_at=created_at,
+            updated_at=updated_at,
+        )
+        self.put_session(session, list(history), reason=reason, contact_reason=contact_reason)
+        return session_id
+
+    def put_session(
+        self,
+        session: dict[str, Any],
+        history: list[dict[str, Any]],
+        *,
+        reason: str | None = None,
+        contact_reason: str | None = None,
+    ) -> str:
+        """Add a session object exactly as given (e.g. a real sample, or one missing fields on purpose)."""
+        meta = {k: v for k, v in {"reason": reason, "contact_reason": contact_reason}.items() if v}
+        self._store.put(session, history, meta)
+        return str(session["id"])
+
+    def add_message(
+        self,
+        session_id: str,
+        text: str,
+        *,
+        sender_type: str = "contact",
+        name: str | None = None,
+        event_type: str = "message",
+    ) -> dict[str, Any]:
+        """Append one event to a session's history (KeyError for an unknown session); returns the item."""
+        if not self._store.has(session_id):
+            raise KeyError(session_id)
+        item = history_item(text, sender_type=sender_type, name=name, event_type=event_type)
+        self._store.append(session_id, item, item["created_at"])
+        return item
+
+    def session(self, session_id: str) -> dict[str, Any] | None:
+        return self._store.session(session_id)
+
+    def history(self, session_id: str) -> list[dict[str, Any]]:
+        return self._store.history(session_id)
+
+    @property
+    def session_ids(self) -> list[str]:
+        return self._store.ids()
+
+    @property
+    def sent_messages(self) -> list[SentMessage]:
+        with self.lock:
+            return list(self._sent)
+
+    def sent_to(self, session_id: str) -> list[SentMessage]:
+        return [message for message in self.sent_messages if message.session_id == session_id]
+
+    @property
+    def updates(self) -> list[SessionUpdate]:
+        with self.lock:
+            return list(self._updates)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        with self.lock:
+            return list(self._records)
+
+    @property
+    def faults(self) -> list[FaultRule]:
+        with self.lock:
+            return list(self._faults)
+
+    def count(self, operation: str | None = None, key: str | None = None, status: int | None = None) -> int:
+        """Recorded API calls matching every filter given (`key` is a key's name)."""
+        return sum(
+            1
+            for r in self.requests
+            if (operation is None or r.operation == operation)
+            and (key is None or r.key == key)
+            and (status is None or r.status == status)
+        )
+
+    def stats(self) -> dict[str, Any]:
+        """Counts per operation and status (status "0" is a dropped connection) and per key name."""
+        with self.lock:
+            records = list(self._records)
+            stats: dict[str, Any] = {
+                "faults_fired": sum(rule.fired for rule in self._faults),
+                "rate_limited": self._rate_limited,
+                "sent_messages": len(self._sent),
+                "updates": len(self._updates),
+            }
+        per_operation: dict[str, Counter[str]] = {}
+        per_key: Counter[str] = Counter()
+        for record in records:
+            per_operation.setdefault(record.operation, Counter())[str(record.status)] += 1
+            per_key[record.key or "(none)"] += 1
+        stats["requests"] = len(records)
+        stats["sessions"] = self._store.count()
+        stats["operations"] = {op: dict(counter) for op, counter in sorted(per_operation.items())}
+        stats["keys"] = dict(sorted(per_key.items()))
+        return stats
+
+    # ------------------------------------------------------------------ webhook envelopes
+
+    def handoff_event(self, session_id: str, **options: Any) -> dict[str, Any]:
+        """The `conversation.handoff_to_human` envelope for a session (see events.handoff_event)."""
+        session = self._require(session_id)
+        handoff_at, count = self._store.handoff_facts(session_id)
+        options.setdefault("timestamp", handoff_at)
+        return events.handoff_event(session, self._store.meta(session_id), count, **options)
+
+    def customer_reply(self, session_id: str, text: str, **options: Any) -> dict[str, Any]:
+        """The customer writes: append a contact message to the history and return the matching
+        `conversation.contact_response` envelope (what OpenCX would POST to the bridge)."""
+        session = self._require(session_id)
+        name = (session.get("contact") or {}).get("name")
+        item = history_item(text, sender_type="contact", name=name)
+        self._store.append(session_id, item, item["created_at"], live=True)
+        return events.contact_response_event(session, text, item["created_at"], **options)
+
+    def close_session(
+        self, session_id: str, status: str = "closed_resolved", **options: Any
+    ) -> dict[str, Any]:
+        """The session closes on OpenCX's side: set its status, return the `conversation.closed` envelope."""
+        if status not in ("closed_resolved", "closed_unresolved"):
+            raise ValueError("status must be closed_resolved or closed_unresolved")
+        self._require(session_id)
+        at = now_iso()
+        session = self._store.update(session_id, {"status": status, "updated_at": at})
+        count = len(self._store.history(session_id))
+        return events.closed_event(session, self._store.meta(session_id), count, at, **options)
+
+    def _require(self, session_id: str) -> dict[str, Any]:
+        session = self._store.session(session_id)
+        if session is None:
+            raise KeyError(session_id)
+        return session
+
+    # ------------------------------------------------------------------ faults, reset, idleness
+
+    def add_fault(self, rule: FaultRule) -> None:
+        with self.lock:
+            self._faults.append(rule)
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self._faults.clear()
+
+    def reset(self) -> None:
+        """Empty sessions, faults, records, sent messages and rate windows. Keys and settings stay."""
+        self._store.clear()
+        self._limiter.clear()
+        with self.lock:
+            self._faults.clear()
+            self._records.clear()
+            self._sent.clear()
+            self._updates.clear()
+            self._rate_limited = 0
+            self._rng = random.Random(self._seed)
+
+    def reset_rate_limits(self) -> None:
+        """Forget every key's recent requests, so the next test starts with a full budget."""
+        self._limiter.clear()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled right now (a slow fault still sleeping counts)."""
+        with self.lock:
+            return self._inflight
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being handled, so a reset cannot be undone by a late commit."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self.in_flight
+
+    # ------------------------------------------------------------------ called by the handler
+
+    def record_error(self, text: str) -> None:
+        with self.lock:
+            self.errors.append(text)
+
+    def enter(self) -> None:
+        with self.lock:
+            self._inflight += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self._inflight -= 1
+
+    def choose_fault(self, operation: str, session_id: str | None) -> FaultRule | None:
+        with self.lock:
+            return pick_fault(self._faults, operation, session_id, self._rng)
+
+    def record(
+        self,
+        handler: SimHandler,
+        path: str,
+        query: dict[str, str],
+        status: int,
+        operation: str,
+        session_id: str | None,
+        started: float,
+        fault: str | None,
+    ) -> None:
+        headers = {
+            name.lower(): ("<redacted>" if name.lower() in _REDACTED_HEADERS else value)
+            for name, value in handler.headers.items()
+        }
+        elapsed = (time.perf_counter() - started) * 1000.0
+        key = getattr(handler, "key_name", None)
+        record = RequestRecord(
+            handler.command, path, query, status, operation, session_id, key, elapsed, fault, headers
+        )
+        with self.lock:
+            self._records.append(record)
+
+    def authenticate(self, authorization: str | None) -> ApiKey:
+        """AUTH: "All API requests require a Bearer token"; 401 "Missing or invalid API key"."""
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, "Unauthorized")
+        with self.lock:
+            keys = list(self._keys.items())
+        for known, info in keys:
+            if hmac.compare_digest(known.encode(), token.encode()):
+                return info
+        raise ApiError(401, "Unauthorized")
+
+    def throttle(self, key: ApiKey) -> dict[str, str]:
+        """The per-key limit (see ratelimit.py); returns the informational headers for a success."""
+        now = time.monotonic()
+        limit, window = self.rate_limit, self.rate_window
+        wait = self._limiter.take(key.name, limit, window, now)
+        if limit is None:
+            return {}
+        headers = {"X-RateLimit-Limit": str(limit)}
+        if wait is not None:
+            with self.lock:
+                self._rate_limited += 1
+            headers["X-RateLimit-Remaining"] = "0"
+            headers["Retry-After"] = retry_after_text(wait, window)
+            raise ApiError(429, "ThrottlerException: Too Many Requests", headers)
+        headers["X-RateLimit-Remaining"] = str(self._limiter.remaining(key.name, limit, window, now))
+        return headers
+
+    def authorize(self, key: ApiKey, operation: str) -> None:
+        """AUTH: "403 Forbidden: Key is valid but doesn't have access to this resource"."""
+        needed = OPERATION_SCOPES.get(operation)
+        if needed is not None and key.scopes is not None and needed not in key.scopes:
+            raise ApiError(403, f"Forbidden resource: this API key lacks the {needed} scope")
+
+    def operate(
+        self, operation: str, session_id: str | None, query: dict[str, str], body: bytes, key: ApiKey
+    ) -> Reply:
+        """The operation itself, after auth, limit and scope. ApiError becomes the documented error."""
+        if operation == "other" or session_id is None:
+            raise ApiError(404, "Route not found")
+        if operation == "get_session":
+            return json_reply(200, self._require_api(session_id))
+        if operation == "list_history":
+            return self._list_history(session_id, query)
+        if operation == "send":
+            return self._send(session_id, contract.parse_json_object(body), key)
+        return self._update(session_id, contract.parse_json_object(body) if body else {}, key)
+
+    def _require_api(self, session_id: str) -> dict[str, Any]:
+        session = self._store.session(session_id)
+        if session is None:
+            # GET documents only the 200 answer; the shape is AUTH's error shape, the text is chosen.
+            raise ApiError(404, "Chat session not found")
+        return session
+
+    def _list_history(self, session_id: str, query: dict[str, str]) -> Reply:
+        """HISTORY: `{"items": [...], "next": <cursor> | null}`, oldest first (as the real sample)."""
+        self._require_api(session_id)
+        cursor = query.get("cursor")
+        offset = contract.decode_cursor(session_id, cursor) if cursor else 0
+        items, next_offset = self._store.page(session_id, offset, max(1, int(self.page_size)))
+        next_cursor = contract.encode_cursor(session_id, next_offset) if next_offset is not None else None
+        return json_reply(200, {"items": items, "next": next_cursor})
+
+    def _send(self, session_id: str, data: dict[str, Any], key: ApiKey) -> Reply:
+        """SEND: validate, append the message to the history as the sender, answer 201 with its id."""
+        contract.validate_send(data, self.accepted_senders)
+        session = self._require_api(session_id)
+        message = data["message"]
+        sender = data["sender"]
+        agent = data.get("agent")
+        if sender == "contact":
+            stored = (session.get("contact") or {}).get("name")
+            sender_type, name = "contact", (data.get("contact") or {}).get("name") or stored
+        else:
+            sender_type, name = "human_agent", (agent or {}).get("name")
+        item = history_item(
+            message.get("text") or "",
+            sender_type=sender_type,
+            name=name,
+            attachments=[_history_attachment(a) for a in message.get("attachments") or []],
+        )
+        self._store.merge_custom_data(
+            session_id, data.get("custom_data"), (data.get("contact") or {}).get("custom_data")
+        )
+        with self.lock:  # history order and the sent list agree, even under concurrent sends
+            self._store.append(session_id, item, item["created_at"], live=True)
+            self._sent.append(
+                SentMessage(
+                    session_id,
+                    item["id"],
+                    sender,
+                    message.get("text"),
+                    agent,
+                    key.name,
+                    item["created_at"],
+                    data,
+                )
+            )
+        return json_reply(201, contract.send_answer(item["id"]))
+
+    def _update(self, session_id: str, data: dict[str, Any], key: ApiKey) -> Reply:
+        """UPDATE: set the status; "This response has no body data" (status code undocumented: 200)."""
+        contract.validate_update(data)
+        self._require_api(session_id)
+        at = now_iso()
+        fields: dict[str, Any] = {"updated_at": at}
+        if "status" in data:
+            fields["status"] = data["status"]
+        self._store.update(session_id, fields)
+        with self.lock:
+            self._updates.append(SessionUpdate(session_id, data, key.name, at))
+        return Reply(200, b"", content_type=None)
+
+    # ------------------------------------------------------------------ admin API
+
+    def admin(self, method: str, name: str, data: Any, query: dict[str, str]) -> Reply:
+        """Dispatch `/_sim/<name>`. ValueError/TypeError become 400, KeyError 404 in the handler."""
+        from devtools.opencx_sim.admin import admin_route
+
+        return admin_route(self, method, name, data, query)
+
+    def sent_as_dicts(self) -> list[dict[str, Any]]:
+        return [asdict(message) for message in self.sent_messages]
+
+
+def _history_attachment(sent: dict[str, Any]) -> dict[str, Any]:
+    """SEND takes {name, url, base64, mime_type}; HISTORY shows {id, name, size, type, url}."""
+    return {
+        "id": f"att_{secrets.token_hex(6)}",
+        "name": sent.get("name"),
+        "size": len(sent["base64"]) * 3 // 4 if isinstance(sent.get("base64"), str) else None,
+        "type": sent.get("mime_type"),
+        "url": sent.get("url"),
+    }
+
+
+def _uuid4() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
