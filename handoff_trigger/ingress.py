@@ -1,23 +1,34 @@
-"""The ingress pipeline: size, signature, content type, JSON, validation, then a durable enqueue.
+"""The ingress pipeline: size, signature (when configured), content type, JSON, organisation,
+event, validation, then a durable enqueue (docs/contract.md section 2).
 
 Order matters. Size comes first so a huge body costs no HMAC; the signature before anything that
 would tell an unauthenticated caller about the payload. 202 only after the queue took the message.
+Ingress never calls OpenCX: the worker fetches what the event lacks.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
 
 import azure.functions as func
+from pydantic_core import PydanticCustomError
 
-from shared.opencx.signature import SignatureInvalid, verify_signature
-from shared.opencx.webhook import HANDOFF_REQUESTED, FieldError, Handoff, HandoffInvalid, parse_handoff_event
+from shared.opencx.signature import SignatureInvalid, delivery_id, verify_signature
+from shared.opencx.webhook import (
+    HANDOFF_EVENT,
+    EventInvalid,
+    FieldError,
+    HandoffEvent,
+    check_identifier,
+    derive_handoff_id,
+    parse_event,
+    read_envelope,
+)
 from shared.platform import telemetry
 from shared.platform.log import get_logger, log_event
 from shared.platform.problem import json_response, problem
@@ -28,9 +39,8 @@ from shared.platform.status_store import StoreUnavailable, get_row, record_accep
 from shared.platform.tracing import current_traceparent
 
 MAX_BODY_BYTES = 1024 * 1024
-# webhook-id becomes a Table Storage RowKey and a log dimension: printable, no / \ # ?
-_WEBHOOK_ID = re.compile(r"^[\x21-\x7e]{1,256}$")
-_WEBHOOK_ID_FORBIDDEN = re.compile(r"[/\\#?]")
+HANDOFF_ID_MAX = 256
+_MISCONFIGURED = "The bridge's app settings are invalid; see its logs."
 
 logger = get_logger("ingress")
 
@@ -43,30 +53,37 @@ def _is_json_content_type(value: str | None) -> bool:
 def _validation_problem(errors: list[FieldError]) -> func.HttpResponse:
     return problem(
         422,
-        "Invalid handoff",
+        "Invalid event",
         f"{len(errors)} field(s) failed validation: " + ", ".join(error.field for error in errors),
         kind="validation",
         errors=errors,
     )
 
 
-def _webhook_id_error(handoff_id: str) -> FieldError | None:
-    if _WEBHOOK_ID.match(handoff_id) and not _WEBHOOK_ID_FORBIDDEN.search(handoff_id):
-        return None
-    return FieldError(
-        field="header:webhook-id", message="must be 1-256 printable ASCII characters without / \\ # ?"
-    )
+def _header_id_error(header_id: str) -> FieldError | None:
+    try:
+        check_identifier(header_id, HANDOFF_ID_MAX)
+    except PydanticCustomError:
+        return FieldError(
+            field="header:webhook-id",
+            message="must be 1-256 characters without control characters or / \\ # ?",
+        )
+    if not header_id.isascii():
+        return FieldError(field="header:webhook-id", message="must be ASCII")
+    return None
 
 
 # The "accepted" row is bookkeeping, not durability: the queue already holds the handoff. Writing it
-# after the response saves OpenCX a storage round trip. A redelivery racing it is enqueued again and
-# ends as a 412 at Dataverse; a lost write is replaced by the worker's own status update.
+# after the response saves OpenCX a storage round trip. The row is created only if absent, and only
+# the delivery that creates it counts and logs the handoff as accepted: ten identical deliveries at
+# once are one accepted handoff (the others log handoff.redelivered; the deterministic Dynamics id
+# keeps them to one row).
 _status_writer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="status-accepted")
 _pending_writes: set[Future[None]] = set()
 _pending_lock = threading.Lock()
 
 
-def _record_accepted_in_background(message: HandoffMessage, dimensions: dict[str, str]) -> None:
+def _record_accepted_in_background(message: HandoffMessage, dimensions: dict[str, Any]) -> None:
     future = _status_writer.submit(_record_accepted, message, dimensions)
     with _pending_lock:
         _pending_writes.add(future)
@@ -79,125 +96,143 @@ def _forget_write(future: Future[None]) -> None:
 
 
 def wait_for_status_writes(timeout: float = 10.0) -> None:
-    """Block until the background "accepted" writes are done (tests, graceful shutdown)."""
+    """Block until the background "accepted" writes are done (tests)."""
     with _pending_lock:
         pending = list(_pending_writes)
     wait(pending, timeout=timeout)
 
 
-def _record_accepted(message: HandoffMessage, dimensions: dict[str, str]) -> None:
-    """Create-if-absent, so a worker that was faster than this line keeps its later status."""
+def _record_accepted(message: HandoffMessage, dimensions: dict[str, Any]) -> None:
     try:
-        record_accepted(
-            message.handoff.sessionId,
+        created = record_accepted(
+            message.event.conversation_id,
             message.handoffId,
-            message.handoff.channel.value,
             message.receivedAt.isoformat(timespec="milliseconds"),
         )
     except StoreUnavailable as exc:
+        # Cannot tell a first delivery from a redelivery: count it, a lost count beats a lost line.
         log_event(logger, "status_store.unavailable", logging.WARNING, **dimensions, error=str(exc))
+        created = True
+    if created:
+        telemetry.count("handoffs.accepted")
+        log_event(logger, "handoff.accepted", **dimensions, outcome="accepted")
+    else:
+        log_event(logger, "handoff.redelivered", **dimensions, outcome="redelivered")
+
+
+def _refuse(status: int, reason: str, **dimensions: Any) -> None:
+    log_event(logger, "handoff.rejected", logging.WARNING, status=status, reason=reason, **dimensions)
 
 
 def handle_handoff(req: func.HttpRequest, context: Any = None) -> func.HttpResponse:
-    """Answer one webhook delivery as DESIGN section 2 specifies."""
+    """Answer one webhook delivery as the contract's section 2 specifies."""
     try:
         settings = get_settings()
     except SettingsError as exc:
         logger.error("handoff.settings_invalid %s", exc, extra={"event": "handoff.settings_invalid"})
-        return problem(503, "Bridge misconfigured", "The bridge's app settings are invalid; see its logs.")
+        return problem(503, "Bridge misconfigured", _MISCONFIGURED)
     if settings.webhook_secret_problem:
         logger.error(
             "handoff.settings_invalid %s",
             settings.webhook_secret_problem,
             extra={"event": "handoff.settings_invalid"},
         )
-        return problem(503, "Bridge misconfigured", "The bridge's app settings are invalid; see its logs.")
+        return problem(503, "Bridge misconfigured", _MISCONFIGURED)
 
     raw = req.get_body() or b""
     if len(raw) > MAX_BODY_BYTES:
-        log_event(logger, "handoff.rejected", logging.WARNING, status=413, size=len(raw))
+        _refuse(413, "too_large", size=len(raw))
         return problem(413, "Body too large", f"The body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}.")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        log_event(logger, "handoff.rejected", logging.WARNING, status=400, reason="not_utf8")
+        _refuse(400, "not_utf8")
         return problem(400, "Body is not UTF-8", "The body must be UTF-8 encoded JSON.", kind="bad-encoding")
 
-    try:
-        handoff_id = verify_signature(text, req.headers, settings.webhook_secrets)
-    except SignatureInvalid as exc:
-        log_event(logger, "handoff.rejected", logging.WARNING, status=401, reason=str(exc))
-        return problem(401, "Signature rejected", f"Standard Webhooks verification failed: {exc}.")
+    if settings.webhook_secrets:
+        try:
+            verify_signature(text, req.headers, settings.webhook_secrets)
+        except SignatureInvalid as exc:
+            _refuse(401, str(exc))
+            return problem(401, "Signature rejected", f"Standard Webhooks verification failed: {exc}.")
 
     if not _is_json_content_type(req.headers.get("content-type")):
-        log_event(logger, "handoff.rejected", logging.WARNING, status=415, handoffId=handoff_id)
+        _refuse(415, "content_type")
         return problem(415, "Unsupported media type", "Content-Type must be application/json.")
 
     try:
         body = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
-        log_event(
-            logger, "handoff.rejected", logging.WARNING, status=400, reason="not_json", handoffId=handoff_id
-        )
+        _refuse(400, "not_json")
         return problem(400, "Body is not JSON", "The body could not be parsed as JSON.", kind="bad-json")
 
-    if not isinstance(body, dict):
-        return _validation_problem([FieldError(field="(body)", message="must be a JSON object")])
-    event_type = body.get("type")
-    if not isinstance(event_type, str) or not event_type:
-        return _validation_problem([FieldError(field="type", message="is required and must be a string")])
-    if event_type != HANDOFF_REQUESTED:
-        log_event(logger, "handoff.ignored", handoffId=handoff_id, eventType=event_type[:64])
-        return json_response(200, {"status": "ignored", "ignored": True, "type": event_type[:64]})
+    try:
+        event_name, organization, _ = read_envelope(body)
+    except EventInvalid as exc:
+        _refuse(422, "envelope", fields=",".join(error.field for error in exc.errors))
+        return _validation_problem(exc.errors)
+    if settings.organization_id and organization != settings.organization_id:
+        _refuse(403, "organization")
+        return problem(
+            403,
+            "Wrong organisation",
+            "organization_id is not the organisation this bridge serves.",
+            kind="organization",
+        )
+    if event_name != HANDOFF_EVENT:
+        log_event(logger, "handoff.ignored", eventType=event_name[:64])
+        return json_response(200, {"status": "ignored", "ignored": True, "event": event_name[:64]})
 
     errors: list[FieldError] = []
-    event = None
+    event: HandoffEvent | None = None
     try:
-        event = parse_handoff_event(body)
-    except HandoffInvalid as exc:
+        event = parse_event(body)
+    except EventInvalid as exc:
         errors = exc.errors
-    id_error = _webhook_id_error(handoff_id)
+    header_id = delivery_id(req.headers)
+    id_error = _header_id_error(header_id) if header_id else None
     if id_error:
         errors.insert(0, id_error)
     if errors or event is None:
-        fields = ",".join(error.field for error in errors)
-        log_event(
-            logger, "handoff.rejected", logging.WARNING, status=422, handoffId=handoff_id, fields=fields
-        )
+        _refuse(422, "validation", fields=",".join(error.field for error in errors))
         return _validation_problem(errors)
-
-    return _accept(handoff_id, event.data, settings, req, context)
+    return _accept(header_id or derive_handoff_id(event), event, settings, req, context)
 
 
 def _duplicate_answer(
-    handoff_id: str, handoff: Handoff, dimensions: dict[str, str]
+    handoff_id: str, event: HandoffEvent, dimensions: dict[str, Any]
 ) -> func.HttpResponse | None:
-    """200 duplicate when this webhook-id was already accepted; None to go on (also when the store
-    is down: a redelivery is then enqueued again, and the deterministic activityid keeps it to one
-    work item, so carrying on is safe and losing the handoff is not)."""
+    """200 duplicate when this handoff was already accepted; None to go on (also when the store is
+    down: a redelivery is then enqueued again, and the deterministic Dynamics id keeps it to one
+    row, so carrying on is safe and losing the handoff is not)."""
     try:
-        if get_row(handoff.sessionId, handoff_id) is None:
+        if get_row(event.conversation_id, handoff_id) is None:
             return None
     except StoreUnavailable as exc:
         log_event(logger, "status_store.unavailable", logging.WARNING, **dimensions, error=str(exc))
         return None
     log_event(logger, "handoff.duplicate", **dimensions, outcome="duplicate")
-    body = {"status": "duplicate", "duplicate": True, "handoffId": handoff_id, "sessionId": handoff.sessionId}
+    body = {
+        "status": "duplicate",
+        "duplicate": True,
+        "handoffId": handoff_id,
+        "sessionId": event.conversation_id,
+    }
     return json_response(200, body)
 
 
 def _accept(
-    handoff_id: str, handoff: Handoff, settings: Settings, req: func.HttpRequest, context: Any
+    handoff_id: str, event: HandoffEvent, settings: Settings, req: func.HttpRequest, context: Any
 ) -> func.HttpResponse:
     """Duplicate check, durable enqueue, then 202. The accepted row is written off the response path."""
-    dimensions = {"handoffId": handoff_id, "sessionId": handoff.sessionId, "channel": handoff.channel.value}
-    duplicate = _duplicate_answer(handoff_id, handoff, dimensions)
+    dimensions: dict[str, Any] = {"handoffId": handoff_id, "sessionId": event.conversation_id}
+    duplicate = _duplicate_answer(handoff_id, event, dimensions)
     if duplicate is not None:
         return duplicate
     parent = current_traceparent(req.headers, context)
     with telemetry.span("handoff.ingress", parent, "internal", **dimensions, attempt=0) as span:
         traceparent = span.traceparent() or parent
-        message = build_message(handoff_id, handoff, datetime.now(UTC), traceparent)
+        message = build_message(handoff_id, event, datetime.now(UTC), traceparent)
         payload = message.to_json()
         try:
             send(queue_client(settings.handoff_queue, QueueProfile.INGRESS), payload)
@@ -210,18 +245,11 @@ def _accept(
                 "The handoff could not be queued durably. Retry the delivery.",
                 headers={"Retry-After": "5"},
             )
-        span.set_attribute("outcome", "accepted")
-    _record_accepted_in_background(message, dimensions)
-    telemetry.count("handoffs.accepted", channel=handoff.channel.value)
-    log_event(
-        logger,
-        "handoff.accepted",
-        **dimensions,
-        attempt=0,
-        outcome="accepted",
-        phone=handoff.customer.phone,
-        email=handoff.customer.email,
-        transcriptTruncated=message.handoff.transcriptTruncated,
-        messageBytes=len(payload.encode("utf-8")),
+        span.set_attribute("outcome", "enqueued")
+    _record_accepted_in_background(
+        message,
+        {**dimensions, "summaryTruncated": message.event.summaryTruncated, "messageBytes": len(payload)},
     )
-    return json_response(202, {"status": "accepted", "handoffId": handoff_id, "sessionId": handoff.sessionId})
+    return json_response(
+        202, {"status": "accepted", "handoffId": handoff_id, "sessionId": event.conversation_id}
+    )

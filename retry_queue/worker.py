@@ -1,27 +1,28 @@
-"""Deliver one queued handoff: look up the contact, create the work item, then decide.
+"""Act on one queued handoff: deliver it, then record success, wait, retry or dead-letter.
 
-Success records `dynamics365_chat_id`. A transient failure re-enqueues the message with
-`attempt+1` and a visibility delay, then completes, so the host never holds a throttled message.
-A permanent failure, or the last attempt, writes a dead-letter record. Anything unexpected raises:
-the host retries and finally moves the message to `-poison`, and nothing is lost.
+A transient failure re-enqueues the message (with what OpenCX already told us) with `attempt+1`
+and a visibility delay, then completes, so the host never holds a throttled message. A 429 waits
+without spending an attempt, bounded by HANDOFF_MAX_AGE_SECONDS instead. A permanent failure, or
+a spent budget, writes a dead-letter record. Anything unexpected raises: the host retries and
+finally moves the message to `-poison`, and nothing is lost.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import azure.functions as func
 from pydantic import ValidationError
 
-from shared.dynamics.contact import ContactMatch, Linkage, find_contact
-from shared.dynamics.dataverse import DataverseClient, DataverseResponse, dataverse_client
-from shared.dynamics.work_item import CONTACT_BIND, work_item_id, work_item_payload
+from retry_queue.delivery import Step, deliver, handoff_of
+from shared.dynamics.dataverse import DataverseClient, dataverse_client
+from shared.opencx.client import OpenCXClient, opencx_client
 from shared.platform import telemetry
 from shared.platform.deadletter import DeadLetterReason, dead_letter, make_record
 from shared.platform.log import get_logger, log_event
+from shared.platform.masking import redact_known
 from shared.platform.queue_message import (
     DEADLETTER_EMBED_BYTES,
     AttemptRecord,
@@ -30,128 +31,118 @@ from shared.platform.queue_message import (
     parse_message,
 )
 from shared.platform.queues import QueueProfile, queue_client, send
-from shared.platform.retry_policy import Outcome, classify, retry_delay_seconds
+from shared.platform.retry_policy import Outcome, retry_delay_seconds
 from shared.platform.settings import Settings, get_settings
 from shared.platform.status_store import Status, StoreUnavailable, record_status
 
 logger = get_logger("worker")
-
-
-@dataclass(frozen=True)
-class Delivery:
-    outcome: Outcome
-    response: DataverseResponse
-    contact: ContactMatch
-    dynamics365_chat_id: str
-
-
-def deliver(message: HandoffMessage, client: DataverseClient, workstream_id: str) -> Delivery:
-    """At most two requests when nothing fails: one contact lookup, one deep-insert create."""
-    handoff = message.handoff
-    contact = find_contact(client, handoff.customer)
-    if contact.response is not None and classify(contact.response.status) is Outcome.TRANSIENT:
-        return Delivery(Outcome.TRANSIENT, contact.response, contact, work_item_id(message.handoffId))
-    if contact.response is not None:
-        # A lookup refused for good (e.g. no read privilege on contact) must not keep a customer
-        # waiting: create the item unlinked and say why in the log.
-        log_event(
-            logger,
-            "contact.lookup_failed",
-            logging.WARNING,
-            handoffId=message.handoffId,
-            sessionId=handoff.sessionId,
-            status=contact.response.status,
-            errorCode=contact.response.error_code,
-        )
-    payload = work_item_payload(message.handoffId, handoff, workstream_id, contact)
-    response = client.post("msdyn_ocliveworkitems", "create_work_item", payload)
-    if response.status == 404 and CONTACT_BIND in payload:
-        # The contact vanished between lookup and create: an unlinked item beats no item.
-        del payload[CONTACT_BIND]
-        contact = ContactMatch(None, Linkage.NONE, "contact_gone")
-        response = client.post("msdyn_ocliveworkitems", "create_work_item", payload)
-    outcome = classify(response.status, response.error_code)
-    return Delivery(outcome, response, contact, payload["activityid"])
+ERROR_EXCERPT_MAX = 300
 
 
 def _dimensions(message: HandoffMessage) -> dict[str, object]:
+    enrichment = message.enrichment
     return {
         "handoffId": message.handoffId,
-        "sessionId": message.handoff.sessionId,
-        "channel": message.handoff.channel.value,
+        "sessionId": message.event.conversation_id,
+        "channel": enrichment.channel if enrichment else None,
         "attempt": message.attempt,
+        "throttled": message.throttled,
     }
 
 
-def _store(
-    message: HandoffMessage, status: Status, response: DataverseResponse | None = None, **fields: object
-) -> None:
+def _known_texts(message: HandoffMessage) -> list[str]:
+    """The customer texts this handoff carries, to keep out of stored error excerpts."""
+    texts = [message.event.summary or ""]
+    if message.enrichment is not None:
+        customer = message.enrichment.customer
+        texts += [customer.name or "", message.enrichment.summary or ""]
+        texts += [line.text for line in message.enrichment.transcript]
+    return texts
+
+
+def _excerpt(message: HandoffMessage, step: Step) -> str | None:
+    text = step.response.error_text
+    return redact_known(text, _known_texts(message))[:ERROR_EXCERPT_MAX] if text else None
+
+
+def _store(message: HandoffMessage, status: Status, step: Step | None = None, **fields: object) -> None:
     """Record the outcome for support. The store is an aid: its failure is logged, never raised."""
-    if response is not None and status is not Status.CREATED:
+    if step is not None and status not in (Status.CREATED, Status.DUPLICATE):
         fields.update(
-            lastErrorStatus=response.status,
-            lastErrorCode=response.error_code,
-            lastErrorMessage=response.error_message or response.transport_error,
+            lastErrorTarget=step.target,
+            lastErrorStatus=step.response.status,
+            lastErrorCode=step.response.error_code,
+            lastErrorMessage=_excerpt(message, step),
         )
+    enrichment = message.enrichment
     try:
         record_status(
-            message.handoff.sessionId,
+            message.event.conversation_id,
             message.handoffId,
             status,
-            channel=message.handoff.channel.value,
+            channel=enrichment.channel if enrichment else None,
             receivedAt=message.receivedAt.isoformat(timespec="milliseconds"),
             attempts=message.attempt + 1,
+            throttled=message.throttled,
             **fields,
         )
     except StoreUnavailable as exc:
         log_event(logger, "status_store.unavailable", logging.WARNING, **_dimensions(message), error=str(exc))
 
 
-def _record_success(message: HandoffMessage, delivery: Delivery, now: datetime) -> None:
-    _store(
-        message,
-        Status.CREATED,
-        dynamics365_chat_id=delivery.dynamics365_chat_id,
-        contactLinkage=delivery.contact.linkage.value,
-        createdAt=now.isoformat(timespec="milliseconds"),
-    )
+def _record_success(message: HandoffMessage, step: Step, now: datetime) -> None:
+    channel = message.enrichment.channel if message.enrichment else None
+    _store(message, step.status, step, **step.fields, createdAt=now.isoformat(timespec="milliseconds"))
     latency_ms = (now - message.receivedAt).total_seconds() * 1000
-    telemetry.count("handoffs.created", channel=message.handoff.channel.value)
-    telemetry.record_e2e_latency(latency_ms, channel=message.handoff.channel.value)
+    if step.status is Status.DUPLICATE:
+        telemetry.count("handoffs.duplicate", channel=channel)
+        log_event(logger, "handoff.duplicate_of", **_dimensions(message), outcome="duplicate", **step.fields)
+        return
+    if step.new_row:
+        telemetry.count("handoffs.created", channel=channel)
+        telemetry.record_e2e_latency(latency_ms, channel=channel)
     log_event(
         logger,
         "handoff.created",
         **_dimensions(message),
         outcome="created",
-        dynamics365_chat_id=delivery.dynamics365_chat_id,
-        contactLinkage=delivery.contact.linkage.value,
-        contactReason=delivery.contact.reason,
-        status=delivery.response.status,
-        attempts=message.attempt + 1,
+        alreadyExisted=not step.new_row,
+        status=step.response.status,
         e2eLatencyMs=round(latency_ms),
+        **step.fields,
     )
 
 
+def _dead_letter_reason(step: Step) -> DeadLetterReason:
+    if step.target == "opencx":
+        return {
+            404: DeadLetterReason.OPENCX_SESSION_NOT_FOUND,
+            401: DeadLetterReason.OPENCX_UNAUTHORIZED,
+            403: DeadLetterReason.OPENCX_FORBIDDEN,
+        }.get(step.response.status or 0, DeadLetterReason.OPENCX_REFUSED)
+    return DeadLetterReason.PERMANENT_ERROR
+
+
 def _dead_letter(
-    message: HandoffMessage, delivery: Delivery, reason: DeadLetterReason, settings: Settings, now: datetime
+    message: HandoffMessage, step: Step, reason: DeadLetterReason, settings: Settings, now: datetime
 ) -> None:
-    response = delivery.response
     embedded = fit_to_budget(message, DEADLETTER_EMBED_BYTES)
     record = make_record(
         reason,
-        status=response.status,
-        error_code=response.error_code,
-        error_message=response.error_message or response.transport_error,
+        status=step.response.status,
+        error_code=step.response.error_code,
+        error_message=_excerpt(message, step),
+        target=step.target,
         handoffId=message.handoffId,
-        sessionId=message.handoff.sessionId,
+        sessionId=message.event.conversation_id,
         attempts=message.attempt + 1,
         firstAttemptAt=message.firstAttemptAt or now,
         lastAttemptAt=now,
         message=embedded.model_dump(mode="json", exclude_none=True),
     )
     dead_letter(record, settings)
-    _store(message, Status.DEAD_LETTERED, response, deadLetterReason=reason.value)
-    telemetry.count("handoffs.dead_lettered", channel=message.handoff.channel.value, reason=reason.value)
+    _store(message, Status.DEAD_LETTERED, step, deadLetterReason=reason.value)
+    telemetry.count("handoffs.dead_lettered", reason=reason.value, target=step.target)
     log_event(
         logger,
         "handoff.dead_lettered",
@@ -159,71 +150,83 @@ def _dead_letter(
         **_dimensions(message),
         outcome="dead_lettered",
         reason=reason.value,
-        status=response.status,
-        errorCode=response.error_code,
+        target=step.target,
+        operation=step.operation,
+        status=step.response.status,
+        errorCode=step.response.error_code,
         action=record.action,
     )
 
 
-def _retry_later(message: HandoffMessage, delivery: Delivery, settings: Settings, now: datetime) -> None:
-    response = delivery.response
+def _retry_later(message: HandoffMessage, step: Step, settings: Settings, now: datetime) -> None:
+    throttled = step.outcome is Outcome.THROTTLED
     record = AttemptRecord(
         attempt=message.attempt,
         at=now,
-        outcome="transient",
-        status=response.status,
-        code=response.error_code,
-        message=(response.error_message or response.transport_error or "")[:300] or None,
+        outcome=step.outcome.value,
+        target=step.target,
+        status=step.response.status,
+        code=step.response.error_code,
+        message=_excerpt(message, step),
     )
-    following = message.next_attempt(record, now)
-    delay = retry_delay_seconds(message.attempt, response.retry_after)
+    following = message.next_attempt(record, throttled=throttled)
+    delay = retry_delay_seconds(
+        message.throttled if throttled else message.attempt, step.response.retry_after
+    )
     send(
         queue_client(settings.handoff_queue, QueueProfile.WORKER),
         following.to_json(),
         visibility_timeout=delay,
     )
-    _store(message, Status.RETRYING, response)
-    telemetry.count("handoffs.retried", channel=message.handoff.channel.value, status=response.status)
+    _store(message, Status.THROTTLED if throttled else Status.RETRYING, step)
+    telemetry.count("handoffs.throttled" if throttled else "handoffs.retried", target=step.target)
     log_event(
         logger,
-        "handoff.retrying",
+        "handoff.throttled" if throttled else "handoff.retrying",
         logging.WARNING,
         **_dimensions(message),
-        outcome="retrying",
-        status=response.status,
-        errorCode=response.error_code,
-        retryAfter=response.retry_after,
+        outcome=step.outcome.value,
+        target=step.target,
+        operation=step.operation,
+        status=step.response.status,
+        errorCode=step.response.error_code,
+        retryAfter=step.response.retry_after,
         delaySeconds=delay,
     )
 
 
-def handle(message: HandoffMessage, settings: Settings, client: DataverseClient) -> Outcome:
-    """Deliver and act on the outcome. Returns it, for tests and the local runner's log.
+def act(message: HandoffMessage, step: Step, settings: Settings, now: datetime) -> str:
+    """One place decides what an outcome means. Returns what was done, for the span and tests."""
+    if step.outcome is Outcome.SUCCESS:
+        _record_success(message, step, now)
+        return step.status.value
+    if step.outcome is Outcome.PERMANENT:
+        _dead_letter(message, step, _dead_letter_reason(step), settings, now)
+        return "dead_lettered"
+    if step.outcome is Outcome.THROTTLED:
+        if (now - message.receivedAt).total_seconds() > settings.max_age_seconds:
+            _dead_letter(message, step, DeadLetterReason.TOO_OLD, settings, now)
+            return "dead_lettered"
+    elif message.attempt + 1 >= settings.max_attempts:
+        _dead_letter(message, step, DeadLetterReason.ATTEMPTS_EXHAUSTED, settings, now)
+        return "dead_lettered"
+    _retry_later(message, step, settings, now)
+    return step.outcome.value
 
-    The span continues the ingress span through the message's traceparent, so one handoff is one
-    end-to-end transaction in Application Insights.
-    """
-    now = datetime.now(UTC)
+
+def handle(
+    message: HandoffMessage, settings: Settings, opencx: OpenCXClient, dataverse: DataverseClient
+) -> str:
+    """Deliver and act on the outcome. The span continues the ingress span through the message's
+    traceparent, so one handoff is one end-to-end transaction in Application Insights."""
     if message.firstAttemptAt is None:
-        message = message.model_copy(update={"firstAttemptAt": now})
+        message = message.model_copy(update={"firstAttemptAt": datetime.now(UTC)})
     with telemetry.span("handoff.deliver", message.traceparent, "consumer", **_dimensions(message)) as span:
-        delivery = deliver(message, client, settings.default_queue_id)
-        done = datetime.now(UTC)
-        if delivery.outcome is Outcome.SUCCESS:
-            _record_success(message, delivery, done)
-            outcome = "created"
-        elif delivery.outcome is Outcome.PERMANENT:
-            _dead_letter(message, delivery, DeadLetterReason.PERMANENT_ERROR, settings, done)
-            outcome = "dead_lettered"
-        elif message.attempt + 1 >= settings.max_attempts:
-            _dead_letter(message, delivery, DeadLetterReason.ATTEMPTS_EXHAUSTED, settings, done)
-            outcome = "dead_lettered"
-        else:
-            _retry_later(message, delivery, settings, done)
-            outcome = "retrying"
-        span.set_attribute("outcome", outcome)
-        span.set_attribute("status", delivery.response.status)
-    return delivery.outcome
+        message, step = deliver(message, opencx, dataverse, settings)
+        done = act(message, step, settings, datetime.now(UTC))
+        span.set_attribute("outcome", done)
+        span.set_attribute("status", step.response.status)
+    return done
 
 
 # The record holds the raw text JSON-escaped: keep that escaped form, not the character count,
@@ -241,14 +244,13 @@ def _fit_json_text(text: str, limit: int) -> str:
 
 def _dead_letter_invalid(raw: str, error: ValidationError, settings: Settings) -> None:
     fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(message)" for e in error.errors()[:10])
-    now = datetime.now(UTC)
     record = make_record(
         DeadLetterReason.INVALID_MESSAGE,
         status=None,
         error_code=None,
         error_message=f"invalid fields: {fields}",
         attempts=1,
-        lastAttemptAt=now,
+        lastAttemptAt=datetime.now(UTC),
         rawMessage=_fit_json_text(raw, RAW_MESSAGE_BYTES),
     )
     dead_letter(record, settings)
@@ -257,7 +259,7 @@ def _dead_letter_invalid(raw: str, error: ValidationError, settings: Settings) -
     )
 
 
-def process_message(msg: func.QueueMessage) -> Outcome | None:
+def process_message(msg: func.QueueMessage) -> str | None:
     """The queue trigger's body. Raises only when it must: then the host retries the message."""
     settings = get_settings()
     raw = msg.get_body().decode("utf-8", errors="replace")
@@ -266,4 +268,7 @@ def process_message(msg: func.QueueMessage) -> Outcome | None:
     except ValidationError as exc:
         _dead_letter_invalid(raw, exc, settings)
         return None
-    return handle(message, settings, dataverse_client())
+    return handle(message, settings, opencx_client(), dataverse_client())
+
+
+__all__ = ["handle", "handoff_of", "process_message"]

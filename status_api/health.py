@@ -13,7 +13,9 @@ from dataclasses import asdict, dataclass
 
 import azure.functions as func
 
-from shared.dynamics.dataverse import DataverseClient, default_credential
+from shared.dynamics.dataverse import DataverseClient
+from shared.opencx.client import OpenCXClient
+from shared.platform.credentials import shared_credential
 from shared.platform.problem import json_response
 from shared.platform.queues import QueueProfile, make_queue_client
 from shared.platform.settings import Settings, SettingsError, get_settings
@@ -63,7 +65,7 @@ def _settings_check() -> tuple[Check, Settings | None]:
 
 def _token(settings: Settings) -> Check:
     try:
-        default_credential(settings).get_token(f"{settings.dataverse_url}/.default")
+        shared_credential(settings.azure_client_id).get_token(f"{settings.dataverse_url}/.default")
     except Exception as exc:  # azure.identity raises several types; each means "no token"
         return Check(
             "dataverse_token",
@@ -75,32 +77,67 @@ def _token(settings: Settings) -> Check:
     return Check("dataverse_token", True, f"token issued for {settings.dataverse_url}")
 
 
-def _workstream(settings: Settings) -> Check:
+def _workstreams(settings: Settings) -> Check:
+    """Every workstream a channel routes to (DEFAULT_QUEUE_ID and WORKSTREAM_ID_<CHANNEL>) exists."""
     client = DataverseClient(
         settings.dataverse_url,
-        lambda: default_credential(settings),
+        lambda: shared_credential(settings.azure_client_id),
         connect_timeout=2.0,
         read_timeout=5.0,
         inline_retry_pauses=(),
         pool_size=2,
     )
-    try:
-        response = client.get(
-            f"msdyn_liveworkstreams({settings.default_queue_id})", "workstream_get", {"$select": "msdyn_name"}
-        )
-    finally:
-        client.session.close()
     name = "dataverse_workstream"
-    if response.status == 200:
-        return Check(
-            name, True, f"workstream {settings.default_queue_id} is '{response.body.get('msdyn_name')}'"
-        )
-    detail = f"GET msdyn_liveworkstreams({settings.default_queue_id}) answered {response.status}"
-    if response.status is None:
-        detail = f"no answer from Dataverse ({response.transport_error})"
-    fixes = {401: FIX_401, 403: FIX_403, 404: FIX_404}
-    fix = fixes.get(response.status or 0, "Check DATAVERSE_URL and the environment's health, then retry.")
-    return Check(name, False, detail + (f" ({response.error_code})" if response.error_code else ""), fix)
+    found: list[str] = []
+    try:
+        for workstream in dict.fromkeys([settings.default_queue_id, *settings.workstreams.values()]):
+            response = client.get(
+                f"msdyn_liveworkstreams({workstream})", "workstream_get", {"$select": "msdyn_name"}
+            )
+            if response.status != 200:
+                detail = f"GET msdyn_liveworkstreams({workstream}) answered {response.status}"
+                if response.status is None:
+                    detail = f"no answer from Dataverse ({response.transport_error})"
+                fixes = {401: FIX_401, 403: FIX_403, 404: FIX_404}
+                fix = fixes.get(
+                    response.status or 0, "Check DATAVERSE_URL and the environment's health, then retry."
+                )
+                return Check(
+                    name, False, detail + (f" ({response.error_code})" if response.error_code else ""), fix
+                )
+            found.append(f"{workstream} is '{response.body.get('msdyn_name')}'")
+    finally:
+        client.close()
+    return Check(name, True, "workstream " + "; ".join(found))
+
+
+def _opencx(settings: Settings) -> Check:
+    """A cheap authenticated read: a session id that cannot exist answers 404 to a good key."""
+    client = OpenCXClient(
+        settings.opencx_api_url, settings.opencx_api_key, read_timeout=5.0, inline_retry_pauses=()
+    )
+    try:
+        response = client.get_session("bridge-health-probe")
+    finally:
+        client.close()
+    if response.status in (200, 404):
+        return Check("opencx_api", True, f"the key reads sessions at {settings.opencx_api_url}")
+    fixes = {
+        401: "OpenCX refused OPENCX_API_KEY: the key is wrong or revoked. Put a valid key in Key Vault.",
+        403: "The key lacks chat-sessions:read (and chat-sessions:write in mode messaging): give it those scopes.",
+        429: "The key is throttled right now (about 100 requests a minute): retry the check shortly.",
+    }
+    detail = (
+        f"GET /chat/sessions answered {response.status}"
+        if response.status
+        else f"no answer ({response.transport_error})"
+    )
+    return Check(
+        "opencx_api",
+        False,
+        detail,
+        fixes.get(response.status or 0, "Check OPENCX_API_URL and OpenCX's status."),
+    )
 
 
 def _queue(settings: Settings, queue: str, kind: str) -> Check:
@@ -116,6 +153,8 @@ def _queue(settings: Settings, queue: str, kind: str) -> Check:
             f"queue:{queue}", False, f"unreachable: {type(exc).__name__}",
             "Check AzureWebJobsStorage and the identity's Storage Queue Data Contributor role.",
         )  # fmt: skip
+    finally:
+        client.close()
     check = Check(f"queue:{queue}", True, f"{depth} message(s)")
     if kind != "handoffs" and depth:
         check.fix = f"{depth} handoff(s) need attention: see docs/operations.md, then `python -m devtools.replay list`."
@@ -141,7 +180,8 @@ def run_checks(deadline: float = DEADLINE_SECONDS) -> list[Check]:
         return [first]
     jobs: dict[str, Callable[[], Check]] = {
         "dataverse_token": lambda: _token(settings),
-        "dataverse_workstream": lambda: _workstream(settings),
+        "dataverse_workstream": lambda: _workstreams(settings),
+        "opencx_api": lambda: _opencx(settings),
         f"queue:{settings.handoff_queue}": lambda: _queue(settings, settings.handoff_queue, "handoffs"),
         f"queue:{settings.deadletter_queue}": lambda: _queue(
             settings, settings.deadletter_queue, "deadletter"

@@ -86,3 +86,33 @@ def dataverse(simulator_server, bridge_env: dict[str, str], monkeypatch: pytest.
     reset_process_caches()
     yield sim
     reset_process_caches()
+
+
+@pytest.fixture(scope="session")
+def opencx_server() -> Iterator[object]:
+    """One OpenCX API simulator for the session; `opencx` resets it for each test."""
+    from devtools.opencx_sim import OpenCXSimulator
+
+    with OpenCXSimulator(api_key="ocx_test_key_for_unit_tests") as sim:
+        yield sim
+
+
+@pytest.fixture
+def opencx(opencx_server, bridge_env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    """A clean OpenCX simulator seeded with the demo sessions, wired into the settings."""
+    from devtools.opencx_sim import seed_demo
+
+    sim = opencx_server
+    sim.clear_faults()
+    assert sim.wait_idle(), "a request from an earlier test is still being handled"
+    sim.reset()
+    sim.rate_limit = None
+    sim.latency = 0.0
+    sim.page_size = 50
+    seed_demo(sim)
+    for key, value in sim.env().items():
+        monkeypatch.setenv(key, value)
+    bridge_env.update(sim.env())
+    reset_process_caches()
+    yield sim
+    reset_process_caches()

@@ -7,18 +7,19 @@ import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "tests" / "fixtures" / "v1"
+SAMPLES = ROOT / "samples" / "opencx"
+V1_FIXTURES = ROOT / "tests" / "fixtures" / "v1"
+TEST_OPENCX_KEY = "ocx_test_key_for_unit_tests"
 WORKSTREAM_ID = "6f1b3c2a-9d4e-4f00-8a11-0c0ffee00001"
 
 
 def bridge_environment(storage_connection: str, queue: str, **overrides: str) -> dict[str, str]:
     """A complete, valid set of app settings for tests."""
-    from devtools.signing import DEV_WEBHOOK_SECRET
-
     env = {
         "DATAVERSE_URL": "http://127.0.0.1:9",
         "DEFAULT_QUEUE_ID": WORKSTREAM_ID,
-        "OPENCX_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET,
+        "OPENCX_API_KEY": TEST_OPENCX_KEY,
+        "OPENCX_API_URL": "http://127.0.0.1:9",
         "AzureWebJobsStorage": storage_connection,
         "HANDOFF_QUEUE": queue,
         "HANDOFF_MAX_ATTEMPTS": "10",
@@ -30,10 +31,14 @@ def bridge_environment(storage_connection: str, queue: str, **overrides: str) ->
 def reset_process_caches() -> None:
     """Settings and clients are cached per process; tests that change settings reset them."""
     from shared.dynamics.dataverse import dataverse_client
+    from shared.opencx.client import opencx_client
+    from shared.platform import credentials
     from shared.platform.queues import queue_client
     from shared.platform.settings import get_settings
     from shared.platform.status_store import table_client
 
+    credentials.reset()
+    opencx_client.cache_clear()
     get_settings.cache_clear()
     table_client.cache_clear()
     queue_client.cache_clear()
@@ -68,25 +73,32 @@ def function_named(name: str):
     return _app_functions()[name].get_user_function()
 
 
-def enqueue_handoff(
-    storage_connection: str, queue: str, handoff_id: str, data: dict | None = None, **fields: object
-) -> str:
-    """Put a v1 queue message on the queue, as ingress would, and return its JSON."""
+def sample_event(name: str = "handoff-sms.json", **data_overrides: object) -> dict:
+    """A real-shaped OpenCX webhook body from samples/opencx, `data` fields overridden."""
     import json
+
+    body = json.loads((SAMPLES / name).read_text())
+    data = body["data"][0] if isinstance(body["data"], list) else body["data"]
+    data.update(data_overrides)
+    body["data"] = data
+    return body
+
+
+def enqueue_handoff(
+    storage_connection: str, queue: str, handoff_id: str, body: dict | None = None, **fields: object
+) -> str:
+    """Put a v2 queue message on the queue, as ingress would, and return its JSON."""
     from datetime import UTC, datetime
 
-    from shared.opencx.webhook import Handoff
+    from shared.opencx.webhook import parse_event
     from shared.platform.queue_message import build_message
     from shared.platform.queues import QueueProfile, make_queue_client, send
     from shared.platform.settings import StorageConnection
 
-    data = data or json.loads((SAMPLES / "sms-handoff.json").read_text())["data"]
-    message = build_message(handoff_id, Handoff.model_validate(data), datetime.now(UTC), None)
+    message = build_message(handoff_id, parse_event(body or sample_event()), datetime.now(UTC), None)
     if fields:
         message = message.model_copy(update=fields)
-    client = make_queue_client(
-        StorageConnection(connection_string=storage_connection), queue, QueueProfile.WORKER
-    )
+    client = make_queue_client(StorageConnection(connection_string=storage_connection), queue, QueueProfile.WORKER)
     send(client, message.to_json())
     return message.to_json()
 

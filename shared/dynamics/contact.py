@@ -1,10 +1,11 @@
-"""Find the one contact a handoff belongs to (DESIGN section 4.1), in a single request.
+"""Find the one active contact a handoff belongs to (contract section 5.1), usually in one request.
 
-The rule is the design's: email first; only when no contact has the email, the phone in its
-usual forms; exactly one match links, zero or several leave the item unlinked. The two filters
-are sent as one `or` query that also selects the compared columns, and the precedence is applied
-here, so a handoff costs one lookup even when its email matches nobody (DESIGN change, recorded
-in docs/dataverse.md).
+The rule: email first; only when no active contact has the email, the phone in its usual forms;
+exactly one match links, zero or several leave the item unlinked. The two filters go as one `or`
+query that selects the compared columns, and the precedence is applied here, so a handoff costs
+one lookup even when its email matches nobody. When that answer is full ($top rows), a crowd of
+phone matches may hide the email match: then one email-only query settles it, so the email always
+wins (docs/dataverse.md).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from shared.dynamics.dataverse import DataverseClient, DataverseResponse
-from shared.opencx.webhook import Customer
+from shared.opencx.session import Customer
 
 LOOKUP_TOP = 10
 _SELECT = "contactid,emailaddress1,mobilephone,telephone1"
@@ -24,6 +25,7 @@ class Linkage(StrEnum):
     PHONE = "phone"
     NONE = "none"
     AMBIGUOUS = "ambiguous"
+    CREATED = "created"  # no match: the incident path created one
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,12 @@ def odata_literal(value: str) -> str:
 
 
 def build_filter(email: str | None, phones: list[str]) -> str:
+    """Active contacts (statecode 0) whose email or phone is one of the given forms."""
     clauses = [f"emailaddress1 eq {odata_literal(email)}"] if email else []
     for form in phones:
         literal = odata_literal(form)
         clauses += [f"mobilephone eq {literal}", f"telephone1 eq {literal}"]
-    return " or ".join(clauses)
+    return f"statecode eq 0 and ({' or '.join(clauses)})"
 
 
 def _pick(contacts: list[dict[str, str]], email: str | None, phones: list[str]) -> ContactMatch:
@@ -75,17 +78,32 @@ def _pick(contacts: list[dict[str, str]], email: str | None, phones: list[str]) 
     return ContactMatch(None, Linkage.NONE, "no_match")
 
 
-def find_contact(client: DataverseClient, customer: Customer) -> ContactMatch:
-    """One GET. A failed lookup is returned, not raised: the caller decides whether to retry."""
-    if not customer.email and not customer.phone:
-        return ContactMatch(None, Linkage.NONE, "no_identifier")
-    phones = phone_forms(customer.phone) if customer.phone else []
-    response = client.get(
+def _query(client: DataverseClient, email: str | None, phones: list[str]) -> DataverseResponse:
+    return client.get(
         "contacts",
         "contact_lookup",
-        params={"$select": _SELECT, "$top": str(LOOKUP_TOP), "$filter": build_filter(customer.email, phones)},
+        params={"$select": _SELECT, "$top": str(LOOKUP_TOP), "$filter": build_filter(email, phones)},
     )
+
+
+def _rows(response: DataverseResponse) -> list[dict[str, str]]:
+    return [c for c in response.body.get("value", []) if isinstance(c, dict) and c.get("contactid")]
+
+
+def find_contact(client: DataverseClient, customer: Customer) -> ContactMatch:
+    """One GET, two when a full answer could hide the email match. A failed lookup is returned,
+    not raised: the caller decides whether to retry."""
+    phones = phone_forms(customer.phone) if customer.phone and customer.phoneNormalised else []
+    if not customer.email and not phones:
+        return ContactMatch(None, Linkage.NONE, "no_identifier")
+    response = _query(client, customer.email, phones)
     if not response.ok:
         return ContactMatch(None, Linkage.NONE, "lookup_failed", response)
-    contacts = [c for c in response.body.get("value", []) if isinstance(c, dict) and c.get("contactid")]
+    contacts = _rows(response)
+    if customer.email and phones and len(contacts) >= LOOKUP_TOP:
+        by_email = _query(client, customer.email, [])
+        if not by_email.ok:
+            return ContactMatch(None, Linkage.NONE, "lookup_failed", by_email)
+        if _rows(by_email):
+            return _pick(_rows(by_email), customer.email, [])
     return _pick(contacts, customer.email, phones)

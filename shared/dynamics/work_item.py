@@ -1,90 +1,75 @@
-"""The deep-insert body of a live work item (DESIGN section 4.2) and its deterministic id.
+"""The deep-insert body of a live work item (contract section 5.2) and its deterministic id.
 
-The `activityid` is derived from the handoffId, so every retry, replay or duplicate delivery
-of one handoff addresses the same row and Dataverse answers 412 instead of creating a second.
+The `activityid` is derived from the conversation and the handoffId, so every retry, replay or
+redelivery of one handoff addresses the same row and Dataverse answers 412 instead of creating a
+second one.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from shared.dynamics.contact import ContactMatch
-from shared.opencx.webhook import Channel, Handoff
+from shared.dynamics.columns import cut, derived_id, newest_lines_within
+from shared.dynamics.contact import ContactMatch, Linkage
+from shared.dynamics.dataverse import DataverseClient
+from shared.dynamics.rows import Created, create_row
+from shared.opencx.handoff import Handoff
 
-# Fixed namespace for uuid5(handoffId). Changing it would break idempotency across deploys.
-WORK_ITEM_NAMESPACE = uuid.UUID("3c8f9a52-6b1e-4d0f-9a7e-2f4d1c0b7e11")
 SUBJECT_MAX = 200
 DESCRIPTION_MAX = 2_000
 CONTEXT_NAME_MAX = 100
-CONTEXT_VALUE_MAX = 4_000
-CHANNEL_OPTION = {Channel.SMS: "192340000", Channel.WHATSAPP: "192300000", Channel.WEB: "192360000"}
+CONTEXT_VALUE_MAX = 512  # msdyn_ocliveworkitemcontextitem.msdyn_value's length
+CHANNEL_OPTION = {"sms": "192340000", "whatsapp": "192300000", "web": "192360000"}
+ENTITY_SET = "msdyn_ocliveworkitems"
 CONTEXT_ITEMS_NAV = "msdyn_msdyn_ocliveworkitem_msdyn_ocliveworkitemcontextitem_ocliveworkitemid"
 WORKSTREAM_BIND = "msdyn_liveworkstreamid_msdyn_ocliveworkitem@odata.bind"
 CONTACT_BIND = "msdyn_customer_msdyn_ocliveworkitem_contact@odata.bind"
 
 
-def work_item_id(handoff_id: str) -> str:
+def work_item_id(handoff: Handoff) -> str:
     """The live work item's activityid, which is also the handoff's dynamics365_chat_id."""
-    return str(uuid.uuid5(WORK_ITEM_NAMESPACE, handoff_id))
-
-
-def utf16_length(text: str) -> int:
-    """Dataverse (.NET) measures string lengths in UTF-16 code units: an emoji counts twice."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _cut(text: str, limit: int) -> str:
-    """Cut to at most `limit` UTF-16 units, marking the cut, never splitting a surrogate pair."""
-    if utf16_length(text) <= limit:
-        return text
-    units = text.encode("utf-16-le")[: (limit - 1) * 2]
-    return units.decode("utf-16-le", errors="ignore") + "…"
+    return derived_id(handoff.session_id, handoff.handoff_id, legacy=handoff.legacy_ids)
 
 
 def subject(handoff: Handoff) -> str:
-    return _cut(" ".join(handoff.summary.split()), SUBJECT_MAX)
+    return cut(" ".join(handoff.summary.split()), SUBJECT_MAX)
+
+
+def customer_lines(handoff: Handoff) -> list[str]:
+    """Who the customer is and why they asked, as `Label: value` lines, the known ones only."""
+    customer = handoff.customer
+    pairs = (
+        ("Customer", customer.name), ("Phone", customer.phone), ("Email", customer.email),
+        ("Channel", handoff.channel), ("Reason", handoff.contact_reason),
+        ("Sentiment", handoff.sentiment), ("Session", handoff.session_id),
+    )  # fmt: skip
+    return [f"{label}: {value}" for label, value in pairs if value]
 
 
 def description(handoff: Handoff) -> str:
     """Summary first, then who the customer is, then as much of the transcript's tail as fits."""
-    customer = handoff.customer
-    head = [handoff.summary, ""]
-    head += [f"{label}: {value}" for label, value in (
-        ("Customer", customer.name), ("Phone", customer.phone), ("Email", customer.email),
-        ("Channel", handoff.channel.value), ("Session", handoff.sessionId),
-    ) if value]  # fmt: skip
-    text = "\n".join(head)
-    if utf16_length(text) >= DESCRIPTION_MAX or not handoff.transcript:
-        return _cut(text, DESCRIPTION_MAX)
-    tail: list[str] = []
-    room = DESCRIPTION_MAX - utf16_length(text) - utf16_length("\n\nTranscript (latest):")
-    for line in reversed(handoff.transcript):
-        rendered = f"\n{line.role}: {line.text}"
-        if utf16_length(rendered) > room:
-            break
-        tail.insert(0, rendered)
-        room -= utf16_length(rendered)
-    if not tail:
-        return _cut(text, DESCRIPTION_MAX)
-    return text + "\n\nTranscript (latest):" + "".join(tail)
+    head = "\n".join([handoff.summary, "", *customer_lines(handoff)])
+    lines = [f"{line.role}: {line.text}" for line in handoff.transcript]
+    return newest_lines_within(head, lines, DESCRIPTION_MAX, "\n\nTranscript (latest):")
 
 
 def context_items(handoff: Handoff) -> list[dict[str, Any]]:
-    """The context variables a rep sees: sessionId and channel, then every customer detail known."""
+    """The context variables a rep sees: sessionId and channel, then every detail known."""
     customer = handoff.customer
     pairs = [
-        ("sessionId", handoff.sessionId),
-        ("channel", handoff.channel.value),
+        ("sessionId", handoff.session_id),
+        ("channel", handoff.channel),
         ("customerPhone", customer.phone),
         ("customerEmail", customer.email),
         ("customerName", customer.name),
         ("language", handoff.language),
+        ("reason", handoff.contact_reason or handoff.reason),
+        ("sentiment", handoff.sentiment),
     ]
     return [
         {
-            "msdyn_name": _cut(name, CONTEXT_NAME_MAX),
-            "msdyn_value": _cut(value, CONTEXT_VALUE_MAX),
+            "msdyn_name": cut(name, CONTEXT_NAME_MAX),
+            "msdyn_value": cut(value, CONTEXT_VALUE_MAX),
             "msdyn_isdisplayable": True,
         }
         for name, value in pairs
@@ -92,10 +77,8 @@ def context_items(handoff: Handoff) -> list[dict[str, Any]]:
     ]
 
 
-def work_item_payload(
-    handoff_id: str, handoff: Handoff, workstream_id: str, contact: ContactMatch
-) -> dict[str, Any]:
-    activity_id = work_item_id(handoff_id)
+def work_item_payload(handoff: Handoff, workstream_id: str, contact: ContactMatch) -> dict[str, Any]:
+    activity_id = work_item_id(handoff)
     payload: dict[str, Any] = {
         "activityid": activity_id,
         "msdyn_ocliveworkitemid": activity_id,
@@ -108,3 +91,23 @@ def work_item_payload(
     if contact.contact_id:
         payload[CONTACT_BIND] = f"/contacts({contact.contact_id})"
     return payload
+
+
+def _about_contact(created: Created, contact_id: str) -> bool:
+    """Dataverse names the missing row in its 404 ("contact With Id = ... Does Not Exist")."""
+    text = (created.response.error_message or "").lower()
+    return contact_id.lower() in text or "contact with id" in text
+
+
+def create_work_item(
+    client: DataverseClient, handoff: Handoff, workstream_id: str, contact: ContactMatch
+) -> tuple[Created, ContactMatch]:
+    """One deep-insert POST. When the linked contact vanished between lookup and create, one more
+    POST without it: an unlinked item beats no item. Any other 404 (a wrong workstream) is final."""
+    payload = work_item_payload(handoff, workstream_id, contact)
+    created = create_row(client, ENTITY_SET, "activityid", payload, "create_work_item")
+    if created.response.status == 404 and contact.contact_id and _about_contact(created, contact.contact_id):
+        del payload[CONTACT_BIND]
+        contact = ContactMatch(None, Linkage.NONE, "contact_gone")
+        created = create_row(client, ENTITY_SET, "activityid", payload, "create_work_item")
+    return created, contact

@@ -1,21 +1,24 @@
-"""Standard Webhooks verification (DESIGN section 2) over the raw body, with secret rotation.
+"""Optional Standard Webhooks verification (contract section 2) over the raw body, with rotation.
 
-The reference `standardwebhooks` package does the HMAC, the constant-time compare and the
-±300 s tolerance. It raises more than WebhookVerificationError on malformed headers
-(ValueError, binascii.Error, ...), so every failure is folded into one SignatureInvalid: the
-caller answers 401, never 500.
+OpenCX documents no signature: one is required only when OPENCX_WEBHOOK_SECRET is set. The
+headers are `webhook-id/-timestamp/-signature` or their `svix-` twins. The timestamp window is
+checked here, so each reason comes from our own check, never from a library's message text; the
+reference `standardwebhooks` package does the HMAC and the constant-time compare.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from standardwebhooks.webhooks import Webhook
 
+TOLERANCE_SECONDS = 300
 _TIMESTAMP = re.compile(r"^\d{1,12}$")
-_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+_PARTS = ("id", "timestamp", "signature")
+_PREFIXES = ("webhook-", "svix-")
 
 
 class SignatureInvalid(Exception):
@@ -27,33 +30,45 @@ def _verifiers(secrets: tuple[str, ...]) -> tuple[Webhook, ...]:
     return tuple(Webhook(secret) for secret in secrets)
 
 
-def verify_signature(body: str, headers: Mapping[str, str], secrets: Sequence[str]) -> str:
-    """Return the webhook-id when any configured secret signed this body; raise SignatureInvalid."""
-    lowered = {key.lower(): value.strip() for key, value in headers.items() if key.lower() in _HEADERS}
-    missing = [name for name in _HEADERS if not lowered.get(name)]
+def delivery_id(headers: Mapping[str, str]) -> str | None:
+    """The sender's id for this delivery (`webhook-id`, else `svix-id`), when it gives one."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    for prefix in _PREFIXES:
+        value = (lowered.get(prefix + "id") or "").strip()
+        if value:
+            return value
+    return None
+
+
+def _signature_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The three headers under the `webhook-` names, from whichever family carries a signature."""
+    lowered = {key.lower(): value.strip() for key, value in headers.items()}
+    prefix = next((p for p in _PREFIXES if lowered.get(p + "signature")), _PREFIXES[0])
+    found = {f"webhook-{part}": lowered.get(prefix + part, "") for part in _PARTS}
+    missing = [prefix + part for part in _PARTS if not found[f"webhook-{part}"]]
     if missing:
         raise SignatureInvalid(f"missing header(s): {', '.join(missing)}")
-    if not _TIMESTAMP.match(lowered["webhook-timestamp"].strip()):
+    return found
+
+
+def verify_signature(
+    body: str, headers: Mapping[str, str], secrets: Sequence[str], now: float | None = None
+) -> None:
+    """Return when any configured secret signed this body; raise SignatureInvalid otherwise."""
+    found = _signature_headers(headers)
+    stamp = found["webhook-timestamp"]
+    if not _TIMESTAMP.match(stamp):
         raise SignatureInvalid("webhook-timestamp must be unix seconds")
-    lowered["webhook-signature"] = " ".join(lowered["webhook-signature"].split())
-    last_reason = "no matching signature"
+    skew = int(stamp) - int(now if now is not None else time.time())
+    if skew < -TOLERANCE_SECONDS:
+        raise SignatureInvalid(f"webhook-timestamp is older than {TOLERANCE_SECONDS} s")
+    if skew > TOLERANCE_SECONDS:
+        raise SignatureInvalid(f"webhook-timestamp is more than {TOLERANCE_SECONDS} s in the future")
+    found["webhook-signature"] = " ".join(found["webhook-signature"].split())
     for verifier in _verifiers(tuple(secrets)):
         try:
-            verifier.verify(body, lowered, json_parse=False)
-            return lowered["webhook-id"]
-        except Exception as exc:  # the package raises several types for malformed input
-            last_reason = _reason(exc)
-            if "timestamp" in last_reason:
-                break  # same answer for every secret
-    raise SignatureInvalid(last_reason)
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).lower()
-    if "too old" in text:
-        return "webhook-timestamp is older than 300 s"
-    if "too new" in text:
-        return "webhook-timestamp is more than 300 s in the future"
-    if "header" in text:
-        return "malformed signature headers"
-    return "no matching signature"
+            verifier.verify(body, found, json_parse=False)
+            return
+        except Exception:  # noqa: S112 - the package raises several types for malformed input; try the next secret
+            continue
+    raise SignatureInvalid("no matching signature")

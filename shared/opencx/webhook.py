@@ -1,168 +1,29 @@
-"""The handoff as OpenCX sends it (DESIGN section 2), validated and normalised.
+"""OpenCX's webhook envelope (docs/contract.md section 2), validated, and the handoff's identity.
 
-The same `Handoff` model travels inside the queue message, so normalisation must be stable: a
-normalised handoff validates to itself.
+OpenCX sends `{"event", "organization_id", "data"}`, `data` as an object or a one-element array
+(its docs show both). A handoff event carries no channel, contact or transcript: the worker reads
+those from the OpenCX API. Every failing field is reported at once, never with its value.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-HANDOFF_REQUESTED = "handoff.requested"
+from shared.platform.text import NestingTooDeep, has_control_characters, is_blank, sanitise
+
+HANDOFF_EVENT = "conversation.handoff_to_human"
+CONTACT_RESPONSE_EVENT = "conversation.contact_response"
+CLOSED_EVENT = "conversation.closed"
+CONVERSATION_ID_MAX = 128
 SUMMARY_MAX = 10_000
-SESSION_ID_MAX = 128
-NAME_MAX = 200
-LANGUAGE_MAX = 35
-
-
-class Channel(StrEnum):
-    """The channels OpenCX hands off as Omnichannel live work items."""
-
-    SMS = "sms"
-    WHATSAPP = "whatsapp"
-    WEB = "web"
-
-    @property
-    def needs_phone(self) -> bool:
-        return self in (Channel.SMS, Channel.WHATSAPP)
-
-
-def normalise_phone(raw: str) -> str:
-    """Any international written form -> E.164. Raises PydanticCustomError when it can't."""
-    import phonenumbers  # loaded on first use: keeps the function app's import light
-
-    text = raw.strip()
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    if not text.startswith("+"):
-        raise PydanticCustomError(
-            "phone_not_international", "must be an international number starting with + (E.164)"
-        )
-    try:
-        number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        raise PydanticCustomError("phone_invalid", "is not a phone number that can be normalised") from None
-    # is_possible_number (length rules) rather than is_valid_number (allocated ranges): refusing a
-    # real customer because the metadata lags a new number range would drop a handoff.
-    if not phonenumbers.is_possible_number(number):
-        raise PydanticCustomError("phone_invalid", "is not a phone number that can be normalised")
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    # A national prefix written after the country code ('+31 0...') is stripped on parse; when that
-    # leaves a number that would parse differently again, it is not a number we can trust.
-    if (
-        phonenumbers.format_number(phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.E164)
-        != e164
-    ):
-        raise PydanticCustomError("phone_invalid", "is not a phone number that can be normalised")
-    return e164
-
-
-def normalise_email(raw: str) -> str:
-    """Syntax check without DNS, normalised (domain lower-cased). Invalid -> PydanticCustomError."""
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        return validate_email(raw.strip(), check_deliverability=False).normalized
-    except EmailNotValidError:
-        raise PydanticCustomError("email_invalid", "is not a valid email address") from None
-
-
-class Customer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    name: str | None = None
-    phone: str | None = None
-    email: str | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str | None) -> str | None:
-        value = (value or "").strip()
-        return value[:NAME_MAX] or None
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        return normalise_phone(value) if value and value.strip() else None
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        return normalise_email(value) if value and value.strip() else None
-
-
-class TranscriptLine(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    role: str
-    text: str
-    sentAt: datetime | None = None
-
-
-class Handoff(BaseModel):
-    """`data` of a handoff.requested event: what a rep needs, normalised."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    sessionId: Annotated[str, Field(min_length=1, max_length=SESSION_ID_MAX)]
-    channel: Channel
-    summary: Annotated[str, Field(min_length=1, max_length=SUMMARY_MAX)]
-    customer: Customer = Field(default_factory=Customer)
-    language: str | None = None
-    transcript: list[TranscriptLine] = Field(default_factory=list)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    # Set by ingress when the queue message had to be trimmed (DESIGN section 3).
-    transcriptTruncated: bool = False
-    metadataTruncated: bool = False
-    summaryTruncated: bool = False
-
-    @field_validator("sessionId")
-    @classmethod
-    def _session_id(cls, value: str) -> str:
-        if not value.strip():
-            raise PydanticCustomError("blank", "must not be blank")
-        return value
-
-    @field_validator("summary")
-    @classmethod
-    def _summary(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise PydanticCustomError("blank", "must not be blank")
-        return value
-
-    @field_validator("language")
-    @classmethod
-    def _language(cls, value: str | None) -> str | None:
-        value = (value or "").strip()
-        return value[:LANGUAGE_MAX] or None
-
-    @field_validator("customer", mode="before")
-    @classmethod
-    def _customer_null(cls, value: Any) -> Any:
-        return {} if value is None else value
-
-    @field_validator("transcript", "metadata", mode="before")
-    @classmethod
-    def _null_is_empty(cls, value: Any, info: Any) -> Any:
-        if value is None:
-            return [] if info.field_name == "transcript" else {}
-        return value
-
-
-class HandoffEvent(BaseModel):
-    """The webhook envelope of a handoff.requested event."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    type: str
-    timestamp: datetime | None = None
-    data: Handoff
+SHORT_TEXT_MAX = 200
+_ID_FORBIDDEN = re.compile(r"[/\\#?]")
 
 
 class FieldError(BaseModel):
@@ -170,83 +31,150 @@ class FieldError(BaseModel):
     message: str
 
 
-class HandoffInvalid(Exception):
-    """The body is JSON but not a valid handoff. Carries every failing field."""
+class EventInvalid(Exception):
+    """The body is JSON but not a valid event. Carries every failing field."""
 
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = errors
         super().__init__(", ".join(error.field for error in errors))
 
 
-def _field_path(location: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in location) or "(body)"
+def check_identifier(value: str, max_length: int = CONVERSATION_ID_MAX) -> str:
+    """An id that becomes a table key, a log dimension and part of a Dynamics id."""
+    if is_blank(value):
+        raise PydanticCustomError("blank", "must not be blank")
+    if len(value) > max_length:
+        raise PydanticCustomError("too_long", f"must be at most {max_length} characters")
+    if has_control_characters(value) or _ID_FORBIDDEN.search(value):
+        raise PydanticCustomError("forbidden_characters", "must not contain control characters or / \\ # ?")
+    return value
 
 
-def _phone_required_error(body: dict[str, Any]) -> FieldError | None:
-    """Cross-field rule: sms and whatsapp handoffs need a phone to reach the customer."""
-    data = body.get("data")
-    if not isinstance(data, dict) or data.get("channel") not in (Channel.SMS, Channel.WHATSAPP):
+def _short_text(value: Any) -> str | None:
+    """Optional descriptive strings: trimmed, cut, blank -> None; a non-string is kept as text."""
+    if value is None:
         return None
-    customer = data.get("customer")
-    phone = customer.get("phone") if isinstance(customer, dict) else None
-    if isinstance(phone, str) and phone.strip():
-        return None
-    if phone is not None and not isinstance(phone, str):
-        return None  # pydantic reports the wrong type
-    return FieldError(field="data.customer.phone", message=f"is required for {data['channel']} handoffs")
+    text = value if isinstance(value, str) else str(value)
+    return None if is_blank(text) else text.strip()[:SHORT_TEXT_MAX]
 
 
-MAX_NESTING = 32
+class HandoffEvent(BaseModel):
+    """What a handoff event tells us. `timestamp` keeps the sender's text: it is part of the
+    handoff's identity, and re-formatting it would change that."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event: str = HANDOFF_EVENT
+    organization_id: str | None = None
+    conversation_id: Annotated[str, Field(min_length=1)]
+    timestamp: str
+    summary: str | None = None
+    summaryTruncated: bool = False
+    reason: str | None = None
+    contact_reason: str | None = None
+    user_sentiment: str | None = None
+    language: str | None = None
+    customer_id: str | None = None
+    message_count: int | None = None
+    message: str | None = None  # conversation.contact_response: the customer's text (undocumented)
+
+    @field_validator("conversation_id")
+    @classmethod
+    def _conversation_id(cls, value: str) -> str:
+        return check_identifier(value)
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _timestamp(cls, value: Any) -> str:
+        if not isinstance(value, str):
+            raise PydanticCustomError("timestamp", "must be an ISO 8601 date-time string with a time zone")
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise PydanticCustomError("timestamp", "must be an ISO 8601 date-time with a time zone") from None
+        if parsed.tzinfo is None:
+            raise PydanticCustomError("timestamp", "must carry a time zone (e.g. Z or +00:00)")
+        return value.strip()
+
+    @field_validator("summary", "message", mode="before")
+    @classmethod
+    def _long_text(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise PydanticCustomError("string_type", "must be a string or null")
+        return None if is_blank(value) else value.strip()
+
+    @field_validator(
+        "reason",
+        "contact_reason",
+        "user_sentiment",
+        "language",
+        "customer_id",
+        "organization_id",
+        mode="before",
+    )
+    @classmethod
+    def _optional_text(cls, value: Any) -> str | None:
+        return _short_text(value)
+
+    @field_validator("message_count", mode="before")
+    @classmethod
+    def _count(cls, value: Any) -> int | None:
+        """Carried for the rep; never worth refusing a handoff over."""
+        try:
+            return int(value) if value is not None and int(value) >= 0 else None
+        except (TypeError, ValueError, OverflowError):
+            return None
+
+    def model_post_init(self, _context: Any) -> None:
+        if self.summary is not None and len(self.summary) > SUMMARY_MAX:
+            self.summary = self.summary[:SUMMARY_MAX]
+            self.summaryTruncated = True
 
 
-def _repair_text(text: str) -> str:
-    """Lone UTF-16 surrogates (a JSON `\\ud83d` from an emoji cut in half) cannot be encoded as
-    UTF-8 and would crash serialisation later: pair what pairs, replace the rest with U+FFFD."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+def derive_handoff_id(event: HandoffEvent) -> str:
+    """The handoff's identity when no id header names it: the same event delivered twice is one
+    handoff (contract section 2)."""
+    key = f"{event.organization_id or ''}\n{event.conversation_id}\n{event.event}\n{event.timestamp}"
+    return "ocx_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
-def sanitise(value: Any) -> Any:
-    """Repair every string in a decoded JSON value, refusing nesting deeper than MAX_NESTING.
-
-    Iterative, so a hostile body cannot exhaust the stack.
-    """
-    root: list[Any] = [value]
-    stack: list[tuple[Any, int]] = [(root, 0)]
-    while stack:
-        container, depth = stack.pop()
-        if depth > MAX_NESTING:
-            raise HandoffInvalid(
-                [FieldError(field="(body)", message=f"is nested deeper than {MAX_NESTING} levels")]
-            )
-        keys = range(len(container)) if isinstance(container, list) else list(container)
-        for key in keys:
-            item = container[key]
-            if isinstance(item, str):
-                container[key] = _repair_text(item)
-            elif isinstance(item, dict):
-                repaired = {_repair_text(k) if isinstance(k, str) else k: v for k, v in item.items()}
-                container[key] = repaired
-                stack.append((repaired, depth + 1))
-            elif isinstance(item, list):
-                stack.append((item, depth + 1))
-    return root[0]
+def _field_path(prefix: str, location: tuple[int | str, ...]) -> str:
+    return ".".join([prefix, *(str(part) for part in location)]) if location else prefix
 
 
-def parse_handoff_event(body: dict[str, Any]) -> HandoffEvent:
-    """Validate a decoded handoff.requested body, listing every failing field at once."""
-    body = sanitise(body)
-    errors: list[FieldError] = []
-    event: HandoffEvent | None = None
+def read_envelope(body: Any) -> tuple[str, str | None, Any]:
+    """`event`, `organization_id` and the raw `data` of a decoded body; EventInvalid when the
+    envelope itself is wrong (the body is not an object, `event` is missing)."""
+    if not isinstance(body, dict):
+        raise EventInvalid([FieldError(field="(body)", message="must be a JSON object")])
+    event = body.get("event")
+    if not isinstance(event, str) or is_blank(event):
+        raise EventInvalid([FieldError(field="event", message="is required and must be a string")])
+    organization = _short_text(body.get("organization_id"))
+    return event.strip()[:SHORT_TEXT_MAX], organization, body.get("data")
+
+
+def parse_event(body: dict[str, Any]) -> HandoffEvent:
+    """Validate a decoded event body, listing every failing field at once."""
     try:
-        event = HandoffEvent.model_validate(body)
+        body = sanitise(body)
+    except NestingTooDeep as exc:
+        raise EventInvalid([FieldError(field="(body)", message=str(exc))]) from None
+    event, organization, data = read_envelope(body)
+    prefix = "data"
+    if isinstance(data, list):
+        if len(data) != 1:
+            raise EventInvalid([FieldError(field="data", message="must be an object or a one-element array")])
+        data, prefix = data[0], "data.0"
+    if not isinstance(data, dict):
+        raise EventInvalid([FieldError(field="data", message="is required and must be an object")])
+    try:
+        return HandoffEvent.model_validate({**data, "event": event, "organization_id": organization})
     except ValidationError as exc:
         errors = [
-            FieldError(field=_field_path(error["loc"]), message=error["msg"])
+            FieldError(field=_field_path(prefix, tuple(error["loc"])), message=error["msg"])
             for error in exc.errors(include_input=False, include_url=False)
         ]
-    phone_error = _phone_required_error(body)
-    if phone_error and all(error.field != phone_error.field for error in errors):
-        errors.append(phone_error)
-    if errors or event is None:
-        raise HandoffInvalid(errors)
-    return event
+        raise EventInvalid(errors) from None

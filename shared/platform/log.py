@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from shared.platform.masking import mask_email, mask_phone, scrub_text
+from shared.platform.text import escape_for_log
 
 _MASKERS = {
     "phone": mask_phone,
@@ -19,9 +20,34 @@ _MASKERS = {
     "customerEmail": mask_email,
 }
 # Fields whose content is customer text: only their length may be logged.
-_NEVER_LOGGED = frozenset({"summary", "transcript", "description", "subject", "token", "secret", "body"})
+_NEVER_LOGGED = frozenset(
+    {
+        "summary",
+        "transcript",
+        "description",
+        "subject",
+        "token",
+        "secret",
+        "body",
+        "text",
+        "name",
+        "customerName",
+    }
+)
 # Identifiers we mint or receive as opaque ids: logged as they are, so operators can query them.
-_IDENTIFIERS = frozenset({"handoffId", "sessionId", "dynamics365_chat_id", "contactId", "event"})
+_IDENTIFIERS = frozenset(
+    {
+        "handoffId",
+        "sessionId",
+        "dynamics365_chat_id",
+        "dynamics365_incident_id",
+        "duplicate_of",
+        "ticketnumber",
+        "conversationId",
+        "contactId",
+        "event",
+    }
+)
 # LogRecord's own attributes: a dimension of the same name would make logging raise.
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -35,20 +61,20 @@ def safe_dimensions(dimensions: dict[str, Any]) -> dict[str, Any]:
         if key in _NEVER_LOGGED:
             safe[f"{key}Length"] = len(value) if isinstance(value, str | list) else None
         elif key in _IDENTIFIERS:
-            safe[key] = str(value)
+            safe[key] = escape_for_log(str(value))
         elif key in _MASKERS:
             safe[key] = _MASKERS[key](str(value))
-        elif isinstance(value, str):
-            safe[key] = scrub_text(value)
         elif isinstance(value, bool | int | float):
             safe[key] = value
         else:
-            safe[key] = scrub_text(str(value))
+            safe[key] = escape_for_log(scrub_text(str(value)))
     return safe
 
 
-def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, **dimensions: Any) -> None:
-    """Log `event` (a stable dotted name such as `handoff.accepted`) with masked dimensions."""
+def log_event(logger: logging.Logger, event: str, level: int = logging.INFO, /, **dimensions: Any) -> None:
+    """Log `event` (a stable dotted name such as `handoff.accepted`) with masked dimensions.
+
+    The first three are positional-only, so a dimension may be named `level` or `event`."""
     safe = {
         (f"{key}_" if key in _RESERVED else key): value for key, value in safe_dimensions(dimensions).items()
     }

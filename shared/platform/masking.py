@@ -34,3 +34,22 @@ def scrub_text(text: str) -> str:
     """Mask anything that looks like an email or a phone number inside free text."""
     text = _EMAIL_IN_TEXT.sub(lambda match: mask_email(match.group(0)) or "", text)
     return _PHONE_IN_TEXT.sub(lambda match: mask_phone(match.group(0)) or "", text)
+
+
+KNOWN_TEXT_MIN = 4
+
+
+def redact_known(text: str, known: list[str]) -> str:
+    """Remove the handoff's own customer texts (name, summary, transcript lines) from an upstream's
+    error text, then mask emails and phones: a plugin that echoes a summary in its 400 must not
+    put it in the status table or a dead-letter listing."""
+    for value in sorted(
+        {k.strip() for k in known if k and len(k.strip()) >= KNOWN_TEXT_MIN}, key=len, reverse=True
+    ):
+        text = text.replace(value, "[redacted]")
+        for word in value.split():
+            if (
+                len(word) >= KNOWN_TEXT_MIN and word[:1].isupper()
+            ):  # a name's parts, as a plugin might echo them
+                text = text.replace(word, "[redacted]")
+    return scrub_text(text)

@@ -1,23 +1,25 @@
-"""The queue message between ingress and the worker (DESIGN section 3), schema version 1.
+"""The queue message between ingress and the worker (contract section 3), schema version 2.
 
-A storage queue message holds 64 KiB of base64, so the JSON must stay under 48 KiB. A handoff is
-never refused for its size: the oldest transcript lines go first, then metadata, and as a last
-resort the summary is cut to what the live work item can show anyway.
+It carries the event and, once the worker has read it, the enrichment, so a retry never asks
+OpenCX again. A storage queue message holds 64 KiB of base64, so the JSON stays under 48 KiB: the
+oldest transcript lines go first, then the summary is cut to what Dynamics can show anyway. A
+handoff is never refused for its size. Messages queued as v1 before an upgrade are still read.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.opencx.webhook import Handoff
+from shared.opencx.session import Customer, Enrichment, TranscriptLine
+from shared.opencx.webhook import HandoffEvent
 
 MESSAGE_LIMIT_BYTES = 48 * 1024
-# Ingress leaves headroom for the attempt history the worker appends on each retry.
-INGRESS_BUDGET_BYTES = 44 * 1024
-# A re-enqueued message, history included, still fits the queue's limit with a margin.
+# Ingress leaves headroom for the enrichment and attempt history the worker adds.
+INGRESS_BUDGET_BYTES = 24 * 1024
 RETRY_BUDGET_BYTES = MESSAGE_LIMIT_BYTES - 1024
 # A dead-letter record embeds the message plus its own fields; this leaves them room.
 DEADLETTER_EMBED_BYTES = 40 * 1024
@@ -31,6 +33,7 @@ class AttemptRecord(BaseModel):
     attempt: int
     at: datetime
     outcome: str
+    target: str | None = None  # opencx or dataverse
     status: int | None = None
     code: str | None = None
     message: Annotated[str | None, Field(max_length=300)] = None
@@ -39,14 +42,17 @@ class AttemptRecord(BaseModel):
 class HandoffMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    v: Literal[1] = 1
+    v: Literal[2] = 2
     handoffId: Annotated[str, Field(min_length=1, max_length=256)]
-    attempt: Annotated[int, Field(ge=0)] = 0
+    event: HandoffEvent
+    attempt: Annotated[int, Field(ge=0)] = 0  # transient failures so far: bounded by attempts
+    throttled: Annotated[int, Field(ge=0)] = 0  # 429 waits so far: bounded by the handoff's age
     receivedAt: datetime
     firstAttemptAt: datetime | None = None
     traceparent: str | None = None
-    handoff: Handoff
     history: list[AttemptRecord] = Field(default_factory=list)
+    enrichment: Enrichment | None = None
+    legacyIds: bool = False  # read from a v1 message: Dynamics ids keep the v1 derivation
 
     def to_json(self) -> str:
         return self.model_dump_json(exclude_none=True)
@@ -54,14 +60,13 @@ class HandoffMessage(BaseModel):
     def size(self) -> int:
         return len(self.to_json().encode("utf-8"))
 
-    def next_attempt(self, record: AttemptRecord, first_attempt_at: datetime) -> HandoffMessage:
-        """The message to re-enqueue after a transient failure."""
-        history = [*self.history, record][-HISTORY_KEPT:]
+    def next_attempt(self, record: AttemptRecord, *, throttled: bool) -> HandoffMessage:
+        """The message to re-enqueue after a transient failure or a 429."""
         following = self.model_copy(
             update={
-                "attempt": self.attempt + 1,
-                "firstAttemptAt": self.firstAttemptAt or first_attempt_at,
-                "history": history,
+                "attempt": self.attempt + (0 if throttled else 1),
+                "throttled": self.throttled + (1 if throttled else 0),
+                "history": [*self.history, record][-HISTORY_KEPT:],
             }
         )
         return fit_to_budget(following, RETRY_BUDGET_BYTES)
@@ -71,11 +76,11 @@ def _json_size(model: BaseModel) -> int:
     return len(model.model_dump_json(exclude_none=True).encode("utf-8"))
 
 
-def _keep_newest_lines(message: HandoffMessage, budget: int) -> HandoffMessage:
+def _keep_newest_lines(message: HandoffMessage, enrichment: Enrichment, budget: int) -> HandoffMessage:
     """Drop the oldest transcript lines until the message fits, computing sizes once per line."""
-    lines = message.handoff.transcript
+    lines = enrichment.transcript
     bare = message.model_copy(
-        update={"handoff": message.handoff.model_copy(update={"transcript": [], "transcriptTruncated": True})}
+        update={"enrichment": enrichment.model_copy(update={"transcript": [], "transcriptTruncated": True})}
     )
     room = budget - bare.size()
     kept = 0
@@ -88,7 +93,7 @@ def _keep_newest_lines(message: HandoffMessage, budget: int) -> HandoffMessage:
     newest = lines[len(lines) - kept :] if kept else []
     return bare.model_copy(
         update={
-            "handoff": bare.handoff.model_copy(update={"transcript": newest, "transcriptTruncated": True})
+            "enrichment": enrichment.model_copy(update={"transcript": newest, "transcriptTruncated": True})
         }
     )
 
@@ -97,29 +102,117 @@ def fit_to_budget(message: HandoffMessage, budget: int = INGRESS_BUDGET_BYTES) -
     """Trim the message until its JSON fits `budget` bytes. Never raises for size."""
     if message.size() <= budget:
         return message
-    message = _keep_newest_lines(message, budget)
-    if message.size() <= budget:
-        return message
-    handoff = message.handoff.model_copy(update={"metadata": {}, "metadataTruncated": True})
-    message = message.model_copy(update={"handoff": handoff})
-    if message.size() <= budget:
-        return message
-    handoff = message.handoff.model_copy(
-        update={"summary": message.handoff.summary[:SUMMARY_FALLBACK_CHARS], "summaryTruncated": True}
+    if message.enrichment is not None and message.enrichment.transcript:
+        message = _keep_newest_lines(message, message.enrichment, budget)
+        if message.size() <= budget:
+            return message
+    summary = message.event.summary or ""
+    event = message.event.model_copy(
+        update={"summary": summary[:SUMMARY_FALLBACK_CHARS], "summaryTruncated": True}
     )
-    return message.model_copy(update={"handoff": handoff})
+    return message.model_copy(update={"event": event})
 
 
 def build_message(
-    handoff_id: str, handoff: Handoff, received_at: datetime, traceparent: str | None
+    handoff_id: str, event: HandoffEvent, received_at: datetime, traceparent: str | None
 ) -> HandoffMessage:
     """The first queue message of a handoff, trimmed to the ingress budget."""
     message = HandoffMessage(
-        handoffId=handoff_id, receivedAt=received_at, traceparent=traceparent, handoff=handoff
+        handoffId=handoff_id, event=event, receivedAt=received_at, traceparent=traceparent
     )
     return fit_to_budget(message)
 
 
+class _LegacyCustomer(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+class _LegacyLine(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: str
+    text: str
+    sentAt: datetime | None = None
+
+
+class _LegacyHandoff(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    sessionId: str
+    channel: str
+    summary: str
+    customer: _LegacyCustomer | None = None
+    language: str | None = None
+    transcript: list[_LegacyLine] | None = None
+
+
+class _LegacyMessage(BaseModel):
+    """v1, the old invented contract: the handoff carried channel, customer and transcript itself."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    v: Literal[1]
+    handoffId: str
+    attempt: int = 0
+    receivedAt: datetime
+    firstAttemptAt: datetime | None = None
+    traceparent: str | None = None
+    handoff: _LegacyHandoff
+    history: list[AttemptRecord] = Field(default_factory=list)
+
+
+def _upgrade(legacy: _LegacyMessage) -> HandoffMessage:
+    """A v1 message as v2, its enrichment complete: nothing is fetched for it."""
+    handoff = legacy.handoff
+    customer = handoff.customer or _LegacyCustomer()
+    lines = [
+        TranscriptLine(role=line.role, text=line.text, at=line.sentAt.isoformat() if line.sentAt else None)
+        for line in handoff.transcript or []
+    ]
+    return HandoffMessage(
+        handoffId=legacy.handoffId,
+        event=HandoffEvent(
+            conversation_id=handoff.sessionId,
+            timestamp=legacy.receivedAt.isoformat(),
+            summary=handoff.summary,
+            language=handoff.language,
+        ),
+        attempt=legacy.attempt,
+        receivedAt=legacy.receivedAt,
+        firstAttemptAt=legacy.firstAttemptAt,
+        traceparent=legacy.traceparent,
+        history=legacy.history,
+        enrichment=Enrichment(
+            channel=handoff.channel,
+            customer=Customer(name=customer.name, phone=customer.phone, email=customer.email),
+            transcript=lines,
+            historyComplete=True,
+        ),
+        legacyIds=True,
+    )
+
+
 def parse_message(raw: str | bytes) -> HandoffMessage:
-    """Decode a queue message body. Raises pydantic.ValidationError when it is not a v1 message."""
+    """Decode a queue message body, v2 or v1. Raises pydantic.ValidationError when it is neither."""
+    try:
+        version: Any = json.loads(raw).get("v")
+    except (ValueError, AttributeError):
+        version = None
+    if version == 1:
+        return _upgrade(_LegacyMessage.model_validate_json(raw))
     return HandoffMessage.model_validate_json(raw)
+
+
+__all__ = [
+    "DEADLETTER_EMBED_BYTES",
+    "AttemptRecord",
+    "HandoffMessage",
+    "ValidationError",
+    "build_message",
+    "fit_to_budget",
+    "parse_message",
+]

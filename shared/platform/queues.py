@@ -12,6 +12,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from shared.platform.credentials import shared_credential
 from shared.platform.settings import StorageConnection, get_settings
 
 if TYPE_CHECKING:
@@ -27,12 +28,6 @@ class QueueProfile(Enum):
 
 class QueueUnavailable(Exception):
     """The message could not be durably written. The caller must not report success."""
-
-
-def _credential(storage: StorageConnection) -> Any:
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential(managed_identity_client_id=storage.client_id)
 
 
 def make_queue_client(storage: StorageConnection, queue_name: str, profile: QueueProfile) -> QueueClient:
@@ -62,7 +57,10 @@ def make_queue_client(storage: StorageConnection, queue_name: str, profile: Queu
     if storage.connection_string:
         return QueueClient.from_connection_string(storage.connection_string, queue_name, **options)
     return QueueClient(
-        storage.queue_service_uri or "", queue_name, credential=_credential(storage), **options
+        storage.queue_service_uri or "",
+        queue_name,
+        credential=shared_credential(storage.client_id),
+        **options,
     )
 
 

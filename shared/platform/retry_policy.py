@@ -1,4 +1,8 @@
-"""How a Dataverse outcome is classified (DESIGN section 5) and how long to wait before retrying."""
+"""How an upstream answer is classified (contract section 6) and how long to wait before retrying.
+
+Throttling is waiting, not failing: a 429 is its own outcome, bounded by the handoff's age rather
+than by the attempts that bound the other transient failures.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +14,25 @@ from enum import StrEnum
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
 RETRY_AFTER_CAP_SECONDS = 3600.0
-TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-# Dataverse answers 412 with this code when a row with the same key already exists.
-DUPLICATE_KEY_CODE = "0x80040237"
+TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
+THROTTLED_STATUS = 429
 
 
 class Outcome(StrEnum):
     SUCCESS = "success"
     TRANSIENT = "transient"
+    THROTTLED = "throttled"
     PERMANENT = "permanent"
 
 
-def classify(status: int | None, error_code: str | None = None) -> Outcome:
-    """None stands for a transport failure (connection dropped, timeout): always transient."""
+def classify(status: int | None) -> Outcome:
+    """None stands for a transport failure (connection dropped, timeout): always transient. A 412
+    is not decided here: only a GET of the row tells whether it exists (shared/dynamics/rows.py)."""
     if status is None or status in TRANSIENT_STATUSES:
         return Outcome.TRANSIENT
-    if 200 <= status < 300 or (status == 412 and error_code == DUPLICATE_KEY_CODE):
+    if status == THROTTLED_STATUS:
+        return Outcome.THROTTLED
+    if 200 <= status < 300:
         return Outcome.SUCCESS
     return Outcome.PERMANENT
 

@@ -1,4 +1,4 @@
-"""App settings (DESIGN section 6), read once per process and validated all at once.
+"""App settings (docs/contract.md section 7), read once per process and validated all at once.
 
 A misconfigured Function App must say everything that is wrong in one message, naming settings but
 never echoing a secret's value.
@@ -9,12 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import json
 import os
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 STORAGE_SETTING = "AzureWebJobsStorage"
@@ -41,29 +44,69 @@ class StorageConnection:
     two forms the Functions host accepts for AzureWebJobsStorage.
     """
 
-    connection_string: str | None = None
+    connection_string: str | None = field(default=None, repr=False)
     queue_service_uri: str | None = None
     table_service_uri: str | None = None
     client_id: str | None = None
 
-    @property
-    def uses_identity(self) -> bool:
-        return self.connection_string is None
+
+class DeliveryMode(StrEnum):
+    WORK_ITEM = "work_item"
+    MESSAGING = "messaging"
+
+
+class OwnerType(StrEnum):
+    USER = "user"
+    TEAM = "team"
+
+
+@dataclass(frozen=True)
+class MessagingSettings:
+    """Mode `messaging` (contract section 8). Validated only when that mode is chosen."""
+
+    api_url: str = ""
+    channel_id: str = ""
+    organization_id: str = ""
+    token_scope: str = ""
+    tenant_id: str = ""
+    webhook_audience: tuple[str, ...] = ()
+    jwks_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Validated settings. `repr` hides the webhook secrets."""
+    """Validated settings. Secrets are kept out of `repr`."""
 
     dataverse_url: str
     default_queue_id: str
-    webhook_secrets: tuple[str, ...]
+    opencx_api_key: str = field(repr=False)
     storage: StorageConnection
+    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
+    opencx_api_url: str = "https://api.open.cx"
+    opencx_timeout: float = 10.0
+    organization_id: str | None = None
+    delivery_mode: DeliveryMode = DeliveryMode.WORK_ITEM
+    workstreams: dict[str, str] = field(default_factory=dict)  # channel -> workstream id
+    incident_priority: int = 2
+    incident_owner_id: str | None = None
+    incident_owner_type: OwnerType = OwnerType.USER
+    incident_queue_id: str | None = None
+    incident_extra_fields: dict[str, object] = field(default_factory=dict, repr=False)
+    create_missing_contacts: bool = True
     handoff_queue: str = "handoffs"
     max_attempts: int = 10
+    max_age_seconds: float = 86_400
+    dedup_window_seconds: float = 900
+    history_max_pages: int = 5
     azure_client_id: str | None = None
     dataverse_timeout: float = 15.0
     status_table: str | None = None
+    opencx_agent_sender: str = "agent"
+    messaging: MessagingSettings = field(default_factory=MessagingSettings)
+    messaging_queue: str = "messaging"
+    messaging_table: str = "messaging"
     # Set when only the webhook secret is wrong: ingress must refuse (503) but the worker, which
     # never needs it, must keep delivering what was already accepted.
     webhook_secret_problem: str | None = None
@@ -76,16 +119,9 @@ class Settings:
     def poison_queue(self) -> str:
         return self.handoff_queue + _POISON_SUFFIX
 
-    @property
-    def dataverse_api(self) -> str:
-        return f"{self.dataverse_url}/api/data/v9.2/"
-
-    def __repr__(self) -> str:
-        return (
-            f"Settings(dataverse_url={self.dataverse_url!r}, default_queue_id={self.default_queue_id!r}, "
-            f"webhook_secrets=<{len(self.webhook_secrets)} hidden>, handoff_queue={self.handoff_queue!r}, "
-            f"max_attempts={self.max_attempts})"
-        )
+    def workstream_for(self, channel: str) -> str:
+        """The channel's own workstream (one workstream serves one channel), else DEFAULT_QUEUE_ID."""
+        return self.workstreams.get(channel) or self.default_queue_id
 
 
 def _is_loopback(host: str) -> bool:
@@ -97,18 +133,29 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _dataverse_url(raw: str | None, problems: dict[str, str]) -> str:
-    if not raw:
-        problems["DATAVERSE_URL"] = "missing (e.g. https://contoso.crm.dynamics.com)"
+def _root_url(
+    name: str, raw: str | None, problems: dict[str, str], *, example: str, default: str = ""
+) -> str:
+    """An https service root (plain http only on loopback), without a trailing slash."""
+    value = (raw or "").strip() or default
+    if not value:
+        problems[name] = f"missing (e.g. {example})"
         return ""
-    parts = urlsplit(raw.strip())
+    parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        problems["DATAVERSE_URL"] = "must be an absolute https URL such as https://contoso.crm.dynamics.com"
+        problems[name] = f"must be an absolute https URL such as {example}"
     elif parts.scheme == "http" and not _is_loopback(parts.hostname):
-        problems["DATAVERSE_URL"] = "must use https (plain http is allowed only for loopback hosts)"
-    elif parts.path not in ("", "/") or parts.query or parts.fragment:
+        problems[name] = "must use https (plain http is allowed only for loopback hosts)"
+    elif parts.query or parts.fragment:
+        problems[name] = "must not carry a query or a fragment"
+    return value.rstrip("/")
+
+
+def _dataverse_url(raw: str | None, problems: dict[str, str]) -> str:
+    value = _root_url("DATAVERSE_URL", raw, problems, example="https://contoso.crm.dynamics.com")
+    if value and "DATAVERSE_URL" not in problems and urlsplit(value).path not in ("", "/"):
         problems["DATAVERSE_URL"] = "must be the environment root, without a path such as /api/data"
-    return raw.strip().rstrip("/")
+    return value
 
 
 def _guid(name: str, raw: str | None, problems: dict[str, str], required: bool) -> str | None:
@@ -124,9 +171,9 @@ def _guid(name: str, raw: str | None, problems: dict[str, str], required: bool) 
 
 
 def _webhook_secrets(raw: str | None, problems: dict[str, str]) -> tuple[str, ...]:
+    """Optional: OpenCX documents no signature. When set, every delivery must be signed."""
     name = "OPENCX_WEBHOOK_SECRET"
     if not raw or not raw.strip():
-        problems[name] = "missing (one or more whsec_<base64> secrets separated by spaces)"
         return ()
     secrets = tuple(raw.split())
     for position, secret in enumerate(secrets, start=1):
@@ -142,6 +189,64 @@ def _webhook_secrets(raw: str | None, problems: dict[str, str]) -> tuple[str, ..
             problems[name] = f"secret #{position} is shorter than 16 bytes"
             break
     return secrets
+
+
+def _required_text(name: str, raw: str | None, problems: dict[str, str], hint: str) -> str:
+    value = (raw or "").strip()
+    if not value:
+        problems[name] = f"missing ({hint})"
+    elif any(ord(char) < 0x20 or char.isspace() for char in value):
+        problems[name] = "must not contain spaces or control characters"
+    return value
+
+
+def _optional_text(name: str, raw: str | None, problems: dict[str, str], max_length: int = 200) -> str | None:
+    value = (raw or "").strip()
+    if not value:
+        return None
+    if len(value) > max_length or any(ord(char) < 0x20 for char in value):
+        problems[name] = f"must be at most {max_length} printable characters"
+    return value
+
+
+def _choice(
+    name: str, raw: str | None, problems: dict[str, str], enum: type[StrEnum], default: StrEnum
+) -> Any:
+    value = (raw or "").strip().lower()
+    if not value:
+        return default
+    try:
+        return enum(value)
+    except ValueError:
+        problems[name] = "must be one of " + ", ".join(member.value for member in enum)  # type: ignore[attr-defined]
+        return default
+
+
+def _flag(name: str, raw: str | None, problems: dict[str, str], default: bool) -> bool:
+    value = (raw or "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    problems[name] = "must be true or false"
+    return default
+
+
+def _json_object(name: str, raw: str | None, problems: dict[str, str]) -> dict[str, object]:
+    """A JSON object of extra Dataverse columns. A bad value is named, its content never echoed."""
+    if not raw or not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        problems[name] = "must be a JSON object (it is not valid JSON)"
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(key, str) and key for key in value):
+        problems[name] = "must be a JSON object of column names to values"
+        return {}
+    return value
 
 
 def _storage(env: Mapping[str, str], problems: dict[str, str]) -> StorageConnection:
@@ -178,11 +283,11 @@ def _storage(env: Mapping[str, str], problems: dict[str, str]) -> StorageConnect
     )
 
 
-def _queue_name(raw: str | None, problems: dict[str, str]) -> str:
-    name = (raw or "handoffs").strip()
+def _queue_name(setting: str, raw: str | None, problems: dict[str, str], default: str) -> str:
+    name = (raw or default).strip()
     longest = name + _DEADLETTER_SUFFIX
     if not _QUEUE_NAME.match(name) or len(longest) > 63:
-        problems["HANDOFF_QUEUE"] = (
+        problems[setting] = (
             "must be a storage queue name (lowercase letters, digits, single hyphens) short enough "
             "that '<name>-deadletter' stays within 63 characters"
         )
@@ -212,12 +317,54 @@ def _bounded_number(
     return value
 
 
-def _table_name(raw: str | None, problems: dict[str, str]) -> str | None:
+def _table_name(setting: str, raw: str | None, problems: dict[str, str]) -> str | None:
     if raw is None or not raw.strip():
         return None
     if not _TABLE_NAME.match(raw.strip()):
-        problems["HANDOFF_STATUS_TABLE"] = "must be a table name: a letter, then 2-62 letters or digits"
+        problems[setting] = "must be a table name: a letter, then 2-62 letters or digits"
     return raw.strip()
+
+
+def _number(env: Mapping[str, str], name: str, problems: dict[str, str], **bounds: Any) -> float:
+    return _bounded_number(name, env.get(name), problems, **bounds)
+
+
+def _messaging(env: Mapping[str, str], problems: dict[str, str]) -> MessagingSettings:
+    """Required only in mode `messaging`; the caller discards these problems in the other mode."""
+    audience = tuple((env.get("MESSAGING_WEBHOOK_AUDIENCE") or "").split())
+    if not audience:
+        problems["MESSAGING_WEBHOOK_AUDIENCE"] = (
+            "missing (the app id or Application ID URI of the webhook's tokens)"
+        )
+    jwks = (env.get("MESSAGING_JWKS_URL") or "").strip() or None
+    if jwks:
+        parts = urlsplit(jwks)
+        if not (parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname or ""))):
+            problems["MESSAGING_JWKS_URL"] = "must be https, or plain http on a loopback host (tests)"
+    return MessagingSettings(
+        api_url=_root_url(
+            "MESSAGING_API_URL",
+            env.get("MESSAGING_API_URL"),
+            problems,
+            example="https://m-<org id>.<geo>.omnichannelengagementhub.com",
+        ),
+        channel_id=_guid("MESSAGING_CHANNEL_ID", env.get("MESSAGING_CHANNEL_ID"), problems, True) or "",
+        organization_id=_guid(
+            "MESSAGING_ORGANIZATION_ID", env.get("MESSAGING_ORGANIZATION_ID"), problems, True
+        )
+        or "",
+        token_scope=_required_text(
+            "MESSAGING_TOKEN_SCOPE",
+            env.get("MESSAGING_TOKEN_SCOPE"),
+            problems,
+            "https://<org>-c.<zone>.dynamics.com/.default",
+        ),
+        tenant_id=_guid("MESSAGING_TENANT_ID", env.get("MESSAGING_TENANT_ID"), problems, True) or "",
+        webhook_audience=audience,
+        jwks_url=jwks,
+        client_id=_guid("MESSAGING_CLIENT_ID", env.get("MESSAGING_CLIENT_ID"), problems, False),
+        client_secret=(env.get("MESSAGING_CLIENT_SECRET") or "").strip() or None,
+    )
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -228,34 +375,83 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """
     env = os.environ if env is None else env
     problems: dict[str, str] = {}
+    mode = _choice("DELIVERY_MODE", env.get("DELIVERY_MODE"), problems, DeliveryMode, DeliveryMode.WORK_ITEM)
+    messaging_problems: dict[str, str] = {}
+    messaging = _messaging(env, messaging_problems)
+    if mode is DeliveryMode.MESSAGING:
+        problems.update(messaging_problems)
+    workstreams = {
+        channel: value
+        for channel in ("sms", "whatsapp", "web")
+        if (
+            value := _guid(
+                f"WORKSTREAM_ID_{channel.upper()}",
+                env.get(f"WORKSTREAM_ID_{channel.upper()}"),
+                problems,
+                False,
+            )
+        )
+    }
     settings = Settings(
         dataverse_url=_dataverse_url(env.get("DATAVERSE_URL"), problems),
         default_queue_id=_guid("DEFAULT_QUEUE_ID", env.get("DEFAULT_QUEUE_ID"), problems, True) or "",
-        webhook_secrets=_webhook_secrets(env.get("OPENCX_WEBHOOK_SECRET"), problems),
+        opencx_api_key=_required_text(
+            "OPENCX_API_KEY", env.get("OPENCX_API_KEY"), problems, "an OpenCX API key with chat-sessions:read"
+        ),
         storage=_storage(env, problems),
-        handoff_queue=_queue_name(env.get("HANDOFF_QUEUE"), problems),
+        webhook_secrets=_webhook_secrets(env.get("OPENCX_WEBHOOK_SECRET"), problems),
+        opencx_api_url=_root_url(
+            "OPENCX_API_URL",
+            env.get("OPENCX_API_URL"),
+            problems,
+            example="https://api.open.cx",
+            default="https://api.open.cx",
+        ),
+        opencx_timeout=_number(
+            env, "OPENCX_TIMEOUT_SECONDS", problems, kind=float, default=10.0, low=1, high=60
+        ),
+        organization_id=_optional_text("OPENCX_ORGANIZATION_ID", env.get("OPENCX_ORGANIZATION_ID"), problems),
+        delivery_mode=mode,
+        workstreams=workstreams,
+        incident_priority=int(
+            _number(env, "INCIDENT_PRIORITY", problems, kind=int, default=2, low=1, high=999_999)
+        ),
+        incident_owner_id=_guid("INCIDENT_OWNER_ID", env.get("INCIDENT_OWNER_ID"), problems, False),
+        incident_owner_type=_choice(
+            "INCIDENT_OWNER_TYPE", env.get("INCIDENT_OWNER_TYPE"), problems, OwnerType, OwnerType.USER
+        ),
+        incident_queue_id=_guid("INCIDENT_QUEUE_ID", env.get("INCIDENT_QUEUE_ID"), problems, False),
+        incident_extra_fields=_json_object(
+            "INCIDENT_EXTRA_FIELDS", env.get("INCIDENT_EXTRA_FIELDS"), problems
+        ),
+        create_missing_contacts=_flag(
+            "CREATE_MISSING_CONTACTS", env.get("CREATE_MISSING_CONTACTS"), problems, True
+        ),
+        handoff_queue=_queue_name("HANDOFF_QUEUE", env.get("HANDOFF_QUEUE"), problems, "handoffs"),
         max_attempts=int(
-            _bounded_number(
-                "HANDOFF_MAX_ATTEMPTS",
-                env.get("HANDOFF_MAX_ATTEMPTS"),
-                problems,
-                kind=int,
-                default=10,
-                low=1,
-                high=100,
-            )
+            _number(env, "HANDOFF_MAX_ATTEMPTS", problems, kind=int, default=10, low=1, high=100)
+        ),
+        max_age_seconds=_number(
+            env, "HANDOFF_MAX_AGE_SECONDS", problems, kind=int, default=86_400, low=60, high=7 * 86_400
+        ),
+        dedup_window_seconds=_number(
+            env, "HANDOFF_DEDUP_WINDOW_SECONDS", problems, kind=int, default=900, low=0, high=86_400
+        ),
+        history_max_pages=int(
+            _number(env, "HISTORY_MAX_PAGES", problems, kind=int, default=5, low=1, high=50)
         ),
         azure_client_id=_guid("AZURE_CLIENT_ID", env.get("AZURE_CLIENT_ID"), problems, False),
-        dataverse_timeout=_bounded_number(
-            "DATAVERSE_TIMEOUT_SECONDS",
-            env.get("DATAVERSE_TIMEOUT_SECONDS"),
-            problems,
-            kind=float,
-            default=15.0,
-            low=1,
-            high=120,
+        dataverse_timeout=_number(
+            env, "DATAVERSE_TIMEOUT_SECONDS", problems, kind=float, default=15.0, low=1, high=120
         ),
-        status_table=_table_name(env.get("HANDOFF_STATUS_TABLE"), problems),
+        status_table=_table_name("HANDOFF_STATUS_TABLE", env.get("HANDOFF_STATUS_TABLE"), problems),
+        opencx_agent_sender=_optional_text(
+            "OPENCX_AGENT_SENDER", env.get("OPENCX_AGENT_SENDER"), problems, 40
+        )
+        or "agent",
+        messaging=messaging,
+        messaging_queue=_queue_name("MESSAGING_QUEUE", env.get("MESSAGING_QUEUE"), problems, "messaging"),
+        messaging_table=_table_name("MESSAGING_TABLE", env.get("MESSAGING_TABLE"), problems) or "messaging",
     )
     secret_problem = problems.get("OPENCX_WEBHOOK_SECRET")
     if problems and set(problems) != {"OPENCX_WEBHOOK_SECRET"}:

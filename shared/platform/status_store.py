@@ -15,6 +15,7 @@ from enum import Enum, StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from shared.platform.credentials import shared_credential
 from shared.platform.masking import scrub_text
 from shared.platform.settings import Settings, StorageConnection, get_settings
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
 DEFAULT_TABLE = "handoffs"
-TABLE_SETTING = "HANDOFF_STATUS_TABLE"
 # PartitionKey / RowKey may not hold these; percent-encode them (and % itself) so any id fits.
 _KEY_FORBIDDEN = re.compile(r"[/\\#?%\x00-\x1f\x7f-\x9f]")
 ERROR_MESSAGE_MAX = 300
@@ -31,7 +31,9 @@ ERROR_MESSAGE_MAX = 300
 class Status(StrEnum):
     ACCEPTED = "accepted"
     RETRYING = "retrying"
+    THROTTLED = "throttled"
     CREATED = "created"
+    DUPLICATE = "duplicate"  # an open row for this conversation already exists: see duplicate_of
     DEAD_LETTERED = "dead_lettered"
 
 
@@ -69,12 +71,6 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _credential(storage: StorageConnection) -> Any:
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential(managed_identity_client_id=storage.client_id)
-
-
 def make_table_client(storage: StorageConnection, name: str, profile: StoreProfile) -> TableClient:
     """A TableClient on the host's storage account with the profile's bounds."""
     from azure.data.tables import TableClient
@@ -92,7 +88,9 @@ def make_table_client(storage: StorageConnection, name: str, profile: StoreProfi
         raise StoreUnavailable(
             "no table service URI: set AzureWebJobsStorage__tableServiceUri or __accountName"
         )
-    return TableClient(storage.table_service_uri, name, credential=_credential(storage), **options)
+    return TableClient(
+        storage.table_service_uri, name, credential=shared_credential(storage.client_id), **options
+    )
 
 
 def _create_table(client: TableClient) -> None:
@@ -152,11 +150,7 @@ def get_row(session_id: str, handoff_id: str, profile: StoreProfile = StoreProfi
 
 
 def record_accepted(
-    session_id: str,
-    handoff_id: str,
-    channel: str,
-    received_at: str,
-    profile: StoreProfile = StoreProfile.INGRESS,
+    session_id: str, handoff_id: str, received_at: str, profile: StoreProfile = StoreProfile.INGRESS
 ) -> bool:
     """Create the row if absent; never overwrite a status the worker already wrote. True if created."""
     from azure.core.exceptions import ResourceExistsError
@@ -166,7 +160,6 @@ def record_accepted(
         "PartitionKey": encode_key(session_id),
         "RowKey": encode_key(handoff_id),
         "status": Status.ACCEPTED.value,
-        "channel": channel,
         "attempts": 0,
         "receivedAt": received_at,
         "updatedAt": now,
@@ -187,6 +180,7 @@ def record_status(
     handoff_id: str,
     status: Status,
     profile: StoreProfile = StoreProfile.WORKER,
+    /,
     **fields: Any,
 ) -> None:
     """Merge the worker's view into the row (creating it if ingress could not)."""
@@ -205,9 +199,14 @@ def record_status(
 _PUBLIC_FIELDS = (
     "status",
     "dynamics365_chat_id",
+    "dynamics365_incident_id",
+    "ticketnumber",
+    "duplicate_of",
     "channel",
     "contactLinkage",
     "attempts",
+    "throttled",
+    "lastErrorTarget",
     "lastErrorStatus",
     "lastErrorCode",
     "lastErrorMessage",

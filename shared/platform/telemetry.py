@@ -22,12 +22,31 @@ from typing import Any
 
 logger = logging.getLogger("handoff_bridge.telemetry")
 LOGGER_NAME = "handoff_bridge"
-COUNTERS = ("handoffs.accepted", "handoffs.created", "handoffs.retried", "handoffs.dead_lettered")
+COUNTERS = (
+    "handoffs.accepted",
+    "handoffs.created",
+    "handoffs.retried",
+    "handoffs.throttled",
+    "handoffs.duplicate",
+    "handoffs.dead_lettered",
+)
 E2E_LATENCY = "handoff.e2e_latency_ms"
-DATAVERSE_LATENCY = "dataverse.request_ms"
+# One request-latency histogram per upstream: `dataverse.request_ms`, `opencx.request_ms`, ...
+UPSTREAMS = ("dataverse", "opencx", "messaging")
 # Only these attributes ever reach a span or a metric: ids and outcomes, never customer data.
 ALLOWED_ATTRIBUTES = frozenset(
-    {"handoffId", "sessionId", "channel", "attempt", "outcome", "status", "operation", "reason", "errorCode"}
+    {
+        "handoffId",
+        "sessionId",
+        "channel",
+        "attempt",
+        "outcome",
+        "status",
+        "operation",
+        "reason",
+        "errorCode",
+        "target",
+    }
 )
 
 
@@ -36,7 +55,7 @@ class _Instruments:
     tracer: Any
     counters: dict[str, Any]
     e2e_latency: Any
-    dataverse_latency: Any
+    upstream_latency: dict[str, Any]
 
 
 _lock = threading.Lock()
@@ -53,7 +72,9 @@ def _build(tracer_provider: Any = None, meter_provider: Any = None) -> _Instrume
         tracer=tracer,
         counters={name: meter.create_counter(name, unit="1") for name in COUNTERS},
         e2e_latency=meter.create_histogram(E2E_LATENCY, unit="ms"),
-        dataverse_latency=meter.create_histogram(DATAVERSE_LATENCY, unit="ms"),
+        upstream_latency={
+            system: meter.create_histogram(f"{system}.request_ms", unit="ms") for system in UPSTREAMS
+        },
     )
 
 
@@ -131,12 +152,12 @@ def record_e2e_latency(milliseconds: float, **dimensions: Any) -> None:
         instruments.e2e_latency.record(milliseconds, _attributes(dimensions))
 
 
-def record_dataverse_request(milliseconds: float, **dimensions: Any) -> None:
+def record_upstream_request(milliseconds: float, *, system: str, **dimensions: Any) -> None:
     instruments = _active()
-    if instruments is None:
+    if instruments is None or system not in instruments.upstream_latency:
         return
     with contextlib.suppress(Exception):
-        instruments.dataverse_latency.record(milliseconds, _attributes(dimensions))
+        instruments.upstream_latency[system].record(milliseconds, _attributes(dimensions))
 
 
 class _NoSpan:

@@ -1,0 +1,55 @@
+"""Fetch what a handoff event lacks: the session, then its history page by page (contract section 4).
+
+Two requests when the history fits one page. What was fetched is returned even when a later page
+fails, so the retry goes on from there instead of asking OpenCX again for what it already told us.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.opencx.client import OpenCXClient
+from shared.opencx.session import Enrichment, enrichment_from_session, next_cursor, transcript_lines
+from shared.platform.http import HttpResult
+
+# The queue message must stay under 48 KiB: the transcript it carries is bounded here first.
+TRANSCRIPT_LINES_MAX = 200
+
+
+@dataclass(frozen=True)
+class Fetched:
+    enrichment: Enrichment | None
+    failure: HttpResult | None = None  # the answer that stopped the fetch, when one did
+    failed_operation: str | None = None
+
+
+def fetch(client: OpenCXClient, conversation_id: str, known: Enrichment | None, max_pages: int) -> Fetched:
+    """Complete `known` (None: nothing fetched yet). Never raises for an upstream failure."""
+    enrichment = known
+    if enrichment is None:
+        answer = client.get_session(conversation_id)
+        if not answer.ok:
+            return Fetched(None, answer, "get_session")
+        enrichment = enrichment_from_session(answer.body)
+    while not enrichment.historyComplete:
+        if enrichment.pagesRead >= max_pages:
+            # Older pages are left unread: the transcript is the newest part we could read.
+            enrichment = enrichment.model_copy(update={"historyComplete": True, "transcriptTruncated": True})
+            break
+        answer = client.get_history(conversation_id, enrichment.nextCursor)
+        if not answer.ok:
+            return Fetched(enrichment, answer, "list_history")
+        cursor = next_cursor(answer.body)
+        lines = [*enrichment.transcript, *transcript_lines(answer.body)]
+        truncated = enrichment.transcriptTruncated or len(lines) > TRANSCRIPT_LINES_MAX
+        enrichment = enrichment.model_copy(
+            update={
+                "transcript": lines[-TRANSCRIPT_LINES_MAX:],
+                "transcriptTruncated": truncated,
+                "nextCursor": cursor,
+                "historyComplete": cursor is None or cursor == enrichment.nextCursor,
+                "pagesRead": enrichment.pagesRead + 1,
+            }
+        )
+    ordered = sorted(enrichment.transcript, key=lambda line: line.at or "")  # oldest first, either way
+    return Fetched(enrichment.model_copy(update={"transcript": ordered, "nextCursor": None}))
