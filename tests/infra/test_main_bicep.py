@@ -8,7 +8,6 @@ plus what production depends on.
 from __future__ import annotations
 
 import re
-import sys
 import tomllib
 from pathlib import Path
 
@@ -71,11 +70,10 @@ def test_maximum_instance_count_is_bounded_for_dataverse():
     assert 1 <= parameter["default"] <= 20
 
 
-def test_python_version_defaults_to_the_version_the_tests_run_on():
+def test_python_version_defaults_to_the_version_the_project_requires():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     lower_bound = re.search(r">=\s*(\d+\.\d+)", pyproject["project"]["requires-python"]).group(1)
-    running = f"{sys.version_info.major}.{sys.version_info.minor}"
-    assert PARAMS["pythonVersion"]["default"] == lower_bound == running
+    assert PARAMS["pythonVersion"]["default"] == lower_bound
 
 
 def test_name_prefix_is_short_enough_for_every_derived_name():
