@@ -16,7 +16,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -35,6 +35,8 @@ from devtools.localhost.invocation import call_user_function, log_invocation, lo
 # real host's limit is 100 MB; a dev runner has no reason to buffer that much.)
 MAX_BODY_BYTES = 1024 * 1024 + 64 * 1024
 READ_TIMEOUT_SECONDS = 30.0  # a client that stops sending frees its thread after this
+_DISCARD_PIECE = 64 * 1024
+_READER_KEY = "devtools.localhost.reader"
 _DIGITS = re.compile(r"[0-9]+")
 _ENCODED_SLASH = re.compile("%2F", re.IGNORECASE)
 _READ_CHUNK = 64 * 1024
@@ -174,9 +176,12 @@ class HttpFront:
         self.limit = limit
         self.base_url = ""  # set by the host once the port is bound
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         response = to_wsgi_response(self.handle(environ))
-        return response(environ, start_response)
+        yield from response(environ, start_response)
+        reader = environ.get(_READER_KEY)
+        if isinstance(reader, _ConnectionReader):  # the answer is out: discard only what has come
+            reader.discarding = True
 
     def handle(self, environ: dict[str, Any]) -> func.HttpResponse:
         """Every refusal gets the host's status code; only the function's own code can 500."""
@@ -253,10 +258,40 @@ def _header_name(environ_key: str) -> str:
     return ""
 
 
+class _ConnectionReader:
+    """A connection's input. After the response, Werkzeug discards unread body bytes before it
+    closes, with reads that wait for 10 MB each: a client that sent part of a refused body and
+    waits would hold the thread until the read timeout. Once `discarding`, a read returns only
+    what has already arrived, 64 KiB at most, so that discard ends as soon as the client pauses
+    (and after at most 1,000 reads, Werkzeug's own cap)."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self.discarding = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self.discarding:
+            return bytes(self._raw.read1(_DISCARD_PIECE if size < 0 else min(size, _DISCARD_PIECE)))
+        return bytes(self._raw.read(size))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
 class _RequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler with a read timeout, and its access log in the runner's log at DEBUG."""
+    """Werkzeug's handler with a read timeout, a bounded discard of unread bytes after the
+    response, and its access log in the runner's log at DEBUG."""
 
     timeout = READ_TIMEOUT_SECONDS
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = _ConnectionReader(self.rfile)  # type: ignore[assignment]
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        environ[_READER_KEY] = self.rfile
+        return environ
 
     def log(self, type: str, message: str, *args: Any) -> None:
         level = logging.WARNING if type == "error" else logging.DEBUG
