@@ -367,3 +367,35 @@ def test_drain_stops_when_until_is_true(fixture, env):
     started = time.monotonic()
     counts = _listener(fixture, env).drain(timeout=20, until=lambda: bool(fixture.SEEN))
     assert counts.invocations == 1 and time.monotonic() - started < 10
+
+
+def test_signed_chunked_webhook_is_accepted_by_the_real_trigger(bridge_env):
+    """The hostile run's case: the body arrives chunked, the signature must verify over all of it."""
+    import threading
+
+    from helpers import SAMPLES
+
+    import function_app
+    from devtools.localhost import HttpFront
+    from devtools.localhost.http import make_http_server
+    from devtools.signing import signed_headers
+
+    body = (SAMPLES / "sms-handoff.json").read_bytes()
+    server = make_http_server("127.0.0.1", 0, HttpFront(app_functions(function_app.app), KEY))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        headers = "".join(f"{k}: {v}\r\n" for k, v in signed_headers(body).items())
+        half = len(body) // 2
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (body[:half], body[half:])) + b"0\r\n\r\n"
+        request = _post(
+            "/api/handoffs", f"x-functions-key: {KEY}\r\n{headers}Transfer-Encoding: chunked\r\n", chunks
+        )
+        with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10) as sock:
+            sock.sendall(request)
+            response = b""
+            while chunk := sock.recv(65536):
+                response += chunk
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _status(response) == 202, response[:400]
