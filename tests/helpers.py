@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from pathlib import Path
 
@@ -62,10 +61,12 @@ def queue_messages(storage_connection: str, queue: str) -> list[str]:
 
 @functools.cache
 def _app_functions() -> dict:
-    """function_app.app's functions by name. get_functions() may only be called once per app."""
+    """function_app.app's functions by name. get_functions() may only be called once per app, so
+    this goes through the runner's cache, which the runner's own listeners share."""
     import function_app
+    from devtools.localhost import app_functions
 
-    return {function.get_function_name(): function for function in function_app.app.get_functions()}
+    return {function.get_function_name(): function for function in app_functions(function_app.app)}
 
 
 def function_named(name: str):
@@ -103,71 +104,29 @@ def enqueue_handoff(
     return message.to_json()
 
 
-def run_like_host(
-    storage_connection: str,
-    queue: str,
-    function,
+def drain_like_host(
+    function_name: str,
     *,
-    batch_size: int = 16,
-    visibility_timeout: int = 5,
-    max_dequeue_count: int = 5,
-    until_idle_for: float = 3.0,
-    deadline: float = 60.0,
+    batch_size: int | None = None,
+    idle_seconds: float = 3.0,
+    timeout: float = 60.0,
     until=None,  # a callable returning True when the test has what it waits for
-) -> dict[str, int]:
-    """A small stand-in for the Functions host's queue listener: receive a batch, invoke each
-    message concurrently with a QueueMessage carrying its dequeue count, delete on success, leave
-    it to reappear on failure, and move it to <queue>-poison at max_dequeue_count. Returns counts."""
-    import base64
-    import time
-    from concurrent.futures import ThreadPoolExecutor
+):
+    """Run the local runner's own queue listener for `function_name` in this thread until the queue
+    is idle (or `until()` is true): host.json's semantics (batch, lease renewal, poison), polled
+    fast, with failures visible again after 5 s. Returns the listener's QueueCounts."""
+    import os
+    from dataclasses import replace
 
-    import azure.functions as func
-    from azure.core.exceptions import ResourceExistsError
-    from azure.storage.queue import QueueClient
+    from devtools.localhost import QueueListener, QueueOptions
 
-    client = QueueClient.from_connection_string(storage_connection, queue)
-    poison = QueueClient.from_connection_string(storage_connection, f"{queue}-poison")
-    counts = {"invocations": 0, "failures": 0, "poisoned": 0}
-    started = last_work = time.monotonic()
-
-    def invoke(message) -> None:
-        if message.dequeue_count > max_dequeue_count:
-            with contextlib.suppress(ResourceExistsError):
-                poison.create_queue()
-            poison.send_message(message.content)
-            client.delete_message(message)
-            counts["poisoned"] += 1
-            return
-        body = base64.b64decode(message.content)
-        queue_message = func.queue.QueueMessage(
-            id=message.id, body=body, dequeue_count=message.dequeue_count, pop_receipt=message.pop_receipt
-        )
-        counts["invocations"] += 1
-        try:
-            function(queue_message)
-        except Exception:
-            counts["failures"] += 1
-            return
-        client.delete_message(message)
-
-    with ThreadPoolExecutor(max_workers=batch_size) as pool:
-        while time.monotonic() - started < deadline:
-            if until is not None and until():
-                break
-            batch = list(
-                client.receive_messages(
-                    max_messages=min(batch_size, 32), visibility_timeout=visibility_timeout
-                )
-            )
-            if batch:
-                list(pool.map(invoke, batch))
-                last_work = time.monotonic()
-                continue
-            if until is None and time.monotonic() - last_work > until_idle_for:
-                break
-            time.sleep(0.1)
-    return counts
+    options = replace(
+        QueueOptions.from_host_json(ROOT / "host.json"), max_polling_interval=0.1, visibility_timeout=5.0
+    )
+    if batch_size is not None:
+        options = replace(options, batch_size=batch_size, new_batch_threshold=batch_size // 2)
+    listener = QueueListener(_app_functions()[function_name], options, os.environ)
+    return listener.drain(idle_seconds=idle_seconds, timeout=timeout, until=until)
 
 
 def with_dead_table_endpoint(storage_connection: str) -> str:

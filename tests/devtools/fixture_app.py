@@ -44,4 +44,19 @@ def build_app() -> func.FunctionApp:
         if body.startswith("slow"):
             time.sleep(SLOW_SECONDS)
 
+    @app.function_name("relay")
+    @app.queue_trigger(arg_name="item", queue_name="%FIXTURE_RELAY_QUEUE%", connection="FIXTURE_STORAGE")
+    def relay(item: func.QueueMessage) -> None:
+        """A second queue trigger, on its own setting-named queue: every one must be driven."""
+        with SEEN_LOCK:
+            SEEN.append((f"relay:{item.get_body().decode()}", item.dequeue_count))
+
+    @app.function_name("hook")
+    @app.route(route="hook", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+    def hook(req: func.HttpRequest) -> func.HttpResponse:
+        """An anonymous webhook (like the messaging one): no key, the body as received."""
+        return func.HttpResponse(
+            f"{len(req.get_body())} {req.get_body()[:16].decode()}", mimetype="text/plain"
+        )
+
     return app

@@ -7,6 +7,7 @@ import contextlib
 import importlib.util
 import json
 import logging
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from devtools.localhost import LocalHost, QueueOptions, load_local_settings, parse_timespan, resolve_setting
+from devtools.localhost import (
+    MAX_BODY_BYTES,
+    LocalHost,
+    QueueListener,
+    QueueOptions,
+    app_functions,
+    load_local_settings,
+    parse_timespan,
+    resolve_setting,
+)
 
 KEY = "test-key-123"
 FAST = QueueOptions(
@@ -37,7 +47,11 @@ def fixture():
 
 @pytest.fixture
 def env(azurite) -> dict[str, str]:
-    return {"FIXTURE_QUEUE": f"fixture-{uuid.uuid4().hex[:10]}", "FIXTURE_STORAGE": azurite.connection_string}
+    return {
+        "FIXTURE_QUEUE": f"fixture-{uuid.uuid4().hex[:10]}",
+        "FIXTURE_RELAY_QUEUE": f"relay-{uuid.uuid4().hex[:10]}",
+        "FIXTURE_STORAGE": azurite.connection_string,
+    }
 
 
 @pytest.fixture
@@ -60,16 +74,16 @@ def _request(url: str, method: str = "POST", body: bytes = b"", headers: dict | 
         return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read().decode()
 
 
-def _queue(env: dict[str, str], suffix: str = ""):
+def _queue(env: dict[str, str], suffix: str = "", setting: str = "FIXTURE_QUEUE"):
     from azure.storage.queue import QueueClient
 
-    return QueueClient.from_connection_string(env["FIXTURE_STORAGE"], env["FIXTURE_QUEUE"] + suffix)
+    return QueueClient.from_connection_string(env["FIXTURE_STORAGE"], env[setting] + suffix)
 
 
-def _enqueue(env: dict[str, str], text: str) -> None:
+def _enqueue(env: dict[str, str], text: str, setting: str = "FIXTURE_QUEUE") -> None:
     from azure.core.exceptions import ResourceExistsError
 
-    client = _queue(env)
+    client = _queue(env, setting=setting)
     with contextlib.suppress(ResourceExistsError):
         client.create_queue()
     client.send_message(base64.b64encode(text.encode()).decode())
@@ -84,12 +98,12 @@ def _wait(predicate, timeout: float = 20.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-def _peek(env: dict[str, str], suffix: str = "") -> list[str]:
+def _peek(env: dict[str, str], suffix: str = "", setting: str = "FIXTURE_QUEUE") -> list[str]:
     """Message contents (as stored), [] when the queue does not exist."""
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
-        return [m.content for m in _queue(env, suffix).peek_messages(max_messages=32)]
+        return [m.content for m in _queue(env, suffix, setting).peek_messages(max_messages=32)]
     except ResourceNotFoundError:
         return []
 
@@ -133,18 +147,117 @@ def test_anonymous_route_needs_no_key(host):
     assert json.loads(body) == {"ok": True}
 
 
+def _raw(host, request: bytes, timeout: float = 5.0) -> bytes:
+    """Send bytes as they are (no client library to fix them up) and read until the server closes."""
+    with socket.create_connection(("127.0.0.1", host.port), timeout=timeout) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def _status(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1])
+
+
+def _post(path: str, headers: str, body: bytes = b"") -> bytes:
+    return f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode() + body
+
+
+def test_chunked_body_is_read_whole_and_never_taken_for_a_next_request(host):
+    chunks = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    response = _raw(
+        host, _post("/api/items/7", f"x-functions-key: {KEY}\r\nTransfer-Encoding: chunked\r\n", chunks)
+    )
+    assert _status(response) == 201
+    assert response.endswith(b"POST 7  hello world echo")
+    assert response.count(b"HTTP/1.") == 1  # one request, one answer, then the connection closes
+
+
+def test_chunked_body_reaches_an_anonymous_route_without_a_key(host):
+    body = b"x" * 70_000  # more than one read
+    chunks = b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+    response = _raw(host, _post("/api/hook", "Transfer-Encoding: chunked\r\n", chunks))
+    assert _status(response) == 200
+    assert response.endswith(b"70000 xxxxxxxxxxxxxxxx")
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "1e3", "0x10", " ", "5, 5"])
+def test_content_length_that_is_not_a_number_is_400(host, length):
+    response = _raw(
+        host, _post("/api/items/1", f"x-functions-key: {KEY}\r\nContent-Length: {length}\r\n", b"hello")
+    )
+    assert _status(response) == 400
+
+
+def test_huge_declared_content_length_is_413_without_reading_it(host):
+    started = time.monotonic()
+    response = _raw(
+        host, _post("/api/items/1", f"x-functions-key: {KEY}\r\nContent-Length: 99999999999\r\n", b"x")
+    )
+    assert _status(response) == 413
+    assert time.monotonic() - started < 3
+
+
+def test_body_over_the_limit_is_413_and_at_the_limit_is_served(host):
+    at_limit = _request(f"{host.url}/api/hook", body=b"y" * MAX_BODY_BYTES)
+    assert at_limit[0] == 200 and at_limit[2].startswith(f"{MAX_BODY_BYTES} ")
+    assert _request(f"{host.url}/api/hook", body=b"y" * (MAX_BODY_BYTES + 1))[0] == 413
+
+
+def test_chunked_body_over_the_limit_is_413(host):
+    piece = b"z" * 65536
+    chunks = (b"%x\r\n" % len(piece) + piece + b"\r\n") * (MAX_BODY_BYTES // len(piece) + 1) + b"0\r\n\r\n"
+    assert _status(_raw(host, _post("/api/hook", "Transfer-Encoding: chunked\r\n", chunks))) == 413
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "expected"),
+    [
+        ("Transfer-Encoding: chunked\r\n", b"zz\r\nhello\r\n0\r\n\r\n", 400),  # not a hex size
+        ("Transfer-Encoding: chunked\r\n", b"5\r\nhelloXX0\r\n\r\n", 400),  # no chunk terminator
+        ("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", b"5\r\nhello\r\n0\r\n\r\n", 400),
+        ("Transfer-Encoding: gzip\r\n", b"hello", 501),
+        ("Content-Length: 10\r\n", b"short", 400),  # the client closes before the declared length
+    ],
+)
+def test_malformed_framing_is_refused(host, headers, body, expected):
+    with socket.create_connection(("127.0.0.1", host.port), timeout=5) as sock:
+        sock.sendall(_post("/api/hook", headers, body))
+        sock.shutdown(socket.SHUT_WR)
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    assert _status(response) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("a%20b", "a b"), ("caf%C3%A9", "caf\u00e9"), ("100%25", "100%"), ("a%2Fb", "a%2Fb")],
+)
+def test_route_values_are_percent_decoded(host, raw, value):
+    status, _, body = _request(f"{host.url}/api/items/{raw}", body=b"x", headers={"x-functions-key": KEY})
+    assert status == 201
+    assert body == f"POST {value}  x echo"  # an encoded slash stays inside its value, as in Kestrel
+
+
 # --------------------------------------------------------------------------------------- settings
 
 
 def test_setting_names_are_resolved_from_the_environment(fixture, env):
     runner = LocalHost(fixture.build_app(), FAST, 0, function_key=KEY, environ=env)
     try:
-        assert [listener.queue_name for listener in runner.listeners] == [env["FIXTURE_QUEUE"]]
+        queues = {listener.name: listener.queue_name for listener in runner.listeners}
+        assert queues == {"work": env["FIXTURE_QUEUE"], "relay": env["FIXTURE_RELAY_QUEUE"]}
     finally:
         runner.server.server_close()
     assert resolve_setting("%A%-x-%B%", {"A": "1", "B": "2"}) == "1-x-2"
     with pytest.raises(KeyError, match="FIXTURE_QUEUE"):
         LocalHost(fixture.build_app(), FAST, 0, environ={"FIXTURE_STORAGE": env["FIXTURE_STORAGE"]})
+    without_relay = {k: v for k, v in env.items() if k != "FIXTURE_RELAY_QUEUE"}
+    with pytest.raises(KeyError, match="FIXTURE_RELAY_QUEUE"):
+        LocalHost(fixture.build_app(), FAST, 0, environ=without_relay)
 
 
 def test_host_json_and_local_settings_are_read(tmp_path):
@@ -214,3 +327,75 @@ def test_stop_finishes_in_flight_invocations(fixture, env):
     _enqueue(env, "after-stop")
     time.sleep(0.5)
     assert [body for body, _ in fixture.SEEN] == ["slow-1"]  # nothing polled after stop
+
+
+def test_every_queue_trigger_is_driven_on_its_own_queue(host, fixture, env):
+    _enqueue(env, "r-1", setting="FIXTURE_RELAY_QUEUE")
+    _enqueue(env, "ok-2")
+    _wait(lambda: len(fixture.SEEN) == 2)
+    assert sorted(fixture.SEEN) == [("ok-2", 1), ("relay:r-1", 1)]
+    _wait(lambda: not _peek(env) and not _peek(env, setting="FIXTURE_RELAY_QUEUE"))
+
+
+# ------------------------------------------------------------------------------------------ drain
+
+
+def _listener(fixture, env, name: str = "work", **options) -> QueueListener:
+    function = next(f for f in app_functions(fixture.build_app()) if f.get_function_name() == name)
+    return QueueListener(function, QueueOptions(**(vars(FAST) | options)), env)
+
+
+def test_drain_processes_what_is_there_and_returns_counts(fixture, env):
+    for text in ("ok-a", "ok-b", "fail-c"):
+        _enqueue(env, text)
+    counts = _listener(fixture, env).drain(idle_seconds=0.5, timeout=30)
+    assert (counts.invocations, counts.failures, counts.poisoned) == (5, 3, 1)  # fail-c: 3 attempts
+    assert sorted(body for body, _ in fixture.SEEN) == ["fail-c"] * 3 + ["ok-a", "ok-b"]
+    assert _peek(env) == []
+    assert [base64.b64decode(c).decode() for c in _peek(env, "-poison")] == ["fail-c"]
+
+
+def test_drain_renews_the_lease_so_a_slow_message_runs_once(fixture, env):
+    _enqueue(env, "slow-lease")  # 1.5 s of work on a 1 s lease: only renewal keeps it hidden
+    counts = _listener(fixture, env, visibility_timeout=1.0).drain(idle_seconds=1.0, timeout=30)
+    assert counts.invocations == 1
+    assert fixture.SEEN == [("slow-lease", 1)]
+
+
+def test_drain_stops_when_until_is_true(fixture, env):
+    _enqueue(env, "ok-until")
+    started = time.monotonic()
+    counts = _listener(fixture, env).drain(timeout=20, until=lambda: bool(fixture.SEEN))
+    assert counts.invocations == 1 and time.monotonic() - started < 10
+
+
+def test_signed_chunked_webhook_is_accepted_by_the_real_trigger(bridge_env):
+    """The hostile run's case: the body arrives chunked, the signature must verify over all of it."""
+    import threading
+
+    from helpers import SAMPLES
+
+    import function_app
+    from devtools.localhost import HttpFront
+    from devtools.localhost.http import make_http_server
+    from devtools.signing import signed_headers
+
+    body = (SAMPLES / "sms-handoff.json").read_bytes()
+    server = make_http_server("127.0.0.1", 0, HttpFront(app_functions(function_app.app), KEY))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        headers = "".join(f"{k}: {v}\r\n" for k, v in signed_headers(body).items())
+        half = len(body) // 2
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (body[:half], body[half:])) + b"0\r\n\r\n"
+        request = _post(
+            "/api/handoffs", f"x-functions-key: {KEY}\r\n{headers}Transfer-Encoding: chunked\r\n", chunks
+        )
+        with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10) as sock:
+            sock.sendall(request)
+            response = b""
+            while chunk := sock.recv(65536):
+                response += chunk
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _status(response) == 202, response[:400]

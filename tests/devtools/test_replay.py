@@ -6,11 +6,10 @@ import uuid
 
 from helpers import (
     WORKSTREAM_ID,
+    drain_like_host,
     enqueue_handoff,
-    function_named,
     queue_messages,
     reset_process_caches,
-    run_like_host,
 )
 
 from devtools.replay import main
@@ -35,9 +34,7 @@ def replay(env, *args: str) -> list[dict]:
 
 
 def drain(env) -> None:
-    run_like_host(
-        env["AzureWebJobsStorage"], env["HANDOFF_QUEUE"], function_named("retry_queue"), until_idle_for=1.0
-    )
+    drain_like_host("retry_queue", idle_seconds=1.0)
 
 
 def test_dead_letter_fix_replay_exactly_one_work_item(bridge_env, dataverse, monkeypatch):

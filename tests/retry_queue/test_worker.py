@@ -13,10 +13,10 @@ from azure.storage.queue import QueueClient
 from helpers import (
     SAMPLES,
     WORKSTREAM_ID,
+    drain_like_host,
     enqueue_handoff,
     function_named,
     queue_messages,
-    run_like_host,
     with_dead_table_endpoint,
 )
 
@@ -43,10 +43,8 @@ def deadletters(env) -> list[dict]:
     ]
 
 
-def drain(env, **kwargs) -> dict[str, int]:
-    return run_like_host(
-        env["AzureWebJobsStorage"], env["HANDOFF_QUEUE"], function_named("retry_queue"), **kwargs
-    )
+def drain(env, **kwargs):
+    return drain_like_host("retry_queue", **kwargs)
 
 
 def dataverse_calls(sim) -> Counter:
@@ -183,7 +181,7 @@ def test_retry_after_is_honoured(bridge_env, dataverse):
         time.sleep(0.05)
     visible_after = time.monotonic() - sent
     assert visible_after >= 2.9, visible_after
-    drain(bridge_env, until_idle_for=0.5)
+    drain(bridge_env, idle_seconds=0.5)
     assert len(dataverse.work_items) == 1
 
 
@@ -194,7 +192,7 @@ def test_attempts_running_out_dead_letters_with_history(bridge_env, dataverse, m
     reset_process_caches()
     dataverse.add_fault(FaultRule(kind="status", operation="create_work_item", status=429, retry_after=1))
     enqueue_handoff(bridge_env["AzureWebJobsStorage"], bridge_env["HANDOFF_QUEUE"], "msg_exhaust")
-    drain(bridge_env, until_idle_for=2.5)
+    drain(bridge_env, idle_seconds=2.5)
     assert dataverse.work_items == []
     [record] = deadletters(bridge_env)
     assert record["reason"] == "attempts_exhausted"
@@ -230,7 +228,7 @@ def test_crash_between_reenqueue_and_completion_is_harmless(bridge_env, datavers
     )
     invoke(text)  # transient: re-enqueued with attempt 1 (the "crash" means the original is not deleted)
     invoke(text)  # the original again: creates the item
-    drain(bridge_env, until_idle_for=1.5)  # the re-enqueued copy: 412, success
+    drain(bridge_env, idle_seconds=1.5)  # the re-enqueued copy: 412, success
     assert len(dataverse.work_items) == 1
     assert deadletters(bridge_env) == []
 
@@ -286,7 +284,7 @@ def test_every_fault_kind_ends_in_exactly_one_item_per_handoff(
     ids = [f"msg_{kind}_{i}" for i in range(10)]
     for handoff_id in ids:
         enqueue_handoff(bridge_env["AzureWebJobsStorage"], bridge_env["HANDOFF_QUEUE"], handoff_id)
-    drain(bridge_env, batch_size=8, deadline=90, until=all_created(dataverse, ids))
+    drain(bridge_env, batch_size=8, timeout=90, until=all_created(dataverse, ids))
     created = Counter(item["activityid"] for item in dataverse.work_items)
     assert set(created) == {work_item_id(h) for h in ids}
     assert max(created.values()) == 1
@@ -310,7 +308,7 @@ def test_two_hundred_handoffs_with_thirty_percent_faults(bridge_env, dataverse, 
     ids = [f"msg_bulk_{i}" for i in range(200)]
     for handoff_id in ids:
         enqueue_handoff(bridge_env["AzureWebJobsStorage"], bridge_env["HANDOFF_QUEUE"], handoff_id)
-    counts = drain(bridge_env, deadline=150, until=all_created(dataverse, ids))
+    counts = drain(bridge_env, timeout=150, until=all_created(dataverse, ids))
     created = Counter(item["activityid"] for item in dataverse.work_items)
     assert len(created) == 200 and max(created.values()) == 1
     assert deadletters(bridge_env) == []
@@ -327,7 +325,7 @@ def test_fault_free_path_uses_at_most_two_requests_per_handoff(bridge_env, datav
         enqueue_handoff(
             bridge_env["AzureWebJobsStorage"], bridge_env["HANDOFF_QUEUE"], f"msg_cheap_{i}", data
         )
-    drain(bridge_env, until_idle_for=1.0)
+    drain(bridge_env, idle_seconds=1.0)
     assert len(dataverse.work_items) == 12
     assert len(dataverse.requests) <= 24
     assert dataverse_calls(dataverse) == {"contact_lookup": 12, "create_work_item": 12}
@@ -375,7 +373,7 @@ def test_status_row_follows_retrying_then_created(bridge_env, dataverse):
         seen.append(status_row("msg_life")["status"])
         return seen[-1] == "created"
 
-    drain(bridge_env, deadline=15, until=created)
+    drain(bridge_env, timeout=15, until=created)
     row = status_row("msg_life")
     assert "retrying" in seen
     assert row["status"] == "created"
