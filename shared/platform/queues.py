@@ -46,10 +46,14 @@ def make_queue_client(storage: StorageConnection, queue_name: str, profile: Queu
         "message_decode_policy": TextBase64DecodePolicy(),
         # Ingress: one retry 0.3 s later, so a dead or silent account still answers 503 well within
         # the 10 s budget. The worker can wait longer (its caller is the queue, not OpenCX).
-        "retry_policy": LinearRetry(backoff=0.3, random_jitter_range=0.1, retry_total=retries)
+        # The SDK annotates these pauses as int but sleeps them as given: sub-second pauses are the point.
+        "retry_policy": LinearRetry(backoff=0.3, random_jitter_range=0.1, retry_total=retries)  # type: ignore[arg-type]
         if profile is QueueProfile.INGRESS
         else ExponentialRetry(
-            initial_backoff=0.25, increment_base=2, retry_total=retries, random_jitter_range=0.2
+            initial_backoff=0.25,  # type: ignore[arg-type]
+            increment_base=2,
+            retry_total=retries,
+            random_jitter_range=0.2,  # type: ignore[arg-type]
         ),
         "connection_timeout": connect_timeout,
         "read_timeout": read_timeout,

@@ -218,7 +218,7 @@ def _choice(
     try:
         return enum(value)
     except ValueError:
-        problems[name] = "must be one of " + ", ".join(member.value for member in enum)  # type: ignore[attr-defined]
+        problems[name] = "must be one of " + ", ".join(member.value for member in enum)
         return default
 
 

@@ -136,17 +136,20 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def get_row(session_id: str, handoff_id: str, profile: StoreProfile = StoreProfile.INGRESS) -> dict | None:
+def get_row(
+    session_id: str, handoff_id: str, profile: StoreProfile = StoreProfile.INGRESS
+) -> dict[str, Any] | None:
     """The row of one handoff, or None. Raises StoreUnavailable."""
     from azure.core.exceptions import ResourceNotFoundError
 
-    def read(client: TableClient) -> dict | None:
+    def read(client: TableClient) -> dict[str, Any] | None:
         try:
             return dict(client.get_entity(encode_key(session_id), encode_key(handoff_id)))
         except ResourceNotFoundError:
             return None
 
-    return _call(profile, "get", read)
+    row: dict[str, Any] | None = _call(profile, "get", read)
+    return row
 
 
 def record_accepted(
