@@ -34,6 +34,14 @@ param incidentQueueId = readEnvironmentVariable('INCIDENT_QUEUE_ID', '')
 param incidentExtraFields = json(readEnvironmentVariable('INCIDENT_EXTRA_FIELDS', '{}'))
 param createMissingContacts = bool(readEnvironmentVariable('CREATE_MISSING_CONTACTS', 'true'))
 
+// Budgets and timeouts
+param handoffMaxAttempts = int(readEnvironmentVariable('HANDOFF_MAX_ATTEMPTS', '10'))
+param handoffMaxAgeSeconds = int(readEnvironmentVariable('HANDOFF_MAX_AGE_SECONDS', '86400'))
+param handoffDedupWindowSeconds = int(readEnvironmentVariable('HANDOFF_DEDUP_WINDOW_SECONDS', '900'))
+param historyMaxPages = int(readEnvironmentVariable('HISTORY_MAX_PAGES', '5'))
+param opencxTimeoutSeconds = int(readEnvironmentVariable('OPENCX_TIMEOUT_SECONDS', '10'))
+param dataverseTimeoutSeconds = int(readEnvironmentVariable('DATAVERSE_TIMEOUT_SECONDS', '15'))
+
 // Mode messaging
 param messagingApiUrl = readEnvironmentVariable('MESSAGING_API_URL', '')
 param messagingChannelId = readEnvironmentVariable('MESSAGING_CHANNEL_ID', '')
