@@ -1,10 +1,10 @@
-// OpenCX -> Dynamics 365 Omnichannel handoff bridge: everything the Function App needs, in one
-// resource group deployment. The only manual step left is in Dataverse: registering the app's
-// identity as an application user (docs/deploy.md, step 3).
+// OpenCX -> Dynamics 365 handoff bridge: everything the Function App needs, in one resource group
+// deployment. What is left by hand happens outside Azure: the Dataverse application user
+// (docs/deploy.md, step 3) and, for mode messaging, the Dynamics channel setup.
 targetScope = 'resourceGroup'
 
 // ---------------------------------------------------------------------------------------------
-// Parameters
+// Parameters: Azure
 // ---------------------------------------------------------------------------------------------
 
 @description('Short prefix for resource names, e.g. "handoff": lowercase letters, digits and single hyphens.')
@@ -14,18 +14,6 @@ param namePrefix string
 
 @description('Azure region; it must offer Flex Consumption. Defaults to the resource group\'s region.')
 param location string = resourceGroup().location
-
-@description('Dataverse environment URL, e.g. https://contoso.crm.dynamics.com (no path).')
-param dataverseUrl string
-
-@description('Omnichannel workstream id (msdyn_liveworkstreamid) that new live work items are routed to. OpenCX calls it default_queue_id.')
-@minLength(36)
-@maxLength(36)
-param defaultQueueId string
-
-@description('OpenCX Standard Webhooks signing secret, whsec_<base64>. During a rotation, the new and the old secret separated by a space. Stored only in Key Vault.')
-@secure()
-param webhookSecret string
 
 @description('Most instances Flex Consumption may run. Every instance calls Dataverse as the same application user with up to 24 requests in flight (host.json), and Dataverse service protection allows 52 concurrent requests per user: 2 instances stay under it. Raise it only with a smaller batchSize.')
 @minValue(1)
@@ -45,11 +33,6 @@ param pythonVersion string = '3.11'
   4096
 ])
 param instanceMemoryMB int = 2048
-
-@description('Queue attempts before a transient Dataverse failure is dead-lettered (HANDOFF_MAX_ATTEMPTS).')
-@minValue(1)
-@maxValue(100)
-param handoffMaxAttempts int = 10
 
 @description('Storage replication. ZRS keeps queued handoffs through the loss of a zone; use LRS in regions without zones.')
 @allowed([
@@ -85,6 +68,134 @@ param healthProbeKey string = ''
 param tags object = {}
 
 // ---------------------------------------------------------------------------------------------
+// Parameters: the app's settings (docs/deploy.md lists each with its app setting)
+// ---------------------------------------------------------------------------------------------
+
+@description('Dataverse environment URL, e.g. https://contoso.crm.dynamics.com (no path).')
+param dataverseUrl string
+
+@description('Omnichannel workstream id (msdyn_liveworkstreamid) for live work items, and the fallback of every channel without a workstream of its own. OpenCX calls it default_queue_id.')
+@minLength(36)
+@maxLength(36)
+param defaultQueueId string
+
+@description('Optional workstream for SMS handoffs (WORKSTREAM_ID_SMS); empty means defaultQueueId.')
+@maxLength(36)
+param workstreamIdSms string = ''
+
+@description('Optional workstream for WhatsApp handoffs (WORKSTREAM_ID_WHATSAPP); empty means defaultQueueId.')
+@maxLength(36)
+param workstreamIdWhatsapp string = ''
+
+@description('Optional workstream for web chat handoffs (WORKSTREAM_ID_WEB); empty means defaultQueueId.')
+@maxLength(36)
+param workstreamIdWeb string = ''
+
+@description('OpenCX API key with chat-sessions:read (and chat-sessions:write in mode messaging). Stored only in Key Vault.')
+@secure()
+param opencxApiKey string
+
+@description('Optional Standard Webhooks secret(s), whsec_<base64>, space-separated during a rotation. OpenCX documents no signature: when empty, no secret is stored, OPENCX_WEBHOOK_SECRET is not set and the function key alone guards the webhook.')
+@secure()
+param webhookSecret string = ''
+
+@description('OpenCX API base URL (OPENCX_API_URL).')
+param opencxApiUrl string = 'https://api.open.cx'
+
+@description('Optional OpenCX organization id; webhooks of any other organization get 403 (OPENCX_ORGANIZATION_ID).')
+param opencxOrganizationId string = ''
+
+@description('Seconds to wait for one OpenCX API answer (OPENCX_TIMEOUT_SECONDS).')
+@minValue(1)
+@maxValue(120)
+param opencxTimeoutSeconds int = 10
+
+@description('How sms, whatsapp and web handoffs reach a rep (DELIVERY_MODE): a live work item through the Dataverse Web API, or a routed conversation through the Omnichannel Messaging API.')
+@allowed([
+  'work_item'
+  'messaging'
+])
+param deliveryMode string = 'work_item'
+
+@description('prioritycode of the cases created for the other channels (INCIDENT_PRIORITY): 1 high, 2 normal, 3 low.')
+@minValue(1)
+param incidentPriority int = 2
+
+@description('Optional owner of new cases: a systemuser id, or a team id when incidentOwnerType is team (INCIDENT_OWNER_ID).')
+@maxLength(36)
+param incidentOwnerId string = ''
+
+@description('Whether incidentOwnerId is a user or a team (INCIDENT_OWNER_TYPE).')
+@allowed([
+  'user'
+  'team'
+])
+param incidentOwnerType string = 'user'
+
+@description('Optional queue every new case is added to (INCIDENT_QUEUE_ID).')
+@maxLength(36)
+param incidentQueueId string = ''
+
+@description('Optional extra incident columns merged into every new case (INCIDENT_EXTRA_FIELDS), e.g. {"caseorigincode": 3}.')
+param incidentExtraFields object = {}
+
+@description('Create a contact when none matches, because a case needs a customer (CREATE_MISSING_CONTACTS).')
+param createMissingContacts bool = true
+
+@description('Queue attempts before a transient failure is dead-lettered; throttling does not count (HANDOFF_MAX_ATTEMPTS).')
+@minValue(1)
+@maxValue(100)
+param handoffMaxAttempts int = 10
+
+@description('A handoff older than this is dead-lettered even while it is throttled (HANDOFF_MAX_AGE_SECONDS).')
+@minValue(60)
+param handoffMaxAgeSeconds int = 86400
+
+@description('A second webhook for the same conversation within this window is the same handoff (HANDOFF_DEDUP_WINDOW_SECONDS).')
+@minValue(0)
+param handoffDedupWindowSeconds int = 900
+
+@description('Most OpenCX history pages read per handoff (HISTORY_MAX_PAGES).')
+@minValue(1)
+@maxValue(50)
+param historyMaxPages int = 5
+
+@description('Seconds to wait for one Dataverse answer (DATAVERSE_TIMEOUT_SECONDS).')
+@minValue(1)
+@maxValue(120)
+param dataverseTimeoutSeconds int = 15
+
+// Mode messaging only (required by the app when deliveryMode is messaging, ignored otherwise).
+
+@description('Mode messaging: https://m-<org id>.<geo>.omnichannelengagementhub.com (MESSAGING_API_URL).')
+param messagingApiUrl string = ''
+
+@description('Mode messaging: id of the msdyn_occustommessagingchannel row, the channel-id header (MESSAGING_CHANNEL_ID).')
+param messagingChannelId string = ''
+
+@description('Mode messaging: the Dynamics organization id, the organization-id header (MESSAGING_ORGANIZATION_ID).')
+param messagingOrganizationId string = ''
+
+@description('Mode messaging: https://<org id without dashes>-c.<zone>.dynamics.com/.default (MESSAGING_TOKEN_SCOPE).')
+param messagingTokenScope string = ''
+
+@description('Mode messaging: tenant whose keys sign the tokens Microsoft sends to /api/messaging (MESSAGING_TENANT_ID).')
+param messagingTenantId string = ''
+
+@description('Mode messaging: audience of those tokens, the app registration\'s id or Application ID URI (MESSAGING_WEBHOOK_AUDIENCE).')
+param messagingWebhookAudience string = ''
+
+@description('Mode messaging, optional: app registration the bridge signs in as for the Messaging API, through a federated credential that trusts this app\'s identity (MESSAGING_CLIENT_ID).')
+param messagingClientId string = ''
+
+@description('Mode messaging, optional fallback to the federated credential: that app registration\'s client secret. Stored only in Key Vault.')
+@secure()
+param messagingClientSecret string = ''
+
+@description('Mode messaging: the OpenCX "sender" value for a message the rep wrote (OPENCX_AGENT_SENDER).')
+param opencxAgentSender string = 'agent'
+
+// ---------------------------------------------------------------------------------------------
 // Names and fixed values
 // ---------------------------------------------------------------------------------------------
 
@@ -103,16 +214,75 @@ var names = {
   healthProbe: 'webtest-${namePrefix}-health'
 }
 
-// DESIGN section 5: the work queue, its dead-letter queue and the host's poison queue.
+// Each work queue comes with its dead-letter queue and the host's poison queue. The app may touch
+// exactly these queues and tables (identity-roles.bicep grants each one on its own).
 var handoffQueueName = 'handoffs'
+var messagingQueueName = 'messaging'
 var queueNames = [
   handoffQueueName
   '${handoffQueueName}-deadletter'
   '${handoffQueueName}-poison'
+  messagingQueueName
+  '${messagingQueueName}-deadletter'
+  '${messagingQueueName}-poison'
 ]
 var handoffTableName = 'handoffs'
+var messagingTableName = 'messaging'
+var tableNames = [
+  handoffTableName
+  messagingTableName
+]
 var deploymentContainerName = 'app-package'
-var webhookSecretName = 'opencx-webhook-secret'
+
+// Secrets live in Key Vault only (app setting -> secret name), and the app reads each through a
+// Key Vault reference. An optional secret left empty is neither stored nor set: the app then
+// behaves as if it had never been configured (for the webhook secret: no signature required).
+var secretNames = {
+  OPENCX_API_KEY: 'opencx-api-key'
+  OPENCX_WEBHOOK_SECRET: 'opencx-webhook-secret'
+  MESSAGING_CLIENT_SECRET: 'messaging-client-secret'
+}
+var optionalSecrets = concat(empty(webhookSecret) ? [] : ['OPENCX_WEBHOOK_SECRET'], empty(messagingClientSecret) ? [] : ['MESSAGING_CLIENT_SECRET'])
+var storedSecrets = concat(['OPENCX_API_KEY'], optionalSecrets)
+var storedSecretNames = [for setting in storedSecrets: secretNames[setting]]
+
+// Every other setting the app reads. Values are strings; an empty one is left out of the app
+// settings, so the app applies its own default (an unset optional setting).
+var appSettings = {
+  DATAVERSE_URL: dataverseUrl
+  DATAVERSE_TIMEOUT_SECONDS: string(dataverseTimeoutSeconds)
+  DEFAULT_QUEUE_ID: defaultQueueId
+  WORKSTREAM_ID_SMS: workstreamIdSms
+  WORKSTREAM_ID_WHATSAPP: workstreamIdWhatsapp
+  WORKSTREAM_ID_WEB: workstreamIdWeb
+  OPENCX_API_URL: opencxApiUrl
+  OPENCX_ORGANIZATION_ID: opencxOrganizationId
+  OPENCX_TIMEOUT_SECONDS: string(opencxTimeoutSeconds)
+  DELIVERY_MODE: deliveryMode
+  INCIDENT_PRIORITY: string(incidentPriority)
+  INCIDENT_OWNER_ID: incidentOwnerId
+  INCIDENT_OWNER_TYPE: incidentOwnerType
+  INCIDENT_QUEUE_ID: incidentQueueId
+  INCIDENT_EXTRA_FIELDS: empty(incidentExtraFields) ? '' : string(incidentExtraFields)
+  // ARM's string(true) is 'True'; spell the boolean the way the app documents it.
+  CREATE_MISSING_CONTACTS: createMissingContacts ? 'true' : 'false'
+  HANDOFF_QUEUE: handoffQueueName
+  HANDOFF_STATUS_TABLE: handoffTableName
+  HANDOFF_MAX_ATTEMPTS: string(handoffMaxAttempts)
+  HANDOFF_MAX_AGE_SECONDS: string(handoffMaxAgeSeconds)
+  HANDOFF_DEDUP_WINDOW_SECONDS: string(handoffDedupWindowSeconds)
+  HISTORY_MAX_PAGES: string(historyMaxPages)
+  MESSAGING_QUEUE: messagingQueueName
+  MESSAGING_TABLE: messagingTableName
+  MESSAGING_API_URL: messagingApiUrl
+  MESSAGING_CHANNEL_ID: messagingChannelId
+  MESSAGING_ORGANIZATION_ID: messagingOrganizationId
+  MESSAGING_TOKEN_SCOPE: messagingTokenScope
+  MESSAGING_TENANT_ID: messagingTenantId
+  MESSAGING_WEBHOOK_AUDIENCE: messagingWebhookAudience
+  MESSAGING_CLIENT_ID: messagingClientId
+  OPENCX_AGENT_SENDER: opencxAgentSender
+}
 
 // ---------------------------------------------------------------------------------------------
 // Resources
@@ -135,7 +305,7 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     skuName: storageSku
     queueNames: queueNames
-    tableName: handoffTableName
+    tableNames: tableNames
     deploymentContainerName: deploymentContainerName
   }
 }
@@ -157,8 +327,10 @@ module keyVault 'modules/key-vault.bicep' = {
     name: names.keyVault
     location: location
     tags: tags
-    webhookSecretName: webhookSecretName
-    webhookSecretValue: webhookSecret
+    secretNames: secretNames
+    opencxApiKey: opencxApiKey
+    webhookSecret: webhookSecret
+    messagingClientSecret: messagingClientSecret
   }
 }
 
@@ -168,16 +340,16 @@ module identityRoles 'modules/identity-roles.bicep' = {
     principalId: identity.outputs.principalId
     storageAccountName: storage.outputs.name
     queueNames: queueNames
-    tableName: handoffTableName
+    tableNames: tableNames
     keyVaultName: keyVault.outputs.name
-    webhookSecretName: keyVault.outputs.webhookSecretName
+    secretNames: storedSecretNames
     appInsightsName: monitoring.outputs.appInsightsName
   }
 }
 
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
-  // Grant first, so the first instance can read its package, secret and storage.
+  // Grant first, so the first instance can read its package, secrets and storage.
   dependsOn: [
     identityRoles
   ]
@@ -197,11 +369,10 @@ module functionApp 'modules/function-app.bicep' = {
     queueEndpoint: storage.outputs.queueEndpoint
     tableEndpoint: storage.outputs.tableEndpoint
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
-    dataverseUrl: dataverseUrl
-    defaultQueueId: defaultQueueId
-    webhookSecretUri: keyVault.outputs.webhookSecretUri
-    handoffQueueName: handoffQueueName
-    handoffMaxAttempts: handoffMaxAttempts
+    settings: appSettings
+    keyVaultUri: keyVault.outputs.vaultUri
+    secretNames: secretNames
+    storedSecrets: storedSecrets
   }
 }
 
@@ -248,8 +419,11 @@ module workbook 'modules/workbook.bicep' = {
 
 output functionAppName string = functionApp.outputs.name
 
-@description('Where OpenCX posts handoffs. Add the function key as ?code=... or the x-functions-key header.')
+@description('Where OpenCX posts its webhooks. Add the function key as ?code=... (docs/deploy.md, step 5).')
 output webhookUrl string = 'https://${functionApp.outputs.defaultHostName}/api/handoffs'
+
+@description('Mode messaging: the custom messaging channel\'s msdyn_webhookurl (Microsoft appends /v3/conversations/...).')
+output messagingWebhookUrl string = 'https://${functionApp.outputs.defaultHostName}/api/messaging'
 
 output healthUrl string = 'https://${functionApp.outputs.defaultHostName}/api/health'
 

@@ -38,14 +38,75 @@ param queueEndpoint string
 param tableEndpoint string
 param appInsightsConnectionString string
 
-param dataverseUrl string
-param defaultQueueId string
+@description('The app\'s own settings, name -> string value; an empty value is left out (the setting stays unset).')
+param settings object
 
-@description('Versionless Key Vault secret URI of OPENCX_WEBHOOK_SECRET.')
-param webhookSecretUri string
+@description('https://<vault>.vault.azure.net/ (with the trailing slash).')
+param keyVaultUri string
 
-param handoffQueueName string
-param handoffMaxAttempts int
+@description('Key Vault secret name per secret app setting.')
+param secretNames object
+
+@description('The secret app settings whose secret exists; each becomes a Key Vault reference.')
+param storedSecrets array
+
+// The app settings the code reads. A secret is only ever a Key Vault reference, versionless so a
+// new secret version needs no template change; App Service resolves it as the user-assigned identity.
+var plainSettings = [
+  for item in items(settings): {
+    name: item.key
+    value: item.value
+  }
+]
+var secretReferences = [
+  for setting in storedSecrets: {
+    name: setting
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secretNames[setting]})'
+  }
+]
+
+// Host storage, identity-based. accountName serves the host; the service URIs are what the app's
+// own queue and table clients read.
+var platformSettings = [
+  {
+    name: 'AzureWebJobsStorage__accountName'
+    value: storageAccountName
+  }
+  {
+    name: 'AzureWebJobsStorage__queueServiceUri'
+    value: queueEndpoint
+  }
+  {
+    name: 'AzureWebJobsStorage__tableServiceUri'
+    value: tableEndpoint
+  }
+  {
+    name: 'AzureWebJobsStorage__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'AzureWebJobsStorage__clientId'
+    value: identityClientId
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: appInsightsConnectionString
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+    value: 'ClientId=${identityClientId};Authorization=AAD'
+  }
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: identityClientId
+  }
+  {
+    // The queue functions are synchronous; the Python worker's default pool (cores + 4) would
+    // run fewer invocations than host.json lets in flight (batchSize 8 + newBatchThreshold 16).
+    name: 'PYTHON_THREADPOOL_THREAD_COUNT'
+    value: '24'
+  }
+]
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: Zone redundancy for Flex Consumption exists only in some regions, so it is the zoneRedundant parameter (default false) rather than forced on.
@@ -64,8 +125,8 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource app 'Microsoft.Web/sites@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_222: The webhook must be reachable by OpenCX over the internet; it is protected by the function key and the Standard Webhooks HMAC signature.
-  // checkov:skip=CKV_AZURE_17: OpenCX does not present client certificates; callers authenticate with the function key and a signed body.
+  // checkov:skip=CKV_AZURE_222: OpenCX and Microsoft call the webhooks over the internet; the function key (optionally a Standard Webhooks signature) or Microsoft's bearer token guards them.
+  // checkov:skip=CKV_AZURE_17: Neither OpenCX nor the Messaging API presents client certificates; callers authenticate with the function key or a bearer token.
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales instances itself (numberOfWorkers does not apply); maximumInstanceCount bounds it.
   // checkov:skip=CKV_AZURE_213: App Service health check would call /api/health without a function key; the availability probe and the health alert in alerts.bicep watch it instead.
   name: appName
@@ -93,68 +154,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       http20Enabled: true
       // FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION and WEBSITE_RUN_FROM_PACKAGE are
       // deprecated on Flex Consumption: functionAppConfig below replaces them.
-      appSettings: [
-        // Host storage, identity-based. accountName serves the host; the service URIs are what
-        // the app's own queue and table clients read (DESIGN section 6).
-        {
-          name: 'AzureWebJobsStorage__accountName'
-          value: storageAccountName
-        }
-        {
-          name: 'AzureWebJobsStorage__queueServiceUri'
-          value: queueEndpoint
-        }
-        {
-          name: 'AzureWebJobsStorage__tableServiceUri'
-          value: tableEndpoint
-        }
-        {
-          name: 'AzureWebJobsStorage__credential'
-          value: 'managedidentity'
-        }
-        {
-          name: 'AzureWebJobsStorage__clientId'
-          value: identityClientId
-        }
-        {
-          name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
-          value: appInsightsConnectionString
-        }
-        {
-          name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
-          value: 'ClientId=${identityClientId};Authorization=AAD'
-        }
-        {
-          name: 'AZURE_CLIENT_ID'
-          value: identityClientId
-        }
-        {
-          name: 'DATAVERSE_URL'
-          value: dataverseUrl
-        }
-        {
-          name: 'DEFAULT_QUEUE_ID'
-          value: defaultQueueId
-        }
-        {
-          name: 'OPENCX_WEBHOOK_SECRET'
-          value: '@Microsoft.KeyVault(SecretUri=${webhookSecretUri})'
-        }
-        {
-          name: 'HANDOFF_QUEUE'
-          value: handoffQueueName
-        }
-        {
-          name: 'HANDOFF_MAX_ATTEMPTS'
-          value: string(handoffMaxAttempts)
-        }
-        {
-          // The queue function is synchronous; the Python worker's default pool (cores + 4) would
-          // run fewer invocations than host.json lets in flight (batchSize 8 + newBatchThreshold 16).
-          name: 'PYTHON_THREADPOOL_THREAD_COUNT'
-          value: '24'
-        }
-      ]
+      appSettings: concat(platformSettings, filter(plainSettings, setting => !empty(setting.value)), secretReferences)
     }
     functionAppConfig: {
       deployment: {

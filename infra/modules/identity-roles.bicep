@@ -7,12 +7,17 @@ param principalId string
 
 param storageAccountName string
 
-@description('Queues the app reads and writes: work, dead-letter and poison.')
+@description('Queues the app reads and writes: each work queue with its dead-letter and poison queue.')
 param queueNames array
 
-param tableName string
+@description('Tables the app reads and writes: handoff outcomes and the messaging map.')
+param tableNames array
+
 param keyVaultName string
-param webhookSecretName string
+
+@description('The Key Vault secrets the app reads through Key Vault references (only those that exist).')
+param secretNames array
+
 param appInsightsName string
 
 // Built-in role definition ids (the same in every tenant).
@@ -45,19 +50,23 @@ resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-0
   name: 'default'
 }
 
-resource table 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = {
-  parent: tableService
-  name: tableName
-}
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = [
+  for tableName in tableNames: {
+    parent: tableService
+    name: tableName
+  }
+]
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
-resource webhookSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
-  parent: vault
-  name: webhookSecretName
-}
+resource secrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = [
+  for secretName in secretNames: {
+    parent: vault
+    name: secretName
+  }
+]
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
@@ -77,7 +86,7 @@ resource blobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// One assignment per queue: the app can touch its three queues and no other.
+// One assignment per queue: the app can touch its own queues and no other.
 resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for (queueName, i) in queueNames: {
     name: guid(queues[i].id, principalId, roles.storageQueueDataContributor)
@@ -86,33 +95,38 @@ resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
       roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
       principalId: principalId
       principalType: 'ServicePrincipal'
-      description: 'Handoff queue ${queueName}'
+      description: 'Queue ${queueName}'
     }
   }
 ]
 
-resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(table.id, principalId, roles.storageTableDataContributor)
-  scope: table
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-    description: 'Handoff outcome table'
+// One assignment per table, like the queues.
+resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (tableName, i) in tableNames: {
+    name: guid(tables[i].id, principalId, roles.storageTableDataContributor)
+    scope: tables[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      description: 'Table ${tableName}'
+    }
   }
-}
+]
 
-// On the one secret, not the vault: the identity cannot list or read any other secret.
-resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(webhookSecret.id, principalId, roles.keyVaultSecretsUser)
-  scope: webhookSecret
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-    description: 'Key Vault reference for OPENCX_WEBHOOK_SECRET'
+// On each secret, not the vault: the identity cannot list or read any other secret.
+resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (secretName, i) in secretNames: {
+    name: guid(secrets[i].id, principalId, roles.keyVaultSecretsUser)
+    scope: secrets[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      description: 'Key Vault reference to secret ${secretName}'
+    }
   }
-}
+]
 
 // Lets the app send telemetry to a component that refuses instrumentation-key ingestion.
 resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {

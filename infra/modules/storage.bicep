@@ -1,4 +1,4 @@
-// Host storage, the handoff queues and table, and the Flex Consumption deployment container.
+// Host storage, the bridge's queues and tables, and the Flex Consumption deployment container.
 // Microsoft Entra ID only: shared keys are off, so no connection string with a key can exist.
 
 @description('Storage account name: 3-24 lowercase letters and digits, globally unique.')
@@ -18,11 +18,11 @@ param tags object
 ])
 param skuName string
 
-@description('Queues the bridge uses: the work queue, its dead-letter queue and the host\'s poison queue.')
+@description('Queues the bridge uses: each work queue with its dead-letter queue and the host\'s poison queue.')
 param queueNames array
 
-@description('Table that records each handoff\'s outcome.')
-param tableName string
+@description('Tables the bridge uses: handoff outcomes, and the messaging map of OpenCX session to Dynamics conversation.')
+param tableNames array
 
 @description('Blob container Flex Consumption deploys the app package to.')
 param deploymentContainerName string
@@ -86,10 +86,13 @@ resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-0
   name: 'default'
 }
 
-resource table 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
-  parent: tableService
-  name: tableName
-}
+// Created here for the same reason as the queues.
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [
+  for tableName in tableNames: {
+    parent: tableService
+    name: tableName
+  }
+]
 
 output name string = account.name
 output blobEndpoint string = account.properties.primaryEndpoints.blob

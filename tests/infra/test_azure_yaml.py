@@ -1,35 +1,32 @@
-"""azure.yaml: `azd up` provisions infra/main.bicep and publishes the app to the tagged Function App."""
+"""azure.yaml: `azd up` provisions infra/main.bicep and publishes this app to the Function App it tags."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
-from pycep import BicepParser
+from bicep_helpers import INFRA, ROOT, deploy
 
-ROOT = Path(__file__).resolve().parents[2]
 AZURE_YAML = yaml.safe_load((ROOT / "azure.yaml").read_text())
 
 
-def test_infra_points_at_main_bicep():
+def test_azd_provisions_main_bicep_with_its_parameter_file():
     infra = AZURE_YAML["infra"]
     assert infra["provider"] == "bicep"
     module = ROOT / infra["path"] / f"{infra['module']}.bicep"
-    assert module.is_file()
-    assert (module.parent / f"{infra['module']}.bicepparam").is_file(), "azd reads <module>.bicepparam"
+    assert module == INFRA / "main.bicep"
+    assert module.with_suffix(".bicepparam").is_file(), "azd reads <module>.bicepparam"
 
 
-def test_api_service_is_this_python_function_app():
-    assert set(AZURE_YAML["services"]) == {"api"}
-    api = AZURE_YAML["services"]["api"]
+def test_azd_publishes_this_python_app_to_the_function_app_carrying_its_tag():
+    (name,) = AZURE_YAML["services"]
+    api = AZURE_YAML["services"][name]
     assert api == {"project": ".", "language": "python", "host": "function"}
     assert (ROOT / api["project"] / "host.json").is_file(), "the project must be the Functions app root"
-
-
-def test_the_function_app_carries_the_service_tag_azd_looks_for():
-    module = BicepParser().parse(file_path=ROOT / "infra" / "modules" / "function-app.bicep")
-    tags = module["resources"]["app"]["config"]["tags"]["function"]["parameters"]["arg_2"]
-    assert tags["'azd-service-name'"] in AZURE_YAML["services"]
+    tagged = [
+        r.full_name
+        for r in deploy().resources("Microsoft.Web/sites")
+        if r.properties.get("tags", {}).get("azd-service-name") == name
+    ]
+    assert len(tagged) == 1, "azd deploys to the one site tagged with the service name"
 
 
 def test_azd_does_not_upload_the_infrastructure_or_tests():
