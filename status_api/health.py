@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import azure.functions as func
 
 from shared.dynamics.dataverse import DataverseClient
+from shared.dynamics.privileges import check_privileges, required_privileges
 from shared.opencx.client import OpenCXClient
 from shared.platform.credentials import shared_credential
 from shared.platform.problem import json_response
@@ -111,6 +112,40 @@ def _workstreams(settings: Settings) -> Check:
     return Check(name, True, "workstream " + "; ".join(found))
 
 
+def _privileges(settings: Settings) -> Check:
+    """The application user's privileges, read, never proved by a test write."""
+    client = DataverseClient(
+        settings.dataverse_url,
+        lambda: shared_credential(settings.azure_client_id),
+        connect_timeout=2.0,
+        read_timeout=5.0,
+        inline_retry_pauses=(),
+        pool_size=2,
+    )
+    try:
+        required = required_privileges(
+            incident_queue=bool(settings.incident_queue_id), create_contacts=settings.create_missing_contacts
+        )
+        report = check_privileges(client, required)
+    finally:
+        client.close()
+    name = "dataverse_privileges"
+    if report.status is not None or report.error_code:
+        fixes = {401: FIX_401, 403: FIX_403}
+        return Check(
+            name, False, f"the privileges could not be read ({report.status})",
+            fixes.get(report.status or 0, "Check DATAVERSE_URL and the environment's health, then retry."),
+        )  # fmt: skip
+    if report.missing:
+        listed = ", ".join(privilege for privilege, _ in report.missing)
+        reasons = "; ".join(f"{privilege}: to {why}" for privilege, why in report.missing)
+        return Check(
+            name, False, f"missing {len(report.missing)} privilege(s): {listed}",
+            "Add them to the application user's security role (docs/deploy.md lists the least role): " + reasons,
+        )  # fmt: skip
+    return Check(name, True, f"all {len(required)} privileges the bridge needs are held")
+
+
 def _opencx(settings: Settings) -> Check:
     """A cheap authenticated read: a session id that cannot exist answers 404 to a good key."""
     client = OpenCXClient(
@@ -181,6 +216,7 @@ def run_checks(deadline: float = DEADLINE_SECONDS) -> list[Check]:
     jobs: dict[str, Callable[[], Check]] = {
         "dataverse_token": lambda: _token(settings),
         "dataverse_workstream": lambda: _workstreams(settings),
+        "dataverse_privileges": lambda: _privileges(settings),
         "opencx_api": lambda: _opencx(settings),
         f"queue:{settings.handoff_queue}": lambda: _queue(settings, settings.handoff_queue, "handoffs"),
         f"queue:{settings.deadletter_queue}": lambda: _queue(

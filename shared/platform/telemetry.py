@@ -31,8 +31,12 @@ COUNTERS = (
     "handoffs.dead_lettered",
 )
 E2E_LATENCY = "handoff.e2e_latency_ms"
-# One request-latency histogram per upstream: `dataverse.request_ms`, `opencx.request_ms`, ...
-UPSTREAMS = ("dataverse", "opencx", "messaging")
+# One request-latency histogram per upstream (alerts and the workbook query these names).
+UPSTREAM_HISTOGRAMS = {
+    "dataverse": "dataverse.request_ms",
+    "opencx": "opencx.request_ms",
+    "messaging": "messaging.request_ms",
+}
 # Only these attributes ever reach a span or a metric: ids and outcomes, never customer data.
 ALLOWED_ATTRIBUTES = frozenset(
     {
@@ -73,7 +77,7 @@ def _build(tracer_provider: Any = None, meter_provider: Any = None) -> _Instrume
         counters={name: meter.create_counter(name, unit="1") for name in COUNTERS},
         e2e_latency=meter.create_histogram(E2E_LATENCY, unit="ms"),
         upstream_latency={
-            system: meter.create_histogram(f"{system}.request_ms", unit="ms") for system in UPSTREAMS
+            system: meter.create_histogram(name, unit="ms") for system, name in UPSTREAM_HISTOGRAMS.items()
         },
     )
 
