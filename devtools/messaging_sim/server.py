@@ -96,6 +96,7 @@ class MessagingHandler(SimHandler):
                 self.send(self.handle_token(query))
             elif path.endswith(JWKS_SUFFIX) or path == "/jwks":
                 self.read_body()
+                self.msim.count_jwks_request()
                 self.send(json_reply(200, self.msim.minter.jwks(), {"Cache-Control": "max-age=60"}))
             elif path.startswith(ADMIN_PREFIX):
                 self.send(self.handle_admin(path[len(ADMIN_PREFIX) :]))

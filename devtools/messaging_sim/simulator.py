@@ -109,6 +109,7 @@ class MessagingSimulator:
         self._records: list[RequestRecord] = []
         self._tokens: dict[str, float] = {}
         self._token_requests = 0
+        self._jwks_requests = 0
         self._port = port
         self._server: MessagingServer | None = None
         self._thread: threading.Thread | None = None
@@ -359,6 +360,15 @@ class MessagingSimulator:
     def record_error(self, text: str) -> None:
         with self.lock:
             self.errors.append(text)
+
+    def count_jwks_request(self) -> None:
+        with self.lock:
+            self._jwks_requests += 1
+
+    @property
+    def jwks_requests(self) -> int:
+        with self.lock:
+            return self._jwks_requests
 
     def count_token_request(self, query: dict[str, str]) -> None:
         with self.lock:
