@@ -88,6 +88,7 @@ class ScriptedRep:
         self._queues: dict[str, queue.Queue[Delivery]] = {}
         self._workers: dict[str, threading.Thread] = {}
         self._replies: dict[str, int] = {}
+        self._posted = 0
         self._session = requests.Session()
 
     # ------------------------------------------------------------------ the script
@@ -161,7 +162,10 @@ class ScriptedRep:
         delivery = self._new_delivery(conversation_id, activity, json.dumps(wire).encode())
         delivery.not_before = time.monotonic() + delay
         self._enqueue(delivery)
-        if self.duplicate_every and (delivery.index + 1) % self.duplicate_every == 0:
+        with self._lock:
+            self._posted += 1
+            duplicate = bool(self.duplicate_every) and self._posted % (self.duplicate_every or 1) == 0
+        if duplicate:
             self.redeliver(delivery.index)
         return delivery.index
 
@@ -262,3 +266,4 @@ class ScriptedRep:
         with self._lock:
             self._deliveries.clear()
             self._replies.clear()
+            self._posted = 0
