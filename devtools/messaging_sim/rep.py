@@ -1,0 +1,269 @@
+"""The simulator's Dynamics side: a scripted rep whose activities reach the bridge's webhook.
+
+Delivery follows Microsoft's `api/api-conversation-webhook.md`: `POST
+{webhook_url}/v3/conversations/{conversationId}/activities`, `Authorization: Bearer <token>`, a
+10-second timeout per attempt and three attempts ("retries up to three times ... After three failed
+attempts, no further retries are made": read as three attempts in all; `attempts` changes it),
+anything but 200 counting as a failure. Activities of one conversation are delivered one at a time,
+in order; conversations are delivered in parallel. Shapes are the page's samples: events as
+`type: "message"` with a `name` and `EventName: **_X_**` text.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import requests
+
+if TYPE_CHECKING:
+    from devtools.messaging_sim.simulator import MessagingSimulator
+
+
+@dataclass
+class Delivery:
+    """One activity on its way to the webhook, and what happened to each attempt."""
+
+    index: int
+    conversation_id: str
+    activity: dict[str, Any]
+    body: bytes
+    statuses: list[int] = field(default_factory=list)  # 0: no answer (timeout, refused)
+    delivered: bool = False
+    done: bool = False
+    redelivery_of: int | None = None
+    not_before: float = 0.0  # monotonic time before which it is not sent (a rep takes a moment)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "conversationId": self.conversation_id,
+            "activity": self.activity,
+            "statuses": list(self.statuses),
+            "delivered": self.delivered,
+            "done": self.done,
+            "redeliveryOf": self.redelivery_of,
+        }
+
+
+def _pascal(value: Any) -> Any:
+    """PascalCase keys, as the removed custom-events page showed (`Type`, `Conversation.Id`)."""
+    if isinstance(value, dict):
+        return {key[:1].upper() + key[1:]: _pascal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_pascal(item) for item in value]
+    return value
+
+
+def default_reply(text: str, count: int) -> str:
+    return f"Thanks, noted ({count}). Let me check that for you."
+
+
+class ScriptedRep:
+    """What a rep does, and the delivery machinery that carries it to the webhook."""
+
+    def __init__(self, sim: MessagingSimulator) -> None:
+        self.sim = sim
+        self.name = "Alex (sim rep)"
+        self.rep_id = "8c1c9a55-0000-4000-8000-00000000a1e5"
+        self.auto_accept = True
+        self.accept_delay = 0.2  # seconds between create and AgentAccepted: a rep is never instant
+        self.auto_reply = True
+        self.greeting = "Hi, this is Alex from support. I have read your conversation so far."
+        self.reply: Callable[[str, int], str] = default_reply
+        self.include_ids = True
+        self.pascal_case = False
+        self.events_as_messages = True
+        self.token_header = "Authorization"  # noqa: S105 - a header name
+        self.token_kind = "valid"  # noqa: S105 - a TokenMinter kind
+        self.duplicate_every: int | None = None  # redeliver every Nth activity once more, as after a lost 200
+        self._lock = threading.Lock()
+        self._deliveries: list[Delivery] = []
+        self._queues: dict[str, queue.Queue[Delivery]] = {}
+        self._workers: dict[str, threading.Thread] = {}
+        self._replies: dict[str, int] = {}
+        self._posted = 0
+        self._session = requests.Session()
+
+    # ------------------------------------------------------------------ the script
+
+    def on_created(self, conversation_id: str) -> None:
+        if self.auto_accept:
+            self.accept(conversation_id)
+
+    def on_customer_message(self, conversation_id: str, text: str) -> None:
+        if not self.auto_reply:
+            return
+        with self._lock:
+            count = self._replies[conversation_id] = self._replies.get(conversation_id, 0) + 1
+        self.say(conversation_id, self.reply(text, count))
+
+    def accept(self, conversation_id: str, delay: float | None = None) -> None:
+        """`AgentAccepted`, then the greeting (the webhook page's first and third samples)."""
+        wait = self.accept_delay if delay is None else delay
+        self.event(conversation_id, "AgentAccepted", delay=wait)
+        if self.greeting:
+            self.say(conversation_id, self.greeting)
+
+    def say(
+        self, conversation_id: str, text: str | None, attachments: list[dict[str, Any]] | None = None
+    ) -> int:
+        activity: dict[str, Any] = {
+            "type": "message",
+            "channelId": self.sim.channel_id,
+            "from": {"id": self.rep_id, "name": self.name},
+            "conversation": {"id": conversation_id},
+            "textFormat": "markdown",
+        }
+        if text is not None:
+            activity["text"] = text
+        if attachments:
+            activity["attachments"] = attachments
+        return self.post(conversation_id, activity, store=True)
+
+    def typing(self, conversation_id: str) -> int:
+        activity = {"type": "typing", "channelId": "MessagingApi", "conversation": {"id": conversation_id}}
+        return self.post(conversation_id, activity)
+
+    def event(self, conversation_id: str, name: str, delay: float = 0.0) -> int:
+        activity: dict[str, Any] = {
+            "type": "message" if self.events_as_messages else "event",
+            "channelId": self.sim.channel_id,
+            "from": {"id": self.rep_id},
+            "conversation": {"id": conversation_id},
+            "text": f"EventName: **_{name}_**",
+            "name": name,
+        }
+        return self.post(conversation_id, activity, delay=delay)
+
+    def end(self, conversation_id: str, event: str = "AgentEndSession") -> int:
+        """The rep (or, with another event name, a supervisor) ends it: closed here, then announced."""
+        self.sim.store.close(conversation_id, by=event)
+        return self.event(conversation_id, event)
+
+    # ------------------------------------------------------------------ delivery
+
+    def post(
+        self, conversation_id: str, activity: dict[str, Any], *, store: bool = False, delay: float = 0.0
+    ) -> int:
+        """Queue one activity for delivery; returns its delivery index."""
+        conversation = self.sim.store.get(conversation_id)
+        if self.include_ids:
+            activity = {"id": self.sim.store.next_message_id(), **activity}
+        if store and conversation is not None:
+            self.sim.store.add_message(conversation, "rep", activity)
+        wire = _pascal(activity) if self.pascal_case else activity
+        delivery = self._new_delivery(conversation_id, activity, json.dumps(wire).encode())
+        delivery.not_before = time.monotonic() + delay
+        self._enqueue(delivery)
+        with self._lock:
+            self._posted += 1
+            duplicate = bool(self.duplicate_every) and self._posted % (self.duplicate_every or 1) == 0
+        if duplicate:
+            self.redeliver(delivery.index)
+        return delivery.index
+
+    def redeliver(self, index: int) -> int:
+        """Send an earlier activity again, byte for byte, as Microsoft does after a lost answer."""
+        with self._lock:
+            original = self._deliveries[index]
+        copy = self._new_delivery(original.conversation_id, original.activity, original.body)
+        copy.redelivery_of = index
+        self._enqueue(copy)
+        return copy.index
+
+    def _new_delivery(self, conversation_id: str, activity: dict[str, Any], body: bytes) -> Delivery:
+        with self._lock:
+            delivery = Delivery(len(self._deliveries), conversation_id, activity, body)
+            self._deliveries.append(delivery)
+        return delivery
+
+    def _enqueue(self, delivery: Delivery) -> None:
+        with self._lock:
+            pending = self._queues.setdefault(delivery.conversation_id, queue.Queue())
+            pending.put(delivery)
+            worker = self._workers.get(delivery.conversation_id)
+            if worker is None or not worker.is_alive():
+                worker = threading.Thread(
+                    target=self._drain,
+                    args=(delivery.conversation_id,),
+                    name="messaging-sim-rep",
+                    daemon=True,
+                )
+                self._workers[delivery.conversation_id] = worker
+                worker.start()
+
+    def _drain(self, conversation_id: str) -> None:
+        pending = self._queues[conversation_id]
+        while True:
+            with self._lock:
+                try:
+                    delivery = pending.get_nowait()
+                except queue.Empty:
+                    self._workers.pop(conversation_id, None)
+                    return
+            self._deliver(delivery)
+
+    def _deliver(self, delivery: Delivery) -> None:
+        sim = self.sim
+        wait = delivery.not_before - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        attempts = max(1, sim.webhook_attempts) if sim.webhook_url else 1
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(sim.webhook_retry_pause)
+            status = self._attempt(delivery)
+            with self._lock:
+                delivery.statuses.append(status)
+            if status == 200:
+                with self._lock:
+                    delivery.delivered = True
+                break
+        with self._lock:
+            delivery.done = True
+
+    def _attempt(self, delivery: Delivery) -> int:
+        url = self.sim.webhook_url
+        if not url:
+            return 0
+        target = f"{url.rstrip('/')}/v3/conversations/{quote(delivery.conversation_id, safe='')}/activities"
+        token = self.sim.minter.mint(self.token_kind)
+        value = f"Bearer {token}"
+        headers = {"Content-Type": "application/json", self.token_header: value}
+        try:
+            response = self._session.post(
+                target, data=delivery.body, headers=headers, timeout=self.sim.webhook_timeout
+            )
+        except requests.RequestException:
+            return 0
+        return response.status_code
+
+    # ------------------------------------------------------------------ inspection
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        with self._lock:
+            return list(self._deliveries)
+
+    def wait_delivered(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued activity is done (delivered or given up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if all(d.done for d in self._deliveries):
+                    return True
+            time.sleep(0.01)
+        return False
+
+    def reset(self) -> None:
+        with self._lock:
+            self._deliveries.clear()
+            self._replies.clear()
+            self._posted = 0

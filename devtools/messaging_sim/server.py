@@ -1,0 +1,260 @@
+"""The HTTP side of the Messaging API simulator: API routes, identity endpoint, JWKS, admin API.
+
+The socket plumbing (keep-alive framing, body reading, connection drops, cutting clients on stop) is
+the Dataverse simulator's, reused; only the routes differ.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+import traceback
+import urllib.error
+import urllib.request
+import uuid
+from http.server import ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+from devtools.dataverse_sim.odata import ODataError
+from devtools.dataverse_sim.server import Reply, SimHandler, SimServer
+from devtools.messaging_sim.faults import FaultRule
+from devtools.messaging_sim.store import ApiError
+
+if TYPE_CHECKING:
+    from devtools.messaging_sim.simulator import MessagingSimulator
+
+API_PREFIX = "/api/v1.0/consumer/"
+TOKEN_PATH = "/msi/token"  # noqa: S105 - a URL path
+JWKS_SUFFIX = "/discovery/v2.0/keys"
+ADMIN_PREFIX = "/_sim/"
+
+
+def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, json.dumps(payload).encode(), dict(headers or {}), content_type="application/json")
+
+
+def problem_reply(
+    sim: MessagingSimulator, status: int, code: int | None, detail: str, title: str = ""
+) -> Reply:
+    """RFC 7807 problem details (error-handling.md) plus the 300xx code under `sim.error_code_field`."""
+    payload: dict[str, Any] = {
+        "type": f"https://httpstatuses.io/{status}",
+        "title": title
+        or {401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}.get(status, "Bad Input"),
+        "status": status,
+        "detail": detail,
+    }
+    if code is not None:
+        payload[sim.error_code_field] = code
+    return json_reply(status, payload)
+
+
+def classify(method: str, path: str) -> str:
+    """The operation a request is, for faults and records."""
+    if not path.startswith(API_PREFIX):
+        return "other"
+    rest = path[len(API_PREFIX) :].strip("/")
+    parts = rest.split("/")
+    if method == "POST" and rest == "conversation/create":
+        return "create"
+    if method == "GET" and rest == "conversations":
+        return "list"
+    if len(parts) == 2 and parts[0] == "conversation" and method == "POST":
+        return "send"  # "end" is decided from the body in the handler
+    if (
+        len(parts) == 3
+        and parts[0] == "conversation"
+        and method == "GET"
+        and parts[2] in ("messages", "context")
+    ):
+        return parts[2]
+    return "other"
+
+
+class MessagingServer(SimServer):
+    def __init__(self, address: tuple[str, int], sim: MessagingSimulator) -> None:
+        self.sim = sim  # type: ignore[assignment]
+        self.open_connections = set()
+        ThreadingHTTPServer.__init__(self, address, MessagingHandler)
+
+
+class MessagingHandler(SimHandler):
+    server_version = "MessagingApiSimulator/1.0"
+
+    @property
+    def msim(self) -> MessagingSimulator:
+        return self.server.sim  # type: ignore[return-value]
+
+    def dispatch(self) -> None:
+        split = urlsplit(self.path)
+        path = unquote(split.path)
+        query = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
+        try:
+            if path == TOKEN_PATH:
+                self.send(self.handle_token(query))
+            elif path.endswith(JWKS_SUFFIX) or path == "/jwks":
+                self.read_body()
+                self.msim.count_jwks_request()
+                self.send(json_reply(200, self.msim.minter.jwks(), {"Cache-Control": "max-age=60"}))
+            elif path.startswith(ADMIN_PREFIX):
+                self.send(self.handle_admin(path[len(ADMIN_PREFIX) :]))
+            else:
+                self.handle_api(path, query)
+        except _Dropped:
+            return
+        except Exception:
+            self.msim.record_error(traceback.format_exc())
+            self.close_connection = True
+            self.send(problem_reply(self.msim, 500, 30015, "Simulator error; see sim.errors."))
+
+    # ------------------------------------------------------------------ API
+
+    def handle_api(self, path: str, query: dict[str, str]) -> None:
+        sim = self.msim
+        started = time.perf_counter()
+        operation = classify(self.command, path)
+        try:
+            body = self.read_body()
+        except ODataError as error:
+            self.answer_api(
+                problem_reply(sim, error.status, 30012, error.message), None, path, operation, None, started
+            )
+            return
+        payload = _json(body)
+        if operation == "send" and isinstance(payload, dict) and payload.get("type") == "endOfConversation":
+            operation = "end"
+        fault = sim.choose_fault(operation)
+        if fault is not None and fault.kind == "drop_before":
+            sim.record(self, path, 0, operation, payload, started, fault.kind)
+            self.drop_connection()
+            return
+        delay = sim.latency + (fault.delay if fault is not None and fault.kind == "slow" else 0.0)
+        if delay > 0:
+            time.sleep(delay)
+        if fault is not None and fault.kind == "status":
+            reply = fault_reply(sim, fault)
+        else:
+            reply = self.checked_route(operation, path, query, payload)
+        self.answer_api(reply, fault, path, operation, payload, started)
+
+    def answer_api(
+        self, reply: Reply, fault: FaultRule | None, path: str, operation: str, payload: Any, started: float
+    ) -> None:
+        reply.headers.setdefault("x-ms-correlation-id", str(uuid.uuid4()))
+        self.msim.record(self, path, reply.status, operation, payload, started, fault.kind if fault else None)
+        if fault is not None and fault.kind == "drop_after_commit":
+            self.drop_connection()
+        else:
+            self.send(reply)
+
+    def checked_route(self, operation: str, path: str, query: dict[str, str], payload: Any) -> Reply:
+        sim = self.msim
+        try:
+            sim.check_request(
+                self.headers.get("Authorization"),
+                self.headers.get("channel-id"),
+                self.headers.get("organization-id"),
+            )
+            return sim.route(operation, path[len(API_PREFIX) :].strip("/"), query, payload)
+        except ApiError as error:
+            return problem_reply(sim, error.status, error.code, error.detail)
+
+    # ------------------------------------------------------------------ identity endpoint
+
+    def handle_token(self, query: dict[str, str]) -> Reply:
+        """App Service managed identity (api-version 2019-08-01), as azure-identity calls it."""
+        sim = self.msim
+        sim.count_token_request(query)
+        self.read_body()
+        fault = sim.choose_fault("token")
+        if fault is not None and fault.kind == "drop_before":
+            self.drop_connection()
+            raise _Dropped
+        if fault is not None and fault.kind == "slow":
+            time.sleep(fault.delay)
+        if fault is not None and fault.kind == "status":
+            return msi_error(fault.status, "Simulated identity endpoint fault.", fault.retry_after_header())
+        secret = self.headers.get("X-IDENTITY-HEADER")
+        if self.command != "GET":
+            return msi_error(405, "The token endpoint only answers GET.")
+        if secret is None or not hmac.compare_digest(secret.encode(), sim.identity_header.encode()):
+            return msi_error(401, "The X-IDENTITY-HEADER header is missing or not valid.")
+        resource = query.get("resource", "").rstrip("/")
+        if resource != sim.token_resource.rstrip("/"):
+            if sim.upstream_identity is not None:
+                return self.proxy_token(query)
+            return msi_error(400, f"Resource {resource!r} is not the Messaging API ({sim.token_resource}).")
+        token, expires_on = sim.issue_token(sim.token_scope)
+        payload = {
+            "access_token": token,
+            "expires_on": str(expires_on),
+            "resource": query.get("resource", ""),
+            "token_type": "Bearer",
+            "client_id": query.get("client_id", "22222222-2222-2222-2222-222222222222"),
+        }
+        return json_reply(200, payload)
+
+    def proxy_token(self, query: dict[str, str]) -> Reply:
+        """Any other resource goes to the upstream identity endpoint (the Dataverse simulator's)."""
+        endpoint, header = self.msim.upstream_identity or ("", "")
+        request = urllib.request.Request(  # noqa: S310 - a loopback URL the caller set
+            f"{endpoint}?{urlencode(query)}", headers={"X-IDENTITY-HEADER": header}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback, set by the caller
+                return Reply(response.status, response.read(), content_type="application/json")
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, error.read(), content_type="application/json")
+        except OSError:
+            return msi_error(503, "The upstream identity endpoint did not answer.")
+
+    # ------------------------------------------------------------------ admin
+
+    def handle_admin(self, name: str) -> Reply:
+        try:
+            body = self.read_body()
+        except ODataError as error:
+            return json_reply(error.status, {"error": error.message})
+        data = _json(body) if body else {}
+        if data is _INVALID:
+            return json_reply(400, {"error": "body is not JSON"})
+        try:
+            return self.msim.admin(self.command, name, data)
+        except (ValueError, TypeError, IndexError, KeyError) as error:
+            return json_reply(400, {"error": str(error)})
+
+
+class _Dropped(Exception):
+    """The connection was reset on purpose."""
+
+
+_INVALID: Any = object()
+
+
+def _json(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _INVALID
+
+
+def fault_reply(sim: MessagingSimulator, fault: FaultRule) -> Reply:
+    reply = problem_reply(sim, fault.status, fault.error_code, f"Simulated HTTP {fault.status}.", fault.title)
+    retry_after = fault.retry_after_header()
+    if retry_after is not None:
+        reply.headers["Retry-After"] = retry_after
+    return reply
+
+
+def msi_error(status: int, message: str, retry_after: str | None = None) -> Reply:
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    payload = {"statusCode": status, "message": message, "correlationId": str(uuid.uuid4())}
+    return json_reply(status, payload, headers)
+
+
+def invalid_json() -> Any:
+    return _INVALID

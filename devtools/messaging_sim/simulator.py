@@ -1,0 +1,404 @@
+"""MessagingSimulator: the Omnichannel Messaging API and its Dynamics side, on loopback.
+
+    with MessagingSimulator(webhook_url="http://127.0.0.1:7071/api/messaging") as sim:
+        os.environ.update(sim.env())
+        ...
+        sim.rep.say(conversation_id, "Anything else?")
+        sim.rep.end(conversation_id)
+
+What it checks follows Microsoft's `contact-center/extend/` pages: `intro-messaging-apis.md`
+(bearer token, `channel-id`, `organization-id`; 401 without them), `api/api-conversation-create.md`
+(`customerid` idempotency, `{conversationId, isNew, messageId}`), `api/api-conversation-endpoint.md`
+(message / typing / endOfConversation / event), `error-handling.md` (statuses, 300xx codes,
+`x-ms-correlation-id`, `Retry-After`) and `api/api-conversation-webhook.md` (the rep side, see rep.py).
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from devtools.messaging_sim.faults import FaultRule, pick_fault
+from devtools.messaging_sim.keys import TokenMinter
+from devtools.messaging_sim.rep import ScriptedRep
+from devtools.messaging_sim.server import (
+    API_PREFIX,
+    JWKS_SUFFIX,
+    TOKEN_PATH,
+    MessagingHandler,
+    MessagingServer,
+    invalid_json,
+    json_reply,
+)
+from devtools.messaging_sim.store import ApiError, Store, check_activity
+
+_REDACTED_HEADERS = frozenset({"authorization", "x-identity-header"})
+
+
+class RequestRecord(NamedTuple):
+    """One Messaging API call as the simulator saw it. `status` 0: dropped before an answer."""
+
+    method: str
+    path: str
+    status: int
+    operation: str
+    duration_ms: float
+    fault: str | None
+    headers: dict[str, str]
+    body: Any
+
+
+def _guid(text: str | None) -> str | None:
+    try:
+        return str(uuid.UUID(str(text)))
+    except (ValueError, TypeError):
+        return None
+
+
+class MessagingSimulator:
+    """A loopback Messaging API, its identity endpoint and JWKS, and a scripted rep, in daemon threads."""
+
+    def __init__(
+        self,
+        *,
+        webhook_url: str | None = None,
+        tenant_id: str = "72f988bf-0000-4000-8000-00000000d365",
+        app_id: str = "9f6c021d-1234-4abc-8df7-123456789abc",
+        audience: str | None = None,
+        channel_id: str | None = None,
+        organization_id: str | None = None,
+        zone: str = "crm",
+        token_lifetime: float = 3600.0,
+        upstream_identity: tuple[str, str] | None = None,
+        seed: int = 0,
+        port: int | None = None,
+    ) -> None:
+        self.webhook_url = webhook_url
+        self.tenant_id = tenant_id
+        self.app_id = app_id
+        self.audience = audience or f"api://{app_id}"
+        self.channel_id = channel_id or str(uuid.uuid4())
+        self.organization_id = organization_id or str(uuid.uuid4())
+        self.token_resource = f"https://{self.organization_id.replace('-', '')}-c.{zone}.dynamics.com"
+        self.token_lifetime = token_lifetime
+        self.upstream_identity = upstream_identity
+        self.identity_header = secrets.token_urlsafe(24)
+        # Behaviour switches (also settable through POST /_sim/config).
+        self.latency = 0.0
+        self.create_status = 200  # undocumented: any 2xx must do
+        self.channel_configured = True  # False: 404 / 30004
+        self.workstream_linked = True  # False: 400 / 30014 on create
+        self.error_code_field = "errorCode"  # undocumented: where the 300xx code sits in the body
+        self.webhook_timeout = 10.0
+        self.webhook_attempts = 3
+        self.webhook_retry_pause = 1.0
+        self.lock = threading.Lock()
+        self.errors: list[str] = []
+        self.store = Store()
+        self.minter = TokenMinter(tenant_id, self.audience, app_id)
+        self.rep = ScriptedRep(self)
+        self._seed = seed
+        self._rng = random.Random(seed)
+        self._faults: list[FaultRule] = []
+        self._records: list[RequestRecord] = []
+        self._tokens: dict[str, float] = {}
+        self._token_requests = 0
+        self._jwks_requests = 0
+        self._port = port
+        self._server: MessagingServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> MessagingSimulator:
+        if self._server is not None:
+            return self
+        server = MessagingServer(("127.0.0.1", self._port or 0), self)
+        self._port = int(server.server_address[1])
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="messaging-sim", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._server = self._thread = None
+        server.shutdown()
+        server.cut_all_connections()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> MessagingSimulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the simulator has no port until start()")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.url}/{self.tenant_id}{JWKS_SUFFIX}"
+
+    @property
+    def identity_endpoint(self) -> str:
+        return f"{self.url}{TOKEN_PATH}"
+
+    @property
+    def token_scope(self) -> str:
+        return f"{self.token_resource}/.default"
+
+    def env(self) -> dict[str, str]:
+        """Settings that point the bridge at this simulator (DESIGN section 8 names).
+
+        IDENTITY_ENDPOINT/IDENTITY_HEADER make DefaultAzureCredential (no MESSAGING_CLIENT_ID) fetch
+        Messaging API tokens here; give `upstream_identity` (the Dataverse simulator's endpoint and
+        header) so tokens for any other resource still come from there.
+        """
+        return {
+            "MESSAGING_API_URL": self.url,
+            "MESSAGING_CHANNEL_ID": self.channel_id,
+            "MESSAGING_ORGANIZATION_ID": self.organization_id,
+            "MESSAGING_TOKEN_SCOPE": self.token_scope,
+            "MESSAGING_TENANT_ID": self.tenant_id,
+            "MESSAGING_WEBHOOK_AUDIENCE": self.audience,
+            "MESSAGING_JWKS_URL": self.jwks_url,
+            "IDENTITY_ENDPOINT": self.identity_endpoint,
+            "IDENTITY_HEADER": self.identity_header,
+        }
+
+    # ------------------------------------------------------------------ tokens the API accepts
+
+    def issue_token(self, scope: str | None = None) -> tuple[str, int]:
+        """A bearer token the API accepts (what the identity endpoint hands out)."""
+        if scope is not None and scope.rstrip("/") not in (self.token_scope, self.token_resource):
+            raise ValueError(f"scope must be {self.token_scope}")
+        token = secrets.token_urlsafe(32)
+        expires_on = time.time() + self.token_lifetime
+        with self.lock:
+            self._tokens[token] = expires_on
+        return token, int(expires_on)
+
+    def trust_token(self, token: str, lifetime: float | None = None) -> None:
+        """Accept a token minted elsewhere (a test's own credential)."""
+        with self.lock:
+            self._tokens[token] = time.time() + (lifetime if lifetime is not None else self.token_lifetime)
+
+    def expire_tokens(self) -> None:
+        with self.lock:
+            for token in self._tokens:
+                self._tokens[token] = 0.0
+
+    def check_request(
+        self, authorization: str | None, channel_id: str | None, organization_id: str | None
+    ) -> None:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, None, "The bearer token is missing.")
+        with self.lock:
+            expires = self._tokens.get(token.strip())
+        if expires is None or expires <= time.time():
+            raise ApiError(401, None, "The token is expired or invalid.")
+        if not channel_id or not organization_id:
+            raise ApiError(401, None, "The channel-id and organization-id headers are required.")
+        if _guid(organization_id) is None:
+            raise ApiError(400, 30001, "The provided organization ID isn't valid.")
+        if _guid(channel_id) is None:
+            raise ApiError(400, 30002, "The provided channel ID isn't valid.")
+        if _guid(organization_id) != _guid(self.organization_id) or _guid(channel_id) != _guid(
+            self.channel_id
+        ):
+            raise ApiError(401, None, "The channel ID isn't authorized for the organization.")
+        if not self.channel_configured:
+            raise ApiError(404, 30004, "The specified channel configuration doesn't exist.")
+
+    # ------------------------------------------------------------------ operations
+
+    def route(self, operation: str, rest: str, query: dict[str, str], payload: Any) -> Any:
+        if operation == "create":
+            return self.create(payload)
+        if operation in ("send", "end"):
+            return self.send(rest.split("/")[1], payload)
+        if operation == "list":
+            return self.list_conversations(query)
+        if operation == "messages":
+            conversation = self.store.active(rest.split("/")[1])
+            items = [{"messageId": m.message_id, **m.activity} for m in conversation.messages]
+            return json_reply(200, {"messages": items, "continuationToken": None})
+        if operation == "context":
+            conversation = self.store.active(rest.split("/")[1])
+            items = [{"name": k, "value": v.get("value")} for k, v in conversation.context.items()]
+            return json_reply(200, {"context": items})
+        raise ApiError(404, None, f"No such operation: {rest}")
+
+    def create(self, payload: Any) -> Any:
+        if not self.workstream_linked:
+            raise ApiError(400, 30014, "The specified channel configuration isn't linked to a workstream.")
+        conversation, is_new = self.store.create(payload)
+        answer: dict[str, Any] = {"conversationId": conversation.conversation_id, "isNew": is_new}
+        if is_new and conversation.start_message is not None:
+            answer["messageId"] = self.store.next_message_id()
+        if is_new:
+            self.rep.on_created(conversation.conversation_id)
+        return json_reply(self.create_status, answer)
+
+    def send(self, conversation_id: str, payload: Any) -> Any:
+        conversation = self.store.active(conversation_id)
+        kind = check_activity(payload, self.channel_id)
+        if kind == "endOfConversation":
+            self.store.close(conversation.conversation_id, by="customer")
+            return json_reply(200, {})
+        if kind == "typing":
+            return json_reply(200, {})
+        message_id = self.store.add_message(conversation, "customer", payload)
+        if kind == "message":
+            self.rep.on_customer_message(conversation.conversation_id, str(payload.get("text") or ""))
+        return json_reply(200, {"messageId": message_id})
+
+    def list_conversations(self, query: dict[str, str]) -> Any:
+        size = query.get("PageSize")
+        if size is not None and (not size.isdigit() or not 1 <= int(size) <= 250):
+            raise ApiError(
+                400, 30007, "The page size for conversations must either be null or between 1 and 250."
+            )
+        active = [c for c in self.store.all() if c.active]
+        items = [{"conversationid": c.conversation_id, "timestamp": c.created} for c in active]
+        return json_reply(200, {"conversations": items[: int(size or 50)], "continuationtoken": None})
+
+    # ------------------------------------------------------------------ inspection
+
+    def conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        found = self.store.get(conversation_id)
+        return found.summary() if found else None
+
+    @property
+    def conversations(self) -> list[dict[str, Any]]:
+        return [c.summary() for c in self.store.all()]
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        with self.lock:
+            return list(self._records)
+
+    @property
+    def token_requests(self) -> int:
+        with self.lock:
+            return self._token_requests
+
+    @property
+    def faults(self) -> list[FaultRule]:
+        with self.lock:
+            return list(self._faults)
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            records = list(self._records)
+            stats: dict[str, Any] = {
+                "token_requests": self._token_requests,
+                "faults_fired": sum(rule.fired for rule in self._faults),
+            }
+        per_operation: dict[str, Counter[str]] = {}
+        for record in records:
+            per_operation.setdefault(record.operation, Counter())[str(record.status)] += 1
+        deliveries = self.rep.deliveries
+        stats["requests"] = len(records)
+        stats["conversations"] = self.store.count()
+        stats["active_conversations"] = sum(1 for c in self.store.all() if c.active)
+        stats["operations"] = {op: dict(counter) for op, counter in sorted(per_operation.items())}
+        stats["deliveries"] = len(deliveries)
+        stats["delivered"] = sum(1 for d in deliveries if d.delivered)
+        stats["delivery_attempts"] = sum(len(d.statuses) for d in deliveries)
+        return stats
+
+    # ------------------------------------------------------------------ faults
+
+    def add_fault(self, rule: FaultRule) -> None:
+        with self.lock:
+            self._faults.append(rule)
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self._faults.clear()
+
+    def choose_fault(self, operation: str) -> FaultRule | None:
+        with self.lock:
+            return pick_fault(self._faults, operation, self._rng)
+
+    def reset(self) -> None:
+        """Empty conversations, faults, records and deliveries. Settings and issued tokens stay."""
+        self.store.clear()
+        self.rep.reset()
+        with self.lock:
+            self._faults.clear()
+            self._records.clear()
+            self._token_requests = 0
+            self._rng = random.Random(self._seed)
+
+    # ------------------------------------------------------------------ called by the handler
+
+    def record_error(self, text: str) -> None:
+        with self.lock:
+            self.errors.append(text)
+
+    def count_jwks_request(self) -> None:
+        with self.lock:
+            self._jwks_requests += 1
+
+    @property
+    def jwks_requests(self) -> int:
+        with self.lock:
+            return self._jwks_requests
+
+    def count_token_request(self, query: dict[str, str]) -> None:
+        with self.lock:
+            self._token_requests += 1
+
+    def record(
+        self,
+        handler: MessagingHandler,
+        path: str,
+        status: int,
+        operation: str,
+        body: Any,
+        started: float,
+        fault: str | None,
+    ) -> None:
+        headers = {
+            name.lower(): ("<redacted>" if name.lower() in _REDACTED_HEADERS else value)
+            for name, value in handler.headers.items()
+        }
+        elapsed = (time.perf_counter() - started) * 1000.0
+        if body is invalid_json():
+            body = "<not JSON>"
+        record = RequestRecord(handler.command, path, status, operation, elapsed, fault, headers, body)
+        with self.lock:
+            self._records.append(record)
+
+    def admin(self, method: str, name: str, data: Any) -> Any:
+        from devtools.messaging_sim.admin import admin_route
+
+        return admin_route(self, method, name, data)
+
+
+__all__ = ["API_PREFIX", "MessagingSimulator", "RequestRecord"]

@@ -1,0 +1,215 @@
+"""Lenient parsing of the activities Microsoft POSTs to our webhook, and what each one means for us.
+
+Shapes follow Microsoft's `contact-center/extend/api/api-conversation-webhook.md` (Bot Framework
+activities: `type`, `channelId`, `from.{id,name}`, `conversation.id`, `text`, `textFormat`,
+`attachments[]`, and event names in `name`). The page contradicts itself, so parsing is lenient:
+- system events arrive as `type: "message"` with `text: "EventName: **_AgentAccepted_**"` and a
+  `name`, although the page says events are `type: "event"`: the event name is read from `name`
+  or from that text pattern, and an activity that names an event is never relayed as a message;
+- two samples name events (`AgentClosed`, `ConversationClosed`) the list lacks: both end;
+- an earlier revision (the removed `configure-custom-events.md`) showed PascalCase keys (`Type`,
+  `Id`, `Conversation.Id`): keys are matched case-insensitively at every level;
+- the samples carry no `id`: the dedup key falls back to a hash of the canonical body.
+Every uncertain reading lives in this module only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+MAX_BODY_BYTES = 1024 * 1024
+_MAX_DEPTH = 16
+
+# `EventName: **_AgentAccepted_**` (webhook page samples); tolerant of spacing and of the markdown.
+_EVENT_TEXT = re.compile(r"^\s*EventName\s*:\s*[*_\s]*([A-Za-z][A-Za-z0-9_]*?)[*_\s]*$", re.IGNORECASE)
+
+# Events after which the conversation is over for the customer. From the webhook page's list
+# (AgentEndSession, PrimaryAgentEndConversation, ConversationClose,
+# SupervisorForceClosedConversation) and its samples (AgentClosed, ConversationClosed). Compared
+# case-insensitively. AgentDisconnected, CustomerDisconnected and the Consult*/Transfer* events do
+# not end the conversation; OutOfOperatingHours* are undocumented in effect and only logged.
+END_EVENT_NAMES = frozenset(
+    name.lower()
+    for name in (
+        "AgentEndSession",
+        "PrimaryAgentEndConversation",
+        "ConversationClose",
+        "ConversationClosed",
+        "SupervisorForceClosedConversation",
+        "AgentClosed",
+        "EndConversation",
+        "EndOfConversation",
+    )
+)
+
+
+class ActivityKind(StrEnum):
+    """What the bridge does with an activity."""
+
+    REP_MESSAGE = "rep_message"  # relay to the customer
+    END = "end"  # close the OpenCX session
+    SYSTEM_EVENT = "system_event"  # log, ignore
+    TYPING = "typing"  # ignore
+    OTHER = "other"  # unknown type, or a message with neither text nor attachments: ignore
+
+
+class ActivityInvalid(ValueError):
+    """The body is not a JSON object. The reason is safe to log (it never quotes the body)."""
+
+
+def _text(value: Any) -> str | None:
+    """Strings as they are; numbers (a 13-digit id) as text; anything else is absent."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _object(value: Any) -> Any:
+    return value if isinstance(value, dict) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+Text = Annotated[str | None, BeforeValidator(_text)]
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class ChannelAccount(_Lenient):
+    id: Text = None
+    name: Text = None
+
+
+class ConversationAccount(_Lenient):
+    id: Text = None
+
+
+class Attachment(_Lenient):
+    content_type: Text = Field(default=None, alias="contenttype")
+    content_url: Text = Field(default=None, alias="contenturl")
+    name: Text = None
+
+
+class Activity(_Lenient):
+    """One webhook activity, keys already folded to lower case (see `parse_activity`)."""
+
+    type: Text = None
+    id: Text = None
+    name: Text = None
+    channel_id: Text = Field(default=None, alias="channelid")
+    from_: Annotated[ChannelAccount | None, BeforeValidator(_object)] = Field(default=None, alias="from")
+    conversation: Annotated[ConversationAccount | None, BeforeValidator(_object)] = None
+    text: Text = None
+    text_format: Text = Field(default=None, alias="textformat")
+    attachments: Annotated[list[Attachment], BeforeValidator(_list)] = Field(default_factory=list)
+    timestamp: Text = None
+    canonical: str = Field(default="", alias="_canonical")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError("an activity is a JSON object")
+        folded = fold_keys(data)
+        folded.pop("_canonical", None)  # computed here only, never taken from the body
+        return {**folded, "_canonical": canonical_json(folded)}
+
+    @property
+    def conversation_id(self) -> str | None:
+        return self.conversation.id if self.conversation else None
+
+    @property
+    def sender_name(self) -> str | None:
+        return self.from_.name if self.from_ else None
+
+    @property
+    def sender_id(self) -> str | None:
+        return self.from_.id if self.from_ else None
+
+    @property
+    def event_name(self) -> str | None:
+        """The system event this activity announces: `name`, else the `EventName: **_X_**` text."""
+        if self.name and self.name.strip():
+            return self.name.strip()
+        match = _EVENT_TEXT.match(self.text or "")
+        return match.group(1) if match else None
+
+    @property
+    def kind(self) -> ActivityKind:
+        kind = (self.type or "").strip().lower()
+        if kind == "typing":
+            return ActivityKind.TYPING
+        if kind == "endofconversation":
+            return ActivityKind.END
+        event = self.event_name
+        if event is not None:
+            return ActivityKind.END if event.lower() in END_EVENT_NAMES else ActivityKind.SYSTEM_EVENT
+        if kind == "event":
+            return ActivityKind.SYSTEM_EVENT
+        if kind == "message" and ((self.text or "").strip() or self.attachments):
+            return ActivityKind.REP_MESSAGE
+        return ActivityKind.OTHER
+
+    @property
+    def dedup_key(self) -> str:
+        """Stable across redeliveries: the activity `id`, else a hash of the canonical body.
+
+        Without an `id`, two identical bodies are one activity (DESIGN section 8): a rep who types
+        the very same text twice with nothing else differing is relayed once. The caller scopes the
+        key by conversation id and by a time window.
+        """
+        if self.id and self.id.strip():
+            return f"id:{self.id.strip()}"
+        return "sha256:" + hashlib.sha256(self.canonical.encode()).hexdigest()
+
+
+def fold_keys(value: Any, depth: int = 0) -> Any:
+    """Lower-case every object key, at every level. On a clash the first non-null value wins."""
+    if depth > _MAX_DEPTH:
+        raise ActivityInvalid("activity nested too deeply")
+    if isinstance(value, dict):
+        folded: dict[str, Any] = {}
+        for key, item in value.items():
+            lowered = str(key).lower()
+            if folded.get(lowered) is None:
+                folded[lowered] = fold_keys(item, depth + 1)
+        return folded
+    if isinstance(value, list):
+        return [fold_keys(item, depth + 1) for item in value]
+    return value
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling per body: folded keys, sorted, no whitespace. The base of the dedup hash."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_activity(body: bytes | str | dict[str, Any]) -> Activity:
+    """Parse a webhook body. Raises ActivityInvalid when it is not a JSON object; never on fields."""
+    if isinstance(body, bytes | str):
+        if len(body) > MAX_BODY_BYTES:
+            raise ActivityInvalid("activity body too large")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise ActivityInvalid("activity body is not JSON") from None
+    else:
+        data = body
+    if not isinstance(data, dict):
+        raise ActivityInvalid("activity body is not a JSON object")
+    try:
+        return Activity.model_validate(data)
+    except ValidationError:  # only the top-level shape can fail; fields are coerced or dropped
+        raise ActivityInvalid("activity body is not a valid activity") from None

@@ -1,0 +1,154 @@
+"""Webhook activities: the shapes of Microsoft's webhook page samples, PascalCase, and what each means."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared.messaging.activity import ActivityInvalid, ActivityKind, parse_activity
+
+CHANNEL = "5f1f7f3c-98a4-4c63-9a0e-0a8f2b1e7c11"
+CONVERSATION = "0b8e2a4f-6a8e-4d7c-9a54-37f3b0d2c1aa"
+
+
+def sample(**fields: object) -> dict[str, object]:
+    return {"channelId": CHANNEL, "conversation": {"id": CONVERSATION}, **fields}
+
+
+def test_rep_message_from_the_docs_sample_is_relayed() -> None:
+    body = sample(
+        type="message", **{"from": {"id": "r1", "name": "Priya"}}, textFormat="markdown", text="hello"
+    )
+    activity = parse_activity(json.dumps(body).encode())
+    assert activity.kind is ActivityKind.REP_MESSAGE
+    assert (activity.text, activity.sender_name, activity.sender_id) == ("hello", "Priya", "r1")
+    assert activity.conversation_id == CONVERSATION
+    assert activity.text_format == "markdown"
+    assert activity.event_name is None
+
+
+def test_attachment_only_message_is_relayed() -> None:
+    attachment = {
+        "contentType": "image/jpeg",
+        "contentUrl": "https://x/y.jpg",
+        "content": None,
+        "name": "a.jpg",
+    }
+    activity = parse_activity(sample(type="message", attachments=[attachment, "junk"]))
+    assert activity.kind is ActivityKind.REP_MESSAGE
+    assert [(a.content_type, a.content_url, a.name) for a in activity.attachments] == [
+        ("image/jpeg", "https://x/y.jpg", "a.jpg")
+    ]
+
+
+def test_agent_accepted_sent_as_a_message_is_a_system_event_not_a_reply() -> None:
+    activity = parse_activity(
+        sample(type="message", text="EventName: **_AgentAccepted_**", name="AgentAccepted")
+    )
+    assert activity.kind is ActivityKind.SYSTEM_EVENT
+    assert activity.event_name == "AgentAccepted"
+
+
+def test_event_name_read_from_the_text_when_name_is_absent() -> None:
+    activity = parse_activity(sample(type="message", text="EventName: **_AgentEndSession_**"))
+    assert activity.event_name == "AgentEndSession"
+    assert activity.kind is ActivityKind.END
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "AgentEndSession",
+        "PrimaryAgentEndConversation",
+        "ConversationClose",
+        "SupervisorForceClosedConversation",
+        "AgentClosed",
+        "ConversationClosed",
+        "conversationclosed",
+    ],
+)
+def test_end_events_end_the_conversation(name: str) -> None:
+    assert (
+        parse_activity(sample(type="message", name=name, text=f"EventName: **_{name}_**")).kind
+        is ActivityKind.END
+    )
+    assert parse_activity(sample(type="event", name=name)).kind is ActivityKind.END
+
+
+@pytest.mark.parametrize(
+    "name", ["AgentAssigned", "CustomerDisconnected", "TransferToAgentInitiated", "ConsultAgentEndSession"]
+)
+def test_other_events_are_ignored(name: str) -> None:
+    assert parse_activity(sample(type="event", name=name)).kind is ActivityKind.SYSTEM_EVENT
+
+
+def test_end_of_conversation_type_ends() -> None:
+    assert parse_activity(sample(type="endOfConversation")).kind is ActivityKind.END
+
+
+def test_typing_is_ignored_and_unknown_types_are_other() -> None:
+    assert parse_activity({"type": "typing", "channelId": "MessagingApi"}).kind is ActivityKind.TYPING
+    assert parse_activity(sample(type="message", text="   ")).kind is ActivityKind.OTHER
+    assert parse_activity(sample(type="conversationUpdate")).kind is ActivityKind.OTHER
+    assert parse_activity(sample(type="event")).kind is ActivityKind.SYSTEM_EVENT
+
+
+def test_pascal_case_keys_at_every_level() -> None:
+    body = {
+        "Type": "message",
+        "Id": 1756399395730,
+        "ChannelId": CHANNEL,
+        "From": {"Id": "r1", "Name": "Priya"},
+        "Conversation": {"Id": CONVERSATION},
+        "Text": "hi",
+        "Attachments": [{"ContentType": "image/png", "ContentUrl": "u", "Name": "n"}],
+    }
+    activity = parse_activity(body)
+    assert activity.kind is ActivityKind.REP_MESSAGE
+    assert activity.id == "1756399395730"  # a numeric id is kept as text
+    assert (activity.sender_name, activity.conversation_id, activity.channel_id) == (
+        "Priya",
+        CONVERSATION,
+        CHANNEL,
+    )
+    assert activity.attachments[0].content_type == "image/png"
+
+
+def test_wrong_field_types_are_dropped_not_fatal() -> None:
+    activity = parse_activity(
+        {"type": "message", "from": "nobody", "conversation": [1], "text": 5, "attachments": {}}
+    )
+    assert activity.from_ is None and activity.conversation_id is None
+    assert activity.text == "5"
+    assert activity.attachments == []
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"', b"\xff\xfe", "null"])
+def test_non_objects_are_invalid(body: bytes | str) -> None:
+    with pytest.raises(ActivityInvalid):
+        parse_activity(body)
+
+
+def test_dedup_key_is_the_id_when_there_is_one() -> None:
+    first = parse_activity(sample(type="message", id="m-1", text="a"))
+    again = parse_activity(sample(type="message", id="m-1", text="a"))
+    other = parse_activity(sample(type="message", id="m-2", text="a"))
+    assert first.dedup_key == again.dedup_key == "id:m-1"
+    assert other.dedup_key != first.dedup_key
+
+
+def test_dedup_key_without_id_is_stable_across_key_order_and_case() -> None:
+    body = sample(type="message", text="hello", **{"from": {"id": "r1", "name": "Priya"}})
+    reordered = json.loads(json.dumps(dict(reversed(list(body.items())))))
+    pascal = {key[:1].upper() + key[1:]: value for key, value in body.items()}
+    keys = {parse_activity(b).dedup_key for b in (body, reordered, pascal)}
+    assert len(keys) == 1
+    assert keys.pop().startswith("sha256:")
+    assert parse_activity(sample(type="message", text="hello!")).dedup_key not in keys
+
+
+def test_a_body_cannot_choose_its_own_dedup_hash() -> None:
+    one = parse_activity(sample(type="message", text="a", _canonical="x"))
+    two = parse_activity(sample(type="message", text="b", _canonical="x"))
+    assert one.dedup_key != two.dedup_key
