@@ -99,7 +99,9 @@ def enqueue_handoff(
     message = build_message(handoff_id, parse_event(body or sample_event()), datetime.now(UTC), None)
     if fields:
         message = message.model_copy(update=fields)
-    client = make_queue_client(StorageConnection(connection_string=storage_connection), queue, QueueProfile.WORKER)
+    client = make_queue_client(
+        StorageConnection(connection_string=storage_connection), queue, QueueProfile.WORKER
+    )
     send(client, message.to_json())
     return message.to_json()
 

@@ -23,9 +23,9 @@ import requests
 from azure.core.exceptions import AzureError
 from requests.adapters import HTTPAdapter
 
-from shared.log import get_logger, log_event
 from shared.messaging.bodies import build_end_activity
-from shared.retry_policy import parse_retry_after
+from shared.platform.log import get_logger, log_event
+from shared.platform.retry_policy import parse_retry_after
 
 logger = get_logger("messaging")
 logging.getLogger("urllib3").setLevel(logging.WARNING)
@@ -50,7 +50,7 @@ _HEADERS = {"Accept": "application/json", "Content-Type": "application/json; cha
 
 @dataclass(frozen=True)
 class MessagingResponse:
-    """What the caller needs of an answer; mirrors shared.dataverse.DataverseResponse."""
+    """What the caller needs of an answer; mirrors shared.dynamics.dataverse.DataverseResponse."""
 
     status: int | None  # None: no answer (connection dropped, timeout, no token)
     body: dict[str, Any] = field(default_factory=dict)
