@@ -63,10 +63,17 @@ def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:
     return (rng or random).uniform(0, ceiling)
 
 
-def retry_delay_seconds(attempt: int, retry_after: float | None, rng: random.Random | None = None) -> int:
+def retry_delay_seconds(
+    attempt: int, retry_after: float | None, rng: random.Random | None = None, *, spread: bool = False
+) -> int:
     """The visibility delay for the re-enqueued message: Retry-After when given, else backoff.
 
+    `spread` (throttling): Retry-After plus up to half of it again, never less, so a crowd of
+    handoffs throttled together does not come back in the same second and meet the limit again.
     At least one second, so a message never spins; whole seconds, as the queue takes them.
     """
-    delay = retry_after if retry_after is not None else backoff_seconds(attempt, rng)
+    if retry_after is None:
+        delay = backoff_seconds(attempt, rng)
+    else:
+        delay = retry_after + ((rng or random).uniform(0, retry_after / 2) if spread else 0.0)
     return max(1, int(-(-delay // 1)))
