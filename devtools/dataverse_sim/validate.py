@@ -160,9 +160,11 @@ def validate_incident(body: object, base_url: str, custom_columns: frozenset[str
     check_text(data, "description", schema.MAX_INCIDENT_DESCRIPTION, required=False, where=entity)
     check_text(data, "ticketnumber", schema.MAX_TICKET_NUMBER, required=False, where=entity)
     priority = data.get("prioritycode")
-    if priority is not None and (
-        not isinstance(priority, int) or isinstance(priority, bool) or priority not in schema.PRIORITY_CODES
-    ):
+    if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
+        raise ODataError(
+            400, CODE_PAYLOAD, f"Cannot convert the literal '{priority}' to the expected type 'Edm.Int32'."
+        )
+    if priority is not None and priority not in schema.PRIORITY_CODES:
         raise ODataError(
             400,
             CODE_VALIDATION,

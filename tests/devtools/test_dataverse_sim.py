@@ -405,9 +405,7 @@ def test_create_accepts_the_limits_exactly(client: Client, workstream: str) -> N
         description="d" * 2000,
         msdyn_channel="192360000",
         **{
-            CONTEXT_ITEMS: [
-                {"msdyn_name": "n" * 100, "msdyn_value": "v" * 512, "msdyn_isdisplayable": False}
-            ]
+            CONTEXT_ITEMS: [{"msdyn_name": "n" * 100, "msdyn_value": "v" * 512, "msdyn_isdisplayable": False}]
         },
     )
     assert client.create(body).status_code == 204
