@@ -110,7 +110,9 @@ class DataverseApi:
         return handler(request)
 
     def unknown(self, request: ApiRequest) -> Reply:
-        segment = request.rest.split("/")[0]
+        segment, _, tail = request.rest.partition("/")
+        if tail:  # an operation bound to a row that the simulator does not implement
+            raise ODataError(404, CODE_NO_SEGMENT, f"Resource not found for the segment '{tail}'.")
         if any(segment == name or segment.startswith(f"{name}(") for name in _KNOWN_SETS):
             raise ODataError(
                 405, CODE_BAD_QUERY, f"The HTTP method '{request.method}' is not supported here."
