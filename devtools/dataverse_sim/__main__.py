@@ -9,7 +9,12 @@ import sys
 import threading
 from types import FrameType
 
-from devtools.dataverse_sim import DataverseSimulator, seed_demo
+from devtools.dataverse_sim import (
+    DUPLICATE_CODE_DOCUMENTED,
+    DUPLICATE_CODE_EMPTY,
+    DataverseSimulator,
+    seed_demo,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -19,6 +24,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--token-lifetime", type=float, default=3600.0, help="seconds a token stays valid")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API call")
     parser.add_argument("--max-concurrency", type=int, default=None, help="429 above this many in flight")
+    parser.add_argument(
+        "--empty-duplicate-code",
+        action="store_true",
+        help="answer 412 on an existing key with an empty error code, as Microsoft's own example does",
+    )
     return parser.parse_args(argv)
 
 
@@ -30,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         latency=args.latency,
         max_concurrency=args.max_concurrency,
+        duplicate_code=DUPLICATE_CODE_EMPTY if args.empty_duplicate_code else DUPLICATE_CODE_DOCUMENTED,
     ).start()
     info: dict[str, object] = {
         "url": sim.url,

@@ -225,3 +225,10 @@ def test_unknown_paths_and_methods_stay_odata_errors(client: Client) -> None:
     response = client.session.delete(f"{client.sim.url}{API}incidents", headers=client.headers(), timeout=5)
     assert response.status_code == 405
     assert client.get(f"incidents({uuid.uuid4()})/Microsoft.Dynamics.CRM.Nothing").status_code == 404
+
+
+def test_cli_flag_selects_the_empty_duplicate_code() -> None:
+    from devtools.dataverse_sim.__main__ import parse_args
+
+    assert parse_args(["--empty-duplicate-code"]).empty_duplicate_code is True
+    assert parse_args([]).empty_duplicate_code is False
