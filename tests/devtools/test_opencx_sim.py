@@ -613,6 +613,15 @@ class _ContactRecorder:
     def add_workstream(self, *args: Any, **kwargs: Any) -> str:
         return "w"
 
+    def add_queue(self, *args: Any, **kwargs: Any) -> str:  # the incident path's demo rows
+        return "q"
+
+    def add_systemuser(self, *args: Any, **kwargs: Any) -> str:
+        return "u"
+
+    def add_team(self, *args: Any, **kwargs: Any) -> str:
+        return "t"
+
     def add_contact(self, **fields: Any) -> str:
         if fields.get("statecode", 0) == 0:  # only active contacts link
             self.contacts.append(fields)
