@@ -369,18 +369,23 @@ def test_drain_stops_when_until_is_true(fixture, env):
     assert counts.invocations == 1 and time.monotonic() - started < 10
 
 
-def test_signed_chunked_webhook_is_accepted_by_the_real_trigger(bridge_env):
+def test_signed_chunked_webhook_is_accepted_by_the_real_trigger(bridge_env, monkeypatch):
     """The hostile run's case: the body arrives chunked, the signature must verify over all of it."""
     import threading
 
-    from helpers import SAMPLES
+    from helpers import SAMPLES, reset_process_caches
+
+    from devtools.signing import DEV_WEBHOOK_SECRET
+
+    monkeypatch.setenv("OPENCX_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)  # a signature is required
+    reset_process_caches()
 
     import function_app
     from devtools.localhost import HttpFront
     from devtools.localhost.http import make_http_server
     from devtools.signing import signed_headers
 
-    body = (SAMPLES / "sms-handoff.json").read_bytes()
+    body = (SAMPLES / "handoff-sms.json").read_bytes()
     server = make_http_server("127.0.0.1", 0, HttpFront(app_functions(function_app.app), KEY))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

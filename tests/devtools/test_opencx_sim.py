@@ -627,9 +627,6 @@ class _ContactRecorder:
             self.contacts.append(fields)
         return str(fields.get("contactid"))
 
-    def __getattr__(self, _name: str) -> Any:
-        return lambda *args, **kwargs: "x"  # queues, owners, crowds: not contacts of the demo stories
-
 
 def test_demo_sessions_tell_the_dataverse_demos_linkage_stories(sim: OpenCXSimulator) -> None:
     from devtools.dataverse_sim.demo import seed_demo as seed_dataverse
