@@ -1,30 +1,30 @@
-"""docs/deploy.md stays in step with infra/: variables, outputs, roles and the Dataverse privileges."""
+"""docs/deploy.md stays in step with what infra/ deploys: variables, outputs, roles, Dataverse privileges."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pytest
-from pycep import BicepParser
+from bicep_helpers import INFRA, ROOT, deploy
 
-ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "deploy.md").read_text()
-MAIN = BicepParser().parse(file_path=ROOT / "infra" / "main.bicep")
 
-PRIVILEGES = ("Create", "Read", "Write", "Delete", "Append", "Append To")
-# What the bridge's Dataverse calls need (DESIGN section 4): create the item and its context items
-# in one deep insert, bind the item to the workstream and contact, look contacts up. Nothing else.
+PRIVILEGES = ("Create", "Read", "Write", "Delete", "Append", "Append To", "Assign")
+# What the bridge's Dataverse calls need (the contract's Dataverse operations): the live work item
+# deep insert, the incident with its contact, owner and queue, lookups and read-backs. Nothing else.
 EXPECTED_PRIVILEGES = {
     "msdyn_ocliveworkitem": {"Create", "Read", "Append", "Append To"},
     "msdyn_ocliveworkitemcontextitem": {"Create", "Read", "Append"},
-    "contact": {"Read", "Append To"},
     "msdyn_liveworkstream": {"Read", "Append To"},
+    "contact": {"Create", "Read", "Append To"},
+    "incident": {"Create", "Read", "Append", "Append To", "Assign"},
+    "queue": {"Read", "Append To"},
+    "queueitem": {"Create", "Read", "Append"},
 }
+SCHEMA_NAMES = {"contact": "Contact", "incident": "Incident", "queue": "Queue", "queueitem": "QueueItem"}
 
 
 def privilege_table() -> dict[str, dict[str, str]]:
-    """The Dataverse security role table: logical name -> privilege -> depth."""
+    """The security role table: logical name -> privilege -> depth."""
     rows: dict[str, dict[str, str]] = {}
     lines = DOC.splitlines()
     header_index = next(i for i, line in enumerate(lines) if line.startswith("| Table | Create |"))
@@ -38,32 +38,29 @@ def privilege_table() -> dict[str, dict[str, str]]:
     return rows
 
 
-def test_every_parameter_variable_is_documented():
-    variables = re.findall(
-        r"readEnvironmentVariable\('(\w+)'", (ROOT / "infra" / "main.bicepparam").read_text()
-    )
-    assert variables
-    for variable in variables:
-        assert f"`{variable}`" in DOC, f"docs/deploy.md does not explain {variable}"
+def test_every_environment_variable_and_output_is_documented():
+    variables = re.findall(r"readEnvironmentVariable\('(\w+)'", (INFRA / "main.bicepparam").read_text())
+    outputs = list(deploy().outputs)
+    missing = [name for name in [*variables, *outputs] if f"`{name}`" not in DOC]
+    assert variables and outputs and missing == [], f"docs/deploy.md does not explain {missing}"
 
 
-@pytest.mark.parametrize("output", sorted(MAIN["outputs"]))
-def test_every_output_is_documented(output):
-    assert f"`{output}`" in DOC
-
-
-@pytest.mark.parametrize(
-    "role",
-    [
-        "Storage Blob Data Owner",
-        "Storage Queue Data Contributor",
-        "Storage Table Data Contributor",
-        "Key Vault Secrets User",
-        "Monitoring Metrics Publisher",
-    ],
-)
-def test_every_azure_role_is_explained(role):
-    assert f"| {role} |" in DOC
+def test_every_azure_role_the_identity_gets_is_explained():
+    names = {
+        "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
+        "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
+        "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
+        "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+        "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
+    }
+    deployed = deploy(webhookSecret="whsec_x", messagingClientSecret="s")
+    for assignment in deployed.resources("Microsoft.Authorization/roleAssignments"):
+        role = assignment.properties["properties"]["roleDefinitionId"].rsplit("/", 1)[1]
+        assert f"| {names[role]} |" in DOC, names[role]
+    for queue in deployed.resources("Microsoft.Storage/storageAccounts/queueServices/queues"):
+        assert f"`{queue.name}`" in DOC, f"the deployed queue {queue.name} is not described"
+    for secret in deployed.resources("Microsoft.KeyVault/vaults/secrets"):
+        assert f"`{secret.name}`" in DOC, f"the Key Vault secret {secret.name} is not described"
 
 
 def test_the_least_privilege_role_grants_exactly_what_the_calls_need():
@@ -72,38 +69,33 @@ def test_the_least_privilege_role_grants_exactly_what_the_calls_need():
     for table_name, expected in EXPECTED_PRIVILEGES.items():
         granted = {privilege for privilege, depth in table[table_name].items() if depth != "none"}
         assert granted == expected, f"{table_name}: grants {sorted(granted)}, needs {sorted(expected)}"
-        for privilege in granted:
-            assert table[table_name][privilege] in ("User", "Organization"), f"{table_name} {privilege}"
+        assert {table[table_name][p] for p in granted} <= {"User", "Organization"}, table_name
+        assert table[table_name]["Create"] in ("User", "none"), f"{table_name}: rows it creates are its own"
+        names = {f"prv{p.replace(' ', '')}{SCHEMA_NAMES.get(table_name, table_name)}" for p in granted}
+        listed = next(line for line in DOC.splitlines() if line.startswith(f"| `{table_name}` | `prv"))
+        assert set(re.findall(r"`(prv\w+)`", listed)) == names, f"{table_name}: privilege names disagree"
 
 
-def test_rows_it_creates_are_only_reachable_at_user_depth():
-    table = privilege_table()
-    for table_name in ("msdyn_ocliveworkitem", "msdyn_ocliveworkitemcontextitem"):
-        assert {depth for depth in table[table_name].values() if depth != "none"} == {"User"}
-
-
-@pytest.mark.parametrize(
-    "command",
-    [
-        "az deployment group create",
-        "--parameters infra/main.bicepparam",
-        "azd up",
-        "func azure functionapp publish",
-        "az functionapp deployment source config-zip",
-        "pac admin assign-user",
-        "--application-user",
-        "az functionapp function keys set",
-        "/api/health",
-        "az functionapp restart",
-    ],
-)
-def test_the_steps_name_the_commands(command):
-    assert command in DOC
-
-
-def test_steps_are_in_the_issue_order():
+def test_the_steps_are_in_order_and_name_their_commands():
     headings = re.findall(r"^## (\d)\. (.+)$", DOC, re.MULTILINE)
     assert [number for number, _ in headings] == [str(n) for n in range(1, 8)]
     titles = " | ".join(title.lower() for _, title in headings)
     for word in ("deploy", "publish", "dataverse", "function key", "opencx", "health", "test handoff"):
         assert word in titles, word
+    for command in (
+        "az deployment group create",
+        "--parameters infra/main.bicepparam",
+        "azd up",
+        "func azure functionapp publish",
+        "pac admin assign-user",
+        "az functionapp function keys set",
+        "/api/handoffs?code=",
+        "az functionapp restart",
+    ):
+        assert command in DOC, command
+
+
+def test_the_guide_ends_with_the_go_live_check_after_the_messaging_setup():
+    sections = re.findall(r"^## (.+)$", DOC, re.MULTILINE)
+    assert sections[-2:] == ["Mode messaging: Dynamics setup", "Go-live check"]
+    assert "make golive" in DOC.split("## Go-live check", 1)[1]
