@@ -48,8 +48,9 @@ _IDENTIFIERS = frozenset(
         "event",
     }
 )
-# LogRecord's own attributes: a dimension of the same name would make logging raise.
-_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+# LogRecord's own attributes: a dimension of the same name would make logging raise. `event` is
+# the record's own event name, which operators query: a dimension of that name must not replace it.
+_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "event"}
 
 
 def safe_dimensions(dimensions: dict[str, Any]) -> dict[str, Any]:

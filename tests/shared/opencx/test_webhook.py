@@ -1,205 +1,200 @@
+"""parse_event and derive_handoff_id against docs/contract.md section 2."""
+
+from __future__ import annotations
+
 import json
 
 import pytest
-from helpers import SAMPLES
+from helpers import SAMPLES, sample_event
 
-from shared.opencx.webhook import Channel, Handoff, HandoffInvalid, normalise_phone, parse_handoff_event
+from shared.opencx.webhook import (
+    HANDOFF_EVENT,
+    SUMMARY_MAX,
+    EventInvalid,
+    derive_handoff_id,
+    parse_event,
+    read_envelope,
+)
+
+# Pinned by hand from the formula: sha256("org_8f1c\n6f1d0c2e-2b8a-4a53-9a51-0c6f3f0e7b21\n
+# conversation.handoff_to_human\n2026-11-25T09:59:42.118Z"), first 32 hex digits, computed once with
+# `printf 'org_8f1c\n6f1d...\nconversation.handoff_to_human\n2026-11-25T09:59:42.118Z' | sha256sum`.
+DESIGN_EXAMPLE = {
+    "event": "conversation.handoff_to_human",
+    "organization_id": "org_8f1c",
+    "data": {
+        "conversation_id": "6f1d0c2e-2b8a-4a53-9a51-0c6f3f0e7b21",
+        "timestamp": "2026-11-25T09:59:42.118Z",
+        "summary": "Customer wants to move delivery of order 1182 to Friday.",
+    },
+}
+DESIGN_EXAMPLE_ID = "ocx_546f90cb0feab6d9419513bfbb71b79a"
+# The same without organization_id: the first line is empty ("\n6f1d...").
+NO_ORG_ID = "ocx_486471eb3ad19b03e5575f2f8837e6ad"
 
 
-def event(**data_overrides):
-    data = {
-        "sessionId": "ses_1",
-        "channel": "sms",
-        "summary": "Move my delivery",
-        "customer": {"name": "Dana", "phone": "+14155550123", "email": None},
-    }
-    data.update(data_overrides)
-    return {"type": "handoff.requested", "timestamp": "2026-11-25T10:00:00Z", "data": data}
+def fields_of(body: dict) -> list[str]:
+    with pytest.raises(EventInvalid) as caught:
+        parse_event(body)
+    return sorted(error.field for error in caught.value.errors)
 
 
-def fields_of(body):
-    with pytest.raises(HandoffInvalid) as caught:
-        parse_handoff_event(body)
-    return [error.field for error in caught.value.errors]
+@pytest.mark.parametrize("name", ["handoff-sms.json", "handoff-email-array.json"])
+def test_real_samples_parse(name):
+    body = json.loads((SAMPLES / name).read_text())
+    event = parse_event(body)
+    data = body["data"][0] if isinstance(body["data"], list) else body["data"]
+    assert event.event == HANDOFF_EVENT
+    assert event.conversation_id == data["conversation_id"]
+    assert event.timestamp == data["timestamp"]
+    assert event.organization_id == body["organization_id"]
+    assert event.summary == data["summary"]
+    assert event.customer_id == data["customer_id"]
+    assert event.message_count == data["message_count"]
 
 
-@pytest.mark.parametrize("sample", ["sms-handoff.json", "whatsapp-handoff.json", "web-handoff.json"])
-def test_every_sample_is_valid(sample):
-    parsed = parse_handoff_event(json.loads((SAMPLES / sample).read_text()))
-    assert parsed.data.channel in set(Channel)
+def test_handoff_id_is_pinned_to_the_contract_formula():
+    assert derive_handoff_id(parse_event(DESIGN_EXAMPLE)) == DESIGN_EXAMPLE_ID
 
 
-def test_whatsapp_sample_phone_and_email_are_normalised():
-    parsed = parse_handoff_event(json.loads((SAMPLES / "whatsapp-handoff.json").read_text()))
-    assert parsed.data.customer.phone == "+4915123456789"
-    assert parsed.data.customer.email == "jonas.mueller@example.de"
-    assert parsed.data.language == "de-DE"
+def test_handoff_id_without_organization_uses_the_empty_string():
+    body = {key: value for key, value in DESIGN_EXAMPLE.items() if key != "organization_id"}
+    assert derive_handoff_id(parse_event(body)) == NO_ORG_ID
+
+
+def test_handoff_id_is_the_same_for_both_data_forms_and_ignores_the_summary():
+    as_array = DESIGN_EXAMPLE | {"data": [DESIGN_EXAMPLE["data"] | {"summary": "other"}]}
+    assert derive_handoff_id(parse_event(as_array)) == DESIGN_EXAMPLE_ID
 
 
 @pytest.mark.parametrize(
-    ("raw", "e164"),
+    "change",
     [
-        ("+1 (415) 555-0123", "+14155550123"),
-        ("0049 151 2345 6789", "+4915123456789"),
-        ("+44 20 7946 0958", "+442079460958"),
+        {"organization_id": "org_other"},
+        {"event": "conversation.handoff_to_human "},  # stripped: same event
     ],
 )
-def test_phone_normalisation_to_e164(raw, e164):
-    assert normalise_phone(raw) == e164
-
-
-@pytest.mark.parametrize("raw", ["4155550123", "+1 12", "call me", "+999 1234567"])
-def test_phone_that_cannot_be_normalised_is_an_error(raw):
-    assert fields_of(event(customer={"phone": raw})) == ["data.customer.phone"]
-
-
-@pytest.mark.parametrize("channel", ["sms", "whatsapp"])
-@pytest.mark.parametrize("customer", [None, {}, {"phone": None}, {"phone": "  "}, {"email": "a@example.com"}])
-def test_phone_is_required_for_sms_and_whatsapp(channel, customer):
-    body = event(channel=channel)
-    body["data"]["customer"] = customer
-    assert fields_of(body) == ["data.customer.phone"]
-
-
-def test_web_needs_no_phone():
-    body = event(channel="web", customer={"email": "Priya.N@Example.COM"})
-    parsed = parse_handoff_event(body)
-    assert parsed.data.customer.phone is None
-    assert parsed.data.customer.email == "Priya.N@example.com"
-
-
-@pytest.mark.parametrize("email", ["not-an-email", "a@b", "two@@example.com", "x@example..com"])
-def test_invalid_email_is_an_error_not_dropped(email):
-    assert fields_of(event(customer={"phone": "+14155550123", "email": email})) == ["data.customer.email"]
+def test_handoff_id_follows_the_envelope(change):
+    changed = derive_handoff_id(parse_event(DESIGN_EXAMPLE | change))
+    if change.get("event", "").strip() == HANDOFF_EVENT:
+        assert changed == DESIGN_EXAMPLE_ID
+    else:
+        assert changed != DESIGN_EXAMPLE_ID
 
 
 @pytest.mark.parametrize(
-    ("overrides", "field"),
+    "data_change", [{"conversation_id": "other"}, {"timestamp": "2026-11-25T09:59:43.118Z"}]
+)
+def test_handoff_id_follows_conversation_and_timestamp(data_change):
+    body = DESIGN_EXAMPLE | {"data": DESIGN_EXAMPLE["data"] | data_change}
+    assert derive_handoff_id(parse_event(body)).startswith("ocx_")
+    assert derive_handoff_id(parse_event(body)) != DESIGN_EXAMPLE_ID
+
+
+def test_timestamp_keeps_the_senders_text():
+    assert parse_event(sample_event(timestamp="2026-11-25T09:59:42.118+00:00")).timestamp == (
+        "2026-11-25T09:59:42.118+00:00"
+    )
+
+
+def test_optional_fields_are_optional_and_unknown_fields_ignored():
+    event = parse_event(
+        {
+            "event": HANDOFF_EVENT,
+            "data": {"conversation_id": "c1", "timestamp": "2026-11-25T10:00:00Z", "new_thing": [1, 2]},
+        }
+    )
+    assert event.organization_id is None and event.summary is None and event.reason is None
+
+
+@pytest.mark.parametrize(("count", "parsed"), [(7, 7), ("7", 7), (-1, None), ("many", None), (None, None)])
+def test_message_count_is_carried_never_refused(count, parsed):
+    assert parse_event(sample_event(message_count=count)).message_count == parsed
+
+
+def test_long_summary_is_cut_and_marked():
+    event = parse_event(sample_event(summary="a" * (SUMMARY_MAX + 1)))
+    assert event.summary == "a" * SUMMARY_MAX and event.summaryTruncated is True
+
+
+@pytest.mark.parametrize("summary", ["", "   ", "\u200b", "\u200b\ufeff\u2060", None])
+def test_blank_summary_is_none(summary):
+    assert parse_event(sample_event(summary=summary)).summary is None
+
+
+@pytest.mark.parametrize(
+    ("data_change", "failing"),
     [
-        ({"sessionId": ""}, "data.sessionId"),
-        ({"sessionId": "   "}, "data.sessionId"),
-        ({"sessionId": "s" * 129}, "data.sessionId"),
-        ({"channel": "email"}, "data.channel"),
-        ({"channel": None}, "data.channel"),
-        ({"summary": ""}, "data.summary"),
-        ({"summary": " \n "}, "data.summary"),
-        ({"summary": "x" * 10_001}, "data.summary"),
-        ({"transcript": [{"role": "customer"}]}, "data.transcript.0.text"),
-        ({"metadata": ["not", "an", "object"]}, "data.metadata"),
-    ],
-)
-def test_each_field_rule(overrides, field):
-    assert fields_of(event(**overrides)) == [field]
-
-
-def test_limits_are_inclusive():
-    parsed = parse_handoff_event(event(sessionId="s" * 128, summary="y" * 10_000))
-    assert len(parsed.data.summary) == 10_000
-
-
-def test_every_failing_field_is_listed():
-    body = event(sessionId="", channel="sms", summary="", customer={"phone": "nope", "email": "bad"})
-    assert sorted(fields_of(body)) == sorted(
-        ["data.sessionId", "data.summary", "data.customer.phone", "data.customer.email"]
-    )
-
-
-def test_missing_data_and_type():
-    assert fields_of({"type": "handoff.requested"}) == ["data"]
-    assert "type" in fields_of({"data": event()["data"]})
-
-
-def test_unknown_fields_are_ignored_and_nulls_are_empty():
-    body = event(transcript=None, metadata=None, surprise={"x": 1})
-    body["extra"] = True
-    parsed = parse_handoff_event(body)
-    assert parsed.data.transcript == [] and parsed.data.metadata == {}
-
-
-def test_errors_never_echo_the_input():
-    with pytest.raises(HandoffInvalid) as caught:
-        parse_handoff_event(event(customer={"phone": "+1 999", "email": "dana@@example.com"}))
-    text = json.dumps([error.model_dump() for error in caught.value.errors])
-    assert "dana" not in text and "999" not in text
-
-
-def test_normalisation_is_stable():
-    parsed = parse_handoff_event(json.loads((SAMPLES / "whatsapp-handoff.json").read_text())).data
-    again = Handoff.model_validate_json(parsed.model_dump_json())
-    assert again == parsed
-
-
-def test_long_name_and_language_are_cut_not_refused():
-    parsed = parse_handoff_event(
-        event(language="x" * 80, customer={"phone": "+14155550123", "name": "n" * 500})
-    )
-    assert len(parsed.data.customer.name) == 200
-    assert len(parsed.data.language) == 35
-
-
-# --- properties (Hypothesis): nothing crashes, and normalisation is stable -------------------------
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from pydantic_core import PydanticCustomError  # noqa: E402
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=12,
-)
-phones = st.one_of(
-    st.text(max_size=25),
-    st.from_regex(r"\+[1-9][0-9 ()-]{6,16}", fullmatch=True),
-    st.sampled_from(["+14155550123", "0049 151 2345 6789", "+44 20 7946 0958", "+1 (202) 555-0143"]),
-)
-handoff_like = st.fixed_dictionaries(
-    {
-        "type": st.just("handoff.requested"),
-        "data": st.fixed_dictionaries(
-            {
-                "sessionId": st.text(max_size=140),
-                "channel": st.sampled_from(["sms", "whatsapp", "web", "email", ""]),
-                "summary": st.text(max_size=300),
-                "customer": st.fixed_dictionaries(
-                    {"phone": st.none() | phones, "email": st.none() | st.emails() | st.text(max_size=20)}
-                ),
-            },
-            optional={"transcript": json_values, "metadata": json_values, "language": json_values},
+        ({"conversation_id": ""}, ["data.conversation_id"]),
+        ({"conversation_id": "\u200b\u200c"}, ["data.conversation_id"]),
+        ({"conversation_id": "a\nb"}, ["data.conversation_id"]),
+        ({"conversation_id": "a\x7fb"}, ["data.conversation_id"]),
+        ({"conversation_id": "a/b"}, ["data.conversation_id"]),
+        ({"conversation_id": "c" * 129}, ["data.conversation_id"]),
+        ({"conversation_id": 12}, ["data.conversation_id"]),
+        ({"timestamp": "2026-11-25T10:00:00"}, ["data.timestamp"]),
+        ({"timestamp": "soon"}, ["data.timestamp"]),
+        ({"timestamp": 1764064800}, ["data.timestamp"]),
+        ({"summary": ["x"]}, ["data.summary"]),
+        (
+            {"conversation_id": "", "timestamp": "x", "summary": 1},
+            ["data.conversation_id", "data.summary", "data.timestamp"],
         ),
-    }
+    ],
 )
+def test_invalid_data_lists_every_field(data_change, failing):
+    assert fields_of(sample_event(**data_change)) == failing
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(handoff_like, st.dictionaries(st.text(max_size=8), json_values, max_size=5)))
-def test_any_body_is_either_a_handoff_or_a_field_list(body):
-    try:
-        event = parse_handoff_event(body)
-    except HandoffInvalid as invalid:
-        assert invalid.errors and all(error.field for error in invalid.errors)
-        return
-    handoff = event.data
-    assert Handoff.model_validate_json(handoff.model_dump_json()) == handoff
-    if handoff.channel.needs_phone:
-        assert handoff.customer.phone and handoff.customer.phone.startswith("+")
+def test_missing_required_fields_are_named():
+    body = sample_event()
+    del body["data"]["conversation_id"], body["data"]["timestamp"]
+    assert fields_of(body) == ["data.conversation_id", "data.timestamp"]
 
 
-@settings(max_examples=400, deadline=None)
-@given(phones)
-def test_phone_normalisation_is_e164_and_idempotent(raw):
-    try:
-        e164 = normalise_phone(raw)
-    except PydanticCustomError:
-        return
-    assert e164.startswith("+") and e164[1:].isdigit() and len(e164) <= 16
-    assert normalise_phone(e164) == e164
+def test_array_errors_are_named_by_position():
+    body = sample_event(conversation_id="")
+    body["data"] = [body["data"]]
+    assert fields_of(body) == ["data.0.conversation_id"]
 
 
-def test_phone_that_would_renormalise_differently_is_refused():
-    """Found by Hypothesis: '+310000000' loses a national '0' on each parse."""
-    with pytest.raises(PydanticCustomError):
-        normalise_phone("+310000000")
-    assert normalise_phone("+31 20 123 4567") == "+31201234567"
+@pytest.mark.parametrize("data", [None, "x", [], [{}, {}], 3])
+def test_data_that_is_not_an_object_or_one_element_array(data):
+    assert fields_of({"event": HANDOFF_EVENT, "data": data}) == ["data"]
+
+
+@pytest.mark.parametrize("body", [[], "x", None])
+def test_envelope_must_be_an_object(body):
+    with pytest.raises(EventInvalid) as caught:
+        read_envelope(body)
+    assert [error.field for error in caught.value.errors] == ["(body)"]
+
+
+@pytest.mark.parametrize("event", [None, "", "  ", 5])
+def test_envelope_needs_an_event(event):
+    with pytest.raises(EventInvalid) as caught:
+        read_envelope({"event": event, "data": {}})
+    assert [error.field for error in caught.value.errors] == ["event"]
+
+
+def test_envelope_reads_event_and_organization():
+    assert read_envelope({"event": " conversation.closed ", "organization_id": " org_1 ", "data": 1}) == (
+        "conversation.closed",
+        "org_1",
+        1,
+    )
+
+
+def test_errors_never_carry_the_value():
+    secret_looking = "dana.reyes@example.com/+14155550123"
+    with pytest.raises(EventInvalid) as caught:
+        parse_event(sample_event(conversation_id=secret_looking, timestamp="+14155550123"))
+    text = repr(caught.value.errors) + str(caught.value)
+    assert "dana.reyes" not in text and "4155550123" not in text
+
+
+def test_nesting_too_deep_is_an_event_error():
+    nested: object = []
+    for _ in range(40):
+        nested = [nested]
+    assert fields_of(sample_event(extra=nested)) == ["(body)"]

@@ -1,5 +1,7 @@
 import logging
 
+import pytest
+
 from shared.platform.log import get_logger, log_event, safe_dimensions
 
 
@@ -30,9 +32,63 @@ def test_log_event_masks_pii_and_drops_customer_text(caplog):
 
 def test_reserved_logrecord_names_do_not_break_logging(caplog):
     with caplog.at_level(logging.INFO, logger="handoff_bridge"):
-        log_event(get_logger("test"), "x", name="clash", msg="clash")
-    assert caplog.records[-1].name_ == "clash"
+        log_event(get_logger("test"), "x", msg="clash", args="clash", levelname="clash")
+    record = caplog.records[-1]
+    assert record.msg_ == "clash" and record.args_ == "clash" and record.levelname_ == "clash"
+    assert record.levelname == "INFO" and record.name == "handoff_bridge.test"
 
 
 def test_safe_dimensions_skips_none():
     assert safe_dimensions({"a": None, "b": 1}) == {"b": 1}
+
+
+def test_dimensions_named_level_and_event_are_dimensions(caplog):
+    """log_event's own parameters are positional-only: a dimension of the same name is data."""
+    with caplog.at_level(logging.DEBUG, logger="handoff_bridge"):
+        log_event(get_logger("test"), "handoff.accepted", logging.INFO, level="gold", event="spoofed")
+    record = caplog.records[-1]
+    assert record.levelno == logging.INFO
+    assert "level=gold" in record.getMessage()
+    # The record's `event` is what operators query: a dimension of that name must not replace it.
+    assert record.event == "handoff.accepted"
+    assert record.event_ == "spoofed"
+    assert record.getMessage().startswith("handoff.accepted ")
+
+
+def test_default_level_is_info_and_a_level_dimension_does_not_change_it(caplog):
+    with caplog.at_level(logging.DEBUG, logger="handoff_bridge"):
+        log_event(get_logger("test"), "x.y", level=logging.CRITICAL)
+    assert caplog.records[-1].levelno == logging.INFO
+
+
+@pytest.mark.parametrize("key", ["sessionId", "handoffId", "reason", "error", "conversationId", "fields"])
+@pytest.mark.parametrize("value", ["a\nhandoff.accepted forged=1", "a\r\nb", "a\x1b[2Jb", "a\x00b", "a\x85b"])
+def test_control_characters_are_escaped_so_no_value_starts_a_log_line(caplog, key, value):
+    with caplog.at_level(logging.INFO, logger="handoff_bridge"):
+        log_event(get_logger("test"), "handoff.rejected", **{key: value})
+    record = caplog.records[-1]
+    rendered = record.getMessage()
+    assert "\n" not in rendered and "\r" not in rendered and "\x1b" not in rendered
+    assert "\x00" not in rendered and "\x85" not in rendered
+    assert "\n" not in str(getattr(record, key)) and "\x00" not in str(getattr(record, key))
+    assert "\\x" in rendered
+
+
+@pytest.mark.parametrize(
+    "key", ["summary", "transcript", "description", "subject", "text", "name", "customerName", "body"]
+)
+def test_message_texts_and_names_are_never_logged(caplog, key):
+    value = "Dana Reyes says: move order 1182 to Friday"
+    with caplog.at_level(logging.INFO, logger="handoff_bridge"):
+        log_event(get_logger("test"), "x", **{key: value})
+    record = caplog.records[-1]
+    everything = caplog.text + repr(vars(record))
+    assert "Dana" not in everything and "1182" not in everything
+    assert getattr(record, f"{key}Length") == len(value)
+
+
+@pytest.mark.parametrize("key", ["token", "secret"])
+def test_secrets_are_never_logged(caplog, key):
+    with caplog.at_level(logging.INFO, logger="handoff_bridge"):
+        log_event(get_logger("test"), "x", **{key: "whsec_c2VjcmV0LXZhbHVlLWhlcmUh"})
+    assert "c2VjcmV0" not in caplog.text + repr(vars(caplog.records[-1]))
