@@ -7,7 +7,15 @@ import uuid
 
 import pytest
 from helpers import sample_event
-from worker_support import dataverse_calls, deadletters, handle, message_for, settings_env, spy_requeue, status_of
+from worker_support import (
+    dataverse_calls,
+    deadletters,
+    handle,
+    message_for,
+    settings_env,
+    spy_requeue,
+    status_of,
+)
 
 from devtools.dataverse_sim import FaultRule as DvFault
 from devtools.opencx_sim import EMAIL_SESSION_ID, PHONE_SESSION_ID

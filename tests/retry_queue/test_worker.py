@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from helpers import V1_FIXTURES, WORKSTREAM_ID, sample_event
 from worker_support import (
-    dataverse_calls,
     deadletters,
     handle,
     message_for,
@@ -27,6 +26,7 @@ from devtools.opencx_sim.contract import history_item
 from shared.dynamics.columns import derived_id
 from shared.dynamics.work_item import CONTEXT_VALUE_MAX
 from shared.platform.queue_message import parse_message
+
 
 def context(item: dict) -> dict[str, str]:
     return {c["msdyn_name"]: c["msdyn_value"] for c in item["context_items"]}
@@ -366,7 +366,9 @@ def v1_message(handoff_id: str = "msg_v1") -> str:
             "handoffId": handoff_id,
             "attempt": 1,
             "receivedAt": "2026-11-25T10:00:01Z",
-            "handoff": {k: data[k] for k in ("sessionId", "channel", "summary", "customer", "language", "transcript")},
+            "handoff": {
+                k: data[k] for k in ("sessionId", "channel", "summary", "customer", "language", "transcript")
+            },
         }
     )
 
@@ -395,7 +397,9 @@ def test_invalid_message_dead_letters_invalid_message(bridge_env, dataverse, ope
     import azure.functions as func
     from helpers import function_named
 
-    function_named("retry_queue")(func.queue.QueueMessage(id="1", body=b'{"v": 2, "nope": 1}', dequeue_count=1))
+    function_named("retry_queue")(
+        func.queue.QueueMessage(id="1", body=b'{"v": 2, "nope": 1}', dequeue_count=1)
+    )
     [record] = deadletters(bridge_env)
     assert record["reason"] == "invalid_message"
     assert dataverse.work_items == [] and opencx.stats()["requests"] == 0

@@ -59,7 +59,9 @@ def settings_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
 def message_for(
     body: dict | None = None, handoff_id: str = "h_1", received_at: datetime | None = None, **fields: Any
 ) -> HandoffMessage:
-    message = build_message(handoff_id, parse_event(body or sample_event()), received_at or datetime.now(UTC), None)
+    message = build_message(
+        handoff_id, parse_event(body or sample_event()), received_at or datetime.now(UTC), None
+    )
     return message.model_copy(update=fields) if fields else message
 
 
@@ -70,7 +72,10 @@ def handle(message: HandoffMessage) -> str:
 
 
 def deadletters(env: dict[str, str]) -> list[dict[str, Any]]:
-    return [json.loads(t) for t in queue_messages(env["AzureWebJobsStorage"], env["HANDOFF_QUEUE"] + "-deadletter")]
+    return [
+        json.loads(t)
+        for t in queue_messages(env["AzureWebJobsStorage"], env["HANDOFF_QUEUE"] + "-deadletter")
+    ]
 
 
 def status_of(message: HandoffMessage) -> dict[str, Any] | None:

@@ -22,9 +22,13 @@ def make_handoff(**overrides: Any) -> Handoff:
         "contact_reason": "Delivery change",
         "sentiment": "neutral",
         "transcript": (
-            TranscriptLine(role="customer", text="Hi, my order 1182 is coming Wednesday", at="2026-11-25T09:58:02Z"),
+            TranscriptLine(
+                role="customer", text="Hi, my order 1182 is coming Wednesday", at="2026-11-25T09:58:02Z"
+            ),
             TranscriptLine(role="ai", text="Which day works better?", at="2026-11-25T09:58:04Z"),
-            TranscriptLine(role="customer", text="Friday. Can I talk to an agent?", at="2026-11-25T09:59:40Z"),
+            TranscriptLine(
+                role="customer", text="Friday. Can I talk to an agent?", at="2026-11-25T09:59:40Z"
+            ),
         ),
     }
     values.update(overrides)

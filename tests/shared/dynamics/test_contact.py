@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from shared.dynamics.contact import LOOKUP_TOP, Linkage, build_filter, find_contact, odata_literal, phone_forms
+from shared.dynamics.contact import (
+    LOOKUP_TOP,
+    Linkage,
+    build_filter,
+    find_contact,
+    odata_literal,
+    phone_forms,
+)
 from shared.dynamics.dataverse import dataverse_client
 from shared.opencx.session import Customer
 

@@ -36,7 +36,11 @@ def test_incidentid_is_uuid5_of_conversation_and_handoff():
 @pytest.mark.parametrize(
     ("contact_reason", "customer", "expected"),
     [
-        ("Billing dispute", Customer(name="Priya Natarajan", email="p@example.com"), "Billing dispute - Priya Natarajan"),
+        (
+            "Billing dispute",
+            Customer(name="Priya Natarajan", email="p@example.com"),
+            "Billing dispute - Priya Natarajan",
+        ),
         (None, Customer(email="p@example.com"), "Support - p@example.com"),
         (None, Customer(phone="+442079460321"), "Support - Anonymous"),
     ],
@@ -51,13 +55,19 @@ def test_title_is_at_most_200():
 
 def test_description_header_then_timestamped_transcript_newest_kept():
     lines = tuple(
-        TranscriptLine(role="customer", text=f"line {i:03d} " + "y" * 60, at=f"2026-11-25T10:{i % 60:02d}:00Z")
+        TranscriptLine(
+            role="customer", text=f"line {i:03d} " + "y" * 60, at=f"2026-11-25T10:{i % 60:02d}:00Z"
+        )
         for i in range(100)
     )
     text = description(make_handoff(channel="email", transcript=lines))
     assert utf16_length(text) <= 2000
     head, _, transcript = text.partition("\n\nTranscript:")
-    assert "Channel: email" in head and "Summary: Customer wants" in head and f"OpenCX conversation: {SESSION}" in head
+    assert (
+        "Channel: email" in head
+        and "Summary: Customer wants" in head
+        and f"OpenCX conversation: {SESSION}" in head
+    )
     assert "[2026-11-25T10:39:00Z] customer: line 099" in transcript
     assert "line 000" not in transcript
 
@@ -77,7 +87,9 @@ def test_payload_priority_customer_owner_and_extra_fields():
 
 
 def test_team_owner_and_defaults():
-    team = incident_payload(make_handoff(), "c-1", settings(INCIDENT_OWNER_ID=OWNER, INCIDENT_OWNER_TYPE="team"))
+    team = incident_payload(
+        make_handoff(), "c-1", settings(INCIDENT_OWNER_ID=OWNER, INCIDENT_OWNER_TYPE="team")
+    )
     assert team[OWNER_BIND] == f"/teams({OWNER})"
     plain = incident_payload(make_handoff(), "c-1", settings())
     assert plain["prioritycode"] == 2 and OWNER_BIND not in plain
@@ -106,7 +118,11 @@ def test_created_contact_id_is_derived_from_email_else_phone_else_conversation(c
 
 def test_contact_payload_names():
     full = contact_payload(make_handoff(customer=Customer(name="Ana María López", email="a@example.com")))
-    assert (full["firstname"], full["lastname"], full["emailaddress1"]) == ("Ana María", "López", "a@example.com")
+    assert (full["firstname"], full["lastname"], full["emailaddress1"]) == (
+        "Ana María",
+        "López",
+        "a@example.com",
+    )
     anonymous = contact_payload(make_handoff(customer=Customer(phone="+14155550123")))
     assert anonymous["lastname"] == "Anonymous" and "firstname" not in anonymous
     assert anonymous["mobilephone"] == "+14155550123"

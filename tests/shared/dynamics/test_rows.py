@@ -57,11 +57,23 @@ def test_select_returns_the_ticket_number_in_one_request(dataverse):
     incident = str(uuid.uuid4())
     body = {"incidentid": incident, "title": "t", "customerid_contact@odata.bind": f"/contacts({contact})"}
     created = create_row(
-        dataverse_client(), "incidents", "incidentid", body, "create_incident", select="incidentid,ticketnumber"
+        dataverse_client(),
+        "incidents",
+        "incidentid",
+        body,
+        "create_incident",
+        select="incidentid,ticketnumber",
     )
-    assert created.ok and created.response.body["ticketnumber"] == dataverse.incident(incident)["ticketnumber"]
+    assert (
+        created.ok and created.response.body["ticketnumber"] == dataverse.incident(incident)["ticketnumber"]
+    )
     again = create_row(
-        dataverse_client(), "incidents", "incidentid", body, "create_incident", select="incidentid,ticketnumber"
+        dataverse_client(),
+        "incidents",
+        "incidentid",
+        body,
+        "create_incident",
+        select="incidentid,ticketnumber",
     )
     assert again.existed and again.response.body["ticketnumber"] == created.response.body["ticketnumber"]
 

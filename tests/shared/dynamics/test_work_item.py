@@ -37,10 +37,16 @@ def test_activityid_is_uuid5_of_conversation_and_handoff():
 
 def test_legacy_ids_keep_the_v1_derivation():
     legacy = make_handoff(legacy_ids=True)
-    assert work_item_id(legacy) == str(uuid.uuid5(DYNAMICS_NAMESPACE, "h_1")) == derived_id("x", "h_1", legacy=True)
+    assert (
+        work_item_id(legacy)
+        == str(uuid.uuid5(DYNAMICS_NAMESPACE, "h_1"))
+        == derived_id("x", "h_1", legacy=True)
+    )
 
 
-@pytest.mark.parametrize(("channel", "option"), [("sms", "192340000"), ("whatsapp", "192300000"), ("web", "192360000")])
+@pytest.mark.parametrize(
+    ("channel", "option"), [("sms", "192340000"), ("whatsapp", "192300000"), ("web", "192360000")]
+)
 def test_payload_fields(channel, option):
     handoff = make_handoff(channel=channel)
     payload = work_item_payload(handoff, WS, ContactMatch("c-1", Linkage.PHONE, "matched_phone"))
@@ -63,7 +69,9 @@ def test_payload_fields(channel, option):
 
 
 def test_unlinked_has_no_contact_bind_and_unknowns_are_left_out():
-    payload = work_item_payload(make_handoff(customer=Customer(), language=None, sentiment=None), WS, UNLINKED)
+    payload = work_item_payload(
+        make_handoff(customer=Customer(), language=None, sentiment=None), WS, UNLINKED
+    )
     assert CONTACT_BIND not in payload
     assert set(context(payload)) == {"sessionId", "channel", "reason"}
 

@@ -43,9 +43,9 @@ def test_wrong_key_is_401_not_retried(opencx, caplog):
 
 def test_429_carries_retry_after_and_is_not_retried_inline(opencx):
     opencx.add_fault(FaultRule("status", operation="get_session", status=429, retry_after=5))
-    answer = OpenCXClient(opencx.url, opencx.env()["OPENCX_API_KEY"], inline_retry_pauses=(0.01,)).get_session(
-        SMS_SESSION_ID
-    )
+    answer = OpenCXClient(
+        opencx.url, opencx.env()["OPENCX_API_KEY"], inline_retry_pauses=(0.01,)
+    ).get_session(SMS_SESSION_ID)
     assert (answer.status, answer.retry_after) == (429, 5.0)
     assert opencx.count("get_session") == 1
 
@@ -70,6 +70,8 @@ def test_5xx_and_drops_are_retried_inline_then_returned(opencx):
 
 def test_timeout_is_a_transport_failure(opencx):
     opencx.add_fault(FaultRule("slow", operation="get_session", delay=1.0))
-    client = OpenCXClient(opencx.url, opencx.env()["OPENCX_API_KEY"], read_timeout=0.2, inline_retry_pauses=())
+    client = OpenCXClient(
+        opencx.url, opencx.env()["OPENCX_API_KEY"], read_timeout=0.2, inline_retry_pauses=()
+    )
     answer = client.get_session(SMS_SESSION_ID)
     assert answer.status is None and answer.transport_error

@@ -15,7 +15,12 @@ def client(sim) -> OpenCXClient:
 
 def seed(sim, session_id: str, lines: int) -> None:
     history = [
-        history_item(f"line {i:03d}", sender_type="contact", name="D", created_at=f"2026-11-25T10:{i // 60:02d}:{i % 60:02d}Z")
+        history_item(
+            f"line {i:03d}",
+            sender_type="contact",
+            name="D",
+            created_at=f"2026-11-25T10:{i // 60:02d}:{i % 60:02d}Z",
+        )
         for i in range(lines)
     ]
     sim.add_session(session_id, channel="sms", phone_number="+14155550123", history=history)

@@ -46,7 +46,9 @@ def test_human_agent_and_blank_lines():
     assert [line.role for line in transcript_lines(page)] == ["agent", "customer"]
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("+1 (415) 555-0123", "+14155550123"), ("+44 20 7946 0321", "+442079460321")])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("+1 (415) 555-0123", "+14155550123"), ("+44 20 7946 0321", "+442079460321")]
+)
 def test_phone_is_normalised_to_e164(raw, expected):
     customer, _ = customer_from({"phone_number": raw})
     assert (customer.phone, customer.phoneNormalised) == (expected, True)

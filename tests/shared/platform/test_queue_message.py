@@ -32,11 +32,16 @@ def message(**data):
 
 def enriched(lines: int, text_size: int = 400):
     transcript = [
-        TranscriptLine(role="customer", text=f"line {i:04d} " + "é" * text_size, at=f"2026-11-25T10:00:{i % 60:02d}Z")
+        TranscriptLine(
+            role="customer", text=f"line {i:04d} " + "é" * text_size, at=f"2026-11-25T10:00:{i % 60:02d}Z"
+        )
         for i in range(lines)
     ]
     enrichment = Enrichment(
-        channel="sms", customer=Customer(name="Dana", phone="+14155550123"), transcript=transcript, historyComplete=True
+        channel="sms",
+        customer=Customer(name="Dana", phone="+14155550123"),
+        transcript=transcript,
+        historyComplete=True,
     )
     return message().model_copy(update={"enrichment": enrichment})
 
@@ -127,7 +132,7 @@ def test_v1_message_is_upgraded_with_a_complete_enrichment():
     assert m.event.summary.startswith("Customer wants to move delivery")
     assert m.enrichment.channel == "sms" and m.enrichment.historyComplete
     assert m.enrichment.customer.phone == "+14155550123" and m.enrichment.customer.name == "Dana Reyes"
-    assert [line.text for line in m.enrichment.transcript][0].startswith("Hi, my order 1182")
+    assert m.enrichment.transcript[0].text.startswith("Hi, my order 1182")
     assert m.enrichment.transcript[0].at.startswith("2026-11-25T09:58:02")
     assert parse_message(m.to_json()).legacyIds  # survives a re-enqueue as v2
 

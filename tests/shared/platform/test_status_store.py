@@ -89,7 +89,9 @@ def test_an_outage_raises_store_unavailable_quickly(bridge_env, monkeypatch):
 
 def test_v2_outcome_fields_are_public_and_customer_fields_are_not(bridge_env):
     record_accepted("ses_3", "h_dup", "2026-11-25T10:00:00.000+00:00")
-    record_status("ses_3", "h_dup", Status.DUPLICATE, duplicate_of="row-1", throttled=2, summary="Dana's order")
+    record_status(
+        "ses_3", "h_dup", Status.DUPLICATE, duplicate_of="row-1", throttled=2, summary="Dana's order"
+    )
     record_status(
         "ses_3", "h_inc", Status.CREATED, dynamics365_incident_id="inc-1", ticketnumber="CAS-01001-AB",
         contactLinkage="created", createdAt="2026-11-25T10:01:00.000+00:00",

@@ -82,7 +82,9 @@ def test_one_trace_crosses_the_queue_hop_with_dimensions(bridge_env, dataverse, 
     assert deliver.attributes["channel"] == "sms"  # learnt from OpenCX inside the span
     assert deliver.attributes["outcome"] == "created"
     assert deliver.attributes["handoffId"] == ingress.attributes["handoffId"] == "msg_otel"
-    assert ingress.attributes["outcome"] == "enqueued"  # the span says what ingress did; the log says accepted
+    assert (
+        ingress.attributes["outcome"] == "enqueued"
+    )  # the span says what ingress did; the log says accepted
     dataverse_spans = [s for s in spans.get_finished_spans() if s.name.startswith("dataverse ")]
     assert {s.name for s in dataverse_spans} == {"dataverse contact_lookup", "dataverse create_work_item"}
     opencx_spans = [s for s in spans.get_finished_spans() if s.name.startswith("opencx ")]
