@@ -35,7 +35,7 @@ from shared.platform.problem import json_response, problem
 from shared.platform.queue_message import HandoffMessage, build_message
 from shared.platform.queues import QueueProfile, QueueUnavailable, queue_client, send
 from shared.platform.settings import Settings, SettingsError, get_settings
-from shared.platform.status_store import StoreUnavailable, get_row, record_accepted
+from shared.platform.status_store import StoreProfile, StoreUnavailable, get_row, record_accepted
 from shared.platform.tracing import current_traceparent
 
 MAX_BODY_BYTES = 1024 * 1024

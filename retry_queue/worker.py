@@ -224,6 +224,8 @@ def handle(
     with telemetry.span("handoff.deliver", message.traceparent, "consumer", **_dimensions(message)) as span:
         message, step = deliver(message, opencx, dataverse, settings)
         done = act(message, step, settings, datetime.now(UTC))
+        # The channel is known only once OpenCX has answered, after the span began.
+        span.set_attribute("channel", message.enrichment.channel if message.enrichment else None)
         span.set_attribute("outcome", done)
         span.set_attribute("status", step.response.status)
     return done

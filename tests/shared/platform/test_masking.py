@@ -28,3 +28,22 @@ def test_scrub_text_masks_embedded_pii():
 def test_scrub_text_leaves_guids_and_counts_alone():
     text = "item 12bfee1b-6e87-58f4-9a31-0c1d2e3f2667 took 1234567 ms"
     assert scrub_text(text) == text
+
+
+def test_redact_known_removes_the_handoffs_own_texts_then_masks():
+    from shared.platform.masking import redact_known
+
+    summary = "Customer wants to move delivery of order 1182 to Friday."
+    text = redact_known(
+        f"Plugin: Dana Reyes wrote '{summary}' (reyes call +14155550123); Dana again",
+        ["Dana Reyes", summary, "", "ab"],
+    )
+    assert "order 1182" not in text and "Dana" not in text and "Reyes" not in text
+    assert "4155550123" not in text
+    assert text.startswith("Plugin: [redacted] wrote '[redacted]'")
+
+
+def test_redact_known_ignores_short_values():
+    from shared.platform.masking import redact_known
+
+    assert redact_known("error on row abc", ["abc", "ro"]) == "error on row abc"

@@ -1,92 +1,147 @@
+"""The v2 queue message (DESIGN v2 section 3): round trip, budget trimming, retries, v1 upgrade."""
+
+from __future__ import annotations
+
 import json
 from datetime import UTC, datetime
 
 import pytest
-from helpers import SAMPLES
+from helpers import V1_FIXTURES, sample_event
 from pydantic import ValidationError
 
-from shared.opencx.webhook import parse_handoff_event
+from shared.opencx.session import Customer, Enrichment, TranscriptLine
+from shared.opencx.webhook import parse_event
 from shared.platform.queue_message import (
+    DEADLETTER_EMBED_BYTES,
     INGRESS_BUDGET_BYTES,
     MESSAGE_LIMIT_BYTES,
+    RETRY_BUDGET_BYTES,
     AttemptRecord,
     build_message,
+    fit_to_budget,
     parse_message,
 )
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+TRACEPARENT = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
 
 
-def sms_handoff(**overrides):
-    body = json.loads((SAMPLES / "sms-handoff.json").read_text())
-    body["data"].update(overrides)
-    return parse_handoff_event(body).data
+def message(**data):
+    return build_message("h_1", parse_event(sample_event(**data)), NOW, TRACEPARENT)
 
 
-def test_small_message_is_untouched_and_round_trips():
-    message = build_message("msg_1", sms_handoff(), NOW, "00-" + "a" * 32 + "-" + "b" * 16 + "-01")
-    decoded = json.loads(message.to_json())
-    assert decoded["v"] == 1
-    assert decoded["handoffId"] == "msg_1"
-    assert decoded["attempt"] == 0
-    assert decoded["receivedAt"].startswith("2026-11-25T10:00:00")
-    assert decoded["traceparent"].startswith("00-")
-    assert decoded["handoff"]["customer"]["phone"] == "+14155550123"
-    assert len(decoded["handoff"]["transcript"]) == 4
-    assert decoded["handoff"]["transcriptTruncated"] is False
-    assert parse_message(message.to_json()) == message
-
-
-def test_big_transcript_drops_oldest_lines_first():
-    lines = [{"role": "customer", "text": f"line {i:04d} " + "é" * 400} for i in range(400)]
-    message = build_message("msg_2", sms_handoff(transcript=lines), NOW, None)
-    size = len(message.to_json().encode())
-    assert size <= INGRESS_BUDGET_BYTES < MESSAGE_LIMIT_BYTES
-    kept = message.handoff.transcript
-    assert message.handoff.transcriptTruncated is True
-    assert kept[-1].text.startswith("line 0399")
-    assert 0 < len(kept) < 400
-    first_kept = int(kept[0].text[5:9])
-    assert [int(line.text[5:9]) for line in kept] == list(range(first_kept, 400))
-    # as full as the budget allows: one more line would not fit
-    assert size + len(lines[first_kept - 1]["text"].encode()) > INGRESS_BUDGET_BYTES
-
-
-def test_one_huge_line_is_dropped_rather_than_refusing():
-    message = build_message(
-        "msg_3", sms_handoff(transcript=[{"role": "customer", "text": "x" * 900_000}]), NOW, None
-    )
-    assert message.size() <= INGRESS_BUDGET_BYTES
-    assert message.handoff.transcript == []
-    assert message.handoff.transcriptTruncated
-
-
-def test_huge_metadata_goes_after_the_transcript():
-    message = build_message("msg_4", sms_handoff(metadata={"blob": "m" * 200_000}), NOW, None)
-    assert message.size() <= INGRESS_BUDGET_BYTES
-    assert message.handoff.metadata == {} and message.handoff.metadataTruncated
-    assert message.handoff.summary.startswith("Customer wants")
-
-
-def test_worst_case_summary_is_cut_last():
-    message = build_message(
-        "msg_5", sms_handoff(summary="\u0001" * 10_000, metadata={"b": "m" * 50_000}), NOW, None
-    )
-    assert message.size() <= INGRESS_BUDGET_BYTES
-    assert message.handoff.summaryTruncated and len(message.handoff.summary) == 2_000
-
-
-def test_retry_history_is_capped_and_fits():
-    message = build_message("msg_6", sms_handoff(), NOW, None)
-    for attempt in range(25):
-        record = AttemptRecord(
-            attempt=attempt, at=NOW, outcome="transient", status=429, code="0x80072322", message="m" * 300
+def enriched(lines: int, text_size: int = 400):
+    transcript = [
+        TranscriptLine(
+            role="customer", text=f"line {i:04d} " + "é" * text_size, at=f"2026-11-25T10:00:{i % 60:02d}Z"
         )
-        message = message.next_attempt(record, NOW)
-    assert message.attempt == 25
-    assert len(message.history) == 10 and message.history[-1].attempt == 24
-    assert message.firstAttemptAt == NOW
-    assert message.size() < MESSAGE_LIMIT_BYTES
+        for i in range(lines)
+    ]
+    enrichment = Enrichment(
+        channel="sms",
+        customer=Customer(name="Dana", phone="+14155550123"),
+        transcript=transcript,
+        historyComplete=True,
+    )
+    return message().model_copy(update={"enrichment": enrichment})
+
+
+def test_small_message_is_v2_and_round_trips():
+    m = message()
+    decoded = json.loads(m.to_json())
+    assert decoded["v"] == 2
+    assert decoded["handoffId"] == "h_1"
+    assert decoded["attempt"] == 0 and decoded["throttled"] == 0
+    assert decoded["receivedAt"].startswith("2026-11-25T10:00:00")
+    assert decoded["traceparent"] == TRACEPARENT
+    assert decoded["event"]["conversation_id"] == "6f1d0c2e-2b8a-4a53-9a51-0c6f3f0e7b21"
+    assert "enrichment" not in decoded  # ingress never calls OpenCX
+    assert parse_message(m.to_json()) == m
+
+
+def test_enrichment_round_trips():
+    m = enriched(3, 10)
+    again = parse_message(m.to_json())
+    assert again.enrichment == m.enrichment and again.enrichment.customer.phone == "+14155550123"
+
+
+def test_big_transcript_drops_oldest_lines_first_and_marks_truncated():
+    m = fit_to_budget(enriched(400), RETRY_BUDGET_BYTES)
+    assert m.size() <= RETRY_BUDGET_BYTES < MESSAGE_LIMIT_BYTES
+    kept = m.enrichment.transcript
+    assert m.enrichment.transcriptTruncated
+    assert 0 < len(kept) < 400 and kept[-1].text.startswith("line 0399")
+    first = int(kept[0].text[5:9])
+    assert [int(line.text[5:9]) for line in kept] == list(range(first, 400))
+    assert m.enrichment.customer.name == "Dana"  # the customer is never trimmed
+
+
+def test_a_message_within_budget_is_untouched():
+    m = enriched(5, 10)
+    assert fit_to_budget(m, RETRY_BUDGET_BYTES) is m
+    assert not m.enrichment.transcriptTruncated
+
+
+def test_huge_summary_is_cut_never_refused():
+    m = message()
+    big = m.model_copy(update={"event": m.event.model_copy(update={"summary": "\u0001" * 30_000})})
+    trimmed = fit_to_budget(big, INGRESS_BUDGET_BYTES)
+    assert trimmed.size() <= INGRESS_BUDGET_BYTES
+    assert trimmed.event.summaryTruncated and len(trimmed.event.summary) == 2_000
+
+
+def test_deadletter_embedding_fits_its_budget():
+    assert fit_to_budget(enriched(400), DEADLETTER_EMBED_BYTES).size() <= DEADLETTER_EMBED_BYTES
+
+
+def test_retry_and_throttle_counts_are_kept_apart_and_history_capped():
+    m = message()
+    for n in range(25):
+        record = AttemptRecord(attempt=n, at=NOW, outcome="transient", status=503, message="m" * 300)
+        m = m.next_attempt(record, throttled=n % 2 == 1)
+    assert (m.attempt, m.throttled) == (13, 12)
+    assert len(m.history) == 10 and m.history[-1].attempt == 24
+    assert m.size() < MESSAGE_LIMIT_BYTES
+
+
+def test_next_attempt_keeps_the_enrichment_within_the_retry_budget():
+    m = enriched(400).next_attempt(AttemptRecord(attempt=0, at=NOW, outcome="transient"), throttled=False)
+    assert m.enrichment is not None and m.enrichment.historyComplete
+    assert m.size() <= RETRY_BUDGET_BYTES
+
+
+def v1_text(**overrides) -> str:
+    data = json.loads((V1_FIXTURES / "sms-handoff.json").read_text())["data"]
+    body = {
+        "v": 1,
+        "handoffId": "msg_v1",
+        "attempt": 2,
+        "receivedAt": "2026-11-25T10:00:01Z",
+        "traceparent": TRACEPARENT,
+        "handoff": data,
+    }
+    body.update(overrides)
+    return json.dumps(body)
+
+
+def test_v1_message_is_upgraded_with_a_complete_enrichment():
+    m = parse_message(v1_text())
+    assert m.v == 2 and m.legacyIds
+    assert (m.handoffId, m.attempt, m.traceparent) == ("msg_v1", 2, TRACEPARENT)
+    assert m.event.conversation_id == "ses_01JDX4SMS7Q2"
+    assert m.event.summary.startswith("Customer wants to move delivery")
+    assert m.enrichment.channel == "sms" and m.enrichment.historyComplete
+    assert m.enrichment.customer.phone == "+14155550123" and m.enrichment.customer.name == "Dana Reyes"
+    assert m.enrichment.transcript[0].text.startswith("Hi, my order 1182")
+    assert m.enrichment.transcript[0].at.startswith("2026-11-25T09:58:02")
+    assert parse_message(m.to_json()).legacyIds  # survives a re-enqueue as v2
+
+
+@pytest.mark.parametrize("name", ["web-handoff.json", "whatsapp-handoff.json"])
+def test_every_v1_fixture_upgrades(name):
+    data = json.loads((V1_FIXTURES / name).read_text())["data"]
+    m = parse_message(v1_text(handoff=data))
+    assert m.enrichment.channel == data["channel"] and m.event.conversation_id == data["sessionId"]
 
 
 @pytest.mark.parametrize(
@@ -94,7 +149,9 @@ def test_retry_history_is_capped_and_fits():
     [
         "not json",
         "{}",
+        "[]",
         '{"v": 2, "handoffId": "x"}',
+        '{"v": 3, "handoffId": "x"}',
         json.dumps({"v": 1, "handoffId": "x", "receivedAt": "2026-11-25T10:00:00Z"}),
     ],
 )

@@ -21,20 +21,21 @@ from shared.platform.status_store import (
 
 
 def test_accepted_is_created_once_and_never_overwrites_a_later_status(bridge_env):
-    assert record_accepted("ses_1", "msg_1", "sms", "2026-11-25T10:00:00.000+00:00") is True
+    assert record_accepted("ses_1", "msg_1", "2026-11-25T10:00:00.000+00:00") is True
     assert get_row("ses_1", "msg_1")["status"] == "accepted"
-    record_status("ses_1", "msg_1", Status.CREATED, dynamics365_chat_id="abc", attempts=1)
-    assert record_accepted("ses_1", "msg_1", "sms", "2026-11-25T10:00:00.000+00:00") is False
+    record_status("ses_1", "msg_1", Status.CREATED, dynamics365_chat_id="abc", attempts=1, channel="sms")
+    assert record_accepted("ses_1", "msg_1", "2026-11-25T10:00:00.000+00:00") is False
     row = get_row("ses_1", "msg_1")
     assert row["status"] == "created"
     assert row["dynamics365_chat_id"] == "abc"
-    assert row["channel"] == "sms"  # merge keeps what ingress wrote
+    assert row["channel"] == "sms"
+    assert row["receivedAt"] == "2026-11-25T10:00:00.000+00:00"  # merge keeps what ingress wrote
     assert get_row("ses_1", "msg_unknown") is None
 
 
 def test_session_rows_newest_first_without_pii(bridge_env):
-    record_accepted("ses_2", "msg_old", "sms", "2026-11-25T10:00:00.000+00:00")
-    record_accepted("ses_2", "msg_new", "sms", "2026-11-25T11:00:00.000+00:00")
+    record_accepted("ses_2", "msg_old", "2026-11-25T10:00:00.000+00:00")
+    record_accepted("ses_2", "msg_new", "2026-11-25T11:00:00.000+00:00")
     record_status(
         "ses_2",
         "msg_old",
@@ -55,7 +56,7 @@ def test_session_rows_newest_first_without_pii(bridge_env):
 def test_keys_with_forbidden_characters_round_trip(bridge_env):
     session = "ses/with#odd?chars%"
     assert encode_key(session) != session and decode_key(encode_key(session)) == session
-    record_accepted(session, "msg_odd", "web", "2026-11-25T10:00:00.000+00:00")
+    record_accepted(session, "msg_odd", "2026-11-25T10:00:00.000+00:00")
     [row] = session_rows(session)
     assert row["sessionId"] == session
 
@@ -77,10 +78,28 @@ def test_an_outage_raises_store_unavailable_quickly(bridge_env, monkeypatch):
     started = time.monotonic()
     for call in (
         lambda: get_row("ses_1", "msg_1"),
-        lambda: record_accepted("ses_1", "msg_1", "sms", "x"),
+        lambda: record_accepted("ses_1", "msg_1", "x"),
         lambda: record_status("ses_1", "msg_1", Status.CREATED),
         probe,
     ):
         with pytest.raises(StoreUnavailable):
             call()
     assert time.monotonic() - started < 10
+
+
+def test_v2_outcome_fields_are_public_and_customer_fields_are_not(bridge_env):
+    record_accepted("ses_3", "h_dup", "2026-11-25T10:00:00.000+00:00")
+    record_status(
+        "ses_3", "h_dup", Status.DUPLICATE, duplicate_of="row-1", throttled=2, summary="Dana's order"
+    )
+    record_status(
+        "ses_3", "h_inc", Status.CREATED, dynamics365_incident_id="inc-1", ticketnumber="CAS-01001-AB",
+        contactLinkage="created", createdAt="2026-11-25T10:01:00.000+00:00",
+    )  # fmt: skip
+    rows = {row["handoffId"]: row for row in session_rows("ses_3")}
+    assert rows["h_dup"]["status"] == "duplicate" and rows["h_dup"]["duplicate_of"] == "row-1"
+    assert rows["h_dup"]["throttled"] == 2
+    assert "summary" not in rows["h_dup"] and "Dana" not in repr(rows)
+    assert rows["h_inc"]["dynamics365_incident_id"] == "inc-1"
+    assert rows["h_inc"]["ticketnumber"] == "CAS-01001-AB"
+    assert rows["h_inc"]["contactLinkage"] == "created"

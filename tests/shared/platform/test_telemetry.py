@@ -7,7 +7,7 @@ import sys
 
 import azure.functions as func
 import pytest
-from helpers import ROOT, SAMPLES, function_named
+from helpers import ROOT, function_named, sample_event
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogExporter, SimpleLogRecordProcessor
@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from devtools.signing import signed_headers
+from devtools.opencx_sim import SMS_SESSION_ID
 from shared.platform import telemetry
 
 PII = ("4155550123", "415) 555", "dana", "Dana Reyes", "order 1182", "Friday", "priya")
@@ -53,9 +53,12 @@ def metric_points(reader) -> dict[str, list]:
 
 
 def run_one_handoff(bridge_env):
-    body = (SAMPLES / "sms-handoff.json").read_bytes()
+    body = json.dumps(sample_event()).encode()
     request = func.HttpRequest(
-        method="POST", url="/api/handoffs", headers=signed_headers(body, webhook_id="msg_otel"), body=body
+        method="POST",
+        url="/api/handoffs",
+        headers={"content-type": "application/json", "webhook-id": "msg_otel"},
+        body=body,
     )
     assert function_named("handoff_trigger")(request, None).status_code == 202
     from helpers import queue_messages
@@ -64,7 +67,7 @@ def run_one_handoff(bridge_env):
     function_named("retry_queue")(func.queue.QueueMessage(id="q1", body=text.encode(), dequeue_count=1))
 
 
-def test_one_trace_crosses_the_queue_hop_with_dimensions(bridge_env, dataverse, exporters):
+def test_one_trace_crosses_the_queue_hop_with_dimensions(bridge_env, dataverse, opencx, exporters):
     spans, _reader, _logs = exporters
     dataverse.add_contact(mobilephone="+14155550123", fullname="Dana Reyes")
     run_one_handoff(bridge_env)
@@ -73,16 +76,23 @@ def test_one_trace_crosses_the_queue_hop_with_dimensions(bridge_env, dataverse, 
     assert deliver.context.trace_id == ingress.context.trace_id
     assert deliver.parent.span_id == ingress.context.span_id
     for span in (ingress, deliver):
-        for key in ("handoffId", "sessionId", "channel", "attempt", "outcome"):
+        for key in ("handoffId", "sessionId", "outcome"):
             assert key in span.attributes, (span.name, key)
+    assert deliver.attributes["attempt"] == 0
+    assert deliver.attributes["channel"] == "sms"  # learnt from OpenCX inside the span
     assert deliver.attributes["outcome"] == "created"
-    assert ingress.attributes["outcome"] == "accepted"
+    assert deliver.attributes["handoffId"] == ingress.attributes["handoffId"] == "msg_otel"
+    assert (
+        ingress.attributes["outcome"] == "enqueued"
+    )  # the span says what ingress did; the log says accepted
     dataverse_spans = [s for s in spans.get_finished_spans() if s.name.startswith("dataverse ")]
     assert {s.name for s in dataverse_spans} == {"dataverse contact_lookup", "dataverse create_work_item"}
-    assert all(s.parent.span_id == deliver.context.span_id for s in dataverse_spans)
+    opencx_spans = [s for s in spans.get_finished_spans() if s.name.startswith("opencx ")]
+    assert sorted(s.name for s in opencx_spans) == ["opencx get_session", "opencx list_history"]
+    assert all(s.parent.span_id == deliver.context.span_id for s in dataverse_spans + opencx_spans)
 
 
-def test_metrics_count_the_handoff_and_its_latencies(bridge_env, dataverse, exporters):
+def test_metrics_count_the_handoff_and_its_latencies(bridge_env, dataverse, opencx, exporters):
     _spans, reader, _logs = exporters
     run_one_handoff(bridge_env)
     points = metric_points(reader)
@@ -91,9 +101,12 @@ def test_metrics_count_the_handoff_and_its_latencies(bridge_env, dataverse, expo
     assert sum(p.count for p in points["handoff.e2e_latency_ms"]) == 1
     statuses = {p.attributes["status"] for p in points["dataverse.request_ms"]}
     assert statuses == {200, 204}
+    opencx_calls = {p.attributes["operation"]: p.count for p in points["opencx.request_ms"]}
+    assert opencx_calls == {"get_session": 1, "list_history": 1}
+    assert "handoffs.dead_lettered" not in points and "handoffs.throttled" not in points
 
 
-def test_no_pii_in_any_span_metric_or_log_attribute(bridge_env, dataverse, exporters):
+def test_no_pii_in_any_span_metric_or_log_attribute(bridge_env, dataverse, opencx, exporters):
     spans, reader, logs = exporters
     run_one_handoff(bridge_env)
     exported = [dict(s.attributes) for s in spans.get_finished_spans()]
@@ -105,8 +118,9 @@ def test_no_pii_in_any_span_metric_or_log_attribute(bridge_env, dataverse, expor
     for pii in PII:
         assert pii.lower() not in text.lower(), pii
     accepted = [r for r in records if (r.log_record.attributes or {}).get("event") == "handoff.accepted"]
-    assert accepted and accepted[0].log_record.attributes["sessionId"] == "ses_01JDX4SMS7Q2"
-    assert accepted[0].log_record.attributes["phone"] == "+1******0123"
+    assert accepted and accepted[0].log_record.attributes["sessionId"] == SMS_SESSION_ID
+    created = [r for r in records if (r.log_record.attributes or {}).get("event") == "handoff.created"]
+    assert len(created) == 1
 
 
 def test_unconfigured_telemetry_imports_nothing_and_does_nothing():
@@ -124,7 +138,7 @@ def test_unconfigured_telemetry_imports_nothing_and_does_nothing():
     assert out.stdout.strip() == "[]"
 
 
-def test_broken_configuration_fails_nothing(bridge_env, dataverse, monkeypatch, caplog):
+def test_broken_configuration_fails_nothing(bridge_env, dataverse, opencx, monkeypatch, caplog):
     telemetry.reset()
     monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", "not a connection string")
     try:
