@@ -104,10 +104,13 @@ def wait_for_status_writes(timeout: float = 10.0) -> None:
 
 def _record_accepted(message: HandoffMessage, dimensions: dict[str, Any]) -> None:
     try:
+        # Off the response path, so the worker's patient profile: a slow table must not make one
+        # delivery look like several.
         created = record_accepted(
             message.event.conversation_id,
             message.handoffId,
             message.receivedAt.isoformat(timespec="milliseconds"),
+            StoreProfile.WORKER,
         )
     except StoreUnavailable as exc:
         # Cannot tell a first delivery from a redelivery: count it, a lost count beats a lost line.
