@@ -1,85 +1,253 @@
-"""The `/_sim/` admin API: the Python API over HTTP, for a simulator running in another process."""
+"""The `/_sim/` admin API: the Python API over HTTP, for a simulator running in another process.
+
+It drives the simulator through the `AdminTarget` protocol below, so it never imports the simulator
+module (which imports this one).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple, Protocol
 
+from devtools.dataverse_sim.demo import SeedTarget, seed_crowd, seed_demo
 from devtools.dataverse_sim.faults import FaultRule
-from devtools.dataverse_sim.server import Reply, json_reply
+from devtools.dataverse_sim.privileges import APP_USER_ID
+from devtools.dataverse_sim.replies import Reply, json_reply, no_content
 
-if TYPE_CHECKING:
-    from devtools.dataverse_sim.simulator import DataverseSimulator
-
-_CONTACT_FIELDS = frozenset({"email", "mobilephone", "telephone1", "fullname", "contactid"})
-_CONFIG_FIELDS = frozenset({"latency", "max_concurrency", "token_lifetime", "concurrency_retry_after"})
-
-
-def admin_route(sim: DataverseSimulator, method: str, name: str, data: dict[str, Any]) -> Reply:
-    """Answer one admin call; unknown routes are a 404 that lists the known ones."""
-    routes: dict[tuple[str, str], Callable[[DataverseSimulator, dict[str, Any]], Reply]] = {
-        ("GET", "workitems"): lambda s, _: json_reply(200, {"value": s.work_items}),
-        ("GET", "requests"): lambda s, _: json_reply(200, {"value": [r._asdict() for r in s.requests]}),
-        ("GET", "stats"): lambda s, _: json_reply(200, s.stats()),
-        ("GET", "faults"): lambda s, _: json_reply(200, {"value": [f.to_dict() for f in s.faults]}),
-        ("GET", "config"): lambda s, _: json_reply(200, _config(s)),
-        ("POST", "contacts"): _add_contact,
-        ("POST", "workstreams"): _add_workstream,
-        ("POST", "faults"): _add_fault,
-        ("DELETE", "faults"): lambda s, _: _done(s.clear_faults()),
-        ("POST", "reset"): lambda s, _: _done(s.reset()),
-        ("POST", "expire-tokens"): lambda s, _: _done(s.expire_tokens()),
-        ("POST", "config"): _set_config,
-        ("POST", "seed-demo"): _seed_demo,
+_CONTACT_FIELDS = frozenset(
+    {
+        "email",
+        "mobilephone",
+        "telephone1",
+        "fullname",
+        "contactid",
+        "firstname",
+        "lastname",
+        "description",
+        "statecode",
     }
-    handler = routes.get((method, name))
+)
+_NUMBER_SETTINGS = frozenset({"latency", "max_concurrency", "token_lifetime", "concurrency_retry_after"})
+_TEXT_SETTINGS = frozenset({"duplicate_code"})
+_CONFIG_FIELDS = _NUMBER_SETTINGS | _TEXT_SETTINGS
+
+
+class AdminTarget(SeedTarget, Protocol):
+    """Everything the admin API reads or changes on a simulator."""
+
+    latency: float
+    max_concurrency: int | None
+    token_lifetime: float
+    concurrency_retry_after: float
+    duplicate_code: str
+
+    @property
+    def work_items(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def incidents(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def contacts(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def queue_items(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def requests(self) -> list[NamedTuple]: ...
+
+    @property
+    def faults(self) -> list[FaultRule]: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def add_fault(self, rule: FaultRule) -> None: ...
+
+    def clear_faults(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+    def expire_tokens(self) -> None: ...
+
+    def set_state(
+        self, entity: str, row_id: str, statecode: int, statuscode: int | None = None
+    ) -> dict[str, Any]: ...
+
+    def close(self, entity: str, row_id: str) -> dict[str, Any]: ...
+
+    def add_incident_columns(self, *names: str) -> None: ...
+
+    def privileges_of(self, user_id: str) -> dict[str, str]: ...
+
+    def set_privileges(self, privileges: Iterable[str] | Mapping[str, str], user_id: str = ...) -> None: ...
+
+    def grant_privilege(self, name: str, depth: str = ..., user_id: str = ...) -> None: ...
+
+    def revoke_privilege(self, name: str, user_id: str = ...) -> None: ...
+
+
+Handler = Callable[[AdminTarget, dict[str, Any]], Reply]
+
+
+def admin_route(sim: AdminTarget, method: str, name: str, data: Any) -> Reply:
+    """Answer one admin call; unknown routes are a 404 that lists the known ones."""
+    handler = ROUTES.get((method, name))
     if handler is None:
-        known = ", ".join(f"{m} /_sim/{n}" for m, n in routes)
+        known = ", ".join(f"{m} /_sim/{n}" for m, n in ROUTES)
         return json_reply(404, {"error": {"code": "sim", "message": f"unknown admin route; known: {known}"}})
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
     return handler(sim, data)
 
 
-def _done(_: None) -> Reply:
-    return Reply(204, b"", content_type=None)
+def _done(_: object = None) -> Reply:
+    return no_content()
 
 
-def _add_contact(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
-    unknown = sorted(set(data) - _CONTACT_FIELDS)
+def _listing(rows: list[Any]) -> Reply:
+    return json_reply(200, {"value": rows})
+
+
+def _only(data: dict[str, Any], allowed: set[str] | frozenset[str], what: str) -> None:
+    unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise ValueError(f"unknown contact fields: {', '.join(unknown)}")
+        raise ValueError(f"unknown {what} fields: {', '.join(unknown)}")
+
+
+def _add_contact(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    _only(data, _CONTACT_FIELDS, "contact")
     return json_reply(201, {"contactid": sim.add_contact(**data)})
 
 
-def _add_workstream(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+def _add_workstream(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    _only(data, {"workstream_id", "name"}, "workstream")
     workstream_id = sim.add_workstream(data.get("workstream_id"), data.get("name", "SMS workstream"))
     return json_reply(201, {"msdyn_liveworkstreamid": workstream_id})
 
 
-def _add_fault(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+def _add_queue(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    _only(data, {"queue_id", "name"}, "queue")
+    return json_reply(
+        201, {"queueid": sim.add_queue(data.get("queue_id"), data.get("name", "Support queue"))}
+    )
+
+
+def _add_systemuser(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    _only(data, {"user_id", "fullname"}, "systemuser")
+    user_id = sim.add_systemuser(data.get("user_id"), data.get("fullname", "Support rep"))
+    return json_reply(201, {"systemuserid": user_id})
+
+
+def _add_team(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    _only(data, {"team_id", "name"}, "team")
+    return json_reply(201, {"teamid": sim.add_team(data.get("team_id"), data.get("name", "Support team"))})
+
+
+def _add_fault(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     sim.add_fault(FaultRule.from_dict(data))
     return json_reply(201, {"faults": len(sim.faults)})
 
 
-def _config(sim: DataverseSimulator) -> dict[str, Any]:
+def _set_state(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    _only(data, {"entity", "id", "statecode", "statuscode"}, "state")
+    try:
+        row = sim.set_state(data["entity"], data["id"], data["statecode"], data.get("statuscode"))
+    except KeyError as missing:
+        if isinstance(missing.args[0], str) and " does not exist" in missing.args[0]:
+            return json_reply(404, {"error": {"code": "sim", "message": missing.args[0]}})
+        raise ValueError(f"missing field {missing}") from None
+    return json_reply(200, row)
+
+
+def _close(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    _only(data, {"entity", "id"}, "close")
+    return _set_state(sim, {**data, "statecode": 1})
+
+
+def _incident_columns(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    _only(data, {"columns"}, "incident-columns")
+    columns = data.get("columns")
+    if not isinstance(columns, list):
+        raise ValueError("columns must be a list of logical names")
+    sim.add_incident_columns(*columns)
+    return no_content()
+
+
+def _privileges(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    return json_reply(200, {"user_id": APP_USER_ID, "privileges": sim.privileges_of(APP_USER_ID)})
+
+
+def _set_privileges(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    _only(data, {"privileges", "user_id"}, "privileges")
+    privileges = data.get("privileges")
+    if not isinstance(privileges, list | dict):
+        raise ValueError("privileges must be a list of names or an object of name: depth")
+    user_id = data.get("user_id", APP_USER_ID)
+    sim.set_privileges(privileges, user_id=user_id)
+    return json_reply(200, {"user_id": user_id, "privileges": sim.privileges_of(user_id)})
+
+
+def _grant(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    _only(data, {"name", "depth", "user_id"}, "grant")
+    sim.grant_privilege(data["name"], data.get("depth", "Global"), user_id=data.get("user_id", APP_USER_ID))
+    return no_content()
+
+
+def _revoke(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    _only(data, {"name", "user_id"}, "revoke")
+    sim.revoke_privilege(data["name"], user_id=data.get("user_id", APP_USER_ID))
+    return no_content()
+
+
+def _config(sim: AdminTarget) -> dict[str, Any]:
     return {name: getattr(sim, name) for name in sorted(_CONFIG_FIELDS)}
 
 
-def _set_config(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
-    unknown = sorted(set(data) - _CONFIG_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown settings: {', '.join(unknown)}")
+def _set_config(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    _only(data, _CONFIG_FIELDS, "settings")
     for name, value in data.items():
-        if value is not None and not isinstance(value, int | float):
+        if name in _TEXT_SETTINGS:
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be a string ('' for the empty code)")
+        elif value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
             raise ValueError(f"{name} must be a number or null")
-        if value is None and name != "max_concurrency":
+        elif value is None and name != "max_concurrency":
             raise ValueError(f"{name} must be a number")
         setattr(sim, name, value)
     return json_reply(200, _config(sim))
 
 
-def _seed_demo(sim: DataverseSimulator, _: dict[str, Any]) -> Reply:
-    from devtools.dataverse_sim.demo import seed_demo
+def _crowd(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    _only(data, {"phone", "email", "size"}, "crowd")
+    return json_reply(201, seed_crowd(sim, **data))
 
-    return json_reply(201, seed_demo(sim))
+
+ROUTES: dict[tuple[str, str], Handler] = {
+    ("GET", "workitems"): lambda s, _: _listing(s.work_items),
+    ("GET", "incidents"): lambda s, _: _listing(s.incidents),
+    ("GET", "contacts"): lambda s, _: _listing(s.contacts),
+    ("GET", "queueitems"): lambda s, _: _listing(s.queue_items),
+    ("GET", "requests"): lambda s, _: _listing([r._asdict() for r in s.requests]),
+    ("GET", "stats"): lambda s, _: json_reply(200, s.stats()),
+    ("GET", "faults"): lambda s, _: _listing([f.to_dict() for f in s.faults]),
+    ("GET", "config"): lambda s, _: json_reply(200, _config(s)),
+    ("GET", "privileges"): _privileges,
+    ("POST", "contacts"): _add_contact,
+    ("POST", "workstreams"): _add_workstream,
+    ("POST", "queues"): _add_queue,
+    ("POST", "systemusers"): _add_systemuser,
+    ("POST", "teams"): _add_team,
+    ("POST", "faults"): _add_fault,
+    ("DELETE", "faults"): lambda s, _: _done(s.clear_faults()),
+    ("POST", "reset"): lambda s, _: _done(s.reset()),
+    ("POST", "expire-tokens"): lambda s, _: _done(s.expire_tokens()),
+    ("POST", "config"): _set_config,
+    ("POST", "state"): _set_state,
+    ("POST", "close"): _close,
+    ("POST", "incident-columns"): _incident_columns,
+    ("POST", "privileges"): _set_privileges,
+    ("POST", "grant-privilege"): _grant,
+    ("POST", "revoke-privilege"): _revoke,
+    ("POST", "seed-demo"): lambda s, _: json_reply(201, seed_demo(s)),
+    ("POST", "crowd"): _crowd,
+}

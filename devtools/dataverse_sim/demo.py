@@ -1,28 +1,84 @@
-"""Demo data: one workstream and contacts that exercise every linking branch (email, phone, ambiguous)."""
+"""Demo data: a workstream per channel, contacts that exercise every linking branch (email, phone,
+ambiguous, inactive), an incident queue, and an owner user and team; plus the "crowd" scenario.
+
+Every id is a fixed constant, so seeding is idempotent and tests and settings can name the rows.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from devtools.dataverse_sim.simulator import DataverseSimulator
-
-DEMO_WORKSTREAM_ID = "5b3c9a1e-2f4d-4e8a-9c6b-0d1e2f3a4b5c"
+DEMO_WORKSTREAM_ID_SMS = "5b3c9a1e-2f4d-4e8a-9c6b-0d1e2f3a4b5c"
+DEMO_WORKSTREAM_ID_WHATSAPP = "5b3c9a1e-2f4d-4e8a-9c6b-0d1e2f3a4b5d"
+DEMO_WORKSTREAM_ID_WEB = "5b3c9a1e-2f4d-4e8a-9c6b-0d1e2f3a4b5e"
+DEMO_WORKSTREAM_ID = DEMO_WORKSTREAM_ID_SMS  # the original single demo workstream
+DEMO_WORKSTREAMS = {
+    "sms": DEMO_WORKSTREAM_ID_SMS,
+    "whatsapp": DEMO_WORKSTREAM_ID_WHATSAPP,
+    "web": DEMO_WORKSTREAM_ID_WEB,
+}
+DEMO_QUEUE_ID = "7c4d0b2f-3e5a-4f9b-8d7c-1e2f3a4b5c60"  # incident queue (INCIDENT_QUEUE_ID)
+DEMO_OWNER_USER_ID = "7c4d0b2f-3e5a-4f9b-8d7c-1e2f3a4b5c61"  # systemuser (INCIDENT_OWNER_ID)
+DEMO_OWNER_TEAM_ID = "7c4d0b2f-3e5a-4f9b-8d7c-1e2f3a4b5c62"  # team (INCIDENT_OWNER_TYPE=team)
 DEMO_CONTACTS = {
     "priya": "a1f0c2d3-0000-4000-8000-000000000001",  # linked by email
     "dana": "a1f0c2d3-0000-4000-8000-000000000002",  # linked by mobile phone (the SMS sample)
     "mueller_1": "a1f0c2d3-0000-4000-8000-000000000003",  # these two share a landline, so the
     "mueller_2": "a1f0c2d3-0000-4000-8000-000000000004",  # WhatsApp sample's phone is ambiguous
 }
+# Inactive contacts own identifiers no active demo contact has, so the existing demo links do not change;
+# a handoff from one of them must NOT link (only active contacts link: `statecode eq 0`).
+DEMO_INACTIVE_CONTACTS = {
+    "former": "a1f0c2d3-0000-4000-8000-000000000011",  # former.customer@example.com
+    "moved_away": "a1f0c2d3-0000-4000-8000-000000000012",  # mobile +14155550177
+    "closed_account": "a1f0c2d3-0000-4000-8000-000000000013",  # closed.account@example.com, +442071838750
+}
+DEMO_INACTIVE_EMAIL = "former.customer@example.com"
+DEMO_INACTIVE_PHONE = "+14155550177"
+CROWD_PHONE = "+14155550199"
+CROWD_EMAIL = "crowd.customer@example.com"
+CROWD_SIZE = 11
 
 
-def seed_demo(sim: DataverseSimulator) -> dict[str, str]:
+class SeedTarget(Protocol):
+    """The seeding half of the simulator's Python API."""
+
+    def add_workstream(self, workstream_id: str | None = None, name: str = ...) -> str: ...
+
+    def add_queue(self, queue_id: str | None = None, name: str = ...) -> str: ...
+
+    def add_systemuser(self, user_id: str | None = None, fullname: str = ...) -> str: ...
+
+    def add_team(self, team_id: str | None = None, name: str = ...) -> str: ...
+
+    def add_contact(
+        self,
+        *,
+        email: str | None = None,
+        mobilephone: str | None = None,
+        telephone1: str | None = None,
+        fullname: str | None = None,
+        contactid: str | None = None,
+        firstname: str | None = None,
+        lastname: str | None = None,
+        description: str | None = None,
+        statecode: int = 0,
+    ) -> str: ...
+
+
+def seed_demo(sim: SeedTarget) -> dict[str, str]:
     """Seed the demo rows (idempotent: fixed ids) and return their ids by name.
 
     jonas.mueller@example.de is deliberately not a contact's email, so the WhatsApp sample falls back to
-    its phone, matches two contacts, and the demo shows the ambiguous branch.
+    its phone, matches two contacts, and the demo shows the ambiguous branch. The inactive contacts must
+    never be linked: a lookup without `statecode eq 0` finds them.
     """
-    sim.add_workstream(DEMO_WORKSTREAM_ID, name="SMS workstream (demo)")
+    for channel, workstream_id in DEMO_WORKSTREAMS.items():
+        name = {"sms": "SMS", "whatsapp": "WhatsApp", "web": "Web chat"}[channel]
+        sim.add_workstream(workstream_id, name=f"{name} workstream (demo)")
+    sim.add_queue(DEMO_QUEUE_ID, name="Support cases (demo)")
+    sim.add_systemuser(DEMO_OWNER_USER_ID, fullname="Sam Support (demo)")
+    sim.add_team(DEMO_OWNER_TEAM_ID, name="Tier 1 (demo)")
     sim.add_contact(contactid=DEMO_CONTACTS["priya"], email="priya.n@example.com", fullname="Priya N")
     sim.add_contact(contactid=DEMO_CONTACTS["dana"], mobilephone="+14155550123", fullname="Dana Reyes")
     sim.add_contact(
@@ -31,4 +87,51 @@ def seed_demo(sim: DataverseSimulator) -> dict[str, str]:
     sim.add_contact(
         contactid=DEMO_CONTACTS["mueller_2"], telephone1="+4915123456789", fullname="Julia Mueller"
     )
-    return {"workstream": DEMO_WORKSTREAM_ID, **DEMO_CONTACTS}
+    inactive = DEMO_INACTIVE_CONTACTS
+    sim.add_contact(
+        contactid=inactive["former"], email=DEMO_INACTIVE_EMAIL, fullname="Fran Former", statecode=1
+    )
+    sim.add_contact(
+        contactid=inactive["moved_away"], mobilephone=DEMO_INACTIVE_PHONE, fullname="Moe Moved", statecode=1
+    )
+    sim.add_contact(
+        contactid=inactive["closed_account"],
+        email="closed.account@example.com",
+        mobilephone="+442071838750",
+        fullname="Cleo Closed",
+        statecode=1,
+    )
+    return {
+        "workstream": DEMO_WORKSTREAM_ID,
+        **{f"workstream_{channel}": workstream_id for channel, workstream_id in DEMO_WORKSTREAMS.items()},
+        "queue": DEMO_QUEUE_ID,
+        "owner_user": DEMO_OWNER_USER_ID,
+        "owner_team": DEMO_OWNER_TEAM_ID,
+        **DEMO_CONTACTS,
+        **inactive,
+    }
+
+
+def crowd_contact_id(index: int) -> str:
+    """The i-th crowd contact's id: ascending, so the email holder (the last) sorts last by id too."""
+    return f"c0ffee00-0000-4000-8000-{index:012d}"
+
+
+def seed_crowd(
+    sim: SeedTarget, phone: str = CROWD_PHONE, email: str = CROWD_EMAIL, size: int = CROWD_SIZE
+) -> dict[str, object]:
+    """`size` (10 or more) active contacts sharing `phone`; only the last one also has `email`.
+
+    It is inserted last (and has the highest id), so a single `email or phone` query with `$top=10`
+    returns ten phone-only contacts and hides the one email match (issue 12's crowd). Returns
+    {"email_match": id, "phone_only": [ids]}."""
+    if size < 10:
+        raise ValueError("a crowd has at least 10 contacts (the bridge's lookup asks for $top=10)")
+    phone_only = [
+        sim.add_contact(contactid=crowd_contact_id(i), mobilephone=phone, fullname=f"Crowd member {i}")
+        for i in range(1, size)
+    ]
+    email_match = sim.add_contact(
+        contactid=crowd_contact_id(size), mobilephone=phone, email=email, fullname="Crowd customer"
+    )
+    return {"email_match": email_match, "phone_only": phone_only}

@@ -13,9 +13,11 @@ from devtools.dataverse_sim.odata import (
     CODE_THROTTLE_REQUESTS,
     CODE_UNEXPECTED,
 )
+from devtools.dataverse_sim.routes import API_OPERATIONS
 
 FAULT_KINDS = frozenset({"status", "drop_before", "drop_after_commit", "slow"})
-OPERATIONS = frozenset({"token", "contact_lookup", "workstream_get", "create_work_item", "other"})
+OPERATIONS = frozenset({"token", *API_OPERATIONS})
+"""Every operation a rule may name: "token" plus each Dataverse operation of routes.API_OPERATIONS."""
 
 _DEFAULT_CODES = {
     400: CODE_INVALID_ARGUMENT,
@@ -29,6 +31,7 @@ _DEFAULT_MESSAGES = {
     403: "Principal user is missing a privilege (simulated fault).",
     404: "The record does not exist (simulated fault).",
     408: "The request timed out (simulated fault).",
+    # Service protection limits (powerapps-docs .../data-platform/api-limits.md): 429 with Retry-After.
     429: "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
     500: "An unexpected error occurred (simulated fault).",
     502: "Bad gateway (simulated fault).",

@@ -1,5 +1,10 @@
-"""The HTTP side: a ThreadingHTTPServer that speaks the managed-identity token protocol, the Dataverse
-operations of DESIGN section 4, and a small admin API, with faults and throttling injected on the way."""
+"""The HTTP side: a ThreadingHTTPServer that speaks the managed-identity token protocol, forwards
+Dataverse API calls to the simulator, and serves the `/_sim/` admin API, with faults and throttling
+injected on the way.
+
+It knows the simulator only through `SimulatorPort`, the small protocol below, so this module imports
+neither the simulator nor the admin API nor the operations.
+"""
 
 from __future__ import annotations
 
@@ -10,57 +15,82 @@ import json
 import socket
 import struct
 import sys
+import threading
 import time
 import traceback
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.odata import (
     API_PREFIX,
-    CODE_BAD_QUERY,
     CODE_NO_SEGMENT,
-    CODE_NOT_FOUND,
     CODE_PAYLOAD,
     CODE_THROTTLE_CONCURRENCY,
     CODE_UNAUTHORIZED,
     CODE_UNEXPECTED,
     ODataError,
     error_body,
-    parse_guid,
-    parse_key_segment,
 )
-from devtools.dataverse_sim.store import validate_create
-
-if TYPE_CHECKING:
-    from devtools.dataverse_sim.simulator import DataverseSimulator
+from devtools.dataverse_sim.replies import Reply, error_reply, json_reply
+from devtools.dataverse_sim.routes import classify
 
 TOKEN_PATH = "/msi/token"  # noqa: S105 - a URL path, not a secret
 ADMIN_PREFIX = "/_sim/"
 MAX_BODY = 4 * 1024 * 1024
-CONTACT_COLUMNS = ("contactid", "emailaddress1", "mobilephone", "telephone1", "fullname")
 FAKE_TENANT = "00000000-0000-0000-0000-000000000000"
 
 
-@dataclass
-class Reply:
-    """A response built before anything is written, so "drop after commit" can decide not to send it."""
+class SimulatorPort(Protocol):
+    """What the HTTP server needs from the simulator behind it."""
 
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str | None = "application/json; odata.metadata=minimal"
+    lock: threading.Lock
+    latency: float
+    max_concurrency: int | None
+    concurrency_retry_after: float
 
+    @property
+    def url(self) -> str: ...
 
-def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, json.dumps(payload).encode(), dict(headers or {}))
+    @property
+    def identity_header(self) -> str: ...
 
+    def record_error(self, text: str) -> None: ...
 
-def error_reply(error: ODataError) -> Reply:
-    return Reply(error.status, error.body(), dict(error.headers))
+    def count_create_attempt(self) -> None: ...
+
+    def count_token_request(self, query: dict[str, str]) -> None: ...
+
+    def choose_fault(self, operation: str) -> FaultRule | None: ...
+
+    def admit(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+    def record_call(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: Mapping[str, str],
+        status: int,
+        operation: str,
+        started: float,
+        fault: str | None,
+    ) -> None: ...
+
+    def issue_token(self) -> tuple[str, int]: ...
+
+    def check_bearer(self, authorization: str | None) -> None: ...
+
+    def call_api(
+        self, method: str, rest: str, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> Reply: ...
+
+    def admin(self, method: str, name: str, data: Any) -> Reply: ...
 
 
 class SimServer(ThreadingHTTPServer):
@@ -70,7 +100,7 @@ class SimServer(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 1024  # the default of 5 drops SYNs under a burst of 50+ new connections
 
-    def __init__(self, address: tuple[str, int], sim: DataverseSimulator) -> None:
+    def __init__(self, address: tuple[str, int], sim: SimulatorPort) -> None:
         self.sim = sim
         self.open_connections: set[socket.socket] = set()
         super().__init__(address, SimHandler)
@@ -135,7 +165,7 @@ class SimHandler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ plumbing
 
     @property
-    def sim(self) -> DataverseSimulator:
+    def sim(self) -> SimulatorPort:
         return self.server.sim
 
     def dispatch(self) -> None:
@@ -223,7 +253,7 @@ class SimHandler(BaseHTTPRequestHandler):
         sim = self.sim
         started = time.perf_counter()
         operation = classify(self.command, path)
-        if operation == "create_work_item":
+        if operation == "create_work_item":  # create_attempts counts work-item creates, as before
             sim.count_create_attempt()
         try:
             self.body = self.read_body()
@@ -236,7 +266,7 @@ class SimHandler(BaseHTTPRequestHandler):
         try:
             fault = sim.choose_fault(operation)
             if fault is not None and fault.kind == "drop_before":
-                sim.record(self, path, query, 0, operation, started, fault.kind)
+                self.record(path, query, 0, operation, started, fault.kind)
                 self.drop_connection()
                 return
             reply = self.handle_admitted(operation, path, query, fault)
@@ -256,7 +286,7 @@ class SimHandler(BaseHTTPRequestHandler):
         """Record the call, then send the reply (or reset the connection instead, after the commit).
 
         Recording first means a client that has seen the outcome also sees it in sim.requests."""
-        self.sim.record(self, path, query, reply.status, operation, started, fault.kind if fault else None)
+        self.record(path, query, reply.status, operation, started, fault.kind if fault else None)
         if fault is not None and fault.kind == "drop_after_commit":
             self.drop_connection()
         else:
@@ -286,24 +316,14 @@ class SimHandler(BaseHTTPRequestHandler):
             if not path.startswith(API_PREFIX):
                 raise ODataError(404, CODE_NO_SEGMENT, f"Resource not found for the segment '{path}'.")
             self.sim.check_bearer(self.headers.get("Authorization"))
-            return self.route(operation, path[len(API_PREFIX) :], query)
+            return self.sim.call_api(self.command, path[len(API_PREFIX) :], query, self.headers, self.body)
         except ODataError as error:
             return error_reply(error)
 
-    def route(self, operation: str, rest: str, query: dict[str, str]) -> Reply:
-        if operation == "contact_lookup":
-            return self.sim.lookup_contacts(query)
-        if operation == "workstream_get":
-            return self.sim.get_workstream(rest, query)
-        if operation == "create_work_item":
-            content_type = self.headers.get("Content-Type", "")
-            if content_type.split(";")[0].strip().lower() != "application/json":
-                raise ODataError(415, CODE_BAD_QUERY, f"Content-Type '{content_type}' is not supported.")
-            return self.sim.create_work_item(self.body, self.headers.get("Prefer", ""))
-        segment = rest.split("/")[0]
-        if segment in ("contacts", "msdyn_ocliveworkitems") or segment.startswith("msdyn_liveworkstreams("):
-            raise ODataError(405, CODE_BAD_QUERY, f"The HTTP method '{self.command}' is not supported here.")
-        raise ODataError(404, CODE_NO_SEGMENT, f"Resource not found for the segment '{segment or rest}'.")
+    def record(
+        self, path: str, query: dict[str, str], status: int, operation: str, started: float, fault: str | None
+    ) -> None:
+        self.sim.record_call(self.command, path, query, self.headers, status, operation, started, fault)
 
     # ------------------------------------------------------------------ token endpoint
 
@@ -390,79 +410,9 @@ def msi_error(status: int, message: str, retry_after: str | None = None) -> Repl
     return Reply(status, json.dumps(payload).encode(), headers, content_type="application/json")
 
 
-def classify(method: str, path: str) -> str:
-    """The operation name of a Dataverse API request, as faults and records use it."""
-    if not path.startswith(API_PREFIX):
-        return "other"
-    rest = path[len(API_PREFIX) :]
-    if rest == "contacts" and method == "GET":
-        return "contact_lookup"
-    if rest == "msdyn_ocliveworkitems" and method == "POST":
-        return "create_work_item"
-    parts = parse_key_segment(rest)
-    if parts is not None and parts[0] == "msdyn_liveworkstreams" and method == "GET":
-        return "workstream_get"
-    return "other"
-
-
 def unauthorized(base_url: str, message: str) -> ODataError:
     challenge = (
         f"Bearer authorization_uri=https://login.microsoftonline.com/{FAKE_TENANT}/oauth2/authorize, "
         f"resource_id={base_url}/"
     )
     return ODataError(401, CODE_UNAUTHORIZED, message, {"WWW-Authenticate": challenge})
-
-
-def parse_top(query: dict[str, str]) -> int | None:
-    if "$top" not in query:
-        return None
-    text = query["$top"]
-    if not text.isdigit():
-        raise ODataError(400, CODE_BAD_QUERY, f"Invalid value '{text}' for $top query option.")
-    return int(text)
-
-
-def parse_select(query: dict[str, str], allowed: tuple[str, ...], entity: str) -> list[str]:
-    text = query.get("$select")
-    if text is None:
-        return list(allowed)
-    columns = [column.strip() for column in text.split(",") if column.strip()]
-    for column in columns:
-        if column not in allowed:
-            raise ODataError(
-                400,
-                CODE_BAD_QUERY,
-                f"Could not find a property named '{column}' on type 'Microsoft.Dynamics.CRM.{entity}'.",
-            )
-    return columns
-
-
-def check_query_options(query: dict[str, str], allowed: set[str]) -> None:
-    for key in query:
-        if key.startswith("$") and key not in allowed:
-            raise ODataError(400, CODE_BAD_QUERY, f"The query parameter '{key}' is not supported here.")
-
-
-def workstream_key(rest: str) -> str:
-    parts = parse_key_segment(rest)
-    key = parts[1] if parts else ""
-    guid = parse_guid(key)
-    if guid is None:
-        raise ODataError(400, CODE_BAD_QUERY, f"Unrecognized 'Edm.Guid' literal '{key}'.")
-    return guid
-
-
-def not_found_workstream(guid: str) -> ODataError:
-    return ODataError(404, CODE_NOT_FOUND, f"msdyn_liveworkstream With Id = {guid} Does Not Exist")
-
-
-def validated(body: bytes, base_url: str) -> Any:
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise ODataError(
-            400,
-            CODE_PAYLOAD,
-            f"Error identified in Payload provided by the user for Entity 'msdyn_ocliveworkitem': {error}",
-        ) from None
-    return validate_create(data, base_url)

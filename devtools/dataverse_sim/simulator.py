@@ -7,27 +7,23 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, NamedTuple
 
+from devtools.dataverse_sim import schema
+from devtools.dataverse_sim.admin import admin_route
+from devtools.dataverse_sim.api import ApiRequest, DataverseApi
 from devtools.dataverse_sim.faults import FaultRule, pick_fault
-from devtools.dataverse_sim.odata import API_PREFIX, parse_contact_filter
-from devtools.dataverse_sim.server import (
-    CONTACT_COLUMNS,
-    Reply,
-    SimHandler,
-    SimServer,
-    check_query_options,
-    json_reply,
-    not_found_workstream,
-    parse_select,
-    parse_top,
-    unauthorized,
-    validated,
-    workstream_key,
-)
-from devtools.dataverse_sim.store import CONTEXT_ITEMS, Store
+from devtools.dataverse_sim.odata import CODE_DUPLICATE
+from devtools.dataverse_sim.privileges import APP_USER_ID, BRIDGE_PRIVILEGES, normalise
+from devtools.dataverse_sim.replies import Reply
+from devtools.dataverse_sim.routes import route
+from devtools.dataverse_sim.server import SimServer, unauthorized
+from devtools.dataverse_sim.store import Store
 
+DUPLICATE_CODE_DOCUMENTED = CODE_DUPLICATE  # "0x80040237", what a live environment sends
+DUPLICATE_CODE_EMPTY = ""  # Microsoft's own 412 example (perform-conditional-operations-using-web-api.md)
 _REDACTED_HEADERS = frozenset({"authorization", "x-identity-header"})
 
 
@@ -60,17 +56,23 @@ class DataverseSimulator:
         latency: float = 0.0,
         max_concurrency: int | None = None,
         concurrency_retry_after: float = 1.0,
+        duplicate_code: str = DUPLICATE_CODE_DOCUMENTED,
     ) -> None:
         self.token_lifetime = token_lifetime
         self.latency = latency
         self.max_concurrency = max_concurrency
         self.concurrency_retry_after = concurrency_retry_after
+        self.duplicate_code = duplicate_code
+        self._default_duplicate_code = duplicate_code
         self.identity_header = secrets.token_urlsafe(24)
         self.lock = threading.Lock()
         self.errors: list[str] = []
         self._seed = seed
         self._rng = random.Random(seed)
-        self._store = Store()
+        self._store = Store(seed)
+        self._api = DataverseApi(self._store, self)
+        self._privileges: dict[str, dict[str, str]] = {APP_USER_ID: normalise(BRIDGE_PRIVILEGES)}
+        self._incident_columns: frozenset[str] = frozenset()
         self._faults: list[FaultRule] = []
         self._records: list[RequestRecord] = []
         self._tokens: dict[str, float] = {}
@@ -140,7 +142,7 @@ class DataverseSimulator:
             "IDENTITY_HEADER": self.identity_header,
         }
 
-    # ------------------------------------------------------------------ seeding and inspection
+    # ------------------------------------------------------------------ seeding
 
     def add_workstream(self, workstream_id: str | None = None, name: str = "SMS workstream") -> str:
         return self._store.add_workstream(workstream_id, name)
@@ -153,24 +155,110 @@ class DataverseSimulator:
         telephone1: str | None = None,
         fullname: str | None = None,
         contactid: str | None = None,
+        firstname: str | None = None,
+        lastname: str | None = None,
+        description: str | None = None,
+        statecode: int = 0,
     ) -> str:
+        """Insert (or replace) a contact; statecode 0 is Active, 1 Inactive."""
         fields = {
             "emailaddress1": email,
             "mobilephone": mobilephone,
             "telephone1": telephone1,
             "fullname": fullname,
+            "firstname": firstname,
+            "lastname": lastname,
+            "description": description,
         }
-        return self._store.add_contact(contactid, fields)
+        return self._store.add_contact(contactid, fields, statecode)
+
+    def add_queue(self, queue_id: str | None = None, name: str = "Support queue") -> str:
+        return self._store.add_queue(queue_id, name)
+
+    def add_systemuser(self, user_id: str | None = None, fullname: str = "Support rep") -> str:
+        return self._store.add_systemuser(user_id, fullname)
+
+    def add_team(self, team_id: str | None = None, name: str = "Support team") -> str:
+        return self._store.add_team(team_id, name)
+
+    def add_incident_columns(self, *names: str) -> None:
+        """Custom incident columns this environment accepts on create (`new_source`, or a custom lookup's
+        `new_x@odata.bind`); stock columns need no registering."""
+        for name in names:
+            if not isinstance(name, str) or not name or name != name.lower():
+                raise ValueError(f"column names are lower-case logical names, got {name!r}")
+        self._incident_columns = self._incident_columns | frozenset(names)
+
+    @property
+    def incident_columns(self) -> frozenset[str]:
+        return self._incident_columns
+
+    def set_state(
+        self, entity: str, row_id: str, statecode: int, statuscode: int | None = None
+    ) -> dict[str, Any]:
+        """Change a row's state as a rep would ("the rep closed the first one"): entity is
+        "msdyn_ocliveworkitem", "incident" or "contact"; statuscode defaults to the state's default."""
+        return self._store.set_state(entity, row_id, statecode, statuscode)
+
+    def close(self, entity: str, row_id: str) -> dict[str, Any]:
+        """Shorthand for the closing state of each table: work item Closed (1), incident Resolved (1),
+        contact Inactive (1)."""
+        return self.set_state(entity, row_id, 1)
+
+    # ------------------------------------------------------------------ privileges
+
+    def privileges_of(self, user_id: str) -> dict[str, str]:
+        """{privilege name: depth} the user holds (none for a user never configured)."""
+        with self.lock:
+            return dict(self._privileges.get(user_id, {}))
+
+    def set_privileges(
+        self, privileges: Iterable[str] | Mapping[str, str], user_id: str = APP_USER_ID
+    ) -> None:
+        """Replace the user's privileges: names (held at Global) or {name: depth}."""
+        held = normalise(privileges)
+        with self.lock:
+            self._privileges[user_id] = held
+
+    def grant_privilege(self, name: str, depth: str = "Global", user_id: str = APP_USER_ID) -> None:
+        held = normalise({name: depth})
+        with self.lock:
+            self._privileges.setdefault(user_id, {}).update(held)
+
+    def revoke_privilege(self, name: str, user_id: str = APP_USER_ID) -> None:
+        with self.lock:
+            self._privileges.get(user_id, {}).pop(name, None)
+
+    # ------------------------------------------------------------------ inspection
 
     @property
     def work_items(self) -> list[dict[str, Any]]:
-        return self._store.all_items()
+        return self._store.rows(schema.WORK_ITEM)
 
     def work_item(self, activityid: str) -> dict[str, Any] | None:
-        return self._store.item(activityid)
+        return self._store.get(schema.WORK_ITEM, activityid)
+
+    @property
+    def incidents(self) -> list[dict[str, Any]]:
+        return self._store.rows(schema.INCIDENT)
+
+    def incident(self, incidentid: str) -> dict[str, Any] | None:
+        return self._store.get(schema.INCIDENT, incidentid)
+
+    @property
+    def contacts(self) -> list[dict[str, Any]]:
+        return self._store.rows(schema.CONTACT)
+
+    def contact(self, contactid: str) -> dict[str, Any] | None:
+        return self._store.get(schema.CONTACT, contactid)
+
+    @property
+    def queue_items(self) -> list[dict[str, Any]]:
+        return self._store.all_queue_items()
 
     @property
     def create_attempts(self) -> int:
+        """POSTs of msdyn_ocliveworkitems seen (other creates: count_requests("create_incident"), ...)."""
         with self.lock:
             return self._create_attempts
 
@@ -190,6 +278,15 @@ class DataverseSimulator:
         with self.lock:
             return list(self._records)
 
+    def count_requests(self, operation: str, status: int | None = None) -> int:
+        """Recorded calls of one operation (optionally with one status; 0 is a dropped connection)."""
+        with self.lock:
+            return sum(
+                1
+                for record in self._records
+                if record.operation == operation and (status is None or record.status == status)
+            )
+
     @property
     def faults(self) -> list[FaultRule]:
         with self.lock:
@@ -202,7 +299,7 @@ class DataverseSimulator:
             return self._peak_inflight
 
     def stats(self) -> dict[str, Any]:
-        """Counts per operation and status (status "0" is a dropped connection)."""
+        """Counts per operation and status (status "0" is a dropped connection) and rows per table."""
         with self.lock:
             records = list(self._records)
             stats: dict[str, Any] = {
@@ -215,7 +312,7 @@ class DataverseSimulator:
         for record in records:
             per_operation.setdefault(record.operation, Counter())[str(record.status)] += 1
         stats["requests"] = len(records)
-        stats["work_items"] = self._store.count()
+        stats.update(self._store.counts())
         stats["operations"] = {op: dict(counter) for op, counter in sorted(per_operation.items())}
         return stats
 
@@ -236,7 +333,9 @@ class DataverseSimulator:
                 self._tokens[token] = 0.0
 
     def reset(self) -> None:
-        """Empty tables, faults, counters and records. Settings, issued tokens and sim.errors stay."""
+        """Empty tables, faults, counters and records, and restore the environment's shape (duplicate_code,
+        privileges, custom incident columns) to what the constructor set. Transport settings (latency,
+        max_concurrency, token_lifetime), issued tokens and sim.errors stay."""
         self._store.clear()
         with self.lock:
             self._faults.clear()
@@ -246,8 +345,11 @@ class DataverseSimulator:
             self._create_attempts = 0
             self._peak_inflight = self._inflight
             self._rng = random.Random(self._seed)
+            self._privileges = {APP_USER_ID: normalise(BRIDGE_PRIVILEGES)}
+            self._incident_columns = frozenset()
+            self.duplicate_code = self._default_duplicate_code
 
-    # ------------------------------------------------------------------ called by the handler
+    # ------------------------------------------------------------------ SimulatorPort (called by the server)
 
     def record_error(self, text: str) -> None:
         with self.lock:
@@ -274,8 +376,6 @@ class DataverseSimulator:
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until no request is being handled, so a reset cannot be undone by a late commit."""
-        import time
-
         deadline = time.monotonic() + timeout
         while self.in_flight and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -294,22 +394,23 @@ class DataverseSimulator:
         with self.lock:
             self._inflight -= 1
 
-    def record(
+    def record_call(
         self,
-        handler: SimHandler,
+        method: str,
         path: str,
         query: dict[str, str],
+        headers: Mapping[str, str],
         status: int,
         operation: str,
         started: float,
         fault: str | None,
     ) -> None:
-        headers = {
+        redacted = {
             name.lower(): ("<redacted>" if name.lower() in _REDACTED_HEADERS else value)
-            for name, value in handler.headers.items()
+            for name, value in headers.items()
         }
         elapsed = (time.perf_counter() - started) * 1000.0
-        record = RequestRecord(handler.command, path, query, status, operation, elapsed, fault, headers)
+        record = RequestRecord(method, path, query, status, operation, elapsed, fault, redacted)
         with self.lock:
             self._records.append(record)
 
@@ -331,57 +432,21 @@ class DataverseSimulator:
         if expires <= time.time():
             raise unauthorized(self.url, "The bearer token has expired.")
 
-    # ------------------------------------------------------------------ Dataverse operations
+    def call_api(
+        self, method: str, rest: str, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> Reply:
+        """One authenticated Dataverse call. ODataError propagates to the server, which answers it."""
+        request = ApiRequest(
+            method=method,
+            rest=rest,
+            route=route(method, rest),
+            query=query,
+            content_type=headers.get("Content-Type") or "",
+            prefer=headers.get("Prefer") or "",
+            body=body,
+        )
+        return self._api.handle(request)
 
-    def lookup_contacts(self, query: dict[str, str]) -> Reply:
-        check_query_options(query, {"$select", "$top", "$filter"})
-        columns = parse_select(query, CONTACT_COLUMNS, "contact")
-        top = parse_top(query)
-        comparisons = parse_contact_filter(query["$filter"]) if "$filter" in query else []
-        rows = self._store.find_contacts(comparisons, top)
-        value = [
-            {"@odata.etag": 'W/"1000"', **{column: row.get(column) for column in columns}} for row in rows
-        ]
-        context = f"{self.url}{API_PREFIX}$metadata#contacts({','.join(columns)})"
-        return json_reply(200, {"@odata.context": context, "value": value})
-
-    def get_workstream(self, rest: str, query: dict[str, str]) -> Reply:
-        check_query_options(query, {"$select"})
-        columns = parse_select(query, ("msdyn_liveworkstreamid", "msdyn_name"), "msdyn_liveworkstream")
-        guid = workstream_key(rest)
-        name = self._store.workstream_name(guid)
-        if name is None:
-            raise not_found_workstream(guid)
-        row = {"msdyn_liveworkstreamid": guid, "msdyn_name": name}
-        context = f"{self.url}{API_PREFIX}$metadata#msdyn_liveworkstreams({','.join(columns)})/$entity"
-        payload = {"@odata.context": context, "@odata.etag": 'W/"1000"', **{c: row[c] for c in columns}}
-        payload.setdefault("msdyn_liveworkstreamid", guid)
-        return json_reply(200, payload)
-
-    def create_work_item(self, body: bytes, prefer: str) -> Reply:
-        """Deep insert; 204 with OData-EntityId, or 201 with the row for `Prefer: return=representation`."""
-        row = self._store.commit(validated(body, self.url))
-        entity_id = f"{self.url}{API_PREFIX}msdyn_ocliveworkitems({row['activityid']})"
-        headers = {"OData-EntityId": entity_id}
-        if "return=representation" not in prefer.replace(" ", "").lower():
-            return Reply(204, b"", headers, content_type=None)
-        headers["Preference-Applied"] = "return=representation"
-        payload = {
-            "@odata.context": f"{self.url}{API_PREFIX}$metadata#msdyn_ocliveworkitems/$entity",
-            "@odata.etag": 'W/"1000"',
-            **{k: v for k, v in row.items() if "@odata.bind" not in k and k not in _SIM_ONLY},
-            "_msdyn_liveworkstreamid_value": row["workstream_id"],
-            "_msdyn_customer_value": row["contact_id"],
-        }
-        return json_reply(201, payload, headers)
-
-    # ------------------------------------------------------------------ admin API
-
-    def admin(self, method: str, name: str, data: dict[str, Any]) -> Reply:
+    def admin(self, method: str, name: str, data: Any) -> Reply:
         """Dispatch `/_sim/<name>`. ValueError/TypeError become 400 in the handler."""
-        from devtools.dataverse_sim.admin import admin_route
-
         return admin_route(self, method, name, data)
-
-
-_SIM_ONLY = frozenset({"context_items", "workstream_id", "contact_id", CONTEXT_ITEMS})

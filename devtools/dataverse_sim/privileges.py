@@ -1,0 +1,82 @@
+"""Who the caller is (WhoAmI) and which privileges a user holds (RetrieveUserPrivileges).
+
+Shapes: "Use Web API functions" (powerapps-docs .../webapi/use-web-api-functions.md) shows WhoAmI's
+`{BusinessUnitId, UserId, OrganizationId}` and RetrieveUserPrivileges' `RolePrivileges`, each
+`{Depth: "Global", PrivilegeId, BusinessUnitId, PrivilegeName}` (the RolePrivilege complex type).
+
+Privilege names: `prv` + Create/Read/Write/Delete/Append/AppendTo/Assign/Share + the table's SchemaName
+(prvReadQuery in the privilege reference; prvAppendToQueue and prvReadQueue in powerapps-docs
+queue-entities.md). For the Omnichannel tables the SchemaName is the lower-case logical name, so
+prvCreatemsdyn_ocliveworkitem: the reading chosen here, as the docs list no such name verbatim.
+AddToQueue needs prvAppendToQueue ("AddToQueue message privileges"), which also grants create on queue
+items (queue-entities.md), so there is no separate queue-item privilege to hold.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+
+APP_USER_ID = "6a1b2c3d-0000-4000-8000-00000000a11e"  # WhoAmI's UserId: the bridge's application user
+BUSINESS_UNIT_ID = "6a1b2c3d-0000-4000-8000-0000000000b0"
+ORGANIZATION_ID = "6a1b2c3d-0000-4000-8000-0000000000a0"
+DEPTHS = ("Basic", "Local", "Deep", "Global")  # the PrivilegeDepth enum, serialised by name
+_PRIVILEGE_NAMESPACE = uuid.UUID("5c0ffee0-0000-4000-8000-000000000001")
+
+BRIDGE_PRIVILEGES: tuple[str, ...] = (
+    "prvCreatemsdyn_ocliveworkitem",
+    "prvReadmsdyn_ocliveworkitem",
+    "prvAppendmsdyn_ocliveworkitem",
+    "prvAppendTomsdyn_ocliveworkitem",
+    "prvCreatemsdyn_ocliveworkitemcontextitem",
+    "prvReadmsdyn_ocliveworkitemcontextitem",
+    "prvAppendmsdyn_ocliveworkitemcontextitem",
+    "prvAppendTomsdyn_ocliveworkitemcontextitem",
+    "prvCreateIncident",
+    "prvReadIncident",
+    "prvAppendIncident",
+    "prvAppendToIncident",
+    "prvCreateContact",
+    "prvReadContact",
+    "prvAppendContact",
+    "prvAppendToContact",
+    "prvReadQueue",
+    "prvAppendToQueue",
+    "prvReadmsdyn_liveworkstream",
+    "prvAppendTomsdyn_liveworkstream",
+)
+"""Everything the bridge needs, held at Global depth by the application user by default."""
+
+
+def privilege_id(name: str) -> str:
+    """A stable PrivilegeId per name, so tests can compare answers across runs."""
+    return str(uuid.uuid5(_PRIVILEGE_NAMESPACE, name))
+
+
+def normalise(privileges: Iterable[str] | Mapping[str, str]) -> dict[str, str]:
+    """{name: depth} from names (Global) or a name->depth mapping; a bad depth is a ValueError."""
+    pairs = (
+        privileges.items() if isinstance(privileges, Mapping) else ((name, "Global") for name in privileges)
+    )
+    result: dict[str, str] = {}
+    for name, depth in pairs:
+        if not isinstance(name, str) or not name.startswith("prv"):
+            raise ValueError(f"privilege names start with 'prv', got {name!r}")
+        if depth not in DEPTHS:
+            raise ValueError(f"depth must be one of {', '.join(DEPTHS)}, got {depth!r}")
+        result[name] = depth
+    return result
+
+
+def role_privileges(held: Mapping[str, str], only: str | None = None) -> list[dict[str, str]]:
+    """The RolePrivileges array: every held privilege, or just `only` when the user holds it."""
+    names = sorted(held) if only is None else [only] if only in held else []
+    return [
+        {
+            "Depth": held[name],
+            "PrivilegeId": privilege_id(name),
+            "BusinessUnitId": BUSINESS_UNIT_ID,
+            "PrivilegeName": name,
+        }
+        for name in names
+    ]
