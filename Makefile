@@ -18,7 +18,7 @@ COMPILE_ARGS := pip compile --quiet --universal --python-version 3.11 --generate
 
 .PHONY: demo run test lint mypy deps lock lock-files python clean bench soak
 
-demo: deps ## Run the bridge end to end locally: Azurite, Dataverse simulator, local runner, three handoffs
+demo: deps ## Run the bridge end to end locally: Azurite, OpenCX and Dataverse simulators, local runner, four real-envelope handoffs (sms, whatsapp, web, email)
 	$(PY) -m devtools.demo
 
 run: deps ## Start the stack and keep it up until Ctrl-C
@@ -30,13 +30,13 @@ test: deps $(CHECKOV_VENV)/.installed ## Lint, type-check and run every test (un
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: deps ## Benchmarks: ingress, delivery, end-to-end latency, cold start (figures + ratios, JSON in bench/results/)
+bench: deps ## Benchmarks: ingress, delivery at 50 and 150 ms Dataverse latency, end-to-end latency, cold start (figures + ratios, JSON in bench/results/)
 	$(PY) -m bench.ingress
-	$(PY) -m bench.delivery
+	$(PY) -m bench.delivery --latency 0.05 0.15
 	$(PY) -m bench.e2e
 	$(PY) -m bench.cold_start
 
-soak: deps ## The full fault soak: 2,000 handoffs, 20% Dataverse faults, a runner SIGKILL and an Azurite restart
+soak: deps ## The full fault soak: 2,000 handoffs, ~20% faults on OpenCX and on Dataverse, a runner SIGKILL and an Azurite restart
 	$(PY) -m bench.soak --handoffs 2000 --rate 20
 
 lint: deps

@@ -1,9 +1,16 @@
-"""Delivery throughput: queued handoffs through the worker, driven by the local runner's queue
-listener with host.json concurrency (batchSize + newBatchThreshold in flight), against the
-simulator with a fixed latency and Dataverse's 52-concurrent-request cap.
+"""Delivery throughput: queued v2 handoffs through the worker (enrich from the OpenCX simulator, then
+create in the Dataverse simulator), driven by the local runner's queue listener with host.json
+concurrency (batchSize + newBatchThreshold in flight), against Dataverse with a fixed latency and
+its 52-concurrent-request cap. Each simulator runs in its own process.
 
-The ideal is concurrency / (latency x requests per handoff): what the worker could do if
-nothing but Dataverse's latency cost time. Run once clean and once with 10% 429s (Retry-After 1).
+`--latency 0.05 0.15` runs once per value: the simulated Dataverse latency, which the simulator adds
+to every call (the contact lookup as well as the create; 150 ms is a realistic create). The ideal is
+concurrency / (time one handoff spends waiting on its upstreams) = concurrency / (Dataverse latency x
+Dataverse requests per handoff + OpenCX latency x OpenCX requests per handoff): what the worker could
+do if nothing but upstream latency cost time. The report gives the ratio to that ideal, and the
+OpenCX and Dataverse requests per handoff. At the first latency it also runs with 10% Dataverse 429s
+(Retry-After 1) and with customers who gave neither phone nor email. OpenCX's 100-a-minute limit is
+off (it would cap any run at 50 handoffs a minute; the burst test covers it).
 """
 
 from __future__ import annotations
@@ -11,63 +18,103 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import json
 import os
 import time
 from pathlib import Path
 
 from bench.report import print_table, write_results
-from bench.sim_process import SimulatorProcess
+from bench.sim_process import OpenCXProcess, SimulatorProcess
 from devtools.azurite import Azurite
-from devtools.signing import DEV_WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "tests" / "fixtures" / "v1"
 WORKSTREAM = "6f1b3c2a-9d4e-4f00-8a11-0c0ffee00001"
-LATENCY = 0.05
+LATENCIES = (0.05,)
 DATAVERSE_CAP = 52
+HISTORY = [
+    {"text": "Hi, can I move my delivery to Friday?", "sender_type": "contact"},
+    {"text": "Let me get a person to help.", "sender_type": "ai"},
+]
 
 
-def sample_data(sample: str, without_identifier: bool = False) -> dict:
-    data = json.loads((SAMPLES / sample).read_text())["data"]
-    if without_identifier:  # a web chat whose customer gave neither phone nor email
-        data["customer"] = {"name": data["customer"]["name"]}
-    return data
+def add_sessions(
+    opencx: OpenCXProcess, count: int, label: str, without_identifier: bool = False
+) -> list[str]:
+    """`count` distinct conversations in the OpenCX simulator (one row each: the dedup window is per
+    conversation). SMS from the seeded contact's phone, or a web chat whose customer gave neither
+    phone nor email."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from devtools.opencx_sim import history_item
+
+    history = [history_item(h["text"], sender_type=h["sender_type"]) for h in HISTORY]
+    base = time.time_ns() % 10**9
+
+    def add(index: int) -> str:
+        fields = (
+            {"channel": "web", "name": "Anonymous Web Visitor"}
+            if without_identifier
+            else {"channel": "sms", "name": "Dana Reyes", "phone_number": "+14155550123"}
+        )
+        session_id = f"bench-{label}-{base}-{index}"
+        opencx.admin("POST", "sessions", {"session_id": session_id, "history": history, **fields})
+        return session_id
+
+    with ThreadPoolExecutor(16) as pool:
+        return list(pool.map(add, range(count)))
 
 
-def fill_queue(connection: str, queue: str, count: int, data: dict, prefix: str) -> None:
-    """Put `count` v1 messages on the queue, as ingress would, before the clock starts."""
+def fill_queue(connection: str, queue: str, sessions: list[str]) -> None:
+    """Put one v2 message per conversation on the queue, as ingress would, before the clock starts."""
     from concurrent.futures import ThreadPoolExecutor
     from datetime import UTC, datetime
 
     from azure.core.exceptions import ResourceExistsError
     from azure.storage.queue import QueueClient
 
-    from shared.opencx.webhook import Handoff
+    from shared.opencx.webhook import derive_handoff_id, parse_event
     from shared.platform.queue_message import build_message
 
-    handoff = Handoff.model_validate(data)
     client = QueueClient.from_connection_string(connection, queue)
     with contextlib.suppress(ResourceExistsError):
         client.create_queue()
 
-    def put(index: int) -> None:
-        message = build_message(f"{prefix}-{index}", handoff, datetime.now(UTC), None)
+    def put(session_id: str) -> None:
+        envelope = {
+            "event": "conversation.handoff_to_human",
+            "organization_id": "org_bench",
+            "data": {
+                "conversation_id": session_id,
+                "timestamp": datetime.now(UTC).isoformat(),
+                "summary": "",
+            },
+        }
+        event = parse_event(envelope)
+        message = build_message(derive_handoff_id(event), event, datetime.now(UTC), None)
         client.send_message(base64.b64encode(message.to_json().encode()).decode())
 
     with ThreadPoolExecutor(16) as pool:
-        list(pool.map(put, range(count)))
+        list(pool.map(put, sessions))
 
 
-def run_once(azurite: Azurite, sim: SimulatorProcess, count: int, data: dict, label: str) -> dict[str, float]:
+def run_once(
+    azurite: Azurite,
+    sim: SimulatorProcess,
+    opencx: OpenCXProcess,
+    sessions: list[str],
+    label: str,
+    latency: float,
+    opencx_latency: float,
+) -> dict[str, float]:
     import function_app
     from devtools.localhost import QueueOptions
 
     queue = f"bench-{label}-{time.time_ns() % 10**8}"
     os.environ["HANDOFF_QUEUE"] = queue
     _reset_caches()
-    fill_queue(azurite.connection_string, queue, count, data, f"msg_{label}_{time.time_ns()}")
+    count = len(sessions)
+    fill_queue(azurite.connection_string, queue, sessions)
     before = sim.admin("GET", "stats")
+    opencx_before = opencx.admin("GET", "stats")["requests"]
     items_before = before["work_items"]
     options = QueueOptions.from_host_json(ROOT / "host.json")
     concurrency = options.batch_size + options.new_batch_threshold
@@ -93,15 +140,18 @@ def run_once(azurite: Azurite, sim: SimulatorProcess, count: int, data: dict, la
     machine_busy = _machine_busy(machine_started, _machine_cpu())
     host.stop(drain_seconds=5)
     after = sim.admin("GET", "stats")
-    requests_made = after["requests"] - before["requests"]
-    per_handoff = requests_made / count
-    ideal = concurrency / (LATENCY * per_handoff)
+    per_handoff = (after["requests"] - before["requests"]) / count
+    opencx_per_handoff = (opencx.admin("GET", "stats")["requests"] - opencx_before) / count
+    ideal = concurrency / (latency * per_handoff + opencx_latency * opencx_per_handoff)
     return {
         "handoffs": count,
+        "dataverse_latency_s": latency,
+        "opencx_latency_s": opencx_latency,
         "seconds": elapsed,
         "handoffs_per_s": count / elapsed,
         "concurrency": concurrency,
         "dataverse_requests_per_handoff": per_handoff,
+        "opencx_requests_per_handoff": opencx_per_handoff,
         "ideal_handoffs_per_s": ideal,
         "fraction_of_ideal": (count / elapsed) / ideal,
         "worker_cpu_ms_per_handoff": cpu / count * 1000,
@@ -158,54 +208,92 @@ def _host(app: object, options: object) -> _QueuesOnly:
 
 def _reset_caches() -> None:
     from shared.dynamics.dataverse import dataverse_client
+    from shared.opencx.client import opencx_client
     from shared.platform.queues import queue_client
     from shared.platform.settings import get_settings
 
+    opencx_client.cache_clear()
     get_settings.cache_clear()
     queue_client.cache_clear()
     dataverse_client.cache_clear()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--handoffs", type=int, default=1000)
-    args = parser.parse_args()
-    figures: dict[str, object] = {"latency_s": LATENCY, "dataverse_cap": DATAVERSE_CAP}
+def run_latency(args: argparse.Namespace, latency: float, first: bool) -> dict[str, object]:
+    """One Dataverse latency: the clean run and, for the first latency, the extra cases."""
+    figures: dict[str, object] = {}
     with (
         Azurite() as azurite,
-        SimulatorProcess("--latency", str(LATENCY), "--max-concurrency", str(DATAVERSE_CAP)) as sim,
+        SimulatorProcess("--latency", str(latency), "--max-concurrency", str(DATAVERSE_CAP)) as sim,
+        OpenCXProcess("--rate-limit", "0", "--latency", str(args.opencx_latency)) as opencx,
     ):
         sim.admin("POST", "workstreams", {"workstream_id": WORKSTREAM, "name": "Bench workstream"})
         sim.admin("POST", "contacts", {"mobilephone": "+14155550123", "fullname": "Dana Reyes"})
         os.environ.update(sim.env())
-        os.environ.update(
-            {
-                "DEFAULT_QUEUE_ID": WORKSTREAM,
-                "OPENCX_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET,
-                "AzureWebJobsStorage": azurite.connection_string,
-            }
+        os.environ.update(opencx.env())
+        os.environ.pop("OPENCX_WEBHOOK_SECRET", None)
+        os.environ.update({"DEFAULT_QUEUE_ID": WORKSTREAM, "AzureWebJobsStorage": azurite.connection_string})
+        run = lambda count, label, **kw: run_once(  # noqa: E731 - a local shorthand
+            azurite,
+            sim,
+            opencx,
+            add_sessions(opencx, count, label, **kw),
+            label,
+            latency,
+            args.opencx_latency,
         )
-        sms = sample_data("sms-handoff.json")
-        figures["clean"] = run_once(azurite, sim, args.handoffs, sms, "clean")
-        figures["peak_rss_mb_after_clean_run"] = _peak_rss_mb()
-        anonymous = sample_data("web-handoff.json", without_identifier=True)
-        figures["no_identifier"] = run_once(azurite, sim, max(100, args.handoffs // 2), anonymous, "noid")
-        sim.admin("POST", "faults", {"kind": "status", "status": 429, "retry_after": 1, "rate": 0.1})
-        figures["throttled_10pct"] = run_once(azurite, sim, args.handoffs, sms, "throttled")
+        figures["clean"] = run(args.handoffs, "clean")
+        if first:
+            figures["peak_rss_mb_after_clean_run"] = _peak_rss_mb()
+            figures["no_identifier"] = run(max(100, args.handoffs // 2), "noid", without_identifier=True)
+            sim.admin("POST", "faults", {"kind": "status", "status": 429, "retry_after": 1, "rate": 0.1})
+            figures["throttled_10pct"] = run(args.handoffs, "throttled")
+    return figures
+
+
+def _row(name: str, run: dict) -> tuple[str, str]:
+    return (
+        name,
+        f"{run['handoffs_per_s']:.0f}/s of ideal {run['ideal_handoffs_per_s']:.0f}/s "
+        f"(ratio {run['fraction_of_ideal']:.2f}), OpenCX {run['opencx_requests_per_handoff']:.2f} + "
+        f"Dataverse {run['dataverse_requests_per_handoff']:.2f} req/handoff, {run['handoffs']} in "
+        f"{run['seconds']:.1f}s, worker CPU {run['worker_cpu_ms_per_handoff']:.1f} ms/handoff, mean in flight "
+        f"{run['mean_in_flight']:.1f}, machine CPU {run['machine_cpu_busy']:.0%}",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--handoffs", type=int, default=1000)
+    parser.add_argument(
+        "--latency",
+        type=float,
+        nargs="+",
+        default=list(LATENCIES),
+        help="simulated Dataverse latency in seconds, one run per value (e.g. 0.05 0.15)",
+    )
+    parser.add_argument(
+        "--opencx-latency", type=float, default=0.0, help="simulated OpenCX latency in seconds"
+    )
+    args = parser.parse_args()
+    figures: dict[str, object] = {"dataverse_cap": DATAVERSE_CAP, "opencx_latency_s": args.opencx_latency}
     rows = []
-    for name in ("clean", "throttled_10pct", "no_identifier"):
-        run = figures[name]
-        rows.append(
-            (
-                name,
-                f"{run['handoffs_per_s']:.0f}/s of ideal {run['ideal_handoffs_per_s']:.0f}/s "
-                f"({run['fraction_of_ideal']:.0%}), {run['dataverse_requests_per_handoff']:.2f} req/handoff, "
-                f"{run['handoffs']} in {run['seconds']:.1f}s, worker CPU {run['worker_cpu_ms_per_handoff']:.1f} "
-                f"ms/handoff, mean in flight {run['mean_in_flight']:.1f}, machine CPU {run['machine_cpu_busy']:.0%}",
+    for index, latency in enumerate(args.latency):
+        runs = run_latency(args, latency, first=index == 0)
+        figures[f"latency_{latency * 1000:.0f}ms"] = runs
+        ms = f"{latency * 1000:.0f} ms"
+        rows.append(_row(f"clean, Dataverse {ms}", runs["clean"]))
+        for name in ("throttled_10pct", "no_identifier"):
+            if name in runs:
+                rows.append(_row(f"{name}, Dataverse {ms}", runs[name]))
+        if "peak_rss_mb_after_clean_run" in runs:
+            rows.append(
+                ("worker peak RSS after the first clean run", f"{runs['peak_rss_mb_after_clean_run']:.0f} MB")
             )
-        )
-    rows.append(("worker peak RSS after the clean run", f"{figures['peak_rss_mb_after_clean_run']:.0f} MB"))
-    print_table(f"Delivery, simulator latency {LATENCY * 1000:.0f} ms, cap {DATAVERSE_CAP} concurrent", rows)
+    print_table(
+        f"Delivery, Dataverse latency {', '.join(f'{x * 1000:.0f} ms' for x in args.latency)}, "
+        f"cap {DATAVERSE_CAP} concurrent, OpenCX latency {args.opencx_latency * 1000:.0f} ms",
+        rows,
+    )
     print(f"\nwritten: {write_results('delivery', figures)}")
 
 

@@ -1,5 +1,5 @@
-"""The Dataverse simulator in its own process (so it does not share the GIL with the worker
-being measured), driven through its `/_sim/` admin API."""
+"""The simulators in their own processes (so they do not share the GIL with the worker being
+measured), driven through their `/_sim/` admin APIs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ import requests
 
 
 class SimulatorProcess:
+    """`python -m devtools.dataverse_sim ARGS`: it prints one JSON line with its URL, then serves."""
+
+    module = "devtools.dataverse_sim"
+
     def __init__(self, *args: str) -> None:
         self.args = args
         self.process: subprocess.Popen[str] | None = None
@@ -19,7 +23,7 @@ class SimulatorProcess:
 
     def __enter__(self) -> SimulatorProcess:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "devtools.dataverse_sim", *self.args],
+            [sys.executable, "-m", self.module, *self.args],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -43,7 +47,16 @@ class SimulatorProcess:
             "IDENTITY_HEADER": str(self.info["identity_header"]),
         }
 
-    def admin(self, method: str, name: str, body: dict[str, Any] | None = None) -> Any:
+    def admin(self, method: str, name: str, body: Any = None) -> Any:
         response = requests.request(method, f"{self.url}/_sim/{name}", json=body, timeout=30)
         response.raise_for_status()
         return response.json() if response.content else None
+
+
+class OpenCXProcess(SimulatorProcess):
+    """`python -m devtools.opencx_sim ARGS` (prints `{"url", "api_key", "demo"}`)."""
+
+    module = "devtools.opencx_sim"
+
+    def env(self) -> dict[str, str]:
+        return {"OPENCX_API_URL": self.url, "OPENCX_API_KEY": str(self.info["api_key"])}

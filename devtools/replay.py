@@ -1,12 +1,20 @@
 """Operator tool: list, show (masked) and re-drive dead-lettered and poisoned handoffs.
 
     python -m devtools.replay list  [--source deadletter|poison|both] [filters]
-    python -m devtools.replay show  --handoff-id msg_123
-    python -m devtools.replay redrive --reason permanent_error [--dry-run]
+    python -m devtools.replay show  --handoff-id ocx_123
+    python -m devtools.replay redrive --reason opencx_unauthorized [--dry-run] [--refetch]
 
-Re-driving puts a v1 message back on the handoff queue with `attempt` 0 and its history cleared,
-and deletes the source message only after that send succeeded. It is safe to repeat: the work
-item's activityid is derived from the handoffId, so Dataverse answers 412 to a second create.
+Dead letters hold v2 queue messages (an OpenCX event, and the enrichment when it was fetched);
+messages queued as v1 before an upgrade are still read and re-driven (as v2, their ids kept).
+Reasons: invalid_message, permanent_error, attempts_exhausted, too_old, opencx_session_not_found,
+opencx_unauthorized, opencx_forbidden, opencx_refused, and `poison` for the host's poison queue;
+each record names its `target` (opencx or dataverse).
+
+Re-driving puts the v2 message back on the handoff queue with `attempt`, `throttled` and its history
+cleared and `receivedAt` set to now (a fresh age budget: a `too_old` handoff would otherwise be
+dead-lettered again at once), keeping what was fetched from OpenCX unless `--refetch`. The source
+message is deleted only after that send succeeded. It is safe to repeat: the row's id is derived
+from the conversation and the handoffId, so Dataverse answers 412 to a second create.
 Storage: `--connection-string` (default: $AzureWebJobsStorage) or `--account-name` with
 DefaultAzureCredential (Storage Queue Data Contributor on the account).
 """
@@ -39,7 +47,7 @@ class Found:
     reason: str | None
     handoff_id: str | None
     session_id: str | None
-    message: dict[str, Any] | None  # the v1 handoff message, when there is one
+    message: dict[str, Any] | None  # the handoff queue message (v2, or v1 queued before an upgrade)
     record: dict[str, Any] | None  # the dead-letter record, for the deadletter queue
 
     @property
@@ -69,11 +77,19 @@ def _parse(source: str, queue_message: Any) -> Found:
             source, queue_message, text, data.get("reason"), data.get("handoffId"), data.get("sessionId"),
             message, data,
         )  # fmt: skip
-    handoff = data.get("handoff") if isinstance(data.get("handoff"), dict) else {}
     return Found(
-        source, queue_message, text, "poison", data.get("handoffId"), handoff.get("sessionId"),
-        data if data.get("v") == 1 else None, None,
+        source, queue_message, text, "poison", data.get("handoffId"), _session_of(data),
+        data if data.get("v") in (1, 2) else None, None,
     )  # fmt: skip
+
+
+def _session_of(message: dict[str, Any]) -> str | None:
+    """The conversation id of a v2 message (`event.conversation_id`) or of a v1 one (`handoff.sessionId`)."""
+    if message.get("v") == 1:
+        handoff = message.get("handoff") if isinstance(message.get("handoff"), dict) else {}
+        return handoff.get("sessionId")
+    event = message.get("event") if isinstance(message.get("event"), dict) else {}
+    return event.get("conversation_id")
 
 
 class Storage:
@@ -140,6 +156,7 @@ def masked(found: Found) -> dict[str, Any]:
     }
     if found.record:
         for key in (
+            "target",
             "lastStatus",
             "errorCode",
             "attempts",
@@ -151,43 +168,84 @@ def masked(found: Found) -> dict[str, Any]:
         for key in ("errorMessage", "action"):
             if found.record.get(key):
                 shown[key] = scrub_text(str(found.record[key]))
-    message = found.message or {}
-    handoff = message.get("handoff") or {}
-    customer = handoff.get("customer") or {}
-    if handoff:
-        shown["handoff"] = {
-            "channel": handoff.get("channel"),
-            "attempt": message.get("attempt"),
-            "receivedAt": message.get("receivedAt"),
-            "summary": scrub_text(str(handoff.get("summary", "")))[:200],
-            "customer": {
-                "name": (str(customer["name"])[:1] + "***") if customer.get("name") else None,
-                "phone": mask_phone(customer.get("phone")),
-                "email": mask_email(customer.get("email")),
-            },
-            "transcriptLines": len(handoff.get("transcript") or []),
-            "history": [
-                {k: h.get(k) for k in ("attempt", "at", "status", "code")}
-                for h in message.get("history") or []
-            ],
-        }
+    if found.message:
+        shown["handoff"] = _masked_message(found.message)
     return shown
 
 
-def _replay_text(found: Found) -> str:
-    from shared.platform.queue_message import HandoffMessage
+def _masked_message(raw: dict[str, Any]) -> dict[str, Any]:
+    """A queue message, v2 or v1, as an operator may see it: nothing that identifies the customer."""
+    from shared.platform.queue_message import ValidationError, parse_message
 
-    message = HandoffMessage.model_validate(found.message)
-    fresh = message.model_copy(update={"attempt": 0, "history": [], "firstAttemptAt": None})
-    return fresh.to_json()
+    try:
+        message = parse_message(json.dumps(raw))
+    except ValidationError:
+        return {"unreadable": True}
+    event = message.event
+    enrichment = message.enrichment
+    customer = enrichment.customer if enrichment else None
+    summary = event.summary or (enrichment.summary if enrichment else None) or ""
+    return {
+        "channel": enrichment.channel if enrichment else None,
+        "enriched": enrichment is not None,
+        "attempt": message.attempt,
+        "throttled": message.throttled,
+        "receivedAt": message.receivedAt.isoformat(),
+        "eventTimestamp": event.timestamp,
+        "contactReason": event.contact_reason,
+        "summary": scrub_text(str(summary))[:200],
+        "customer": {
+            "name": (customer.name[:1] + "***") if customer and customer.name else None,
+            "phone": mask_phone(customer.phone) if customer else None,
+            "email": mask_email(customer.email) if customer else None,
+        },
+        "transcriptLines": len(enrichment.transcript) if enrichment else 0,
+        "history": [
+            {
+                "attempt": h.attempt,
+                "at": h.at.isoformat(),
+                "outcome": h.outcome,
+                "target": h.target,
+                "status": h.status,
+                "code": h.code,
+            }
+            for h in message.history
+        ],
+    }
 
 
-def redrive(storage: Storage, queue: str, client: Any, found: Found, dry_run: bool) -> str:
+def _replay_text(found: Found, refetch: bool = False) -> str:
+    """The message as v2 with fresh budgets (see the module's docstring)."""
+    from datetime import UTC, datetime
+
+    from shared.platform.queue_message import parse_message
+
+    message = parse_message(json.dumps(found.message))
+    update: dict[str, Any] = {
+        "attempt": 0,
+        "throttled": 0,
+        "history": [],
+        "firstAttemptAt": None,
+        "receivedAt": datetime.now(UTC),
+    }
+    if refetch and not message.legacyIds:  # a v1 message's enrichment is all there is: keep it
+        update["enrichment"] = None
+    return message.model_copy(update=update).to_json()
+
+
+def redrive(
+    storage: Storage, queue: str, client: Any, found: Found, dry_run: bool, refetch: bool = False
+) -> str:
     """Send, then delete the source. Returns what happened, for the operator's log. A message not
     re-driven stays hidden until the scan ends, else the scan would receive it again."""
+    from shared.platform.queue_message import ValidationError
+
     if not found.replayable:
-        return "skipped (no v1 message to replay)"
-    text = _replay_text(found)
+        return "skipped (no handoff message to replay)"
+    try:
+        text = _replay_text(found, refetch)
+    except ValidationError:
+        return "skipped (the message is not a valid v1 or v2 handoff message)"
     if dry_run:
         return "would re-drive"
     from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -214,9 +272,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--source", choices=["deadletter", "poison", "both"], default="both")
     parser.add_argument("--session-id")
     parser.add_argument("--handoff-id")
-    parser.add_argument("--reason", help="invalid_message, permanent_error, attempts_exhausted or poison")
+    parser.add_argument(
+        "--reason",
+        help="invalid_message, permanent_error, attempts_exhausted, too_old, opencx_session_not_found, "
+        "opencx_unauthorized, opencx_forbidden, opencx_refused or poison",
+    )
     parser.add_argument("--all", action="store_true", help="redrive every message (no filter needed)")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument(
+        "--refetch",
+        action="store_true",
+        help="drop what was fetched from OpenCX, so the worker reads it again",
+    )
     parser.add_argument("--queue", default=os.environ.get("HANDOFF_QUEUE", "handoffs"))
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--connection-string", default=None)
@@ -246,7 +313,7 @@ def main(argv: Sequence[str] | None = None, out: Any = None) -> int:
                 continue
             count += 1
             if args.command == "redrive":
-                outcome = redrive(storage, args.queue, client, found, args.dry_run)
+                outcome = redrive(storage, args.queue, client, found, args.dry_run, args.refetch)
                 if outcome != "re-driven":
                     held.append((client, found))
                 line = {k: masked(found)[k] for k in ("source", "reason", "handoffId", "sessionId")}

@@ -1,6 +1,8 @@
 """`make run`: the local stack, up until Ctrl-C, for trying the bridge by hand.
 
-Azurite keeps its data in `.azurite/`, so queued handoffs survive a restart. The runner listens on
+Prints the webhook URL with `?code=` (what an OpenCX admin pastes into OpenCX's webhook setting)
+and the two simulators' URLs. No webhook secret unless OPENCX_WEBHOOK_SECRET is set in the shell
+(OpenCX documents no signature). Azurite keeps its data in `.azurite/`, so queued handoffs survive a restart. The runner listens on
 7071 (like `func start`) unless PORT is set, and its invocation log goes to this terminal.
 """
 
@@ -15,23 +17,27 @@ from types import FrameType
 from devtools.azurite import PROJECT_ROOT
 from devtools.stack import Stack
 
-SAMPLE = PROJECT_ROOT / "tests" / "fixtures" / "v1" / "sms-handoff.json"
+SAMPLE = PROJECT_ROOT / "samples" / "opencx" / "handoff-sms.json"
 
 
 def banner(stack: Stack) -> str:
     """What a developer needs to point a client at the stack."""
-    assert stack.simulator is not None
+    assert stack.simulator is not None and stack.opencx is not None
     sample = os.path.relpath(SAMPLE, PROJECT_ROOT)
+    secret = f" --secret {stack.webhook_secret}" if stack.webhook_secret else ""
+    signing = "required (OPENCX_WEBHOOK_SECRET is set)" if stack.webhook_secret else "not required"
     return "\n".join(
         [
             "The bridge is running locally.",
-            f"  webhook URL:      {stack.webhook_url}",
-            f"  function key:     {stack.function_key}   (header x-functions-key, or ?code=)",
-            f"  webhook secret:   {stack.webhook_secret}",
-            f"  Dataverse (sim):  {stack.simulator.url}   (work items: {stack.simulator.url}/_sim/workitems)",
-            "Send a handoff:",
-            f"  .venv/bin/python -m devtools.send_handoff {sample} --url {stack.webhook_url} "
-            f"--key {stack.function_key} --secret {stack.webhook_secret}",
+            f"  webhook URL:      {stack.webhook_url_with_code}",
+            "                    (paste this into OpenCX's webhook setting; the key also works as x-functions-key)",
+            f"  signature:        {signing}",
+            f"  OpenCX (sim):     {stack.opencx.url}   (requests: {stack.opencx.url}/_sim/requests,"
+            f" sessions: {stack.opencx.url}/_sim/sessions)",
+            f"  Dataverse (sim):  {stack.simulator.url}   (work items: {stack.simulator.url}/_sim/workitems,"
+            f" incidents: {stack.simulator.url}/_sim/incidents)",
+            "Send a handoff (the real OpenCX envelope of the demo SMS session):",
+            f"  .venv/bin/python -m devtools.send_handoff {sample} --url '{stack.webhook_url_with_code}'{secret}",
             "Ctrl-C stops everything.",
         ]
     )
@@ -43,6 +49,7 @@ def main() -> int:
     stack = Stack(azurite_location=PROJECT_ROOT / ".azurite", runner_port=port)
     if key:
         stack.function_key = key
+    stack.webhook_secret = os.environ.get("OPENCX_WEBHOOK_SECRET") or None
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

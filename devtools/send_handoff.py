@@ -1,7 +1,10 @@
-"""`python -m devtools.send_handoff FILE --url URL [--key KEY] [--secret whsec_...] [--webhook-id ID]`.
+"""`python -m devtools.send_handoff [FILE] --url URL [--key KEY] [--secret whsec_...] [--webhook-id ID]`.
 
-Signs a handoff body as OpenCX does (Standard Webhooks) and POSTs it, for trying a running
-stack, or a deployed one, by hand. Prints the status and the response body.
+POSTs an OpenCX webhook envelope (`conversation.handoff_to_human`, default
+samples/opencx/handoff-sms.json) the way OpenCX does: the function key in `?code=` of the URL, as
+an OpenCX admin pastes it, and no signature, because OpenCX documents none. With `--secret` the
+body is also signed (Standard Webhooks `webhook-*` headers), for a bridge that has
+OPENCX_WEBHOOK_SECRET set. For trying a running stack, or a deployed one, by hand.
 """
 
 from __future__ import annotations
@@ -9,26 +12,46 @@ from __future__ import annotations
 import argparse
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from devtools.signing import DEV_WEBHOOK_SECRET, signed_headers
+from devtools.azurite import PROJECT_ROOT
+from devtools.signing import signed_headers
+
+DEFAULT_SAMPLE = PROJECT_ROOT / "samples" / "opencx" / "handoff-sms.json"
+
+
+def with_code(url: str, key: str | None) -> str:
+    """The URL with `?code=<key>` (replacing any code already there), as OpenCX would call it."""
+    if not key:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "code"] + [("code", key)]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
 def send(
     body: bytes,
     url: str,
     key: str | None = None,
-    secret: str = DEV_WEBHOOK_SECRET,
+    secret: str | None = None,
     webhook_id: str | None = None,
 ) -> tuple[int, str]:
-    """POST a freshly signed body; returns (status, response text) whatever the status."""
+    """POST the body; returns (status, response text) whatever the status.
+
+    Signed only when `secret` is given. A `webhook_id` without a secret is still sent as the
+    `webhook-id` header, which the bridge uses as the handoff's id (redelivery tests)."""
     if not url.startswith(("http://", "https://")):
         raise ValueError("the URL must be http:// or https://")
-    headers = signed_headers(body, secret=secret, webhook_id=webhook_id)
-    if key:
-        headers["x-functions-key"] = key
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310 (checked)
+    if secret:
+        headers = signed_headers(body, secret=secret, webhook_id=webhook_id)
+    else:
+        headers = {"content-type": "application/json"}
+        if webhook_id:
+            headers["webhook-id"] = webhook_id
+    target = with_code(url, key)
+    request = urllib.request.Request(target, data=body, method="POST", headers=headers)  # noqa: S310 (checked)
     try:
         with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 (checked)
             return response.status, response.read().decode("utf-8", errors="replace")
@@ -41,11 +64,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m devtools.send_handoff", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "file", type=Path, help="the webhook body (JSON), e.g. samples/opencx/handoff-sms.json"
+        "file",
+        type=Path,
+        nargs="?",
+        default=DEFAULT_SAMPLE,
+        help="the webhook envelope (JSON); default samples/opencx/handoff-sms.json",
     )
     parser.add_argument("--url", required=True, help="e.g. http://127.0.0.1:7071/api/handoffs")
-    parser.add_argument("--key", default=None, help="function key, sent as x-functions-key")
-    parser.add_argument("--secret", default=DEV_WEBHOOK_SECRET, help="whsec_ signing secret (default: dev)")
+    parser.add_argument("--key", default=None, help="function key, sent as ?code= (or put it in --url)")
+    parser.add_argument(
+        "--secret", default=None, help="whsec_ secret: sign the body (only when the bridge requires it)"
+    )
     parser.add_argument("--webhook-id", default=None, help="reuse an id to try duplicate delivery")
     return parser.parse_args(argv)
 

@@ -1,4 +1,8 @@
-"""Sign a webhook body as OpenCX does (Standard Webhooks), for tests, the demo and send_handoff."""
+"""Sign a webhook body with Standard Webhooks headers, for the optional OPENCX_WEBHOOK_SECRET check.
+
+OpenCX documents no signature (DESIGN v2 section 2): the stack, the demo and send_handoff send
+unsigned by default; tests of the signature path and `send_handoff --secret` sign with this.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
-"""The whole bridge on one machine: Azurite, the seeded Dataverse simulator, and the local runner.
+"""The whole bridge on one machine: Azurite, the seeded OpenCX and Dataverse simulators, the local runner.
 
-Shared by `make run`, `make demo` and the end-to-end tests. The runner is a real subprocess
-(`python -m devtools.localhost`) so tests can SIGKILL it and the demo goes over real HTTP.
+Shared by `make run`, `make demo`, the end-to-end tests and the benchmarks. The runner is a real
+subprocess (`python -m devtools.localhost`) so tests can SIGKILL it and the demo goes over real HTTP.
+OpenCX documents no webhook signature, so by default none is required (DESIGN v2 section 2): the
+function key in `?code=` authenticates, as an OpenCX admin configures it. `webhook_secret` turns the
+optional Standard Webhooks check on.
 """
 
 from __future__ import annotations
@@ -19,9 +22,17 @@ from pathlib import Path
 from typing import IO
 
 from devtools.azurite import PROJECT_ROOT, Azurite
-from devtools.dataverse_sim import DEMO_WORKSTREAM_ID, DataverseSimulator, seed_demo
+from devtools.dataverse_sim import (
+    DEMO_OWNER_USER_ID,
+    DEMO_QUEUE_ID,
+    DEMO_WORKSTREAM_ID,
+    DEMO_WORKSTREAMS,
+    DataverseSimulator,
+)
+from devtools.dataverse_sim import seed_demo as seed_dataverse_demo
+from devtools.opencx_sim import OpenCXSimulator
+from devtools.opencx_sim import seed_demo as seed_opencx_demo
 from devtools.ports import free_port
-from devtools.signing import DEV_WEBHOOK_SECRET
 
 WEBHOOK_ROUTE = "handoffs"
 # Settings a developer's shell may carry that would point the credential away from the simulator.
@@ -45,8 +56,11 @@ class Stack:
     queue: str = "handoffs"
     runner_log: IO[str] | Path | None = None  # None: inherit stderr
     settings: dict[str, str] = field(default_factory=dict)  # extra or overriding app settings
+    webhook_secret: str | None = None  # a whsec_ secret: when set, ingress requires a signature
+    opencx_rate_limit: int | None = 100  # OpenCX's documented 100 a minute per key; None: off
     azurite: Azurite | None = None
     simulator: DataverseSimulator | None = None
+    opencx: OpenCXSimulator | None = None
     runner: subprocess.Popen[bytes] | None = None
     _log_handle: IO[str] | None = None
 
@@ -59,15 +73,18 @@ class Stack:
         return f"{self.base_url}/api/{WEBHOOK_ROUTE}"
 
     @property
-    def webhook_secret(self) -> str:
-        return DEV_WEBHOOK_SECRET
+    def webhook_url_with_code(self) -> str:
+        """The URL an OpenCX admin pastes into the webhook setting: the function key as `?code=`."""
+        return f"{self.webhook_url}?code={self.function_key}"
 
     def start(self, timeout: float = 60.0) -> Stack:
-        """Start all three; if any part fails, stop what already runs rather than leak it."""
+        """Start all four; if any part fails, stop what already runs rather than leak it."""
         try:
             self.azurite = Azurite(location=self.azurite_location).start(timeout)
             self.simulator = DataverseSimulator().start()
-            seed_demo(self.simulator)
+            seed_dataverse_demo(self.simulator)
+            self.opencx = OpenCXSimulator(rate_limit=self.opencx_rate_limit).start()
+            seed_opencx_demo(self.opencx)
             self.start_runner(timeout)
         except BaseException:
             self.stop()
@@ -75,18 +92,23 @@ class Stack:
         return self
 
     def app_settings(self) -> dict[str, str]:
-        """Every setting the Function App needs, pointing at this stack's Azurite and simulator."""
-        if self.azurite is None or self.simulator is None:
+        """Every setting the Function App needs, pointing at this stack's Azurite and simulators."""
+        if self.azurite is None or self.simulator is None or self.opencx is None:
             raise RuntimeError("start the stack first")
+        secret = {"OPENCX_WEBHOOK_SECRET": self.webhook_secret} if self.webhook_secret else {}
         return {
             "DEFAULT_QUEUE_ID": DEMO_WORKSTREAM_ID,
-            "OPENCX_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET,
+            **{f"WORKSTREAM_ID_{channel.upper()}": ws for channel, ws in DEMO_WORKSTREAMS.items()},
+            "INCIDENT_QUEUE_ID": DEMO_QUEUE_ID,
+            "INCIDENT_OWNER_ID": DEMO_OWNER_USER_ID,
+            **secret,
             "AzureWebJobsStorage": self.azurite.connection_string,
             "HANDOFF_QUEUE": self.queue,
             "HANDOFF_MAX_ATTEMPTS": "10",
             "DATAVERSE_TIMEOUT_SECONDS": "5",
             "LOCAL_FUNCTION_KEY": self.function_key,
             **self.simulator.env(),
+            **self.opencx.env(),  # OPENCX_API_URL, OPENCX_API_KEY
             **self.settings,
         }
 
@@ -156,6 +178,9 @@ class Stack:
 
     def stop(self) -> None:
         self.stop_runner()
+        if self.opencx is not None:
+            self.opencx.stop()
+            self.opencx = None
         if self.simulator is not None:
             self.simulator.stop()
             self.simulator = None
