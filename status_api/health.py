@@ -30,10 +30,13 @@ FIX_401 = (
     "register the identity's client id as an application user in the environment."
 )
 FIX_403 = (
-    "The application user's security role lacks privileges on msdyn_ocliveworkitem, contact or "
-    "msdyn_liveworkstream: grant create/read on them (see docs/deploy.md)."
+    "The application user's security role lacks privileges on msdyn_ocliveworkitem, incident, contact, "
+    "queue or msdyn_liveworkstream: grant the least role docs/deploy.md lists."
 )
-FIX_404 = "DEFAULT_QUEUE_ID is not a workstream (msdyn_liveworkstream): set it to the workstream's GUID."
+FIX_404 = (
+    "DEFAULT_QUEUE_ID (or the WORKSTREAM_ID_<CHANNEL> naming this id) is not a workstream "
+    "(msdyn_liveworkstream): set it to the workstream's GUID."
+)
 
 
 @dataclass

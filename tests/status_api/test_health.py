@@ -9,6 +9,8 @@ import pytest
 from helpers import enqueue_handoff, function_named, reset_process_caches, with_dead_table_endpoint
 
 from devtools.dataverse_sim import FaultRule
+from devtools.opencx_sim import DEFAULT_KEY_NAME, DEFAULT_SCOPES
+from devtools.opencx_sim import FaultRule as OpenCXFault
 
 
 def health() -> tuple[int, dict[str, dict]]:
@@ -21,7 +23,7 @@ def health() -> tuple[int, dict[str, dict]]:
     return response.status_code, {check["name"]: check for check in body["checks"]}
 
 
-def test_healthy_bridge_is_200_with_every_check(bridge_env, dataverse):
+def test_healthy_bridge_is_200_with_every_check(bridge_env, dataverse, opencx):
     status, checks = health()
     assert status == 200, checks
     queue = bridge_env["HANDOFF_QUEUE"]
@@ -29,6 +31,8 @@ def test_healthy_bridge_is_200_with_every_check(bridge_env, dataverse):
         "settings",
         "dataverse_token",
         "dataverse_workstream",
+        "dataverse_privileges",
+        "opencx_api",
         f"queue:{queue}",
         f"queue:{queue}-deadletter",
         f"queue:{queue}-poison",
@@ -36,6 +40,58 @@ def test_healthy_bridge_is_200_with_every_check(bridge_env, dataverse):
     }
     assert all(check["ok"] for check in checks.values())
     assert "SMS workstream" in checks["dataverse_workstream"]["detail"]
+    assert opencx.count("get_session", status=404) == 1  # one cheap authenticated read
+
+
+def test_every_channel_workstream_is_checked(bridge_env, dataverse, opencx, monkeypatch):
+    missing = str(uuid.uuid4())
+    monkeypatch.setenv("WORKSTREAM_ID_WHATSAPP", missing)
+    reset_process_caches()
+    status, checks = health()
+    assert status == 503
+    assert (
+        missing in checks["dataverse_workstream"]["detail"]
+        and "404" in checks["dataverse_workstream"]["detail"]
+    )
+
+
+def test_a_missing_privilege_is_named_with_its_fix(bridge_env, dataverse, opencx):
+    dataverse.revoke_privilege("prvCreateIncident")
+    status, checks = health()
+    assert status == 503
+    check = checks["dataverse_privileges"]
+    assert check["ok"] is False and "prvCreateIncident" in check["detail"]
+    assert "security role" in check["fix"] and "incidents" in check["fix"]
+    assert (
+        dataverse.incidents == [] and dataverse.work_items == []
+    )  # proved by reading, never by a test write
+
+
+def test_the_queue_privilege_is_needed_only_with_an_incident_queue(
+    bridge_env, dataverse, opencx, monkeypatch
+):
+    dataverse.revoke_privilege("prvAppendToQueue")
+    assert health()[1]["dataverse_privileges"]["ok"] is True
+    monkeypatch.setenv("INCIDENT_QUEUE_ID", str(uuid.uuid4()))
+    reset_process_caches()
+    assert "prvAppendToQueue" in health()[1]["dataverse_privileges"]["detail"]
+
+
+@pytest.mark.parametrize(("status", "hint"), [(401, "the key is wrong"), (403, "lacks chat-sessions:read")])
+def test_opencx_key_problems_name_the_fix(bridge_env, dataverse, opencx, status, hint):
+    opencx.add_fault(OpenCXFault(kind="status", operation="get_session", status=status))
+    code, checks = health()
+    assert code == 503
+    assert checks["opencx_api"]["ok"] is False and hint in checks["opencx_api"]["fix"]
+
+
+def test_a_revoked_opencx_key_is_reported(bridge_env, dataverse, opencx):
+    opencx.remove_key(opencx.api_key)
+    try:
+        code, checks = health()
+    finally:
+        opencx.add_key(opencx.api_key, scopes=DEFAULT_SCOPES, name=DEFAULT_KEY_NAME)
+    assert code == 503 and "401" in checks["opencx_api"]["detail"]
 
 
 def test_dead_letter_depth_is_reported(bridge_env, dataverse):
@@ -53,13 +109,15 @@ def test_bad_workstream_is_503_with_the_404_hint(bridge_env, dataverse, monkeypa
     assert status == 503
     check = checks["dataverse_workstream"]
     assert check["ok"] is False and "404" in check["detail"]
-    assert "DEFAULT_QUEUE_ID is not a workstream" in check["fix"]
+    assert (
+        "DEFAULT_QUEUE_ID (or the WORKSTREAM_ID_<CHANNEL> naming this id) is not a workstream" in check["fix"]
+    )
     assert checks["dataverse_token"]["ok"] is True
 
 
 @pytest.mark.parametrize(
     ("status", "hint"),
-    [(401, "no Dataverse application user"), (403, "lacks privileges on msdyn_ocliveworkitem, contact")],
+    [(401, "no Dataverse application user"), (403, "lacks privileges on msdyn_ocliveworkitem")],
 )
 def test_injected_auth_failures_give_the_right_hint(bridge_env, dataverse, status, hint):
     dataverse.add_fault(FaultRule(kind="status", operation="workstream_get", status=status))

@@ -4,12 +4,10 @@ import json
 import uuid
 
 import azure.functions as func
-from helpers import SAMPLES, enqueue_handoff, function_named, reset_process_caches
+from helpers import SAMPLES, function_named, queue_messages, reset_process_caches
 
-from devtools.signing import signed_headers
-from shared.dynamics.work_item import work_item_id
-
-SESSION = "ses_01JDX4SMS7Q2"
+from devtools.opencx_sim import SMS_SESSION_ID
+from shared.dynamics.columns import derived_id
 
 
 def get_status(session_id: str) -> func.HttpResponse:
@@ -24,12 +22,14 @@ def get_status(session_id: str) -> func.HttpResponse:
 
 
 def post(body: bytes, webhook_id: str) -> func.HttpResponse:
-    headers = signed_headers(body.decode(), webhook_id=webhook_id)
+    headers = {"content-type": "application/json", "webhook-id": webhook_id}
     request = func.HttpRequest(method="POST", url="http://localhost/api/handoffs", headers=headers, body=body)
     return function_named("handoff_trigger")(request, None)
 
 
-def invoke_worker(text: str) -> None:
+def deliver_newest(env: dict[str, str]) -> None:
+    """Run the worker on the message ingress queued last, as the host would."""
+    text = queue_messages(env["AzureWebJobsStorage"], env["HANDOFF_QUEUE"])[-1]
     message = func.queue.QueueMessage(id=str(uuid.uuid4()), body=text.encode(), dequeue_count=1)
     function_named("retry_queue")(message)
 
@@ -41,24 +41,37 @@ def test_unknown_session_is_404_problem(bridge_env):
     assert json.loads(response.get_body())["status"] == 404
 
 
-def test_session_lists_every_handoff_newest_first_with_chat_id(bridge_env, dataverse, monkeypatch):
-    body = (SAMPLES / "sms-handoff.json").read_bytes()
+def test_session_lists_every_handoff_newest_first_with_its_outcome(
+    bridge_env, dataverse, opencx, monkeypatch
+):
+    body = (SAMPLES / "handoff-sms.json").read_bytes()
     assert post(body, webhook_id="msg_st_1").status_code == 202
-    invoke_worker(enqueue_handoff(bridge_env["AzureWebJobsStorage"], "unused", "msg_st_1"))
-    monkeypatch.setenv("DEFAULT_QUEUE_ID", str(uuid.uuid4()))  # the second one dead-letters (404)
+    deliver_newest(bridge_env)
+    assert post(body, webhook_id="msg_st_2").status_code == 202  # asked again while the first is open
+    deliver_newest(bridge_env)
+    monkeypatch.setenv("HANDOFF_DEDUP_WINDOW_SECONDS", "0")
+    monkeypatch.setenv("DEFAULT_QUEUE_ID", str(uuid.uuid4()))  # the third one dead-letters (404)
     reset_process_caches()
-    assert post(body, webhook_id="msg_st_2").status_code == 202
-    invoke_worker(enqueue_handoff(bridge_env["AzureWebJobsStorage"], "unused", "msg_st_2"))
+    assert post(body, webhook_id="msg_st_3").status_code == 202
+    deliver_newest(bridge_env)
 
-    response = get_status(SESSION)
+    response = get_status(SMS_SESSION_ID)
     assert response.status_code == 200
     answer = json.loads(response.get_body())
-    assert answer["sessionId"] == SESSION and answer["count"] == 2
-    newest, oldest = answer["handoffs"]
-    assert (newest["handoffId"], newest["status"]) == ("msg_st_2", "dead_lettered")
-    assert newest["lastErrorStatus"] == 404 and newest["dynamics365_chat_id"] is None
-    assert (oldest["handoffId"], oldest["status"]) == ("msg_st_1", "created")
-    assert oldest["dynamics365_chat_id"] == work_item_id("msg_st_1")
+    assert answer["sessionId"] == SMS_SESSION_ID and answer["count"] == 3
+    newest, middle, oldest = answer["handoffs"]
+    first_item = derived_id(SMS_SESSION_ID, "msg_st_1")
+    assert (oldest["handoffId"], oldest["status"], oldest["channel"]) == ("msg_st_1", "created", "sms")
+    assert oldest["dynamics365_chat_id"] == first_item
+    assert (middle["handoffId"], middle["status"], middle["duplicate_of"]) == (
+        "msg_st_2",
+        "duplicate",
+        first_item,
+    )
+    assert (newest["handoffId"], newest["status"]) == ("msg_st_3", "dead_lettered")
+    assert newest["lastErrorStatus"] == 404 and newest["lastErrorTarget"] == "dataverse"
+    assert newest["dynamics365_chat_id"] is None
+    assert len(dataverse.work_items) == 1
     text = response.get_body().decode()
-    for pii in ("4155550123", "Dana", "Reyes", "Customer wants"):
+    for pii in ("4155550123", "Dana", "Reyes", "Customer wants", "order 1182"):
         assert pii not in text
