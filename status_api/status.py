@@ -10,19 +10,19 @@ import logging
 
 import azure.functions as func
 
+from shared.opencx.webhook import CONVERSATION_ID_MAX
 from shared.platform.log import get_logger, log_event
 from shared.platform.problem import json_response, problem
 from shared.platform.status_store import StoreProfile, StoreUnavailable, session_rows
 
-SESSION_ID_MAX = 128
 logger = get_logger("status_api")
 
 
 def handle_status(req: func.HttpRequest) -> func.HttpResponse:
     """200 with the session's handoffs, 404 when none is known, 503 when the table is down."""
     session_id = (req.route_params or {}).get("sessionId", "")
-    if not session_id or len(session_id) > SESSION_ID_MAX:
-        return problem(400, "Invalid sessionId", f"sessionId must be 1-{SESSION_ID_MAX} characters.")
+    if not session_id or len(session_id) > CONVERSATION_ID_MAX:
+        return problem(400, "Invalid sessionId", f"sessionId must be 1-{CONVERSATION_ID_MAX} characters.")
     try:
         rows = session_rows(session_id, StoreProfile.WORKER)
     except StoreUnavailable as exc:
