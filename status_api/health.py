@@ -81,9 +81,9 @@ def _token(settings: Settings) -> Check:
     return Check("dataverse_token", True, f"token issued for {settings.dataverse_url}")
 
 
-def _workstreams(settings: Settings) -> Check:
-    """Every workstream a channel routes to (DEFAULT_QUEUE_ID and WORKSTREAM_ID_<CHANNEL>) exists."""
-    client = DataverseClient(
+def _probe_client(settings: Settings) -> DataverseClient:
+    """A short-lived client with tight timeouts and no inline retries: health answers within 10 s."""
+    return DataverseClient(
         settings.dataverse_url,
         lambda: shared_credential(settings.azure_client_id),
         connect_timeout=2.0,
@@ -91,6 +91,11 @@ def _workstreams(settings: Settings) -> Check:
         inline_retry_pauses=(),
         pool_size=2,
     )
+
+
+def _workstreams(settings: Settings) -> Check:
+    """Every workstream a channel routes to (DEFAULT_QUEUE_ID and WORKSTREAM_ID_<CHANNEL>) exists."""
+    client = _probe_client(settings)
     name = "dataverse_workstream"
     found: list[str] = []
     try:
@@ -117,14 +122,7 @@ def _workstreams(settings: Settings) -> Check:
 
 def _privileges(settings: Settings) -> Check:
     """The application user's privileges, read, never proved by a test write."""
-    client = DataverseClient(
-        settings.dataverse_url,
-        lambda: shared_credential(settings.azure_client_id),
-        connect_timeout=2.0,
-        read_timeout=5.0,
-        inline_retry_pauses=(),
-        pool_size=2,
-    )
+    client = _probe_client(settings)
     try:
         required = required_privileges(
             incident_queue=bool(settings.incident_queue_id), create_contacts=settings.create_missing_contacts
