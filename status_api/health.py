@@ -158,10 +158,13 @@ def _opencx(settings: Settings) -> Check:
         client.close()
     if response.status in (200, 404):
         return Check("opencx_api", True, f"the key reads sessions at {settings.opencx_api_url}")
+    if response.status == 429:  # OpenCX authenticates before it throttles: the key is good
+        return Check(
+            "opencx_api", True, "the key is accepted; OpenCX is throttling it right now (Retry-After)"
+        )
     fixes = {
         401: "OpenCX refused OPENCX_API_KEY: the key is wrong or revoked. Put a valid key in Key Vault.",
         403: "The key lacks chat-sessions:read (and chat-sessions:write in mode messaging): give it those scopes.",
-        429: "The key is throttled right now (about 100 requests a minute): retry the check shortly.",
     }
     detail = (
         f"GET /chat/sessions answered {response.status}"

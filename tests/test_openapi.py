@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from devtools.opencx_sim import OpenCXSimulator
-from devtools.signing import new_webhook_id, signed_headers
+from devtools.signing import DEV_WEBHOOK_SECRET, new_webhook_id, signed_headers
 from devtools.stack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,10 +23,13 @@ schema = schemathesis.openapi.from_path(ROOT / "openapi.yaml")
 
 @pytest.fixture(scope="module")
 def stack():
-    # Ingress never calls OpenCX, but /health checks the key: a real loopback OpenCX keeps it healthy.
+    # Ingress never calls OpenCX, but /health checks the key: a real loopback OpenCX keeps it
+    # healthy (its rate limit off: the fuzzer calls /health far more often than 100 times a minute).
     with (
-        OpenCXSimulator(api_key="ocx_openapi_test_key") as opencx,
-        Stack(runner_log=Path("/dev/null"), settings=opencx.env()) as running,
+        OpenCXSimulator(api_key="ocx_openapi_test_key", rate_limit=None) as opencx,
+        Stack(
+            runner_log=Path("/dev/null"), settings=opencx.env(), webhook_secret=DEV_WEBHOOK_SECRET
+        ) as running,
     ):
         yield running
 

@@ -151,3 +151,12 @@ def test_invalid_settings_are_503_naming_them(bridge_env, monkeypatch):
     code, checks = health()
     assert code == 503
     assert checks["settings"]["ok"] is False and "DEFAULT_QUEUE_ID" in checks["settings"]["detail"]
+
+
+def test_a_throttled_opencx_key_is_still_a_good_key(bridge_env, dataverse, opencx):
+    """OpenCX checks the key before the rate limit: a 429 proves the key, and the health probe
+    must not page anyone because the bridge is busy."""
+    opencx.add_fault(OpenCXFault(kind="status", operation="get_session", status=429, retry_after=5))
+    code, checks = health()
+    assert code == 200 and checks["opencx_api"]["ok"] is True
+    assert "throttling" in checks["opencx_api"]["detail"]
