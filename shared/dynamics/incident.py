@@ -12,7 +12,7 @@ from typing import Any
 from shared.dynamics.columns import cut, derived_id, newest_lines_within
 from shared.dynamics.contact import ContactMatch, Linkage
 from shared.dynamics.dataverse import DataverseClient, DataverseResponse
-from shared.dynamics.rows import Created, create_row
+from shared.dynamics.rows import Created, create_row, get_row
 from shared.opencx.handoff import Handoff
 from shared.platform.settings import OwnerType, Settings
 
@@ -137,6 +137,10 @@ def create_incident(
     if not created_incident.ok:
         return IncidentOutcome(created_incident.response, contact, created_incident.row_id)
     ticket = created_incident.response.body.get("ticketnumber")
+    if not ticket:  # a server that ignored Prefer: return=representation: one read, never a failure
+        ticket = get_row(
+            client, ENTITY_SET, created_incident.row_id, "ticketnumber", "get_incident"
+        ).body.get("ticketnumber")
     if settings.incident_queue_id:
         queued = add_to_queue(client, settings.incident_queue_id, created_incident.row_id)
         if not queued.ok:

@@ -127,3 +127,41 @@ def test_contact_payload_names():
     assert anonymous["lastname"] == "Anonymous" and "firstname" not in anonymous
     assert anonymous["mobilephone"] == "+14155550123"
     assert SESSION in anonymous["description"]
+
+
+class _NoRepresentationDataverse:
+    """A narrow stand-in: a server that answers the create 204 without a body (it ignored
+    Prefer: return=representation), and serves the ticket number on a read."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def request(self, method: str, path: str, operation: str, **_: object):
+        from shared.platform.http import HttpResult
+
+        self.calls.append((method, operation))
+        return HttpResult(status=204)
+
+    def post(self, path: str, operation: str, payload: dict):
+        return self.request("POST", path, operation)
+
+    def get(self, path: str, operation: str, params: dict | None = None):
+        from shared.platform.http import HttpResult
+
+        self.calls.append(("GET", operation))
+        return HttpResult(status=200, body={"ticketnumber": "CAS-01000-ABC123"})
+
+
+def test_a_ticket_number_the_create_did_not_return_is_read_once():
+    from shared.dynamics.contact import ContactMatch, Linkage
+    from shared.dynamics.incident import create_incident
+
+    client = _NoRepresentationDataverse()
+    outcome = create_incident(
+        client,  # type: ignore[arg-type]
+        make_handoff(channel="email"),
+        ContactMatch("7a1f0c2e-0000-4000-8000-000000000001", Linkage.EMAIL, "matched_email"),
+        settings(),
+    )
+    assert outcome.response.ok and outcome.ticket_number == "CAS-01000-ABC123"
+    assert client.calls == [("POST", "create_incident"), ("GET", "get_incident")]
