@@ -171,7 +171,7 @@ def _retry_later(message: HandoffMessage, step: Step, settings: Settings, now: d
     )
     following = message.next_attempt(record, throttled=throttled)
     delay = retry_delay_seconds(
-        message.throttled if throttled else message.attempt, step.response.retry_after
+        message.throttled if throttled else message.attempt, step.response.retry_after, spread=throttled
     )
     send(
         queue_client(settings.handoff_queue, QueueProfile.WORKER),

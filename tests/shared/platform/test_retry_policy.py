@@ -63,3 +63,11 @@ def test_retry_delay_prefers_retry_after_and_never_spins():
     assert retry_delay_seconds(5, 3.2) == 4
     assert retry_delay_seconds(5, 0.0) == 1
     assert 1 <= retry_delay_seconds(0, None, random.Random(3)) <= 2
+
+
+def test_a_throttled_crowd_is_spread_but_never_earlier_than_retry_after():
+    rng = random.Random(3)
+    delays = [retry_delay_seconds(0, 10, rng, spread=True) for _ in range(200)]
+    assert min(delays) >= 10 and max(delays) <= 15
+    assert len(set(delays)) >= 4  # not all in the same second
+    assert {retry_delay_seconds(0, 10, rng) for _ in range(20)} == {10}  # no spread unless asked
