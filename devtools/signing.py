@@ -1,6 +1,6 @@
 """Sign a webhook body with Standard Webhooks headers, for the optional OPENCX_WEBHOOK_SECRET check.
 
-OpenCX documents no signature (DESIGN v2 section 2): the stack, the demo and send_handoff send
+OpenCX documents no signature (docs/contract.md section 2): the stack, the demo and send_handoff send
 unsigned by default; tests of the signature path and `send_handoff --secret` sign with this.
 """
 

@@ -2,7 +2,7 @@
 
 Shared by `make run`, `make demo`, the end-to-end tests and the benchmarks. The runner is a real
 subprocess (`python -m devtools.localhost`) so tests can SIGKILL it and the demo goes over real HTTP.
-OpenCX documents no webhook signature, so by default none is required (DESIGN v2 section 2): the
+OpenCX documents no webhook signature, so by default none is required (docs/contract.md section 2): the
 function key in `?code=` authenticates, as an OpenCX admin configures it. `webhook_secret` turns the
 optional Standard Webhooks check on.
 """

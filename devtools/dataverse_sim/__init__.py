@@ -1,6 +1,6 @@
 """A Dataverse Web API simulator on loopback, for tests, demos and benchmarks of the handoff bridge.
 
-It implements the DESIGN section 5 operations (contact lookup with `statecode`, workstream read, deep-insert
+It implements the operations of docs/contract.md section 5 (contact lookup with `statecode`, workstream read, deep-insert
 create of msdyn_ocliveworkitems, contact and incident creates, GET by id, AddToQueue, WhoAmI and the user
 privilege functions), the App Service managed-identity token endpoint azure-identity uses when
 IDENTITY_ENDPOINT / IDENTITY_HEADER are set, injectable faults, and a `/_sim/` admin API.

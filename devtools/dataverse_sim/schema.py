@@ -9,7 +9,7 @@ Sources (MicrosoftDocs/dynamics-365-customer-engagement, ce/customer-service/dev
   1 Resolved, 2 Cancelled with default statuscodes 1, 5, 6 and statecode IsValidForCreate False.
 - contact.md: mobilephone MaxLength 50 (and firstname/lastname 50, emailaddress1 100, telephone1 50,
   description 2000); statecode 0 Active, 1 Inactive with default statuscodes 1, 2.
-msdyn_ocliveworkitemcontextitem.msdyn_value is 512 in DESIGN v2 section 5.2 (the simulator's earlier
+msdyn_ocliveworkitemcontextitem.msdyn_value is 512 in docs/contract.md section 5.2 (the simulator's earlier
 4,000 was wrong: issue 12).
 """
 

@@ -170,7 +170,7 @@ class MessagingSimulator:
         return f"{self.token_resource}/.default"
 
     def env(self) -> dict[str, str]:
-        """Settings that point the bridge at this simulator (DESIGN section 8 names).
+        """Settings that point the bridge at this simulator (the names of docs/messaging.md).
 
         IDENTITY_ENDPOINT/IDENTITY_HEADER make DefaultAzureCredential (no MESSAGING_CLIENT_ID) fetch
         Messaging API tokens here; give `upstream_identity` (the Dataverse simulator's endpoint and

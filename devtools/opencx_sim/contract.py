@@ -57,7 +57,7 @@ CHANNEL_TYPES = (
     "web_voice",
 )
 SENTIMENTS = ("angry", "happy", "neutral")
-# HISTORY: sender types seen in history items (DESIGN section 4 and the real sample).
+# HISTORY: sender types seen in history items (docs/contract.md section 4 and the real sample).
 HISTORY_SENDER_TYPES = ("contact", "ai", "human_agent")
 
 # SEND: "The message can be sent as either a contact or an agent", yet every example says

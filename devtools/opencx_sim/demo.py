@@ -8,7 +8,7 @@
 - email:       the real sample session-email.json (a billing dispute): an incident.
 - phone_voice: a caller known only by phone (+442079460321, in no demo contact): an incident.
 
-The data is copied from /work/shared/samples/opencx/ into this file: nothing here reads that folder.
+The data is copied from OpenCX's real sample shapes (as in samples/opencx/) into this file: nothing is read at run time.
 """
 
 from __future__ import annotations

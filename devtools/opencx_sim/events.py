@@ -4,7 +4,7 @@ HOOKS (https://docs.open.cx/api-reference/webhooks/types): every event is `{"eve
 "data"}`; `data` is an object on some revisions and a one-element array on others (`as_array=True`).
 - `conversation.handoff_to_human`: `data.{conversation_id, timestamp, customer_id, reason, summary,
   contact_reason, user_sentiment, was_handedoff_to_third_party, third_party_name, language,
-  message_count}`, as in the real sample handoff-sms.json (DESIGN section 2).
+  message_count}`, as in the real sample handoff-sms.json (docs/contract.md section 2).
 - `conversation.contact_response`: "when a contact sends a message to your inbox"; its fields are NOT
   documented. Chosen: the handoff event's identity fields plus `message` (the text), as the sample
   contact-response.json carries it. A bridge must also cope without `message` (`include_text=False`).

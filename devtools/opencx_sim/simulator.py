@@ -174,7 +174,7 @@ class OpenCXSimulator:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
-        """Settings that point the bridge at this simulator (DESIGN section 7)."""
+        """Settings that point the bridge at this simulator (docs/contract.md section 7)."""
         return {"OPENCX_API_URL": self.url, "OPENCX_API_KEY": self.api_key}
 
     # ------------------------------------------------------------------ keys

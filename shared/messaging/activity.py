@@ -166,7 +166,7 @@ class Activity(_Lenient):
     def dedup_key(self) -> str:
         """Stable across redeliveries: the activity `id`, else a hash of the canonical body.
 
-        Without an `id`, two identical bodies are one activity (DESIGN section 8): a rep who types
+        Without an `id`, two identical bodies are one activity (docs/messaging.md): a rep who types
         the very same text twice with nothing else differing is relayed once. The caller scopes the
         key by conversation id and by a time window.
         """

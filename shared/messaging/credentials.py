@@ -1,4 +1,4 @@
-"""The credential for tokens OUT to the Messaging API (DESIGN section 8, "Token out").
+"""The credential for tokens OUT to the Messaging API (docs/messaging.md, "Token out without a secret").
 
 Microsoft's `configure-custom-messaging-channel.md` asks for a client-credentials token of a
 confidential-client app registration, scope `https://{org id without dashes}-c.{zone}.dynamics.com/.default`.

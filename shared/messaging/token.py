@@ -56,7 +56,7 @@ def microsoft_jwks_url(tenant_id: str) -> str:
 
 
 def issuers_for(tenant_id: str) -> tuple[str, str]:
-    """v2.0 and v1 issuers of the tenant (MESSAGING.md; the FIC page names the v2.0 form)."""
+    """v2.0 and v1 issuers of the tenant (docs/messaging.md; the FIC page names the v2.0 form)."""
     return (f"https://login.microsoftonline.com/{tenant_id}/v2.0", f"https://sts.windows.net/{tenant_id}/")
 
 

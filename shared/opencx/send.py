@@ -1,6 +1,6 @@
 """The body of OpenCX's `POST /chat/sessions/{session_id}/send`, built in one place.
 
-From MESSAGING.md ("OpenCX's side of the loop"), after OpenCX's send page: fields `sender`,
+From docs/messaging.md, after OpenCX's send page: fields `sender`,
 `message` (`type`, `text`, `attachments[]`), `contact`, `agent` (`id`, `name`, `avatar_url`),
 `custom_data`, `should_take_over_session_from_ai`. The page says a message may be sent as the
 contact or as an agent but every example sends `"sender": "contact"`: the agent's value is not
@@ -28,7 +28,7 @@ def build_agent_message(
 
     `should_take_over_session_from_ai` is true so the AI stays quiet while a human is talking.
     Attachments are passed as `{url, name, type}` entries, the reading of OpenCX's `attachments[]`
-    we chose (its fields are not spelled out in MESSAGING.md).
+    we chose (its fields are not spelled out in OpenCX's send page).
     """
     if not (text or "").strip() and not attachments:
         raise ValueError("a message needs text or attachments")

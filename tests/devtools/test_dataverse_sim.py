@@ -168,7 +168,7 @@ def test_default_azure_credential_reaches_the_simulator_through_managed_identity
 ) -> None:
     """DefaultAzureCredential tries EnvironmentCredential and WorkloadIdentityCredential first; both are
     unavailable without their variables, so ManagedIdentityCredential (App Service flavour) answers.
-    AZURE_CLIENT_ID alone selects a user-assigned identity, as DESIGN section 6 configures in Azure."""
+    AZURE_CLIENT_ID alone selects a user-assigned identity, as docs/deploy.md configures in Azure."""
     from azure.identity import DefaultAzureCredential
 
     sim = identity_env

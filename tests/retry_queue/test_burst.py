@@ -1,5 +1,5 @@
 """A burst of 300 handoffs against OpenCX's per-key rate limit: throttling is waiting, not failing
-(DESIGN v2 section 6). Driven like the host: messages received from real Azurite, re-enqueued
+(docs/contract.md section 6). Driven like the host: messages received from real Azurite, re-enqueued
 ones come back only after their visibility delay."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The incident path (DESIGN v2 section 5.3) through worker.handle, against both simulators."""
+"""The incident path (docs/contract.md section 5.3) through worker.handle, against both simulators."""
 
 from __future__ import annotations
 

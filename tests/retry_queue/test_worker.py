@@ -1,6 +1,6 @@
 """worker.handle against the real OpenCX and Dataverse simulators and real Azurite: live work items,
-OpenCX failures, Dataverse failures, 412s, the dedup window, redaction and v1 messages (DESIGN v2
-sections 3-6). Incidents are in test_incidents.py, the burst in test_burst.py."""
+OpenCX failures, Dataverse failures, 412s, the dedup window, redaction and v1 messages
+(docs/contract.md sections 3-6). Incidents are in test_incidents.py, the burst in test_burst.py."""
 
 from __future__ import annotations
 

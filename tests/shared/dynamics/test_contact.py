@@ -1,4 +1,4 @@
-"""Contact lookup (DESIGN v2 section 5.1) against the Dataverse simulator."""
+"""Contact lookup (docs/contract.md section 5.1) against the Dataverse simulator."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The incident and contact payloads (DESIGN v2 section 5.3), built in memory from load_settings."""
+"""The incident and contact payloads (docs/contract.md section 5.3), built in memory from load_settings."""
 
 from __future__ import annotations
 

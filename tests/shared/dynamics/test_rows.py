@@ -1,4 +1,4 @@
-"""create_row's 412 handling (DESIGN v2 section 5.4) against the Dataverse simulator."""
+"""create_row's 412 handling (docs/contract.md section 5.4) against the Dataverse simulator."""
 
 from __future__ import annotations
 

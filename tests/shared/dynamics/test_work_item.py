@@ -1,4 +1,4 @@
-"""The live work item's payload (DESIGN v2 section 5.2), built in memory."""
+"""The live work item's payload (docs/contract.md section 5.2), built in memory."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """enrich.fetch against the OpenCX simulator: two requests for one page, paging, the page bound,
-and what is kept when a page fails (DESIGN v2 section 4)."""
+and what is kept when a page fails (docs/contract.md section 4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Parsing the OpenCX API's answers (DESIGN v2 section 4) from the real sample shapes."""
+"""Parsing the OpenCX API's answers (docs/contract.md section 4) from the real sample shapes."""
 
 from __future__ import annotations
 

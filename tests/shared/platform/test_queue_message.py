@@ -1,4 +1,4 @@
-"""The v2 queue message (DESIGN v2 section 3): round trip, budget trimming, retries, v1 upgrade."""
+"""The v2 queue message (docs/contract.md section 3): round trip, budget trimming, retries, v1 upgrade."""
 
 from __future__ import annotations
 
