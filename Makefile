@@ -16,7 +16,7 @@ LOCK_DIR ?= .
 EXPORT_ARGS := export --frozen --no-dev --no-emit-project --hashes --no-header --format requirements-txt
 COMPILE_ARGS := pip compile --quiet --universal --python-version 3.11 --generate-hashes --no-header
 
-.PHONY: demo run test lint mypy deps lock lock-files python clean bench soak
+.PHONY: demo run test lint mypy deps lock lock-files python clean bench soak golive
 
 demo: deps ## Run the bridge end to end locally: Azurite, OpenCX and Dataverse simulators, local runner, four real-envelope handoffs (sms, whatsapp, web, email)
 	$(PY) -m devtools.demo
@@ -38,6 +38,13 @@ bench: deps ## Benchmarks: ingress, delivery at 50 and 150 ms Dataverse latency,
 
 soak: deps ## The full fault soak: 2,000 handoffs, ~20% faults on OpenCX and on Dataverse, a runner SIGKILL and an Azurite restart
 	$(PY) -m bench.soak --handoffs 2000 --rate 20
+
+# The go-live check (docs/deploy.md, last section). Against a tenant:
+#   make golive GOLIVE_ARGS="--from-app <app> --resource-group <rg> --routing-probe --send-probe --session <id>"
+# With no GOLIVE_ARGS it runs every step against the local stack (simulators), answering for itself.
+GOLIVE_ARGS ?= --local
+golive: deps ## The go-live check: reads, then opt-in probes, each with a verdict and a fix
+	$(PY) -m devtools.golive $(GOLIVE_ARGS)
 
 lint: deps
 	$(VENV)/bin/ruff check .

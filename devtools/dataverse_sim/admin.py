@@ -222,6 +222,21 @@ def _crowd(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     return json_reply(201, seed_crowd(sim, **data))
 
 
+def _routing(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+    """`{"enabled": bool, "delay": s, "workstreams": {id: {"queue_id", "agent_id"}}, "streamsource": {id: n}}`."""
+    _only(data, {"enabled", "delay", "workstreams", "streamsource"}, "routing")
+    target: Any = sim
+    for workstream_id, route in (data.get("workstreams") or {}).items():
+        _only(route, {"queue_id", "agent_id"}, "routing workstream")
+        target.route_workstream(workstream_id, route["queue_id"], route.get("agent_id"))
+    for workstream_id, source in (data.get("streamsource") or {}).items():
+        target.set_streamsource(workstream_id, source)
+    if "enabled" in data or "delay" in data:
+        current = target.routing
+        target.set_routing(bool(data.get("enabled", current["enabled"])), delay=data.get("delay"))
+    return json_reply(200, target.routing)
+
+
 ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "workitems"): lambda s, _: _listing(s.work_items),
     ("GET", "incidents"): lambda s, _: _listing(s.incidents),
@@ -250,4 +265,6 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "revoke-privilege"): _revoke,
     ("POST", "seed-demo"): lambda s, _: json_reply(201, seed_demo(s)),
     ("POST", "crowd"): _crowd,
+    ("GET", "routing"): lambda s, _: json_reply(200, s.routing),  # type: ignore[attr-defined]
+    ("POST", "routing"): _routing,
 }

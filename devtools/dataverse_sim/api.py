@@ -29,6 +29,7 @@ from devtools.dataverse_sim.privileges import APP_USER_ID, BUSINESS_UNIT_ID, ORG
 from devtools.dataverse_sim.query import check_query_options, parse_contact_filter, parse_select, parse_top
 from devtools.dataverse_sim.replies import Reply, json_reply, no_content
 from devtools.dataverse_sim.routes import Route
+from devtools.dataverse_sim.routing import AGENT_LOOKUP, QUEUE_LOOKUP, STREAMSOURCE, subject_prefix
 from devtools.dataverse_sim.store import DuplicateKey, Store
 from devtools.dataverse_sim.validate import (
     parse_json_body,
@@ -95,6 +96,9 @@ class DataverseApi:
             "get_incident": lambda r: self.get_row(schema.INCIDENT, r),
             "get_contact": lambda r: self.get_row(schema.CONTACT, r),
             "add_to_queue": self.add_to_queue,
+            "list_work_items": self.list_work_items,
+            "update_work_item": self.update_work_item,
+            "delete_work_item": self.delete_work_item,
             "whoami": self.whoami,
             "privileges": self.retrieve_privileges,
         }
@@ -137,12 +141,16 @@ class DataverseApi:
 
     def get_workstream(self, request: ApiRequest) -> Reply:
         check_query_options(request.query, {"$select"})
-        columns = parse_select(request.query, ("msdyn_liveworkstreamid", "msdyn_name"), schema.WORKSTREAM)
+        columns = parse_select(
+            request.query, ("msdyn_liveworkstreamid", "msdyn_name", STREAMSOURCE), schema.WORKSTREAM
+        )
         guid = _key(request.route.key)
         name = self.store.workstream_name(guid)
         if name is None:
             raise not_found(schema.WORKSTREAM, guid)
-        row = {"msdyn_liveworkstreamid": guid, "msdyn_name": name}
+        with self.store.lock:
+            source = self.store.routing.sources.get(guid)
+        row = {"msdyn_liveworkstreamid": guid, "msdyn_name": name, STREAMSOURCE: source}
         context = f"{self.base}$metadata#{schema.WORKSTREAM_SET}({','.join(columns)})/$entity"
         return json_reply(
             200, {"@odata.context": context, **self._entity(row, columns, "msdyn_liveworkstreamid")}
@@ -153,7 +161,9 @@ class DataverseApi:
         404 `<entity> With Id = <id> Does Not Exist`."""
         check_query_options(request.query, {"$select"})
         guid = _key(request.route.key)
-        row = self.store.get(entity, guid)
+        row = (
+            self.store.routed_work_item(guid) if entity == schema.WORK_ITEM else self.store.get(entity, guid)
+        )
         if row is None:
             raise not_found(entity, guid)
         return json_reply(200, self._representation(entity, row, request.query))
@@ -164,7 +174,49 @@ class DataverseApi:
         """Deep insert of the work item with its context items ("Create related table rows in one
         operation", create-entity-web-api.md)."""
         new = validate_work_item(self._json(request, schema.WORK_ITEM), self.settings.url)
-        return self._created(schema.WORK_ITEM, lambda: self.store.commit_work_item(new), request)
+        reply = self._created(schema.WORK_ITEM, lambda: self.store.commit_work_item(new), request)
+        self.store.note_work_item_created(new.activityid)
+        return reply
+
+    # ------------------------------------------------------------ work items: list, close, delete (routing.py)
+
+    def list_work_items(self, request: ApiRequest) -> Reply:
+        """`GET msdyn_ocliveworkitems?$filter=startswith(subject,'...')&$select&$top`: how the go-live
+        check finds the probe items an earlier run left behind."""
+        query = request.query
+        check_query_options(query, {"$select", "$top", "$filter"})
+        if "$filter" not in query:
+            raise ODataError(400, CODE_BAD_QUERY, "The simulator lists work items only with a $filter.")
+        rows = self.store.work_items_with_subject_prefix(subject_prefix(query["$filter"]), parse_top(query))
+        shaped = [{**row, **_render_work_item(row)} for row in rows]
+        allowed = tuple(_render_work_item({}))
+        columns = parse_select(query, allowed, schema.WORK_ITEM) if "$select" in query else list(allowed)
+        value = [self._entity(row, columns, "activityid") for row in shaped]
+        context = f"{self.base}$metadata#{schema.WORK_ITEM_SET}({','.join(columns)})"
+        return json_reply(200, {"@odata.context": context, "value": value})
+
+    def update_work_item(self, request: ApiRequest) -> Reply:
+        """PATCH of `statecode`/`statuscode` only (SetState through Update); 204 like Dataverse."""
+        _require_json(request.content_type)
+        data = parse_json_body(request.body, schema.WORK_ITEM)
+        if not isinstance(data, dict) or not data or set(data) - {"statecode", "statuscode"}:
+            raise ODataError(
+                400,
+                CODE_INVALID_ARGUMENT,
+                "The simulator updates only statecode and statuscode of a work item.",
+            )
+        statecode, statuscode = data.get("statecode"), data.get("statuscode")
+        if not isinstance(statecode, int) or not (statuscode is None or isinstance(statuscode, int)):
+            raise ODataError(400, CODE_INVALID_ARGUMENT, "statecode and statuscode must be integers.")
+        try:
+            self.store.update_work_item_state(_key(request.route.key), statecode, statuscode)
+        except ValueError as exc:
+            raise ODataError(400, CODE_INVALID_ARGUMENT, str(exc)) from None
+        return no_content({})
+
+    def delete_work_item(self, request: ApiRequest) -> Reply:
+        self.store.delete_work_item(_key(request.route.key))
+        return no_content({})
 
     def create_incident(self, request: ApiRequest) -> Reply:
         new = validate_incident(
@@ -287,6 +339,8 @@ def _render_work_item(row: dict[str, Any]) -> dict[str, Any]:
     shaped = {column: row.get(column) for column in schema.WORK_ITEM_COLUMNS}
     shaped["_msdyn_liveworkstreamid_value"] = row.get("workstream_id")
     shaped["_msdyn_customer_value"] = row.get("contact_id")
+    shaped[QUEUE_LOOKUP] = row.get("queue_id")
+    shaped[AGENT_LOOKUP] = row.get("agent_id")
     return shaped
 
 
@@ -314,8 +368,11 @@ _SETS = {
     schema.CONTACT: (schema.CONTACT_SET, "contactid"),
 }
 _SIM_ONLY = frozenset(
-    {"context_items", "workstream_id", "contact_id", "primary_contact_id", "owner_id", "owner_type"}
-)
+    {
+        "context_items", "workstream_id", "contact_id", "primary_contact_id", "owner_id", "owner_type",
+        "routed", "queue_id", "agent_id",
+    }
+)  # fmt: skip
 
 
 def _key(text: str) -> str:

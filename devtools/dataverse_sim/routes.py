@@ -27,6 +27,9 @@ API_OPERATIONS = (
     "get_incident",
     "get_contact",
     "add_to_queue",
+    "list_work_items",
+    "update_work_item",
+    "delete_work_item",
     "whoami",
     "privileges",
     "other",
@@ -37,6 +40,11 @@ _COLLECTION_OPS = {
     ("POST", schema.CONTACT_SET): "create_contact",
     ("POST", schema.INCIDENT_SET): "create_incident",
     ("POST", schema.WORK_ITEM_SET): "create_work_item",
+    ("GET", schema.WORK_ITEM_SET): "list_work_items",
+}
+_ROW_WRITES = {
+    ("PATCH", schema.WORK_ITEM_SET): "update_work_item",
+    ("DELETE", schema.WORK_ITEM_SET): "delete_work_item",
 }
 _ROW_OPS = {
     schema.WORKSTREAM_SET: "workstream_get",
@@ -70,6 +78,8 @@ def route(method: str, rest: str) -> Route:
         return Route("other")
     entity_set, key = parts
     if not tail:
+        if (method, entity_set) in _ROW_WRITES:
+            return Route(_ROW_WRITES[(method, entity_set)], entity_set, key)
         operation = _ROW_OPS.get(entity_set) if method == "GET" else None
         return Route(operation or "other", entity_set, key)
     call = _CALL.match(tail)

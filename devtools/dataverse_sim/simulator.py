@@ -147,6 +147,43 @@ class DataverseSimulator:
     def add_workstream(self, workstream_id: str | None = None, name: str = "SMS workstream") -> str:
         return self._store.add_workstream(workstream_id, name)
 
+    # ------------------------------------------------------------------ routing (routing.py)
+
+    def set_routing(self, enabled: bool, *, delay: float | None = None) -> None:
+        """Unified routing on (work items on a routed workstream get picked up after `delay` s) or off."""
+        with self._store.lock:
+            self._store.routing.enabled = bool(enabled)
+            if delay is not None:
+                self._store.routing.delay = float(delay)
+
+    def route_workstream(self, workstream_id: str, queue_id: str, agent_id: str | None = None) -> None:
+        """Where routing sends this workstream's work items (a queue, and the rep who takes them)."""
+        from devtools.dataverse_sim.routing import RouteTarget
+
+        with self._store.lock:
+            self._store.routing.targets[workstream_id.lower()] = RouteTarget(queue_id, agent_id)
+
+    def set_streamsource(self, workstream_id: str, streamsource: int | None) -> None:
+        """The workstream's channel (`msdyn_streamsource`), e.g. 192340000 SMS; None: unset."""
+        with self._store.lock:
+            if streamsource is None:
+                self._store.routing.sources.pop(workstream_id.lower(), None)
+            else:
+                self._store.routing.sources[workstream_id.lower()] = int(streamsource)
+
+    @property
+    def routing(self) -> dict[str, Any]:
+        with self._store.lock:
+            r = self._store.routing
+            return {
+                "enabled": r.enabled,
+                "delay": r.delay,
+                "workstreams": {
+                    k: {"queue_id": v.queue_id, "agent_id": v.agent_id} for k, v in r.targets.items()
+                },
+                "streamsource": dict(r.sources),
+            }
+
     def add_contact(
         self,
         *,

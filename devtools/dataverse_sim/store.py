@@ -20,6 +20,7 @@ from devtools.dataverse_sim import schema
 from devtools.dataverse_sim.odata import CODE_DUPLICATE, DUPLICATE_MESSAGE, ODataError, not_found, parse_guid
 from devtools.dataverse_sim.privileges import APP_USER_ID
 from devtools.dataverse_sim.query import Node
+from devtools.dataverse_sim.routing import Routing
 from devtools.dataverse_sim.validate import NewContact, NewIncident, NewWorkItem
 
 TABLES = (schema.WORK_ITEM, schema.INCIDENT, schema.CONTACT)
@@ -50,6 +51,7 @@ class Store:
         self.queue_items: dict[str, dict[str, Any]] = {}
         self.systemusers: dict[str, str] = {}
         self.teams: dict[str, str] = {}
+        self.routing = Routing()
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -70,6 +72,7 @@ class Store:
                 self.teams,
             ):
                 table.clear()
+            self.routing.clear()
             self._reset_counters()
 
     # ------------------------------------------------------------ seeding (admin, no validation beyond ids)
@@ -182,6 +185,46 @@ class Store:
             )
             self.items[new.activityid] = row
             return copy.deepcopy(row)
+
+    # ------------------------------------------------------------ work items: routing, listing, update, delete
+
+    def note_work_item_created(self, activity_id: str) -> None:
+        with self.lock:
+            self.routing.note_created(activity_id)
+
+    def routed_work_item(self, row_id: str) -> dict[str, Any] | None:
+        """The work item after any routing that is due (routing.py), or None."""
+        key = parse_guid(row_id) or row_id
+        with self.lock:
+            row = self.items.get(key)
+            if row is None:
+                return None
+            self.routing.apply(row)
+            return copy.deepcopy(row)
+
+    def work_items_with_subject_prefix(self, prefix: str, top: int | None) -> list[dict[str, Any]]:
+        with self.lock:
+            rows = []
+            for row in self.items.values():
+                if str(row.get("subject") or "").casefold().startswith(prefix.casefold()):
+                    self.routing.apply(row)
+                    rows.append(copy.deepcopy(row))
+        return rows if top is None else rows[:top]
+
+    def update_work_item_state(self, row_id: str, statecode: int, statuscode: int | None) -> dict[str, Any]:
+        key = parse_guid(row_id) or row_id
+        with self.lock:
+            if key not in self.items:
+                raise not_found(schema.WORK_ITEM, key)
+        return self.set_state(schema.WORK_ITEM, key, statecode, statuscode)
+
+    def delete_work_item(self, row_id: str) -> None:
+        """Delete the row; its context items go with it (they live inside the row here)."""
+        key = parse_guid(row_id) or row_id
+        with self.lock:
+            if self.items.pop(key, None) is None:
+                raise not_found(schema.WORK_ITEM, key)
+            self.routing.created.pop(key, None)
 
     def commit_incident(self, new: NewIncident) -> dict[str, Any]:
         """Insert an incident; the customer and owner must exist. A missing bind target is the 404

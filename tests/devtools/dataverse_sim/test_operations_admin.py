@@ -63,7 +63,25 @@ def calls(client: Client) -> dict[str, Callable[[], requests.Response]]:
         "add_to_queue": lambda: client.post(f"queues({queue})/{ADD_TO_QUEUE}", {"Target": target}),
         "whoami": lambda: client.get("WhoAmI"),
         "privileges": lambda: client.get(privileges),
+        "list_work_items": lambda: client.get(
+            "msdyn_ocliveworkitems", {"$filter": "startswith(subject,'Move')", "$select": "activityid"}
+        ),
+        "update_work_item": lambda: client.session.patch(
+            f"{sim.url}{API}msdyn_ocliveworkitems({item['activityid']})",
+            json={"statecode": 0, "statuscode": 1},
+            headers=client.headers(),
+            timeout=10,
+        ),
+        "delete_work_item": lambda: _delete_new_item(client, workstream),
     }
+
+
+def _delete_new_item(client: Client, workstream: str) -> requests.Response:
+    """DELETE of a work item created for it, so the call can be made again and again."""
+    body = work_item_body(workstream)
+    assert client.post("msdyn_ocliveworkitems", body).status_code == 204
+    url = f"{client.sim.url}{API}msdyn_ocliveworkitems({body['activityid']})"
+    return client.session.delete(url, headers=client.headers(), timeout=10)
 
 
 def test_every_operation_is_listed_recorded_and_faultable(client: Client) -> None:
