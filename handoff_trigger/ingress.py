@@ -152,9 +152,10 @@ def handle_handoff(req: func.HttpRequest, context: Any = None) -> func.HttpRespo
         _refuse(400, "not_utf8")
         return problem(400, "Body is not UTF-8", "The body must be UTF-8 encoded JSON.", kind="bad-encoding")
 
+    signed_id: str | None = None
     if settings.webhook_secrets:
         try:
-            verify_signature(text, req.headers, settings.webhook_secrets)
+            signed_id = verify_signature(text, req.headers, settings.webhook_secrets)
         except SignatureInvalid as exc:
             _refuse(401, str(exc))
             return problem(401, "Signature rejected", f"Standard Webhooks verification failed: {exc}.")
@@ -192,7 +193,7 @@ def handle_handoff(req: func.HttpRequest, context: Any = None) -> func.HttpRespo
         event = parse_event(body)
     except EventInvalid as exc:
         errors = exc.errors
-    header_id = delivery_id(req.headers)
+    header_id = signed_id or delivery_id(req.headers)
     id_error = _header_id_error(header_id) if header_id else None
     if id_error:
         errors.insert(0, id_error)

@@ -162,7 +162,9 @@ def to_dynamics(handoff: Handoff, client: DataverseClient, settings: Settings) -
         "ticketnumber": outcome.ticket_number,
         "contactLinkage": outcome.contact.linkage.value,
     }
-    return Step(Outcome.SUCCESS, "dataverse", "create_incident", outcome.response, fields)
+    return Step(
+        Outcome.SUCCESS, "dataverse", "create_incident", outcome.response, fields, new_row=not outcome.existed
+    )
 
 
 def deliver(
@@ -173,12 +175,16 @@ def deliver(
     if failure is not None:
         return message, failure
     handoff = handoff_of(message)
-    duplicate_of, failure = open_duplicate(handoff, dataverse, settings, datetime.now(UTC))
-    if failure is not None:
-        return message, failure
-    if duplicate_of:
-        return message, Step(
-            Outcome.SUCCESS, "dataverse", "dedup_window", HttpResult(status=200),
-            {"duplicate_of": duplicate_of}, status=Status.DUPLICATE, new_row=False,
-        )  # fmt: skip
+    if not message.dedupPassed:
+        duplicate_of, failure = open_duplicate(handoff, dataverse, settings, datetime.now(UTC))
+        if failure is not None:
+            return message, failure
+        if duplicate_of:
+            return message, Step(
+                Outcome.SUCCESS, "dataverse", "dedup_window", HttpResult(status=200),
+                {"duplicate_of": duplicate_of}, status=Status.DUPLICATE, new_row=False,
+            )  # fmt: skip
+        # Decided once: a retry after a create that may have committed must not call its own
+        # handoff a duplicate of a row that appeared meanwhile.
+        message = message.model_copy(update={"dedupPassed": True})
     return message, to_dynamics(handoff, dataverse, settings)

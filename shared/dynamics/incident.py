@@ -22,6 +22,8 @@ DESCRIPTION_MAX = 2_000
 CUSTOMER_BIND = "customerid_contact@odata.bind"
 OWNER_BIND = "ownerid@odata.bind"
 NAME_PART_MAX = 50  # contact.firstname / lastname
+EMAIL_MAX = 100  # contact.emailaddress1
+PHONE_MAX = 50  # contact.mobilephone
 
 
 def incident_id(handoff: Handoff) -> str:
@@ -45,9 +47,11 @@ def contact_payload(handoff: Handoff) -> dict[str, Any]:
     }
     if len(parts) > 1:
         payload["firstname"] = cut(" ".join(parts[:-1]), NAME_PART_MAX)
-    if customer.email:
+    # Values past the stock columns' lengths would make every retry a 400: such a value stays in
+    # the incident's description instead.
+    if customer.email and len(customer.email) <= EMAIL_MAX:
         payload["emailaddress1"] = customer.email
-    if customer.phone:
+    if customer.phone and len(customer.phone) <= PHONE_MAX:
         payload["mobilephone"] = customer.phone
     return payload
 
@@ -91,6 +95,7 @@ class IncidentOutcome:
     incident_id: str | None = None
     ticket_number: str | None = None
     contact_created: bool = False
+    existed: bool = False  # an earlier attempt had created it (412 confirmed by GET)
     operation: str = "create_incident"
 
 
@@ -147,5 +152,5 @@ def create_incident(
             return IncidentOutcome(queued, contact, created_incident.row_id, ticket, operation="add_to_queue")
     return IncidentOutcome(
         created_incident.response, contact, created_incident.row_id, str(ticket) if ticket else None,
-        contact_created=contact.linkage is Linkage.CREATED,
+        contact_created=contact.linkage is Linkage.CREATED, existed=created_incident.existed,
     )  # fmt: skip

@@ -33,7 +33,8 @@ def fetch(client: OpenCXClient, conversation_id: str, known: Enrichment | None, 
         enrichment = enrichment_from_session(answer.body)
     while not enrichment.historyComplete:
         if enrichment.pagesRead >= max_pages:
-            # Older pages are left unread: the transcript is the newest part we could read.
+            # The cursor only moves forward and OpenCX's pages come oldest first, so the pages left
+            # unread are the newest: the transcript is marked truncated (contract section 4).
             enrichment = enrichment.model_copy(update={"historyComplete": True, "transcriptTruncated": True})
             break
         answer = client.get_history(conversation_id, enrichment.nextCursor)

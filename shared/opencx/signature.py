@@ -53,8 +53,11 @@ def _signature_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 def verify_signature(
     body: str, headers: Mapping[str, str], secrets: Sequence[str], now: float | None = None
-) -> None:
-    """Return when any configured secret signed this body; raise SignatureInvalid otherwise."""
+) -> str:
+    """The signed delivery id when any configured secret signed this body; SignatureInvalid otherwise.
+
+    The id comes from the family that carried the signature: an unsigned `webhook-id` beside a
+    `svix-` signature must not name the handoff (a replay could mint new ids)."""
     found = _signature_headers(headers)
     stamp = found["webhook-timestamp"]
     if not _TIMESTAMP.match(stamp):
@@ -68,7 +71,7 @@ def verify_signature(
     for verifier in _verifiers(tuple(secrets)):
         try:
             verifier.verify(body, found, json_parse=False)
-            return
+            return found["webhook-id"]
         except Exception:  # noqa: S112 - the package raises several types for malformed input; try the next secret
             continue
     raise SignatureInvalid("no matching signature")

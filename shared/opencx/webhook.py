@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from shared.platform.text import NestingTooDeep, has_control_characters, is_blank, sanitise
@@ -22,6 +22,7 @@ CONTACT_RESPONSE_EVENT = "conversation.contact_response"
 CLOSED_EVENT = "conversation.closed"
 CONVERSATION_ID_MAX = 128
 SUMMARY_MAX = 10_000
+MESSAGE_MAX = 6_000
 SHORT_TEXT_MAX = 200
 _ID_FORBIDDEN = re.compile(r"[/\\#?]")
 
@@ -47,6 +48,8 @@ def check_identifier(value: str, max_length: int = CONVERSATION_ID_MAX) -> str:
         raise PydanticCustomError("too_long", f"must be at most {max_length} characters")
     if has_control_characters(value) or _ID_FORBIDDEN.search(value):
         raise PydanticCustomError("forbidden_characters", "must not contain control characters or / \\ # ?")
+    if not value.strip(". "):  # '.' or '..' would name another path of the OpenCX API
+        raise PydanticCustomError("dots_only", "must not be made of dots only")
     return value
 
 
@@ -80,7 +83,9 @@ class HandoffEvent(BaseModel):
 
     @field_validator("conversation_id")
     @classmethod
-    def _conversation_id(cls, value: str) -> str:
+    def _conversation_id(cls, value: str, info: ValidationInfo) -> str:
+        if info.context and info.context.get("legacy_ids"):
+            return value  # a v1 message queued before an upgrade: v1's own rules admitted it
         return check_identifier(value)
 
     @field_validator("timestamp", mode="before")
@@ -131,6 +136,8 @@ class HandoffEvent(BaseModel):
         if self.summary is not None and len(self.summary) > SUMMARY_MAX:
             self.summary = self.summary[:SUMMARY_MAX]
             self.summaryTruncated = True
+        if self.message is not None and len(self.message) > MESSAGE_MAX:
+            self.message = self.message[:MESSAGE_MAX]  # the Messaging API takes 6,000 at most
 
 
 def derive_handoff_id(event: HandoffEvent) -> str:

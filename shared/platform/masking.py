@@ -37,19 +37,37 @@ def scrub_text(text: str) -> str:
 
 
 KNOWN_TEXT_MIN = 4
+RUN_WORDS = 4  # this many words in a row, as in a known text, are that text echoed
+_WORD = re.compile(r"\w[\w'-]*")
 
 
 def redact_known(text: str, known: list[str]) -> str:
     """Remove the handoff's own customer texts (name, summary, transcript lines) from an upstream's
-    error text, then mask emails and phones: a plugin that echoes a summary in its 400 must not
-    put it in the status table or a dead-letter listing."""
-    for value in sorted(
-        {k.strip() for k in known if k and len(k.strip()) >= KNOWN_TEXT_MIN}, key=len, reverse=True
-    ):
-        text = text.replace(value, "[redacted]")
-        for word in value.split():
-            if (
-                len(word) >= KNOWN_TEXT_MIN and word[:1].isupper()
-            ):  # a name's parts, as a plugin might echo them
-                text = text.replace(word, "[redacted]")
-    return scrub_text(text)
+    error text, then mask emails and phones: a plugin that echoes a summary in its 400 must not put
+    it in the status table or a dead-letter listing. Dynamics echoes what it was sent, often cut (a
+    subject at 200 units) or split, so any run of RUN_WORDS words found in a known text goes, as do
+    the capitalised words of a known text (a name's parts). Adjacent hidden words share one marker."""
+    runs: set[tuple[str, ...]] = set()
+    names: set[str] = set()
+    for value in known:
+        found = _WORD.findall(value or "")
+        lowered = [word.lower() for word in found]
+        runs.update(tuple(lowered[i : i + RUN_WORDS]) for i in range(len(lowered) - RUN_WORDS + 1))
+        names.update(word for word in found if len(word) >= KNOWN_TEXT_MIN and word[:1].isupper())
+    matches = list(_WORD.finditer(text))
+    lowered = [match.group(0).lower() for match in matches]
+    hidden = [match.group(0) in names for match in matches]
+    for i in range(len(matches) - RUN_WORDS + 1):
+        if tuple(lowered[i : i + RUN_WORDS]) in runs:
+            hidden[i : i + RUN_WORDS] = [True] * RUN_WORDS
+    pieces: list[str] = []
+    position = 0
+    for i, match in enumerate(matches):
+        between = text[position : match.start()]
+        if hidden[i] and i and hidden[i - 1] and not between.strip():
+            position = match.end()  # the previous marker covers this word too
+            continue
+        pieces += [between, "[redacted]" if hidden[i] else match.group(0)]
+        position = match.end()
+    pieces.append(text[position:])
+    return scrub_text("".join(pieces))

@@ -25,6 +25,7 @@ RETRY_BUDGET_BYTES = MESSAGE_LIMIT_BYTES - 1024
 DEADLETTER_EMBED_BYTES = 40 * 1024
 HISTORY_KEPT = 10
 SUMMARY_FALLBACK_CHARS = 2_000
+LAST_RESORT_CHARS = 200
 
 
 class AttemptRecord(BaseModel):
@@ -53,6 +54,7 @@ class HandoffMessage(BaseModel):
     history: list[AttemptRecord] = Field(default_factory=list)
     enrichment: Enrichment | None = None
     legacyIds: bool = False  # read from a v1 message: Dynamics ids keep the v1 derivation
+    dedupPassed: bool = False  # the dedup window was checked and found no open row: not again
 
     def to_json(self) -> str:
         return self.model_dump_json(exclude_none=True)
@@ -98,19 +100,39 @@ def _keep_newest_lines(message: HandoffMessage, enrichment: Enrichment, budget: 
     )
 
 
+def _cut_texts(message: HandoffMessage, limit: int) -> HandoffMessage:
+    """Every long free text cut to `limit` characters, the attempt history dropped."""
+    event = message.event
+    event = event.model_copy(
+        update={
+            "summary": event.summary[:limit] if event.summary else event.summary,
+            "message": event.message[:limit] if event.message else event.message,
+            "summaryTruncated": event.summaryTruncated or len(event.summary or "") > limit,
+        }
+    )
+    enrichment = message.enrichment
+    if enrichment is not None and enrichment.summary:
+        enrichment = enrichment.model_copy(update={"summary": enrichment.summary[:limit]})
+    return message.model_copy(update={"event": event, "enrichment": enrichment, "history": []})
+
+
 def fit_to_budget(message: HandoffMessage, budget: int = INGRESS_BUDGET_BYTES) -> HandoffMessage:
-    """Trim the message until its JSON fits `budget` bytes. Never raises for size."""
+    """Trim the message until its JSON fits `budget` bytes. Never raises for size, and the result
+    always fits: the oldest transcript lines go first, then long texts are cut (2,000 characters:
+    what Dynamics shows anyway), and as a last resort the transcript goes and texts are cut to 200."""
     if message.size() <= budget:
         return message
     if message.enrichment is not None and message.enrichment.transcript:
         message = _keep_newest_lines(message, message.enrichment, budget)
         if message.size() <= budget:
             return message
-    summary = message.event.summary or ""
-    event = message.event.model_copy(
-        update={"summary": summary[:SUMMARY_FALLBACK_CHARS], "summaryTruncated": True}
-    )
-    return message.model_copy(update={"event": event})
+    for limit in (SUMMARY_FALLBACK_CHARS, LAST_RESORT_CHARS):
+        message = _cut_texts(message, limit)
+        if message.size() > budget and message.enrichment is not None and message.enrichment.transcript:
+            message = _keep_newest_lines(message, message.enrichment, budget)
+        if message.size() <= budget:
+            return message
+    return message
 
 
 def build_message(
@@ -175,11 +197,15 @@ def _upgrade(legacy: _LegacyMessage) -> HandoffMessage:
     ]
     return HandoffMessage(
         handoffId=legacy.handoffId,
-        event=HandoffEvent(
+        # Built without v2's identifier rules: v1 accepted ids v2 refuses (`/ # ?`), and such a
+        # message must still be delivered. OpenCX is never asked about it (its enrichment is whole).
+        event=HandoffEvent.model_construct(
+            event="conversation.handoff_to_human",
             conversation_id=handoff.sessionId,
             timestamp=legacy.receivedAt.isoformat(),
             summary=handoff.summary,
             language=handoff.language,
+            summaryTruncated=False,
         ),
         attempt=legacy.attempt,
         receivedAt=legacy.receivedAt,
@@ -199,12 +225,14 @@ def _upgrade(legacy: _LegacyMessage) -> HandoffMessage:
 def parse_message(raw: str | bytes) -> HandoffMessage:
     """Decode a queue message body, v2 or v1. Raises pydantic.ValidationError when it is neither."""
     try:
-        version: Any = json.loads(raw).get("v")
-    except (ValueError, AttributeError):
-        version = None
+        decoded: Any = json.loads(raw)
+    except ValueError:
+        decoded = None
+    version = decoded.get("v") if isinstance(decoded, dict) else None
     if version == 1:
         return _upgrade(_LegacyMessage.model_validate_json(raw))
-    return HandoffMessage.model_validate_json(raw)
+    legacy = isinstance(decoded, dict) and decoded.get("legacyIds") is True
+    return HandoffMessage.model_validate_json(raw, context={"legacy_ids": legacy})
 
 
 __all__ = [

@@ -195,8 +195,8 @@ def _required_text(name: str, raw: str | None, problems: dict[str, str], hint: s
     value = (raw or "").strip()
     if not value:
         problems[name] = f"missing ({hint})"
-    elif any(ord(char) < 0x20 or char.isspace() for char in value):
-        problems[name] = "must not contain spaces or control characters"
+    elif not value.isascii() or not value.isprintable() or any(char.isspace() for char in value):
+        problems[name] = "must be printable ASCII without spaces (a header value)"
     return value
 
 

@@ -56,7 +56,8 @@ def table_name(settings: Settings) -> str:
     if settings.handoff_queue == "handoffs":
         return DEFAULT_TABLE
     name = re.sub(r"[^A-Za-z0-9]", "", settings.handoff_queue)
-    return name if name[:1].isalpha() else "t" + name
+    name = name if name[:1].isalpha() else "t" + name
+    return name if len(name) >= 3 else name + "status"  # table names take 3-63 characters
 
 
 def encode_key(value: str) -> str:

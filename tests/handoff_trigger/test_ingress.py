@@ -551,3 +551,31 @@ def test_no_phone_email_or_secret_in_any_answer(with_secret, caplog):
         "Call me on",
     ):
         assert secret not in everything, secret
+
+
+# --- review findings ----------------------------------------------------------------------------
+
+
+def test_a_huge_customer_message_is_cut_and_queued_never_refused(bridge_env):
+    body = sample_event(message="x" * 100_000)
+    response = post(body)
+    assert response.status_code == 202, response.get_body()
+    [queued] = messages(bridge_env)
+    assert len(queued["event"]["message"]) == 6_000
+
+
+@pytest.mark.parametrize("conversation_id", [".", "..", " . "])
+def test_dot_only_conversation_ids_are_refused(bridge_env, conversation_id):
+    problem = expect_rejected(bridge_env, post(sample_event(conversation_id=conversation_id)), 422)
+    assert [error["field"] for error in problem["errors"]] == ["data.conversation_id"]
+
+
+def test_with_a_secret_the_handoff_id_comes_from_the_signed_family(with_secret):
+    """An unsigned webhook-id beside a svix signature must not name the handoff: a replayed
+    delivery would otherwise mint a new id, and a new Dynamics row, each time."""
+    raw = json.dumps(SMS)
+    headers = svix(signed_headers(raw, webhook_id="msg_signed_svix"))
+    first = post(raw, {**headers, "webhook-id": "msg_forged_1"})
+    second = post(raw, {**headers, "webhook-id": "msg_forged_2"})
+    assert first.status_code == 202 and answer(first)["handoffId"] == "msg_signed_svix"
+    assert second.status_code in (200, 202) and answer(second)["handoffId"] == "msg_signed_svix"

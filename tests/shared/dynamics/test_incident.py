@@ -165,3 +165,14 @@ def test_a_ticket_number_the_create_did_not_return_is_read_once():
     )
     assert outcome.response.ok and outcome.ticket_number == "CAS-01000-ABC123"
     assert client.calls == [("POST", "create_incident"), ("GET", "get_incident")]
+
+
+def test_values_past_the_contact_columns_lengths_stay_out_of_the_contact():
+    """Review finding: a 120-character email or an un-normalised long phone made every create, and
+    every replay, a 400."""
+    long_email = "a" * 110 + "@example.com"
+    payload = contact_payload(
+        make_handoff(channel="email", customer=Customer(name="Dana Reyes", email=long_email, phone="x" * 60))
+    )
+    assert "emailaddress1" not in payload and "mobilephone" not in payload
+    assert payload["lastname"] == "Reyes"

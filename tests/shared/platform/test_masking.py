@@ -40,10 +40,25 @@ def test_redact_known_removes_the_handoffs_own_texts_then_masks():
     )
     assert "order 1182" not in text and "Dana" not in text and "Reyes" not in text
     assert "4155550123" not in text
-    assert text.startswith("Plugin: [redacted] wrote '[redacted]'")
+    assert text.startswith("Plugin: [redacted] wrote '[redacted]")
 
 
 def test_redact_known_ignores_short_values():
     from shared.platform.masking import redact_known
 
     assert redact_known("error on row abc", ["abc", "ro"]) == "error on row abc"
+
+
+def test_a_cut_or_split_echo_of_the_summary_is_redacted():
+    """Review finding: Dataverse echoes what it was sent, often the subject cut at 200 units, so
+    whole-text matching let most of the summary through."""
+    from shared.platform.masking import redact_known
+
+    summary = (
+        "Customer disputes a refund amount on invoice INV-20931 and wants a person to review it. "
+        "She was charged twice for shipping on the order placed last Tuesday evening."
+    )
+    echoed = f"Plugin error: subject '{summary[:70]}...' is not allowed; detail: charged twice for shipping on the order"
+    redacted = redact_known(echoed, [summary])
+    assert "refund amount" not in redacted and "INV-20931" not in redacted
+    assert "Plugin error" in redacted

@@ -158,3 +158,39 @@ def test_every_v1_fixture_upgrades(name):
 def test_invalid_messages_are_refused(raw):
     with pytest.raises(ValidationError):
         parse_message(raw)
+
+
+def test_every_text_is_bounded_so_any_message_fits_even_with_a_full_history():
+    """Review finding: an emoji-heavy session summary, a long customer message and a full attempt
+    history once left a message over the queue's limit, so it could be neither retried nor
+    dead-lettered."""
+    from datetime import UTC, datetime
+
+    from shared.platform.queue_message import RETRY_BUDGET_BYTES, AttemptRecord
+
+    big = enriched(lines=5, text_size=300)
+    big = big.model_copy(
+        update={
+            "event": big.event.model_copy(update={"summary": "🙂" * 10_000, "message": "💬" * 6_000}),
+            "enrichment": big.enrichment.model_copy(update={"summary": "😀" * 10_000}),
+            "history": [
+                AttemptRecord(attempt=i, at=datetime.now(UTC), outcome="transient", message="x" * 300)
+                for i in range(10)
+            ],
+        }
+    )
+    assert big.size() > RETRY_BUDGET_BYTES
+    for budget in (RETRY_BUDGET_BYTES, 8 * 1024):
+        fitted = fit_to_budget(big, budget)
+        assert fitted.size() <= budget
+        assert parse_message(fitted.to_json()).handoffId == "h_1"  # still a valid message
+
+
+def test_a_v1_session_id_that_v2_would_refuse_is_still_delivered_and_survives_a_retry():
+    data = json.loads((V1_FIXTURES / "sms-handoff.json").read_text())["data"]
+    m = parse_message(v1_text(handoff={**data, "sessionId": "ses/with#odd?chars"}))
+    assert m.event.conversation_id == "ses/with#odd?chars" and m.legacyIds
+    again = parse_message(m.to_json())  # re-enqueued as v2 after a failure
+    assert again.event.conversation_id == "ses/with#odd?chars"
+    with pytest.raises(ValidationError):  # a v2 message of its own still follows v2's rules
+        parse_message(json.dumps(json.loads(m.to_json()) | {"legacyIds": False}))

@@ -299,3 +299,12 @@ def test_queue_name_leaves_room_for_the_deadletter_suffix():
         load_settings({**VALID, "HANDOFF_QUEUE": "sms-handoffs"}).deadletter_queue
         == "sms-handoffs-deadletter"
     )
+
+
+@pytest.mark.parametrize("key", ["ключ-opencx", "key with space", "key\x07bell"])
+def test_an_api_key_that_cannot_travel_in_a_header_is_refused_without_its_value(key):
+    """Review finding: a non-ASCII key passed validation, then every delivery crashed encoding
+    the header and went to poison."""
+    problems = problems_of({**VALID, "OPENCX_API_KEY": key})
+    assert "OPENCX_API_KEY" in problems
+    assert key not in str(problems) and "ключ" not in str(problems)

@@ -103,3 +103,15 @@ def test_v2_outcome_fields_are_public_and_customer_fields_are_not(bridge_env):
     assert rows["h_inc"]["dynamics365_incident_id"] == "inc-1"
     assert rows["h_inc"]["ticketnumber"] == "CAS-01001-AB"
     assert rows["h_inc"]["contactLinkage"] == "created"
+
+
+def test_a_short_queue_name_still_derives_a_valid_table_name():
+    import re
+
+    from helpers import bridge_environment
+
+    from shared.platform.settings import load_settings
+    from shared.platform.status_store import table_name
+
+    name = table_name(load_settings(bridge_environment("UseDevelopmentStorage=true", "a-b")))
+    assert re.fullmatch(r"[A-Za-z][A-Za-z0-9]{2,62}", name), name
