@@ -267,7 +267,7 @@ def _to_customer(entry: Entry, link: mapping.Mapping, settings: Settings, opencx
     ]  # fmt: skip
     body = build_agent_message(
         entry.text, entry.sender_name, settings.opencx_agent_sender,
-        rep_id=entry.sender_id, attachments=[a for a in attachments if a],
+        attachments=[a for a in attachments if a],  # no rep_id: OpenCX's agent.id is a number, ours a GUID
     )  # fmt: skip
     return opencx.send_message(link.session_id, body)
 
