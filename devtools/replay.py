@@ -3,6 +3,7 @@
     python -m devtools.replay list  [--source deadletter|poison|both] [filters]
     python -m devtools.replay show  --handoff-id msg_123
     python -m devtools.replay redrive --reason permanent_error [--dry-run]
+    python -m devtools.replay list --queue <MESSAGING_QUEUE> --source deadletter   (relayed messages)
 
 Re-driving puts a v1 message back on the handoff queue with `attempt` 0 and its history cleared,
 and deletes the source message only after that send succeeded. It is safe to repeat: the work
@@ -176,6 +177,11 @@ def masked(found: Found) -> dict[str, Any]:
 
 def _replay_text(found: Found) -> str:
     from shared.platform.queue_message import HandoffMessage
+
+    if (found.message or {}).get("type") == "resend":  # a relayed message (--queue <MESSAGING_QUEUE>)
+        from shared.messaging.relay_message import RelayMessage
+
+        return RelayMessage.model_validate(found.message).to_json()
 
     message = HandoffMessage.model_validate(found.message)
     fresh = message.model_copy(update={"attempt": 0, "history": [], "firstAttemptAt": None})

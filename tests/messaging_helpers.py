@@ -2,7 +2,7 @@
 (function_app.app), Azurite, the OpenCX simulator and the Messaging API simulator whose scripted
 rep posts to the runner's webhook. Import the fixture into a test module:
 
-    from messaging_helpers import messaging_bridge  # noqa: F401
+    from messaging_helpers import messaging_bridge_fixture  # noqa: F401
 """
 
 from __future__ import annotations
@@ -27,6 +27,12 @@ class MessagingBridge:
     opencx: Any  # OpenCXSimulator
     host: Any  # LocalHost
     env: dict[str, str]
+
+    @property
+    def storage(self) -> str:
+        from shared.platform.settings import STORAGE_SETTING
+
+        return os.environ[STORAGE_SETTING]
 
     @property
     def url(self) -> str:
@@ -83,8 +89,8 @@ def reset_messaging_caches() -> None:
     factory.reset()
 
 
-@pytest.fixture
-def messaging_bridge(opencx: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagingBridge]:
+@pytest.fixture(name="messaging_bridge")
+def messaging_bridge_fixture(opencx: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagingBridge]:
     import function_app
     from devtools.localhost import LocalHost, QueueOptions
     from devtools.messaging_sim import MessagingSimulator

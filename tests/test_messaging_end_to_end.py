@@ -4,7 +4,7 @@ reaching the customer's OpenCX session, the customer's reply reaching the rep, e
 from __future__ import annotations
 
 import requests
-from messaging_helpers import FUNCTION_KEY, MessagingBridge, messaging_bridge, wait_for  # noqa: F401
+from messaging_helpers import FUNCTION_KEY, MessagingBridge, messaging_bridge_fixture, wait_for  # noqa: F401
 
 from devtools.messaging_sim import FaultRule as MessagingFault
 from devtools.opencx_sim import SMS_SESSION_ID, WHATSAPP_SESSION_ID

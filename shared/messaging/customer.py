@@ -93,6 +93,7 @@ def accept_customer_event(
             sender_name=contact.get("name") if isinstance(contact.get("name"), str) else None,
             received_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
             traceparent=span.traceparent() or parent,
+            event_at=data.get("timestamp") if isinstance(data.get("timestamp"), str) else None,
         )
         from shared.messaging.factory import messaging_client, relay_opencx_client
 

@@ -67,6 +67,7 @@ class Mapping:
     to_customer: int = 0
     to_rep: int = 0
     last_history_id: str | None = None
+    last_forwarded_at: str | None = None  # the OpenCX timestamp of the last customer text forwarded
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Entry:
     attempts: int = 0
     received_at: str | None = None
     traceparent: str | None = None
+    event_at: str | None = None  # the source event's own timestamp (customer messages)
     etag: str | None = None
 
     def fields(self) -> dict[str, Any]:
@@ -98,6 +100,7 @@ class Entry:
             "attempts": self.attempts,
             "receivedAt": self.received_at,
             "traceparent": self.traceparent,
+            "eventAt": self.event_at,
         }
 
 
@@ -201,6 +204,7 @@ def _mapping(row: dict[str, Any], session_id: str | None = None) -> Mapping:
         to_customer=int(row.get("toCustomer") or 0),
         to_rep=int(row.get("toRep") or 0),
         last_history_id=row.get("lastHistoryId"),
+        last_forwarded_at=row.get("lastForwardedAt"),
     )
 
 
@@ -354,6 +358,7 @@ def _entry(conversation_id: str, row: dict[str, Any]) -> Entry:
         attempts=int(row.get("attempts") or 0),
         received_at=row.get("receivedAt"),
         traceparent=row.get("traceparent"),
+        event_at=row.get("eventAt"),
         etag=row.get("_etag"),
     )
 

@@ -298,7 +298,8 @@ def _to_rep(
             link.conversation_id, channel, text=entry.text[:6000], sender_name=entry.sender_name,
             sender_id=link.session_id,
         )  # fmt: skip
-        return _as_http(messaging.send_activity(link.conversation_id, activity)), {}
+        progress = {"lastForwardedAt": entry.event_at} if entry.event_at else {}
+        return _as_http(messaging.send_activity(link.conversation_id, activity)), progress
     return _history_to_rep(link, settings, clients)
 
 
@@ -325,8 +326,9 @@ def _history_to_rep(
     ids = [line.id for line in lines]
     if link.last_history_id and link.last_history_id in ids:
         lines = lines[ids.index(link.last_history_id) + 1 :]
-    elif link.created_at:
-        lines = [line for line in lines if (line.at or "") > link.created_at]
+    else:
+        since = max(link.created_at or "", link.last_forwarded_at or "")
+        lines = [line for line in lines if (line.at or "") > since]
     last = link.last_history_id
     for line in (line for line in lines if line.role == "customer"):
         activity = build_message_activity(
@@ -442,4 +444,5 @@ def entry_from_fields(conversation_id: str, direction: Direction, fields: dict[s
         attachments=json.loads(attachments) if isinstance(attachments, str) else list(attachments or []),
         received_at=fields.get("receivedAt"),
         traceparent=fields.get("traceparent"),
+        event_at=fields.get("eventAt"),
     )
