@@ -48,6 +48,30 @@ def test_the_full_loop(messaging_bridge: MessagingBridge) -> None:
         f"{bridge.url}/api/handoffs/{SMS_SESSION_ID}", headers={"x-functions-key": FUNCTION_KEY}, timeout=10
     ).json()
     assert status["handoffs"][0]["dynamics365_chat_id"] == conversation_id
+    counts = status["handoffs"][0]["messaging"]
+    assert counts == {
+        "conversationId": conversation_id,
+        "state": "closed",
+        "messagesToCustomer": 2,
+        "messagesToRep": 1,
+    }
+
+
+def test_health_checks_the_messaging_token_channel_and_table(messaging_bridge: MessagingBridge) -> None:
+    bridge = messaging_bridge
+    health = requests.get(
+        f"{bridge.url}/api/health", headers={"x-functions-key": FUNCTION_KEY}, timeout=20
+    ).json()
+    checks = {check["name"]: check for check in health["checks"]}
+    assert checks["messaging_token"]["ok"] is True
+    assert checks["messaging_channel"]["ok"] is True
+    assert checks[f"table:{bridge.env['MESSAGING_TABLE']}"]["ok"] is True
+    bridge.sim.channel_configured = False
+    health = requests.get(
+        f"{bridge.url}/api/health", headers={"x-functions-key": FUNCTION_KEY}, timeout=20
+    ).json()
+    channel = next(check for check in health["checks"] if check["name"] == "messaging_channel")
+    assert channel["ok"] is False and "30004" in channel["fix"]
 
 
 def test_one_conversation_per_session_through_redeliveries_and_create_faults(

@@ -477,3 +477,33 @@ def release(lock: Lock, settings: Settings | None = None, backoff_until: float |
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def with_message_counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Status rows of mode messaging with their conversation's state and message counts each way
+    (`messaging: {conversationId, state, messagesToCustomer, messagesToRep}`); other rows as they are.
+    The table is an aid here: unreadable, the rows go out without counts."""
+    from shared.platform.settings import DeliveryMode
+
+    settings = get_settings()
+    if settings.delivery_mode is not DeliveryMode.MESSAGING:
+        return rows
+    shown = []
+    for row in rows:
+        conversation_id = row.get("dynamics365_chat_id")
+        link = None
+        if conversation_id and not row.get("dynamics365_incident_id"):
+            with contextlib.suppress(MappingUnavailable):
+                link = conversation_mapping(str(conversation_id), settings)
+        if link is not None:
+            row = {
+                **row,
+                "messaging": {
+                    "conversationId": link.conversation_id,
+                    "state": link.state,
+                    "messagesToCustomer": link.to_customer,
+                    "messagesToRep": link.to_rep,
+                },
+            }
+        shown.append(row)
+    return shown
