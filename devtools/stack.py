@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from devtools.azurite import PROJECT_ROOT, Azurite
 from devtools.dataverse_sim import DEMO_WORKSTREAM_ID, DataverseSimulator, seed_demo
@@ -48,6 +48,8 @@ class Stack:
     azurite: Azurite | None = None
     simulator: DataverseSimulator | None = None
     runner: subprocess.Popen[bytes] | None = None
+    messaging: bool = False  # mode messaging: OpenCX + Messaging API simulators (devtools/messaging_stack.py)
+    messaging_parts: Any = None
     _log_handle: IO[str] | None = None
 
     @property
@@ -68,6 +70,10 @@ class Stack:
             self.azurite = Azurite(location=self.azurite_location).start(timeout)
             self.simulator = DataverseSimulator().start()
             seed_demo(self.simulator)
+            if self.messaging:
+                from devtools.messaging_stack import start_messaging
+
+                self.messaging_parts = start_messaging(self)
             self.start_runner(timeout)
         except BaseException:
             self.stop()
@@ -156,6 +162,9 @@ class Stack:
 
     def stop(self) -> None:
         self.stop_runner()
+        if self.messaging_parts is not None:
+            self.messaging_parts.stop()
+            self.messaging_parts = None
         if self.simulator is not None:
             self.simulator.stop()
             self.simulator = None
