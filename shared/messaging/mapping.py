@@ -37,7 +37,7 @@ from shared.platform.status_store import StoreProfile, encode_key, make_table_cl
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
 
-LOCK_SECONDS = 45.0  # longer than one OpenCX or Messaging API call with its inline retries
+LOCK_SECONDS = 120.0  # far longer than a drain's budget plus one upstream call
 APPEND_TRIES = 20
 
 
@@ -48,6 +48,7 @@ class Direction(StrEnum):
 
 class EntryState(StrEnum):
     PENDING = "pending"
+    SENDING = "sending"  # claimed by a drain (ETag-guarded) just before its send
     SENT = "sent"
     DEAD = "dead"  # dead-lettered; the replay tool can make it pending again
 
@@ -87,6 +88,7 @@ class Entry:
     received_at: str | None = None
     traceparent: str | None = None
     event_at: str | None = None  # the source event's own timestamp (customer messages)
+    claimed_at: float | None = None
     etag: str | None = None
 
     def fields(self) -> dict[str, Any]:
@@ -170,7 +172,7 @@ def _call(action: str, operation: Any, settings: Settings | None = None) -> Any:
             with contextlib.suppress(ResourceExistsError):
                 client.create_table()
             return operation(client)
-    except (MappingUnavailable, Busy):
+    except (MappingUnavailable, Busy, Claimed):
         raise
     except (AzureError, ValueError, OSError) as exc:
         raise MappingUnavailable(f"{type(exc).__name__} on {action}") from exc
@@ -359,6 +361,7 @@ def _entry(conversation_id: str, row: dict[str, Any]) -> Entry:
         received_at=row.get("receivedAt"),
         traceparent=row.get("traceparent"),
         event_at=row.get("eventAt"),
+        claimed_at=float(row["claimedAt"]) if row.get("claimedAt") is not None else None,
         etag=row.get("_etag"),
     )
 
@@ -374,7 +377,10 @@ def entries(
     low, high = f"e|{direction.value}|", f"e|{direction.value}|~"
     query = "PartitionKey eq @pk and RowKey gt @low and RowKey lt @high"
     parameters: dict[str, Any] = {"pk": pk, "low": low, "high": high}
-    if state is not None:
+    if state is EntryState.PENDING:  # a claimed entry is still to be sent until marked sent
+        query += " and (state eq @state or state eq @claimed )"  # the SDK reads a parameter up to a space
+        parameters.update(state=state.value, claimed=EntryState.SENDING.value)
+    elif state is not None:
         query += " and state eq @state"
         parameters["state"] = state.value
 
@@ -409,6 +415,44 @@ def update_entry(entry: Entry, settings: Settings | None = None, **fields: Any) 
         **{k: (v.value if isinstance(v, StrEnum) else v) for k, v in fields.items()},
     }
     _call("update_entry", lambda c: c.upsert_entity(entity, mode=UpdateMode.MERGE), settings)
+
+
+class Claimed(Exception):
+    """Another drain changed the entry since we read it: stop, it is being handled."""
+
+
+def claim(entry: Entry, settings: Settings | None = None) -> Entry:
+    """Mark the entry `sending` if nobody changed it since it was read (ETag): with the lock this
+    makes a double send need two drains AND a lost lock AND the same ETag, which cannot happen."""
+    from azure.core import MatchConditions
+    from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+    from azure.data.tables import UpdateMode
+
+    now = time.time()
+    entity = {
+        "PartitionKey": conversation_pk(entry.conversation_id),
+        "RowKey": entry_rk(entry.direction, entry.seq),
+        "state": EntryState.SENDING.value,
+        "claimedAt": now,
+    }
+
+    def write(client: TableClient) -> Entry:
+        try:
+            answer = client.update_entity(
+                entity, mode=UpdateMode.MERGE, etag=entry.etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise Claimed() from None
+        return Entry(**{**entry.__dict__, "state": EntryState.SENDING, "claimed_at": now,
+                        "etag": answer.get("etag")})  # fmt: skip
+
+    try:
+        result: Entry = _call("claim", write, settings)
+    except MappingUnavailable as exc:
+        if isinstance(exc.__cause__, Claimed):
+            raise Claimed() from None
+        raise
+    return result
 
 
 # ---------------------------------------------------------------------------- the drain lock

@@ -15,6 +15,7 @@ Never lost: an entry stays pending until it is sent or dead-lettered.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -44,8 +45,10 @@ logger = get_logger("relay")
 SAFETY_DRAIN_SECONDS = 5  # the queued drain behind every fast path
 UNMAPPED_RETRY_SECONDS = 1  # a rep's greeting can arrive before the mapping row is written
 UNMAPPED_GIVE_UP_SECONDS = 600.0
-DRAIN_BUDGET_SECONDS = 30.0  # then the lock is released and a fresh drain queued
+DRAIN_BUDGET_SECONDS = 20.0  # then the lock is released and a fresh drain queued
 MAX_ROUNDS = 50
+# The fast path is on unless this is "false": bench/relay.py turns it off for its queue-only baseline.
+FAST_PATH_SWITCH = "MESSAGING_RELAY_FAST_PATH"
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def accept(
     schedule(
         settings, entry.conversation_id, entry.direction, SAFETY_DRAIN_SECONDS, profile=QueueProfile.INGRESS
     )
-    if fast_path:
+    if fast_path and os.environ.get(FAST_PATH_SWITCH, "true").strip().lower() != "false":
         future = _fast_path.submit(_fast_drain, entry.conversation_id, entry.direction, settings, clients)
         with _in_flight_lock:
             _in_flight.add(future)
@@ -200,6 +203,12 @@ def _drain_locked(
     for entry in pending:
         if time.monotonic() - started > DRAIN_BUDGET_SECONDS:
             return "continued", None
+        if entry.state is EntryState.SENDING and time.time() - (entry.claimed_at or 0) < mapping.LOCK_SECONDS:
+            return "claimed_elsewhere", int(mapping.LOCK_SECONDS)  # a drain that lost its lock is on it
+        try:
+            entry = mapping.claim(entry, settings)
+        except mapping.Claimed:
+            return "claimed_elsewhere", 1
         with telemetry.span(
             "messaging.relay", entry.traceparent, "consumer",
             conversationId=conversation_id, direction=direction.value, seq=entry.seq, entryKind=entry.kind,
@@ -229,7 +238,9 @@ def _drain_locked(
             reason = DeadLetterReason.TOO_OLD if too_old else DeadLetterReason.ATTEMPTS_EXHAUSTED
             _dead_letter(replace(entry, attempts=attempts), link, settings, result, reason, target)
             continue
-        mapping.update_entry(entry, settings, attempts=attempts, lastStatus=result.status or 0)
+        mapping.update_entry(
+            entry, settings, state=EntryState.PENDING, attempts=attempts, lastStatus=result.status or 0
+        )
         delay = retry_delay_seconds(attempts, result.retry_after)
         log_event(
             logger, "relay.retrying", logging.WARNING, conversationId=conversation_id,
