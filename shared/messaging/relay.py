@@ -218,7 +218,7 @@ def _drain_locked(
             span.set_attribute("outcome", outcome.value)
             span.set_attribute("status", result.status or 0)
         if outcome is Outcome.SUCCESS:
-            count += 1 if entry.kind != "end" else 0
+            count += int(extra.pop("_forwarded", 1)) if entry.kind != "end" else 0
             mapping.update_entry(
                 entry, settings, state=EntryState.SENT, sentAt=_now(), attempts=entry.attempts + 1
             )
@@ -228,6 +228,12 @@ def _drain_locked(
                 mapping.mark_closed(
                     link, "rep" if direction is Direction.TO_CUSTOMER else "customer", settings
                 )
+            continue
+        if outcome is Outcome.PERMANENT and direction is Direction.TO_REP and result.status == 404:
+            # The Dynamics conversation is over (404/30013): a late "thanks" is not an incident.
+            mapping.update_entry(entry, settings, state=EntryState.DEAD, lastStatus=404)
+            mapping.mark_closed(link, "dynamics", settings)
+            log_event(logger, "relay.conversation_gone", conversationId=conversation_id, seq=entry.seq)
             continue
         if outcome is Outcome.PERMANENT:
             _dead_letter(entry, link, settings, result, DeadLetterReason.PERMANENT_ERROR, target)
@@ -340,7 +346,7 @@ def _history_to_rep(
     else:
         since = max(link.created_at or "", link.last_forwarded_at or "")
         lines = [line for line in lines if (line.at or "") > since]
-    last = link.last_history_id
+    last, forwarded = link.last_history_id, 0
     for line in (line for line in lines if line.role == "customer"):
         activity = build_message_activity(
             link.conversation_id,
@@ -351,12 +357,13 @@ def _history_to_rep(
         sent = messaging.send_activity(link.conversation_id, activity)
         if not sent.ok:
             return _as_http(sent), ({"lastHistoryId": last} if last else {})
-        last = line.id
+        last, forwarded = line.id, forwarded + 1
         if last:
+            count = link.to_rep + forwarded
             mapping.record_progress(
-                link.conversation_id, Direction.TO_REP, link.to_rep, settings, lastHistoryId=last
+                link.conversation_id, Direction.TO_REP, count, settings, lastHistoryId=last
             )
-    return HttpResult(status=200), ({"lastHistoryId": last} if last else {})
+    return HttpResult(status=200), {"_forwarded": forwarded, **({"lastHistoryId": last} if last else {})}
 
 
 def _log_sent(entry: Entry, link: mapping.Mapping, result: HttpResult) -> None:

@@ -42,8 +42,7 @@ def test_twenty_rep_messages_arrive_in_order_once_each_through_redeliveries_and_
     assert _texts(bridge, SMS_SESSION_ID) == expected
     assert bridge.opencx.count(operation="send", status=503) >= 4, "the faults must have fired"
     assert sum(1 for d in bridge.sim.rep.deliveries if d.redelivery_of is not None) >= 6
-    link = mapping.conversation_mapping(conversation_id)
-    assert link is not None and link.to_customer == 20
+    wait_for(lambda: mapping.conversation_mapping(conversation_id).to_customer == 20, 5, "20 counted")
 
 
 def test_the_customers_reply_reaches_the_conversation_once_and_from_history_without_text(
@@ -62,8 +61,7 @@ def test_the_customers_reply_reaches_the_conversation_once_and_from_history_with
     wait_for(lambda: "It arrived broken" in _customer_texts(bridge, conversation_id), 15, "the history reply")
     texts = _customer_texts(bridge, conversation_id)
     assert texts.count("My order number is 4411") == 1 and texts.count("It arrived broken") == 1
-    link = mapping.conversation_mapping(conversation_id)
-    assert link is not None and link.to_rep == 2
+    wait_for(lambda: mapping.conversation_mapping(conversation_id).to_rep == 2, 5, "two counted to the rep")
 
 
 def test_an_unmapped_session_is_ignored(messaging_bridge: MessagingBridge) -> None:
@@ -94,6 +92,7 @@ def test_ending_is_relayed_both_ways(messaging_bridge: MessagingBridge) -> None:
     wait_for(lambda: not bridge.sim.conversation(second)["active"], 15, "the conversation ended")
     assert bridge.sim.conversation(second)["closedBy"] == "customer"
     # Closed now: a late reply is not relayed.
+    wait_for(lambda: mapping.session_mapping(WEB_SESSION_ID).state == "closed", 10, "the mapping closed")
     late = bridge.post_event(bridge.opencx.customer_reply(WEB_SESSION_ID, "one more thing"))
     assert late.json()["status"] == "ignored"
 
