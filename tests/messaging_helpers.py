@@ -90,7 +90,9 @@ def reset_messaging_caches() -> None:
 
 
 @pytest.fixture(name="messaging_bridge")
-def messaging_bridge_fixture(opencx: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[MessagingBridge]:
+def messaging_bridge_fixture(
+    opencx: Any, bridge_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MessagingBridge]:
     import function_app
     from devtools.localhost import LocalHost, QueueOptions
     from devtools.messaging_sim import MessagingSimulator
@@ -118,7 +120,7 @@ def messaging_bridge_fixture(opencx: Any, monkeypatch: pytest.MonkeyPatch) -> It
     )
     host = LocalHost(function_app.app, options, port, function_key=FUNCTION_KEY, environ=os.environ).start()
     try:
-        yield MessagingBridge(sim, opencx, host, env)
+        yield MessagingBridge(sim, opencx, host, {**bridge_env, **env})
     finally:
         from shared.messaging.relay import wait_for_fast_paths
 
