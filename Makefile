@@ -16,10 +16,13 @@ LOCK_DIR ?= .
 EXPORT_ARGS := export --frozen --no-dev --no-emit-project --hashes --no-header --format requirements-txt
 COMPILE_ARGS := pip compile --quiet --universal --python-version 3.11 --generate-hashes --no-header
 
-.PHONY: demo run test lint mypy deps lock lock-files python clean bench soak golive
+.PHONY: demo demo-messaging run test lint mypy deps lock lock-files python clean bench soak golive
 
 demo: deps ## Run the bridge end to end locally: Azurite, OpenCX and Dataverse simulators, local runner, four real-envelope handoffs (sms, whatsapp, web, email)
 	$(PY) -m devtools.demo
+
+demo-messaging: deps ## Mode messaging end to end: SMS handoff -> Dynamics conversation, rep <-> customer both ways, ended
+	$(PY) -m devtools.demo_messaging
 
 run: deps ## Start the stack and keep it up until Ctrl-C
 	$(PY) -m devtools.run_stack

@@ -3,6 +3,7 @@
     python -m devtools.replay list  [--source deadletter|poison|both] [filters]
     python -m devtools.replay show  --handoff-id ocx_123
     python -m devtools.replay redrive --reason opencx_unauthorized [--dry-run] [--refetch]
+    python -m devtools.replay list --queue <MESSAGING_QUEUE> --source deadletter   (relayed messages)
 
 Dead letters hold v2 queue messages (an OpenCX event, and the enrichment when it was fetched);
 messages queued as v1 before an upgrade are still read and re-driven (as v2, their ids kept).
@@ -220,6 +221,10 @@ def _replay_text(found: Found, refetch: bool = False) -> str:
 
     from shared.platform.queue_message import parse_message
 
+    if (found.message or {}).get("type") == "resend":  # a relayed message (--queue <MESSAGING_QUEUE>)
+        from shared.messaging.relay_message import RelayMessage
+
+        return RelayMessage.model_validate(found.message).to_json()
     message = parse_message(json.dumps(found.message))
     update: dict[str, Any] = {
         "attempt": 0,

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from devtools.azurite import PROJECT_ROOT, Azurite
 from devtools.dataverse_sim import (
@@ -62,6 +62,8 @@ class Stack:
     simulator: DataverseSimulator | None = None
     opencx: OpenCXSimulator | None = None
     runner: subprocess.Popen[bytes] | None = None
+    messaging: bool = False  # mode messaging: OpenCX + Messaging API simulators (devtools/messaging_stack.py)
+    messaging_parts: Any = None
     _log_handle: IO[str] | None = None
 
     @property
@@ -85,6 +87,10 @@ class Stack:
             seed_dataverse_demo(self.simulator)
             self.opencx = OpenCXSimulator(rate_limit=self.opencx_rate_limit).start()
             seed_opencx_demo(self.opencx)
+            if self.messaging:
+                from devtools.messaging_stack import start_messaging
+
+                self.messaging_parts = start_messaging(self)
             self.start_runner(timeout)
         except BaseException:
             self.stop()
@@ -181,6 +187,9 @@ class Stack:
         if self.opencx is not None:
             self.opencx.stop()
             self.opencx = None
+        if self.messaging_parts is not None:
+            self.messaging_parts.stop()
+            self.messaging_parts = None
         if self.simulator is not None:
             self.simulator.stop()
             self.simulator = None

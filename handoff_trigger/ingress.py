@@ -34,7 +34,7 @@ from shared.platform.log import get_logger, log_event
 from shared.platform.problem import json_response, problem
 from shared.platform.queue_message import HandoffMessage, build_message
 from shared.platform.queues import QueueProfile, QueueUnavailable, queue_client, send
-from shared.platform.settings import Settings, SettingsError, get_settings
+from shared.platform.settings import DeliveryMode, Settings, SettingsError, get_settings
 from shared.platform.status_store import StoreProfile, StoreUnavailable, get_row, record_accepted
 from shared.platform.tracing import current_traceparent
 
@@ -184,6 +184,12 @@ def handle_handoff(req: func.HttpRequest, context: Any = None) -> func.HttpRespo
             kind="organization",
         )
     if event_name != HANDOFF_EVENT:
+        if settings.delivery_mode is DeliveryMode.MESSAGING:  # customer -> rep (shared/messaging/customer.py)
+            from shared.messaging.customer import accept_customer_event
+
+            answered = accept_customer_event(event_name, body, settings, req, context)
+            if answered is not None:
+                return answered
         log_event(logger, "handoff.ignored", eventType=event_name[:64])
         return json_response(200, {"status": "ignored", "ignored": True, "event": event_name[:64]})
 

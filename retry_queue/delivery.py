@@ -24,7 +24,7 @@ from shared.platform.http import HttpResult
 from shared.platform.log import get_logger, log_event
 from shared.platform.queue_message import HandoffMessage
 from shared.platform.retry_policy import Outcome, classify
-from shared.platform.settings import Settings
+from shared.platform.settings import DeliveryMode, Settings
 from shared.platform.status_store import Status, StoreProfile, StoreUnavailable, session_rows
 
 logger = get_logger("delivery")
@@ -131,8 +131,28 @@ def _contact(handoff: Handoff, client: DataverseClient) -> tuple[ContactMatch, S
     return contact, None
 
 
+def _messaging_live_chat(handoff: Handoff, settings: Settings) -> bool:
+    return settings.delivery_mode is DeliveryMode.MESSAGING and handoff.channel in ("sms", "whatsapp", "web")
+
+
+def to_conversation(handoff: Handoff, settings: Settings) -> Step:
+    """Mode messaging: a Messaging API conversation (shared/messaging/conversation.py)."""
+    from shared.messaging.conversation import start_conversation
+    from shared.messaging.factory import messaging_client
+
+    created = start_conversation(handoff, messaging_client(), settings)
+    if not created.ok:
+        return _failed("messaging", created.operation, created.response)
+    fields: dict[str, object] = {"dynamics365_chat_id": created.conversation_id, "deliveryMode": "messaging"}
+    return Step(
+        Outcome.SUCCESS, "messaging", created.operation, created.response, fields, new_row=created.new
+    )
+
+
 def to_dynamics(handoff: Handoff, client: DataverseClient, settings: Settings) -> Step:
     """A live work item for sms, whatsapp and web; an incident for every other channel."""
+    if _messaging_live_chat(handoff, settings):
+        return to_conversation(handoff, settings)
     contact, failure = _contact(handoff, client)
     if failure is not None:
         return failure
@@ -175,6 +195,8 @@ def deliver(
     if failure is not None:
         return message, failure
     handoff = handoff_of(message)
+    if _messaging_live_chat(handoff, settings):  # the mapping table is its dedup
+        return message, to_conversation(handoff, settings)
     if not message.dedupPassed:
         duplicate_of, failure = open_duplicate(handoff, dataverse, settings, datetime.now(UTC))
         if failure is not None:

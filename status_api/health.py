@@ -19,7 +19,7 @@ from shared.opencx.client import OpenCXClient
 from shared.platform.credentials import shared_credential
 from shared.platform.problem import json_response
 from shared.platform.queues import QueueProfile, make_queue_client
-from shared.platform.settings import Settings, SettingsError, get_settings
+from shared.platform.settings import DeliveryMode, Settings, SettingsError, get_settings
 from shared.platform.status_store import StoreProfile, StoreUnavailable, probe
 
 DEADLINE_SECONDS = 8.0
@@ -229,6 +229,11 @@ def run_checks(deadline: float = DEADLINE_SECONDS) -> list[Check]:
         f"queue:{settings.poison_queue}": lambda: _queue(settings, settings.poison_queue, "poison"),
         "table": _table,
     }
+    if settings.delivery_mode is DeliveryMode.MESSAGING:  # shared/messaging/health.py
+        from shared.messaging.health import messaging_jobs
+
+        for name, job in messaging_jobs(settings).items():
+            jobs[name] = lambda name=name, job=job: Check(name, *job())  # type: ignore[misc]
     futures = {name: _pool.submit(job) for name, job in jobs.items()}
     wait(futures.values(), timeout=deadline)
     checks = [first]

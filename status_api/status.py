@@ -40,4 +40,7 @@ def handle_status(req: func.HttpRequest) -> func.HttpResponse:
             "No handoff with this sessionId reached the bridge (or it was refused before queueing).",
             kind="not-found",
         )
+    from shared.messaging.mapping import with_message_counts  # mode messaging: counts each way
+
+    rows = with_message_counts(rows)
     return json_response(200, {"sessionId": session_id, "count": len(rows), "handoffs": rows})

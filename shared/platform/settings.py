@@ -380,11 +380,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     messaging = _messaging(env, messaging_problems)
     if mode is DeliveryMode.MESSAGING:
         problems.update(messaging_problems)
-        # The Messaging API parts exist (shared/messaging) but the worker does not use them yet:
-        # refusing beats silently creating work items an admin did not ask for.
-        problems["DELIVERY_MODE"] = (
-            "messaging is not delivered by this build yet; use work_item (docs/messaging.md)"
-        )
     workstreams = {
         channel: value
         for channel in ("sms", "whatsapp", "web")

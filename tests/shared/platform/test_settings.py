@@ -161,7 +161,6 @@ def test_messaging_settings_are_required_only_in_mode_messaging():
     assert load_settings(VALID).delivery_mode is DeliveryMode.WORK_ITEM  # none of them set: fine
     problems = problems_of({**VALID, "DELIVERY_MODE": "messaging"})
     assert set(problems) == {
-        "DELIVERY_MODE",  # this build does not deliver mode messaging yet
         "MESSAGING_API_URL",
         "MESSAGING_CHANNEL_ID",
         "MESSAGING_ORGANIZATION_ID",
@@ -169,7 +168,10 @@ def test_messaging_settings_are_required_only_in_mode_messaging():
         "MESSAGING_TENANT_ID",
         "MESSAGING_WEBHOOK_AUDIENCE",
     }
-    assert set(problems_of({**VALID, **MESSAGING, "DELIVERY_MODE": "messaging"})) == {"DELIVERY_MODE"}
+    settings = load_settings({**VALID, **MESSAGING, "DELIVERY_MODE": "messaging"})
+    assert settings.delivery_mode is DeliveryMode.MESSAGING
+    assert settings.messaging.channel_id == GUID
+    assert settings.messaging.webhook_audience == ("api://bridge",)
 
 
 def test_bad_messaging_settings_are_ignored_in_mode_work_item():

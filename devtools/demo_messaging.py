@@ -1,0 +1,144 @@
+"""`make demo-messaging`: mode `messaging` end to end on one screen.
+
+Starts the local stack with DELIVERY_MODE=messaging (Azurite, the Dataverse, OpenCX and Messaging
+API simulators, the runner as a subprocess), then: an SMS handoff over signed HTTP, the Dynamics
+conversation it creates, the rep's greeting arriving at the customer's OpenCX session, the
+customer's reply reaching the rep, the rep ending the conversation and the OpenCX session closing.
+Each step prints what a person would see and how long it took; exits 1 if a step does not happen
+within 30 s.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devtools.opencx_sim import SMS_SESSION_ID
+from devtools.send_handoff import send
+from devtools.stack import Stack
+from shared.platform.masking import mask_phone
+
+STEP_SECONDS = 30.0
+CUSTOMER_REPLY = "Friday after 2pm works, thanks!"
+
+
+class StepFailed(Exception):
+    pass
+
+
+def _wait(what: str, predicate: Callable[[], Any], started: float) -> float:
+    deadline = time.monotonic() + STEP_SECONDS
+    while time.monotonic() < deadline:
+        if predicate():
+            return (time.monotonic() - started) * 1000
+        time.sleep(0.02)
+    raise StepFailed(f"{what}: not within {STEP_SECONDS:.0f} s")
+
+
+def _say(step: str, text: str, ms: float | None = None) -> None:
+    took = f"  ({ms:,.0f} ms)" if ms is not None else ""
+    print(f"{step:<26}{text}{took}", flush=True)
+
+
+def _short(text: str | None, limit: int = 70) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def run(stack: Stack) -> None:
+    parts = stack.messaging_parts
+    assert parts is not None
+    msim, opencx = parts.messaging, parts.opencx
+    body = json.dumps(opencx.handoff_event(SMS_SESSION_ID)).encode()
+
+    started = time.monotonic()
+    status, _ = send(body, stack.webhook_url, stack.function_key, stack.webhook_secret)
+    _say("1. SMS handoff", f"POST /api/handoffs -> {status}  (OpenCX session {SMS_SESSION_ID[:8]}…)")
+    if status != 202:
+        raise StepFailed(f"the handoff was answered {status}")
+
+    ms = _wait("the conversation", lambda: msim.conversations, started)
+    conversation = msim.conversations[0]
+    conversation_id = conversation["conversationId"]
+    customer = conversation["customer"]
+    _say("2. Conversation created", f"Dynamics conversation {conversation_id}", ms)
+    _say("", f"customer: {customer.get('preferredname', '?')}, {mask_phone(customer.get('phonenumber'))}, "
+             f"customerid = the OpenCX session")  # fmt: skip
+    _say("", f"context: {', '.join(list(conversation['context'])[:8])}")
+    start_message = conversation["startMessage"] or {}
+    _say(
+        "",
+        f"start message: {_short(start_message.get('message') if isinstance(start_message, dict) else str(start_message))}",
+    )
+
+    greeting = msim.rep.greeting or ""
+    ms = _wait("the greeting", lambda: opencx.sent_to(SMS_SESSION_ID), started)
+    sent = opencx.sent_to(SMS_SESSION_ID)[0]
+    _say(
+        "3. Rep -> customer", f"OpenCX session got [{sent.sender}: {sent.agent_name}] {_short(sent.text)}", ms
+    )
+    if sent.text != greeting:
+        raise StepFailed("the first message at OpenCX is not the rep's greeting")
+
+    reply_started = time.monotonic()
+    event = json.dumps(opencx.customer_reply(SMS_SESSION_ID, CUSTOMER_REPLY)).encode()
+    status, _ = send(event, stack.webhook_url, stack.function_key, stack.webhook_secret)
+
+    def at_rep() -> bool:
+        found = msim.store.get(conversation_id)
+        return bool(found) and any(m.get("text") == CUSTOMER_REPLY for m in found.customer_messages())
+
+    ms = _wait("the customer's reply at the rep", at_rep, reply_started)
+    _say("4. Customer -> rep", f"contact_response -> {status}; the rep sees: {CUSTOMER_REPLY}", ms)
+    ms = _wait("the rep's answer", lambda: len(opencx.sent_to(SMS_SESSION_ID)) >= 2, reply_started)
+    _say("", f"the rep answers, OpenCX got: {_short(opencx.sent_to(SMS_SESSION_ID)[1].text)}", ms)
+
+    end_started = time.monotonic()
+    msim.rep.end(conversation_id)
+    ms = _wait(
+        "the OpenCX session closed",
+        lambda: any(u.session_id == SMS_SESSION_ID and u.body.get("status") == "closed_resolved"
+                    for u in opencx.updates),
+        end_started,
+    )  # fmt: skip
+    _say("5. Rep ends it", "AgentEndSession -> OpenCX session PATCHed closed_resolved", ms)
+
+    request = urllib.request.Request(  # noqa: S310 - our loopback URL
+        f"{stack.base_url}/api/handoffs/{SMS_SESSION_ID}", headers={"x-functions-key": stack.function_key}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - our loopback URL
+        row = json.loads(answer.read())["handoffs"][0]
+    counts = row.get("messaging") or {}
+    _say("6. Status API", f"{row['status']}, dynamics365_chat_id={row['dynamics365_chat_id']}, "
+         f"to customer {counts.get('messagesToCustomer')}, to rep {counts.get('messagesToRep')}, "
+         f"conversation {counts.get('state')}")  # fmt: skip
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "runner.log"
+        print(
+            "Starting Azurite, the Dataverse, OpenCX and Messaging API simulators and the runner…", flush=True
+        )
+        stack = Stack(messaging=True, runner_log=log)
+        try:
+            stack.start()
+            run(stack)
+        except StepFailed as exc:
+            print(f"FAILED: {exc}\n--- runner log (last 40 lines) ---", file=sys.stderr)
+            print("\n".join(log.read_text().splitlines()[-40:]) if log.exists() else "", file=sys.stderr)
+            return 1
+        finally:
+            stack.stop()
+    print("The loop is closed: handoff, conversation, both ways, ended.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""The rep -> customer webhook: token, parse, durable append, 200 (Microsoft waits 10 s).
+
+Order: the token before anything is read from the body, so an unauthenticated caller learns
+nothing and queues nothing (401; 503 only when the tenant's keys cannot be fetched, so Microsoft
+retries). Then the activity is parsed leniently; rep messages and end events are appended to the
+conversation's outbox (dedup by the activity's `dedup_key`) and relayed (shared/messaging/relay.py);
+typing, system events and anything unknown are answered 200 and ignored. Redeliveries answer 200.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.functions as func
+
+from shared.messaging import relay
+from shared.messaging.activity import MAX_BODY_BYTES, ActivityInvalid, ActivityKind, parse_activity
+from shared.messaging.mapping import Direction, Entry
+from shared.messaging.token import TokenRejected
+from shared.platform import telemetry
+from shared.platform.log import get_logger, log_event
+from shared.platform.problem import json_response, problem
+from shared.platform.queues import QueueUnavailable
+from shared.platform.settings import DeliveryMode, SettingsError, get_settings
+from shared.platform.tracing import current_traceparent
+
+logger = get_logger("messaging_webhook")
+CONVERSATION_ID_MAX = 128
+
+
+def relay_clients() -> relay.Clients:
+    from shared.messaging.factory import messaging_client, relay_opencx_client
+
+    return relay.Clients(opencx=relay_opencx_client(), messaging=messaging_client())
+
+
+def _refuse(status: int, reason: str, **dimensions: Any) -> None:
+    log_event(
+        logger, "messaging.webhook_rejected", logging.WARNING, status=status, reason=reason, **dimensions
+    )
+
+
+def handle_activity(req: func.HttpRequest, context: Any = None) -> func.HttpResponse:
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        logger.error("messaging.settings_invalid %s", exc, extra={"event": "messaging.settings_invalid"})
+        return problem(503, "Bridge misconfigured", "The bridge's app settings are invalid; see its logs.")
+    if settings.delivery_mode is not DeliveryMode.MESSAGING:
+        return problem(404, "Not found", "Mode messaging is not enabled on this bridge.")
+    from shared.messaging.factory import token_validator
+
+    try:
+        claims = token_validator().validate_headers(req.headers)
+    except TokenRejected as exc:
+        if exc.transient:
+            _refuse(503, exc.reason)
+            return problem(503, "Keys unavailable", "The signing keys could not be read. Retry.",
+                           headers={"Retry-After": "5"})  # fmt: skip
+        _refuse(401, exc.reason)
+        return problem(401, "Unauthorized", "The bearer token was refused.",
+                       headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+    conversation_id = (req.route_params or {}).get("conversationId", "")
+    if not conversation_id or len(conversation_id) > CONVERSATION_ID_MAX:
+        _refuse(400, "conversation_id")
+        return problem(400, "Invalid conversation id", f"1-{CONVERSATION_ID_MAX} characters.")
+    raw = req.get_body() or b""
+    if len(raw) > MAX_BODY_BYTES:
+        _refuse(413, "too_large")
+        return problem(413, "Body too large", f"The limit is {MAX_BODY_BYTES} bytes.")
+    try:
+        activity = parse_activity(raw)
+    except ActivityInvalid as exc:
+        _refuse(400, str(exc), conversationId=conversation_id)
+        return problem(400, "Invalid activity", str(exc))
+    if activity.conversation_id and activity.conversation_id != conversation_id:
+        log_event(logger, "messaging.conversation_mismatch", logging.WARNING, conversationId=conversation_id)
+    kind = activity.kind
+    dimensions = {
+        "conversationId": conversation_id,
+        "activityKind": kind.value,
+        "eventName": activity.event_name,
+    }
+    if kind not in (ActivityKind.REP_MESSAGE, ActivityKind.END):
+        log_event(logger, "messaging.activity_ignored", **dimensions, appId=claims.app_id)
+        return json_response(200, {"status": "ignored", "kind": kind.value})
+
+    parent = current_traceparent(req.headers, context)
+    with telemetry.span("messaging.webhook", parent, "server", **dimensions) as span:
+        entry = Entry(
+            conversation_id=conversation_id,
+            direction=Direction.TO_CUSTOMER,
+            seq=0,
+            kind="message" if kind is ActivityKind.REP_MESSAGE else "end",
+            text=activity.text if kind is ActivityKind.REP_MESSAGE else None,
+            sender_name=activity.sender_name,
+            sender_id=activity.sender_id,
+            attachments=[a.model_dump(by_alias=False, exclude_none=True) for a in activity.attachments],
+            received_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            traceparent=span.traceparent() or parent,
+        )
+        entry = _with_attachment_names(entry)
+        try:
+            outcome = relay.accept(entry, activity.dedup_key, settings, relay_clients)
+        except QueueUnavailable as exc:
+            span.set_attribute("outcome", "enqueue_failed")
+            log_event(logger, "messaging.enqueue_failed", logging.ERROR, **dimensions, error=str(exc))
+            return problem(503, "Queue unavailable", "The activity could not be stored. Retry.",
+                           headers={"Retry-After": "5"})  # fmt: skip
+        span.set_attribute("outcome", outcome)
+    log_event(logger, "messaging.activity_" + outcome, **dimensions)
+    telemetry.count("messaging.activities", outcome=outcome, kind=kind.value)
+    return json_response(200, {"status": "duplicate" if outcome == "duplicate" else "accepted"})
+
+
+def _with_attachment_names(entry: Entry) -> Entry:
+    """Attachments as `{contentType, contentUrl, name}`, the Bot Framework names the relay reads."""
+    from dataclasses import replace
+
+    renamed = [
+        {k: v for k, v in (("contentType", a.get("content_type")), ("contentUrl", a.get("content_url")),
+                           ("name", a.get("name"))) if v}
+        for a in entry.attachments
+    ]  # fmt: skip
+    return replace(entry, attachments=[a for a in renamed if a])

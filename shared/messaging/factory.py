@@ -1,0 +1,62 @@
+"""Process-wide clients for mode `messaging`, built from the settings on first use."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from shared.messaging.client import MessagingClient
+from shared.messaging.credentials import messaging_credential
+from shared.messaging.token import WebhookTokenValidator
+from shared.opencx.client import OpenCXClient
+from shared.platform.settings import Settings, get_settings
+
+
+def credential_for(settings: Settings) -> Any:
+    """Token out (DESIGN section 8): DefaultAzureCredential, or the app registration."""
+    messaging = settings.messaging
+    return messaging_credential(
+        tenant_id=messaging.tenant_id or None,
+        client_id=messaging.client_id,
+        client_secret=messaging.client_secret,
+        managed_identity_client_id=settings.azure_client_id,
+    )
+
+
+@lru_cache(maxsize=1)
+def messaging_client() -> MessagingClient:
+    settings = get_settings()
+    messaging = settings.messaging
+    return MessagingClient(
+        messaging.api_url,
+        lambda: credential_for(settings),
+        messaging.token_scope,
+        messaging.channel_id,
+        messaging.organization_id,
+    )
+
+
+@lru_cache(maxsize=1)
+def relay_opencx_client() -> OpenCXClient:
+    """OpenCX without inline retries: `send` has no idempotency key, so a dropped answer is never
+    repeated at once; the relay's own backoff retries it (and says so in docs/messaging.md)."""
+    settings = get_settings()
+    return OpenCXClient(
+        settings.opencx_api_url,
+        settings.opencx_api_key,
+        read_timeout=settings.opencx_timeout,
+        inline_retry_pauses=(),
+    )
+
+
+@lru_cache(maxsize=1)
+def token_validator() -> WebhookTokenValidator:
+    messaging = get_settings().messaging
+    return WebhookTokenValidator(messaging.tenant_id, messaging.webhook_audience, jwks_url=messaging.jwks_url)
+
+
+def reset() -> None:
+    """Forget the clients (tests change settings)."""
+    messaging_client.cache_clear()
+    relay_opencx_client.cache_clear()
+    token_validator.cache_clear()

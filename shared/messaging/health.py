@@ -1,0 +1,75 @@
+"""Health checks for mode `messaging` (status_api/health.py adds them in that mode only).
+
+- `messaging_token`: can a token be had for MESSAGING_TOKEN_SCOPE (the credential chosen by
+  shared/messaging/credentials.py)?
+- `messaging_channel`: one `GET .../conversations?PageSize=1` with that token, `channel-id` and
+  `organization-id`: 401 means the channel is not authorised for the org, 404/30004 that the channel
+  configuration does not exist. One read per health call; the docs ask not to *poll* that list.
+- `table:<MESSAGING_TABLE>`: the mapping and outbox table is reachable.
+Each returns (ok, detail, fix).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shared.platform.settings import Settings
+
+Result = tuple[bool, str, str | None]
+
+
+def _token(settings: Settings) -> Result:
+    from shared.messaging.factory import credential_for
+
+    scope = settings.messaging.token_scope
+    try:
+        credential_for(settings).get_token(scope)
+    except Exception as exc:  # azure.identity raises several types; each means "no token"
+        return (
+            False,
+            f"no token for {scope}: {type(exc).__name__}",
+            "Check MESSAGING_TOKEN_SCOPE, and the identity or app registration (MESSAGING_CLIENT_ID, its "
+            "federated credential or MESSAGING_CLIENT_SECRET): see docs/deploy.md.",
+        )
+    return True, f"token issued for {scope}", None
+
+
+def _channel(settings: Settings) -> Result:
+    from shared.messaging.factory import messaging_client
+
+    answer = messaging_client().request("GET", "conversations?PageSize=1", "health_list")
+    if answer.ok:
+        return True, "the channel is authorised for the organisation", None
+    fixes = {
+        401: "The token, MESSAGING_CHANNEL_ID or MESSAGING_ORGANIZATION_ID is refused: the channel row must "
+        "belong to the organisation and name this app registration.",
+        404: "The channel configuration does not exist (30004): MESSAGING_CHANNEL_ID must be the "
+        "msdyn_occustommessagingchannel row id.",
+    }
+    return (
+        False,
+        f"Messaging API answered {answer.status or 'nothing'} (code {answer.error_code or '-'})",
+        fixes.get(answer.status or 0, "Check MESSAGING_API_URL and the service's health."),
+    )
+
+
+def _table(settings: Settings) -> Result:
+    from shared.messaging import mapping
+
+    try:
+        mapping.session_mapping("health-probe", settings)
+    except mapping.MappingUnavailable as exc:
+        return (
+            False,
+            f"unreachable: {exc}",
+            "Check the table endpoint and the Storage Table Data Contributor role.",
+        )
+    return True, f"table {settings.messaging_table} reachable", None
+
+
+def messaging_jobs(settings: Settings) -> dict[str, Callable[[], Result]]:
+    return {
+        "messaging_token": lambda: _token(settings),
+        "messaging_channel": lambda: _channel(settings),
+        f"table:{settings.messaging_table}": lambda: _table(settings),
+    }
