@@ -50,11 +50,16 @@ def handle_activity(req: func.HttpRequest, context: Any = None) -> func.HttpResp
         return problem(503, "Bridge misconfigured", "The bridge's app settings are invalid; see its logs.")
     if settings.delivery_mode is not DeliveryMode.MESSAGING:
         return problem(404, "Not found", "Mode messaging is not enabled on this bridge.")
+    from shared.messaging import token_probe
     from shared.messaging.factory import token_validator
 
+    route_conversation = (req.route_params or {}).get("conversationId") or None
     try:
         claims = token_validator().validate_headers(req.headers)
     except TokenRejected as exc:
+        # The go-live check compares what Microsoft sends with the settings: a refused token's
+        # identifiers (never the token) are kept for it, at most once per conversation.
+        token_probe.record_rejection(req.headers, exc.reason, route_conversation, settings=settings)
         if exc.transient:
             _refuse(503, exc.reason)
             return problem(503, "Keys unavailable", "The signing keys could not be read. Retry.",
@@ -63,6 +68,7 @@ def handle_activity(req: func.HttpRequest, context: Any = None) -> func.HttpResp
         return problem(401, "Unauthorized", "The bearer token was refused.",
                        headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
 
+    token_probe.record_claims(claims, route_conversation, settings=settings)
     conversation_id = (req.route_params or {}).get("conversationId", "")
     if not conversation_id or len(conversation_id) > CONVERSATION_ID_MAX:
         _refuse(400, "conversation_id")
