@@ -5,6 +5,12 @@ import pytest
 from shared.platform.log import get_logger, log_event, safe_dimensions
 
 
+def _mine(caplog) -> logging.LogRecord:
+    """This test's last record: a background thread of an earlier test (a status write, a relay)
+    may log meanwhile on another component's logger."""
+    return [record for record in caplog.records if record.name == "handoff_bridge.test"][-1]
+
+
 def test_log_event_masks_pii_and_drops_customer_text(caplog):
     logger = get_logger("test")
     with caplog.at_level(logging.INFO, logger="handoff_bridge"):
@@ -18,7 +24,7 @@ def test_log_event_masks_pii_and_drops_customer_text(caplog):
             summary="Customer wants to move delivery of order 1182",
             error="contact dana.reyes@example.com at +1 415 555 0123 failed",
         )
-    record = caplog.records[-1]
+    record = _mine(caplog)
     rendered = caplog.text + repr(vars(record))
     assert "4155550123" not in rendered and "555 0123" not in rendered
     assert "dana.reyes" not in rendered
@@ -33,7 +39,7 @@ def test_log_event_masks_pii_and_drops_customer_text(caplog):
 def test_reserved_logrecord_names_do_not_break_logging(caplog):
     with caplog.at_level(logging.INFO, logger="handoff_bridge"):
         log_event(get_logger("test"), "x", msg="clash", args="clash", levelname="clash")
-    record = caplog.records[-1]
+    record = _mine(caplog)
     assert record.msg_ == "clash" and record.args_ == "clash" and record.levelname_ == "clash"
     assert record.levelname == "INFO" and record.name == "handoff_bridge.test"
 
@@ -46,7 +52,7 @@ def test_dimensions_named_level_and_event_are_dimensions(caplog):
     """log_event's own parameters are positional-only: a dimension of the same name is data."""
     with caplog.at_level(logging.DEBUG, logger="handoff_bridge"):
         log_event(get_logger("test"), "handoff.accepted", logging.INFO, level="gold", event="spoofed")
-    record = caplog.records[-1]
+    record = _mine(caplog)
     assert record.levelno == logging.INFO
     assert "level=gold" in record.getMessage()
     # The record's `event` is what operators query: a dimension of that name must not replace it.
@@ -58,7 +64,7 @@ def test_dimensions_named_level_and_event_are_dimensions(caplog):
 def test_default_level_is_info_and_a_level_dimension_does_not_change_it(caplog):
     with caplog.at_level(logging.DEBUG, logger="handoff_bridge"):
         log_event(get_logger("test"), "x.y", level=logging.CRITICAL)
-    assert caplog.records[-1].levelno == logging.INFO
+    assert _mine(caplog).levelno == logging.INFO
 
 
 @pytest.mark.parametrize("key", ["sessionId", "handoffId", "reason", "error", "conversationId", "fields"])
@@ -66,7 +72,7 @@ def test_default_level_is_info_and_a_level_dimension_does_not_change_it(caplog):
 def test_control_characters_are_escaped_so_no_value_starts_a_log_line(caplog, key, value):
     with caplog.at_level(logging.INFO, logger="handoff_bridge"):
         log_event(get_logger("test"), "handoff.rejected", **{key: value})
-    record = caplog.records[-1]
+    record = _mine(caplog)
     rendered = record.getMessage()
     assert "\n" not in rendered and "\r" not in rendered and "\x1b" not in rendered
     assert "\x00" not in rendered and "\x85" not in rendered
@@ -81,7 +87,7 @@ def test_message_texts_and_names_are_never_logged(caplog, key):
     value = "Dana Reyes says: move order 1182 to Friday"
     with caplog.at_level(logging.INFO, logger="handoff_bridge"):
         log_event(get_logger("test"), "x", **{key: value})
-    record = caplog.records[-1]
+    record = _mine(caplog)
     everything = caplog.text + repr(vars(record))
     assert "Dana" not in everything and "1182" not in everything
     assert getattr(record, f"{key}Length") == len(value)
@@ -91,4 +97,4 @@ def test_message_texts_and_names_are_never_logged(caplog, key):
 def test_secrets_are_never_logged(caplog, key):
     with caplog.at_level(logging.INFO, logger="handoff_bridge"):
         log_event(get_logger("test"), "x", **{key: "whsec_c2VjcmV0LXZhbHVlLWhlcmUh"})
-    assert "c2VjcmV0" not in caplog.text + repr(vars(caplog.records[-1]))
+    assert "c2VjcmV0" not in caplog.text + repr(vars(_mine(caplog)))
