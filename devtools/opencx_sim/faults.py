@@ -20,6 +20,7 @@ __all__ = ["FAULT_KINDS", "OPERATIONS", "FaultRule", "format_seconds", "pick_fau
 
 OPERATIONS = frozenset({"get_session", "list_history", "send", "update_session", "other"})
 
+
 @dataclass
 class FaultRule(simkit_faults.FaultRule):
     """One injected fault (the shared kinds and counters of simkit.faults).

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Generic, Protocol, Self, TypeVar
 
 from devtools.simkit.faults import FaultRule
 from devtools.simkit.server import LoopbackServer
@@ -169,7 +169,9 @@ class Simulator(Generic[RecordT, RuleT]):
 def redact(headers: Mapping[str, str], secret: Iterable[str]) -> dict[str, str]:
     """Headers keyed in lower case, with the values of `secret` (lower-case names) hidden."""
     hidden = frozenset(secret)
-    return {name.lower(): ("<redacted>" if name.lower() in hidden else value) for name, value in headers.items()}
+    return {
+        name.lower(): ("<redacted>" if name.lower() in hidden else value) for name, value in headers.items()
+    }
 
 
 def elapsed_ms(started: float) -> float:
