@@ -101,18 +101,8 @@ class SimulatorPort(Protocol):
     def admin(self, method: str, name: str, data: Any) -> Reply: ...
 
 
-class SimServer(LoopbackServer):
-    """Threaded server that tracks open connections, so stop() really cuts keep-alive clients off."""
-
-    sim: SimulatorPort
-
-    def __init__(self, address: tuple[str, int], sim: SimulatorPort) -> None:
-        super().__init__(address, sim, SimHandler)
-
-
 class SimHandler(simkit_server.SimHandler):
-    """One connection; HTTP/1.1 keep-alive, every response framed by Content-Length (simkit's plumbing),
-    answering Dataverse's routes and error shapes."""
+    """Dataverse's routes and error shapes over simkit's connection plumbing (keep-alive, framing, drops)."""
 
     server_version = "DataverseSimulator/1.0"
     server: SimServer
@@ -274,6 +264,13 @@ class SimHandler(simkit_server.SimHandler):
     def handle_admin(self, name: str) -> Reply:
         """Seed, inspect and fault a simulator running in another process. No auth: loopback dev tool."""
         return self.admin_reply(lambda data: self.sim.admin(self.command, name, data))
+
+
+class SimServer(LoopbackServer):
+    """simkit's loopback server (stop() cuts keep-alive clients off), answering with the Dataverse handler."""
+
+    sim: SimulatorPort
+    handler_class = SimHandler
 
 
 def fault_reply(fault: FaultRule) -> Reply:

@@ -58,18 +58,8 @@ def classify(method: str, path: str) -> tuple[str, str | None]:
     return "other", session_id
 
 
-class SimServer(LoopbackServer):
-    """Threaded server that tracks open connections, so stop() really cuts keep-alive clients off."""
-
-    sim: OpenCXSimulator
-
-    def __init__(self, address: tuple[str, int], sim: OpenCXSimulator) -> None:
-        super().__init__(address, sim, SimHandler)
-
-
 class SimHandler(simkit_server.SimHandler):
-    """One connection; HTTP/1.1 keep-alive, every response framed by Content-Length (simkit's plumbing),
-    answering OpenCX's routes and error shapes."""
+    """OpenCX's routes and error shapes over simkit's connection plumbing (keep-alive, framing, drops)."""
 
     server_version = "OpenCXSimulator/1.0"
     unquote_path = False  # classify() splits segments before unquoting
@@ -170,6 +160,13 @@ class SimHandler(simkit_server.SimHandler):
             return self.sim.admin(self.command, name, data, query)
         except KeyError as error:
             return json_reply(404, {"error": f"no such session: {error.args[0]!s}"})
+
+
+class SimServer(LoopbackServer):
+    """simkit's loopback server (stop() cuts keep-alive clients off), answering with the OpenCX handler."""
+
+    sim: OpenCXSimulator
+    handler_class = SimHandler
 
 
 def fault_reply(fault: FaultRule) -> Reply:

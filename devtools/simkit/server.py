@@ -67,11 +67,12 @@ class LoopbackServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     request_queue_size = 1024  # the default of 5 drops SYNs under a burst of 50+ new connections
+    handler_class: type[BaseHTTPRequestHandler]  # each simulator names its handler
 
-    def __init__(self, address: tuple[str, int], sim: Any, handler: type[BaseHTTPRequestHandler]) -> None:
+    def __init__(self, address: tuple[str, int], sim: Any) -> None:
         self.sim = sim
         self.open_connections: set[socket.socket] = set()
-        super().__init__(address, handler)
+        super().__init__(address, self.handler_class)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.sim.lock:
