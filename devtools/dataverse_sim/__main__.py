@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
-import signal
 import sys
-import threading
-from types import FrameType
 
 from devtools.dataverse_sim import (
     DUPLICATE_CODE_DOCUMENTED,
@@ -15,14 +11,13 @@ from devtools.dataverse_sim import (
     DataverseSimulator,
     seed_demo,
 )
+from devtools.simkit.cli import serve_until_signal, simulator_parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m devtools.dataverse_sim", description=__doc__)
-    parser.add_argument("--port", type=int, default=None, help="listen port (default: any free port)")
+    parser = simulator_parser("python -m devtools.dataverse_sim", __doc__)
     parser.add_argument("--seed-demo", action="store_true", help="add the demo workstream and contacts")
     parser.add_argument("--token-lifetime", type=float, default=3600.0, help="seconds a token stays valid")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API call")
     parser.add_argument("--max-concurrency", type=int, default=None, help="429 above this many in flight")
     parser.add_argument(
         "--empty-duplicate-code",
@@ -49,18 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.seed_demo:
         info["demo"] = seed_demo(sim)
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    print(json.dumps(info), flush=True)
-    while not stopping.wait(0.5):
-        pass
-    sim.stop()
-    return 0
+    return serve_until_signal(sim, info)
 
 
 if __name__ == "__main__":

@@ -7,21 +7,20 @@ importing each other.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from devtools.dataverse_sim.odata import ODataError
+from devtools.simkit import server as simkit_server
 
 ODATA_JSON = "application/json; odata.metadata=minimal"
 
 
 @dataclass
-class Reply:
-    """One HTTP response: status, body, extra headers and the content type (None for no body)."""
+class Reply(simkit_server.Reply):
+    """One HTTP response: status, body, extra headers and the content type (None for no body); OData
+    JSON unless told otherwise."""
 
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
     content_type: str | None = ODATA_JSON
 
 

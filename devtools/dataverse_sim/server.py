@@ -2,27 +2,20 @@
 Dataverse API calls to the simulator, and serves the `/_sim/` admin API, with faults and throttling
 injected on the way.
 
-It knows the simulator only through `SimulatorPort`, the small protocol below, so this module imports
+The socket plumbing (framing, bodies, drops, cutting clients on stop) is devtools.simkit.server's. It
+knows the simulator only through `SimulatorPort`, the small protocol below, so this module imports
 neither the simulator nor the admin API nor the operations.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hmac
-import io
 import json
-import socket
-import struct
-import sys
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.odata import (
@@ -37,10 +30,25 @@ from devtools.dataverse_sim.odata import (
 )
 from devtools.dataverse_sim.replies import Reply, error_reply, json_reply
 from devtools.dataverse_sim.routes import classify
+from devtools.simkit import server as simkit_server
+from devtools.simkit.faults import seconds_header
+from devtools.simkit.server import ADMIN_PREFIX, MAX_BODY, Dropped, LoopbackServer
+
+__all__ = [
+    "ADMIN_PREFIX",
+    "FAKE_TENANT",
+    "MAX_BODY",
+    "TOKEN_PATH",
+    "Reply",
+    "SimHandler",
+    "SimServer",
+    "SimulatorPort",
+    "fault_reply",
+    "msi_error",
+    "unauthorized",
+]
 
 TOKEN_PATH = "/msi/token"  # noqa: S105 - a URL path, not a secret
-ADMIN_PREFIX = "/_sim/"
-MAX_BODY = 4 * 1024 * 1024
 FAKE_TENANT = "00000000-0000-0000-0000-000000000000"
 
 
@@ -93,158 +101,44 @@ class SimulatorPort(Protocol):
     def admin(self, method: str, name: str, data: Any) -> Reply: ...
 
 
-class SimServer(ThreadingHTTPServer):
-    """Threaded server that tracks open connections, so stop() really cuts keep-alive clients off."""
+class SimHandler(simkit_server.SimHandler):
+    """Dataverse's routes and error shapes over simkit's connection plumbing (keep-alive, framing, drops)."""
 
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 1024  # the default of 5 drops SYNs under a burst of 50+ new connections
-
-    def __init__(self, address: tuple[str, int], sim: SimulatorPort) -> None:
-        self.sim = sim
-        self.open_connections: set[socket.socket] = set()
-        super().__init__(address, SimHandler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.sim.lock:
-            self.open_connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.sim.lock:
-            self.open_connections.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet about clients that hang up (timeouts, drops); keep anything else for inspection."""
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return
-        self.sim.record_error(traceback.format_exc())
-
-    def cut_all_connections(self) -> None:
-        with self.sim.lock:
-            connections = list(self.open_connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-
-class SimHandler(BaseHTTPRequestHandler):
-    """One connection; HTTP/1.1 keep-alive, every response framed by Content-Length."""
-
-    protocol_version = "HTTP/1.1"
     server_version = "DataverseSimulator/1.0"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    wbufsize = 64 * 1024  # headers and body leave in one write, flushed by handle_one_request
-    timeout = 120  # idle keep-alive connections are closed eventually
     server: SimServer
     body: bytes = b""  # the current API request's body, read before any fault or check
-
-    def version_string(self) -> str:
-        return self.server_version
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the benchmark runs thousands of requests and the tests read sim.requests instead."""
-
-    def do_GET(self) -> None:
-        self.dispatch()
-
-    def do_POST(self) -> None:
-        self.dispatch()
-
-    def do_PATCH(self) -> None:
-        self.dispatch()
-
-    def do_PUT(self) -> None:
-        self.dispatch()
-
-    def do_DELETE(self) -> None:
-        self.dispatch()
-
-    # ------------------------------------------------------------------ plumbing
 
     @property
     def sim(self) -> SimulatorPort:
         return self.server.sim
 
-    def dispatch(self) -> None:
-        split = urlsplit(self.path)
-        path = unquote(split.path)
-        query = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
-        try:
-            if path == TOKEN_PATH:
-                self.send(self.handle_token(query))
-            elif path.startswith(ADMIN_PREFIX):
-                self.send(self.handle_admin(path[len(ADMIN_PREFIX) :]))
-            else:
-                self.handle_api(path, query)
-        except _Dropped:
-            return
-        except Exception:  # a simulator bug must surface as a 500 and in sim.errors, not a hung client
-            self.sim.record_error(traceback.format_exc())
-            self.close_connection = True
-            self.send(error_reply(ODataError(500, CODE_UNEXPECTED, "Simulator error; see sim.errors.")))
+    def route(self, path: str, query: dict[str, str]) -> None:
+        if path == TOKEN_PATH:
+            self.send(self.handle_token(query))
+        elif path.startswith(ADMIN_PREFIX):
+            self.send(self.handle_admin(path[len(ADMIN_PREFIX) :]))
+        else:
+            self.handle_api(path, query)
 
-    def read_body(self) -> bytes:
-        """Consume the request body even when it is not needed, so keep-alive framing stays intact."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self.read_chunked()
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            self.close_connection = True
-            raise ODataError(400, CODE_PAYLOAD, "Content-Length is not a number.") from None
-        if length > MAX_BODY:
-            self.close_connection = True
-            raise ODataError(413, CODE_PAYLOAD, f"Request body over {MAX_BODY} bytes.")
-        return self.rfile.read(length) if length > 0 else b""
+    def body_error(self, status: int, message: str) -> Exception:
+        return ODataError(status, CODE_PAYLOAD, message)
 
-    def read_chunked(self) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(chunks)
-            total += size
-            if total > MAX_BODY:
-                self.close_connection = True
-                raise ODataError(413, CODE_PAYLOAD, f"Request body over {MAX_BODY} bytes.")
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
+    def crash_reply(self) -> Reply:
+        return error_reply(ODataError(500, CODE_UNEXPECTED, "Simulator error; see sim.errors."))
 
-    def send(self, reply: Reply) -> None:
-        self.send_response(reply.status)
+    def admin_error(self, status: int, message: str) -> Reply:
+        return json_reply(status, {"error": {"code": "sim", "message": message}})
+
+    def entity_headers(self, reply: simkit_server.Reply) -> dict[str, str]:
+        """No Content-Length on a 204; OData-Version on OData answers and on 204s, as Dataverse does."""
+        headers: dict[str, str] = {}
         if reply.status != 204:
             if reply.content_type:
-                self.send_header("Content-Type", reply.content_type)
-            self.send_header("Content-Length", str(len(reply.body)))
+                headers["Content-Type"] = reply.content_type
+            headers["Content-Length"] = str(len(reply.body))
         if (reply.content_type is not None and "odata" in reply.content_type) or reply.status == 204:
-            self.send_header("OData-Version", "4.0")
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if reply.status != 204 and reply.body:
-            self.wfile.write(reply.body)
-
-    def drop_connection(self) -> None:
-        """Reset the TCP connection without a response (SO_LINGER 0 sends RST): a real network failure.
-
-        The socket only really closes once its file objects are closed too; they are swapped for inert
-        buffers so the base class's final flush and close find nothing to do."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        for stream in (self.rfile, self.wfile):
-            with contextlib.suppress(OSError):
-                stream.close()
-        self.rfile, self.wfile = io.BytesIO(), io.BytesIO()
-        self.connection.close()
+            headers["OData-Version"] = "4.0"
+        return headers
 
     # ------------------------------------------------------------------ Dataverse API
 
@@ -287,29 +181,22 @@ class SimHandler(BaseHTTPRequestHandler):
 
         Recording first means a client that has seen the outcome also sees it in sim.requests."""
         self.record(path, query, reply.status, operation, started, fault.kind if fault else None)
-        if fault is not None and fault.kind == "drop_after_commit":
-            self.drop_connection()
-        else:
-            self.send(reply)
+        self.deliver(reply, fault)
 
     def throttled_reply(self) -> Reply:
         limit = self.sim.max_concurrency
-        retry_after = self.sim.concurrency_retry_after
-        header = str(int(retry_after)) if float(retry_after).is_integer() else repr(float(retry_after))
         error = ODataError(
             429,
             CODE_THROTTLE_CONCURRENCY,
             f"Number of concurrent requests exceeded the limit of {limit}.",
-            {"Retry-After": header},
+            {"Retry-After": seconds_header(self.sim.concurrency_retry_after)},
         )
         return error_reply(error)
 
     def handle_admitted(
         self, operation: str, path: str, query: dict[str, str], fault: FaultRule | None
     ) -> Reply:
-        delay = self.sim.latency + (fault.delay if fault is not None and fault.kind == "slow" else 0.0)
-        if delay > 0:
-            time.sleep(delay)
+        self.pause(self.sim.latency, fault)
         if fault is not None and fault.kind == "status":
             return fault_reply(fault)
         try:
@@ -338,15 +225,14 @@ class SimHandler(BaseHTTPRequestHandler):
         fault = sim.choose_fault("token")
         if fault is not None and fault.kind == "drop_before":
             self.drop_connection()
-            raise _Dropped
-        if fault is not None and fault.kind == "slow":
-            time.sleep(fault.delay)
+            raise Dropped
+        self.pause(0.0, fault)
         if fault is not None and fault.kind == "status":
             return msi_error(fault.status, fault.error_message, fault.retry_after_header())
         reply = self.issue_token(query)
         if fault is not None and fault.kind == "drop_after_commit":
             self.drop_connection()
-            raise _Dropped
+            raise Dropped
         return reply
 
     def issue_token(self, query: dict[str, str]) -> Reply:
@@ -377,22 +263,14 @@ class SimHandler(BaseHTTPRequestHandler):
 
     def handle_admin(self, name: str) -> Reply:
         """Seed, inspect and fault a simulator running in another process. No auth: loopback dev tool."""
-        try:
-            body = self.read_body()
-        except ODataError as error:
-            return json_reply(error.status, {"error": {"code": "sim", "message": error.message}})
-        try:
-            data = json.loads(body) if body else {}
-        except ValueError:
-            return json_reply(400, {"error": {"code": "sim", "message": "body is not JSON"}})
-        try:
-            return self.sim.admin(self.command, name, data)
-        except (ValueError, TypeError) as error:
-            return json_reply(400, {"error": {"code": "sim", "message": str(error)}})
+        return self.admin_reply(lambda data: self.sim.admin(self.command, name, data))
 
 
-class _Dropped(Exception):
-    """The connection was reset on purpose; nothing more to send."""
+class SimServer(LoopbackServer):
+    """simkit's loopback server (stop() cuts keep-alive clients off), answering with the Dataverse handler."""
+
+    sim: SimulatorPort
+    handler_class = SimHandler
 
 
 def fault_reply(fault: FaultRule) -> Reply:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import random
 import secrets
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping
-from types import TracebackType
 from typing import Any, NamedTuple
 
 from devtools.dataverse_sim import schema
@@ -21,6 +17,7 @@ from devtools.dataverse_sim.replies import Reply
 from devtools.dataverse_sim.routes import route
 from devtools.dataverse_sim.server import SimServer, unauthorized
 from devtools.dataverse_sim.store import Store
+from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
 
 DUPLICATE_CODE_DOCUMENTED = CODE_DUPLICATE  # "0x80040237", what a live environment sends
 DUPLICATE_CODE_EMPTY = ""  # Microsoft's own 412 example (perform-conditional-operations-using-web-api.md)
@@ -44,8 +41,10 @@ class RequestRecord(NamedTuple):
     headers: dict[str, str]
 
 
-class DataverseSimulator:
+class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
     """A loopback Dataverse environment plus its managed-identity endpoint, in a daemon thread."""
+
+    thread_name = "dataverse-sim"
 
     def __init__(
         self,
@@ -58,6 +57,7 @@ class DataverseSimulator:
         concurrency_retry_after: float = 1.0,
         duplicate_code: str = DUPLICATE_CODE_DOCUMENTED,
     ) -> None:
+        super().__init__(port=port, seed=seed)
         self.token_lifetime = token_lifetime
         self.latency = latency
         self.max_concurrency = max_concurrency
@@ -65,70 +65,19 @@ class DataverseSimulator:
         self.duplicate_code = duplicate_code
         self._default_duplicate_code = duplicate_code
         self.identity_header = secrets.token_urlsafe(24)
-        self.lock = threading.Lock()
-        self.errors: list[str] = []
-        self._seed = seed
-        self._rng = random.Random(seed)
         self._store = Store(seed)
         self._api = DataverseApi(self._store, self)
         self._privileges: dict[str, dict[str, str]] = {APP_USER_ID: normalise(BRIDGE_PRIVILEGES)}
         self._incident_columns: frozenset[str] = frozenset()
-        self._faults: list[FaultRule] = []
-        self._records: list[RequestRecord] = []
         self._tokens: dict[str, float] = {}
         self._token_requests = 0
         self._token_queries: list[dict[str, str]] = []
         self._create_attempts = 0
-        self._inflight = 0
-        self._peak_inflight = 0
-        self._port = port
-        self._server: SimServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> DataverseSimulator:
-        """Listen on 127.0.0.1 (the same port again after a stop, so clients can reconnect)."""
-        if self._server is not None:
-            return self
-        server = SimServer(("127.0.0.1", self._port or 0), self)
-        self._port = int(server.server_address[1])
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="dataverse-sim", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop listening and cut open keep-alive connections, as an outage would."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._server = self._thread = None
-        server.shutdown()
-        server.cut_all_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> DataverseSimulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the simulator has no port until start()")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def make_server(self, address: tuple[str, int]) -> SimServer:
+        return SimServer(address, self)
 
     @property
     def identity_endpoint(self) -> str:
@@ -310,11 +259,6 @@ class DataverseSimulator:
         with self.lock:
             return [dict(query) for query in self._token_queries]
 
-    @property
-    def requests(self) -> list[RequestRecord]:
-        with self.lock:
-            return list(self._records)
-
     def count_requests(self, operation: str, status: int | None = None) -> int:
         """Recorded calls of one operation (optionally with one status; 0 is a dropped connection)."""
         with self.lock:
@@ -323,11 +267,6 @@ class DataverseSimulator:
                 for record in self._records
                 if record.operation == operation and (status is None or record.status == status)
             )
-
-    @property
-    def faults(self) -> list[FaultRule]:
-        with self.lock:
-            return list(self._faults)
 
     @property
     def peak_concurrency(self) -> int:
@@ -343,25 +282,14 @@ class DataverseSimulator:
                 "token_requests": self._token_requests,
                 "create_attempts": self._create_attempts,
                 "peak_concurrency": self._peak_inflight,
-                "faults_fired": sum(rule.fired for rule in self._faults),
+                "faults_fired": self.faults_fired(),
             }
-        per_operation: dict[str, Counter[str]] = {}
-        for record in records:
-            per_operation.setdefault(record.operation, Counter())[str(record.status)] += 1
         stats["requests"] = len(records)
         stats.update(self._store.counts())
-        stats["operations"] = {op: dict(counter) for op, counter in sorted(per_operation.items())}
+        stats["operations"] = per_operation(records)
         return stats
 
     # ------------------------------------------------------------------ faults and tokens
-
-    def add_fault(self, rule: FaultRule) -> None:
-        with self.lock:
-            self._faults.append(rule)
-
-    def clear_faults(self) -> None:
-        with self.lock:
-            self._faults.clear()
 
     def expire_tokens(self) -> None:
         """Every token issued so far is rejected from now on, as after a real expiry."""
@@ -375,22 +303,16 @@ class DataverseSimulator:
         max_concurrency, token_lifetime), issued tokens and sim.errors stay."""
         self._store.clear()
         with self.lock:
-            self._faults.clear()
-            self._records.clear()
+            self.reset_records()
             self._token_requests = 0
             self._token_queries.clear()
             self._create_attempts = 0
             self._peak_inflight = self._inflight
-            self._rng = random.Random(self._seed)
             self._privileges = {APP_USER_ID: normalise(BRIDGE_PRIVILEGES)}
             self._incident_columns = frozenset()
             self.duplicate_code = self._default_duplicate_code
 
     # ------------------------------------------------------------------ SimulatorPort (called by the server)
-
-    def record_error(self, text: str) -> None:
-        with self.lock:
-            self.errors.append(text)
 
     def count_create_attempt(self) -> None:
         with self.lock:
@@ -405,31 +327,12 @@ class DataverseSimulator:
         with self.lock:
             return pick_fault(self._faults, operation, self._rng)
 
-    @property
-    def in_flight(self) -> int:
-        """Requests being handled right now (a slow fault still sleeping counts)."""
-        with self.lock:
-            return self._inflight
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until no request is being handled, so a reset cannot be undone by a late commit."""
-        deadline = time.monotonic() + timeout
-        while self.in_flight and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return not self.in_flight
-
     def admit(self) -> bool:
         """Take a concurrency slot, or refuse when max_concurrency requests are already in flight."""
-        with self.lock:
-            if self.max_concurrency is not None and self._inflight >= self.max_concurrency:
-                return False
-            self._inflight += 1
-            self._peak_inflight = max(self._peak_inflight, self._inflight)
-            return True
+        return self.enter(self.max_concurrency)
 
     def release(self) -> None:
-        with self.lock:
-            self._inflight -= 1
+        self.leave()
 
     def record_call(
         self,
@@ -442,14 +345,9 @@ class DataverseSimulator:
         started: float,
         fault: str | None,
     ) -> None:
-        redacted = {
-            name.lower(): ("<redacted>" if name.lower() in _REDACTED_HEADERS else value)
-            for name, value in headers.items()
-        }
-        elapsed = (time.perf_counter() - started) * 1000.0
-        record = RequestRecord(method, path, query, status, operation, elapsed, fault, redacted)
-        with self.lock:
-            self._records.append(record)
+        redacted = redact(headers, _REDACTED_HEADERS)
+        record = RequestRecord(method, path, query, status, operation, elapsed_ms(started), fault, redacted)
+        self.add_record(record)
 
     def issue_token(self) -> tuple[str, int]:
         token = secrets.token_urlsafe(32)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
-import signal
 import sys
-import threading
-from types import FrameType
 
 from devtools.opencx_sim import DEFAULT_SCOPES, OpenCXSimulator, seed_demo
+from devtools.simkit.cli import serve_until_signal, simulator_parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m devtools.opencx_sim", description=__doc__)
-    parser.add_argument("--port", type=int, default=None, help="listen port (default: any free port)")
+    parser = simulator_parser("python -m devtools.opencx_sim", __doc__)
     parser.add_argument("--key", default=None, help="the API key to accept (default: a random ocx_test_ key)")
     parser.add_argument(
         "--scopes",
@@ -25,7 +21,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--page-size", type=int, default=50, help="history items per page")
     parser.add_argument("--rate-limit", type=int, default=100, help="requests per window per key (0: none)")
     parser.add_argument("--rate-window", type=float, default=60.0, help="seconds in the rate window")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API call")
     return parser.parse_args(argv)
 
 
@@ -47,18 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     info: dict[str, object] = {"url": sim.url, "api_key": sim.api_key}
     if args.seed_demo:
         info["demo"] = seed_demo(sim)
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    print(json.dumps(info), flush=True)
-    while not stopping.wait(0.5):
-        pass
-    sim.stop()
-    return 0
+    return serve_until_signal(sim, info)
 
 
 if __name__ == "__main__":

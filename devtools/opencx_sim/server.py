@@ -1,39 +1,34 @@
 """The HTTP side: a ThreadingHTTPServer that speaks the four chat-session operations, with faults, the
-per-key limit and a `/_sim/` admin API. Plumbing only; what each operation does lives in the simulator."""
+per-key limit and a `/_sim/` admin API. The socket plumbing is devtools.simkit.server's; what each
+operation does lives in the simulator."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import socket
-import struct
-import sys
 import time
-import traceback
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
 from devtools.opencx_sim.contract import ApiError, error_body
+from devtools.simkit import server as simkit_server
+from devtools.simkit.server import ADMIN_PREFIX, MAX_BODY, LoopbackServer, Reply
 
 if TYPE_CHECKING:
     from devtools.opencx_sim.faults import FaultRule
     from devtools.opencx_sim.simulator import OpenCXSimulator
 
-ADMIN_PREFIX = "/_sim/"
-MAX_BODY = 4 * 1024 * 1024
-
-
-@dataclass
-class Reply:
-    """A response built before anything is written, so "drop after commit" can decide not to send it."""
-
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str | None = "application/json; charset=utf-8"
+__all__ = [
+    "ADMIN_PREFIX",
+    "MAX_BODY",
+    "Reply",
+    "SimHandler",
+    "SimServer",
+    "check_json_content_type",
+    "classify",
+    "error_reply",
+    "fault_reply",
+    "json_reply",
+]
 
 
 def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
@@ -63,141 +58,30 @@ def classify(method: str, path: str) -> tuple[str, str | None]:
     return "other", session_id
 
 
-class SimServer(ThreadingHTTPServer):
-    """Threaded server that tracks open connections, so stop() really cuts keep-alive clients off."""
+class SimHandler(simkit_server.SimHandler):
+    """OpenCX's routes and error shapes over simkit's connection plumbing (keep-alive, framing, drops)."""
 
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 1024  # the default of 5 drops SYNs under a burst of new connections
-
-    def __init__(self, address: tuple[str, int], sim: OpenCXSimulator) -> None:
-        self.sim = sim
-        self.open_connections: set[socket.socket] = set()
-        super().__init__(address, SimHandler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.sim.lock:
-            self.open_connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.sim.lock:
-            self.open_connections.discard(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet about clients that hang up (timeouts, drops); keep anything else for inspection."""
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return
-        self.sim.record_error(traceback.format_exc())
-
-    def cut_all_connections(self) -> None:
-        with self.sim.lock:
-            connections = list(self.open_connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-
-class SimHandler(BaseHTTPRequestHandler):
-    """One connection; HTTP/1.1 keep-alive, every response framed by Content-Length."""
-
-    protocol_version = "HTTP/1.1"
     server_version = "OpenCXSimulator/1.0"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    wbufsize = 64 * 1024
-    timeout = 120
+    unquote_path = False  # classify() splits segments before unquoting
+    bad_length_message = "Content-Length is not a number"
+    too_large_message = f"Request body is too large (over {MAX_BODY} bytes)"
     server: SimServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: request lines carry session ids, and tests read records instead."""
-
-    def do_GET(self) -> None:
-        self.dispatch()
-
-    def do_POST(self) -> None:
-        self.dispatch()
-
-    def do_PATCH(self) -> None:
-        self.dispatch()
-
-    def do_PUT(self) -> None:
-        self.dispatch()
-
-    def do_DELETE(self) -> None:
-        self.dispatch()
 
     @property
     def sim(self) -> OpenCXSimulator:
         return self.server.sim
 
-    def dispatch(self) -> None:
-        split = urlsplit(self.path)
-        query = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
-        try:
-            if split.path.startswith(ADMIN_PREFIX):
-                self.send(self.handle_admin(split.path[len(ADMIN_PREFIX) :], query))
-            else:
-                self.handle_api(split.path, query)
-        except Exception:  # a simulator bug must surface as a 500 and in sim.errors, not a hung client
-            self.sim.record_error(traceback.format_exc())
-            self.close_connection = True
-            self.send(json_reply(500, error_body(500, "Simulator error; see sim.errors.")))
+    def route(self, path: str, query: dict[str, str]) -> None:
+        if path.startswith(ADMIN_PREFIX):
+            self.send(self.handle_admin(path[len(ADMIN_PREFIX) :], query))
+        else:
+            self.handle_api(path, query)
 
-    def read_body(self) -> bytes:
-        """Consume the body even when unused, so keep-alive framing stays intact."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self.read_chunked()
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            self.close_connection = True
-            raise ApiError(400, "Content-Length is not a number") from None
-        if length > MAX_BODY:
-            self.close_connection = True
-            raise ApiError(413, f"Request body is too large (over {MAX_BODY} bytes)")
-        return self.rfile.read(length) if length > 0 else b""
+    def body_error(self, status: int, message: str) -> Exception:
+        return ApiError(status, message)
 
-    def read_chunked(self) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(chunks)
-            total += size
-            if total > MAX_BODY:
-                self.close_connection = True
-                raise ApiError(413, f"Request body is too large (over {MAX_BODY} bytes)")
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
-
-    def send(self, reply: Reply) -> None:
-        self.send_response(reply.status)
-        if reply.content_type and reply.body:
-            self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if reply.body:
-            self.wfile.write(reply.body)
-
-    def drop_connection(self) -> None:
-        """Reset the TCP connection without a response (SO_LINGER 0 sends RST): a real network failure."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        for stream in (self.rfile, self.wfile):
-            with contextlib.suppress(OSError):
-                stream.close()
-        self.rfile, self.wfile = io.BytesIO(), io.BytesIO()
-        self.connection.close()
+    def crash_reply(self) -> Reply:
+        return json_reply(500, error_body(500, "Simulator error; see sim.errors."))
 
     # ------------------------------------------------------------------ the API
 
@@ -233,9 +117,7 @@ class SimHandler(BaseHTTPRequestHandler):
         fault: FaultRule | None,
     ) -> Reply:
         sim = self.sim
-        delay = sim.latency + (fault.delay if fault is not None and fault.kind == "slow" else 0.0)
-        if delay > 0:
-            time.sleep(delay)
+        self.pause(sim.latency, fault)
         if fault is not None and fault.kind == "status":
             return fault_reply(fault)
         try:
@@ -265,29 +147,26 @@ class SimHandler(BaseHTTPRequestHandler):
         Recording first means a client that has seen the outcome also sees it in sim.requests."""
         kind = fault.kind if fault else None
         self.sim.record(self, path, query, reply.status, operation, session_id, started, kind)
-        if fault is not None and fault.kind == "drop_after_commit":
-            self.drop_connection()
-        else:
-            self.send(reply)
+        self.deliver(reply, fault)
 
     # ------------------------------------------------------------------ admin API
 
     def handle_admin(self, name: str, query: dict[str, str]) -> Reply:
         """Seed, inspect and fault a simulator running in another process. No auth: loopback dev tool."""
-        try:
-            body = self.read_body()
-        except ApiError as error:
-            return json_reply(error.status, {"error": error.message})
-        try:
-            data = json.loads(body) if body else {}
-        except ValueError:
-            return json_reply(400, {"error": "body is not JSON"})
+        return self.admin_reply(lambda data: self.call_admin(name, data, query))
+
+    def call_admin(self, name: str, data: Any, query: dict[str, str]) -> Reply:
         try:
             return self.sim.admin(self.command, name, data, query)
-        except (ValueError, TypeError) as error:
-            return json_reply(400, {"error": str(error)})
         except KeyError as error:
             return json_reply(404, {"error": f"no such session: {error.args[0]!s}"})
+
+
+class SimServer(LoopbackServer):
+    """simkit's loopback server (stop() cuts keep-alive clients off), answering with the OpenCX handler."""
+
+    sim: OpenCXSimulator
+    handler_class = SimHandler
 
 
 def fault_reply(fault: FaultRule) -> Reply:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import hmac
-import random
 import secrets
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from devtools.opencx_sim import contract, events
@@ -27,6 +24,7 @@ from devtools.opencx_sim.faults import FaultRule, pick_fault
 from devtools.opencx_sim.ratelimit import RateLimiter, retry_after_text
 from devtools.opencx_sim.server import Reply, SimServer, json_reply
 from devtools.opencx_sim.store import Store
+from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
 
 if TYPE_CHECKING:
     from devtools.opencx_sim.server import SimHandler
@@ -88,8 +86,10 @@ class SessionUpdate:
     at: str
 
 
-class OpenCXSimulator:
+class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
     """A loopback OpenCX API (chat sessions: get, history, send, update) in a daemon thread."""
+
+    thread_name = "opencx-sim"
 
     def __init__(
         self,
@@ -104,74 +104,25 @@ class OpenCXSimulator:
         accepted_senders: Iterable[str] = DEFAULT_SENDERS,
         seed: int = 0,
     ) -> None:
+        super().__init__(port=port, seed=seed)
         self.page_size = page_size
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.latency = latency
         self.accepted_senders = frozenset(accepted_senders)
-        self.lock = threading.Lock()
-        self.errors: list[str] = []
         self.api_key = api_key or f"ocx_test_{secrets.token_urlsafe(24)}"
         self._keys: dict[str, ApiKey] = {}
         self.add_key(self.api_key, scopes, name=DEFAULT_KEY_NAME)
-        self._seed = seed
-        self._rng = random.Random(seed)
         self._store = Store()
         self._limiter = RateLimiter()
-        self._faults: list[FaultRule] = []
-        self._records: list[RequestRecord] = []
         self._sent: list[SentMessage] = []
         self._updates: list[SessionUpdate] = []
         self._rate_limited = 0
-        self._inflight = 0
-        self._port = port
-        self._server: SimServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> OpenCXSimulator:
-        """Listen on 127.0.0.1 (the same port again after a stop, so clients can reconnect)."""
-        if self._server is not None:
-            return self
-        server = SimServer(("127.0.0.1", self._port or 0), self)
-        self._port = int(server.server_address[1])
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="opencx-sim", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop listening and cut open keep-alive connections, as an outage would."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._server = self._thread = None
-        server.shutdown()
-        server.cut_all_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> OpenCXSimulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the simulator has no port until start()")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def make_server(self, address: tuple[str, int]) -> SimServer:
+        return SimServer(address, self)
 
     def env(self) -> dict[str, str]:
         """Settings that point the bridge at this simulator (docs/contract.md section 7)."""
@@ -292,16 +243,6 @@ class OpenCXSimulator:
         with self.lock:
             return list(self._updates)
 
-    @property
-    def requests(self) -> list[RequestRecord]:
-        with self.lock:
-            return list(self._records)
-
-    @property
-    def faults(self) -> list[FaultRule]:
-        with self.lock:
-            return list(self._faults)
-
     def count(self, operation: str | None = None, key: str | None = None, status: int | None = None) -> int:
         """Recorded API calls matching every filter given (`key` is a key's name)."""
         return sum(
@@ -317,19 +258,15 @@ class OpenCXSimulator:
         with self.lock:
             records = list(self._records)
             stats: dict[str, Any] = {
-                "faults_fired": sum(rule.fired for rule in self._faults),
+                "faults_fired": self.faults_fired(),
                 "rate_limited": self._rate_limited,
                 "sent_messages": len(self._sent),
                 "updates": len(self._updates),
             }
-        per_operation: dict[str, Counter[str]] = {}
-        per_key: Counter[str] = Counter()
-        for record in records:
-            per_operation.setdefault(record.operation, Counter())[str(record.status)] += 1
-            per_key[record.key or "(none)"] += 1
+        per_key = Counter(record.key or "(none)" for record in records)
         stats["requests"] = len(records)
         stats["sessions"] = self._store.count()
-        stats["operations"] = {op: dict(counter) for op, counter in sorted(per_operation.items())}
+        stats["operations"] = per_operation(records)
         stats["keys"] = dict(sorted(per_key.items()))
         return stats
 
@@ -371,56 +308,21 @@ class OpenCXSimulator:
 
     # ------------------------------------------------------------------ faults, reset, idleness
 
-    def add_fault(self, rule: FaultRule) -> None:
-        with self.lock:
-            self._faults.append(rule)
-
-    def clear_faults(self) -> None:
-        with self.lock:
-            self._faults.clear()
-
     def reset(self) -> None:
         """Empty sessions, faults, records, sent messages and rate windows. Keys and settings stay."""
         self._store.clear()
         self._limiter.clear()
         with self.lock:
-            self._faults.clear()
-            self._records.clear()
+            self.reset_records()
             self._sent.clear()
             self._updates.clear()
             self._rate_limited = 0
-            self._rng = random.Random(self._seed)
 
     def reset_rate_limits(self) -> None:
         """Forget every key's recent requests, so the next test starts with a full budget."""
         self._limiter.clear()
 
-    @property
-    def in_flight(self) -> int:
-        """Requests being handled right now (a slow fault still sleeping counts)."""
-        with self.lock:
-            return self._inflight
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until no request is being handled, so a reset cannot be undone by a late commit."""
-        deadline = time.monotonic() + timeout
-        while self.in_flight and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return not self.in_flight
-
     # ------------------------------------------------------------------ called by the handler
-
-    def record_error(self, text: str) -> None:
-        with self.lock:
-            self.errors.append(text)
-
-    def enter(self) -> None:
-        with self.lock:
-            self._inflight += 1
-
-    def leave(self) -> None:
-        with self.lock:
-            self._inflight -= 1
 
     def choose_fault(self, operation: str, session_id: str | None) -> FaultRule | None:
         with self.lock:
@@ -437,17 +339,21 @@ class OpenCXSimulator:
         started: float,
         fault: str | None,
     ) -> None:
-        headers = {
-            name.lower(): ("<redacted>" if name.lower() in _REDACTED_HEADERS else value)
-            for name, value in handler.headers.items()
-        }
-        elapsed = (time.perf_counter() - started) * 1000.0
+        headers = redact(handler.headers, _REDACTED_HEADERS)
         key = getattr(handler, "key_name", None)
         record = RequestRecord(
-            handler.command, path, query, status, operation, session_id, key, elapsed, fault, headers
+            handler.command,
+            path,
+            query,
+            status,
+            operation,
+            session_id,
+            key,
+            elapsed_ms(started),
+            fault,
+            headers,
         )
-        with self.lock:
-            self._records.append(record)
+        self.add_record(record)
 
     def authenticate(self, authorization: str | None) -> ApiKey:
         """AUTH: "All API requests require a Bearer token"; 401 "Missing or invalid API key"."""

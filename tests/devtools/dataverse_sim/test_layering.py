@@ -1,5 +1,6 @@
 """No module of the simulator imports one that imports it back: every import counts, including those under
-TYPE_CHECKING and inside functions, so a cycle cannot hide."""
+TYPE_CHECKING and inside functions, so a cycle cannot hide. The same holds for devtools.simkit, the
+plumbing the simulators share, which must import no simulator at all."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import ast
 from pathlib import Path
 
 PACKAGE = "devtools.dataverse_sim"
-ROOT = Path(__file__).resolve().parents[3] / "devtools" / "dataverse_sim"
+DEVTOOLS = Path(__file__).resolve().parents[3] / "devtools"
+ROOT = DEVTOOLS / "dataverse_sim"
+SIMKIT = "devtools.simkit"
+SIMULATORS = ("devtools.dataverse_sim", "devtools.opencx_sim", "devtools.messaging_sim")
 
 
-def imports_of(path: Path) -> set[str]:
-    """Package modules imported anywhere in the file (absolute or relative, any nesting)."""
+def imported_names(path: Path, package: str = PACKAGE) -> set[str]:
+    """Every dotted name the file imports (relative imports resolved against `package`)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -19,19 +23,26 @@ def imports_of(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = f"{PACKAGE}.{base}".rstrip(".")
+                base = f"{package}.{base}".rstrip(".")
             names = [base] + [f"{base}.{alias.name}" for alias in node.names]
         else:
             continue
-        for name in names:
-            if name.startswith(f"{PACKAGE}.") and (ROOT / f"{name.rsplit('.', 1)[-1]}.py").exists():
-                found.add(name.rsplit(".", 1)[-1])
+        found.update(names)
     return found
 
 
-def graph() -> dict[str, set[str]]:
-    modules = {path.stem: path for path in ROOT.glob("*.py") if path.stem not in ("__init__", "__main__")}
-    return {name: imports_of(path) - {name} for name, path in modules.items()}
+def imports_of(path: Path, package: str = PACKAGE, root: Path = ROOT) -> set[str]:
+    """Package modules imported anywhere in the file (absolute or relative, any nesting)."""
+    return {
+        name.rsplit(".", 1)[-1]
+        for name in imported_names(path, package)
+        if name.startswith(f"{package}.") and (root / f"{name.rsplit('.', 1)[-1]}.py").exists()
+    }
+
+
+def graph(package: str = PACKAGE, root: Path = ROOT) -> dict[str, set[str]]:
+    modules = {path.stem: path for path in root.glob("*.py") if path.stem not in ("__init__", "__main__")}
+    return {name: imports_of(path, package, root) - {name} for name, path in modules.items()}
 
 
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
@@ -74,3 +85,24 @@ def test_the_server_and_admin_know_the_simulator_only_through_protocols() -> Non
 def test_the_cycle_finder_finds_a_planted_cycle() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_simkit_has_no_cycle_and_imports_no_simulator() -> None:
+    root = DEVTOOLS / "simkit"
+    edges = graph(SIMKIT, root)
+    assert {"server", "faults", "lifecycle", "cli"} <= set(edges), edges
+    assert find_cycle(edges) is None, f"import cycle: {' -> '.join(find_cycle(edges) or [])}"
+    for path in sorted(root.glob("*.py")):
+        leaks = {n for n in imported_names(path, SIMKIT) if n.startswith(SIMULATORS)}
+        assert not leaks, f"{path.name} imports a simulator: {sorted(leaks)}"
+
+
+def test_the_simulators_build_on_simkit_without_it_importing_them_back() -> None:
+    """dataverse_sim and opencx_sim use simkit's server, faults and lifecycle (so the plumbing is not
+    copied again), and nothing in simkit names them: the dependency only points one way."""
+    for package in ("dataverse_sim", "opencx_sim"):
+        used = set().union(
+            *(imported_names(p, f"devtools.{package}") for p in (DEVTOOLS / package).glob("*.py"))
+        )
+        for module in ("server", "faults", "lifecycle"):
+            assert any(name.startswith(f"{SIMKIT}.{module}") for name in used), (package, module)

@@ -1,0 +1,187 @@
+"""The life of a loopback simulator: start on 127.0.0.1 in a daemon thread, stop (cutting keep-alive
+clients off, as an outage would), context manager, in-flight counting, request records and fault rules.
+
+A simulator subclasses Simulator, builds its server in `make_server` and keeps its own stores,
+contract and record shape.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar
+
+from devtools.simkit.faults import FaultRule
+from devtools.simkit.server import LoopbackServer
+
+RecordT = TypeVar("RecordT", bound="OperationRecord")
+RuleT = TypeVar("RuleT", bound=FaultRule)
+
+
+class OperationRecord(Protocol):
+    """The least a request record has: what stats() counts by."""
+
+    @property
+    def operation(self) -> str: ...
+
+    @property
+    def status(self) -> int: ...
+
+
+class Simulator(Generic[RecordT, RuleT]):
+    """Start/stop, `with`, port and url, errors, in-flight counting, records and fault rules."""
+
+    thread_name = "simulator"
+
+    def __init__(self, *, port: int | None = None, seed: int = 0) -> None:
+        self.lock = threading.Lock()
+        self.errors: list[str] = []
+        self._seed = seed
+        self._rng = random.Random(seed)
+        self._faults: list[RuleT] = []
+        self._records: list[RecordT] = []
+        self._inflight = 0
+        self._peak_inflight = 0
+        self._port = port
+        self._server: LoopbackServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def make_server(self, address: tuple[str, int]) -> LoopbackServer:
+        """The simulator's HTTP server, bound to `address`."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> Self:
+        """Listen on 127.0.0.1 (the same port again after a stop, so clients can reconnect)."""
+        if self._server is not None:
+            return self
+        server = self.make_server(("127.0.0.1", self._port or 0))
+        self._port = int(server.server_address[1])
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name=self.thread_name, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and cut open keep-alive connections, as an outage would."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._server = self._thread = None
+        server.shutdown()
+        server.cut_all_connections()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("the simulator has no port until start()")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # ------------------------------------------------------------------ in flight
+
+    def enter(self, limit: int | None = None) -> bool:
+        """Count a request in, unless `limit` requests are already in flight (then False)."""
+        with self.lock:
+            if limit is not None and self._inflight >= limit:
+                return False
+            self._inflight += 1
+            self._peak_inflight = max(self._peak_inflight, self._inflight)
+            return True
+
+    def leave(self) -> None:
+        with self.lock:
+            self._inflight -= 1
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled right now (a slow fault still sleeping counts)."""
+        with self.lock:
+            return self._inflight
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being handled, so a reset cannot be undone by a late commit."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self.in_flight
+
+    # ------------------------------------------------------------------ records, errors, faults
+
+    def record_error(self, text: str) -> None:
+        with self.lock:
+            self.errors.append(text)
+
+    def add_record(self, record: RecordT) -> None:
+        with self.lock:
+            self._records.append(record)
+
+    @property
+    def requests(self) -> list[RecordT]:
+        with self.lock:
+            return list(self._records)
+
+    @property
+    def faults(self) -> list[RuleT]:
+        with self.lock:
+            return list(self._faults)
+
+    def add_fault(self, rule: RuleT) -> None:
+        with self.lock:
+            self._faults.append(rule)
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self._faults.clear()
+
+    def faults_fired(self) -> int:
+        """Times any rule fired. Call under the lock."""
+        return sum(rule.fired for rule in self._faults)
+
+    def reset_records(self) -> None:
+        """Forget faults and records and restart the fault dice from the seed. Call under the lock."""
+        self._faults.clear()
+        self._records.clear()
+        self._rng = random.Random(self._seed)
+
+
+def redact(headers: Mapping[str, str], secret: Iterable[str]) -> dict[str, str]:
+    """Headers keyed in lower case, with the values of `secret` (lower-case names) hidden."""
+    hidden = frozenset(secret)
+    return {
+        name.lower(): ("<redacted>" if name.lower() in hidden else value) for name, value in headers.items()
+    }
+
+
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since a `time.perf_counter()` reading."""
+    return (time.perf_counter() - started) * 1000.0
+
+
+def per_operation(records: Iterable[OperationRecord]) -> dict[str, dict[str, int]]:
+    """{operation: {status: count}} in operation order; status "0" is a dropped connection."""
+    counts: dict[str, Counter[str]] = {}
+    for record in records:
+        counts.setdefault(record.operation, Counter())[str(record.status)] += 1
+    return {operation: dict(counter) for operation, counter in sorted(counts.items())}
