@@ -6,8 +6,6 @@ channel's `msdyn_webhookurl` and authenticates with a bearer token, which the ha
 
 import azure.functions as func
 
-from messaging_webhook.webhook import handle_activity
-
 bp = func.Blueprint()
 
 
@@ -18,4 +16,6 @@ bp = func.Blueprint()
     auth_level=func.AuthLevel.ANONYMOUS,
 )
 def messaging_webhook(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    from messaging_webhook.webhook import handle_activity
+
     return handle_activity(req, context)
