@@ -116,3 +116,13 @@ def opencx(opencx_server, bridge_env: dict[str, str], monkeypatch: pytest.Monkey
     reset_process_caches()
     yield sim
     reset_process_caches()
+
+
+@pytest.fixture(autouse=True)
+def _settled_status_writes() -> Iterator[None]:
+    """Every test ends with ingress's background "accepted" writes done: a late one would log
+    handoff.accepted into the next test's records (and write to its storage)."""
+    yield
+    ingress = sys.modules.get("handoff_trigger.ingress")
+    if ingress is not None:
+        ingress.wait_for_status_writes()
