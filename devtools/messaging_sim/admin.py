@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from devtools.dataverse_sim.server import Reply
 from devtools.messaging_sim.faults import FaultRule
 from devtools.messaging_sim.server import json_reply
+from devtools.simkit.server import Reply
 
 if TYPE_CHECKING:
     from devtools.messaging_sim.simulator import MessagingSimulator

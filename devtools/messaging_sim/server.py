@@ -1,7 +1,7 @@
 """The HTTP side of the Messaging API simulator: API routes, identity endpoint, JWKS, admin API.
 
 The socket plumbing (keep-alive framing, body reading, connection drops, cutting clients on stop) is
-the Dataverse simulator's, reused; only the routes differ.
+devtools.simkit.server's; only the routes, the identity endpoint and the problem shapes are this module's.
 """
 
 from __future__ import annotations
@@ -9,26 +9,23 @@ from __future__ import annotations
 import hmac
 import json
 import time
-import traceback
 import urllib.error
 import urllib.request
 import uuid
-from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+from urllib.parse import urlencode
 
-from devtools.dataverse_sim.odata import ODataError
-from devtools.dataverse_sim.server import Reply, SimHandler, SimServer
-from devtools.messaging_sim.faults import FaultRule
 from devtools.messaging_sim.store import ApiError
+from devtools.simkit import server as simkit_server
+from devtools.simkit.server import ADMIN_PREFIX, BodyError, Dropped, LoopbackServer, Reply
 
 if TYPE_CHECKING:
+    from devtools.messaging_sim.faults import FaultRule
     from devtools.messaging_sim.simulator import MessagingSimulator
 
 API_PREFIX = "/api/v1.0/consumer/"
 TOKEN_PATH = "/msi/token"  # noqa: S105 - a URL path
 JWKS_SUFFIX = "/discovery/v2.0/keys"
-ADMIN_PREFIX = "/_sim/"
 
 
 def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
@@ -73,51 +70,45 @@ def classify(method: str, path: str) -> str:
     return "other"
 
 
-class MessagingServer(SimServer):
-    def __init__(self, address: tuple[str, int], sim: MessagingSimulator) -> None:
-        self.sim = sim  # type: ignore[assignment]
-        self.open_connections = set()
-        ThreadingHTTPServer.__init__(self, address, MessagingHandler)
+class MessagingHandler(simkit_server.SimHandler):
+    """The Messaging API's routes, identity endpoint, JWKS and problem shapes over simkit's connection
+    plumbing (keep-alive, framing, body reading, drops)."""
 
-
-class MessagingHandler(SimHandler):
     server_version = "MessagingApiSimulator/1.0"
+    server: MessagingServer
 
     @property
     def msim(self) -> MessagingSimulator:
-        return self.server.sim  # type: ignore[return-value]
+        return self.server.sim
 
-    def dispatch(self) -> None:
-        split = urlsplit(self.path)
-        path = unquote(split.path)
-        query = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
-        try:
-            if path == TOKEN_PATH:
-                self.send(self.handle_token(query))
-            elif path.endswith(JWKS_SUFFIX) or path == "/jwks":
-                self.read_body()
-                self.msim.count_jwks_request()
-                self.send(json_reply(200, self.msim.minter.jwks(), {"Cache-Control": "max-age=60"}))
-            elif path.startswith(ADMIN_PREFIX):
-                self.send(self.handle_admin(path[len(ADMIN_PREFIX) :]))
-            else:
-                self.handle_api(path, query)
-        except _Dropped:
-            return
-        except Exception:
-            self.msim.record_error(traceback.format_exc())
-            self.close_connection = True
-            self.send(problem_reply(self.msim, 500, 30015, "Simulator error; see sim.errors."))
+    def route(self, path: str, query: dict[str, str]) -> None:
+        if path == TOKEN_PATH:
+            self.send(self.handle_token(query))
+        elif path.endswith(JWKS_SUFFIX) or path == "/jwks":
+            self.read_body()
+            self.msim.count_jwks_request()
+            self.send(json_reply(200, self.msim.minter.jwks(), {"Cache-Control": "max-age=60"}))
+        elif path.startswith(ADMIN_PREFIX):
+            self.send(self.handle_admin(path[len(ADMIN_PREFIX) :]))
+        else:
+            self.handle_api(path, query)
+
+    def crash_reply(self) -> Reply:
+        return problem_reply(self.msim, 500, 30015, "Simulator error; see sim.errors.")
+
+    def admin_error(self, status: int, message: str) -> Reply:
+        return json_reply(status, {"error": message})
 
     # ------------------------------------------------------------------ API
 
     def handle_api(self, path: str, query: dict[str, str]) -> None:
+        """Fault, latency, then auth and the operation; every call is recorded and counted in flight."""
         sim = self.msim
         started = time.perf_counter()
         operation = classify(self.command, path)
         try:
             body = self.read_body()
-        except ODataError as error:
+        except BodyError as error:
             self.answer_api(
                 problem_reply(sim, error.status, 30012, error.message), None, path, operation, None, started
             )
@@ -125,29 +116,29 @@ class MessagingHandler(SimHandler):
         payload = _json(body)
         if operation == "send" and isinstance(payload, dict) and payload.get("type") == "endOfConversation":
             operation = "end"
-        fault = sim.choose_fault(operation)
-        if fault is not None and fault.kind == "drop_before":
-            sim.record(self, path, 0, operation, payload, started, fault.kind)
-            self.drop_connection()
-            return
-        delay = sim.latency + (fault.delay if fault is not None and fault.kind == "slow" else 0.0)
-        if delay > 0:
-            time.sleep(delay)
-        if fault is not None and fault.kind == "status":
-            reply = fault_reply(sim, fault)
-        else:
-            reply = self.checked_route(operation, path, query, payload)
+        sim.enter()
+        try:
+            fault = sim.choose_fault(operation)
+            if fault is not None and fault.kind == "drop_before":
+                sim.record(self, path, 0, operation, payload, started, fault.kind)
+                self.drop_connection()
+                return
+            self.pause(sim.latency, fault)
+            if fault is not None and fault.kind == "status":
+                reply = fault_reply(sim, fault)
+            else:
+                reply = self.checked_route(operation, path, query, payload)
+        finally:
+            sim.leave()
         self.answer_api(reply, fault, path, operation, payload, started)
 
     def answer_api(
         self, reply: Reply, fault: FaultRule | None, path: str, operation: str, payload: Any, started: float
     ) -> None:
+        """Record the call, then send the reply (or reset the connection instead, after the commit)."""
         reply.headers.setdefault("x-ms-correlation-id", str(uuid.uuid4()))
         self.msim.record(self, path, reply.status, operation, payload, started, fault.kind if fault else None)
-        if fault is not None and fault.kind == "drop_after_commit":
-            self.drop_connection()
-        else:
-            self.send(reply)
+        self.deliver(reply, fault)
 
     def checked_route(self, operation: str, path: str, query: dict[str, str], payload: Any) -> Reply:
         sim = self.msim
@@ -171,9 +162,8 @@ class MessagingHandler(SimHandler):
         fault = sim.choose_fault("token")
         if fault is not None and fault.kind == "drop_before":
             self.drop_connection()
-            raise _Dropped
-        if fault is not None and fault.kind == "slow":
-            time.sleep(fault.delay)
+            raise Dropped
+        self.pause(0.0, fault)  # the identity endpoint takes no API latency
         if fault is not None and fault.kind == "status":
             return msi_error(fault.status, "Simulated identity endpoint fault.", fault.retry_after_header())
         secret = self.headers.get("X-IDENTITY-HEADER")
@@ -213,21 +203,21 @@ class MessagingHandler(SimHandler):
     # ------------------------------------------------------------------ admin
 
     def handle_admin(self, name: str) -> Reply:
-        try:
-            body = self.read_body()
-        except ODataError as error:
-            return json_reply(error.status, {"error": error.message})
-        data = _json(body) if body else {}
-        if data is _INVALID:
-            return json_reply(400, {"error": "body is not JSON"})
+        """The simulator's Python API over HTTP. No auth: a loopback dev tool."""
+        return self.admin_reply(lambda data: self.call_admin(name, data))
+
+    def call_admin(self, name: str, data: Any) -> Reply:
         try:
             return self.msim.admin(self.command, name, data)
-        except (ValueError, TypeError, IndexError, KeyError) as error:
+        except (IndexError, KeyError) as error:  # ValueError and TypeError are admin_reply's
             return json_reply(400, {"error": str(error)})
 
 
-class _Dropped(Exception):
-    """The connection was reset on purpose."""
+class MessagingServer(LoopbackServer):
+    """simkit's loopback server (stop() cuts keep-alive clients off), answering with MessagingHandler."""
+
+    sim: MessagingSimulator
+    handler_class = MessagingHandler
 
 
 _INVALID: Any = object()

@@ -15,13 +15,9 @@ What it checks follows Microsoft's `contact-center/extend/` pages: `intro-messag
 
 from __future__ import annotations
 
-import random
 import secrets
-import threading
 import time
 import uuid
-from collections import Counter
-from types import TracebackType
 from typing import Any, NamedTuple
 
 from devtools.messaging_sim.faults import FaultRule, pick_fault
@@ -37,6 +33,7 @@ from devtools.messaging_sim.server import (
     json_reply,
 )
 from devtools.messaging_sim.store import ApiError, Store, check_activity
+from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
 
 _REDACTED_HEADERS = frozenset({"authorization", "x-identity-header"})
 
@@ -61,8 +58,11 @@ def _guid(text: str | None) -> str | None:
         return None
 
 
-class MessagingSimulator:
-    """A loopback Messaging API, its identity endpoint and JWKS, and a scripted rep, in daemon threads."""
+class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
+    """A loopback Messaging API, its identity endpoint and JWKS, and a scripted rep, in daemon threads.
+    Start/stop, `with`, records, faults and in-flight counting are devtools.simkit.lifecycle's."""
+
+    thread_name = "messaging-sim"
 
     def __init__(
         self,
@@ -79,6 +79,7 @@ class MessagingSimulator:
         seed: int = 0,
         port: int | None = None,
     ) -> None:
+        super().__init__(port=port, seed=seed)
         self.webhook_url = webhook_url
         self.tenant_id = tenant_id
         self.app_id = app_id
@@ -98,64 +99,17 @@ class MessagingSimulator:
         self.webhook_timeout = 10.0
         self.webhook_attempts = 3
         self.webhook_retry_pause = 1.0
-        self.lock = threading.Lock()
-        self.errors: list[str] = []
         self.store = Store()
         self.minter = TokenMinter(tenant_id, self.audience, app_id)
         self.rep = ScriptedRep(self)
-        self._seed = seed
-        self._rng = random.Random(seed)
-        self._faults: list[FaultRule] = []
-        self._records: list[RequestRecord] = []
         self._tokens: dict[str, float] = {}
         self._token_requests = 0
         self._jwks_requests = 0
-        self._port = port
-        self._server: MessagingServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> MessagingSimulator:
-        if self._server is not None:
-            return self
-        server = MessagingServer(("127.0.0.1", self._port or 0), self)
-        self._port = int(server.server_address[1])
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="messaging-sim", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._server = self._thread = None
-        server.shutdown()
-        server.cut_all_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> MessagingSimulator:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the simulator has no port until start()")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def make_server(self, address: tuple[str, int]) -> MessagingServer:
+        return MessagingServer(address, self)
 
     @property
     def jwks_url(self) -> str:
@@ -297,49 +251,28 @@ class MessagingSimulator:
         return [c.summary() for c in self.store.all()]
 
     @property
-    def requests(self) -> list[RequestRecord]:
-        with self.lock:
-            return list(self._records)
-
-    @property
     def token_requests(self) -> int:
         with self.lock:
             return self._token_requests
-
-    @property
-    def faults(self) -> list[FaultRule]:
-        with self.lock:
-            return list(self._faults)
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
             records = list(self._records)
             stats: dict[str, Any] = {
                 "token_requests": self._token_requests,
-                "faults_fired": sum(rule.fired for rule in self._faults),
+                "faults_fired": self.faults_fired(),
             }
-        per_operation: dict[str, Counter[str]] = {}
-        for record in records:
-            per_operation.setdefault(record.operation, Counter())[str(record.status)] += 1
         deliveries = self.rep.deliveries
         stats["requests"] = len(records)
         stats["conversations"] = self.store.count()
         stats["active_conversations"] = sum(1 for c in self.store.all() if c.active)
-        stats["operations"] = {op: dict(counter) for op, counter in sorted(per_operation.items())}
+        stats["operations"] = per_operation(records)
         stats["deliveries"] = len(deliveries)
         stats["delivered"] = sum(1 for d in deliveries if d.delivered)
         stats["delivery_attempts"] = sum(len(d.statuses) for d in deliveries)
         return stats
 
     # ------------------------------------------------------------------ faults
-
-    def add_fault(self, rule: FaultRule) -> None:
-        with self.lock:
-            self._faults.append(rule)
-
-    def clear_faults(self) -> None:
-        with self.lock:
-            self._faults.clear()
 
     def choose_fault(self, operation: str) -> FaultRule | None:
         with self.lock:
@@ -350,16 +283,10 @@ class MessagingSimulator:
         self.store.clear()
         self.rep.reset()
         with self.lock:
-            self._faults.clear()
-            self._records.clear()
+            self.reset_records()
             self._token_requests = 0
-            self._rng = random.Random(self._seed)
 
     # ------------------------------------------------------------------ called by the handler
-
-    def record_error(self, text: str) -> None:
-        with self.lock:
-            self.errors.append(text)
 
     def count_jwks_request(self) -> None:
         with self.lock:
@@ -384,16 +311,13 @@ class MessagingSimulator:
         started: float,
         fault: str | None,
     ) -> None:
-        headers = {
-            name.lower(): ("<redacted>" if name.lower() in _REDACTED_HEADERS else value)
-            for name, value in handler.headers.items()
-        }
-        elapsed = (time.perf_counter() - started) * 1000.0
+        headers = redact(handler.headers, _REDACTED_HEADERS)
         if body is invalid_json():
             body = "<not JSON>"
-        record = RequestRecord(handler.command, path, status, operation, elapsed, fault, headers, body)
-        with self.lock:
-            self._records.append(record)
+        elapsed = elapsed_ms(started)
+        self.add_record(
+            RequestRecord(handler.command, path, status, operation, elapsed, fault, headers, body)
+        )
 
     def admin(self, method: str, name: str, data: Any) -> Any:
         from devtools.messaging_sim.admin import admin_route

@@ -98,11 +98,24 @@ def test_simkit_has_no_cycle_and_imports_no_simulator() -> None:
 
 
 def test_the_simulators_build_on_simkit_without_it_importing_them_back() -> None:
-    """dataverse_sim and opencx_sim use simkit's server, faults and lifecycle (so the plumbing is not
-    copied again), and nothing in simkit names them: the dependency only points one way."""
-    for package in ("dataverse_sim", "opencx_sim"):
+    """dataverse_sim, opencx_sim and messaging_sim use simkit's server, faults and lifecycle (so the
+    plumbing is not copied again), and nothing in simkit names them: the dependency only points one way."""
+    for package in ("dataverse_sim", "opencx_sim", "messaging_sim"):
         used = set().union(
             *(imported_names(p, f"devtools.{package}") for p in (DEVTOOLS / package).glob("*.py"))
         )
         for module in ("server", "faults", "lifecycle"):
             assert any(name.startswith(f"{SIMKIT}.{module}") for name in used), (package, module)
+
+
+def test_the_messaging_simulator_borrows_nothing_from_another_simulator() -> None:
+    """messaging_sim once took its plumbing (server, Reply, body errors) from dataverse_sim; what it shares
+    now comes from simkit only, and its fault rules stand on simkit's alone."""
+    package, root = "devtools.messaging_sim", DEVTOOLS / "messaging_sim"
+    others = tuple(name for name in SIMULATORS if name != package)
+    for path in sorted(root.glob("*.py")):
+        leaks = {n for n in imported_names(path, package) if n.startswith(others)}
+        assert not leaks, f"{path.name} imports another simulator: {sorted(leaks)}"
+    edges = graph(package, root)
+    assert {"server", "faults", "simulator", "admin"} <= set(edges), edges
+    assert not edges["faults"], edges["faults"]
