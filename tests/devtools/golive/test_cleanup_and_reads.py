@@ -80,3 +80,30 @@ def test_a_key_without_write_scope_warns_in_work_item_mode(stack: Stack) -> None
     code, report = run(stack)
     assert outcome(report, "opencx_write_scope") is Outcome.WARN
     assert code == 0
+
+
+def test_cleanup_sweeps_again_until_a_late_write_is_gone(azurite) -> None:  # type: ignore[no-untyped-def]
+    from shared.platform.settings import load_settings
+
+    settings = load_settings({
+        "DATAVERSE_URL": "http://127.0.0.1:9", "DEFAULT_QUEUE_ID": "5b3c9a1e-2f4d-4e8a-9c6b-0d1e2f3a4b5c",
+        "OPENCX_API_KEY": "k", "AzureWebJobsStorage": azurite.connection_string, "MESSAGING_TABLE": "golivesettle",
+    })  # fmt: skip
+    conversation = "conv-late"
+    cleanup.mark_conversation(settings, conversation, "late1")
+    table = cleanup._table(settings)
+    late = {"PartitionKey": "c|" + encode_key(conversation), "RowKey": "lock|c", "holder": "relay"}
+    table.upsert_entity(late)
+    writes = iter([True, True])  # the relay re-writes its lock row during the first two pauses
+
+    def pause(_seconds: float) -> None:
+        if next(writes, False):
+            table.upsert_entity(late)
+
+    assert cleanup.forget_conversation(settings, conversation) == 1
+    assert cleanup.settle(settings, conversation, pause=0, sleep=pause) is True
+    assert _partition_rows(settings, conversation) == 0
+    assert cleanup.marked_conversations(settings) == []
+    writes = iter([True] * 10)  # it keeps coming: settle gives up after its rounds and says so
+    assert cleanup.settle(settings, conversation, pause=0, rounds=3, sleep=pause) is False
+    table.close()
