@@ -8,11 +8,16 @@
   (PartitionKey "golive", RowKey "conversation|<id>") in the messaging table. Cleanup ends each
   marked conversation, deletes whatever the webhook stored for it (partition `c|<id>`, the
   mapping/outbox layout of shared/messaging/mapping.py) and the marker; then the recorded token row.
+  The rep's side may still be talking when the conversation ends (an activity in flight, the relay's
+  drain of an unmapped greeting re-writing its lock row), so the partition is swept again until one
+  sweep finds it empty, a bounded number of times (`settle`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
+from collections.abc import Callable
 from typing import Any
 
 from devtools.golive import clients, labels
@@ -25,6 +30,8 @@ from shared.platform.status_store import StoreProfile, encode_key, make_table_cl
 
 MARKER_PARTITION = token_probe.PARTITION
 MARKER_PREFIX = "conversation|"
+SETTLE_SECONDS = 2.0  # far longer than the relay's unmapped-retry pause and one drain
+SETTLE_ROUNDS = 5
 
 
 def remove_work_item(client: Any, activity_id: str) -> bool:
@@ -90,9 +97,11 @@ def forget_conversation(settings: Settings, conversation_id: str) -> int:
     try:
         partition = "c|" + encode_key(conversation_id)
         for row in list(table.query_entities("PartitionKey eq @pk", parameters={"pk": partition})):
-            table.delete_entity(row["PartitionKey"], row["RowKey"])
+            with contextlib.suppress(ResourceNotFoundError):
+                table.delete_entity(row["PartitionKey"], row["RowKey"])
             removed += 1
-        table.delete_entity(MARKER_PARTITION, MARKER_PREFIX + encode_key(conversation_id))
+        with contextlib.suppress(ResourceNotFoundError):
+            table.delete_entity(MARKER_PARTITION, MARKER_PREFIX + encode_key(conversation_id))
     except ResourceNotFoundError:
         pass
     except AzureError:
@@ -102,6 +111,22 @@ def forget_conversation(settings: Settings, conversation_id: str) -> int:
     return removed
 
 
+def settle(
+    settings: Settings,
+    conversation_id: str,
+    *,
+    pause: float = SETTLE_SECONDS,
+    rounds: int = SETTLE_ROUNDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Sweep the conversation's rows again until a sweep after `pause` finds none; False if it never did."""
+    for _ in range(rounds):
+        sleep(pause)
+        if forget_conversation(settings, conversation_id) == 0:
+            return True
+    return False
+
+
 def end_and_forget(settings: Settings, conversation_id: str) -> bool:
     client = clients.messaging(settings)
     try:
@@ -109,6 +134,7 @@ def end_and_forget(settings: Settings, conversation_id: str) -> bool:
     finally:
         client.session.close()
     forget_conversation(settings, conversation_id)
+    settle(settings, conversation_id)
     return answer.ok or answer.conversation_gone
 
 

@@ -1,116 +1,72 @@
-"""`--local`: the check against the local stack, every step, both modes, answering its own questions.
+"""`--local`: the check against the bridge's own local stack, every step, both modes, answering for itself.
 
-Azurite, the Dataverse simulator (demo seed, each workstream's channel set, routing ON for the SMS
-workstream), the OpenCX simulator (which refuses sender "agent" and accepts "human_agent", so the
-fallback shows), the Messaging simulator and a webhook stand-in. Pass 1 runs mode work_item (reads,
-routing probe, send probe), pass 2 mode messaging (reads, webhook token probe). It ends by listing
-what is left behind: nothing, when the probes clean up as they should.
+Each pass runs on a devtools.stack.Stack, the same stack `make run` and the end-to-end tests use:
+Azurite, the Dataverse and OpenCX simulators and the real Functions runner (`python -m
+devtools.localhost`); in mode messaging also the Messaging API simulator, whose scripted rep posts
+to the runner's real messaging webhook (messaging_webhook/, which records the token for step 4).
+On top of the demo seed the check sets what a tenant's admin would have configured: each
+workstream's channel, unified routing ON for the SMS workstream (the routing probe's pass path)
+and an OpenCX that refuses sender "agent" and accepts "human_agent" (so the fallback shows).
+
+The settings are read the way an admin's are: the stack's app settings (what its runner was
+started with) are written to a local.settings.json and read back through source.from_file.
+Pass 1 runs mode work_item (reads, routing probe, send probe) on `Stack()`, pass 2 mode messaging
+(reads, webhook token probe) on `Stack(messaging=True)`. It ends by listing what the probes left
+behind on both stacks: nothing, when they clean up as they should.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-from contextlib import ExitStack
-from dataclasses import dataclass, field
-from typing import Any
+import tempfile
+from collections import Counter
+from pathlib import Path
 
 from devtools.golive import cli, labels, source
 from devtools.golive.report import Reporter
+from devtools.stack import Stack
 
 SMS_CHANNEL, WHATSAPP_CHANNEL, WEB_CHANNEL = 192340000, 192300000, 192360000
 ACCEPTED_SENDERS = ("contact", "human_agent")
+ROUTING_DELAY_SECONDS = 1.0
 
 
-@dataclass
-class LocalStack:
-    """The simulators and storage; `values(mode)` are the app settings pointing at them."""
+def start_stack(mode: str, runner_log: Path | None = None, *, routing: bool = True) -> Stack:
+    """A started Stack for `mode`, configured as a tenant ready to go live would be."""
+    from devtools.dataverse_sim import DEMO_WORKSTREAMS
+    from devtools.dataverse_sim.demo import DEMO_OWNER_USER_ID, DEMO_QUEUE_ID
 
-    azurite_connection: str | None = None
-    routing: bool = True
-    audience: str | None = None  # the audience Microsoft's tokens carry (None: the one the settings name)
-    exits: ExitStack = field(default_factory=ExitStack)
-    parts: dict[str, Any] = field(default_factory=dict)
-
-    def start(self) -> LocalStack:
-        from devtools.azurite import Azurite
-        from devtools.dataverse_sim import DEMO_WORKSTREAMS, DataverseSimulator, seed_demo
-        from devtools.dataverse_sim.demo import DEMO_OWNER_USER_ID, DEMO_QUEUE_ID
-        from devtools.messaging_sim import MessagingSimulator
-        from devtools.opencx_sim import OpenCXSimulator
-        from devtools.opencx_sim import seed_demo as seed_opencx
-
-        if self.azurite_connection is None:
-            azurite = Azurite().start()
-            self.exits.callback(azurite.stop)
-            self.azurite_connection = azurite.connection_string
-        dataverse = self.exits.enter_context(DataverseSimulator())
-        seed_demo(dataverse)
-        for channel, source_value in (
-            ("sms", SMS_CHANNEL),
-            ("whatsapp", WHATSAPP_CHANNEL),
-            ("web", WEB_CHANNEL),
-        ):
-            dataverse.set_streamsource(DEMO_WORKSTREAMS[channel], source_value)
+    stack = Stack(messaging=mode == "messaging", runner_log=runner_log).start()
+    try:
+        dataverse, opencx = stack.simulator, stack.opencx
+        assert dataverse is not None and opencx is not None
+        for channel, value in (("sms", SMS_CHANNEL), ("whatsapp", WHATSAPP_CHANNEL), ("web", WEB_CHANNEL)):
+            dataverse.set_streamsource(DEMO_WORKSTREAMS[channel], value)
         dataverse.route_workstream(DEMO_WORKSTREAMS["sms"], DEMO_QUEUE_ID, DEMO_OWNER_USER_ID)
-        dataverse.set_routing(self.routing, delay=1.0)
-        opencx = self.exits.enter_context(OpenCXSimulator(accepted_senders=ACCEPTED_SENDERS))
-        seed_opencx(opencx)
-        messaging = self.exits.enter_context(
-            MessagingSimulator(
-                upstream_identity=(dataverse.identity_endpoint, dataverse.identity_header),
-                audience=self.audience,
-            )
-        )
-        self.parts.update(dataverse=dataverse, opencx=opencx, messaging=messaging)
-        return self
+        dataverse.set_routing(routing, delay=ROUTING_DELAY_SECONDS)
+        opencx.accepted_senders = frozenset(ACCEPTED_SENDERS)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
 
-    def stop(self) -> None:
-        self.exits.close()
 
-    def values(self, mode: str, audience_setting: str | None = None) -> dict[str, str]:
-        from devtools.dataverse_sim import DEMO_WORKSTREAMS
+def mode_of(stack: Stack) -> str:
+    return "messaging" if stack.messaging else "work_item"
 
-        dataverse, opencx, messaging = self.parts["dataverse"], self.parts["opencx"], self.parts["messaging"]
-        values = {
-            "AzureWebJobsStorage": str(self.azurite_connection),
-            "DEFAULT_QUEUE_ID": DEMO_WORKSTREAMS["sms"],
-            **{f"WORKSTREAM_ID_{c.upper()}": w for c, w in DEMO_WORKSTREAMS.items()},
-            "DELIVERY_MODE": mode,
-            "MESSAGING_TABLE": "golivemessaging",
-            **dataverse.env(),
-            **opencx.env(),
-        }
-        if mode == "messaging":
-            values.update(messaging.env())
-            if audience_setting:
-                values["MESSAGING_WEBHOOK_AUDIENCE"] = audience_setting
-        return values
 
-    @property
-    def session_id(self) -> str:
-        from devtools.opencx_sim import SMS_SESSION_ID
-
-        return SMS_SESSION_ID
-
-    def leftovers(self, values: dict[str, str]) -> dict[str, int]:
-        """What the probes could have left: probe work items, active conversations, golive rows."""
-        from azure.data.tables import TableServiceClient
-
-        dataverse, messaging = self.parts["dataverse"], self.parts["messaging"]
-        items = [w for w in dataverse.work_items if str(w.get("subject", "")).startswith(labels.PROBE_PREFIX)]
-        service = TableServiceClient.from_connection_string(str(self.azurite_connection))
-        table = service.get_table_client(values.get("MESSAGING_TABLE", "messaging"))
-        try:
-            rows = len(list(table.list_entities()))
-        except Exception:  # no table: no rows
-            rows = 0
-        active = sum(1 for c in messaging.conversations if c.get("active"))
-        return {"probe work items": len(items), "active conversations": active, "messaging table rows": rows}
+def load(stack: Stack, folder: Path) -> source.Loaded:
+    """The stack's app settings as an admin's local.settings.json gives them: written, then read back."""
+    path = folder / f"local.settings.{mode_of(stack)}.json"
+    path.write_text(json.dumps({"IsEncrypted": False, "Values": stack.app_settings()}, indent=2), "utf-8")
+    loaded = source.from_file(path)
+    return source.Loaded(loaded.values, f"the local stack (mode {mode_of(stack)})", loaded.unresolved)
 
 
 def apply_environment(values: dict[str, str]) -> None:
-    """Credentials read the environment: the identity endpoint must be this pass's."""
+    """Credentials read the environment: the identity endpoint must be this stack's."""
     from shared.platform import credentials
 
     for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "MSI_ENDPOINT"):
@@ -119,51 +75,60 @@ def apply_environment(values: dict[str, str]) -> None:
     credentials.reset()
 
 
-def run_pass(
-    stack: LocalStack,
-    args: argparse.Namespace,
-    mode: str,
-    report: Reporter,
-    audience_setting: str | None = None,
-) -> int:
-    from devtools.golive.stand_in import WebhookStandIn
+def leftovers(stack: Stack) -> dict[str, int]:
+    """What the probes could have left: probe work items, active conversations, messaging table rows."""
+    from azure.data.tables import TableServiceClient
 
-    values = stack.values(mode, audience_setting)
-    apply_environment(values)
-    app = source.validate(values)
-    loaded = source.Loaded(values, f"the local stack (mode {mode})")
-    stand_in = None
-    if mode == "messaging":
-        stand_in = WebhookStandIn(app.settings).start()
-        stack.parts["messaging"].webhook_url = stand_in.url
+    assert stack.simulator is not None and stack.azurite is not None
+    items = [
+        w for w in stack.simulator.work_items if str(w.get("subject", "")).startswith(labels.PROBE_PREFIX)
+    ]
+    active = 0
+    if stack.messaging_parts is not None:
+        active = sum(1 for c in stack.messaging_parts.messaging.conversations if c.get("active"))
+    table_name = source.validate(stack.app_settings()).settings.messaging_table
+    service = TableServiceClient.from_connection_string(stack.azurite.connection_string)
     try:
-        return cli.run(args, app, loaded, report)
+        rows = len(list(service.get_table_client(table_name).list_entities()))
+    except Exception:  # no table: no rows
+        rows = 0
     finally:
-        if stand_in is not None:
-            stand_in.stop()
+        service.close()
+    return {"probe work items": len(items), "active conversations": active, "messaging table rows": rows}
+
+
+def run_pass(stack: Stack, args: argparse.Namespace, report: Reporter, folder: Path | None = None) -> int:
+    """One run of the check (cli.run) with the settings the stack's runner was started with."""
+    with tempfile.TemporaryDirectory() as scratch:
+        loaded = load(stack, folder or Path(scratch))
+    apply_environment(loaded.values)
+    return cli.run(args, source.validate(loaded.values), loaded, report)
 
 
 def run_local(args: argparse.Namespace) -> int:
     args.yes = True
     args.routing_probe = args.send_probe = True
-    args.session = args.session or None
     args.wait_minutes = min(args.wait_minutes, 0.5)
     args.token_wait_seconds = min(args.token_wait_seconds, 20.0)
-    stack = LocalStack().start()
     report = Reporter()
-    try:
-        args.session = args.session or stack.session_id
-        report.say("#### Pass 1 of 2: mode work_item")
-        first = run_pass(stack, args, "work_item", report)
-        args.send_probe = False
-        report.say()
-        report.say("#### Pass 2 of 2: mode messaging")
-        second = run_pass(stack, args, "messaging", Reporter())
-        report.say()
-        report.say(
-            "#### Left behind: "
-            + ", ".join(f"{k} {v}" for k, v in stack.leftovers(stack.values("messaging")).items())
-        )
-        return max(first, second)
-    finally:
-        stack.stop()
+    left: Counter[str] = Counter()
+    codes = []
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        for number, mode in enumerate(("work_item", "messaging"), start=1):
+            report.say(f"#### Pass {number} of 2: mode {mode}")
+            stack = start_stack(mode, folder / f"runner-{mode}.log")
+            try:
+                if mode == "work_item":
+                    from devtools.opencx_sim import SMS_SESSION_ID
+
+                    args.session = args.session or SMS_SESSION_ID
+                else:
+                    args.send_probe = False
+                codes.append(run_pass(stack, args, report if number == 1 else Reporter(), folder))
+                left.update(leftovers(stack))
+            finally:
+                stack.stop()
+            report.say()
+    report.say("#### Left behind: " + ", ".join(f"{k} {v}" for k, v in left.items()))
+    return max(codes)

@@ -1,4 +1,5 @@
-"""A local stack per test on the session's Azurite; the identity environment restored afterwards."""
+"""A devtools.stack.Stack per test (its own Azurite, simulators and runner); the identity environment
+restored afterwards. `stack` runs mode work_item, `messaging_stack` mode messaging."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from devtools.golive.local import LocalStack  # noqa: E402
+from devtools.golive.local import start_stack  # noqa: E402
+from devtools.stack import Stack  # noqa: E402
 
 
 @pytest.fixture
@@ -23,10 +25,19 @@ def identity_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture
-def stack(azurite, identity_env) -> Iterator[LocalStack]:
-    local = LocalStack(azurite_connection=azurite.connection_string).start()
+def _stack(mode: str, tmp_path: Path) -> Iterator[Stack]:
+    started = start_stack(mode, tmp_path / "runner.log")
     try:
-        yield local
+        yield started
     finally:
-        local.stop()
+        started.stop()
+
+
+@pytest.fixture
+def stack(identity_env: None, tmp_path: Path) -> Iterator[Stack]:
+    yield from _stack("work_item", tmp_path)
+
+
+@pytest.fixture
+def messaging_stack(identity_env: None, tmp_path: Path) -> Iterator[Stack]:
+    yield from _stack("messaging", tmp_path)

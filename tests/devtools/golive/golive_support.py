@@ -1,24 +1,32 @@
-"""Running the check in process against a LocalStack and reading its verdicts."""
+"""Running the check in process against a Stack and reading its verdicts."""
 
 from __future__ import annotations
 
 import io
 
 from devtools.golive import cli
-from devtools.golive.local import LocalStack, run_pass
+from devtools.golive.local import run_pass
 from devtools.golive.report import Outcome, Reporter
+from devtools.messaging_sim import MessagingSimulator
+from devtools.opencx_sim import SMS_SESSION_ID
+from devtools.stack import Stack
+
+SESSION_ID = SMS_SESSION_ID  # the seeded OpenCX session the send probe writes into
 
 
 def args(*extra: str):  # type: ignore[no-untyped-def]
     return cli.parser().parse_args(["--yes", "--wait-minutes", "0.1", "--token-wait-seconds", "8", *extra])
 
 
-def run(
-    stack: LocalStack, mode: str, *extra: str, audience_setting: str | None = None
-) -> tuple[int, Reporter]:
+def run(stack: Stack, *extra: str) -> tuple[int, Reporter]:
     report = Reporter(io.StringIO())
-    code = run_pass(stack, args(*extra), mode, report, audience_setting)
+    code = run_pass(stack, args(*extra), report)
     return code, report
+
+
+def messaging_sim(stack: Stack) -> MessagingSimulator:
+    assert stack.messaging_parts is not None
+    return stack.messaging_parts.messaging
 
 
 def outcome(report: Reporter, step: str) -> Outcome:
