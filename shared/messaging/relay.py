@@ -193,7 +193,10 @@ def _drain_locked(
     if link is None:
         oldest = _age_seconds(pending[0].received_at)
         if oldest < UNMAPPED_GIVE_UP_SECONDS:
-            return "unmapped", UNMAPPED_RETRY_SECONDS
+            # Soon at first (the mapping row is usually a moment late), then ever less often: a
+            # conversation the bridge never started (another system's, a probe's) costs ~30 looks
+            # over the give-up time, not one a second.
+            return "unmapped", int(min(60.0, max(UNMAPPED_RETRY_SECONDS, oldest / 10)))
         for entry in pending:
             _dead_letter(entry, None, settings, HttpResult(status=404, error_message="unknown conversation"),
                          DeadLetterReason.PERMANENT_ERROR, "messaging")  # fmt: skip
