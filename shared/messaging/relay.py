@@ -30,7 +30,7 @@ from shared.messaging.mapping import Busy, Direction, Entry, EntryState, Mapping
 from shared.messaging.relay_message import RelayMessage
 from shared.opencx.client import OpenCXClient
 from shared.opencx.send import build_agent_message
-from shared.opencx.session import transcript_lines
+from shared.opencx.session import next_cursor, transcript_lines
 from shared.platform import telemetry
 from shared.platform.deadletter import DeadLetterReason, DeadLetterRecord
 from shared.platform.http import HttpResult
@@ -45,6 +45,7 @@ logger = get_logger("relay")
 SAFETY_DRAIN_SECONDS = 5  # the queued drain behind every fast path
 UNMAPPED_RETRY_SECONDS = 1  # a rep's greeting can arrive before the mapping row is written
 UNMAPPED_GIVE_UP_SECONDS = 600.0
+CLOCK_SKEW_SECONDS = 2.0
 DRAIN_BUDGET_SECONDS = 20.0  # then the lock is released and a fresh drain queued
 MAX_ROUNDS = 50
 # The fast path is on unless this is "false": bench/relay.py turns it off for its queue-only baseline.
@@ -216,7 +217,11 @@ def _drain_locked(
             "messaging.relay", entry.traceparent, "consumer",
             conversationId=conversation_id, direction=direction.value, seq=entry.seq, entryKind=entry.kind,
         ) as span:  # fmt: skip
-            target, result, extra = _send(entry, link, settings, clients)
+            if _uncertain(entry) and _already_delivered(entry, link, settings, clients.opencx):
+                target, result, extra = "opencx", HttpResult(status=200), dict[str, Any]()
+                log_event(logger, "relay.already_delivered", conversationId=conversation_id, seq=entry.seq)
+            else:
+                target, result, extra = _send(entry, link, settings, clients)
             outcome = _outcome(entry, result)
             span.set_attribute("outcome", outcome.value)
             span.set_attribute("status", result.status or 0)
@@ -258,6 +263,53 @@ def _drain_locked(
         telemetry.count("relay.retried", target=target)
         return "retrying", delay
     return "drained", None
+
+
+def _uncertain(entry: Entry) -> bool:
+    """A rep message to the customer that was tried before (an answer lost, a crash mid-send):
+    OpenCX's send has no idempotency key, so whether the customer has it must be looked up."""
+    return (
+        entry.direction is Direction.TO_CUSTOMER
+        and entry.kind == "message"
+        and (entry.attempts > 0 or entry.state is EntryState.SENDING)
+    )
+
+
+def _already_delivered(entry: Entry, link: mapping.Mapping, settings: Settings, opencx: OpenCXClient) -> bool:
+    """True when the session's history already holds this agent message, sent after the bridge
+    received it (a little clock skew allowed). Cannot tell (history unreadable): False, so the
+    message is sent again: at least once, never lost."""
+    since = _parse_time(entry.received_at)
+    cursor: str | None = None
+    for _ in range(settings.history_max_pages):
+        page = opencx.get_history(link.session_id, cursor)
+        if not page.ok:
+            return False
+        items = page.body.get("items")
+        for item in items if isinstance(items, list) else []:
+            event = item.get("event") if isinstance(item, dict) else None
+            if not isinstance(event, dict):
+                continue
+            sender = str((event.get("sender") or {}).get("type") or "").lower()
+            text = str((event.get("content") or {}).get("text") or "").strip()
+            at = _parse_time(item.get("created_at"))
+            recent = since is None or at is None or at.timestamp() >= since.timestamp() - CLOCK_SKEW_SECONDS
+            if sender in ("human_agent", "agent") and text == (entry.text or "").strip() and recent:
+                return True
+        cursor = next_cursor(page.body)
+        if not cursor:
+            return False
+    return False
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _outcome(entry: Entry, result: HttpResult) -> Outcome:

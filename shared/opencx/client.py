@@ -56,7 +56,9 @@ class OpenCXClient(JsonHttpClient):
         return self.get(session_path(conversation_id) + "/history", "list_history", params)
 
     def send_message(self, conversation_id: str, body: dict[str, Any]) -> HttpResult:
-        return self.post(session_path(conversation_id) + "/send", "send", body)
+        """Not repeated inline after a lost answer: the send has no idempotency key, and the
+        customer may already have the message (the relay's outbox decides)."""
+        return self.post(session_path(conversation_id) + "/send", "send", body, retry_drops=False)
 
     def update_session(self, conversation_id: str, body: dict[str, Any]) -> HttpResult:
         return self.patch(session_path(conversation_id), "update_session", body)

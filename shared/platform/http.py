@@ -27,7 +27,10 @@ logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 CONNECT_TIMEOUT_SECONDS = 3.05
 INLINE_RETRY_PAUSES = (0.4, 1.5)
+# A 504 may come after the service acted: retried inline only where a repeat is harmless.
 _INLINE_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+_INLINE_RETRY_STATUSES_UNSAFE = frozenset({500, 502, 503})
+NOT_SENT = ("connect:", "token:")  # transport errors that prove nothing reached the service
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class JsonHttpClient:
     """A pooled session with bounded timeouts. Subclasses supply `auth_headers` and `read_error`."""
 
     system = "http"
+    result_type: type[HttpResult] = HttpResult
 
     def __init__(
         self,
@@ -109,10 +113,17 @@ class JsonHttpClient:
             response = self.session.request(
                 method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
             )
+        except requests.ConnectTimeout as exc:
+            result = self.result_type(status=None, transport_error=f"connect:{type(exc).__name__}")
+        except requests.ConnectionError as exc:
+            # Refused before a byte was sent is safe to repeat; a reset after sending is not.
+            refused = "NewConnectionError" in repr(exc) or "ConnectionRefused" in repr(exc)
+            prefix = "connect:" if refused else ""
+            result = self.result_type(status=None, transport_error=prefix + type(exc).__name__)
         except requests.RequestException as exc:
-            result = HttpResult(status=None, transport_error=type(exc).__name__)
+            result = self.result_type(status=None, transport_error=type(exc).__name__)
         except AuthUnavailable as exc:
-            result = HttpResult(status=None, transport_error=f"token:{exc}")
+            result = self.result_type(status=None, transport_error=f"token:{exc}")
         else:
             status = response.status_code
             body: dict[str, Any] = {}
@@ -123,7 +134,7 @@ class JsonHttpClient:
                 except ValueError:
                     body = {}
             code, message = self.read_error(body) if status >= 300 else (None, None)
-            result = HttpResult(
+            result = self.result_type(
                 status=status,
                 body=body,
                 error_code=code,
@@ -156,9 +167,14 @@ class JsonHttpClient:
             span.set_attribute("status", result.status or 0)
         return result
 
-    def request(self, method: str, path: str, operation: str, **kwargs: Any) -> HttpResult:
+    def request(
+        self, method: str, path: str, operation: str, *, retry_drops: bool = True, **kwargs: Any
+    ) -> HttpResult:
         """Send, with one retry after a 401 when the credential can be renewed, and short inline
-        retries for a dropped connection or a 5xx without Retry-After: a customer is waiting."""
+        retries for a bare 5xx without Retry-After and a dropped connection: a customer is
+        waiting. `retry_drops=False` for a request that is not safe to repeat (a message send with
+        no idempotency key): an answer lost after sending, or a 504, is then returned, never sent
+        again here; a connection that never opened is still retried (nothing was sent)."""
         pauses = list(self.inline_retry_pauses)
         renewed = False
         while True:
@@ -166,9 +182,11 @@ class JsonHttpClient:
             if result.status == 401 and not renewed and self.on_unauthorized():
                 renewed = True
                 continue
-            retry_inline = result.status is None or (
-                result.status in _INLINE_RETRY_STATUSES and result.retry_after is None
-            )
+            if result.status is None:
+                retry_inline = retry_drops or (result.transport_error or "").startswith(NOT_SENT)
+            else:
+                statuses = _INLINE_RETRY_STATUSES if retry_drops else _INLINE_RETRY_STATUSES_UNSAFE
+                retry_inline = result.status in statuses and result.retry_after is None
             if retry_inline and pauses:
                 time.sleep(pauses.pop(0) * random.uniform(0.75, 1.25))  # noqa: S311 - jitter
                 continue
@@ -177,8 +195,10 @@ class JsonHttpClient:
     def get(self, path: str, operation: str, params: dict[str, str] | None = None) -> HttpResult:
         return self.request("GET", path, operation, params=params)
 
-    def post(self, path: str, operation: str, payload: dict[str, Any]) -> HttpResult:
-        return self.request("POST", path, operation, json=payload)
+    def post(
+        self, path: str, operation: str, payload: dict[str, Any], *, retry_drops: bool = True
+    ) -> HttpResult:
+        return self.request("POST", path, operation, json=payload, retry_drops=retry_drops)
 
     def patch(self, path: str, operation: str, payload: dict[str, Any]) -> HttpResult:
         return self.request("PATCH", path, operation, json=payload)

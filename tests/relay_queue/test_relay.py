@@ -128,3 +128,21 @@ def test_a_refused_message_is_dead_lettered_and_the_replay_tool_redrives_it(
     wait_for(
         lambda: _texts(bridge, SMS_SESSION_ID) == ["goes through", "refused once"], 20, "the re-driven one"
     )
+
+
+def test_a_send_whose_answer_was_lost_reaches_the_customer_once(messaging_bridge: MessagingBridge) -> None:
+    """OpenCX's send has no idempotency key. When the answer to a send is lost (OpenCX stored it,
+    the connection dropped), the relay looks in the session's history before sending again, so the
+    customer gets the message once, and the messages after it in order."""
+    bridge = messaging_bridge
+    bridge.sim.rep.greeting = None
+    conversation_id = bridge.handoff(SMS_SESSION_ID)
+    bridge.opencx.add_fault(FaultRule(kind="drop_after_commit", operation="send", times=1))
+    expected = ["Checking your order now", "Friday works", "Anything else?"]
+    for text in expected:
+        bridge.sim.rep.say(conversation_id, text)
+    assert bridge.sim.rep.wait_delivered(30)
+    wait_for(lambda: not mapping.entries(conversation_id, Direction.TO_CUSTOMER), 60, "nothing pending")
+    assert _texts(bridge, SMS_SESSION_ID) == expected
+    assert bridge.opencx.count(operation="send") == len(expected)  # the lost one was not sent again
+    assert bridge.opencx.count(operation="list_history") >= 1  # it was looked up instead

@@ -75,3 +75,21 @@ def test_timeout_is_a_transport_failure(opencx):
     )
     answer = client.get_session(SMS_SESSION_ID)
     assert answer.status is None and answer.transport_error
+
+
+def test_a_send_whose_answer_was_lost_is_not_sent_again_inline(opencx):
+    """OpenCX's send has no idempotency key: a dropped answer may mean the customer already has
+    the message, so the client returns the failure instead of sending it a second time (the relay
+    decides, with its outbox). A connection that never opened is still retried: nothing was sent."""
+    opencx.add_fault(FaultRule("drop_after_commit", operation="send", times=1))
+    client = opencx_client()
+    body = {"sender": "agent", "message": {"type": "text", "text": "On my way"}}
+    result = client.send_message(SMS_SESSION_ID, body)
+    assert result.status is None and result.transport_error
+    assert [m.text for m in opencx.sent_to(SMS_SESSION_ID)] == ["On my way"]  # once, not twice
+
+
+def test_a_session_update_is_retried_inline_after_a_lost_answer(opencx):
+    opencx.add_fault(FaultRule("drop_after_commit", operation="update_session", times=1))
+    result = opencx_client().update_session(SMS_SESSION_ID, {"status": "closed_resolved"})
+    assert result.ok  # setting a status twice is harmless
