@@ -4,15 +4,12 @@ per request from one shared credential, over the common pooled JSON client.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from azure.core.exceptions import AzureError
-
 from shared.platform.credentials import shared_credential
-from shared.platform.http import AuthUnavailable, HttpResult, JsonHttpClient
+from shared.platform.http import CredentialClient, HttpResult
 from shared.platform.settings import get_settings
 
 # Kept as a name of its own: every Dynamics module speaks of Dataverse answers.
@@ -37,8 +34,8 @@ def read_odata_error(body: dict[str, Any]) -> tuple[str | None, str | None]:
     return code, str(error.get("message") or "") or None
 
 
-class DataverseClient(JsonHttpClient):
-    """One per process. The credential caches tokens and refreshes them before they expire."""
+class DataverseClient(CredentialClient):
+    """One per process, OData headers on every request."""
 
     system = "dataverse"
 
@@ -55,6 +52,8 @@ class DataverseClient(JsonHttpClient):
         root = base_url.rstrip("/")
         super().__init__(
             f"{root}/api/data/v9.2/",
+            credential_factory,
+            f"{root}/.default",
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             inline_retry_pauses=inline_retry_pauses,
@@ -62,23 +61,6 @@ class DataverseClient(JsonHttpClient):
             read_error=read_odata_error,
             default_headers=_ODATA_HEADERS,
         )
-        self.scope = f"{root}/.default"
-        self._credential_factory = credential_factory
-        self._credential = credential_factory()
-        self._credential_lock = threading.Lock()
-
-    def auth_headers(self) -> dict[str, str]:
-        try:
-            token = self._credential.get_token(self.scope).token
-        except AzureError as exc:  # no token (identity endpoint down, no identity): transient
-            raise AuthUnavailable(type(exc).__name__) from exc
-        return {"Authorization": f"Bearer {token}"}
-
-    def on_unauthorized(self) -> bool:
-        """After a 401 the cached token is no good: a new credential instance has an empty cache."""
-        with self._credential_lock:
-            self._credential = self._credential_factory()
-        return True
 
 
 @lru_cache(maxsize=1)

@@ -9,26 +9,14 @@ looked for leniently (`_error_code`). Never logs a body, a text or a token.
 
 from __future__ import annotations
 
-import logging
-import random
 import re
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import requests
-from azure.core.exceptions import AzureError
-from requests.adapters import HTTPAdapter
-
 from shared.messaging.bodies import build_end_activity
-from shared.platform.log import get_logger, log_event
-from shared.platform.retry_policy import parse_retry_after
-
-logger = get_logger("messaging")
-logging.getLogger("urllib3").setLevel(logging.WARNING)
+from shared.platform.http import CredentialClient, HttpResult
 
 API_PREFIX = "/api/v1.0/consumer/"
 CONNECT_TIMEOUT_SECONDS = 3.05
@@ -49,20 +37,8 @@ _HEADERS = {"Accept": "application/json", "Content-Type": "application/json; cha
 
 
 @dataclass(frozen=True)
-class MessagingResponse:
-    """What the caller needs of an answer; mirrors shared.dynamics.dataverse.DataverseResponse."""
-
-    status: int | None  # None: no answer (connection dropped, timeout, no token)
-    body: dict[str, Any] = field(default_factory=dict)
-    error_code: str | None = None
-    error_message: str | None = None
-    retry_after: float | None = None
-    correlation_id: str | None = None
-    transport_error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
+class MessagingResponse(HttpResult):
+    """The common answer, with the Messaging API's fields read in any case."""
 
     @property
     def conversation_id(self) -> str | None:
@@ -137,8 +113,15 @@ def _error_message(body: dict[str, Any]) -> str | None:
     return None
 
 
-class MessagingClient:
-    """One per process: a pooled requests.Session and a credential that caches and refreshes tokens."""
+def read_messaging_error(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    return _error_code(body), _error_message(body)
+
+
+class MessagingClient(CredentialClient):
+    """One per process, on the common pooled client (transport, inline retries, request log)."""
+
+    system = "messaging"
+    result_type = MessagingResponse
 
     def __init__(
         self,
@@ -153,121 +136,40 @@ class MessagingClient:
         inline_retry_pauses: tuple[float, ...] = INLINE_RETRY_PAUSES,
         pool_size: int = 32,
     ) -> None:
-        self.api = base_url.rstrip("/") + API_PREFIX
-        self.scope = scope
+        super().__init__(
+            base_url.rstrip("/") + API_PREFIX,
+            credential_factory,
+            scope,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            inline_retry_pauses=inline_retry_pauses,
+            pool_size=pool_size,
+            read_error=read_messaging_error,
+            default_headers={**_HEADERS, "channel-id": channel_id, "organization-id": organization_id},
+        )
         self.channel_id = channel_id
         self.organization_id = organization_id
-        self._credential_factory = credential_factory
-        self._credential = credential_factory()
-        self._credential_lock = threading.Lock()
-        self.timeout = (connect_timeout, read_timeout)
-        self.inline_retry_pauses = inline_retry_pauses
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-
-    # ------------------------------------------------------------------ operations
 
     def create_conversation(self, body: dict[str, Any]) -> MessagingResponse:
         """Create (or, for an active `customerid`, get back) a conversation; safe to retry inline."""
-        return self.request("POST", "conversation/create", "create", body, retry_drops=True)
+        return self._call("POST", "conversation/create", "create", body, retry_drops=True)
 
     def send_activity(self, conversation_id: str, activity: dict[str, Any]) -> MessagingResponse:
         """Send one activity. A dropped answer is NOT retried here: the service may have stored it."""
         path = f"conversation/{quote(conversation_id, safe='')}"
-        return self.request("POST", path, f"send_{activity.get('type', 'activity')}", activity)
+        return self._call(
+            "POST", path, f"send_{activity.get('type', 'activity')}", activity, retry_drops=False
+        )
 
     def end_conversation(self, conversation_id: str) -> MessagingResponse:
         """Send endOfConversation; a 404/30013 answer (already closed) counts as done for callers."""
         activity = build_end_activity(conversation_id, self.channel_id)
         path = f"conversation/{quote(conversation_id, safe='')}"
-        return self.request("POST", path, "end", activity, retry_drops=True)
+        return self._call("POST", path, "end", activity, retry_drops=True)
 
-    # ------------------------------------------------------------------ plumbing
-
-    def _token(self) -> str:
-        return str(self._credential.get_token(self.scope).token)
-
-    def _renew_credential(self) -> None:
-        with self._credential_lock:
-            self._credential = self._credential_factory()
-
-    def _exchange(self, method: str, path: str, operation: str, payload: Any) -> MessagingResponse:
-        started = time.perf_counter()
-        try:
-            headers = {
-                **_HEADERS,
-                "Authorization": f"Bearer {self._token()}",
-                "channel-id": self.channel_id,
-                "organization-id": self.organization_id,
-            }
-            response = self.session.request(
-                method, self.api + path, headers=headers, json=payload, timeout=self.timeout
-            )
-        except requests.ConnectTimeout as exc:
-            result = MessagingResponse(status=None, transport_error=f"connect:{type(exc).__name__}")
-        except requests.RequestException as exc:
-            result = MessagingResponse(status=None, transport_error=type(exc).__name__)
-        except AzureError as exc:
-            result = MessagingResponse(status=None, transport_error=f"token:{type(exc).__name__}")
-        else:
-            body: dict[str, Any] = {}
-            if response.content:
-                try:
-                    parsed = response.json()
-                    body = parsed if isinstance(parsed, dict) else {}
-                except ValueError:
-                    body = {}
-            ok = 200 <= response.status_code < 300
-            result = MessagingResponse(
-                status=response.status_code,
-                body=body,
-                error_code=None if ok else _error_code(body),
-                error_message=None if ok else _error_message(body),
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                correlation_id=response.headers.get("x-ms-correlation-id"),
-            )
-        log_event(
-            logger,
-            "messaging.request",
-            logging.INFO if result.ok else logging.WARNING,
-            operation=operation,
-            method=method,
-            status=result.status or 0,
-            errorCode=result.error_code,
-            correlationId=result.correlation_id,
-            transportError=result.transport_error,
-            durationMs=round((time.perf_counter() - started) * 1000, 1),
-        )
-        return result
-
-    def request(
-        self, method: str, path: str, operation: str, payload: Any = None, *, retry_drops: bool = False
+    def _call(
+        self, method: str, path: str, operation: str, payload: Any, *, retry_drops: bool
     ) -> MessagingResponse:
-        """Send with one token refresh on 401 and short inline retries.
-
-        Always retried inline: a connect timeout or no token (nothing reached the service) and a bare
-        5xx. A dropped answer only with `retry_drops` (operations that are idempotent).
-        """
-        pauses = list(self.inline_retry_pauses)
-        refreshed = False
-        while True:
-            result = self._exchange(method, path, operation, payload)
-            if result.status == 401 and not refreshed:
-                refreshed = True
-                self._renew_credential()
-                continue
-            if pauses and _should_retry_inline(result, retry_drops):
-                time.sleep(pauses.pop(0) * random.uniform(0.75, 1.25))  # noqa: S311 - jitter
-                continue
-            return result
-
-
-def _should_retry_inline(result: MessagingResponse, retry_drops: bool) -> bool:
-    if result.status is None:
-        error = result.transport_error or ""
-        return retry_drops or error.startswith(("connect:", "token:"))
-    # 504 may come after the service acted: retried only where a repeat is harmless.
-    statuses = (500, 502, 503, 504) if retry_drops else (500, 502, 503)
-    return result.status in statuses and result.retry_after is None
+        result = self.request(method, path, operation, json=payload, retry_drops=retry_drops)
+        assert isinstance(result, MessagingResponse)
+        return result

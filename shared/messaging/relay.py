@@ -25,7 +25,7 @@ from typing import Any
 
 from shared.messaging import mapping
 from shared.messaging.bodies import build_message_activity
-from shared.messaging.client import MessagingClient, MessagingResponse
+from shared.messaging.client import MessagingClient
 from shared.messaging.mapping import Busy, Direction, Entry, EntryState, MappingUnavailable
 from shared.messaging.relay_message import RelayMessage
 from shared.opencx.client import OpenCXClient
@@ -344,18 +344,6 @@ def _to_customer(entry: Entry, link: mapping.Mapping, settings: Settings, opencx
     return opencx.send_message(link.session_id, body)
 
 
-def _as_http(response: MessagingResponse) -> HttpResult:
-    return HttpResult(
-        status=response.status,
-        body=response.body,
-        error_code=response.error_code,
-        error_message=response.error_message,
-        retry_after=response.retry_after,
-        transport_error=response.transport_error,
-        correlation_id=response.correlation_id,
-    )
-
-
 def _to_rep(
     entry: Entry, link: mapping.Mapping, settings: Settings, clients: Clients
 ) -> tuple[HttpResult, dict[str, Any]]:
@@ -364,14 +352,14 @@ def _to_rep(
     channel = settings.messaging.channel_id
     if entry.kind == "end":
         ended = messaging.end_conversation(link.conversation_id)
-        return _as_http(ended) if not ended.conversation_gone else HttpResult(status=404), {}
+        return ended if not ended.conversation_gone else HttpResult(status=404), {}
     if entry.text:
         activity = build_message_activity(
             link.conversation_id, channel, text=entry.text[:6000], sender_name=entry.sender_name,
             sender_id=link.session_id,
         )  # fmt: skip
         progress = {"lastForwardedAt": entry.event_at} if entry.event_at else {}
-        return _as_http(messaging.send_activity(link.conversation_id, activity)), progress
+        return messaging.send_activity(link.conversation_id, activity), progress
     return _history_to_rep(link, settings, clients)
 
 
@@ -411,7 +399,7 @@ def _history_to_rep(
         )
         sent = messaging.send_activity(link.conversation_id, activity)
         if not sent.ok:
-            return _as_http(sent), ({"lastHistoryId": last} if last else {})
+            return sent, ({"lastHistoryId": last} if last else {})
         last, forwarded = line.id, forwarded + 1
         if last:
             count = link.to_rep + forwarded

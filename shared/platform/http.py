@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -202,3 +203,32 @@ class JsonHttpClient:
 
     def patch(self, path: str, operation: str, payload: dict[str, Any]) -> HttpResult:
         return self.request("PATCH", path, operation, json=payload)
+
+
+class CredentialClient(JsonHttpClient):
+    """A client whose bearer token comes from an azure-identity credential (Dataverse, Messaging):
+    asked on every request (the credential caches and refreshes it), and renewed once after a 401,
+    since a new credential instance has an empty cache."""
+
+    def __init__(
+        self, base_url: str, credential_factory: Callable[[], Any], scope: str, **options: Any
+    ) -> None:
+        super().__init__(base_url, **options)
+        self.scope = scope
+        self._credential_factory = credential_factory
+        self._credential = credential_factory()
+        self._credential_lock = threading.Lock()
+
+    def auth_headers(self) -> dict[str, str]:
+        from azure.core.exceptions import AzureError
+
+        try:
+            token = self._credential.get_token(self.scope).token
+        except AzureError as exc:  # no token (identity endpoint down, no identity): transient
+            raise AuthUnavailable(type(exc).__name__) from exc
+        return {"Authorization": f"Bearer {token}"}
+
+    def on_unauthorized(self) -> bool:
+        with self._credential_lock:
+            self._credential = self._credential_factory()
+        return True
