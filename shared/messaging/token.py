@@ -13,13 +13,14 @@ token, never a claim value.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
+
+from shared.platform.settings import is_loopback
 
 ALGORITHMS = ("RS256",)  # Entra signs access tokens with RS256; never `none`, never HS*
 DEFAULT_LEEWAY_SECONDS = 60.0
@@ -60,15 +61,6 @@ def issuers_for(tenant_id: str) -> tuple[str, str]:
     return (f"https://login.microsoftonline.com/{tenant_id}/v2.0", f"https://sts.windows.net/{tenant_id}/")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def checked_jwks_url(url: str | None, tenant_id: str) -> str:
     """The tenant's Microsoft keys, or an override that is https, or http on loopback only."""
     if not url:
@@ -76,7 +68,7 @@ def checked_jwks_url(url: str | None, tenant_id: str) -> str:
     parts = urlsplit(url.strip())
     if not parts.hostname or parts.scheme not in ("https", "http"):
         raise ValueError("MESSAGING_JWKS_URL must be an absolute https URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ValueError("MESSAGING_JWKS_URL may use plain http only on a loopback host")
     return url.strip()
 

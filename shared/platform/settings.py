@@ -124,7 +124,8 @@ class Settings:
         return self.workstreams.get(channel) or self.default_queue_id
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """localhost or a loopback address: the only hosts plain http is allowed for."""
     if host == "localhost":
         return True
     try:
@@ -144,7 +145,7 @@ def _root_url(
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         problems[name] = f"must be an absolute https URL such as {example}"
-    elif parts.scheme == "http" and not _is_loopback(parts.hostname):
+    elif parts.scheme == "http" and not is_loopback(parts.hostname):
         problems[name] = "must use https (plain http is allowed only for loopback hosts)"
     elif parts.query or parts.fragment:
         problems[name] = "must not carry a query or a fragment"
@@ -339,7 +340,7 @@ def _messaging(env: Mapping[str, str], problems: dict[str, str]) -> MessagingSet
     jwks = (env.get("MESSAGING_JWKS_URL") or "").strip() or None
     if jwks:
         parts = urlsplit(jwks)
-        if not (parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname or ""))):
+        if not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname or ""))):
             problems["MESSAGING_JWKS_URL"] = "must be https, or plain http on a loopback host (tests)"
     return MessagingSettings(
         api_url=_root_url(
