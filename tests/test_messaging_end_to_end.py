@@ -44,9 +44,17 @@ def test_the_full_loop(messaging_bridge: MessagingBridge) -> None:
         15,
         "the OpenCX session closed",
     )
-    status = requests.get(
-        f"{bridge.url}/api/handoffs/{SMS_SESSION_ID}", headers={"x-functions-key": FUNCTION_KEY}, timeout=10
-    ).json()
+
+    def status_now() -> dict:
+        return requests.get(
+            f"{bridge.url}/api/handoffs/{SMS_SESSION_ID}",
+            headers={"x-functions-key": FUNCTION_KEY},
+            timeout=10,
+        ).json()
+
+    # The relay records the end just after OpenCX answered the close: wait for that write.
+    wait_for(lambda: status_now()["handoffs"][0]["messaging"]["state"] == "closed", 15, "the mapping closed")
+    status = status_now()
     assert status["handoffs"][0]["dynamics365_chat_id"] == conversation_id
     counts = status["handoffs"][0]["messaging"]
     assert counts == {
