@@ -44,9 +44,8 @@ class Client:
         }
 
     def get(self, path: str, params: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
-        return self.session.get(
-            f"{self.sim.url}{API}{path}", params=params, headers=self.headers(), timeout=10, **kwargs
-        )
+        kwargs.setdefault("timeout", 10)
+        return self.session.get(f"{self.sim.url}{API}{path}", params=params, headers=self.headers(), **kwargs)
 
     def post(
         self, path: str, body: Any, params: dict[str, str] | None = None, **headers: str

@@ -13,19 +13,20 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dvsim_support
 import pytest
 import requests
+from dvsim_support import error_of, fetch_token
 
 from devtools.dataverse_sim import DEMO_WORKSTREAM_ID, DataverseSimulator, FaultRule, seed_demo
 from devtools.dataverse_sim.odata import ODataError
 from devtools.dataverse_sim.query import comparisons, parse_contact_filter
 
-ROOT = Path(__file__).resolve().parents[2]
-API = "/api/data/v9.2/"
+ROOT = Path(__file__).resolve().parents[3]
+API = dvsim_support.API
 WORKSTREAM_BIND = "msdyn_liveworkstreamid_msdyn_ocliveworkitem@odata.bind"
 CONTACT_BIND = "msdyn_customer_msdyn_ocliveworkitem_contact@odata.bind"
 CONTEXT_ITEMS = "msdyn_msdyn_ocliveworkitem_msdyn_ocliveworkitemcontextitem_ocliveworkitemid"
@@ -44,25 +45,8 @@ AZURE_ENV = (
 )
 
 
-class Client:
-    """A pooled requests.Session with a valid token, the way the bridge's client talks to Dataverse."""
-
-    def __init__(self, sim: DataverseSimulator) -> None:
-        self.sim = sim
-        self.session = requests.Session()
-        self.token = fetch_token(sim)
-
-    def headers(self, **extra: str) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.token}",
-            "OData-Version": "4.0",
-            "OData-MaxVersion": "4.0",
-            "Accept": "application/json",
-            **extra,
-        }
-
-    def get(self, path: str, params: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
-        return self.session.get(f"{self.sim.url}{API}{path}", params=params, headers=self.headers(), **kwargs)
+class Client(dvsim_support.Client):
+    """The shared test client, with the work-item create and a contact lookup of $top=2."""
 
     def create(self, body: Any, timeout: float = 10.0, **headers: str) -> requests.Response:
         return self.session.post(
@@ -72,30 +56,8 @@ class Client:
             timeout=timeout,
         )
 
-    def contacts(self, flt: str, top: str = "2") -> requests.Response:
-        return self.get("contacts", {"$select": "contactid", "$top": top, "$filter": flt})
-
-
-def fetch_token(sim: DataverseSimulator) -> str:
-    response = requests.get(
-        sim.identity_endpoint,
-        params={"api-version": "2019-08-01", "resource": sim.url},
-        headers={"X-IDENTITY-HEADER": sim.identity_header},
-        timeout=5,
-    )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
-
-
-def error_of(response: requests.Response) -> tuple[int, str]:
-    return response.status_code, response.json()["error"]["code"]
-
-
-@pytest.fixture
-def sim() -> Iterator[DataverseSimulator]:
-    with DataverseSimulator(seed=0) as simulator:
-        yield simulator
-        assert simulator.errors == [], "the simulator hit an internal error"
+    def contacts(self, flt: str, top: str = "2", select: str = "contactid") -> requests.Response:
+        return super().contacts(flt, top, select)
 
 
 @pytest.fixture
