@@ -292,7 +292,8 @@ def test_success_is_invoked_once_with_dequeue_count_and_deleted(host, fixture, e
 def test_failure_is_retried_with_rising_dequeue_count_then_poisoned(host, fixture, env, caplog):
     caplog.set_level(logging.INFO, logger="devtools.localhost")
     _enqueue(env, "fail-1")
-    _wait(lambda: _peek(env, "-poison"))
+    # The listener moves the message, then logs the move: wait for both, not only the first.
+    _wait(lambda: _peek(env, "-poison") and any("outcome=poisoned" in r.getMessage() for r in caplog.records))
     assert fixture.SEEN == [("fail-1", 1), ("fail-1", 2), ("fail-1", 3)]  # maxDequeueCount attempts
     outcomes = [
         r.getMessage().rsplit("outcome=", 1)[1] for r in caplog.records if "outcome=" in r.getMessage()
