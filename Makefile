@@ -16,7 +16,7 @@ LOCK_DIR ?= .
 EXPORT_ARGS := export --frozen --no-dev --no-emit-project --hashes --no-header --format requirements-txt
 COMPILE_ARGS := pip compile --quiet --universal --python-version 3.11 --generate-hashes --no-header
 
-.PHONY: demo demo-messaging run test lint mypy deps lock lock-files python clean bench soak golive
+.PHONY: demo demo-messaging run test lint mypy deps lock lock-files python clean bench soak golive fresh-clone
 
 demo: deps ## Run the bridge end to end locally: Azurite, OpenCX and Dataverse simulators, local runner, four real-envelope handoffs (sms, whatsapp, web, email)
 	$(PY) -m devtools.demo
@@ -48,6 +48,9 @@ soak: deps ## The full fault soak: 2,000 handoffs, ~20% faults on OpenCX and on 
 GOLIVE_ARGS ?= --local
 golive: deps ## The go-live check: reads, then opt-in probes, each with a verdict and a fix
 	$(PY) -m devtools.golive $(GOLIVE_ARGS)
+
+fresh-clone: ## The README's two commands in a fresh clone of HEAD with empty caches (uv, npm, pip, XDG)
+	.ci/fresh-clone
 
 lint: deps
 	$(VENV)/bin/ruff check .
