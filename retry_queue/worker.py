@@ -9,7 +9,6 @@ finally moves the message to `-poison`, and nothing is lost.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 
@@ -140,7 +139,7 @@ def _dead_letter(
         lastAttemptAt=now,
         message=embedded.model_dump(mode="json", exclude_none=True),
     )
-    dead_letter(record, settings)
+    dead_letter(record, settings.handoff_queue)
     _store(message, Status.DEAD_LETTERED, step, deadLetterReason=reason.value)
     telemetry.count("handoffs.dead_lettered", reason=reason.value, target=step.target)
     log_event(
@@ -231,19 +230,6 @@ def handle(
     return done
 
 
-# The record holds the raw text JSON-escaped: keep that escaped form, not the character count,
-# within the queue's limit.
-RAW_MESSAGE_BYTES = 30_000
-
-
-def _fit_json_text(text: str, limit: int) -> str:
-    size = len(json.dumps(text).encode("utf-8"))
-    while size > limit:
-        text = text[: max(0, len(text) * limit // size - 16)]
-        size = len(json.dumps(text).encode("utf-8"))
-    return text
-
-
 def _dead_letter_invalid(raw: str, error: ValidationError, settings: Settings) -> None:
     fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(message)" for e in error.errors()[:10])
     record = make_record(
@@ -253,9 +239,9 @@ def _dead_letter_invalid(raw: str, error: ValidationError, settings: Settings) -
         error_message=f"invalid fields: {fields}",
         attempts=1,
         lastAttemptAt=datetime.now(UTC),
-        rawMessage=_fit_json_text(raw, RAW_MESSAGE_BYTES),
+        rawMessage=raw,  # dead_letter bounds it
     )
-    dead_letter(record, settings)
+    dead_letter(record, settings.handoff_queue)
     log_event(
         logger, "handoff.dead_lettered", logging.ERROR, outcome="dead_lettered", reason="invalid_message"
     )
