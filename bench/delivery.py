@@ -71,8 +71,8 @@ def fill_queue(connection: str, queue: str, sessions: list[str]) -> None:
     from azure.core.exceptions import ResourceExistsError
     from azure.storage.queue import QueueClient
 
+    from shared.opencx.handoff_message import build_message
     from shared.opencx.webhook import derive_handoff_id, parse_event
-    from shared.platform.queue_message import build_message
 
     client = QueueClient.from_connection_string(connection, queue)
     with contextlib.suppress(ResourceExistsError):

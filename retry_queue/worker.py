@@ -18,17 +18,17 @@ from pydantic import ValidationError
 from retry_queue.delivery import Step, deliver, handoff_of
 from shared.dynamics.dataverse import DataverseClient, dataverse_client
 from shared.opencx.client import OpenCXClient, opencx_client
-from shared.platform import telemetry
-from shared.platform.deadletter import DeadLetterReason, dead_letter, make_record
-from shared.platform.log import get_logger, log_event
-from shared.platform.masking import redact_known
-from shared.platform.queue_message import (
+from shared.opencx.handoff_message import (
     DEADLETTER_EMBED_BYTES,
     AttemptRecord,
     HandoffMessage,
     fit_to_budget,
     parse_message,
 )
+from shared.platform import telemetry
+from shared.platform.deadletter import DeadLetterReason, dead_letter, make_record
+from shared.platform.log import get_logger, log_event
+from shared.platform.masking import redact_known
 from shared.platform.queues import QueueProfile, queue_client, send
 from shared.platform.retry_policy import Outcome, retry_delay_seconds
 from shared.platform.settings import Settings, get_settings
