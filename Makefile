@@ -27,10 +27,11 @@ demo-messaging: deps ## Mode messaging end to end: SMS handoff -> Dynamics conve
 run: deps ## Start the stack and keep it up until Ctrl-C
 	$(PY) -m devtools.run_stack
 
-test: deps $(CHECKOV_VENV)/.installed ## Lint, type-check and run every test (unit, integration with Azurite, infra checks)
+test: deps $(CHECKOV_VENV)/.installed ## Lint, type-check, check the import layers and run every test (unit, integration with Azurite, infra checks)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: deps ## Benchmarks: ingress, delivery at 50 and 150 ms Dataverse latency, end-to-end latency, cold start (figures + ratios, JSON in bench/results/)
@@ -56,6 +57,7 @@ lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 mypy: deps
 	$(VENV)/bin/mypy

@@ -133,6 +133,7 @@ def test_deploy_requirements_are_the_declared_runtime_and_no_dev_tool() -> None:
         "schemathesis",
         "uv",
         "checkov",
+        "import-linter",
         "azure-functions-worker",
     }
     assert not dev_only & deployed.keys()
