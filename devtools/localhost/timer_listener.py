@@ -36,12 +36,19 @@ def utc_now() -> datetime:
 class TimerInfo(func.TimerRequest):
     """What the worker passes as the timer argument: `past_due`, plus `schedule_status`/`schedule`."""
 
-    def __init__(self, past_due: bool, last: datetime | None, next_due: datetime, schedule: str) -> None:
+    def __init__(
+        self,
+        past_due: bool,
+        last: datetime | None,
+        next_due: datetime,
+        schedule: str,
+        updated: datetime | None = None,
+    ) -> None:
         self._past_due = past_due
         self.schedule_status = {
             "Last": last.isoformat() if last else None,
             "Next": next_due.isoformat(),
-            "LastUpdated": utc_now().isoformat(),
+            "LastUpdated": (updated or utc_now()).isoformat(),
         }
         self.schedule = {"AdjustForDST": False, "Expression": schedule}
 
@@ -70,7 +77,8 @@ class TimerListener:
         self.failures = 0
         self.last: datetime | None = None
         self.next_due = self.schedule.next_after(clock())
-        self._run_lock = threading.Lock()
+        self._run_lock = threading.Lock()  # one invocation at a time, as the host's singleton lock
+        self._due_lock = threading.Lock()  # the loop and a test's run_due() never fire one occurrence twice
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -101,11 +109,12 @@ class TimerListener:
     def run_due(self, now: datetime) -> bool:
         """Fire if the next occurrence is due at `now`; the one after is computed from `now`, so a
         backlog of missed occurrences runs once, past due. Returns whether it fired."""
-        due = self.next_due
-        if now < due:
-            return False
-        past_due = (now - due).total_seconds() > PAST_DUE_SECONDS
-        self.next_due = self.schedule.next_after(now)
+        with self._due_lock:
+            due = self.next_due
+            if now < due:
+                return False
+            past_due = (now - due).total_seconds() > PAST_DUE_SECONDS
+            self.next_due = self.schedule.next_after(now)
         self._invoke(past_due)
         return True
 
@@ -117,8 +126,9 @@ class TimerListener:
         with self._run_lock:
             invocation_id = str(uuid.uuid4())
             started = time.monotonic()
-            info = TimerInfo(past_due, self.last, self.next_due, self.expression)
-            self.last = self.clock()
+            now = self.clock()
+            info = TimerInfo(past_due, self.last, self.next_due, self.expression, now)
+            self.last = now
             self.invocations += 1
             try:
                 call_user_function(self.function, self.trigger_arg, info)
