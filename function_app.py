@@ -6,6 +6,7 @@ import azure.functions as func
 
 from handoff_trigger import bp as handoff_trigger_bp
 from messaging_webhook import bp as messaging_webhook_bp
+from reconcile_timer import bp as reconcile_timer_bp
 from relay_queue import bp as relay_queue_bp
 from retry_queue import bp as retry_queue_bp
 from status_api import bp as status_api_bp
@@ -20,3 +21,4 @@ app.register_functions(retry_queue_bp)
 app.register_functions(status_api_bp)
 app.register_functions(messaging_webhook_bp)
 app.register_functions(relay_queue_bp)
+app.register_functions(reconcile_timer_bp)

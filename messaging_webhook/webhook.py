@@ -3,21 +3,21 @@
 Order: the token before anything is read from the body, so an unauthenticated caller learns
 nothing and queues nothing (401; 503 only when the tenant's keys cannot be fetched, so Microsoft
 retries). Then the activity is parsed leniently; rep messages and end events are appended to the
-conversation's outbox (dedup by the activity's `dedup_key`) and relayed (shared/messaging/relay.py);
+conversation's outbox (dedup by the activity's `dedup_key`) and relayed (shared/messaging/accept.py);
 typing, system events and anything unknown are answered 200 and ignored. Redeliveries answer 200.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 import azure.functions as func
 
-from shared.messaging import relay
+from shared.messaging.accept import Accepted, accept
 from shared.messaging.activity import MAX_BODY_BYTES, ActivityInvalid, ActivityKind, parse_activity
-from shared.messaging.mapping import Direction, Entry
+from shared.messaging.deps import process_deps
+from shared.messaging.outbox import Direction, Entry, EntryKind, iso_at
 from shared.messaging.token import TokenRejected
 from shared.platform import telemetry
 from shared.platform.log import get_logger, log_event
@@ -28,12 +28,6 @@ from shared.platform.tracing import current_traceparent
 
 logger = get_logger("messaging_webhook")
 CONVERSATION_ID_MAX = 128
-
-
-def relay_clients() -> relay.Clients:
-    from shared.messaging.factory import messaging_client, relay_opencx_client
-
-    return relay.Clients(opencx=relay_opencx_client(), messaging=messaging_client())
 
 
 def _refuse(status: int, reason: str, **dimensions: Any) -> None:
@@ -96,21 +90,21 @@ def handle_activity(req: func.HttpRequest, context: Any = None) -> func.HttpResp
 
     parent = current_traceparent(req.headers, context)
     with telemetry.span("messaging.webhook", parent, "server", **dimensions) as span:
+        deps = process_deps()
         entry = Entry(
             conversation_id=conversation_id,
             direction=Direction.TO_CUSTOMER,
-            seq=0,
-            kind="message" if kind is ActivityKind.REP_MESSAGE else "end",
+            kind=EntryKind.MESSAGE if kind is ActivityKind.REP_MESSAGE else EntryKind.END,
             text=activity.text if kind is ActivityKind.REP_MESSAGE else None,
             sender_name=activity.sender_name,
             sender_id=activity.sender_id,
             attachments=[a.model_dump(by_alias=False, exclude_none=True) for a in activity.attachments],
-            received_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            received_at=iso_at(deps.clock()),
             traceparent=span.traceparent() or parent,
         )
         entry = _with_attachment_names(entry)
         try:
-            outcome = relay.accept(entry, activity.dedup_key, settings, relay_clients)
+            outcome = accept(deps, entry, activity.dedup_key)
         except QueueUnavailable as exc:
             span.set_attribute("outcome", "enqueue_failed")
             log_event(logger, "messaging.enqueue_failed", logging.ERROR, **dimensions, error=str(exc))
@@ -119,7 +113,7 @@ def handle_activity(req: func.HttpRequest, context: Any = None) -> func.HttpResp
         span.set_attribute("outcome", outcome)
     log_event(logger, "messaging.activity_" + outcome, **dimensions)
     telemetry.count("messaging.activities", outcome=outcome, kind=kind.value)
-    return json_response(200, {"status": "duplicate" if outcome == "duplicate" else "accepted"})
+    return json_response(200, {"status": "duplicate" if outcome is Accepted.DUPLICATE else "accepted"})
 
 
 def _with_attachment_names(entry: Entry) -> Entry:

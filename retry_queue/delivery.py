@@ -138,15 +138,19 @@ def _messaging_live_chat(handoff: Handoff, settings: Settings) -> bool:
 def to_conversation(handoff: Handoff, settings: Settings) -> Step:
     """Mode messaging: a Messaging API conversation (shared/messaging/conversation.py)."""
     from shared.messaging.conversation import start_conversation
-    from shared.messaging.factory import messaging_client
+    from shared.messaging.deps import process_deps
 
-    created = start_conversation(handoff, messaging_client(), settings)
-    if not created.ok:
-        return _failed("messaging", created.operation, created.response)
+    created = start_conversation(handoff, process_deps())
+    if created.failure is not None:
+        failure = created.failure
+        answer = created.response or HttpResult(
+            status=failure.status, error_code=failure.code, error_message=failure.message,
+            retry_after=failure.retry_after, transport_error=None if failure.status else failure.kind.value,
+        )  # fmt: skip
+        return Step(failure.outcome, failure.upstream.value, created.operation, answer)
     fields: dict[str, object] = {"dynamics365_chat_id": created.conversation_id, "deliveryMode": "messaging"}
-    return Step(
-        Outcome.SUCCESS, "messaging", created.operation, created.response, fields, new_row=created.new
-    )
+    answer = created.response or HttpResult(status=200)
+    return Step(Outcome.SUCCESS, "messaging", created.operation, answer, fields, new_row=created.new)
 
 
 def to_dynamics(handoff: Handoff, client: DataverseClient, settings: Settings) -> Step:

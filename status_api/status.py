@@ -40,7 +40,11 @@ def handle_status(req: func.HttpRequest) -> func.HttpResponse:
             "No handoff with this sessionId reached the bridge (or it was refused before queueing).",
             kind="not-found",
         )
-    from shared.messaging.mapping import with_message_counts  # mode messaging: counts each way
+    from shared.platform.settings import DeliveryMode, get_settings
 
-    rows = with_message_counts(rows)
+    if get_settings().delivery_mode is DeliveryMode.MESSAGING:  # counts each way, how it ended
+        from shared.messaging.deps import process_deps
+        from shared.messaging.status_view import with_message_counts
+
+        rows = with_message_counts(rows, process_deps())
     return json_response(200, {"sessionId": session_id, "count": len(rows), "handoffs": rows})

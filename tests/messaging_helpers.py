@@ -35,6 +35,13 @@ class MessagingBridge:
         return os.environ[STORAGE_SETTING]
 
     @property
+    def deps(self) -> Any:
+        """The process's relay dependencies (the runner's functions use the same)."""
+        from shared.messaging.deps import process_deps
+
+        return process_deps()
+
+    @property
     def url(self) -> str:
         return self.host.url
 
@@ -58,12 +65,10 @@ class MessagingBridge:
         return self.wait_conversation(session_id)
 
     def wait_conversation(self, session_id: str, timeout: float = 20.0) -> str:
-        from shared.messaging import mapping
-
         found: list[str] = []
 
         def mapped() -> bool:
-            link = mapping.session_mapping(session_id)
+            link = self.deps.links.by_session(session_id)
             if link is not None:
                 found.append(link.conversation_id)
             return bool(found)
@@ -82,10 +87,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def reset_messaging_caches() -> None:
-    from shared.messaging import factory, mapping
+    from shared.messaging import factory
+    from shared.messaging.deps import shutdown_process_deps
 
+    shutdown_process_deps(5)
     reset_process_caches()
-    mapping.reset()
     factory.reset()
 
 
@@ -122,11 +128,8 @@ def messaging_bridge_fixture(
     try:
         yield MessagingBridge(sim, opencx, host, {**bridge_env, **env})
     finally:
-        from shared.messaging.relay import wait_for_fast_paths
-
         sim.rep.auto_reply = False
         host.stop(5)
-        wait_for_fast_paths(5)
         sim.stop()
         reset_messaging_caches()
 

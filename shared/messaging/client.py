@@ -23,14 +23,9 @@ CONNECT_TIMEOUT_SECONDS = 3.05
 READ_TIMEOUT_SECONDS = 15.0
 INLINE_RETRY_PAUSES = (0.4, 1.5)
 
-# error-handling.md, "Error codes in response body".
-CODE_CHANNEL_CONFIG_MISSING = "30004"
-CODE_CONTEXT_TOO_LARGE = "30010"
-CODE_TEXT_TOO_LONG = "30011"
-CODE_BODY_MALFORMED = "30012"
+# error-handling.md, "Error codes in response body": the one code the relay acts on.
 CODE_CONVERSATION_NOT_FOUND = "30013"
-CODE_CHANNEL_NO_WORKSTREAM = "30014"
-CODE_NO_TEXT_OR_ATTACHMENTS = "30016"
+MESSAGES_PAGE_SIZE = 100  # api-conversation-messages.md: default 50, at most 100
 _CODE_KEYS = ("errorcode", "error_code", "code", "errorid", "subcode")
 _CODE_IN_TEXT = re.compile(r"\b(300\d\d)\b")
 _HEADERS = {"Accept": "application/json", "Content-Type": "application/json; charset=utf-8"}
@@ -55,6 +50,19 @@ class MessagingResponse(HttpResult):
     @property
     def message_id(self) -> str | None:
         value = _get_folded(self.body, "messageid")
+        return str(value) if value not in (None, "") else None
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """`GET .../messages`: the page's activities (api-conversation-messages.md)."""
+        value = _get_folded(self.body, "messages")
+        if value is None:
+            value = _get_folded(self.body, "value")  # a bare JSON array is wrapped as {"value": [...]}
+        return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+    @property
+    def continuation_token(self) -> str | None:
+        value = _get_folded(self.body, "continuationtoken")
         return str(value) if value not in (None, "") else None
 
     @property
@@ -166,6 +174,21 @@ class MessagingClient(CredentialClient):
         activity = build_end_activity(conversation_id, self.channel_id)
         path = f"conversation/{quote(conversation_id, safe='')}"
         return self._call("POST", path, "end", activity, retry_drops=True)
+
+    def list_messages(
+        self, conversation_id: str, *, start: str | None = None, continuation: str | None = None
+    ) -> MessagingResponse:
+        """One page of the conversation's messages (api-conversation-messages.md). Microsoft asks not
+        to poll this: the relay reads it only to reconcile (docs/messaging.md, "Reconciliation")."""
+        params = {"PageSize": str(MESSAGES_PAGE_SIZE)}
+        if start:
+            params["StartTimeStamp"] = start
+        if continuation:
+            params["ContinuationToken"] = continuation
+        path = f"conversation/{quote(conversation_id, safe='')}/messages"
+        result = self.request("GET", path, "list_messages", params=params)
+        assert isinstance(result, MessagingResponse)
+        return result
 
     def _call(
         self, method: str, path: str, operation: str, payload: Any, *, retry_drops: bool

@@ -1,11 +1,11 @@
-"""Handoff -> Dynamics conversation (DESIGN section 8, "Handoff"), for sms, whatsapp and web in mode
-`messaging`.
+"""Handoff -> Dynamics conversation, for sms, whatsapp and web in mode `messaging`.
 
-One conversation per OpenCX session: the mapping table is asked first (an open mapping is reused);
-then `customerid` = the OpenCX conversation id makes create return the active conversation rather
-than a new one, so a retry after a lost answer or a crash before the mapping was written still
-meets the same conversation. `conversationrequestid` carries the handoffId (undocumented, not
-relied on). The result is a plain value the worker turns into its Step.
+`create` with `customerid` = the OpenCX session id is the documented way to get the session's live
+conversation, or a new one when there is none (`api-conversation-create.md`), so every handoff asks
+it: a mapping that says "open" may describe a conversation Dynamics ended silently since. When the
+answer names another conversation than the mapping, the session moves to it. A retry after a lost
+answer or a crash before the mapping was written meets the same live conversation.
+`conversationrequestid` carries the handoffId (undocumented, not relied on).
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from shared.messaging import mapping
 from shared.messaging.bodies import build_create_body, build_start_message
-from shared.messaging.client import MessagingClient
-from shared.messaging.mapping import MappingUnavailable
+from shared.messaging.deps import RelayDeps
+from shared.messaging.store import StoreUnavailable
 from shared.opencx.handoff import Handoff
+from shared.platform.failure import Failure, FailureKind, Upstream
 from shared.platform.http import HttpResult
 from shared.platform.log import get_logger, log_event
-from shared.platform.settings import Settings
 
 logger = get_logger("conversation")
 START_DISPLAY_NAME = "OpenCX handoff"
@@ -30,14 +29,15 @@ _ROLE_LABEL = {"customer": "Customer", "ai": "AI agent", "agent": "Agent"}
 
 @dataclass(frozen=True)
 class Created:
-    response: HttpResult
+    operation: str
     conversation_id: str | None = None
     new: bool = True
-    operation: str = "create_conversation"
+    response: HttpResult | None = None  # the create answer, when there was one
+    failure: Failure | None = None
 
     @property
     def ok(self) -> bool:
-        return self.response.ok and bool(self.conversation_id)
+        return self.failure is None and bool(self.conversation_id)
 
 
 def _names(full_name: str | None) -> tuple[str | None, str | None]:
@@ -83,46 +83,40 @@ def create_body(handoff: Handoff) -> dict[str, Any]:
     )
 
 
-def start_conversation(handoff: Handoff, client: MessagingClient, settings: Settings) -> Created:
-    """The session's open conversation, or a new one recorded in the mapping table."""
-    try:
-        known = mapping.session_mapping(handoff.session_id, settings)
-    except MappingUnavailable as exc:
-        log_event(
-            logger, "mapping.unavailable", logging.WARNING, handoffId=handoff.handoff_id, error=str(exc)
-        )
-        known = None  # customerid idempotency still returns the active conversation
-    if known is not None and known.state == "open":
-        return Created(HttpResult(status=200), known.conversation_id, new=False, operation="mapping")
-    answer = client.create_conversation(create_body(handoff))
-    response = HttpResult(
-        status=answer.status,
-        body=answer.body,
-        error_code=answer.error_code,
-        error_message=answer.error_message,
-        retry_after=answer.retry_after,
-        transport_error=answer.transport_error,
-        correlation_id=answer.correlation_id,
-    )
+def start_conversation(handoff: Handoff, deps: RelayDeps) -> Created:
+    """The session's live conversation or a new one, recorded as the session's current one."""
+    messaging = deps.messaging
+    if messaging is None:
+        failure = Failure(Upstream.MESSAGING, FailureKind.UNREACHABLE, message="mode messaging is off")
+        return Created("create_conversation", failure=failure)
+    body = create_body(handoff)
+    answer = messaging.create_conversation(body)
     if not answer.ok:
-        return Created(response)
+        return Created("create_conversation", response=answer, failure=Failure.of(Upstream.MESSAGING, answer))
     if not answer.conversation_id:
-        # A 2xx without an id: nothing to record. Treated as a transient failure by the caller.
-        return Created(HttpResult(status=502, error_message="create answered without a conversationId"))
+        failure = Failure(Upstream.MESSAGING, FailureKind.MALFORMED, status=answer.status,
+                          message="create answered without a conversationId")  # fmt: skip
+        return Created("create_conversation", response=answer, failure=failure)
+    context = {
+        "customercontext": body["customercontext"],
+        "conversationcontext": body.get("conversationcontext"),
+    }
     try:
-        mapping.record_mapping(
-            handoff.session_id, answer.conversation_id, handoff.handoff_id, handoff.channel, settings
-        )
-    except MappingUnavailable as exc:
+        deps.links.record(
+            handoff.session_id, answer.conversation_id, handoff.handoff_id, handoff.channel, now=deps.clock(),
+            context=context, start_message_id=answer.message_id if answer.is_new is not False else None,
+        )  # fmt: skip
+    except StoreUnavailable as exc:
         # Without the mapping the relay cannot route: retry; create gives the same conversation back.
         log_event(
             logger, "mapping.unavailable", logging.WARNING, handoffId=handoff.handoff_id, error=str(exc)
         )
-        return Created(
-            HttpResult(status=503, error_message="mapping table unavailable"), operation="record_mapping"
-        )
+        failure = Failure(Upstream.STORAGE, FailureKind.TRANSIENT, message="mapping table unavailable")
+        return Created("record_mapping", response=answer, failure=failure)
     log_event(
         logger, "conversation.started", handoffId=handoff.handoff_id, sessionId=handoff.session_id,
         conversationId=answer.conversation_id, isNew=answer.is_new, correlationId=answer.correlation_id,
     )  # fmt: skip
-    return Created(response, answer.conversation_id, new=answer.is_new is not False)
+    return Created(
+        "create_conversation", answer.conversation_id, new=answer.is_new is not False, response=answer
+    )

@@ -1,4 +1,4 @@
-"""Customer -> rep (DESIGN section 8): OpenCX's `conversation.contact_response` and
+"""Customer -> rep (docs/messaging.md, "How the loop is wired"): OpenCX's `conversation.contact_response` and
 `conversation.closed` events for a mapped session, appended to the conversation's outbox toward
 the rep and relayed by shared/messaging/relay.py.
 
@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 import azure.functions as func
 
-from shared.messaging import mapping, relay
-from shared.messaging.mapping import Direction, Entry, MappingUnavailable
+from shared.messaging.accept import Accepted, accept
+from shared.messaging.deps import process_deps
+from shared.messaging.outbox import Direction, Entry, EntryKind, iso_at
+from shared.messaging.store import StoreUnavailable
 from shared.platform import telemetry
 from shared.platform.log import get_logger, log_event
 from shared.platform.problem import json_response, problem
@@ -68,12 +69,13 @@ def accept_customer_event(
     session_id = data.get("conversation_id")
     if not isinstance(session_id, str) or not session_id.strip() or len(session_id) > 256:
         return _ignored("no_conversation_id", event_name)
+    deps = process_deps()
     try:
-        link = mapping.session_mapping(session_id, settings)
-    except MappingUnavailable as exc:
+        link = deps.links.by_session(session_id)
+    except StoreUnavailable as exc:
         log_event(logger, "mapping.unavailable", logging.WARNING, sessionId=session_id, error=str(exc))
         return problem(503, "Mapping unavailable", "Retry the delivery.", headers={"Retry-After": "5"})
-    if link is None or link.state != "open":
+    if link is None or not link.open:
         log_event(logger, "customer_event.ignored", sessionId=session_id, eventType=event_name,
                   reason="unmapped" if link is None else "closed")  # fmt: skip
         return _ignored("unmapped" if link is None else "closed", event_name)
@@ -87,25 +89,19 @@ def accept_customer_event(
         entry = Entry(
             conversation_id=link.conversation_id,
             direction=Direction.TO_REP,
-            seq=0,
-            kind="end" if event_name == CLOSED else "message",
+            kind=EntryKind.END if event_name == CLOSED else EntryKind.MESSAGE,
             text=text,
             sender_name=contact.get("name") if isinstance(contact.get("name"), str) else None,
-            received_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            received_at=iso_at(deps.clock()),
             traceparent=span.traceparent() or parent,
             event_at=data.get("timestamp") if isinstance(data.get("timestamp"), str) else None,
         )
-        from shared.messaging.factory import messaging_client, relay_opencx_client
-
-        def clients() -> relay.Clients:
-            return relay.Clients(opencx=relay_opencx_client(), messaging=messaging_client())
-
         try:
-            outcome = relay.accept(entry, dedup_key(event_name, data), settings, clients)
+            outcome = accept(deps, entry, dedup_key(event_name, data))
         except QueueUnavailable as exc:
             log_event(logger, "customer_event.enqueue_failed", logging.ERROR, **dimensions, error=str(exc))
             return problem(503, "Queue unavailable", "Retry the delivery.", headers={"Retry-After": "5"})
         span.set_attribute("outcome", outcome)
     log_event(logger, "customer_event." + outcome, **dimensions, hasText=text is not None)
-    status = "duplicate" if outcome == "duplicate" else "accepted"
+    status = "duplicate" if outcome is Accepted.DUPLICATE else "accepted"
     return json_response(200 if status == "duplicate" else 202, {"status": status, "sessionId": session_id})

@@ -1,4 +1,5 @@
-"""Process-wide clients for mode `messaging`, built from the settings on first use."""
+"""How the clients of mode `messaging` are built from the settings (deps.py builds them once per
+process), and the webhook's token validator."""
 
 from __future__ import annotations
 
@@ -23,9 +24,7 @@ def credential_for(settings: Settings) -> Any:
     )
 
 
-@lru_cache(maxsize=1)
-def messaging_client() -> MessagingClient:
-    settings = get_settings()
+def build_messaging_client(settings: Settings) -> MessagingClient:
     messaging = settings.messaging
     return MessagingClient(
         messaging.api_url,
@@ -36,11 +35,9 @@ def messaging_client() -> MessagingClient:
     )
 
 
-@lru_cache(maxsize=1)
-def relay_opencx_client() -> OpenCXClient:
+def build_relay_opencx_client(settings: Settings) -> OpenCXClient:
     """OpenCX without inline retries: `send` has no idempotency key, so a dropped answer is never
     repeated at once; the relay's own backoff retries it (and says so in docs/messaging.md)."""
-    settings = get_settings()
     return OpenCXClient(
         settings.opencx_api_url,
         settings.opencx_api_key,
@@ -56,7 +53,5 @@ def token_validator() -> WebhookTokenValidator:
 
 
 def reset() -> None:
-    """Forget the clients (tests change settings)."""
-    messaging_client.cache_clear()
-    relay_opencx_client.cache_clear()
+    """Forget the validator (tests change settings)."""
     token_validator.cache_clear()

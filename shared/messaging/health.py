@@ -35,9 +35,12 @@ def _token(settings: Settings) -> Result:
 
 
 def _channel(settings: Settings) -> Result:
-    from shared.messaging.factory import messaging_client
+    from shared.messaging.deps import process_deps
 
-    answer = messaging_client().request("GET", "conversations?PageSize=1", "health_list")
+    client = process_deps().messaging
+    if client is None:
+        return False, "mode messaging is off", "Set DELIVERY_MODE=messaging."
+    answer = client.request("GET", "conversations?PageSize=1", "health_list")
     if answer.ok:
         return True, "the channel is authorised for the organisation", None
     fixes = {
@@ -54,11 +57,12 @@ def _channel(settings: Settings) -> Result:
 
 
 def _table(settings: Settings) -> Result:
-    from shared.messaging import mapping
+    from shared.messaging.deps import process_deps
+    from shared.messaging.store import StoreUnavailable
 
     try:
-        mapping.session_mapping("health-probe", settings)
-    except mapping.MappingUnavailable as exc:
+        process_deps().links.by_session("health-probe")
+    except StoreUnavailable as exc:
         return (
             False,
             f"unreachable: {exc}",

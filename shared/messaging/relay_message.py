@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.messaging.mapping import Direction
+from shared.messaging.outbox import Direction
 
 
 class RelayMessage(BaseModel):

@@ -104,7 +104,7 @@ class Settings:
     max_attempts: int = 10
     max_age_seconds: float = 86_400
     dedup_window_seconds: float = 900
-    history_max_pages: int = 5
+    history_max_pages: int = 20
     azure_client_id: str | None = None
     dataverse_timeout: float = 15.0
     status_table: str | None = None
@@ -112,6 +112,7 @@ class Settings:
     messaging: MessagingSettings = field(default_factory=MessagingSettings)
     messaging_queue: str = "messaging"
     messaging_table: str = "messaging"
+    messaging_reconcile_seconds: float = 300.0
     # Set when only the webhook secret is wrong: ingress must refuse (503) but the worker, which
     # never needs it, must keep delivering what was already accepted.
     webhook_secret_problem: str | None = None
@@ -444,7 +445,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "HANDOFF_DEDUP_WINDOW_SECONDS", problems, kind=int, default=900, low=0, high=86_400
         ),
         history_max_pages=int(
-            _number(env, "HISTORY_MAX_PAGES", problems, kind=int, default=5, low=1, high=50)
+            _number(env, "HISTORY_MAX_PAGES", problems, kind=int, default=20, low=1, high=100)
         ),
         azure_client_id=_guid("AZURE_CLIENT_ID", env.get("AZURE_CLIENT_ID"), problems, False),
         dataverse_timeout=_number(
@@ -458,6 +459,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         messaging=messaging,
         messaging_queue=_queue_name("MESSAGING_QUEUE", env.get("MESSAGING_QUEUE"), problems, "messaging"),
         messaging_table=_table_name("MESSAGING_TABLE", env.get("MESSAGING_TABLE"), problems) or "messaging",
+        messaging_reconcile_seconds=_number(
+            env, "MESSAGING_RECONCILE_SECONDS", problems, kind=float, default=300, low=30, high=86_400
+        ),
     )
     secret_problem = problems.get("OPENCX_WEBHOOK_SECRET")
     if problems and set(problems) != {"OPENCX_WEBHOOK_SECRET"}:

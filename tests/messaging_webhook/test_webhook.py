@@ -10,8 +10,7 @@ import requests
 from helpers import queue_messages
 from messaging_helpers import MessagingBridge, messaging_bridge_fixture, reset_messaging_caches  # noqa: F401
 
-from shared.messaging import mapping
-from shared.messaging.mapping import Direction
+from shared.messaging.outbox import Direction
 
 REFUSED = ["forged", "unknown_kid", "expired", "not_yet_valid", "wrong_audience", "wrong_issuer",
            "wrong_tenant", "unsigned", "hs256_public_key"]  # fmt: skip
@@ -39,7 +38,9 @@ def _post(bridge: MessagingBridge, conversation_id: str, body: dict | bytes, tok
 
 
 def _stored(conversation_id: str) -> int:
-    return len(mapping.entries(conversation_id, Direction.TO_CUSTOMER, state=None))
+    from shared.messaging.deps import process_deps
+
+    return len(process_deps().outbox.entries(conversation_id, Direction.TO_CUSTOMER))
 
 
 @pytest.mark.parametrize("kind", REFUSED)
@@ -129,7 +130,7 @@ def test_an_end_event_is_stored_as_an_end(messaging_bridge: MessagingBridge) -> 
     body = {"type": "message", "name": "AgentEndSession", "text": "EventName: **_AgentEndSession_**",
             "conversation": {"id": conversation_id}}  # fmt: skip
     assert _post(bridge, conversation_id, body, bridge.sim.minter.mint("valid")).status_code == 200
-    stored = mapping.entries(conversation_id, Direction.TO_CUSTOMER, state=None)
+    stored = bridge.deps.outbox.entries(conversation_id, Direction.TO_CUSTOMER)
     assert [entry.kind for entry in stored] == ["end"]
 
 

@@ -1,0 +1,204 @@
+"""Rep messages the webhook never delivered: found in the conversation's messages and relayed.
+
+Microsoft's webhook gives up after three failed attempts (`api-conversation-webhook.md`), so a
+deploy or a cold start past 10 s loses a rep's words. `GET .../messages`
+(`api-conversation-messages.md`) lists the conversation's messages with a `messageId` and a
+`timestamp`, but `from` is empty in the sample, so whose a message is cannot be read from it. What
+the bridge itself sent is known by id (the create answer's `messageId` for the start message, each
+send answer's for a customer message) and, for a send whose answer was lost, by its text; every other
+message is the rep's. A rep message is:
+- *delivered* when a webhook entry with the same text arrived within MATCH_WINDOW of its timestamp
+  (the entry then records the id);
+- *lost* when it is older than the settle time and matches nothing: it is appended to the outbox
+  toward the customer, keyed by its id, so a second look never sends it twice;
+- *unsettled* otherwise (the webhook may still be retrying it): looked at next time.
+
+Microsoft asks not to poll this endpoint, so it is a safety net, not the path: read before the
+OpenCX session is closed at a conversation's end, and by a timer sweep for conversations quiet
+for MESSAGING_RECONCILE_SECONDS, one read per conversation per sweep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.messaging.deps import RelayDeps
+from shared.messaging.links import Link
+from shared.messaging.outbox import Direction, Entry, EntryState
+from shared.opencx.history import instant
+from shared.platform import telemetry
+from shared.platform.failure import Failure, FailureKind, Upstream
+from shared.platform.log import get_logger, log_event
+
+logger = get_logger("reconcile")
+
+SETTLE_SECONDS = 90.0  # Microsoft's 3 tries x 10 s timeout, with room for clock skew
+MATCH_BEFORE_SECONDS = 10.0  # a webhook entry received a little before the message's timestamp (skew)
+MATCH_AFTER_SECONDS = 90.0  # ... or up to the last retry after it
+OVERLAP_SECONDS = 120.0  # each read starts a little before where the last one ended
+END_PAGES = 20  # at a conversation's end every page is read (a bound, not a target)
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    added: int = 0  # lost rep messages appended toward the customer
+    matched: int = 0
+    gone: bool = False  # the conversation's messages are no longer readable (404 / 30013)
+    failure: Failure | None = None
+    complete: bool = True
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+
+
+def _is_event(message: dict[str, Any]) -> bool:
+    text = str(message.get("text") or "")
+    return bool(message.get("name")) or text.startswith("EventName:") or str(message.get("type")) != "message"
+
+
+def _text(message: dict[str, Any]) -> str:
+    return str(message.get("text") or "").strip()
+
+
+def reconcile(
+    deps: RelayDeps,
+    link: Link,
+    *,
+    settle_seconds: float = SETTLE_SECONDS,
+    pages: int = 1,
+    before: Entry | None = None,
+) -> Reconciled:
+    """Read the conversation's messages after the last look and relay the lost ones. `before`: the
+    end entry they must be sent ahead of (every page is then read, and nothing is left to settle)."""
+    messaging = deps.messaging
+    if messaging is None:
+        return Reconciled(
+            failure=Failure(Upstream.MESSAGING, FailureKind.UNREACHABLE, message="mode messaging is off")
+        )
+    now = deps.clock()
+    if before is not None:
+        pages = END_PAGES
+    start_at = instant(link.reconciled_until)
+    start = _iso(start_at - OVERLAP_SECONDS) if start_at is not None else None
+    messages: list[dict[str, Any]] = []
+    continuation: str | None = None
+    complete = False
+    for _ in range(pages):
+        answer = messaging.list_messages(link.conversation_id, start=None if continuation else start,
+                                         continuation=continuation)  # fmt: skip
+        if not answer.ok:
+            if answer.conversation_gone:
+                return Reconciled(gone=True)
+            return Reconciled(failure=Failure.of(Upstream.MESSAGING, answer))
+        messages += answer.messages
+        continuation = answer.continuation_token
+        if not continuation or not answer.messages:
+            complete = True
+            break
+    added, matched, unsettled = _relay_lost(deps, link, messages, now, settle_seconds, before)
+    last_seen = max((instant(m.get("timestamp")) or 0.0 for m in messages), default=None)
+    if complete:
+        until = min([now - settle_seconds, *unsettled]) if unsettled else now - settle_seconds
+    else:
+        until = min([last_seen or now, *unsettled])
+    # An incomplete read is due again at the next sweep: it goes on from where it stopped.
+    deps.links.note(
+        link.conversation_id, reconciledUntil=_iso(until), reconciledAt=_iso(now) if complete else None
+    )
+    if added:
+        telemetry.count("relay.reconciled", found="lost", atEnd=before is not None)
+        log_event(logger, "relay.reconciled", conversationId=link.conversation_id, added=added, matched=matched,
+                  atEnd=before is not None)  # fmt: skip
+    return Reconciled(added=added, matched=matched, complete=complete)
+
+
+def _relay_lost(
+    deps: RelayDeps,
+    link: Link,
+    messages: list[dict[str, Any]],
+    now: float,
+    settle_seconds: float,
+    before: Entry | None,
+) -> tuple[int, int, list[float]]:
+    outbox = deps.outbox
+    to_customer = outbox.entries(link.conversation_id, Direction.TO_CUSTOMER)
+    to_rep = outbox.entries(link.conversation_id, Direction.TO_REP)
+    ours = {link.start_message_id} | {e.message_id for e in to_rep if e.message_id}
+    known = {e.message_id for e in to_customer if e.message_id}
+    customer_words = [(e.text.strip(), instant(e.received_at) or 0.0) for e in to_rep if e.text]
+    unmatched = [e for e in to_customer if not e.message_id and e.text and e.state is not EntryState.MOVED]
+    added, matched, unsettled = 0, 0, []
+    for message in sorted(messages, key=lambda m: instant(m.get("timestamp")) or 0.0):
+        message_id = str(message.get("messageId") or message.get("messageid") or "")
+        at = instant(message.get("timestamp"))
+        if not message_id or at is None or _is_event(message) or message_id in ours or message_id in known:
+            continue
+        text = _text(message)
+        if text and any(
+            text == words and abs(at - sent) <= MATCH_AFTER_SECONDS for words, sent in customer_words
+        ):
+            continue  # the customer's own words, whose send answer was lost: never echoed back
+        entry = _matching(unmatched, text, at)
+        if entry is not None:
+            unmatched.remove(entry)
+            outbox.update(entry, messageId=message_id)
+            matched += 1
+            continue
+        if now - at < settle_seconds:
+            unsettled.append(at)
+            continue
+        received = min(at, (instant(before.received_at) or now) - 0.001) if before is not None else at
+        lost = Entry(
+            conversation_id=link.conversation_id,
+            direction=Direction.TO_CUSTOMER,
+            text=text or None,
+            attachments=[a for a in message.get("attachments") or [] if isinstance(a, dict)],
+            received_at=_iso(received),
+            message_id=message_id,
+        )
+        if not lost.text and not lost.attachments:
+            continue
+        if not outbox.append(lost, f"mid:{message_id}").duplicate:
+            added += 1
+            known.add(message_id)
+    return added, matched, unsettled
+
+
+def _matching(entries: list[Entry], text: str, at: float) -> Entry | None:
+    for entry in entries:
+        received = instant(entry.received_at)
+        if received is None or (entry.text or "").strip() != text:
+            continue
+        if at - MATCH_BEFORE_SECONDS <= received <= at + MATCH_AFTER_SECONDS:
+            return entry
+    return None
+
+
+def sweep(deps: RelayDeps, *, limit: int = 200) -> dict[str, int]:
+    """The timer's work: every open conversation quiet for MESSAGING_RECONCILE_SECONDS is read once;
+    lost messages are queued for the customer; dedup rows that can no longer match are purged."""
+    interval = deps.settings.messaging_reconcile_seconds
+    now = deps.clock()
+    report = {"due": 0, "added": 0, "gone": 0, "failed": 0, "purged": 0}
+    for link in deps.links.open_conversations(limit):
+        last = instant(link.reconciled_at) or instant(link.created_at) or 0.0
+        if link.reconcile_gone or now - last < interval:
+            continue
+        report["due"] += 1
+        checked = reconcile(deps, link)
+        if checked.gone:
+            report["gone"] += 1
+            deps.links.note(link.conversation_id, reconcileGone=True, reconciledAt=_iso(now))
+        elif checked.failure is not None:
+            report["failed"] += 1
+            deps.links.note(link.conversation_id, reconciledAt=_iso(now))  # not again until due
+        if checked.added:
+            report["added"] += checked.added
+            deps.queue.drain_later(link.conversation_id, Direction.TO_CUSTOMER)
+        report["purged"] += deps.outbox.purge(link.conversation_id)
+    telemetry.count("relay.reconcile_sweeps")
+    log_event(logger, "relay.reconcile_sweep", **report)
+    return report

@@ -1,0 +1,176 @@
+"""Sending one outbox entry to the other side: the rep's words to OpenCX, the customer's to Dynamics.
+
+Each function answers `Delivered`, `Restart` (the entry must wait behind entries just added before
+it) or a `Failure`; the drain decides what a failure means for the entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.messaging.bodies import MAX_TEXT_CHARS, build_message_activity
+from shared.messaging.deps import RelayDeps
+from shared.messaging.links import Link
+from shared.messaging.outbox import Direction, Entry, EntryKind, EntryState
+from shared.messaging.reconcile import reconcile
+from shared.opencx.history import Position, instant, read_history
+from shared.opencx.send import build_agent_message, opencx_attachment
+from shared.platform.failure import Failure, FailureKind, Upstream
+
+CLOCK_SKEW_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Delivered:
+    forwarded: int = 1  # messages that reached the other side (a history read can forward several)
+    message_id: str | None = None  # the Messaging API's id of what we sent
+    notes: dict[str, Any] = field(default_factory=dict)  # facts for the conversation's link row
+    already: bool = False  # found already delivered (an uncertain send looked up)
+
+
+@dataclass(frozen=True)
+class Restart:
+    """Entries were added ahead of this one (messages found lost before an end): send those first."""
+
+    added: int
+
+
+Result = Delivered | Restart | Failure
+
+
+def deliver(deps: RelayDeps, entry: Entry, link: Link) -> Result:
+    if entry.direction is Direction.TO_CUSTOMER:
+        return _to_customer(deps, entry, link)
+    return _to_rep(deps, entry, link)
+
+
+# ---------------------------------------------------------------------------- rep -> customer
+
+
+def _to_customer(deps: RelayDeps, entry: Entry, link: Link) -> Result:
+    if entry.kind is EntryKind.END:
+        return _end_for_customer(deps, entry, link)
+    if _uncertain(entry) and _already_delivered(deps, entry, link):
+        return Delivered(already=True)
+    attachments = [a for a in (opencx_attachment(item) for item in entry.attachments) if a]
+    if not (entry.text or "").strip() and not attachments:
+        return Delivered(forwarded=0)  # nothing a customer could read (an attachment without a URL)
+    body = build_agent_message(
+        entry.text, entry.sender_name, deps.settings.opencx_agent_sender, attachments=attachments
+    )  # no rep_id: OpenCX's agent.id is a number, ours a GUID
+    answer = deps.opencx.send_message(link.session_id, body)
+    return Delivered() if answer.ok else Failure.of(Upstream.OPENCX, answer)
+
+
+def _end_for_customer(deps: RelayDeps, entry: Entry, link: Link) -> Result:
+    """Before the OpenCX session is closed, the conversation's messages are read once more: a rep
+    message the webhook never delivered reaches the customer first (docs/messaging.md)."""
+    checked = reconcile(deps, link, settle_seconds=0.0, before=entry)
+    notes: dict[str, Any] = {}
+    if checked.added:
+        return Restart(checked.added)
+    if checked.gone:
+        notes["endReconcile"] = "conversation_gone"  # closed anyway: nothing more can be read
+    elif checked.failure is not None:
+        notes["endReconcile"] = checked.failure.describe()
+    else:
+        notes["endReconcile"] = "checked"
+    answer = deps.opencx.update_session(link.session_id, {"status": "closed_resolved"})
+    if answer.ok or answer.status == 404:  # already gone on OpenCX's side: the end is done
+        return Delivered(forwarded=0, notes=notes)
+    return Failure.of(Upstream.OPENCX, answer)
+
+
+def _uncertain(entry: Entry) -> bool:
+    """Tried before (an answer lost, a crash mid-send): OpenCX's send has no idempotency key, so
+    whether the customer has it must be looked up."""
+    return entry.attempts > 0 or entry.state is EntryState.SENDING
+
+
+def _already_delivered(deps: RelayDeps, entry: Entry, link: Link) -> bool:
+    """True when the session's history holds this agent message, sent after the bridge received it.
+    Cannot tell (history unreadable): False, so it is sent again: at least once, never lost."""
+    since = instant(entry.received_at)
+    after = Position(entry.received_at) if since is not None else None
+    if after is not None and since is not None:
+        from datetime import UTC, datetime
+
+        after = Position(datetime.fromtimestamp(since - CLOCK_SKEW_SECONDS, UTC).isoformat())
+    read = read_history(deps.opencx, link.session_id, max_pages=deps.settings.history_max_pages, after=after)
+    if read.failure is not None:
+        return False
+    wanted = (entry.text or "").strip()
+    return any(line.role == "agent" and line.text.strip() == wanted for line in read.lines)
+
+
+# ---------------------------------------------------------------------------- customer -> rep
+
+
+def _to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
+    messaging = deps.messaging
+    if messaging is None:
+        return Failure(Upstream.MESSAGING, FailureKind.UNREACHABLE, message="mode messaging is off")
+    if entry.kind is EntryKind.END:
+        ended = messaging.end_conversation(link.conversation_id)
+        return (
+            Delivered(forwarded=0)
+            if ended.ok or ended.conversation_gone
+            else Failure.of(Upstream.MESSAGING, ended)
+        )
+    if entry.text or entry.attachments:
+        activity = build_message_activity(
+            link.conversation_id, messaging.channel_id, text=(entry.text or "")[:MAX_TEXT_CHARS] or None,
+            sender_name=entry.sender_name, sender_id=link.session_id, attachments=entry.attachments,
+        )  # fmt: skip
+        sent = messaging.send_activity(link.conversation_id, activity)
+        if not sent.ok:
+            return Failure.of(Upstream.MESSAGING, sent, gone=sent.conversation_gone)
+        notes = {"lastForwardedAt": entry.event_at} if entry.event_at else {}
+        return Delivered(message_id=sent.message_id, notes=notes)
+    return _history_to_rep(deps, link)
+
+
+def _history_to_rep(deps: RelayDeps, link: Link) -> Result:
+    """The event carried no text: forward the session's customer messages after the last one
+    forwarded, oldest first, each once. Progress is recorded after each send, so a failure part
+    way resends nothing already sent and marks nothing that was not."""
+    messaging = deps.messaging
+    assert messaging is not None
+    start = link.last_forwarded_at or link.created_at
+    after = Position(start, link.last_history_id if link.last_forwarded_at else None) if start else None
+    read = read_history(deps.opencx, link.session_id, max_pages=deps.settings.history_max_pages, after=after)
+    sent_before = _forwarded_texts(deps, link)
+    forwarded = 0
+    for line in (line for line in read.lines if line.role == "customer"):
+        if _already_forwarded(line.text, instant(line.at), sent_before):
+            continue
+        activity = build_message_activity(
+            link.conversation_id,
+            messaging.channel_id,
+            text=line.text[:MAX_TEXT_CHARS],
+            sender_id=link.session_id,
+        )
+        sent = messaging.send_activity(link.conversation_id, activity)
+        if not sent.ok:
+            return Failure.of(Upstream.MESSAGING, sent, gone=sent.conversation_gone)
+        forwarded += 1
+        deps.links.note(link.conversation_id, lastForwardedAt=line.at, lastHistoryId=line.id)
+    if read.failure is not None:
+        return Failure.of(Upstream.OPENCX, read.failure)
+    return Delivered(forwarded=forwarded)
+
+
+SAME_MESSAGE_SECONDS = 120.0  # an event's time and its history item's time may differ a little
+
+
+def _forwarded_texts(deps: RelayDeps, link: Link) -> list[tuple[str, float]]:
+    """Customer texts already sent to the rep, with when OpenCX said they were written."""
+    sent = deps.outbox.entries(link.conversation_id, Direction.TO_REP, (EntryState.SENT, EntryState.SENDING))
+    return [(e.text.strip(), instant(e.event_at) or instant(e.received_at) or 0.0) for e in sent if e.text]
+
+
+def _already_forwarded(text: str, at: float | None, sent: list[tuple[str, float]]) -> bool:
+    """A history line that is a message the event carried as text (forwarded then, not again)."""
+    wanted = text.strip()
+    return any(words == wanted and (at is None or abs(at - when) <= SAME_MESSAGE_SECONDS) for words, when in sent)
