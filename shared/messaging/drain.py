@@ -120,6 +120,8 @@ def _drain_leased(deps: RelayDeps, lease: Lease, pending: list[Entry]) -> tuple[
             return DrainOutcome.CONTINUED, None
         if entry.state is EntryState.SENDING and deps.clock() - (entry.claimed_at or 0) < LEASE_SECONDS:
             return DrainOutcome.CLAIMED_ELSEWHERE, int(LEASE_SECONDS)  # a drain that lost its lease is on it
+        # Tried before (an answer lost, a crash mid-send): whether the customer has it must be looked up.
+        tried_before = entry.attempts > 0 or entry.state is EntryState.SENDING
         try:
             entry = deps.outbox.claim(entry)
         except Conflict:
@@ -128,7 +130,7 @@ def _drain_leased(deps: RelayDeps, lease: Lease, pending: list[Entry]) -> tuple[
             "messaging.relay", entry.traceparent, "consumer", conversationId=conversation_id,
             direction=direction.value, seq=entry.seq, entryKind=entry.kind.value,
         ) as span:  # fmt: skip
-            result = deliver(deps, entry, link)
+            result = deliver(deps, entry, link, tried_before=tried_before)
             if isinstance(result, Failure):
                 span.set_attribute("outcome", result.kind.value)
                 span.set_attribute("status", result.status or 0)

@@ -50,6 +50,7 @@ class Link:
     create_context: dict[str, Any] | None = None  # customercontext + conversationcontext, to continue
     end_reconcile: str | None = None  # what the last look before closing met
     replaced_by: str | None = None
+    lost_found_at: str | None = None  # when the last look found rep messages the webhook lost
 
     @property
     def open(self) -> bool:
@@ -83,6 +84,7 @@ def _link(row: Row, session_id: str | None = None, conversation_id: str | None =
         create_context=json.loads(context) if isinstance(context, str) and context else None,
         end_reconcile=row.get("endReconcile"),
         replaced_by=row.get("replacedBy"),
+        lost_found_at=row.get("lostFoundAt"),
     )
 
 

@@ -65,6 +65,7 @@ class Entry:
     traceparent: str | None = None
     event_at: str | None = None  # the source event's own time (customer messages)
     message_id: str | None = None  # the Messaging API's id: of a rep message, or of what we sent
+    recovered: bool = False  # found lost by the reconciliation, not delivered by the webhook
     seq: int = 0
     state: EntryState = EntryState.PENDING
     attempts: int = 0
@@ -83,6 +84,7 @@ class Entry:
             "traceparent": self.traceparent,
             "eventAt": self.event_at,
             "messageId": self.message_id,
+            "recovered": True if self.recovered else None,
         }
 
     @classmethod
@@ -100,6 +102,7 @@ class Entry:
             traceparent=fields.get("traceparent"),
             event_at=fields.get("eventAt"),
             message_id=fields.get("messageId"),
+            recovered=bool(fields.get("recovered")),
         )
 
 

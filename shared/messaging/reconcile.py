@@ -10,7 +10,8 @@ message is the rep's. A rep message is:
 - *delivered* when a webhook entry with the same text arrived within MATCH_WINDOW of its timestamp
   (the entry then records the id);
 - *lost* when it is older than the settle time and matches nothing: it is appended to the outbox
-  toward the customer, keyed by its id, so a second look never sends it twice;
+  toward the customer, keyed by its id, so a second look never sends it twice (and a webhook retry
+  that still arrives later is recognised as its twin by the drain);
 - *unsettled* otherwise (the webhook may still be retrying it): looked at next time.
 
 Microsoft asks not to poll this endpoint, so it is a safety net, not the path: read before the
@@ -34,7 +35,10 @@ from shared.platform.log import get_logger, log_event
 
 logger = get_logger("reconcile")
 
-SETTLE_SECONDS = 90.0  # Microsoft's 3 tries x 10 s timeout, with room for clock skew
+# A message this fresh may still be on its way to the webhook (the first try has 10 s): looked at
+# next time. A webhook retry that still arrives after its message was found lost is caught by the
+# drain (sending.py: a twin of a recovered message is not sent again).
+SETTLE_SECONDS = 20.0
 MATCH_BEFORE_SECONDS = 10.0  # a webhook entry received a little before the message's timestamp (skew)
 MATCH_AFTER_SECONDS = 90.0  # ... or up to the last retry after it
 OVERLAP_SECONDS = 120.0  # each read starts a little before where the last one ended
@@ -109,7 +113,8 @@ def reconcile(
         link.conversation_id, reconciledUntil=_iso(until), reconciledAt=_iso(now) if complete else None
     )
     if added:
-        telemetry.count("relay.reconciled", found="lost", atEnd=before is not None)
+        deps.links.note(link.conversation_id, lostFoundAt=_iso(now))
+        telemetry.count("relay.reconciled", atEnd=before is not None)
         log_event(logger, "relay.reconciled", conversationId=link.conversation_id, added=added, matched=matched,
                   atEnd=before is not None)  # fmt: skip
     return Reconciled(added=added, matched=matched, complete=complete)
@@ -158,6 +163,7 @@ def _relay_lost(
             attachments=[a for a in message.get("attachments") or [] if isinstance(a, dict)],
             received_at=_iso(received),
             message_id=message_id,
+            recovered=True,
         )
         if not lost.text and not lost.attachments:
             continue

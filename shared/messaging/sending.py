@@ -7,6 +7,7 @@ it) or a `Failure`; the drain decides what a failure means for the entry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.messaging.bodies import MAX_TEXT_CHARS, build_message_activity
@@ -39,20 +40,23 @@ class Restart:
 Result = Delivered | Restart | Failure
 
 
-def deliver(deps: RelayDeps, entry: Entry, link: Link) -> Result:
+def deliver(deps: RelayDeps, entry: Entry, link: Link, *, tried_before: bool = False) -> Result:
+    """`tried_before`: an earlier try may have reached the other side (its answer was lost)."""
     if entry.direction is Direction.TO_CUSTOMER:
-        return _to_customer(deps, entry, link)
+        return _to_customer(deps, entry, link, tried_before)
     return _to_rep(deps, entry, link)
 
 
 # ---------------------------------------------------------------------------- rep -> customer
 
 
-def _to_customer(deps: RelayDeps, entry: Entry, link: Link) -> Result:
+def _to_customer(deps: RelayDeps, entry: Entry, link: Link, tried_before: bool) -> Result:
     if entry.kind is EntryKind.END:
         return _end_for_customer(deps, entry, link)
-    if _uncertain(entry) and _already_delivered(deps, entry, link):
+    if tried_before and _already_delivered(deps, entry, link):
         return Delivered(already=True)
+    if entry.message_id is None and _twin_of_recovered(deps, entry, link):
+        return Delivered(forwarded=0, already=True)
     attachments = [a for a in (opencx_attachment(item) for item in entry.attachments) if a]
     if not (entry.text or "").strip() and not attachments:
         return Delivered(forwarded=0)  # nothing a customer could read (an attachment without a URL)
@@ -82,26 +86,51 @@ def _end_for_customer(deps: RelayDeps, entry: Entry, link: Link) -> Result:
     return Failure.of(Upstream.OPENCX, answer)
 
 
-def _uncertain(entry: Entry) -> bool:
-    """Tried before (an answer lost, a crash mid-send): OpenCX's send has no idempotency key, so
-    whether the customer has it must be looked up."""
-    return entry.attempts > 0 or entry.state is EntryState.SENDING
+TWIN_WINDOW_SECONDS = 120.0  # Microsoft's webhook retries end well within this after the message
+
+
+def _twin_of_recovered(deps: RelayDeps, entry: Entry, link: Link) -> bool:
+    """A webhook delivery of a rep message the reconciliation already recovered (a retry that came
+    after the message was given up for lost): the customer has it, or will from the recovered entry.
+    Only looked for when a recent look found lost messages, so the usual send costs nothing more."""
+    found_at, received = instant(link.lost_found_at), instant(entry.received_at)
+    if found_at is None or received is None or received - found_at > TWIN_WINDOW_SECONDS:
+        return False
+    wanted = (entry.text or "").strip()
+    for other in deps.outbox.entries(link.conversation_id, Direction.TO_CUSTOMER):
+        recovered_at = instant(other.received_at)
+        if (
+            other.recovered
+            and other.seq != entry.seq
+            and (other.text or "").strip() == wanted
+            and (recovered_at is not None and abs(received - recovered_at) <= TWIN_WINDOW_SECONDS)
+        ):
+            return True
+    return False
 
 
 def _already_delivered(deps: RelayDeps, entry: Entry, link: Link) -> bool:
-    """True when the session's history holds this agent message, sent after the bridge received it.
-    Cannot tell (history unreadable): False, so it is sent again: at least once, never lost."""
+    """True when the session's history holds more agent messages with this text, written since the
+    bridge received this one, than other entries with the same text sent since (a rep may say "ok"
+    twice: each "ok" in the history is one entry's). Cannot tell (history unreadable): False, so it
+    is sent again: at least once, never lost."""
     since = instant(entry.received_at)
-    after = Position(entry.received_at) if since is not None else None
-    if after is not None and since is not None:
-        from datetime import UTC, datetime
-
-        after = Position(datetime.fromtimestamp(since - CLOCK_SKEW_SECONDS, UTC).isoformat())
+    if since is None:
+        return False
+    after = Position(datetime.fromtimestamp(since - CLOCK_SKEW_SECONDS, UTC).isoformat())
     read = read_history(deps.opencx, link.session_id, max_pages=deps.settings.history_max_pages, after=after)
     if read.failure is not None:
         return False
     wanted = (entry.text or "").strip()
-    return any(line.role == "agent" and line.text.strip() == wanted for line in read.lines)
+    in_history = sum(1 for line in read.lines if line.role == "agent" and line.text.strip() == wanted)
+    others = sum(
+        1
+        for other in deps.outbox.entries(link.conversation_id, Direction.TO_CUSTOMER, (EntryState.SENT,))
+        if other.seq != entry.seq
+        and (other.text or "").strip() == wanted
+        and (other.claimed_at or 0) >= since - CLOCK_SKEW_SECONDS
+    )
+    return in_history > others
 
 
 # ---------------------------------------------------------------------------- customer -> rep
@@ -173,4 +202,6 @@ def _forwarded_texts(deps: RelayDeps, link: Link) -> list[tuple[str, float]]:
 def _already_forwarded(text: str, at: float | None, sent: list[tuple[str, float]]) -> bool:
     """A history line that is a message the event carried as text (forwarded then, not again)."""
     wanted = text.strip()
-    return any(words == wanted and (at is None or abs(at - when) <= SAME_MESSAGE_SECONDS) for words, when in sent)
+    return any(
+        words == wanted and (at is None or abs(at - when) <= SAME_MESSAGE_SECONDS) for words, when in sent
+    )

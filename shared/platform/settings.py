@@ -460,7 +460,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         messaging_queue=_queue_name("MESSAGING_QUEUE", env.get("MESSAGING_QUEUE"), problems, "messaging"),
         messaging_table=_table_name("MESSAGING_TABLE", env.get("MESSAGING_TABLE"), problems) or "messaging",
         messaging_reconcile_seconds=_number(
-            env, "MESSAGING_RECONCILE_SECONDS", problems, kind=float, default=300, low=30, high=86_400
+            env, "MESSAGING_RECONCILE_SECONDS", problems, kind=float, default=300, low=0, high=86_400
         ),
     )
     secret_problem = problems.get("OPENCX_WEBHOOK_SECRET")

@@ -37,7 +37,9 @@ def test_twenty_rep_messages_arrive_in_order_once_each_through_redeliveries_and_
         bridge.sim.rep.say(conversation_id, text)
     assert bridge.sim.rep.wait_delivered(30)
     wait_for(lambda: len(_texts(bridge, SMS_SESSION_ID)) >= 20, 90, "20 messages at OpenCX")
-    wait_for(lambda: not bridge.deps.outbox.pending(conversation_id, Direction.TO_CUSTOMER), 30, "nothing pending")
+    wait_for(
+        lambda: not bridge.deps.outbox.pending(conversation_id, Direction.TO_CUSTOMER), 30, "nothing pending"
+    )
     assert _texts(bridge, SMS_SESSION_ID) == expected
     assert bridge.opencx.count(operation="send", status=503) >= 4, "the faults must have fired"
     assert sum(1 for d in bridge.sim.rep.deliveries if d.redelivery_of is not None) >= 6
@@ -60,7 +62,9 @@ def test_the_customers_reply_reaches_the_conversation_once_and_from_history_with
     wait_for(lambda: "It arrived broken" in _customer_texts(bridge, conversation_id), 15, "the history reply")
     texts = _customer_texts(bridge, conversation_id)
     assert texts.count("My order number is 4411") == 1 and texts.count("It arrived broken") == 1
-    wait_for(lambda: bridge.deps.links.by_conversation(conversation_id).to_rep == 2, 5, "two counted to the rep")
+    wait_for(
+        lambda: bridge.deps.links.by_conversation(conversation_id).to_rep == 2, 5, "two counted to the rep"
+    )
 
 
 def test_an_unmapped_session_is_ignored(messaging_bridge: MessagingBridge) -> None:
@@ -83,7 +87,9 @@ def test_ending_is_relayed_both_ways(messaging_bridge: MessagingBridge) -> None:
         15,
         "the session closed",
     )
-    wait_for(lambda: bridge.deps.links.by_session(SMS_SESSION_ID).state.value == "closed", 10, "the mapping closed")
+    wait_for(
+        lambda: bridge.deps.links.by_session(SMS_SESSION_ID).state.value == "closed", 10, "the mapping closed"
+    )
     # The customer's side closes: the Dynamics conversation is ended.
     second = bridge.handoff(WEB_SESSION_ID)
     closed = bridge.opencx.close_session(WEB_SESSION_ID)
@@ -91,7 +97,9 @@ def test_ending_is_relayed_both_ways(messaging_bridge: MessagingBridge) -> None:
     wait_for(lambda: not bridge.sim.conversation(second)["active"], 15, "the conversation ended")
     assert bridge.sim.conversation(second)["closedBy"] == "customer"
     # Closed now: a late reply is not relayed.
-    wait_for(lambda: bridge.deps.links.by_session(WEB_SESSION_ID).state.value == "closed", 10, "the mapping closed")
+    wait_for(
+        lambda: bridge.deps.links.by_session(WEB_SESSION_ID).state.value == "closed", 10, "the mapping closed"
+    )
     late = bridge.post_event(bridge.opencx.customer_reply(WEB_SESSION_ID, "one more thing"))
     assert late.json()["status"] == "ignored"
 
@@ -141,7 +149,9 @@ def test_a_send_whose_answer_was_lost_reaches_the_customer_once(messaging_bridge
     for text in expected:
         bridge.sim.rep.say(conversation_id, text)
     assert bridge.sim.rep.wait_delivered(30)
-    wait_for(lambda: not bridge.deps.outbox.pending(conversation_id, Direction.TO_CUSTOMER), 60, "nothing pending")
+    wait_for(
+        lambda: not bridge.deps.outbox.pending(conversation_id, Direction.TO_CUSTOMER), 60, "nothing pending"
+    )
     assert _texts(bridge, SMS_SESSION_ID) == expected
     assert bridge.opencx.count(operation="send") == len(expected)  # the lost one was not sent again
     assert bridge.opencx.count(operation="list_history") >= 1  # it was looked up instead

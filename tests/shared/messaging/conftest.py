@@ -27,7 +27,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def relay_deps(bridge_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> Iterator[object]:
+def relay_deps(
+    bridge_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> Iterator[object]:
     from helpers import reset_process_caches
 
     from shared.messaging.deps import RelayDeps

@@ -8,10 +8,14 @@ from shared.messaging.links import CONTEXT_MAX_CHARS, LinkState, fit_context
 from shared.messaging.outbox import Direction
 
 
-def test_a_session_moves_to_its_new_conversation_and_the_old_one_is_marked_replaced(relay_deps, clock) -> None:
+def test_a_session_moves_to_its_new_conversation_and_the_old_one_is_marked_replaced(
+    relay_deps, clock
+) -> None:
     deps, session = relay_deps, f"session-{uuid.uuid4()}"
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
-    deps.links.record(session, first, "h1", "sms", now=clock(), context={"customercontext": {"customerid": session}})
+    deps.links.record(
+        session, first, "h1", "sms", now=clock(), context={"customercontext": {"customerid": session}}
+    )
     deps.links.record_count(first, Direction.TO_REP, 3)
     deps.links.record(session, second, "h1", "sms", now=clock(), continued_from=first)
     current = deps.links.by_session(session)

@@ -29,7 +29,11 @@ def test_entries_keep_arrival_order_and_each_direction_its_own(relay_deps, clock
         deps.outbox.append(_entry(deps, conversation, text), f"id:{text}")
         clock.advance(0.001)
     deps.outbox.append(_entry(deps, conversation, "to the rep", Direction.TO_REP), "id:one")
-    assert [e.text for e in deps.outbox.pending(conversation, Direction.TO_CUSTOMER)] == ["one", "two", "three"]
+    assert [e.text for e in deps.outbox.pending(conversation, Direction.TO_CUSTOMER)] == [
+        "one",
+        "two",
+        "three",
+    ]
     assert [e.text for e in deps.outbox.pending(conversation, Direction.TO_REP)] == ["to the rep"]
 
 
