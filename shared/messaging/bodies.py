@@ -11,11 +11,18 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-MAX_CUSTOMER_FIELD_CHARS = 200  # customercontext: "200 chars" each
-MAX_CONTEXT_ENTRIES = 100  # conversationcontext: "up to 100" (error 30010 past that)
+from shared.platform.limits import (
+    MESSAGING_CONTEXT_MAX_ENTRIES,
+    MESSAGING_CUSTOMER_FIELD_MAX_CHARS,
+    MESSAGING_START_MESSAGE_MAX_BYTES,
+    MESSAGING_TEXT_MAX_CHARS,
+)
+
+MAX_CUSTOMER_FIELD_CHARS = MESSAGING_CUSTOMER_FIELD_MAX_CHARS  # customercontext: "200 chars" each
+MAX_CONTEXT_ENTRIES = MESSAGING_CONTEXT_MAX_ENTRIES  # conversationcontext: "up to 100" (30010 past that)
 MAX_CONTEXT_VALUE_CHARS = 1000  # ours: the docs set no limit; a context value is a detail, not a transcript
-MAX_START_MESSAGE_BYTES = 27 * 1000  # "27 Kb": read as the smaller of 27,000 / 27,648 bytes
-MAX_TEXT_CHARS = 6000  # message text (error 30011)
+MAX_START_MESSAGE_BYTES = MESSAGING_START_MESSAGE_MAX_BYTES
+MAX_TEXT_CHARS = MESSAGING_TEXT_MAX_CHARS  # message text (error 30011)
 TRANSCRIPT_SEPARATOR = "\n\n--- Conversation so far ---\n"
 
 

@@ -22,17 +22,14 @@ from shared.messaging.accept import Accepted, accept
 from shared.messaging.deps import process_deps
 from shared.messaging.outbox import Direction, Entry, EntryKind, iso_at
 from shared.messaging.store import StoreUnavailable
+from shared.opencx.events import CLOSED, CUSTOMER_EVENTS
 from shared.platform import telemetry
+from shared.platform.limits import MESSAGING_TEXT_MAX_CHARS
 from shared.platform.log import get_logger, log_event
 from shared.platform.problem import json_response, problem
 from shared.platform.queues import QueueUnavailable
 from shared.platform.settings import Settings
 from shared.platform.tracing import current_traceparent
-
-CONTACT_RESPONSE = "conversation.contact_response"
-CLOSED = "conversation.closed"
-CUSTOMER_EVENTS = frozenset({CONTACT_RESPONSE, CLOSED})
-MAX_TEXT_CHARS = 6000
 
 logger = get_logger("customer_events")
 
@@ -80,7 +77,7 @@ def accept_customer_event(
                   reason="unmapped" if link is None else "closed")  # fmt: skip
         return _ignored("unmapped" if link is None else "closed", event_name)
     text = data.get("message")
-    text = text.strip()[:MAX_TEXT_CHARS] if isinstance(text, str) and text.strip() else None
+    text = text.strip()[:MESSAGING_TEXT_MAX_CHARS] if isinstance(text, str) and text.strip() else None
     raw_contact = data.get("contact")
     contact: dict[str, Any] = raw_contact if isinstance(raw_contact, dict) else {}
     parent = current_traceparent(req.headers, context)

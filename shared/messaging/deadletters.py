@@ -10,7 +10,7 @@ from shared.messaging.links import Link
 from shared.messaging.outbox import Entry, EntryState
 from shared.messaging.relay_message import RelayMessage
 from shared.platform import telemetry
-from shared.platform.deadletter import DeadLetterReason, DeadLetterRecord
+from shared.platform.deadletter import DeadLetterReason, DeadLetterRecord, dead_letter
 from shared.platform.failure import Failure
 from shared.platform.log import get_logger, log_event
 from shared.platform.masking import scrub_text
@@ -45,7 +45,7 @@ def dead_letter_entry(
         lastAttemptAt=datetime.now(UTC),
         message=resend.model_dump(mode="json", exclude_none=True),
     )
-    deps.queue.dead_letter(record)
+    dead_letter(record, queue)
     deps.outbox.update(entry, state=EntryState.DEAD, attempts=entry.attempts, lastStatus=failure.status or 0)
     telemetry.count("relay.dead_lettered", reason=reason.value, target=failure.upstream.value)
     log_event(

@@ -22,8 +22,7 @@ from shared.messaging.outbox import Direction, Entry, Outbox
 from shared.messaging.relay_message import RelayMessage
 from shared.messaging.store import MessagingStore
 from shared.opencx.client import OpenCXClient
-from shared.platform.deadletter import DeadLetterRecord
-from shared.platform.queues import NEVER_EXPIRES, QueueProfile, make_queue_client, send
+from shared.platform.queues import QueueProfile, make_queue_client, send
 from shared.platform.settings import Settings, get_settings
 from shared.platform.status_store import StoreProfile, make_table_client
 
@@ -40,10 +39,6 @@ class RelayQueue:
         if key not in self._clients:
             self._clients[key] = make_queue_client(self.settings.storage, name, profile)
         return self._clients[key]
-
-    @property
-    def deadletter_name(self) -> str:
-        return self.settings.messaging_queue + "-deadletter"
 
     def drain_later(
         self,
@@ -68,10 +63,6 @@ class RelayQueue:
             dedupKey=dedup_key, entry=entry.fields(),
         )  # fmt: skip
         send(self._client(self.settings.messaging_queue, QueueProfile.INGRESS), message.to_json())
-
-    def dead_letter(self, record: DeadLetterRecord) -> None:
-        send(self._client(self.deadletter_name, QueueProfile.WORKER), record.model_dump_json(exclude_none=True),
-             time_to_live=NEVER_EXPIRES)  # fmt: skip
 
 
 class FastPath:

@@ -14,7 +14,7 @@ from shared.platform.settings import Settings, get_settings
 
 
 def credential_for(settings: Settings) -> Any:
-    """Token out (DESIGN section 8): DefaultAzureCredential, or the app registration."""
+    """Token out (docs/messaging.md, "tokens out"): DefaultAzureCredential, or the app registration."""
     messaging = settings.messaging
     return messaging_credential(
         tenant_id=messaging.tenant_id or None,

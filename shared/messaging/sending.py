@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.messaging.bodies import MAX_TEXT_CHARS, build_message_activity
+from shared.messaging.bodies import build_message_activity
 from shared.messaging.deps import RelayDeps
 from shared.messaging.links import Link
 from shared.messaging.outbox import Direction, Entry, EntryKind, EntryState
@@ -18,6 +18,7 @@ from shared.messaging.reconcile import reconcile
 from shared.opencx.history import Position, instant, read_history
 from shared.opencx.send import build_agent_message, opencx_attachment
 from shared.platform.failure import Failure, FailureKind, Upstream
+from shared.platform.limits import MESSAGING_TEXT_MAX_CHARS
 
 CLOCK_SKEW_SECONDS = 2.0
 
@@ -149,7 +150,7 @@ def _to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
         )
     if entry.text or entry.attachments:
         activity = build_message_activity(
-            link.conversation_id, messaging.channel_id, text=(entry.text or "")[:MAX_TEXT_CHARS] or None,
+            link.conversation_id, messaging.channel_id, text=(entry.text or "")[:MESSAGING_TEXT_MAX_CHARS] or None,
             sender_name=entry.sender_name, sender_id=link.session_id, attachments=entry.attachments,
         )  # fmt: skip
         sent = messaging.send_activity(link.conversation_id, activity)
@@ -177,7 +178,7 @@ def _history_to_rep(deps: RelayDeps, link: Link) -> Result:
         activity = build_message_activity(
             link.conversation_id,
             messaging.channel_id,
-            text=line.text[:MAX_TEXT_CHARS],
+            text=line.text[:MESSAGING_TEXT_MAX_CHARS],
             sender_id=link.session_id,
         )
         sent = messaging.send_activity(link.conversation_id, activity)
