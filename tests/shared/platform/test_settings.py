@@ -53,7 +53,7 @@ def test_valid_settings_are_normalised_with_defaults():
     assert settings.max_attempts == 10
     assert settings.max_age_seconds == 86_400
     assert settings.dedup_window_seconds == 900
-    assert settings.history_max_pages == 5
+    assert settings.history_max_pages == 20
     assert settings.webhook_secret_problem is None
 
 
@@ -224,7 +224,8 @@ def test_incident_settings():
         ("HANDOFF_DEDUP_WINDOW_SECONDS", "-1"),
         ("HANDOFF_DEDUP_WINDOW_SECONDS", "86401"),
         ("HISTORY_MAX_PAGES", "0"),
-        ("HISTORY_MAX_PAGES", "51"),
+        ("HISTORY_MAX_PAGES", "101"),
+        ("MESSAGING_RECONCILE_SECONDS", "-1"),
         ("HANDOFF_MAX_ATTEMPTS", "101"),
         ("OPENCX_TIMEOUT_SECONDS", "0"),
         ("OPENCX_ORGANIZATION_ID", "org\n1"),
@@ -253,6 +254,7 @@ def test_incident_extra_fields_that_is_not_json_is_named_without_its_content():
         ("HANDOFF_MAX_AGE_SECONDS", "3600", "max_age_seconds", 3600),
         ("HANDOFF_DEDUP_WINDOW_SECONDS", "0", "dedup_window_seconds", 0),
         ("HISTORY_MAX_PAGES", "50", "history_max_pages", 50),
+        ("MESSAGING_RECONCILE_SECONDS", "60", "messaging_reconcile_seconds", 60),
         ("CREATE_MISSING_CONTACTS", "YES", "create_missing_contacts", True),
         ("OPENCX_ORGANIZATION_ID", " org_8f1c ", "organization_id", "org_8f1c"),
         ("DATAVERSE_TIMEOUT_SECONDS", "2.5", "dataverse_timeout", 2.5),
