@@ -21,6 +21,7 @@ from pydantic_core import PydanticCustomError
 from shared.opencx.signature import SignatureInvalid, delivery_id, verify_signature
 from shared.opencx.webhook import (
     HANDOFF_EVENT,
+    ID_CHARACTERS_RULE,
     EventInvalid,
     FieldError,
     HandoffEvent,
@@ -66,7 +67,7 @@ def _header_id_error(header_id: str) -> FieldError | None:
     except PydanticCustomError:
         return FieldError(
             field="header:webhook-id",
-            message="must be 1-256 characters without control characters or / \\ # ?",
+            message=f"must be 1-{HANDOFF_ID_MAX} characters and {ID_CHARACTERS_RULE}",
         )
     if not header_id.isascii():
         return FieldError(field="header:webhook-id", message="must be ASCII")

@@ -10,6 +10,8 @@ activities: `type`, `channelId`, `from.{id,name}`, `conversation.id`, `text`, `t
 - an earlier revision (the removed `configure-custom-events.md`) showed PascalCase keys (`Type`,
   `Id`, `Conversation.Id`): keys are matched case-insensitively at every level;
 - the samples carry no `id`: the dedup key falls back to a hash of the canonical body.
+Every string is repaired as ingress repairs OpenCX's (a lone surrogate, half an emoji, becomes
+U+FFFD): refusing it would answer every redelivery the same, and Microsoft gives up after three.
 Every uncertain reading lives in this module only.
 """
 
@@ -23,8 +25,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from shared.platform.text import NestingTooDeep, sanitise
+
 MAX_BODY_BYTES = 1024 * 1024
-_MAX_DEPTH = 16
+# Deep enough for an Adaptive Card attachment; a deeper body is refused (400) before any recursion.
+_MAX_DEPTH = 64
 
 # `EventName: **_AgentAccepted_**` (webhook page samples); tolerant of spacing and of the markdown.
 _EVENT_TEXT = re.compile(r"^\s*EventName\s*:\s*[*_\s]*([A-Za-z][A-Za-z0-9_]*?)[*_\s]*$", re.IGNORECASE)
@@ -203,12 +208,18 @@ def parse_activity(body: bytes | str | dict[str, Any]) -> Activity:
             raise ActivityInvalid("activity body too large")
         try:
             data = json.loads(body)
+        except RecursionError:  # nested beyond the parser's stack: '[' x 5000
+            raise ActivityInvalid("activity nested too deeply") from None
         except (ValueError, UnicodeDecodeError):
             raise ActivityInvalid("activity body is not JSON") from None
     else:
         data = body
     if not isinstance(data, dict):
         raise ActivityInvalid("activity body is not a JSON object")
+    try:
+        data = sanitise(data, max_nesting=_MAX_DEPTH)
+    except NestingTooDeep:
+        raise ActivityInvalid("activity nested too deeply") from None
     try:
         return Activity.model_validate(data)
     except ValidationError:  # only the top-level shape can fail; fields are coerced or dropped
