@@ -44,6 +44,7 @@ def run(
         "A rep may accept it and reply anything; the check ends it.",
     )
     armed = token_probe.arm(settings, wait_seconds + ARM_MARGIN_SECONDS)
+    sleep(token_probe.ARM_CACHE_SECONDS)  # a webhook that read "not armed" just before reads again
     try:
         created = client.create_conversation(body)
     finally:

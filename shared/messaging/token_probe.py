@@ -11,7 +11,8 @@ Nothing is recorded unless a go-live check ARMED the probe (`arm`, row "webhook-
 must not be able to make the webhook write rows with claims it chooses. The webhook reads that
 row at most once per ARM_CACHE_SECONDS per process (a flood costs no reads), records only the
 armed conversation once it is named, and at most MAX_RECORDS_PER_ARM rows per arming per process.
-A check's conversation waits for a human rep to accept it, far longer than the cache lasts.
+The check pauses ARM_CACHE_SECONDS after arming, so a webhook that read "not armed" just before
+has read again by the time its test conversation exists.
 
 Two calls for the webhook, both best-effort (they never raise, never slow a delivery by more than
 one table read and one write, and write at most once per conversation per process):
@@ -41,7 +42,7 @@ PARTITION = "golive"
 ROW = "webhook-token"
 ARM_ROW = "webhook-token-armed"
 MAX_FIELD_CHARS = 300
-ARM_CACHE_SECONDS = 5.0
+ARM_CACHE_SECONDS = 2.0  # a flood of 1,000 posts a second costs one read every 2 s
 MAX_RECORDS_PER_ARM = 20
 
 _lock = threading.Lock()

@@ -14,7 +14,7 @@ from shared.messaging import mapping
 from shared.messaging.mapping import Direction
 
 REFUSED = ["forged", "unknown_kid", "expired", "not_yet_valid", "wrong_audience", "wrong_issuer",
-           "wrong_tenant", "unsigned", "hs256_public_key"]  # fmt: skip
+           "wrong_tenant", "unsigned", "hs256_public_key", "other_app", "no_app"]  # fmt: skip
 
 
 def _activity(conversation_id: str, text: str = "Hello from the rep", **extra: object) -> dict:
