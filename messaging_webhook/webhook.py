@@ -95,6 +95,9 @@ def handle_activity(req: func.HttpRequest, context: Any = None) -> func.HttpResp
     except ActivityInvalid as exc:
         _refuse(400, str(exc), conversationId=conversation_id)
         return problem(400, "Invalid activity", str(exc))
+    if activity.text_cut or activity.attachments_dropped:  # what one outbox row cannot hold
+        log_event(logger, "messaging.activity_cut", logging.WARNING, conversationId=conversation_id,
+                  textCut=activity.text_cut, attachmentsDropped=activity.attachments_dropped)  # fmt: skip
     if activity.conversation_id and activity.conversation_id != conversation_id:
         log_event(logger, "messaging.conversation_mismatch", logging.WARNING, conversationId=conversation_id)
     kind = activity.kind
