@@ -37,6 +37,7 @@ from shared.platform.queue_message import HandoffMessage, build_message
 from shared.platform.queues import QueueProfile, QueueUnavailable, queue_client, send
 from shared.platform.settings import DeliveryMode, Settings, SettingsError, get_settings
 from shared.platform.status_store import StoreProfile, StoreUnavailable, get_row, record_accepted
+from shared.platform.text import NestingTooDeep, sanitise
 from shared.platform.tracing import current_traceparent
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -171,6 +172,11 @@ def handle_handoff(req: func.HttpRequest, context: Any = None) -> func.HttpRespo
         _refuse(400, "not_json")
         return problem(400, "Body is not JSON", "The body could not be parsed as JSON.", kind="bad-json")
 
+    try:  # every event, customer events too: half an emoji is repaired, a deep body refused
+        body = sanitise(body)
+    except NestingTooDeep as exc:
+        _refuse(422, "nesting")
+        return _validation_problem([FieldError(field="(body)", message=str(exc))])
     try:
         event_name, organization, _ = read_envelope(body)
     except EventInvalid as exc:

@@ -101,7 +101,12 @@ def arm(
     try:
         with contextlib.suppress(ResourceExistsError):
             client.create_table()
-        entity = {"PartitionKey": PARTITION, "RowKey": ARM_ROW, "armId": arm_id, "armedUntil": until.isoformat()}
+        entity = {
+            "PartitionKey": PARTITION,
+            "RowKey": ARM_ROW,
+            "armId": arm_id,
+            "armedUntil": until.isoformat(),
+        }
         if conversation_id:
             entity["conversationId"] = conversation_id
         client.upsert_entity(entity, mode=UpdateMode.REPLACE)

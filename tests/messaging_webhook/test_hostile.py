@@ -141,7 +141,7 @@ def test_large_texts_and_many_attachments_are_kept_or_refused_never_5xx(
 @pytest.fixture
 def html_keys() -> Iterator[str]:
     class Html(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             page = b"<html><body>Sign in</body></html>"
             self.send_response(200)
             self.send_header("Content-Type", "text/html")

@@ -224,11 +224,13 @@ def test_an_unreachable_jwks_is_a_transient_refusal(sim: MessagingSimulator) -> 
         b"\xff\xfe not utf-8",
     ],
 )
-def test_a_jwks_answering_something_else_is_a_transient_refusal(sim: MessagingSimulator, answer: bytes) -> None:
+def test_a_jwks_answering_something_else_is_a_transient_refusal(
+    sim: MessagingSimulator, answer: bytes
+) -> None:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Html(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(answer)))

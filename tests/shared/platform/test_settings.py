@@ -180,8 +180,12 @@ def test_webhook_app_ids_default_to_the_client_id_and_are_guids():
     base = {k: v for k, v in MESSAGING.items() if k != "MESSAGING_WEBHOOK_APP_ID"}
     env = {**VALID, **base, "DELIVERY_MODE": "messaging"}
     client = "AAAAAAAA-2222-3333-4444-555555555555"
-    assert load_settings({**env, "MESSAGING_CLIENT_ID": client}).messaging.webhook_app_ids == (client.lower(),)
-    both = load_settings({**env, "MESSAGING_WEBHOOK_APP_ID": f"{GUID} {client}", "MESSAGING_CLIENT_ID": client})
+    assert load_settings({**env, "MESSAGING_CLIENT_ID": client}).messaging.webhook_app_ids == (
+        client.lower(),
+    )
+    both = load_settings(
+        {**env, "MESSAGING_WEBHOOK_APP_ID": f"{GUID} {client}", "MESSAGING_CLIENT_ID": client}
+    )
     assert both.messaging.webhook_app_ids == (GUID, client.lower())
     assert "MESSAGING_WEBHOOK_APP_ID" in problems_of({**env, "MESSAGING_WEBHOOK_APP_ID": "app-x"})
     assert "MESSAGING_WEBHOOK_APP_ID" in problems_of(env)
