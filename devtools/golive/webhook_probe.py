@@ -11,6 +11,7 @@ are shown only because they came for the conversation this run started, and mark
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -43,7 +44,16 @@ def run(
         start_message=f"{labels.PROBE_PREFIX} {run_id}] test conversation: no customer is waiting. "
         "A rep may accept it and reply anything; the check ends it.",
     )
-    armed = token_probe.arm(settings, wait_seconds + ARM_MARGIN_SECONDS)
+    from azure.core.exceptions import AzureError
+
+    try:
+        armed = token_probe.arm(settings, wait_seconds + ARM_MARGIN_SECONDS)
+    except (AzureError, OSError) as exc:
+        report.add(Verdict("webhook_probe", Outcome.FAIL,
+                           f"the webhook's token recorder could not be armed ({type(exc).__name__})",
+                           "Check the storage account's table endpoint and MESSAGING_TABLE."))  # fmt: skip
+        client.session.close()
+        return None
     sleep(token_probe.ARM_CACHE_SECONDS)  # a webhook that read "not armed" just before reads again
     try:
         created = client.create_conversation(body)
@@ -51,7 +61,8 @@ def run(
         client.session.close()
     conversation_id = created.conversation_id
     if created.ok and conversation_id:
-        token_probe.arm(settings, wait_seconds + ARM_MARGIN_SECONDS, conversation_id, armed)
+        with contextlib.suppress(AzureError, OSError):  # unnarrowed, the arming is still bounded
+            token_probe.arm(settings, wait_seconds + ARM_MARGIN_SECONDS, conversation_id, armed)
     else:
         token_probe.clear_claims(settings)
         fixes = {
