@@ -51,6 +51,7 @@ def env(azurite) -> dict[str, str]:
         "FIXTURE_QUEUE": f"fixture-{uuid.uuid4().hex[:10]}",
         "FIXTURE_RELAY_QUEUE": f"relay-{uuid.uuid4().hex[:10]}",
         "FIXTURE_STORAGE": azurite.connection_string,
+        "FIXTURE_TIMER_SCHEDULE": "0 0 0 1 1 *",
     }
 
 
