@@ -22,6 +22,7 @@ from shared.opencx.handoff_message import HandoffMessage, build_message
 from shared.opencx.signature import SignatureInvalid, delivery_id, verify_signature
 from shared.opencx.webhook import (
     HANDOFF_EVENT,
+    ID_CHARACTERS_RULE,
     EventInvalid,
     FieldError,
     HandoffEvent,
@@ -36,6 +37,7 @@ from shared.platform.problem import json_response, problem
 from shared.platform.queues import QueueProfile, QueueUnavailable, queue_client, send
 from shared.platform.settings import DeliveryMode, Settings, SettingsError, get_settings
 from shared.platform.status_store import StoreProfile, StoreUnavailable, get_row, record_accepted
+from shared.platform.text import NestingTooDeep, sanitise
 from shared.platform.tracing import current_traceparent
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -66,7 +68,7 @@ def _header_id_error(header_id: str) -> FieldError | None:
     except PydanticCustomError:
         return FieldError(
             field="header:webhook-id",
-            message="must be 1-256 characters without control characters or / \\ # ?",
+            message=f"must be 1-{HANDOFF_ID_MAX} characters and {ID_CHARACTERS_RULE}",
         )
     if not header_id.isascii():
         return FieldError(field="header:webhook-id", message="must be ASCII")
@@ -170,6 +172,11 @@ def handle_handoff(req: func.HttpRequest, context: Any = None) -> func.HttpRespo
         _refuse(400, "not_json")
         return problem(400, "Body is not JSON", "The body could not be parsed as JSON.", kind="bad-json")
 
+    try:  # every event, customer events too: half an emoji is repaired, a deep body refused
+        body = sanitise(body)
+    except NestingTooDeep as exc:
+        _refuse(422, "nesting")
+        return _validation_problem([FieldError(field="(body)", message=str(exc))])
     try:
         event_name, organization, _ = read_envelope(body)
     except EventInvalid as exc:

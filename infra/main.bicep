@@ -188,6 +188,9 @@ param messagingWebhookAudience string = ''
 @description('Mode messaging, optional: app registration the bridge signs in as for the Messaging API, through a federated credential that trusts this app\'s identity (MESSAGING_CLIENT_ID).')
 param messagingClientId string = ''
 
+@description('Mode messaging: the only app(s) that may call /api/messaging, the channel row\'s msdyn_appid; several separated by spaces for a rotation. Empty: messagingClientId, which must then be set (MESSAGING_WEBHOOK_APP_ID).')
+param messagingWebhookAppId string = ''
+
 @description('Mode messaging, optional fallback to the federated credential: that app registration\'s client secret. Stored only in Key Vault.')
 @secure()
 param messagingClientSecret string = ''
@@ -281,6 +284,7 @@ var appSettings = {
   MESSAGING_TENANT_ID: messagingTenantId
   MESSAGING_WEBHOOK_AUDIENCE: messagingWebhookAudience
   MESSAGING_CLIENT_ID: messagingClientId
+  MESSAGING_WEBHOOK_APP_ID: messagingWebhookAppId
   OPENCX_AGENT_SENDER: opencxAgentSender
 }
 

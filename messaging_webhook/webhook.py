@@ -24,10 +24,23 @@ from shared.platform.log import get_logger, log_event
 from shared.platform.problem import json_response, problem
 from shared.platform.queues import QueueUnavailable
 from shared.platform.settings import DeliveryMode, SettingsError, get_settings
+from shared.platform.text import has_unsafe_characters, is_blank
 from shared.platform.tracing import current_traceparent
 
 logger = get_logger("messaging_webhook")
 CONVERSATION_ID_MAX = 128
+ID_RULE = "without control, format or line-separator characters or / \\ # ?"
+_TABLE_KEY_FORBIDDEN = frozenset("/\\#?")
+
+
+def _valid_conversation_id(value: str) -> bool:
+    """A table key and a log dimension: no character a table refuses or a log reader splits on."""
+    return (
+        0 < len(value) <= CONVERSATION_ID_MAX
+        and not is_blank(value)
+        and not has_unsafe_characters(value)
+        and not _TABLE_KEY_FORBIDDEN.intersection(value)
+    )
 
 
 def _refuse(status: int, reason: str, **dimensions: Any) -> None:
@@ -64,9 +77,9 @@ def handle_activity(req: func.HttpRequest, context: Any = None) -> func.HttpResp
 
     token_probe.record_claims(claims, route_conversation, settings=settings)
     conversation_id = (req.route_params or {}).get("conversationId", "")
-    if not conversation_id or len(conversation_id) > CONVERSATION_ID_MAX:
+    if not _valid_conversation_id(conversation_id):
         _refuse(400, "conversation_id")
-        return problem(400, "Invalid conversation id", f"1-{CONVERSATION_ID_MAX} characters.")
+        return problem(400, "Invalid conversation id", f"1-{CONVERSATION_ID_MAX} characters, {ID_RULE}.")
     raw = req.get_body() or b""
     if len(raw) > MAX_BODY_BYTES:
         _refuse(413, "too_large")
@@ -76,6 +89,9 @@ def handle_activity(req: func.HttpRequest, context: Any = None) -> func.HttpResp
     except ActivityInvalid as exc:
         _refuse(400, str(exc), conversationId=conversation_id)
         return problem(400, "Invalid activity", str(exc))
+    if activity.text_cut or activity.attachments_dropped:  # what one outbox row cannot hold
+        log_event(logger, "messaging.activity_cut", logging.WARNING, conversationId=conversation_id,
+                  textCut=activity.text_cut, attachmentsDropped=activity.attachments_dropped)  # fmt: skip
     if activity.conversation_id and activity.conversation_id != conversation_id:
         log_event(logger, "messaging.conversation_mismatch", logging.WARNING, conversationId=conversation_id)
     kind = activity.kind

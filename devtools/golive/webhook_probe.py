@@ -1,15 +1,17 @@
 """Step 4 (mode messaging): what audience, issuer and app id does Microsoft's webhook token carry?
 
-The check starts a labelled test conversation through the Messaging API (the app's own client and
-body builder), waits until the webhook has recorded a token for THAT conversation
-(shared/messaging/token_probe.py), compares it with MESSAGING_TENANT_ID and
-MESSAGING_WEBHOOK_AUDIENCE, prints the exact values to set, then ends the conversation and removes
-every row stored for it. A refused token's claims are unverified (anyone may post a token): they
+The check arms the webhook's token recorder (shared/messaging/token_probe.py: the webhook records
+nothing unless armed), starts a labelled test conversation through the Messaging API (the app's
+own client and body builder), narrows the arming to that conversation, waits until the webhook has
+recorded a token for it, compares it with MESSAGING_TENANT_ID, MESSAGING_WEBHOOK_AUDIENCE and
+MESSAGING_WEBHOOK_APP_ID, prints the exact values to set, then disarms, ends the conversation and
+removes every row stored for it. A refused token's claims are unverified (anyone may post a token): they
 are shown only because they came for the conversation this run started, and marked as such.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -21,6 +23,7 @@ from shared.messaging.token import issuers_for
 from shared.platform.settings import Settings
 
 TENANT_REASONS = frozenset({"wrong_issuer", "wrong_tenant"})
+ARM_MARGIN_SECONDS = 60.0  # the arming outlives the wait: starting the conversation takes time too
 
 
 def run(
@@ -41,12 +44,27 @@ def run(
         start_message=f"{labels.PROBE_PREFIX} {run_id}] test conversation: no customer is waiting. "
         "A rep may accept it and reply anything; the check ends it.",
     )
+    from azure.core.exceptions import AzureError
+
+    try:
+        armed = token_probe.arm(settings, wait_seconds + ARM_MARGIN_SECONDS)
+    except (AzureError, OSError) as exc:
+        report.add(Verdict("webhook_probe", Outcome.FAIL,
+                           f"the webhook's token recorder could not be armed ({type(exc).__name__})",
+                           "Check the storage account's table endpoint and MESSAGING_TABLE."))  # fmt: skip
+        client.session.close()
+        return None
+    sleep(token_probe.ARM_CACHE_SECONDS)  # a webhook that read "not armed" just before reads again
     try:
         created = client.create_conversation(body)
     finally:
         client.session.close()
     conversation_id = created.conversation_id
-    if not created.ok or not conversation_id:
+    if created.ok and conversation_id:
+        with contextlib.suppress(AzureError, OSError):  # unnarrowed, the arming is still bounded
+            token_probe.arm(settings, wait_seconds + ARM_MARGIN_SECONDS, conversation_id, armed)
+    else:
+        token_probe.clear_claims(settings)
         fixes = {
             401: "The Messaging API refused the token: check MESSAGING_TOKEN_SCOPE, MESSAGING_CLIENT_ID and "
             "the app registration's federated credential (docs/deploy.md, mode messaging).",
@@ -95,6 +113,19 @@ def verdict(settings: Settings, claims: token_probe.RecordedClaims | None, waite
                        "reachable, that the deployed build records tokens (shared/messaging/token_probe.py), "
                        "and have a rep accept the test conversation; then run again.")  # fmt: skip
     values = _setting_values(claims)
+    if not claims.verified and claims.reason == "app_id":
+        if not claims.app_id:
+            return Verdict("webhook_probe", Outcome.FAIL,
+                           f"the webhook REFUSED Microsoft's token: it names no calling app (appid/azp); "
+                           f"the token says (unverified) {_claims_text(claims)}",
+                           "The channel must call with its registered app's token (msdyn_appid on the "
+                           "channel row, docs/messaging.md); check the channel's app registration.")  # fmt: skip
+        return Verdict("webhook_probe", Outcome.FAIL,
+                       f"the webhook REFUSED Microsoft's token: its app {claims.app_id} is not "
+                       f"MESSAGING_WEBHOOK_APP_ID ({' '.join(m.webhook_app_ids)}); the token says "
+                       f"(unverified) {_claims_text(claims)}",
+                       f"Set MESSAGING_WEBHOOK_APP_ID={claims.app_id} if that is the channel's registered "
+                       "app (msdyn_appid); otherwise another app is calling the webhook.")  # fmt: skip
     if not claims.verified:
         which = "MESSAGING_TENANT_ID" if claims.reason in TENANT_REASONS else "MESSAGING_WEBHOOK_AUDIENCE"
         return Verdict("webhook_probe", Outcome.FAIL,
@@ -108,6 +139,8 @@ def verdict(settings: Settings, claims: token_probe.RecordedClaims | None, waite
         problems.append("issuer")
     if claims.audience not in m.webhook_audience:
         problems.append("audience")
+    if (claims.app_id or "").lower() not in {a.lower() for a in m.webhook_app_ids}:
+        problems.append("app id")
     if problems:
         return Verdict("webhook_probe", Outcome.FAIL,
                        f"the token ({_claims_text(claims)}) differs from the settings in: {', '.join(problems)}",
@@ -124,4 +157,7 @@ def _claims_text(claims: token_probe.RecordedClaims) -> str:
 
 
 def _setting_values(claims: token_probe.RecordedClaims) -> str:
-    return f"MESSAGING_TENANT_ID={claims.tenant_id} MESSAGING_WEBHOOK_AUDIENCE={claims.audience}"
+    return (
+        f"MESSAGING_TENANT_ID={claims.tenant_id} MESSAGING_WEBHOOK_AUDIENCE={claims.audience} "
+        f"MESSAGING_WEBHOOK_APP_ID={claims.app_id}"
+    )

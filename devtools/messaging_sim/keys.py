@@ -33,8 +33,11 @@ TOKEN_KINDS = frozenset(
         "unsigned",  # alg none
         "hs256_public_key",  # HS256 keyed with the public key's PEM (algorithm confusion)
         "v1_issuer",  # valid, with the sts.windows.net issuer
+        "other_app",  # signed, right issuer and audience, but another app of the tenant (appid/azp)
+        "no_app",  # signed, right issuer and audience, no appid/azp at all
     }
 )
+OTHER_APP_ID = "0d5a2d57-0000-4000-8000-0000000000aa"  # what "other_app" tokens name
 
 
 def _b64(data: bytes) -> str:
@@ -110,8 +113,12 @@ class TokenMinter:
             "wrong_issuer": {"iss": "https://login.microsoftonline.com/another-tenant/v2.0"},
             "wrong_tenant": {"tid": "another-tenant"},
             "v1_issuer": {"iss": f"https://sts.windows.net/{self.tenant_id}/", "ver": "1.0"},
+            "other_app": {"appid": OTHER_APP_ID, "azp": OTHER_APP_ID},
         }
         claims = self.claims(**{**special.get(kind, {}), **overrides})
+        if kind == "no_app":
+            claims.pop("appid", None)
+            claims.pop("azp", None)
         if kind == "forged":
             return self.sign(claims, key=self._other())
         if kind == "unknown_kid":

@@ -151,6 +151,7 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
             "MESSAGING_TOKEN_SCOPE": self.token_scope,
             "MESSAGING_TENANT_ID": self.tenant_id,
             "MESSAGING_WEBHOOK_AUDIENCE": self.audience,
+            "MESSAGING_WEBHOOK_APP_ID": self.app_id,
             "MESSAGING_JWKS_URL": self.jwks_url,
             "IDENTITY_ENDPOINT": self.identity_endpoint,
             "IDENTITY_HEADER": self.identity_header,

@@ -10,6 +10,8 @@ activities: `type`, `channelId`, `from.{id,name}`, `conversation.id`, `text`, `t
 - an earlier revision (the removed `configure-custom-events.md`) showed PascalCase keys (`Type`,
   `Id`, `Conversation.Id`): keys are matched case-insensitively at every level;
 - the samples carry no `id`: the dedup key falls back to a hash of the canonical body.
+Every string is repaired as ingress repairs OpenCX's (a lone surrogate, half an emoji, becomes
+U+FFFD): refusing it would answer every redelivery the same, and Microsoft gives up after three.
 Every uncertain reading lives in this module only.
 """
 
@@ -23,8 +25,20 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from shared.platform.text import NestingTooDeep, sanitise
+
 MAX_BODY_BYTES = 1024 * 1024
-_MAX_DEPTH = 16
+# Deep enough for an Adaptive Card attachment; a deeper body is refused (400) before any recursion.
+_MAX_DEPTH = 64
+# What one outbox row (64 KiB per table property) and, when the table is down, one queue message
+# (64 KiB) can hold. Longer is a hostile or broken sender: the text is cut and extra attachments
+# dropped (both logged), never a 5xx that Microsoft retries three times and then drops. The
+# Messaging API takes 6,000 characters per customer message; the same bound serves the other way.
+MAX_TEXT_CHARS = 6_000
+MAX_ATTACHMENTS = 20
+MAX_ATTACHMENTS_JSON_CHARS = 12_000
+MAX_FIELD_CHARS = 2_048  # an attachment's URL, name or type; a sender's id or name
+_ATTACHMENT_KEYS = ("contenttype", "contenturl", "name")
 
 # `EventName: **_AgentAccepted_**` (webhook page samples); tolerant of spacing and of the markdown.
 _EVENT_TEXT = re.compile(r"^\s*EventName\s*:\s*[*_\s]*([A-Za-z][A-Za-z0-9_]*?)[*_\s]*$", re.IGNORECASE)
@@ -72,6 +86,11 @@ def _text(value: Any) -> str | None:
     return None
 
 
+def _field(value: Any) -> str | None:
+    text = _text(value)
+    return text[:MAX_FIELD_CHARS] if text is not None else None
+
+
 def _object(value: Any) -> Any:
     return value if isinstance(value, dict) else None
 
@@ -81,6 +100,7 @@ def _list(value: Any) -> list[Any]:
 
 
 Text = Annotated[str | None, BeforeValidator(_text)]
+Field_ = Annotated[str | None, BeforeValidator(_field)]
 
 
 class _Lenient(BaseModel):
@@ -88,8 +108,8 @@ class _Lenient(BaseModel):
 
 
 class ChannelAccount(_Lenient):
-    id: Text = None
-    name: Text = None
+    id: Field_ = None
+    name: Field_ = None
 
 
 class ConversationAccount(_Lenient):
@@ -97,9 +117,9 @@ class ConversationAccount(_Lenient):
 
 
 class Attachment(_Lenient):
-    content_type: Text = Field(default=None, alias="contenttype")
-    content_url: Text = Field(default=None, alias="contenturl")
-    name: Text = None
+    content_type: Field_ = Field(default=None, alias="contenttype")
+    content_url: Field_ = Field(default=None, alias="contenturl")
+    name: Field_ = None
 
 
 class Activity(_Lenient):
@@ -116,6 +136,8 @@ class Activity(_Lenient):
     attachments: Annotated[list[Attachment], BeforeValidator(_list)] = Field(default_factory=list)
     timestamp: Text = None
     canonical: str = Field(default="", alias="_canonical")
+    text_cut: int = Field(default=0, alias="_text_cut")  # characters cut from `text`
+    attachments_dropped: int = Field(default=0, alias="_attachments_dropped")
 
     @model_validator(mode="before")
     @classmethod
@@ -123,8 +145,9 @@ class Activity(_Lenient):
         if not isinstance(data, dict):
             raise ValueError("an activity is a JSON object")
         folded = fold_keys(data)
-        folded.pop("_canonical", None)  # computed here only, never taken from the body
-        return {**folded, "_canonical": canonical_json(folded)}
+        for computed in ("_canonical", "_text_cut", "_attachments_dropped"):
+            folded.pop(computed, None)  # computed here only, never taken from the body
+        return {**_bounded(folded), "_canonical": canonical_json(folded)}
 
     @property
     def conversation_id(self) -> str | None:
@@ -175,6 +198,25 @@ class Activity(_Lenient):
         return "sha256:" + hashlib.sha256(self.canonical.encode()).hexdigest()
 
 
+def _bounded(folded: dict[str, Any]) -> dict[str, Any]:
+    """Cut what one outbox row cannot hold (the dedup hash still covers the whole body)."""
+    bounded = dict(folded)
+    text = folded.get("text")
+    if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
+        bounded["text"], bounded["_text_cut"] = text[:MAX_TEXT_CHARS], len(text) - MAX_TEXT_CHARS
+    attachments = _list(folded.get("attachments"))
+    kept: list[dict[str, Any]] = []
+    budget = MAX_ATTACHMENTS_JSON_CHARS
+    for attachment in attachments[:MAX_ATTACHMENTS]:
+        budget -= 40 + sum(len(json.dumps(_field(attachment.get(k)))) for k in _ATTACHMENT_KEYS)
+        if budget < 0:
+            break
+        kept.append(attachment)
+    if len(kept) < len(attachments):
+        bounded["attachments"], bounded["_attachments_dropped"] = kept, len(attachments) - len(kept)
+    return bounded
+
+
 def fold_keys(value: Any, depth: int = 0) -> Any:
     """Lower-case every object key, at every level. On a clash the first non-null value wins."""
     if depth > _MAX_DEPTH:
@@ -203,12 +245,18 @@ def parse_activity(body: bytes | str | dict[str, Any]) -> Activity:
             raise ActivityInvalid("activity body too large")
         try:
             data = json.loads(body)
+        except RecursionError:  # nested beyond the parser's stack: '[' x 5000
+            raise ActivityInvalid("activity nested too deeply") from None
         except (ValueError, UnicodeDecodeError):
             raise ActivityInvalid("activity body is not JSON") from None
     else:
         data = body
     if not isinstance(data, dict):
         raise ActivityInvalid("activity body is not a JSON object")
+    try:
+        data = sanitise(data, max_nesting=_MAX_DEPTH)
+    except NestingTooDeep:
+        raise ActivityInvalid("activity nested too deeply") from None
     try:
         return Activity.model_validate(data)
     except ValidationError:  # only the top-level shape can fail; fields are coerced or dropped

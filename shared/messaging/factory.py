@@ -49,7 +49,12 @@ def build_relay_opencx_client(settings: Settings) -> OpenCXClient:
 @lru_cache(maxsize=1)
 def token_validator() -> WebhookTokenValidator:
     messaging = get_settings().messaging
-    return WebhookTokenValidator(messaging.tenant_id, messaging.webhook_audience, jwks_url=messaging.jwks_url)
+    return WebhookTokenValidator(
+        messaging.tenant_id,
+        messaging.webhook_audience,
+        jwks_url=messaging.jwks_url,
+        allowed_app_ids=messaging.webhook_app_ids,
+    )
 
 
 def reset() -> None:

@@ -6,6 +6,11 @@
   `organization-id`: 401 means the channel is not authorised for the org, 404/30004 that the channel
   configuration does not exist. One read per health call; the docs ask not to *poll* that list.
 - `table:<MESSAGING_TABLE>`: the mapping and outbox table is reachable.
+- `messaging_webhook_app`: which app ids may call the webhook (MESSAGING_WEBHOOK_APP_ID, default
+  MESSAGING_CLIENT_ID). The channel row's `msdyn_appid` is "the app used to authenticate Messaging
+  API requests" (configure-custom-messaging-channel.md), so when MESSAGING_CLIENT_ID is set and not
+  among them, the channel's own calls would be refused. What Microsoft really sends is checked by
+  the go-live token probe (`make golive`).
 Each returns (ok, detail, fix).
 """
 
@@ -71,8 +76,31 @@ def _table(settings: Settings) -> Result:
     return True, f"table {settings.messaging_table} reachable", None
 
 
+def _webhook_app(settings: Settings) -> Result:
+    messaging = settings.messaging
+    allowed = messaging.webhook_app_ids
+    source = "MESSAGING_WEBHOOK_APP_ID, default MESSAGING_CLIENT_ID"
+    if not allowed:
+        return (
+            False,
+            "no app may call the webhook",
+            "Set MESSAGING_WEBHOOK_APP_ID to the channel's msdyn_appid.",
+        )
+    if messaging.client_id and messaging.client_id not in allowed:
+        return (
+            False,
+            f"webhook callers limited to {' '.join(allowed)} ({source}), which lacks MESSAGING_CLIENT_ID "
+            f"{messaging.client_id}",
+            "The channel row's msdyn_appid is the app that authenticates Messaging API requests: add "
+            f'MESSAGING_CLIENT_ID to MESSAGING_WEBHOOK_APP_ID (MESSAGING_WEBHOOK_APP_ID="{" ".join(allowed)} '
+            f'{messaging.client_id}"), or run `make golive` to see the app id Microsoft sends.',
+        )
+    return True, f"webhook callers limited to {' '.join(allowed)} ({source})", None
+
+
 def messaging_jobs(settings: Settings) -> dict[str, Callable[[], Result]]:
     return {
+        "messaging_webhook_app": lambda: _webhook_app(settings),
         "messaging_token": lambda: _token(settings),
         "messaging_channel": lambda: _channel(settings),
         f"table:{settings.messaging_table}": lambda: _table(settings),

@@ -30,6 +30,23 @@ JWKS_REFETCH_COOLDOWN_SECONDS = 60.0  # a flood of forged kids cannot turn into 
 MAX_TOKEN_CHARS = 16 * 1024
 
 
+class _JwksUnusable(Exception):
+    """The keys endpoint answered something that is not a JWKS (HTML, invalid JSON, a cut body)."""
+
+
+class _JwksClient(jwt.PyJWKClient):
+    """PyJWKClient lets a JSON decoding error escape as a bare ValueError (a 500): turn every
+    unreadable answer into one exception the validator maps to a transient refusal."""
+
+    def fetch_data(self) -> Any:
+        try:
+            return super().fetch_data()
+        except jwt.PyJWKClientConnectionError:
+            raise
+        except (jwt.PyJWKClientError, ValueError, RecursionError, OSError):
+            raise _JwksUnusable() from None
+
+
 class TokenRejected(Exception):
     """The token is not acceptable. `reason` is a fixed, log-safe word; `transient` means retry later."""
 
@@ -73,6 +90,14 @@ def checked_jwks_url(url: str | None, tenant_id: str) -> str:
     return url.strip()
 
 
+def calling_app(claims: Mapping[str, Any]) -> str | None:
+    """The client the token was issued to: `appid` in a v1 token, `azp` in a v2 one (either when
+    `ver` is missing). None when absent or not a string."""
+    first, second = ("appid", "azp") if str(claims.get("ver", "")) == "1.0" else ("azp", "appid")
+    value = claims.get(first) or claims.get(second)
+    return value if isinstance(value, str) and value else None
+
+
 def bearer_token(headers: Mapping[str, str]) -> str | None:
     """`Authorization: Bearer <t>`, else `x-ms-token: <t>` (with or without `Bearer `). Any header case."""
     lowered = {str(name).lower(): str(value) for name, value in headers.items()}
@@ -113,7 +138,7 @@ class WebhookTokenValidator:
         self.allowed_app_ids = frozenset(a.lower() for a in allowed_app_ids or () if a)
         self.leeway = leeway
         self.jwks_url = checked_jwks_url(jwks_url, tenant_id)
-        self._jwks = jwt.PyJWKClient(
+        self._jwks = _JwksClient(
             self.jwks_url,
             cache_jwk_set=True,
             lifespan=jwks_cache_seconds,
@@ -147,6 +172,8 @@ class WebhookTokenValidator:
             return self._jwks.get_signing_key(kid).key
         except jwt.PyJWKClientConnectionError:
             raise TokenRejected("jwks_unavailable", transient=True) from None
+        except _JwksUnusable:
+            raise TokenRejected("jwks_unusable", transient=True) from None
         except jwt.PyJWKClientError:
             raise TokenRejected("unknown_signing_key") from None
         except jwt.PyJWTError:  # a JWKS document we cannot read
@@ -182,9 +209,9 @@ class WebhookTokenValidator:
         tenant = claims.get("tid")
         if tenant is not None and str(tenant).lower() != self.tenant_id.lower():
             raise TokenRejected("wrong_tenant")
-        app_id = claims.get("appid") or claims.get("azp")
-        if self.allowed_app_ids and str(app_id or "").lower() not in self.allowed_app_ids:
-            raise TokenRejected("app_not_allowed")
+        app_id = calling_app(claims)
+        if self.allowed_app_ids and (app_id or "").lower() not in self.allowed_app_ids:
+            raise TokenRejected("app_id")
         audience = claims.get("aud")
         if isinstance(audience, list):  # PyJWT checked one of them is ours; log the one that matched
             audience = next((a for a in audience if a in self.audiences), audience[0] if audience else "")

@@ -6,8 +6,16 @@ tenant: never the token) in the messaging table, row PartitionKey "golive", RowK
 "webhook-token"; the go-live check starts a test conversation, waits for that row and prints the
 exact MESSAGING_TENANT_ID / MESSAGING_WEBHOOK_AUDIENCE values to use.
 
+Nothing is recorded unless a go-live check ARMED the probe (`arm`, row "webhook-token-armed": an
+"armed until" time, then the test conversation's id once it exists): an unauthenticated caller
+must not be able to make the webhook write rows with claims it chooses. The webhook reads that
+row at most once per ARM_CACHE_SECONDS per process (a flood costs no reads), records only the
+armed conversation once it is named, and at most MAX_RECORDS_PER_ARM rows per arming per process.
+The check pauses ARM_CACHE_SECONDS after arming, so a webhook that read "not armed" just before
+has read again by the time its test conversation exists.
+
 Two calls for the webhook, both best-effort (they never raise, never slow a delivery by more than
-one table write, and write at most once per conversation per process):
+one table read and one write, and write at most once per conversation per process):
 - `record_claims(claims, conversation_id)` after `WebhookTokenValidator` accepted the token;
 - `record_rejection(headers, reason, conversation_id)` after it refused one. The refused token's
   claims are read WITHOUT verifying its signature and stored marked `verified=False`: anyone may
@@ -19,8 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Mapping
+import time
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.messaging.token import TokenClaims, bearer_token
@@ -29,10 +40,27 @@ from shared.platform.status_store import StoreProfile, make_table_client, now_is
 
 PARTITION = "golive"
 ROW = "webhook-token"
+ARM_ROW = "webhook-token-armed"
 MAX_FIELD_CHARS = 300
+ARM_CACHE_SECONDS = 2.0  # a flood of 1,000 posts a second costs one read every 2 s
+MAX_RECORDS_PER_ARM = 20
 
 _lock = threading.Lock()
 _written: set[tuple[str | None, bool]] = set()  # (conversation id, verified) already written here
+clock: Callable[[], float] = time.monotonic  # tests move it
+
+
+@dataclass(frozen=True)
+class Armed:
+    """A go-live check is waiting for a token: until when, for which conversation (once known)."""
+
+    arm_id: str
+    until: datetime
+    conversation_id: str | None
+
+
+_arm_cache: dict[str, tuple[float, Armed | None]] = {}  # table -> (read at, what it said)
+_spent: dict[str, int] = {}  # arm id -> rows this process wrote for it
 
 
 @dataclass(frozen=True)
@@ -57,6 +85,79 @@ def _clip(value: Any) -> str | None:
 
 def _table(settings: Settings) -> Any:
     return make_table_client(settings.storage, settings.messaging_table, StoreProfile.WORKER)
+
+
+def arm(
+    settings: Settings, seconds: float, conversation_id: str | None = None, arm_id: str | None = None
+) -> str:
+    """Let the webhook record tokens for `seconds` (for `conversation_id` only, once given). Returns
+    the arming's id; pass it back to name the conversation without a new budget. Raises AzureError."""
+    from azure.core.exceptions import ResourceExistsError
+    from azure.data.tables import UpdateMode
+
+    arm_id = arm_id or uuid.uuid4().hex
+    until = datetime.now(UTC) + timedelta(seconds=seconds)
+    client = _table(settings)
+    try:
+        with contextlib.suppress(ResourceExistsError):
+            client.create_table()
+        entity = {
+            "PartitionKey": PARTITION,
+            "RowKey": ARM_ROW,
+            "armId": arm_id,
+            "armedUntil": until.isoformat(),
+        }
+        if conversation_id:
+            entity["conversationId"] = conversation_id
+        client.upsert_entity(entity, mode=UpdateMode.REPLACE)
+    finally:
+        client.close()
+    return arm_id
+
+
+def _read_armed(settings: Settings) -> Armed | None:
+    from azure.core.exceptions import AzureError
+
+    client = _table(settings)
+    try:
+        entity = client.get_entity(PARTITION, ARM_ROW)
+        return Armed(
+            arm_id=str(entity["armId"]),
+            until=datetime.fromisoformat(str(entity["armedUntil"])),
+            conversation_id=entity.get("conversationId") or None,
+        )
+    except (AzureError, OSError, KeyError, ValueError):  # no row, no table, storage down: not armed
+        return None
+    finally:
+        client.close()
+
+
+def _armed_for(settings: Settings, conversation_id: str | None) -> Armed | None:
+    """The arming that covers this conversation now, or None (at most one read per cache period)."""
+    key = f"{settings.storage}|{settings.messaging_table}"
+    now = clock()
+    with _lock:
+        cached = _arm_cache.get(key)
+    if cached is None or now - cached[0] >= ARM_CACHE_SECONDS:
+        cached = (now, _read_armed(settings))
+        with _lock:
+            _arm_cache[key] = cached
+    armed = cached[1]
+    if armed is None or armed.until <= datetime.now(UTC):
+        return None
+    if armed.conversation_id is not None and armed.conversation_id != conversation_id:
+        return None
+    return armed
+
+
+def _spend(armed: Armed) -> bool:
+    """One record of the arming's budget; False when it is spent."""
+    with _lock:
+        spent = _spent.get(armed.arm_id, 0)
+        if spent >= MAX_RECORDS_PER_ARM:
+            return False
+        _spent[armed.arm_id] = spent + 1
+        return True
 
 
 def _should_write(conversation_id: str | None, verified: bool) -> bool:
@@ -88,8 +189,10 @@ def _write(entity: dict[str, Any], settings: Settings | None) -> None:
 def record_claims(
     claims: TokenClaims, conversation_id: str | None = None, *, settings: Settings | None = None
 ) -> None:
-    """Call after a token was accepted. Writes at most once per conversation per process."""
-    if not _should_write(conversation_id, True):
+    """Call after a token was accepted. Writes only while armed, once per conversation per process."""
+    settings = settings or get_settings()
+    armed = _armed_for(settings, conversation_id)
+    if armed is None or not _should_write(conversation_id, True) or not _spend(armed):
         return
     _write(
         {
@@ -115,7 +218,11 @@ def record_rejection(
 ) -> None:
     """Call after a token was refused: its claims, unverified, so the check can name the right setting."""
     token = bearer_token(headers)
-    if not token or not _should_write(conversation_id, False):
+    if not token:
+        return
+    settings = settings or get_settings()
+    armed = _armed_for(settings, conversation_id)
+    if armed is None or not _should_write(conversation_id, False) or not _spend(armed):
         return
     try:
         import jwt
@@ -167,22 +274,28 @@ def read_claims(settings: Settings | None = None) -> RecordedClaims | None:
 
 
 def clear_claims(settings: Settings | None = None) -> bool:
-    """Delete the row (the go-live check leaves nothing behind). True when it is gone."""
+    """Delete the record and disarm (the go-live check leaves nothing behind). True when both are gone."""
     from azure.core.exceptions import AzureError, ResourceNotFoundError
 
     client = _table(settings or get_settings())
+    gone = True
     try:
-        client.delete_entity(PARTITION, ROW)
-    except ResourceNotFoundError:
-        return True
-    except (AzureError, OSError):
-        return False
+        for row in (ROW, ARM_ROW):
+            try:
+                client.delete_entity(PARTITION, row)
+            except ResourceNotFoundError:
+                pass
+            except (AzureError, OSError):
+                gone = False
     finally:
         client.close()
-    return True
+    return gone
 
 
 def forget_written() -> None:
-    """Tests: let this process write again for conversations it already recorded."""
+    """Tests: let this process write again for conversations it already recorded, and read the
+    armed row afresh."""
     with _lock:
         _written.clear()
+        _arm_cache.clear()
+        _spent.clear()

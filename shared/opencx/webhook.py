@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from shared.platform.text import NestingTooDeep, has_control_characters, is_blank, sanitise
+from shared.platform.text import NestingTooDeep, has_unsafe_characters, is_blank, sanitise
 
 HANDOFF_EVENT = "conversation.handoff_to_human"
 CONTACT_RESPONSE_EVENT = "conversation.contact_response"
@@ -25,6 +25,9 @@ SUMMARY_MAX = 10_000
 MESSAGE_MAX = 6_000
 SHORT_TEXT_MAX = 200
 _ID_FORBIDDEN = re.compile(r"[/\\#?]")
+# Control and format characters (bidi overrides, zero-width), Unicode line breaks (U+2028, U+2029,
+# U+0085): an id is a table key and a log dimension, and these forge or disguise a log line.
+ID_CHARACTERS_RULE = "must not contain control, format or line-separator characters or / \\ # ?"
 
 
 class FieldError(BaseModel):
@@ -46,8 +49,8 @@ def check_identifier(value: str, max_length: int = CONVERSATION_ID_MAX) -> str:
         raise PydanticCustomError("blank", "must not be blank")
     if len(value) > max_length:
         raise PydanticCustomError("too_long", f"must be at most {max_length} characters")
-    if has_control_characters(value) or _ID_FORBIDDEN.search(value):
-        raise PydanticCustomError("forbidden_characters", "must not contain control characters or / \\ # ?")
+    if has_unsafe_characters(value) or _ID_FORBIDDEN.search(value):
+        raise PydanticCustomError("forbidden_characters", ID_CHARACTERS_RULE)
     if not value.strip(". "):  # '.' or '..' would name another path of the OpenCX API
         raise PydanticCustomError("dots_only", "must not be made of dots only")
     return value

@@ -2,7 +2,9 @@
 
 Each record carries its dimensions as LogRecord attributes: the Functions host and
 azure-monitor-opentelemetry turn them into queryable custom dimensions. Values pass through the
-masking here, so a call site cannot leak a phone number or an email by mistake.
+masking here, so a call site cannot leak a phone number or an email by mistake, and every string
+value is escaped (shared/platform/text.py: control, format and Unicode line-break characters), so
+one record is one line even to a reader that splits on U+2028 or U+0085.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def safe_dimensions(dimensions: dict[str, Any]) -> dict[str, Any]:
         elif key in _IDENTIFIERS:
             safe[key] = escape_for_log(str(value))
         elif key in _MASKERS:
-            safe[key] = _MASKERS[key](str(value))
+            safe[key] = escape_for_log(_MASKERS[key](str(value)) or "")  # a mask keeps a tld
         elif isinstance(value, bool | int | float):
             safe[key] = value
         else:

@@ -78,6 +78,7 @@ class MessagingSettings:
     jwks_url: str | None = None
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
+    webhook_app_ids: tuple[str, ...] = ()  # the channel's registered app(s): the only callers
 
 
 @dataclass(frozen=True)
@@ -371,7 +372,19 @@ def _messaging(env: Mapping[str, str], problems: dict[str, str]) -> MessagingSet
         jwks_url=jwks,
         client_id=_guid("MESSAGING_CLIENT_ID", env.get("MESSAGING_CLIENT_ID"), problems, False),
         client_secret=(env.get("MESSAGING_CLIENT_SECRET") or "").strip() or None,
+        webhook_app_ids=_webhook_app_ids(env, problems),
     )
+
+
+def _webhook_app_ids(env: Mapping[str, str], problems: dict[str, str]) -> tuple[str, ...]:
+    """Only the channel's registered app (`msdyn_appid`) may call the webhook: any app in the
+    tenant can get a token for our audience. Several ids (a rotation); default MESSAGING_CLIENT_ID."""
+    name = "MESSAGING_WEBHOOK_APP_ID"
+    raw = (env.get(name) or "").split() or (env.get("MESSAGING_CLIENT_ID") or "").split()[:1]
+    if not raw:
+        problems[name] = "missing (the app id of the channel's registration; default MESSAGING_CLIENT_ID)"
+    ids = tuple(dict.fromkeys(_guid(name, value, problems, True) or "" for value in raw))
+    return tuple(i for i in ids if i)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

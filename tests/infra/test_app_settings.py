@@ -93,6 +93,9 @@ APP_SETTINGS: dict[str, FromParameter | FromSecret | Fixed] = {
     "MESSAGING_TENANT_ID": FromParameter("messagingTenantId", guid(9), guid(9)),
     "MESSAGING_WEBHOOK_AUDIENCE": FromParameter("messagingWebhookAudience", "api://bridge", "api://bridge"),
     "MESSAGING_CLIENT_ID": FromParameter("messagingClientId", guid(10), guid(10)),
+    "MESSAGING_WEBHOOK_APP_ID": FromParameter(
+        "messagingWebhookAppId", f"{guid(11)} {guid(12)}", f"{guid(11)} {guid(12)}"
+    ),
     "MESSAGING_CLIENT_SECRET": FromSecret("messagingClientSecret", "entra-client-secret-value"),
     "OPENCX_AGENT_SENDER": FromParameter("opencxAgentSender", "human_agent", "human_agent"),
 }

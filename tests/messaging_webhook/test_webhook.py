@@ -13,7 +13,7 @@ from messaging_helpers import MessagingBridge, messaging_bridge_fixture, reset_m
 from shared.messaging.outbox import Direction
 
 REFUSED = ["forged", "unknown_kid", "expired", "not_yet_valid", "wrong_audience", "wrong_issuer",
-           "wrong_tenant", "unsigned", "hs256_public_key"]  # fmt: skip
+           "wrong_tenant", "unsigned", "hs256_public_key", "other_app", "no_app"]  # fmt: skip
 
 
 def _activity(conversation_id: str, text: str = "Hello from the rep", **extra: object) -> dict:

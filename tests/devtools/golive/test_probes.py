@@ -89,6 +89,7 @@ def test_webhook_token_matching_passes_and_is_cleaned(messaging_stack: Stack) ->
     assert code == 0, text(report)
     assert outcome(report, "webhook_probe") is Outcome.PASS
     assert f"MESSAGING_WEBHOOK_AUDIENCE={sim.audience}" in text(report)
+    assert f"MESSAGING_WEBHOOK_APP_ID={sim.app_id}" in text(report)
     # The real webhook answered the rep's deliveries (the greeting went into its outbox, then away).
     assert sim.rep.wait_delivered(15)
     assert 200 in {status for d in sim.rep.deliveries for status in d.statuses}
@@ -108,6 +109,23 @@ def test_webhook_token_with_another_audience_names_the_setting(messaging_stack: 
     assert f"MESSAGING_WEBHOOK_AUDIENCE={wrong}" in text(report) and wrong != sim.audience
     assert sim.rep.wait_delivered(15)
     assert {status for d in sim.rep.deliveries for status in d.statuses} == {401}  # the real webhook refused
+    assert leftovers(messaging_stack) == NOTHING_LEFT
+
+
+def test_webhook_token_of_another_app_names_the_app_id_setting(messaging_stack: Stack) -> None:
+    from devtools.messaging_sim.keys import OTHER_APP_ID
+
+    sim = messaging_sim(messaging_stack)
+    sim.rep.token_kind = "other_app"  # the channel calls with another app registration's token
+    code, report = run(messaging_stack)
+    assert code == 1
+    assert outcome(report, "webhook_probe") is Outcome.FAIL
+    assert "REFUSED" in text(report) and f"its app {OTHER_APP_ID} is not MESSAGING_WEBHOOK_APP_ID" in text(
+        report
+    )
+    assert f"Set MESSAGING_WEBHOOK_APP_ID={OTHER_APP_ID}" in text(report)
+    assert sim.rep.wait_delivered(15)
+    assert {status for d in sim.rep.deliveries for status in d.statuses} == {401}
     assert leftovers(messaging_stack) == NOTHING_LEFT
 
 

@@ -58,7 +58,8 @@ def test_file_source_and_messaging_mode(tmp_path: Path) -> None:
               "MESSAGING_ORGANIZATION_ID": "5b3c9a1e-2f4d-4e8a-9c6b-0d1e2f3a4b52",
               "MESSAGING_TOKEN_SCOPE": "https://x-c.crm.dynamics.com/.default",
               "MESSAGING_TENANT_ID": "5b3c9a1e-2f4d-4e8a-9c6b-0d1e2f3a4b53",
-              "MESSAGING_WEBHOOK_AUDIENCE": "api://x"}  # fmt: skip
+              "MESSAGING_WEBHOOK_AUDIENCE": "api://x",
+              "MESSAGING_WEBHOOK_APP_ID": "5b3c9a1e-2f4d-4e8a-9c6b-0d1e2f3a4b54"}  # fmt: skip
     path.write_text(json.dumps({"Values": values}))
     app = source.validate(source.from_file(path).values)
     assert app.mode is DeliveryMode.MESSAGING

@@ -1,11 +1,17 @@
-"""token_probe keeps identifiers only, once per conversation, and can be cleared."""
+"""token_probe keeps identifiers only, only while a go-live check armed it, within a budget."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
 
 from devtools.messaging_sim.keys import TokenMinter
 from shared.messaging import token_probe
 from shared.messaging.token import TokenClaims
 from shared.platform.settings import load_settings
+
+CLAIMS = TokenClaims("https://login.microsoftonline.com/t/v2.0", "api://a", "app", "t")
 
 
 def settings(azurite):  # type: ignore[no-untyped-def]
@@ -15,12 +21,38 @@ def settings(azurite):  # type: ignore[no-untyped-def]
     })  # fmt: skip
 
 
-def test_record_read_clear(azurite) -> None:  # type: ignore[no-untyped-def]
-    s = settings(azurite)
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    fake = Clock()
+    monkeypatch.setattr(token_probe, "clock", fake)
     token_probe.forget_written()
+    yield fake
+    token_probe.forget_written()
+
+
+def _rows(azurite) -> list[dict]:  # type: ignore[no-untyped-def]
+    from azure.data.tables import TableClient
+
+    table = TableClient.from_connection_string(azurite.connection_string, "tokenprobetest")
+    try:
+        return [dict(e) for e in table.query_entities(f"PartitionKey eq '{token_probe.PARTITION}'")]
+    finally:
+        table.close()
+
+
+def test_record_read_clear(azurite, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    s = settings(azurite)
     token_probe.clear_claims(s)
-    claims = TokenClaims("https://login.microsoftonline.com/t/v2.0", "api://a", "app", "t")
-    token_probe.record_claims(claims, "conv-1", settings=s)
+    token_probe.arm(s, 60)
+    token_probe.record_claims(CLAIMS, "conv-1", settings=s)
     got = token_probe.read_claims(s)
     assert got is not None and (got.audience, got.verified, got.conversation_id) == (
         "api://a",
@@ -28,13 +60,77 @@ def test_record_read_clear(azurite) -> None:  # type: ignore[no-untyped-def]
         "conv-1",
     )
     token_probe.clear_claims(s)
-    token_probe.record_claims(claims, "conv-1", settings=s)  # same conversation, same process: no write
+    assert _rows(azurite) == []  # the record and the arming are both gone
+    clock.now += token_probe.ARM_CACHE_SECONDS
+    token_probe.record_claims(CLAIMS, "conv-2", settings=s)  # disarmed: nothing written
     assert token_probe.read_claims(s) is None
 
 
-def test_rejection_keeps_unverified_claims_never_the_token(azurite) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_is_recorded_unless_armed(azurite, clock: Clock) -> None:  # type: ignore[no-untyped-def]
     s = settings(azurite)
-    token_probe.forget_written()
+    token_probe.clear_claims(s)
+    token = TokenMinter("tid-1", "api://other", "app-1").mint()
+    for n in range(30):  # a flood of refused tokens, each for a new conversation
+        token_probe.record_rejection(
+            {"Authorization": f"Bearer {token}"}, "wrong_audience", f"c{n}", settings=s
+        )
+        token_probe.record_claims(CLAIMS, f"a{n}", settings=s)
+    assert token_probe.read_claims(s) is None and _rows(azurite) == []
+    # Armed now, but this process read "not armed" a moment ago: the read is cached, no new read.
+    token_probe.arm(s, 60)
+    token_probe.record_claims(CLAIMS, "conv-late", settings=s)
+    assert token_probe.read_claims(s) is None
+    clock.now += token_probe.ARM_CACHE_SECONDS  # the check pauses this long after arming
+    token_probe.record_claims(CLAIMS, "conv-late", settings=s)
+    assert (got := token_probe.read_claims(s)) is not None and got.conversation_id == "conv-late"
+    token_probe.clear_claims(s)
+
+
+def test_an_expired_arming_records_nothing(azurite, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    s = settings(azurite)
+    token_probe.clear_claims(s)
+    token_probe.arm(s, -1)
+    token_probe.record_claims(CLAIMS, "conv-x", settings=s)
+    assert token_probe.read_claims(s) is None
+    token_probe.clear_claims(s)
+
+
+def test_refused_tokens_are_bounded_per_arming(azurite, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    from unittest import mock
+
+    s = settings(azurite)
+    token_probe.clear_claims(s)
+    token_probe.arm(s, 60)
+    token = TokenMinter("tid-1", "api://other", "app-1").mint()
+    with mock.patch.object(token_probe, "_write", wraps=token_probe._write) as writes:
+        for n in range(token_probe.MAX_RECORDS_PER_ARM + 30):
+            token_probe.record_rejection({"Authorization": f"Bearer {token}"}, "wrong_audience", f"c{n}",
+                                         settings=s)  # fmt: skip
+    assert writes.call_count == token_probe.MAX_RECORDS_PER_ARM
+    token_probe.clear_claims(s)
+
+
+def test_a_named_conversation_narrows_the_arming(azurite, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    s = settings(azurite)
+    token_probe.clear_claims(s)
+    arm_id = token_probe.arm(s, 60)
+    token_probe.arm(s, 60, "the-probe", arm_id)
+    token = TokenMinter("tid-1", "api://other", "app-1").mint()
+    token_probe.record_rejection(
+        {"Authorization": f"Bearer {token}"}, "wrong_audience", "another", settings=s
+    )
+    assert token_probe.read_claims(s) is None
+    token_probe.record_rejection(
+        {"Authorization": f"Bearer {token}"}, "wrong_audience", "the-probe", settings=s
+    )
+    assert (got := token_probe.read_claims(s)) is not None and got.conversation_id == "the-probe"
+    token_probe.clear_claims(s)
+
+
+def test_rejection_keeps_unverified_claims_never_the_token(azurite, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+    s = settings(azurite)
+    token_probe.clear_claims(s)
+    token_probe.arm(s, 60)
     token = TokenMinter("tid-1", "api://other", "app-1").mint()
     token_probe.record_rejection({"Authorization": f"Bearer {token}"}, "wrong_audience", "conv-2", settings=s)
     got = token_probe.read_claims(s)
@@ -45,9 +141,5 @@ def test_rejection_keeps_unverified_claims_never_the_token(azurite) -> None:  # 
         False,
         "wrong_audience",
     )
-    from azure.data.tables import TableClient
-
-    table = TableClient.from_connection_string(azurite.connection_string, "tokenprobetest")
-    entity = table.get_entity(token_probe.PARTITION, token_probe.ROW)
-    assert token not in str(dict(entity))
+    assert token not in str(_rows(azurite))
     token_probe.clear_claims(s)

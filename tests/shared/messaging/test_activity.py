@@ -152,3 +152,47 @@ def test_a_body_cannot_choose_its_own_dedup_hash() -> None:
     one = parse_activity(sample(type="message", text="a", _canonical="x"))
     two = parse_activity(sample(type="message", text="b", _canonical="x"))
     assert one.dedup_key != two.dedup_key
+
+
+def test_a_lone_surrogate_is_repaired_and_the_hash_is_stable() -> None:
+    raw = json.dumps({"type": "message", "text": "x \ud800 y", "from": {"name": "R\udc00"}})
+    first, again = parse_activity(raw), parse_activity(raw.encode())
+    assert first.text == "x \ufffd y" and first.sender_name == "R\ufffd"
+    assert first.dedup_key == again.dedup_key
+    first.canonical.encode("utf-8")  # what is hashed and stored can be encoded
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "[" * 5000,
+        '{"a":' * 5000 + "1" + "}" * 5000,
+        json.dumps({"x": [[[[[[[[[[[]]]]]]]]]]] * 1}).replace("[]", "[" * 60 + "]" * 60),
+    ],
+)
+def test_deep_nesting_is_invalid_not_a_crash(raw: str) -> None:
+    with pytest.raises(ActivityInvalid):
+        parse_activity(raw)
+
+
+def test_an_adaptive_card_depth_is_fine() -> None:
+    card = json.loads('{"body": ' + '[{"items": ' * 20 + "[]" + "}]" * 20 + "}")
+    activity = parse_activity(
+        {"type": "message", "text": "card", "attachments": [{"contentType": "x", "content": card}]}
+    )
+    assert activity.kind is ActivityKind.REP_MESSAGE
+
+
+def test_what_one_row_cannot_hold_is_cut_and_counted() -> None:
+    from shared.messaging.activity import MAX_ATTACHMENTS, MAX_FIELD_CHARS, MAX_TEXT_CHARS
+
+    many = [{"contentType": "image/png", "contentUrl": f"https://x/{n}", "name": "n"} for n in range(100)]
+    activity = parse_activity({"type": "message", "text": "a" * (MAX_TEXT_CHARS + 5), "attachments": many,
+                               "from": {"id": "i" * 5000, "name": "n" * 5000}})  # fmt: skip
+    assert activity.text == "a" * MAX_TEXT_CHARS and activity.text_cut == 5
+    assert (
+        len(activity.attachments) == MAX_ATTACHMENTS and activity.attachments_dropped == 100 - MAX_ATTACHMENTS
+    )
+    assert len(activity.sender_id or "") == len(activity.sender_name or "") == MAX_FIELD_CHARS
+    small = parse_activity({"type": "message", "text": "short", "_text_cut": 9, "_attachments_dropped": 3})
+    assert (small.text_cut, small.attachments_dropped) == (0, 0)  # never taken from the body

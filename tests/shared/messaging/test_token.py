@@ -110,7 +110,36 @@ def test_an_allowed_app_list_refuses_other_clients(sim: MessagingSimulator) -> N
     assert strict.validate(sim.minter.mint()).app_id == sim.app_id
     with pytest.raises(TokenRejected) as caught:
         strict.validate(sim.minter.mint(appid="someone", azp="someone"))
-    assert caught.value.reason == "app_not_allowed"
+    assert caught.value.reason == "app_id"
+
+
+OTHER_APP = "0d5a2d57-0000-4000-8000-0000000000aa"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"appid": OTHER_APP, "azp": OTHER_APP},  # another app of the tenant, right audience
+        {"appid": None, "azp": None},  # no calling app at all
+        {"azp": OTHER_APP},  # v2: azp names the caller, whatever appid says
+        {"ver": "1.0", "appid": OTHER_APP},  # v1: appid names the caller, whatever azp says
+        {"appid": 42, "azp": ["x"]},  # not strings
+    ],
+)
+def test_only_the_channel_app_may_call(sim: MessagingSimulator, overrides: dict[str, object]) -> None:
+    strict = WebhookTokenValidator(sim.tenant_id, sim.audience, jwks_url=sim.jwks_url,
+                                   allowed_app_ids=[sim.app_id.upper()])  # fmt: skip
+    with pytest.raises(TokenRejected) as caught:
+        strict.validate(sim.minter.mint(**overrides))
+    assert (caught.value.reason, caught.value.transient) == ("app_id", False)
+
+
+def test_a_rotation_accepts_either_app(sim: MessagingSimulator) -> None:
+    both = WebhookTokenValidator(sim.tenant_id, sim.audience, jwks_url=sim.jwks_url,
+                                 allowed_app_ids=[OTHER_APP, sim.app_id])  # fmt: skip
+    assert both.validate(sim.minter.mint(appid=OTHER_APP, azp=OTHER_APP)).app_id == OTHER_APP
+    v1 = both.validate(sim.minter.mint("v1_issuer", azp=None))
+    assert v1.app_id == sim.app_id
 
 
 def test_headers_authorization_then_the_legacy_x_ms_token() -> None:
@@ -183,6 +212,46 @@ def test_an_unreachable_jwks_is_a_transient_refusal(sim: MessagingSimulator) -> 
     with pytest.raises(TokenRejected) as caught:
         validator.validate(sim.minter.mint())
     assert caught.value.reason == "jwks_unavailable" and caught.value.transient
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"<html><body>Sign in</body></html>",  # a proxy's login page
+        b'{"keys": [',  # cut short
+        b"[" * 5000,  # nested beyond the parser
+        b"[]",  # JSON, not an object
+        b"\xff\xfe not utf-8",
+    ],
+)
+def test_a_jwks_answering_something_else_is_a_transient_refusal(
+    sim: MessagingSimulator, answer: bytes
+) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Html(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Html)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/keys"
+        validator = WebhookTokenValidator(sim.tenant_id, sim.audience, jwks_url=url)
+        with pytest.raises(TokenRejected) as caught:
+            validator.validate(sim.minter.mint())
+        assert (caught.value.reason, caught.value.transient) == ("jwks_unusable", True)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_a_hanging_jwks_is_bounded_by_the_timeout(sim: MessagingSimulator) -> None:

@@ -99,3 +99,45 @@ def test_secrets_are_never_logged(caplog, key):
     with caplog.at_level(logging.INFO, logger="handoff_bridge"):
         log_event(get_logger("test"), "x", **{key: "whsec_c2VjcmV0LXZhbHVlLWhlcmUh"})
     assert "c2VjcmV0" not in rendered(_mine(caplog))
+
+
+# Every character str.splitlines() splits on, bidi overrides and isolates, other format characters,
+# and a lone surrogate (which would break a UTF-8 log stream).
+LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+TRICKS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c\u200b\u2060\ufeff\ud800"
+
+
+def _one_line_per_record(log_text: str, records: int) -> None:
+    lines = log_text.splitlines()
+    assert len(lines) == records, lines
+    assert not any(char in "".join(lines) for char in LINE_BREAKS + TRICKS)
+
+
+@pytest.mark.parametrize("trick", list(LINE_BREAKS + TRICKS))
+def test_no_value_can_forge_or_disguise_a_log_line(trick):
+    import io
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    logger = get_logger("forge")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    forged = f"real{trick}INFO handoff_bridge.ingress handoff.accepted handoffId=forged"
+    try:
+        log_event(logger, "handoff.rejected", sessionId=forged, conversationId=forged, reason=forged,
+                  error=forged, phone=f"+1415555{trick}0123", email=f"a@b.c{trick}om", eventType=forged,
+                  other=[forged], handoffId=forged)  # fmt: skip
+        log_event(logger, "handoff.accepted", sessionId="ok")
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    _one_line_per_record(text, 2)
+    text.encode("utf-8")  # a lone surrogate would raise here
+    record = text.splitlines()[0]
+    assert f"\\x{ord(trick):02x}" in record or f"\\u{ord(trick):04x}" in record
+
+
+def test_ordinary_non_ascii_values_are_kept():
+    safe = safe_dimensions({"sessionId": "sesión-😀-東京", "error": "délai dépassé"})
+    assert safe == {"sessionId": "sesión-😀-東京", "error": "délai dépassé"}

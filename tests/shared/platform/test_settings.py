@@ -23,6 +23,7 @@ MESSAGING = {
     "MESSAGING_TOKEN_SCOPE": "https://org-c.crm.dynamics.com/.default",
     "MESSAGING_TENANT_ID": GUID,
     "MESSAGING_WEBHOOK_AUDIENCE": "api://bridge",
+    "MESSAGING_WEBHOOK_APP_ID": GUID,
 }
 
 
@@ -167,11 +168,27 @@ def test_messaging_settings_are_required_only_in_mode_messaging():
         "MESSAGING_TOKEN_SCOPE",
         "MESSAGING_TENANT_ID",
         "MESSAGING_WEBHOOK_AUDIENCE",
+        "MESSAGING_WEBHOOK_APP_ID",
     }
     settings = load_settings({**VALID, **MESSAGING, "DELIVERY_MODE": "messaging"})
     assert settings.delivery_mode is DeliveryMode.MESSAGING
     assert settings.messaging.channel_id == GUID
     assert settings.messaging.webhook_audience == ("api://bridge",)
+
+
+def test_webhook_app_ids_default_to_the_client_id_and_are_guids():
+    base = {k: v for k, v in MESSAGING.items() if k != "MESSAGING_WEBHOOK_APP_ID"}
+    env = {**VALID, **base, "DELIVERY_MODE": "messaging"}
+    client = "AAAAAAAA-2222-3333-4444-555555555555"
+    assert load_settings({**env, "MESSAGING_CLIENT_ID": client}).messaging.webhook_app_ids == (
+        client.lower(),
+    )
+    both = load_settings(
+        {**env, "MESSAGING_WEBHOOK_APP_ID": f"{GUID} {client}", "MESSAGING_CLIENT_ID": client}
+    )
+    assert both.messaging.webhook_app_ids == (GUID, client.lower())
+    assert "MESSAGING_WEBHOOK_APP_ID" in problems_of({**env, "MESSAGING_WEBHOOK_APP_ID": "app-x"})
+    assert "MESSAGING_WEBHOOK_APP_ID" in problems_of(env)
 
 
 def test_bad_messaging_settings_are_ignored_in_mode_work_item():
