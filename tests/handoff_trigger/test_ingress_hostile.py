@@ -90,8 +90,7 @@ def test_customer_events_with_unusable_ids_are_never_5xx(
 
 def test_a_lone_surrogate_in_a_customer_message_is_repaired(messaging_bridge: MessagingBridge) -> None:
     from devtools.opencx_sim import SMS_SESSION_ID
-    from shared.messaging import mapping
-    from shared.messaging.mapping import Direction
+    from shared.messaging.outbox import Direction
 
     bridge = messaging_bridge
     conversation_id = bridge.handoff(SMS_SESSION_ID)
@@ -99,5 +98,5 @@ def test_a_lone_surrogate_in_a_customer_message_is_repaired(messaging_bridge: Me
             "message": "half \ud83d emoji", "timestamp": "2026-01-01T00:00:00Z"}}  # fmt: skip
     answer = _post(bridge, json.dumps(body).encode())
     assert answer.status_code in (200, 202), answer.text
-    texts = [entry.text for entry in mapping.entries(conversation_id, Direction.TO_REP, state=None)]
+    texts = [entry.text for entry in bridge.deps.outbox.entries(conversation_id, Direction.TO_REP)]
     assert "half \ufffd emoji" in texts

@@ -13,9 +13,9 @@ import pytest
 import requests
 from messaging_helpers import MessagingBridge, messaging_bridge_fixture, reset_messaging_caches  # noqa: F401
 
-from shared.messaging import mapping
 from shared.messaging.activity import MAX_ATTACHMENTS, MAX_TEXT_CHARS
-from shared.messaging.mapping import Direction
+from shared.messaging.deps import process_deps
+from shared.messaging.outbox import Direction, Entry
 
 
 def _post(bridge: MessagingBridge, conversation_id: str, data: bytes, token: str | None = None,
@@ -32,8 +32,8 @@ def _message(conversation_id: str, text: str, **extra: object) -> dict:
             "conversation": {"id": conversation_id}, "text": text, **extra}  # fmt: skip
 
 
-def _stored(conversation_id: str) -> list[mapping.Entry]:
-    return mapping.entries(conversation_id, Direction.TO_CUSTOMER, state=None)
+def _stored(conversation_id: str) -> list[Entry]:
+    return process_deps().outbox.entries(conversation_id, Direction.TO_CUSTOMER)
 
 
 def test_a_lone_surrogate_is_repaired_and_the_message_kept(messaging_bridge: MessagingBridge) -> None:
