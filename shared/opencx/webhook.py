@@ -15,14 +15,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from shared.opencx.events import HANDOFF_TO_HUMAN as HANDOFF_EVENT
+from shared.platform.limits import MESSAGING_TEXT_MAX_CHARS
 from shared.platform.text import NestingTooDeep, has_unsafe_characters, is_blank, sanitise
 
-HANDOFF_EVENT = "conversation.handoff_to_human"
-CONTACT_RESPONSE_EVENT = "conversation.contact_response"
-CLOSED_EVENT = "conversation.closed"
 CONVERSATION_ID_MAX = 128
 SUMMARY_MAX = 10_000
-MESSAGE_MAX = 6_000
 SHORT_TEXT_MAX = 200
 _ID_FORBIDDEN = re.compile(r"[/\\#?]")
 # Control and format characters (bidi overrides, zero-width), Unicode line breaks (U+2028, U+2029,
@@ -139,8 +137,8 @@ class HandoffEvent(BaseModel):
         if self.summary is not None and len(self.summary) > SUMMARY_MAX:
             self.summary = self.summary[:SUMMARY_MAX]
             self.summaryTruncated = True
-        if self.message is not None and len(self.message) > MESSAGE_MAX:
-            self.message = self.message[:MESSAGE_MAX]  # the Messaging API takes 6,000 at most
+        if self.message is not None and len(self.message) > MESSAGING_TEXT_MAX_CHARS:
+            self.message = self.message[:MESSAGING_TEXT_MAX_CHARS]  # the Messaging API takes 6,000 at most
 
 
 def derive_handoff_id(event: HandoffEvent) -> str:
