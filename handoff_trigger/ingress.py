@@ -18,10 +18,10 @@ from typing import Any
 import azure.functions as func
 from pydantic_core import PydanticCustomError
 
+from shared.opencx.events import HANDOFF_TO_HUMAN as HANDOFF_EVENT
 from shared.opencx.handoff_message import HandoffMessage, build_message
 from shared.opencx.signature import SignatureInvalid, delivery_id, verify_signature
 from shared.opencx.webhook import (
-    HANDOFF_EVENT,
     ID_CHARACTERS_RULE,
     EventInvalid,
     FieldError,

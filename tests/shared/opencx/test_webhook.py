@@ -7,8 +7,8 @@ import json
 import pytest
 from helpers import SAMPLES, sample_event
 
+from shared.opencx.events import HANDOFF_TO_HUMAN as HANDOFF_EVENT
 from shared.opencx.webhook import (
-    HANDOFF_EVENT,
     SUMMARY_MAX,
     EventInvalid,
     derive_handoff_id,
