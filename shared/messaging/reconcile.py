@@ -183,6 +183,15 @@ def _matching(entries: list[Entry], text: str, at: float) -> Entry | None:
     return None
 
 
+SWEEP_PK, SWEEP_RK = "reconcile", "last-sweep"  # health reads when the timer last ran
+
+
+def last_sweep(deps: RelayDeps) -> float | None:
+    """When the last sweep ended (epoch seconds), or None."""
+    row = deps.store.get(SWEEP_PK, SWEEP_RK)
+    return float(row["at"]) if row and row.get("at") is not None else None
+
+
 def sweep(deps: RelayDeps, *, limit: int = 200) -> dict[str, int]:
     """The timer's work: every open conversation quiet for MESSAGING_RECONCILE_SECONDS is read once;
     lost messages are queued for the customer; dedup rows that can no longer match are purged."""
@@ -205,6 +214,7 @@ def sweep(deps: RelayDeps, *, limit: int = 200) -> dict[str, int]:
             report["added"] += checked.added
             deps.queue.drain_later(link.conversation_id, Direction.TO_CUSTOMER)
         report["purged"] += deps.outbox.purge(link.conversation_id)
+    deps.store.merge({"PartitionKey": SWEEP_PK, "RowKey": SWEEP_RK, "at": now, **report})
     telemetry.count("relay.reconcile_sweeps")
     log_event(logger, "relay.reconcile_sweep", **report)
     return report
