@@ -322,3 +322,23 @@ def test_a_continuation_whose_create_fails_is_retried_and_still_delivers_once(
     assert _to_rep(bridge, second).count("Hello again") == 1
     live = [c for c in bridge.sim.store.all() if c.customer_id == SMS_SESSION_ID and c.active]
     assert [c.conversation_id for c in live] == [second]
+
+
+def test_a_reps_attachment_reaches_opencx_in_the_documented_fields(messaging_bridge: MessagingBridge) -> None:
+    """OpenCX's send takes `message.attachments[{name, url, base64, mime_type}]`; the simulator refuses
+    anything else (the old `{url, name, type}` would be a 400)."""
+    bridge = messaging_bridge
+    bridge.sim.rep.greeting = None
+    conversation_id = bridge.handoff(SMS_SESSION_ID)
+    label = {"contentType": "application/pdf", "contentUrl": "https://files.example.com/label.pdf",
+             "content": None, "name": "return-label.pdf", "thumbnailUrl": None}  # fmt: skip
+    bridge.sim.rep.say(conversation_id, "Your return label", attachments=[label])
+    wait_for(lambda: bool(bridge.opencx.sent_to(SMS_SESSION_ID)), 15, "the message with its file")
+    [sent] = bridge.opencx.sent_to(SMS_SESSION_ID)
+    assert sent.body["message"]["attachments"] == [
+        {
+            "name": "return-label.pdf",
+            "url": "https://files.example.com/label.pdf",
+            "mime_type": "application/pdf",
+        }
+    ]
