@@ -142,7 +142,7 @@ def _drain_leased(deps: RelayDeps, lease: Lease, pending: list[Entry]) -> tuple[
         if isinstance(result, Delivered):
             count += result.forwarded
             deps.outbox.update(entry, state=EntryState.SENT, sentAt=_now(), attempts=entry.attempts + 1,
-                               messageId=result.message_id)  # fmt: skip
+                               messageId=result.message_id, twin=True if result.twin else None)  # fmt: skip
             deps.links.record_count(conversation_id, direction, count, **result.notes)
             _log_sent(deps, entry, link, result)
             if entry.kind is EntryKind.END:

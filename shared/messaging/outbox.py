@@ -66,6 +66,7 @@ class Entry:
     event_at: str | None = None  # the source event's own time (customer messages)
     message_id: str | None = None  # the Messaging API's id: of a rep message, or of what we sent
     recovered: bool = False  # found lost by the reconciliation, not delivered by the webhook
+    twin: bool = False  # marked sent without sending: a second copy of a message the customer has
     seq: int = 0
     state: EntryState = EntryState.PENDING
     attempts: int = 0
@@ -273,5 +274,6 @@ def _entry(conversation_id: str, row: Row) -> Entry:
         state=EntryState(str(row.get("state") or "pending")),
         attempts=int(row.get("attempts") or 0),
         claimed_at=float(row["claimedAt"]) if row.get("claimedAt") is not None else None,
+        twin=bool(row.get("twin")),
         etag=row.get("_etag"),
     )

@@ -342,3 +342,46 @@ def test_a_reps_attachment_reaches_opencx_in_the_documented_fields(messaging_bri
             "mime_type": "application/pdf",
         }
     ]
+
+
+def test_a_late_webhook_copy_of_a_recovered_message_is_not_sent_twice(
+    messaging_bridge: MessagingBridge,
+) -> None:
+    bridge = messaging_bridge
+    bridge.sim.rep.greeting = None
+    bridge.sim.rep.auto_reply = False
+    conversation_id = bridge.handoff(SMS_SESSION_ID)
+    dropped = bridge.sim.rep.say(conversation_id, "Your case is escalated", drop=True)
+    later = _later(get_settings().messaging_reconcile_seconds + 1)
+    try:
+        assert sweep(later)["added"] == 1
+    finally:
+        later.close(5)
+    wait_for(
+        lambda: "Your case is escalated" in _to_customer(bridge, SMS_SESSION_ID), 15, "the recovered message"
+    )
+    bridge.sim.rep.redeliver(dropped)  # Microsoft's copy arrives after all
+    assert bridge.sim.rep.wait_delivered(10)
+    _settled(bridge, conversation_id)
+    assert _to_customer(bridge, SMS_SESSION_ID).count("Your case is escalated") == 1
+
+
+def test_the_same_text_lost_once_and_delivered_once_reaches_the_customer_twice(
+    messaging_bridge: MessagingBridge,
+) -> None:
+    bridge = messaging_bridge
+    bridge.sim.rep.greeting = None
+    bridge.sim.rep.auto_reply = False
+    conversation_id = bridge.handoff(SMS_SESSION_ID)
+    bridge.sim.rep.say(conversation_id, "ok", drop=True)
+    later = _later(get_settings().messaging_reconcile_seconds + 1)
+    try:
+        assert sweep(later)["added"] == 1  # the first "ok", lost on the webhook
+    finally:
+        later.close(5)
+    wait_for(lambda: "ok" in _to_customer(bridge, SMS_SESSION_ID), 15, "the recovered ok")
+    bridge.sim.rep.say(conversation_id, "ok")  # the rep says it again, delivered this time
+    assert bridge.sim.rep.wait_delivered(10)
+    wait_for(lambda: _to_customer(bridge, SMS_SESSION_ID).count("ok") == 2, 15, "the second ok")
+    _settled(bridge, conversation_id)
+    assert _to_customer(bridge, SMS_SESSION_ID).count("ok") == 2
