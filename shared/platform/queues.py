@@ -59,13 +59,22 @@ def make_queue_client(storage: StorageConnection, queue_name: str, profile: Queu
         "read_timeout": read_timeout,
     }
     if storage.connection_string:
-        return QueueClient.from_connection_string(storage.connection_string, queue_name, **options)
-    return QueueClient(
-        storage.queue_service_uri or "",
-        queue_name,
-        credential=shared_credential(storage.client_id),
-        **options,
-    )
+        connection_string = storage.connection_string
+
+        def build(**extra: Any) -> QueueClient:
+            return QueueClient.from_connection_string(connection_string, queue_name, **options, **extra)
+    else:
+        credential = shared_credential(storage.client_id)
+
+        def build(**extra: Any) -> QueueClient:
+            return QueueClient(
+                storage.queue_service_uri or "", queue_name, credential=credential, **options, **extra
+            )
+
+    # The environment's proxy and CA settings for this endpoint, read once (shared/platform/http.py).
+    from shared.platform.http import sdk_environment_options
+
+    return build(**sdk_environment_options(build().url))
 
 
 @lru_cache(maxsize=16)
