@@ -34,3 +34,22 @@ def test_identity_based_client_uses_service_uri():
     storage = StorageConnection(queue_service_uri="https://acct.queue.core.windows.net", client_id=None)
     client = make_queue_client(storage, "handoffs", QueueProfile.WORKER)
     assert client.url == "https://acct.queue.core.windows.net/handoffs"
+
+
+def _proxy_env(monkeypatch: pytest.MonkeyPatch, no_proxy: str | None) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    if no_proxy:
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+
+
+def test_the_environment_proxy_is_read_when_the_client_is_made(azurite, queue_name, monkeypatch):
+    """Read once per client (not on every request), but still honoured: through a dead proxy the
+    send fails, and NO_PROXY for the account's host lets it through."""
+    storage = StorageConnection(connection_string=azurite.connection_string)
+    _proxy_env(monkeypatch, None)
+    with pytest.raises(QueueUnavailable):
+        send(make_queue_client(storage, queue_name, QueueProfile.INGRESS), "{}")
+    _proxy_env(monkeypatch, "127.0.0.1")
+    send(make_queue_client(storage, queue_name, QueueProfile.INGRESS), "{}")
