@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from enum import Enum
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shared.platform.credentials import shared_credential
 from shared.platform.settings import StorageConnection, get_settings
@@ -88,13 +88,20 @@ def queue_client(queue_name: str, profile: QueueProfile) -> QueueClient:
 NEVER_EXPIRES = -1
 
 
+class Sent(NamedTuple):
+    """A sent message: what it takes to withdraw it again."""
+
+    id: str
+    pop_receipt: str
+
+
 def send(
     client: QueueClient,
     text: str,
     visibility_timeout: int | None = None,
     time_to_live: int | None = NEVER_EXPIRES,
-) -> str:
-    """Send and return the message id; create the queue once if it does not exist yet (Azurite)."""
+) -> Sent:
+    """Send; create the queue once if it does not exist yet (Azurite)."""
     from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 
     try:
@@ -106,4 +113,16 @@ def send(
             sent = client.send_message(text, visibility_timeout=visibility_timeout, time_to_live=time_to_live)
     except AzureError as exc:
         raise QueueUnavailable(f"{type(exc).__name__} on queue {client.queue_name}") from exc
-    return str(sent.id)
+    return Sent(str(sent.id), str(sent.pop_receipt))
+
+
+def withdraw(client: QueueClient, sent: Sent) -> bool:
+    """Delete a message this process just sent. False when it could not be (a consumer already
+    holds it, or storage is down): callers use this only where a leftover copy is harmless."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        client.delete_message(sent.id, sent.pop_receipt)
+    except AzureError:
+        return False
+    return True

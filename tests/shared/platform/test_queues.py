@@ -5,7 +5,7 @@ from azure.storage.queue import QueueClient
 
 from devtools.azurite import connection_string
 from devtools.ports import free_port
-from shared.platform.queues import QueueProfile, QueueUnavailable, make_queue_client, send
+from shared.platform.queues import QueueProfile, QueueUnavailable, make_queue_client, send, withdraw
 from shared.platform.settings import StorageConnection
 
 
@@ -53,3 +53,14 @@ def test_the_environment_proxy_is_read_when_the_client_is_made(azurite, queue_na
         send(make_queue_client(storage, queue_name, QueueProfile.INGRESS), "{}")
     _proxy_env(monkeypatch, "127.0.0.1")
     send(make_queue_client(storage, queue_name, QueueProfile.INGRESS), "{}")
+
+
+def test_withdraw_deletes_a_sent_message_unless_a_consumer_holds_it(azurite, queue_name):
+    storage = StorageConnection(connection_string=azurite.connection_string)
+    client = make_queue_client(storage, queue_name, QueueProfile.INGRESS)
+    assert withdraw(client, send(client, "{}"))
+    assert list(client.peek_messages(max_messages=5)) == []
+    taken = send(client, "{}")
+    [held] = client.receive_messages(max_messages=1, visibility_timeout=30)  # a worker got it first
+    assert not withdraw(client, taken)
+    client.delete_message(held)
