@@ -1,4 +1,5 @@
-"""Queue blueprint: each message on HANDOFF_QUEUE becomes exactly one live work item.
+"""Queue blueprint: each message on HANDOFF_QUEUE becomes exactly one Dynamics row (a live work
+item or an incident) or, in mode messaging, one Messaging API conversation.
 
 The worker module (requests, azure-identity) loads on the first message, not at app import, so
 the HTTP function's cold start does not pay for it.

@@ -118,17 +118,6 @@ def environment_settings(url: str) -> tuple[dict[str, str], str | None]:
     return dict(get_environ_proxies(url)), bundle
 
 
-def sdk_environment_options(url: str) -> dict[str, Any]:
-    """The same for an Azure SDK client (its transport is requests): keyword arguments."""
-    proxies, bundle = environment_settings(url)
-    options: dict[str, Any] = {"use_env_settings": False}
-    if proxies:
-        options["proxies"] = proxies
-    if bundle:
-        options["connection_verify"] = bundle
-    return options
-
-
 def _pool(base_url: str, pool_size: int, timeout: urllib3.Timeout) -> urllib3.PoolManager:
     """A connection pool with the environment's proxy and CA bundle (requests' defaults: certifi)."""
     import certifi
@@ -166,7 +155,7 @@ class JsonHttpClient:
     `read_error`. urllib3 rather than requests: requests' per-request session machinery (settings
     merged from the environment, cookies, hooks) was over half of the worker's CPU per call."""
 
-    system = "http"
+    system: str = "http"  # an Upstream for the product's clients: names the logger, metric and span
     result_type: type[HttpResult] = HttpResult
 
     def __init__(

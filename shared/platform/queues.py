@@ -71,10 +71,10 @@ def make_queue_client(storage: StorageConnection, queue_name: str, profile: Queu
                 storage.queue_service_uri or "", queue_name, credential=credential, **options, **extra
             )
 
-    # The environment's proxy and CA settings for this endpoint, read once (shared/platform/http.py).
-    from shared.platform.http import sdk_environment_options
+    # The transport needs the endpoint (for NO_PROXY): a first client, never used, tells it.
+    from shared.platform.sdk_transport import sdk_http_options
 
-    return build(**sdk_environment_options(build().url))
+    return build(**sdk_http_options(build().url, connect_timeout, read_timeout))
 
 
 @lru_cache(maxsize=16)

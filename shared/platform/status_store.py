@@ -98,10 +98,10 @@ def make_table_client(storage: StorageConnection, name: str, profile: StoreProfi
         def build(**extra: Any) -> TableClient:
             return TableClient(service_uri, name, credential=credential, **options, **extra)
 
-    # The environment's proxy and CA settings for this endpoint, read once (shared/platform/http.py).
-    from shared.platform.http import sdk_environment_options
+    # The transport needs the endpoint (for NO_PROXY): a first client, never used, tells it.
+    from shared.platform.sdk_transport import sdk_http_options
 
-    return build(**sdk_environment_options(build().url))
+    return build(**sdk_http_options(build().url, connect_timeout, read_timeout))
 
 
 def _create_table(client: TableClient) -> None:
