@@ -64,3 +64,20 @@ def test_withdraw_deletes_a_sent_message_unless_a_consumer_holds_it(azurite, que
     [held] = client.receive_messages(max_messages=1, visibility_timeout=30)  # a worker got it first
     assert not withdraw(client, taken)
     client.delete_message(held)
+
+
+def test_storage_clients_read_the_ca_bundle_once_from_the_environment(monkeypatch):
+    from shared.platform.sdk_transport import sdk_http_options
+
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corp-ca.pem")
+    options = sdk_http_options("https://account.queue.core.windows.net", 2.0, 2.5)
+    config = options["transport"].connection_config
+    assert (config.verify, config.timeout, config.read_timeout) == ("/etc/ssl/corp-ca.pem", 2.0, 2.5)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    assert (
+        sdk_http_options("https://account.queue.core.windows.net", 2.0, 2.5)[
+            "transport"
+        ].connection_config.verify
+        is True
+    )
