@@ -16,7 +16,7 @@ LOCK_DIR ?= .
 EXPORT_ARGS := export --frozen --no-dev --no-emit-project --hashes --no-header --format requirements-txt
 COMPILE_ARGS := pip compile --quiet --universal --python-version 3.11 --generate-hashes --no-header
 
-.PHONY: demo demo-messaging run test lint mypy deps lock lock-files python clean bench soak golive
+.PHONY: demo demo-messaging run test lint mypy deps lock lock-files python clean bench soak golive fresh-clone
 
 demo: deps ## Run the bridge end to end locally: Azurite, OpenCX and Dataverse simulators, local runner, four real-envelope handoffs (sms, whatsapp, web, email)
 	$(PY) -m devtools.demo
@@ -27,10 +27,11 @@ demo-messaging: deps ## Mode messaging end to end: SMS handoff -> Dynamics conve
 run: deps ## Start the stack and keep it up until Ctrl-C
 	$(PY) -m devtools.run_stack
 
-test: deps $(CHECKOV_VENV)/.installed ## Lint, type-check and run every test (unit, integration with Azurite, infra checks)
+test: deps $(CHECKOV_VENV)/.installed ## Lint, type-check, check the import layers and run every test (unit, integration with Azurite, infra checks)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: deps ## Benchmarks: ingress, delivery at 50 and 150 ms Dataverse latency, end-to-end latency, cold start (figures + ratios, JSON in bench/results/)
@@ -49,10 +50,14 @@ GOLIVE_ARGS ?= --local
 golive: deps ## The go-live check: reads, then opt-in probes, each with a verdict and a fix
 	$(PY) -m devtools.golive $(GOLIVE_ARGS)
 
+fresh-clone: ## The README's two commands in a fresh clone of HEAD with empty caches (uv, npm, pip, XDG)
+	.ci/fresh-clone
+
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 mypy: deps
 	$(VENV)/bin/mypy

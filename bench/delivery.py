@@ -21,10 +21,16 @@ import contextlib
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bench.report import print_table, write_results
 from bench.sim_process import OpenCXProcess, SimulatorProcess
 from devtools.azurite import Azurite
+
+if TYPE_CHECKING:  # imported at run time inside the functions, to keep start-up light
+    import azure.functions as func
+
+    from devtools.localhost import QueueOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSTREAM = "6f1b3c2a-9d4e-4f00-8a11-0c0ffee00001"
@@ -71,8 +77,8 @@ def fill_queue(connection: str, queue: str, sessions: list[str]) -> None:
     from azure.core.exceptions import ResourceExistsError
     from azure.storage.queue import QueueClient
 
+    from shared.opencx.handoff_message import build_message
     from shared.opencx.webhook import derive_handoff_id, parse_event
-    from shared.platform.queue_message import build_message
 
     client = QueueClient.from_connection_string(connection, queue)
     with contextlib.suppress(ResourceExistsError):
@@ -197,7 +203,7 @@ class _QueuesOnly:
 _FUNCTIONS: list = []
 
 
-def _host(app: object, options: object) -> _QueuesOnly:
+def _host(app: func.FunctionApp, options: QueueOptions) -> _QueuesOnly:
     from devtools.localhost import QueueListener, app_functions
 
     if not _FUNCTIONS:
@@ -218,9 +224,9 @@ def _reset_caches() -> None:
     dataverse_client.cache_clear()
 
 
-def run_latency(args: argparse.Namespace, latency: float, first: bool) -> dict[str, object]:
+def run_latency(args: argparse.Namespace, latency: float, first: bool) -> dict[str, Any]:
     """One Dataverse latency: the clean run and, for the first latency, the extra cases."""
-    figures: dict[str, object] = {}
+    figures: dict[str, Any] = {}
     with (
         Azurite() as azurite,
         SimulatorProcess("--latency", str(latency), "--max-concurrency", str(DATAVERSE_CAP)) as sim,
@@ -275,7 +281,7 @@ def main() -> None:
         "--opencx-latency", type=float, default=0.0, help="simulated OpenCX latency in seconds"
     )
     args = parser.parse_args()
-    figures: dict[str, object] = {"dataverse_cap": DATAVERSE_CAP, "opencx_latency_s": args.opencx_latency}
+    figures: dict[str, Any] = {"dataverse_cap": DATAVERSE_CAP, "opencx_latency_s": args.opencx_latency}
     rows = []
     for index, latency in enumerate(args.latency):
         runs = run_latency(args, latency, first=index == 0)

@@ -17,6 +17,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -87,7 +88,7 @@ def send(stack: Stack, session: requests.Session, event: tuple[str, bytes], watc
     watcher.expect(derived_id(session_id, response.json()["handoffId"]), sent_at)
 
 
-def run(idle_count: int, loaded_seconds: float, rate: float) -> dict[str, object]:
+def run(idle_count: int, loaded_seconds: float, rate: float) -> dict[str, Any]:
     with Stack(runner_log=Path("/dev/null"), opencx_rate_limit=None) as stack:
         assert stack.opencx is not None and stack.simulator is not None
         watcher = Watcher(stack)

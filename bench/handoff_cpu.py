@@ -48,7 +48,7 @@ def _message(session_id: str) -> object:
     from datetime import UTC, datetime
 
     from shared.opencx.webhook import derive_handoff_id, parse_event
-    from shared.platform.queue_message import build_message
+    from shared.opencx.handoff_message import build_message
 
     event = parse_event(
         {

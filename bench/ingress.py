@@ -14,6 +14,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import azure.functions as func
 
@@ -71,7 +72,7 @@ def webhook_requests(count: int, prefix: str) -> list[func.HttpRequest]:
     return built
 
 
-def measure(rounds: int, warmup: int) -> dict[str, object]:
+def measure(rounds: int, warmup: int) -> dict[str, Any]:
     from handoff_trigger.ingress import handle_handoff
     from shared.platform.queues import QueueProfile, make_queue_client
     from shared.platform.settings import get_settings

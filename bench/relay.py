@@ -22,6 +22,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -140,7 +141,7 @@ def _in_order(stack: Stack, conversations: list[str]) -> bool:
     opencx: OpenCXSimulator = stack.messaging_parts.opencx
     for conversation_id in conversations:
         session = stack.messaging_parts.messaging.conversation(conversation_id)["customerId"]
-        texts = [m.text for m in opencx.sent_to(session) if (m.text or "").startswith("load ")]
+        texts = [m.text for m in opencx.sent_to(session) if m.text and m.text.startswith("load ")]
         if texts != sorted(texts, key=lambda t: int(t.rsplit(" ", 1)[1])) or len(texts) != len(set(texts)):
             return False
     return True
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import tempfile
 
-    figures: dict[str, object] = {}
+    figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         stack = _stack(folder, fast_path=True, opencx_rate_limit=args.opencx_rate_limit)
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         "floor_ignored_activity_ms": summary(ignored_ms),
     }
     rows = [
-        (name, f"p50 {figures[key]['p50']:7.1f}  p95 {figures[key]['p95']:7.1f}  n={figures[key]['n']}")  # type: ignore[index]
+        (name, f"p50 {figures[key]['p50']:7.1f}  p95 {figures[key]['p95']:7.1f}  n={figures[key]['n']}")
         for name, key in (
             ("idle (fast path)", "idle_ms"),
             (f"load ({args.conversations} conversations)", "load_ms"),
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             "idle p95 / queue-only p95",
             f"{figures['idle_ms']['p95'] / figures['queue_only_idle_ms']['p95']:.2f}",
         )
-    )  # type: ignore[index]
+    )
     print_table("Rep -> customer relay latency, ms (webhook in -> OpenCX send recorded)", rows)
     print(f"\nresults: {write_results('relay', figures)}")
     return 0 if ordered else 1

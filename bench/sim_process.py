@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from typing import Any
+from typing import Any, Self
 
 import requests
 
@@ -21,7 +21,7 @@ class SimulatorProcess:
         self.process: subprocess.Popen[str] | None = None
         self.info: dict[str, Any] = {}
 
-    def __enter__(self) -> SimulatorProcess:
+    def __enter__(self) -> Self:
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.module, *self.args],
             stdout=subprocess.PIPE,

@@ -23,6 +23,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -142,7 +143,7 @@ def _sessions(stack: Stack, count: int, email_share: float) -> list[str]:
 
 def run_soak(
     count: int, rate: float, settle_seconds: float = 120.0, email_share: float = 0.1
-) -> dict[str, object]:
+) -> dict[str, Any]:
     ledger = Ledger()
     events: list[str] = []
     with (
@@ -171,8 +172,8 @@ def run_soak(
         sim.add_fault(
             FaultRule(kind="status", operation="create_work_item", status=400, times=DATAVERSE_PERMANENT)
         )
-        for rule in DATAVERSE_FAULTS:
-            sim.add_fault(rule)
+        for dataverse_rule in DATAVERSE_FAULTS:
+            sim.add_fault(dataverse_rule)
         bodies = [json.dumps(opencx.handoff_event(session)).encode() for session in sessions]
         sends = [*bodies, *bodies[::REDELIVER_EVERY]]  # the redeliveries come last, after their originals
         duration = len(sends) / rate
@@ -261,7 +262,7 @@ def _row_ids(stack: Stack) -> set[str]:
     }
 
 
-def verdict(report: dict[str, object]) -> list[str]:
+def verdict(report: dict[str, Any]) -> list[str]:
     """Every broken promise, in words. Empty means the soak passed."""
     problems = []
     if report["never_accepted"]:

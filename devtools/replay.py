@@ -176,7 +176,7 @@ def masked(found: Found) -> dict[str, Any]:
 
 def _masked_message(raw: dict[str, Any]) -> dict[str, Any]:
     """A queue message, v2 or v1, as an operator may see it: nothing that identifies the customer."""
-    from shared.platform.queue_message import ValidationError, parse_message
+    from shared.opencx.handoff_message import ValidationError, parse_message
 
     try:
         message = parse_message(json.dumps(raw))
@@ -219,7 +219,7 @@ def _replay_text(found: Found, refetch: bool = False) -> str:
     """The message as v2 with fresh budgets (see the module's docstring)."""
     from datetime import UTC, datetime
 
-    from shared.platform.queue_message import parse_message
+    from shared.opencx.handoff_message import parse_message
 
     if (found.message or {}).get("type") == "resend":  # a relayed message (--queue <MESSAGING_QUEUE>)
         from shared.messaging.relay_message import RelayMessage
@@ -243,7 +243,7 @@ def redrive(
 ) -> str:
     """Send, then delete the source. Returns what happened, for the operator's log. A message not
     re-driven stays hidden until the scan ends, else the scan would receive it again."""
-    from shared.platform.queue_message import ValidationError
+    from shared.opencx.handoff_message import ValidationError
 
     if not found.replayable:
         return "skipped (no handoff message to replay)"

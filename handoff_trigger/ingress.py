@@ -18,6 +18,7 @@ from typing import Any
 import azure.functions as func
 from pydantic_core import PydanticCustomError
 
+from shared.opencx.handoff_message import HandoffMessage, build_message
 from shared.opencx.signature import SignatureInvalid, delivery_id, verify_signature
 from shared.opencx.webhook import (
     HANDOFF_EVENT,
@@ -32,7 +33,6 @@ from shared.opencx.webhook import (
 from shared.platform import telemetry
 from shared.platform.log import get_logger, log_event
 from shared.platform.problem import json_response, problem
-from shared.platform.queue_message import HandoffMessage, build_message
 from shared.platform.queues import QueueProfile, QueueUnavailable, queue_client, send, withdraw
 from shared.platform.settings import DeliveryMode, Settings, SettingsError, get_settings
 from shared.platform.status_store import StoreProfile, StoreUnavailable, get_row, record_accepted

@@ -397,6 +397,7 @@ module alerts 'modules/alerts.bicep' = {
     appInsightsId: monitoring.outputs.appInsightsId
     alertEmail: alertEmail
     handoffQueueName: handoffQueueName
+    messagingQueueName: messagingQueueName
     healthProbeName: names.healthProbe
     p95LatencyThresholdMs: p95LatencyThresholdMs
     dataverseThrottledPercentThreshold: dataverseThrottledPercentThreshold

@@ -1,4 +1,4 @@
-"""HTTP blueprint: Microsoft's Messaging API posts the rep's activities here (DESIGN section 8).
+"""HTTP blueprint: Microsoft's Messaging API posts the rep's activities here (docs/contract.md section 8, docs/messaging.md).
 
 Anonymous at the Functions level: Microsoft appends `/v3/conversations/{id}/activities` to the
 channel's `msdyn_webhookurl` and authenticates with a bearer token, which the handler validates.

@@ -15,9 +15,8 @@ from pydantic import ValidationError
 
 from shared.messaging import relay
 from shared.messaging.relay_message import RelayMessage
-from shared.platform.deadletter import DeadLetterReason, make_record
+from shared.platform.deadletter import DeadLetterReason, dead_letter, make_record
 from shared.platform.log import get_logger, log_event
-from shared.platform.queues import NEVER_EXPIRES, QueueProfile, queue_client, send
 from shared.platform.settings import get_settings
 
 logger = get_logger("relay_queue")
@@ -37,11 +36,9 @@ def process_message(msg: func.QueueMessage) -> str | None:
     except ValidationError:
         record = make_record(
             DeadLetterReason.INVALID_MESSAGE, status=None, error_code=None,
-            error_message="not a relay message", attempts=1, lastAttemptAt=datetime.now(UTC),
-            rawMessage=raw[:30_000],
+            error_message="not a relay message", attempts=1, lastAttemptAt=datetime.now(UTC), rawMessage=raw,
         )  # fmt: skip
-        send(queue_client(relay.deadletter_queue(settings), QueueProfile.WORKER),
-             record.model_dump_json(exclude_none=True), time_to_live=NEVER_EXPIRES)  # fmt: skip
+        dead_letter(record, settings.messaging_queue)  # to <MESSAGING_QUEUE>-deadletter, raw bounded
         log_event(logger, "relay.dead_lettered", logging.ERROR, reason="invalid_message")
         return None
     done = relay.handle(message, settings, clients())

@@ -1,5 +1,6 @@
-"""Queue blueprint: each message on HANDOFF_QUEUE becomes exactly one Dynamics row (a live work
-item or an incident) or, in mode messaging, one Messaging API conversation.
+"""Queue blueprint: each message on HANDOFF_QUEUE becomes exactly one row in Dynamics: a live work
+item (sms, whatsapp, web in mode work_item), a Messaging API conversation (those channels in mode
+messaging) or an incident (every other channel).
 
 The worker module (requests, azure-identity) loads on the first message, not at app import, so
 the HTTP function's cold start does not pay for it.

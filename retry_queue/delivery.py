@@ -21,9 +21,9 @@ from shared.dynamics.work_item import create_work_item
 from shared.opencx.client import OpenCXClient
 from shared.opencx.enrich import fetch
 from shared.opencx.handoff import Handoff, join
+from shared.opencx.handoff_message import HandoffMessage
 from shared.platform.failure import Failure, Upstream
 from shared.platform.log import get_logger, log_event
-from shared.platform.queue_message import HandoffMessage
 from shared.platform.settings import DeliveryMode, Settings
 from shared.platform.status_store import Status, StoreProfile, StoreUnavailable, session_rows
 

@@ -9,7 +9,6 @@ finally moves the message to `-poison`, and nothing is lost.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 
@@ -19,18 +18,18 @@ from pydantic import ValidationError
 from retry_queue.delivery import Delivered, Failed, Step, deliver, handoff_of
 from shared.dynamics.dataverse import DataverseClient, dataverse_client
 from shared.opencx.client import OpenCXClient, opencx_client
-from shared.platform import telemetry
-from shared.platform.deadletter import DeadLetterReason, dead_letter, make_record
-from shared.platform.failure import Failure, Upstream
-from shared.platform.log import get_logger, log_event
-from shared.platform.masking import redact_known
-from shared.platform.queue_message import (
+from shared.opencx.handoff_message import (
     DEADLETTER_EMBED_BYTES,
     AttemptRecord,
     HandoffMessage,
     fit_to_budget,
     parse_message,
 )
+from shared.platform import telemetry
+from shared.platform.deadletter import DeadLetterReason, dead_letter, make_record
+from shared.platform.failure import Failure, Upstream
+from shared.platform.log import get_logger, log_event
+from shared.platform.masking import redact_known
 from shared.platform.queues import QueueProfile, queue_client, send
 from shared.platform.retry_policy import Outcome, retry_delay_seconds
 from shared.platform.settings import Settings, get_settings
@@ -151,7 +150,7 @@ def _dead_letter(
     )
     if failure.status is None and failure.code in _ACTIONS_BY_CODE:
         record = record.model_copy(update={"action": _ACTIONS_BY_CODE[failure.code]})
-    dead_letter(record, settings)
+    dead_letter(record, settings.handoff_queue)
     _store(message, Status.DEAD_LETTERED, failure, deadLetterReason=reason.value)
     telemetry.count("handoffs.dead_lettered", reason=reason.value, target=failure.upstream.value)
     log_event(
@@ -246,19 +245,6 @@ def handle(
     return done
 
 
-# The record holds the raw text JSON-escaped: keep that escaped form, not the character count,
-# within the queue's limit.
-RAW_MESSAGE_BYTES = 30_000
-
-
-def _fit_json_text(text: str, limit: int) -> str:
-    size = len(json.dumps(text).encode("utf-8"))
-    while size > limit:
-        text = text[: max(0, len(text) * limit // size - 16)]
-        size = len(json.dumps(text).encode("utf-8"))
-    return text
-
-
 def _dead_letter_invalid(raw: str, error: ValidationError, settings: Settings) -> None:
     fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(message)" for e in error.errors()[:10])
     record = make_record(
@@ -268,9 +254,9 @@ def _dead_letter_invalid(raw: str, error: ValidationError, settings: Settings) -
         error_message=f"invalid fields: {fields}",
         attempts=1,
         lastAttemptAt=datetime.now(UTC),
-        rawMessage=_fit_json_text(raw, RAW_MESSAGE_BYTES),
+        rawMessage=raw,  # dead_letter bounds it
     )
-    dead_letter(record, settings)
+    dead_letter(record, settings.handoff_queue)
     log_event(
         logger, "handoff.dead_lettered", logging.ERROR, outcome="dead_lettered", reason="invalid_message"
     )

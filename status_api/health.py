@@ -125,7 +125,9 @@ def _privileges(settings: Settings) -> Check:
     client = _probe_client(settings)
     try:
         required = required_privileges(
-            incident_queue=bool(settings.incident_queue_id), create_contacts=settings.create_missing_contacts
+            incident_queue=bool(settings.incident_queue_id),
+            create_contacts=settings.create_missing_contacts,
+            incident_owner=bool(settings.incident_owner_id),
         )
         report = check_privileges(client, required)
     finally:

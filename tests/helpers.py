@@ -91,8 +91,8 @@ def enqueue_handoff(
     """Put a v2 queue message on the queue, as ingress would, and return its JSON."""
     from datetime import UTC, datetime
 
+    from shared.opencx.handoff_message import build_message
     from shared.opencx.webhook import parse_event
-    from shared.platform.queue_message import build_message
     from shared.platform.queues import QueueProfile, make_queue_client, send
     from shared.platform.settings import StorageConnection
 

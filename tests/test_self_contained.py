@@ -13,7 +13,7 @@ _OUTSIDE = re.compile(r"\.\./shared|parent\.parent\.parent|(?:ROOT|PROJECT_ROOT)
 
 def _tracked_files() -> list[Path]:
     listed = subprocess.run(
-        ["git", "ls-files", "*.py", "Makefile", "*.sh", ".ci/run", "*.toml", "*.json"],
+        ["git", "ls-files", "*.py", "Makefile", "*.sh", ".ci/run", ".ci/fresh-clone", "*.toml", "*.json"],
         cwd=ROOT,
         capture_output=True,
         text=True,

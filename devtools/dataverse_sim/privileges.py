@@ -8,8 +8,9 @@ Privilege names: `prv` + Create/Read/Write/Delete/Append/AppendTo/Assign/Share +
 (prvReadQuery in the privilege reference; prvAppendToQueue and prvReadQueue in powerapps-docs
 queue-entities.md). For the Omnichannel tables the SchemaName is the lower-case logical name, so
 prvCreatemsdyn_ocliveworkitem: the reading chosen here, as the docs list no such name verbatim.
-AddToQueue needs prvAppendToQueue ("AddToQueue message privileges"), which also grants create on queue
-items (queue-entities.md), so there is no separate queue-item privilege to hold.
+AddToQueue needs prvAppendToQueue ("AddToQueue message privileges"); the queue item it creates is a row
+of its own, so the deploy guide's role also grants Create/Read/Append on `queueitem`, and the
+simulator grants what that one list names.
 """
 
 from __future__ import annotations
@@ -17,34 +18,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 
+from shared.dynamics.privileges import PRIVILEGE_NAMES
+
 APP_USER_ID = "6a1b2c3d-0000-4000-8000-00000000a11e"  # WhoAmI's UserId: the bridge's application user
 BUSINESS_UNIT_ID = "6a1b2c3d-0000-4000-8000-0000000000b0"
 ORGANIZATION_ID = "6a1b2c3d-0000-4000-8000-0000000000a0"
 DEPTHS = ("Basic", "Local", "Deep", "Global")  # the PrivilegeDepth enum, serialised by name
 _PRIVILEGE_NAMESPACE = uuid.UUID("5c0ffee0-0000-4000-8000-000000000001")
 
-BRIDGE_PRIVILEGES: tuple[str, ...] = (
-    "prvCreatemsdyn_ocliveworkitem",
-    "prvReadmsdyn_ocliveworkitem",
-    "prvAppendmsdyn_ocliveworkitem",
-    "prvAppendTomsdyn_ocliveworkitem",
-    "prvCreatemsdyn_ocliveworkitemcontextitem",
-    "prvReadmsdyn_ocliveworkitemcontextitem",
-    "prvAppendmsdyn_ocliveworkitemcontextitem",
-    "prvAppendTomsdyn_ocliveworkitemcontextitem",
-    "prvCreateIncident",
-    "prvReadIncident",
-    "prvAppendIncident",
-    "prvAppendToIncident",
-    "prvCreateContact",
-    "prvReadContact",
-    "prvAppendContact",
-    "prvAppendToContact",
-    "prvReadQueue",
-    "prvAppendToQueue",
-    "prvReadmsdyn_liveworkstream",
-    "prvAppendTomsdyn_liveworkstream",
-)
+# The app's one list (shared/dynamics/privileges.py); devtools may import the app, never the reverse.
+BRIDGE_PRIVILEGES: tuple[str, ...] = PRIVILEGE_NAMES
 """Everything the bridge needs, held at Global depth by the application user by default."""
 
 

@@ -4,7 +4,8 @@
 the app, reads each function's own binding metadata (nothing is hard-coded per function), serves
 HTTP triggers on 127.0.0.1:PORT/api/<route> with function-key checks (http.py, on Werkzeug), and
 drives every queue trigger against Azurite with the host.json `extensions.queues` semantics
-(queue_listener.py). config.py reads host.json, local.settings.json and %SETTING% names;
+(queue_listener.py), fires every timer trigger on its NCRONTAB schedule (timer_listener.py,
+ncrontab.py; `LocalHost.fire_timer(name)` or Core Tools' `POST /admin/functions/{name}` runs one now). config.py reads host.json, local.settings.json and %SETTING% names;
 invocation.py calls a user function and writes the one log line per invocation; host.py puts the
 parts together; cli.py is the command.
 """
@@ -20,7 +21,9 @@ from devtools.localhost.config import (
 from devtools.localhost.host import LocalHost
 from devtools.localhost.http import MAX_BODY_BYTES, HttpFront, HttpRoute, http_routes
 from devtools.localhost.invocation import InvocationContext, call_user_function, log_invocation, logger
+from devtools.localhost.ncrontab import Schedule, ScheduleError
 from devtools.localhost.queue_listener import QueueCounts, QueueListener
+from devtools.localhost.timer_listener import TimerInfo, TimerListener
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -31,6 +34,10 @@ __all__ = [
     "QueueCounts",
     "QueueListener",
     "QueueOptions",
+    "Schedule",
+    "ScheduleError",
+    "TimerInfo",
+    "TimerListener",
     "app_functions",
     "call_user_function",
     "http_routes",

@@ -53,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     generated = "LOCAL_FUNCTION_KEY" not in os.environ
     info = {
         "url": host.url,
-        "functions": [r.function.get_function_name() for r in host.routes] + [q.name for q in host.listeners],
+        "functions": [r.function.get_function_name() for r in host.routes]
+        + [q.name for q in host.listeners]
+        + [t.name for t in host.timers],
         "queues": [q.queue_name for q in host.listeners],
+        "timers": {t.name: t.expression for t in host.timers},
         "settings_loaded": loaded,
     }
     if generated:

@@ -14,9 +14,10 @@ import hmac
 import json
 import logging
 import re
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -175,6 +176,8 @@ class HttpFront:
         self.function_key = function_key
         self.limit = limit
         self.base_url = ""  # set by the host once the port is bound
+        # Non-HTTP functions by lower-case name: `input` -> outcome, for POST /admin/functions/{name}.
+        self.admin_invokers: dict[str, Callable[[str], str]] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         response = to_wsgi_response(self.handle(environ))
@@ -193,6 +196,8 @@ class HttpFront:
         except HttpRefusal as refusal:
             return _plain(refusal.status, refusal.text)
         path = decode_path(split.path)
+        if path.lower().startswith("/admin/functions/"):
+            return self._admin_invoke(method, path, environ, declared)
         if not path.lower().startswith("/api/"):
             return _plain(404, "Not Found")
         params = dict(parse_qsl(split.query, keep_blank_values=True))
@@ -222,6 +227,31 @@ class HttpFront:
             body=body,
         )
         return self._invoke(route, request)
+
+    def _admin_invoke(
+        self, method: str, path: str, environ: dict[str, Any], declared: int | None
+    ) -> func.HttpResponse:
+        """Core Tools' `POST /admin/functions/{name}` with `{"input": "..."}`: runs a non-HTTP function
+        in the background and answers 202 at once, as the host does. No key, as under `func start`."""
+        name = path[len("/admin/functions/") :].strip("/").lower()
+        invoker = self.admin_invokers.get(name)
+        if invoker is None:
+            return _plain(404, "Not Found: no non-HTTP function by that name")
+        if method != "POST":
+            return _plain(405, "Method Not Allowed", {"Allow": "POST"})
+        try:
+            body = read_body(environ["wsgi.input"], declared, self.limit)
+        except HttpRefusal as refusal:
+            return _plain(refusal.status, refusal.text)
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return _plain(400, 'Bad Request: the body must be JSON like {"input": ""}')
+        if not isinstance(data, dict) or not isinstance(data.get("input", ""), str):
+            return _plain(400, "Bad Request: input must be a string")
+        text = str(data.get("input") or "")
+        threading.Thread(target=invoker, args=(text,), name=f"admin-{name}", daemon=True).start()
+        return func.HttpResponse(status_code=202)
 
     def _key_ok(self, headers: Mapping[str, str], params: Mapping[str, str]) -> bool:
         supplied = headers.get("x-functions-key") or params.get("code") or ""

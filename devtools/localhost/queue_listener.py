@@ -17,6 +17,7 @@ import base64
 import contextlib
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -300,6 +301,23 @@ class QueueListener:
             expiration_time=message.expires_on,
             time_next_visible=message.next_visible_on,
         )
+
+    def invoke_input(self, text: str) -> str:
+        """Run the function once on `text` as a message body, bypassing the queue (Core Tools' admin
+        invocation); returns the outcome. Nothing is enqueued, so nothing is retried or poisoned."""
+        message_id = str(uuid.uuid4())
+        started = time.monotonic()
+        message = func.queue.QueueMessage(id=message_id, body=text.encode("utf-8"), dequeue_count=1)
+        self._count(invocations=1)
+        try:
+            call_user_function(self.function, self.trigger_arg, message)
+        except Exception:
+            logger.exception("function %s failed on message %s", self.name, message_id)
+            self._count(failures=1)
+            log_invocation(self.name, message_id, started, "failed")
+            return "failed"
+        log_invocation(self.name, message_id, started, "ok")
+        return "ok"
 
     def _count(self, *, invocations: int = 0, failures: int = 0, poisoned: int = 0) -> None:
         with self._counts_lock:

@@ -24,6 +24,10 @@ _CONFIG_FIELDS = frozenset(
         "webhook_attempts",
         "webhook_retry_pause",
         "token_lifetime",
+        "activity_ids",
+        "drop_webhook",
+        "closed_messages_readable_seconds",
+        "messages_from_author",
     }
 )
 _REP_FIELDS = frozenset(
@@ -60,7 +64,10 @@ def admin_route(sim: MessagingSimulator, method: str, name: str, data: Any) -> R
         ("POST", "config"): _set_config,
         ("POST", "token"): lambda s, d: json_reply(201, {"token": s.minter.mint(d.get("kind", "valid"))}),
         ("POST", "rep/say"): lambda s, d: _index(
-            s.rep.say(d["conversation_id"], d.get("text"), d.get("attachments"))
+            s.rep.say(d["conversation_id"], d.get("text"), d.get("attachments"), drop=bool(d.get("drop")))
+        ),
+        ("POST", "end-silently"): lambda s, d: _done(
+            s.end_silently(d["conversation_id"], d.get("reason", "timeout"))
         ),
         ("POST", "rep/end"): lambda s, d: _index(
             s.rep.end(d["conversation_id"], d.get("event", "AgentEndSession"))

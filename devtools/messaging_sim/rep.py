@@ -5,8 +5,10 @@ Delivery follows Microsoft's `api/api-conversation-webhook.md`: `POST
 10-second timeout per attempt and three attempts ("retries up to three times ... After three failed
 attempts, no further retries are made": read as three attempts in all; `attempts` changes it),
 anything but 200 counting as a failure. Activities of one conversation are delivered one at a time,
-in order; conversations are delivered in parallel. Shapes are the page's samples: events as
-`type: "message"` with a `name` and `EventName: **_X_**` text.
+in order; conversations are delivered in parallel. Shapes are the page's samples: no `id`, no
+`timestamp` (`sim.activity_ids` adds both), events as `type: "message"` with a `name` and
+`EventName: **_X_**` text and no `from`, typing with a `recipient`. `sim.drop_webhook` (or
+`say(..., drop=True)`) loses a rep message's delivery entirely while the conversation keeps it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
+
+from devtools.messaging_sim.store import iso_from_ms
 
 if TYPE_CHECKING:
     from devtools.messaging_sim.simulator import MessagingSimulator
@@ -38,6 +42,7 @@ class Delivery:
     delivered: bool = False
     done: bool = False
     redelivery_of: int | None = None
+    dropped: bool = False  # never sent: the webhook delivery was lost on purpose
     not_before: float = 0.0  # monotonic time before which it is not sent (a rep takes a moment)
 
     def as_dict(self) -> dict[str, Any]:
@@ -49,6 +54,7 @@ class Delivery:
             "delivered": self.delivered,
             "done": self.done,
             "redeliveryOf": self.redelivery_of,
+            "dropped": self.dropped,
         }
 
 
@@ -77,7 +83,6 @@ class ScriptedRep:
         self.auto_reply = True
         self.greeting = "Hi, this is Alex from support. I have read your conversation so far."
         self.reply: Callable[[str, int], str] = default_reply
-        self.include_ids = True
         self.pascal_case = False
         self.events_as_messages = True
         self.token_header = "Authorization"  # noqa: S105 - a header name
@@ -90,6 +95,15 @@ class ScriptedRep:
         self._replies: dict[str, int] = {}
         self._posted = 0
         self._session = requests.Session()
+
+    @property
+    def include_ids(self) -> bool:
+        """The simulator's `activity_ids` (kept under the rep's old name for callers that use it)."""
+        return self.sim.activity_ids
+
+    @include_ids.setter
+    def include_ids(self, value: bool) -> None:
+        self.sim.activity_ids = value
 
     # ------------------------------------------------------------------ the script
 
@@ -112,8 +126,16 @@ class ScriptedRep:
             self.say(conversation_id, self.greeting)
 
     def say(
-        self, conversation_id: str, text: str | None, attachments: list[dict[str, Any]] | None = None
+        self,
+        conversation_id: str,
+        text: str | None,
+        attachments: list[dict[str, Any]] | None = None,
+        *,
+        drop: bool = False,
     ) -> int:
+        """A rep message: stored in the conversation (GET .../messages lists it), then delivered, or with
+        `drop` (or while `sim.drop_webhook` counts down) never delivered. Saying a text twice sends two
+        identical bodies: without ids, only the bridge's judgement tells them from a redelivery."""
         activity: dict[str, Any] = {
             "type": "message",
             "channelId": self.sim.channel_id,
@@ -125,17 +147,25 @@ class ScriptedRep:
             activity["text"] = text
         if attachments:
             activity["attachments"] = attachments
-        return self.post(conversation_id, activity, store=True)
+        return self.post(conversation_id, activity, store=True, drop=drop)
 
     def typing(self, conversation_id: str) -> int:
-        activity = {"type": "typing", "channelId": "MessagingApi", "conversation": {"id": conversation_id}}
+        activity = {
+            "type": "typing",
+            "channelId": "MessagingApi",
+            "conversation": {"id": conversation_id},
+            "recipient": {"id": self.customer_id(conversation_id)},
+        }
         return self.post(conversation_id, activity)
+
+    def customer_id(self, conversation_id: str) -> str:
+        conversation = self.sim.store.get(conversation_id)
+        return (conversation.customer_id if conversation else None) or conversation_id
 
     def event(self, conversation_id: str, name: str, delay: float = 0.0) -> int:
         activity: dict[str, Any] = {
             "type": "message" if self.events_as_messages else "event",
             "channelId": self.sim.channel_id,
-            "from": {"id": self.rep_id},
             "conversation": {"id": conversation_id},
             "text": f"EventName: **_{name}_**",
             "name": name,
@@ -150,17 +180,35 @@ class ScriptedRep:
     # ------------------------------------------------------------------ delivery
 
     def post(
-        self, conversation_id: str, activity: dict[str, Any], *, store: bool = False, delay: float = 0.0
+        self,
+        conversation_id: str,
+        activity: dict[str, Any],
+        *,
+        store: bool = False,
+        delay: float = 0.0,
+        drop: bool = False,
     ) -> int:
-        """Queue one activity for delivery; returns its delivery index."""
+        """Queue one activity for delivery; returns its delivery index. `store`: a rep message the
+        conversation keeps (and may lose on the webhook: `drop`, `sim.drop_webhook`)."""
         conversation = self.sim.store.get(conversation_id)
-        if self.include_ids:
-            activity = {"id": self.sim.store.next_message_id(), **activity}
+        message_id = self.sim.store.next_message_id()
+        if self.sim.activity_ids:
+            stamp = iso_from_ms(int(message_id))
+            activity = {"id": message_id, **activity, "timestamp": stamp}
         if store and conversation is not None:
-            self.sim.store.add_message(conversation, "rep", activity)
+            self.sim.store.add_message(conversation, "rep", activity, message_id)
         wire = _pascal(activity) if self.pascal_case else activity
         delivery = self._new_delivery(conversation_id, activity, json.dumps(wire).encode())
         delivery.not_before = time.monotonic() + delay
+        if store:
+            with self._lock:
+                if self.sim.drop_webhook > 0 and not drop:
+                    self.sim.drop_webhook -= 1
+                    drop = True
+                if drop:
+                    delivery.dropped = delivery.done = True
+        if delivery.dropped:
+            return delivery.index
         self._enqueue(delivery)
         with self._lock:
             self._posted += 1

@@ -18,10 +18,12 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from devtools.messaging_sim.faults import FaultRule, pick_fault
 from devtools.messaging_sim.keys import TokenMinter
+from devtools.messaging_sim.messages import messages_page
 from devtools.messaging_sim.rep import ScriptedRep
 from devtools.messaging_sim.server import (
     API_PREFIX,
@@ -32,7 +34,7 @@ from devtools.messaging_sim.server import (
     invalid_json,
     json_reply,
 )
-from devtools.messaging_sim.store import ApiError, Store, check_activity
+from devtools.messaging_sim.store import SILENT_END_REASONS, ApiError, Store, check_activity
 from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
 
 _REDACTED_HEADERS = frozenset({"authorization", "x-identity-header"})
@@ -78,6 +80,11 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
         upstream_identity: tuple[str, str] | None = None,
         seed: int = 0,
         port: int | None = None,
+        activity_ids: bool = False,
+        drop_webhook: int = 0,
+        closed_messages_readable_seconds: float = 0.0,
+        messages_from_author: bool = False,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(port=port, seed=seed)
         self.webhook_url = webhook_url
@@ -99,7 +106,14 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
         self.webhook_timeout = 10.0
         self.webhook_attempts = 3
         self.webhook_retry_pause = 1.0
-        self.store = Store()
+        # The docs' readings by default; each knob makes the simulator kinder or harder on purpose.
+        self.activity_ids = (
+            activity_ids  # True: activities carry `id` and `timestamp` (the docs show neither)
+        )
+        self.drop_webhook = drop_webhook  # the next N rep messages are stored but never reach the webhook
+        self.closed_messages_readable_seconds = closed_messages_readable_seconds  # 0: 404 once ended
+        self.messages_from_author = messages_from_author  # True: GET .../messages fills `from` (docs: {})
+        self.store = Store(clock or time.time)
         self.minter = TokenMinter(tenant_id, self.audience, app_id)
         self.rep = ScriptedRep(self)
         self._tokens: dict[str, float] = {}
@@ -197,9 +211,9 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
         if operation == "list":
             return self.list_conversations(query)
         if operation == "messages":
-            conversation = self.store.active(rest.split("/")[1])
-            items = [{"messageId": m.message_id, **m.activity} for m in conversation.messages]
-            return json_reply(200, {"messages": items, "continuationToken": None})
+            conversation = self.store.readable(rest.split("/")[1], self.closed_messages_readable_seconds)
+            messages = self.store.messages(conversation)
+            return json_reply(200, messages_page(messages, query, self.messages_from_author))
         if operation == "context":
             conversation = self.store.active(rest.split("/")[1])
             items = [{"name": k, "value": v.get("value")} for k, v in conversation.context.items()]
@@ -211,8 +225,11 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
             raise ApiError(400, 30014, "The specified channel configuration isn't linked to a workstream.")
         conversation, is_new = self.store.create(payload)
         answer: dict[str, Any] = {"conversationId": conversation.conversation_id, "isNew": is_new}
-        if is_new and conversation.start_message is not None:
-            answer["messageId"] = self.store.next_message_id()
+        start = conversation.start_message
+        if is_new and start is not None:
+            text = start.get("message") if isinstance(start, dict) else start
+            activity = {"type": "message", "text": text}
+            answer["messageId"] = self.store.add_message(conversation, "start", activity)
         if is_new:
             self.rep.on_created(conversation.conversation_id)
         return json_reply(self.create_status, answer)
@@ -228,7 +245,15 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
         message_id = self.store.add_message(conversation, "customer", payload)
         if kind == "message":
             self.rep.on_customer_message(conversation.conversation_id, str(payload.get("text") or ""))
-        return json_reply(200, {"messageId": message_id})
+        return json_reply(200, {"messageId": message_id, "message": None})
+
+    def end_silently(self, conversation_id: str, reason: str = "timeout") -> None:
+        """End a conversation as a timeout rule or the waiting state does: no webhook call at all
+        (api-conversation-create.md names both ends; nothing says they are announced)."""
+        if reason not in SILENT_END_REASONS:
+            raise ValueError(f"reason must be one of {sorted(SILENT_END_REASONS)}")
+        if not self.store.close(conversation_id, by=reason):
+            raise KeyError(f"no active conversation {conversation_id}")
 
     def list_conversations(self, query: dict[str, str]) -> Any:
         size = query.get("PageSize")

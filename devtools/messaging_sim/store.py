@@ -4,6 +4,9 @@ Limits and codes from Microsoft's `error-handling.md` and `api/api-conversation-
 `api/api-conversation-endpoint.md`: 30010 (context past 100 entries), 30011 (text past 6,000),
 30012 (malformed body), 30013 (unknown or closed conversation, 404), 30016 (no text, no
 attachments), 30003 (unsupported operation, e.g. an unknown event name).
+
+Time comes from an injected `clock` (epoch seconds), so tests move it instead of sleeping: message ids
+(13-digit epoch milliseconds, strictly increasing), timestamps and end times all read it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -30,15 +35,30 @@ MAX_CONTEXT_ENTRIES = 100
 MAX_START_MESSAGE_BYTES = 27 * 1024
 MAX_TEXT = 6000
 CUSTOMER_FIELDS = ("customerid", "firstname", "lastname", "preferredname", "email", "phonenumber")
+SILENT_END_REASONS = frozenset({"timeout", "waiting"})
+
+
+def iso_from_ms(epoch_ms: int) -> str:
+    """A DatetimeOffset as the messages page shows it (`2025-04-15T12:37:00+00:00`), to the millisecond."""
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass
 class Message:
     """One message in a conversation, either side. `message_id` is a 13-digit epoch-ms string."""
 
-    direction: str  # "customer" (sent to the API) or "rep" (delivered to the webhook)
+    direction: str  # "start" (create's startmessage), "customer" (sent to the API) or "rep" (the rep's)
     message_id: str
     activity: dict[str, Any]
+
+    @property
+    def timestamp(self) -> str:
+        return iso_from_ms(int(self.message_id))
+
+    @property
+    def listed(self) -> bool:
+        """Whether GET .../messages shows it: messages only, never events (AgentAccepted, MessageRead)."""
+        return self.activity.get("type") == "message" and not self.activity.get("name")
 
 
 @dataclass
@@ -52,6 +72,7 @@ class Conversation:
     created: float
     active: bool = True
     closed_by: str | None = None
+    closed_at: float | None = None  # clock time of the end (by anyone, silent or not)
     messages: list[Message] = field(default_factory=list)
 
     def customer_messages(self) -> list[dict[str, Any]]:
@@ -66,6 +87,7 @@ class Conversation:
             "customerId": self.customer_id,
             "active": self.active,
             "closedBy": self.closed_by,
+            "closedAt": self.closed_at,
             "customer": dict(self.customer),
             "context": dict(self.context),
             "requestId": self.request_id,
@@ -79,7 +101,8 @@ class Conversation:
 class Store:
     """Thread-safe conversations, indexed by id and by active customerid."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
         self._lock = threading.Lock()
         self._conversations: dict[str, Conversation] = {}
         self._active_by_customer: dict[str, str] = {}
@@ -93,7 +116,7 @@ class Store:
     def next_message_id(self) -> str:
         """Strictly increasing epoch milliseconds, 13 digits, as the docs describe messageId."""
         with self._lock:
-            self._last_message_ms = max(self._last_message_ms + 1, int(time.time() * 1000))
+            self._last_message_ms = max(self._last_message_ms + 1, int(self.clock() * 1000))
             return str(self._last_message_ms)
 
     def create(self, body: Any) -> tuple[Conversation, bool]:
@@ -133,7 +156,7 @@ class Store:
                 context=dict(context),
                 request_id=body.get("conversationrequestid"),
                 start_message=start,
-                created=time.time(),
+                created=self.clock(),
             )
             self._conversations[conversation.conversation_id] = conversation
             if customer_id:
@@ -144,6 +167,18 @@ class Store:
         with self._lock:
             conversation = self._conversations.get(conversation_id.lower())
         if conversation is None or not conversation.active:
+            raise ApiError(404, 30013, "The specified conversation doesn't exist.")
+        return conversation
+
+    def readable(self, conversation_id: str, closed_grace: float) -> Conversation:
+        """A conversation whose messages may be read: active, or ended less than `closed_grace` s ago."""
+        with self._lock:
+            conversation = self._conversations.get(conversation_id.lower())
+        if conversation is not None and not conversation.active:
+            ended = conversation.closed_at if conversation.closed_at is not None else 0.0
+            if self.clock() - ended >= closed_grace:
+                conversation = None
+        if conversation is None:
             raise ApiError(404, 30013, "The specified conversation doesn't exist.")
         return conversation
 
@@ -159,15 +194,26 @@ class Store:
                 return False
             conversation.active = False
             conversation.closed_by = by
+            conversation.closed_at = self.clock()
             if conversation.customer_id:
                 self._active_by_customer.pop(conversation.customer_id, None)
             return True
 
-    def add_message(self, conversation: Conversation, direction: str, activity: dict[str, Any]) -> str:
-        message_id = self.next_message_id()
+    def add_message(
+        self,
+        conversation: Conversation,
+        direction: str,
+        activity: dict[str, Any],
+        message_id: str | None = None,
+    ) -> str:
+        message_id = message_id or self.next_message_id()
         with self._lock:
             conversation.messages.append(Message(direction, message_id, dict(activity)))
         return message_id
+
+    def messages(self, conversation: Conversation) -> list[Message]:
+        with self._lock:
+            return list(conversation.messages)
 
     def all(self) -> list[Conversation]:
         with self._lock:

@@ -19,6 +19,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seed-demo", action="store_true", help="add the five demo sessions")
     parser.add_argument("--page-size", type=int, default=50, help="history items per page")
+    parser.add_argument(
+        "--history-order",
+        choices=["oldest_first", "newest_first"],
+        default="oldest_first",
+        help="the order history pages come in (undocumented by OpenCX)",
+    )
     parser.add_argument("--rate-limit", type=int, default=100, help="requests per window per key (0: none)")
     parser.add_argument("--rate-window", type=float, default=60.0, help="seconds in the rate window")
     return parser.parse_args(argv)
@@ -35,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         scopes=scopes,
         port=args.port,
         page_size=args.page_size,
+        history_order=args.history_order,
         rate_limit=args.rate_limit or None,
         rate_window=args.rate_window,
         latency=args.latency,

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 Handler = Callable[["OpenCXSimulator", dict[str, Any]], Reply]
 SessionHandler = Callable[["OpenCXSimulator", str, dict[str, Any]], Reply]
 
-_CONFIG_FIELDS = ("page_size", "rate_limit", "rate_window", "latency", "accepted_senders")
+_CONFIG_FIELDS = ("page_size", "rate_limit", "rate_window", "latency", "accepted_senders", "history_order")
 _SESSION_FIELDS = frozenset(
     {
         "session_id",
@@ -112,6 +112,8 @@ def _set_config(sim: OpenCXSimulator, data: dict[str, Any]) -> Reply:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ValueError("accepted_senders must be a list of strings")
             sim.accepted_senders = frozenset(value)
+        elif name == "history_order":
+            sim.history_order = str(value)  # ValueError (400) for anything but the two orders
         elif value is None and name == "rate_limit":
             sim.rate_limit = None
         elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
@@ -147,7 +149,7 @@ def _show_session(sim: OpenCXSimulator, session_id: str, _: dict[str, Any]) -> R
 
 
 def _add_message(sim: OpenCXSimulator, session_id: str, data: dict[str, Any]) -> Reply:
-    options = {k: data[k] for k in ("sender_type", "name", "event_type") if k in data}
+    options = {k: data[k] for k in ("sender_type", "name", "event_type", "attachments") if k in data}
     return json_reply(201, sim.add_message(session_id, str(data["text"]), **options))
 
 

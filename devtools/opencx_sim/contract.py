@@ -170,20 +170,27 @@ def history_item(
 # ---------------------------------------------------------------------------------------- paging
 
 
-def encode_cursor(session_id: str, offset: int) -> str:
+HISTORY_ORDERS = ("oldest_first", "newest_first")
+
+
+def encode_cursor(session_id: str, offset: int, order: str = "oldest_first") -> str:
     """HISTORY: `next` is "the cursor for the request to get the next set of items", opaque to clients.
-    Undocumented format: base64url of the session and the offset (history is append-only)."""
-    raw = json.dumps({"s": session_id, "o": offset}, separators=(",", ":")).encode()
+    Undocumented format: base64url of the session, the order and the absolute index of the next item
+    (history is append-only, so an index stays put while new items arrive)."""
+    raw = json.dumps({"s": session_id, "o": offset, "d": order}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(session_id: str, cursor: str) -> int:
-    """The offset a cursor stands for; a cursor that is not ours, or for another session, is a 400."""
+def decode_cursor(session_id: str, cursor: str, order: str = "oldest_first") -> int:
+    """The index a cursor stands for; a cursor that is not ours, for another session or made under
+    another page order is a 400."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         offset = data["o"]
         if data["s"] != session_id or not isinstance(offset, int) or offset < 0:
+            raise ValueError
+        if data.get("d", "oldest_first") != order:
             raise ValueError
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
         raise ApiError(400, "Invalid cursor") from None
@@ -243,10 +250,39 @@ def _check_message(message: dict[str, Any]) -> None:
         raise ApiError(400, "body/message/type must be string")
     if text is not None and not isinstance(text, str):
         raise ApiError(400, "body/message/text must be string")
-    if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
-        raise ApiError(400, "body/message/attachments must be array of objects")
+    if not isinstance(attachments, list):
+        raise ApiError(400, "body/message/attachments must be array")
+    for index, attachment in enumerate(attachments):
+        _check_attachment(attachment, f"body/message/attachments/{index}")
     if not (text and text.strip()) and not attachments:
         raise ApiError(400, "body/message must have a non-empty 'text' or 'attachments'")
+
+
+SEND_ATTACHMENT_FIELDS = ("name", "url", "base64", "mime_type")
+
+
+def _check_attachment(attachment: Any, where: str) -> None:
+    """SEND documents an attachment as `{name, url, base64, mime_type}`, all strings. Readings chosen:
+    no other key (ajv's `additionalProperties: false`, as for the body), and `url` or `base64` must be
+    given (an attachment with neither carries nothing)."""
+    if not isinstance(attachment, dict):
+        raise ApiError(400, f"{where} must be object")
+    extra = sorted(set(attachment) - set(SEND_ATTACHMENT_FIELDS))
+    if extra:
+        raise ApiError(400, f"{where} must NOT have additional properties: {', '.join(extra)}")
+    for key in SEND_ATTACHMENT_FIELDS:
+        if key in attachment and not isinstance(attachment[key], str):
+            raise ApiError(400, f"{where}/{key} must be string")
+    if not attachment.get("url") and not attachment.get("base64"):
+        raise ApiError(400, f"{where} must have required property 'url' or 'base64'")
+
+
+def history_attachment(
+    name: str | None, url: str | None, mime_type: str | None, size: int | None = None
+) -> dict[str, Any]:
+    """HISTORY (openchat.mintlify.app's rendering of list_history): `event.attachments[]` items are
+    `{id, name, size, type, url}`, where `type` is the MIME type."""
+    return {"id": f"att_{secrets.token_hex(6)}", "name": name, "size": size, "type": mime_type, "url": url}
 
 
 def _check_agent(agent: Any) -> None:

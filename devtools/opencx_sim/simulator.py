@@ -103,9 +103,11 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         latency: float = 0.0,
         accepted_senders: Iterable[str] = DEFAULT_SENDERS,
         seed: int = 0,
+        history_order: str = "oldest_first",
     ) -> None:
         super().__init__(port=port, seed=seed)
         self.page_size = page_size
+        self.history_order = history_order  # undocumented; the real sample is oldest first
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.latency = latency
@@ -212,11 +214,17 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         sender_type: str = "contact",
         name: str | None = None,
         event_type: str = "message",
+        attachments: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Append one event to a session's history (KeyError for an unknown session); returns the item."""
+        """Append one event to a session's history (KeyError for an unknown session); returns the item.
+        `attachments` are media as history shows them, `{name, size, type, url}` (an `id` is added
+        when missing), e.g. a photo the customer sent before the handoff."""
         if not self._store.has(session_id):
             raise KeyError(session_id)
-        item = history_item(text, sender_type=sender_type, name=name, event_type=event_type)
+        media = [_seeded_attachment(a) for a in attachments or []]
+        item = history_item(
+            text, sender_type=sender_type, name=name, event_type=event_type, attachments=media
+        )
         self._store.append(session_id, item, item["created_at"])
         return item
 
@@ -412,13 +420,31 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
             raise ApiError(404, "Chat session not found")
         return session
 
+    @property
+    def history_order(self) -> str:
+        return self._history_order
+
+    @history_order.setter
+    def history_order(self, order: str) -> None:
+        if order not in contract.HISTORY_ORDERS:
+            raise ValueError(f"history_order must be one of {list(contract.HISTORY_ORDERS)}")
+        self._history_order = order
+
     def _list_history(self, session_id: str, query: dict[str, str]) -> Reply:
-        """HISTORY: `{"items": [...], "next": <cursor> | null}`, oldest first (as the real sample)."""
+        """HISTORY: `{"items": [...], "next": <cursor> | null}`. The order of pages is undocumented:
+        oldest first by default (as the real sample), `history_order="newest_first"` the other way."""
         self._require_api(session_id)
+        order = self.history_order
         cursor = query.get("cursor")
-        offset = contract.decode_cursor(session_id, cursor) if cursor else 0
-        items, next_offset = self._store.page(session_id, offset, max(1, int(self.page_size)))
-        next_cursor = contract.encode_cursor(session_id, next_offset) if next_offset is not None else None
+        size = max(1, int(self.page_size))
+        start = contract.decode_cursor(session_id, cursor, order) if cursor else None
+        if order == "newest_first":
+            items, next_offset = self._store.page_newest_first(session_id, start, size)
+        else:
+            items, next_offset = self._store.page(session_id, start or 0, size)
+        next_cursor = (
+            contract.encode_cursor(session_id, next_offset, order) if next_offset is not None else None
+        )
         return json_reply(200, {"items": items, "next": next_cursor})
 
     def _send(self, session_id: str, data: dict[str, Any], key: ApiKey) -> Reply:
@@ -485,13 +511,21 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
 
 def _history_attachment(sent: dict[str, Any]) -> dict[str, Any]:
     """SEND takes {name, url, base64, mime_type}; HISTORY shows {id, name, size, type, url}."""
-    return {
-        "id": f"att_{secrets.token_hex(6)}",
-        "name": sent.get("name"),
-        "size": len(sent["base64"]) * 3 // 4 if isinstance(sent.get("base64"), str) else None,
-        "type": sent.get("mime_type"),
-        "url": sent.get("url"),
-    }
+    size = len(sent["base64"]) * 3 // 4 if isinstance(sent.get("base64"), str) else None
+    return contract.history_attachment(sent.get("name"), sent.get("url"), sent.get("mime_type"), size)
+
+
+def _seeded_attachment(given: dict[str, Any]) -> dict[str, Any]:
+    """A history attachment to seed: `{name, size, type, url}` (and `id`); nothing else is accepted."""
+    if not isinstance(given, dict):
+        raise ValueError("attachments must be objects")
+    extra = sorted(set(given) - {"id", "name", "size", "type", "url"})
+    if extra:
+        raise ValueError(f"history attachments take id, name, size, type, url; not {', '.join(extra)}")
+    made = contract.history_attachment(
+        given.get("name"), given.get("url"), given.get("type"), given.get("size")
+    )
+    return {**made, **({"id": given["id"]} if given.get("id") else {})}
 
 
 def _uuid4() -> str:

@@ -52,6 +52,19 @@ class Store:
             end = offset + len(chunk)
             return chunk, (end if end < len(items) else None)
 
+    def page_newest_first(
+        self, session_id: str, start: int | None, size: int
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Items from index `start` (None: the newest now) downwards, newest first, and the index the
+        next page starts at (None when the oldest was reached). Items added meanwhile are not revisited:
+        the cursor only moves forward, towards older items."""
+        with self._lock:
+            items = self._history[session_id]
+            top = len(items) - 1 if start is None else min(start, len(items) - 1)
+            low = max(0, top - size + 1)
+            chunk = copy.deepcopy(items[low : top + 1][::-1])
+            return chunk, (low - 1 if low > 0 else None)
+
     def append(self, session_id: str, item: dict[str, Any], updated_at: str, *, live: bool = False) -> None:
         """Append an event. `live` marks one that happened after the handoff (a send, a customer reply),
         which the handoff event's `message_count` must not include."""

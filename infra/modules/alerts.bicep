@@ -1,7 +1,7 @@
 // Alerts that need a person, emailed through one action group. Each is a log search alert over
 // the Application Insights tables the code and the Functions host write to. Every query keeps a
 // timestamp column, which log alerts need to bin the results:
-//   customMetrics: handoffs.accepted/created/retried/dead_lettered (counters),
+//   customMetrics: handoffs.accepted/created/retried/dead_lettered, relay.* (counters),
 //                  handoff.e2e_latency_ms and dataverse.request_ms (histograms, attribute status)
 //   traces:        one record per event; dimensions handoffId, sessionId, channel, attempt, outcome
 //   requests / availabilityResults: the health endpoint and its availability probe
@@ -18,6 +18,9 @@ param alertEmail string
 
 @description('The work queue; its poison queue is <name>-poison.')
 param handoffQueueName string
+
+@description('The messaging relay queue (mode messaging); its poison queue is <name>-poison.')
+param messagingQueueName string
 
 @description('Name of the availability probe (health-probe.bicep), which may not be deployed yet.')
 param healthProbeName string
@@ -45,6 +48,20 @@ traces
     attempt = tostring(customDimensions.attempt)
 '''
 var deadLetteredQuery = replace(deadLetteredQueryTemplate, '__POISON_QUEUE__', '${handoffQueueName}-poison')
+
+// The relay's twin: a rep's or a customer's message that will not arrive (its own dead-letter record,
+// or the host poisoning a relay message). Same severity: a person is not being heard.
+var relayDeadLetteredQueryTemplate = '''
+traces
+| where message startswith "relay.dead_lettered"
+    or tostring(customDimensions.event) == "relay.dead_lettered"
+    or message contains "Moving message to queue '__POISON_QUEUE__'"
+| project timestamp, message,
+    conversationId = tostring(customDimensions.conversationId),
+    direction = tostring(customDimensions.direction),
+    seq = tostring(customDimensions.seq)
+'''
+var relayDeadLetteredQuery = replace(relayDeadLetteredQueryTemplate, '__POISON_QUEUE__', '${messagingQueueName}-poison')
 
 // Unhealthy when the probe fails from two or more locations (one location alone is usually the
 // network), or when /api/health itself answers 5xx to anyone (it answers 503 when unhealthy).
@@ -121,6 +138,43 @@ resource deadLettered 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
       allOf: [
         {
           query: deadLetteredQuery
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+resource relayDeadLettered 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
+  name: '${namePrefix}-relay-dead-lettered'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'Relay message dead-lettered'
+    description: 'A relay message (rep to customer or customer to rep, mode messaging) reached messaging-deadletter or the poison queue: someone was not heard. Replay it after fixing the cause (docs/operations.md).'
+    severity: 1
+    enabled: true
+    scopes: [
+      appInsightsId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT10M'
+    criteria: {
+      allOf: [
+        {
+          query: relayDeadLetteredQuery
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0

@@ -1,21 +1,24 @@
 """Dead-letter records: what failed, why, and what an operator should do about it.
 
-They go to `<HANDOFF_QUEUE>-deadletter` with no expiry. Each keeps the original message so the
-replay tool can re-drive it once the cause is fixed; replays are safe because creation is
-idempotent on the handoffId.
+Every queue's dead letters go through `dead_letter`: to `<queue>-deadletter` (`<HANDOFF_QUEUE>-deadletter`,
+`<MESSAGING_QUEUE>-deadletter`) with no expiry, a raw message cut to fit the queue. Each keeps the
+original message so the replay tool can re-drive it once the cause is fixed; replays are safe because
+creation is idempotent on the handoffId.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.platform.limits import DEAD_LETTER_RAW_MAX_BYTES
 from shared.platform.masking import scrub_text
 from shared.platform.queues import NEVER_EXPIRES, QueueProfile, queue_client, send
-from shared.platform.settings import Settings
+from shared.platform.settings import deadletter_queue_of
 
 
 class DeadLetterReason(StrEnum):
@@ -109,7 +112,21 @@ def make_record(
     )
 
 
-def dead_letter(record: DeadLetterRecord, settings: Settings) -> None:
-    """Write the record with no expiry. Raises QueueUnavailable, so the original is kept."""
-    client = queue_client(settings.deadletter_queue, QueueProfile.WORKER)
+def fit_json_text(text: str, limit: int = DEAD_LETTER_RAW_MAX_BYTES) -> str:
+    """The longest prefix of `text` whose JSON-escaped UTF-8 form (as it sits in the record) is at
+    most `limit` bytes. Cut by characters, never inside one; escapes (\\n, \\u0000) and multi-byte
+    characters count at their real size, so the record stays within the queue's limit."""
+    size = len(json.dumps(text).encode("utf-8"))
+    while size > limit:
+        text = text[: max(0, len(text) * limit // size - 16)]
+        size = len(json.dumps(text).encode("utf-8"))
+    return text
+
+
+def dead_letter(record: DeadLetterRecord, work_queue: str) -> None:
+    """Write the record to `<work_queue>-deadletter` with no expiry, its raw message bounded.
+    Raises QueueUnavailable, so the original is kept."""
+    if record.rawMessage is not None:
+        record = record.model_copy(update={"rawMessage": fit_json_text(record.rawMessage)})
+    client = queue_client(deadletter_queue_of(work_queue), QueueProfile.WORKER)
     send(client, record.model_dump_json(exclude_none=True), time_to_live=NEVER_EXPIRES)

@@ -25,7 +25,7 @@ class Upstream(StrEnum):
     STORAGE = "storage"
 
     @property
-    def title(self) -> str:
+    def display_name(self) -> str:
         return _TITLES[self]
 
 
@@ -103,4 +103,4 @@ class Failure:
         """For an operator: no customer text (callers scrub `message` before showing it)."""
         status = f"status {self.status}" if self.status is not None else "no answer"
         code = f", code {self.code}" if self.code else ""
-        return f"{self.upstream.title}: {self.kind.value} ({status}{code})"
+        return f"{self.upstream.display_name}: {self.kind.value} ({status}{code})"

@@ -188,6 +188,12 @@ class JsonHttpClient:
     def close(self) -> None:
         self.pool.clear()
 
+    @property
+    def session(self) -> JsonHttpClient:
+        """Compatibility for callers that close `client.session` (devtools/golive): the client no
+        longer has a requests session, and closing it is all such callers do. Use `close()`."""
+        return self
+
     def _url(self, path: str, params: Mapping[str, str] | None) -> str:
         url = self.base_url + path
         if params:

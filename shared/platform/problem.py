@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Protocol
 
 import azure.functions as func
 
-from shared.opencx.webhook import FieldError
-
 PROBLEM_BASE = "urn:handoff-bridge:problem:"
+
+
+class FieldProblem(Protocol):
+    """One failing field and why (shared.opencx.webhook.FieldError is one); never its value.
+    A protocol, so the platform needs no import from the adapters above it."""
+
+    @property
+    def field(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
 
 
 def problem(
@@ -18,7 +28,7 @@ def problem(
     detail: str,
     *,
     kind: str = "about:blank",
-    errors: Sequence[FieldError] = (),
+    errors: Sequence[FieldProblem] = (),
     headers: dict[str, str] | None = None,
 ) -> func.HttpResponse:
     body: dict[str, object] = {
@@ -28,7 +38,7 @@ def problem(
         "detail": detail,
     }
     if errors:
-        body["errors"] = [error.model_dump() for error in errors]
+        body["errors"] = [{"field": error.field, "message": error.message} for error in errors]
     return func.HttpResponse(
         json.dumps(body),
         status_code=status,

@@ -27,6 +27,11 @@ _DEADLETTER_SUFFIX = "-deadletter"
 _POISON_SUFFIX = "-poison"
 
 
+def deadletter_queue_of(queue: str) -> str:
+    """Where a queue's dead letters go: `<queue>-deadletter`, for the handoff and the relay queue alike."""
+    return queue + _DEADLETTER_SUFFIX
+
+
 class SettingsError(RuntimeError):
     """Every missing or invalid setting, in one message. Holds names and reasons, never values."""
 
@@ -113,7 +118,7 @@ class Settings:
 
     @property
     def deadletter_queue(self) -> str:
-        return self.handoff_queue + _DEADLETTER_SUFFIX
+        return deadletter_queue_of(self.handoff_queue)
 
     @property
     def poison_queue(self) -> str:

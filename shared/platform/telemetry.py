@@ -18,18 +18,55 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 logger = logging.getLogger("handoff_bridge.telemetry")
 LOGGER_NAME = "handoff_bridge"
-COUNTERS = (
-    "handoffs.accepted",
-    "handoffs.created",
-    "handoffs.retried",
-    "handoffs.throttled",
-    "handoffs.duplicate",
-    "handoffs.dead_lettered",
-)
+
+
+class Kind(StrEnum):
+    COUNTER = "counter"
+    HISTOGRAM = "histogram"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric the alerts, the workbook and the docs rely on, with the dimensions it carries."""
+
+    name: str
+    kind: Kind
+    unit: str
+    dimensions: frozenset[str]
+
+
+def _metric(name: str, kind: Kind, *dimensions: str) -> Metric:
+    return Metric(name, kind, "ms" if kind is Kind.HISTOGRAM else "1", frozenset(dimensions))
+
+
+# Every metric, once: docs/operations.md's metrics table lists exactly these (tests/shared/platform/
+# test_telemetry_catalogue.py), and every call site names one of them with its dimensions.
+METRICS: dict[str, Metric] = {
+    metric.name: metric
+    for metric in (
+        _metric("handoffs.accepted", Kind.COUNTER),
+        _metric("handoffs.created", Kind.COUNTER, "channel"),
+        _metric("handoffs.duplicate", Kind.COUNTER, "channel"),
+        _metric("handoffs.retried", Kind.COUNTER, "target"),
+        _metric("handoffs.throttled", Kind.COUNTER, "target"),
+        _metric("handoffs.dead_lettered", Kind.COUNTER, "reason", "target"),
+        _metric("relay.to_customer", Kind.COUNTER, "kind"),
+        _metric("relay.to_rep", Kind.COUNTER, "kind"),
+        _metric("relay.retried", Kind.COUNTER, "target"),
+        _metric("relay.dead_lettered", Kind.COUNTER, "reason", "target"),
+        _metric("messaging.activities", Kind.COUNTER, "outcome", "kind"),
+        _metric("handoff.e2e_latency_ms", Kind.HISTOGRAM, "channel"),
+        _metric("dataverse.request_ms", Kind.HISTOGRAM, "operation", "status"),
+        _metric("opencx.request_ms", Kind.HISTOGRAM, "operation", "status"),
+        _metric("messaging.request_ms", Kind.HISTOGRAM, "operation", "status"),
+    )
+}
+COUNTERS = tuple(name for name, metric in METRICS.items() if metric.kind is Kind.COUNTER)
 E2E_LATENCY = "handoff.e2e_latency_ms"
 # One request-latency histogram per upstream (alerts and the workbook query these names).
 UPSTREAM_HISTOGRAMS = {
@@ -37,12 +74,15 @@ UPSTREAM_HISTOGRAMS = {
     "opencx": "opencx.request_ms",
     "messaging": "messaging.request_ms",
 }
-# Only these attributes ever reach a span or a metric: ids and outcomes, never customer data.
-ALLOWED_ATTRIBUTES = frozenset(
+# What a span may carry, besides a metric's dimensions: ids, positions and outcomes, never customer data.
+SPAN_ATTRIBUTES = frozenset(
     {
         "handoffId",
         "sessionId",
+        "conversationId",
         "channel",
+        "direction",
+        "seq",
         "attempt",
         "outcome",
         "status",
@@ -50,16 +90,19 @@ ALLOWED_ATTRIBUTES = frozenset(
         "reason",
         "errorCode",
         "target",
+        "eventName",
+        "eventType",
+        "activityKind",
+        "entryKind",
     }
 )
+ALLOWED_ATTRIBUTES = SPAN_ATTRIBUTES | {d for metric in METRICS.values() for d in metric.dimensions}
 
 
 @dataclass
 class _Instruments:
     tracer: Any
-    counters: dict[str, Any]
-    e2e_latency: Any
-    upstream_latency: dict[str, Any]
+    instruments: dict[str, Any]  # metric name -> its counter or histogram, all made up front
 
 
 _lock = threading.Lock()
@@ -72,13 +115,10 @@ def _build(tracer_provider: Any = None, meter_provider: Any = None) -> _Instrume
 
     tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer(LOGGER_NAME)
     meter = (meter_provider or metrics.get_meter_provider()).get_meter(LOGGER_NAME)
+    create = {Kind.COUNTER: meter.create_counter, Kind.HISTOGRAM: meter.create_histogram}
     return _Instruments(
         tracer=tracer,
-        counters={name: meter.create_counter(name, unit="1") for name in COUNTERS},
-        e2e_latency=meter.create_histogram(E2E_LATENCY, unit="ms"),
-        upstream_latency={
-            system: meter.create_histogram(name, unit="ms") for system, name in UPSTREAM_HISTOGRAMS.items()
-        },
+        instruments={name: create[metric.kind](name, unit=metric.unit) for name, metric in METRICS.items()},
     )
 
 
@@ -132,36 +172,58 @@ def reset() -> None:
         _instruments, _decided = None, False
 
 
-def _attributes(dimensions: dict[str, Any]) -> dict[str, Any]:
+def _attributes(dimensions: dict[str, Any], allowed: frozenset[str] = ALLOWED_ATTRIBUTES) -> dict[str, Any]:
     return {
         key: value if isinstance(value, bool | int | float) else str(value)
         for key, value in dimensions.items()
-        if key in ALLOWED_ATTRIBUTES and value is not None
+        if key in allowed and value is not None
     }
 
 
-def count(name: str, **dimensions: Any) -> None:
+class UnknownMetric(KeyError):
+    """A call site named a metric METRICS does not list, or a dimension the metric does not carry:
+    a bug, raised whether or not telemetry is configured so tests find it (never an outage)."""
+
+
+def _record(name: str, kind: Kind, value: float, dimensions: dict[str, Any]) -> None:
+    metric = METRICS.get(name)
+    if metric is None or metric.kind is not kind:
+        raise UnknownMetric(f"{name} is not a {kind} in telemetry.METRICS")
+    extra = set(dimensions) - metric.dimensions
+    if extra:
+        raise UnknownMetric(f"{name} carries no dimension {sorted(extra)}: add it to telemetry.METRICS")
     instruments = _active()
     if instruments is None:
         return
-    with contextlib.suppress(Exception):
-        instruments.counters[name].add(1, _attributes(dimensions))
+    instrument = instruments.instruments[name]
+    try:
+        if kind is Kind.COUNTER:
+            instrument.add(value, _attributes(dimensions, metric.dimensions))
+        else:
+            instrument.record(value, _attributes(dimensions, metric.dimensions))
+    except Exception as exc:  # an exporter's failure must not fail a handoff, but it is said
+        logger.warning("telemetry.record_failed metric=%s error=%s", name, type(exc).__name__)
+
+
+def count(name: str, **dimensions: Any) -> None:
+    _record(name, Kind.COUNTER, 1, dimensions)
 
 
 def record_e2e_latency(milliseconds: float, **dimensions: Any) -> None:
-    instruments = _active()
-    if instruments is None:
-        return
-    with contextlib.suppress(Exception):
-        instruments.e2e_latency.record(milliseconds, _attributes(dimensions))
+    _record(E2E_LATENCY, Kind.HISTOGRAM, milliseconds, dimensions)
+
+
+_unmeasured: set[str] = set()
 
 
 def record_upstream_request(milliseconds: float, *, system: str, **dimensions: Any) -> None:
-    instruments = _active()
-    if instruments is None or system not in instruments.upstream_latency:
+    name = UPSTREAM_HISTOGRAMS.get(system)
+    if name is None:  # a client for an upstream the table does not name (a test's bare client): said once
+        if system not in _unmeasured:
+            _unmeasured.add(system)
+            logger.warning("telemetry.unmeasured_upstream system=%s", system)
         return
-    with contextlib.suppress(Exception):
-        instruments.upstream_latency[system].record(milliseconds, _attributes(dimensions))
+    _record(name, Kind.HISTOGRAM, milliseconds, dimensions)
 
 
 class _NoSpan:
@@ -180,8 +242,10 @@ class _Span:
 
     def set_attribute(self, key: str, value: Any) -> None:
         if key in ALLOWED_ATTRIBUTES and value is not None:
-            with contextlib.suppress(Exception):
+            try:
                 self.span.set_attribute(key, value if isinstance(value, bool | int | float) else str(value))
+            except Exception as exc:  # said, never raised: a span must not fail a handoff
+                logger.warning("telemetry.record_failed attribute=%s error=%s", key, type(exc).__name__)
 
     def traceparent(self) -> str | None:
         """This span as a W3C traceparent, to carry across the queue hop."""

@@ -11,6 +11,10 @@ import azure.functions as func
 SEEN: list[tuple[str, int]] = []
 SEEN_LOCK = threading.Lock()
 SLOW_SECONDS = 1.5
+# What the timer functions saw: (function name, past_due), and an event per function for waiting.
+TICKS: list[tuple[str, bool]] = []
+TICKED = {"tick": threading.Event(), "early": threading.Event(), "boom": threading.Event()}
+YEARLY = "0 0 0 1 1 *"
 
 
 def build_app() -> func.FunctionApp:
@@ -59,4 +63,27 @@ def build_app() -> func.FunctionApp:
             f"{len(req.get_body())} {req.get_body()[:16].decode()}", mimetype="text/plain"
         )
 
+    @app.function_name("tick")
+    @app.timer_trigger(arg_name="timer", schedule="%FIXTURE_TIMER_SCHEDULE%")
+    def tick(timer: func.TimerRequest) -> None:
+        """A timer whose schedule is an app setting, as the reconcile sweep's may be."""
+        _ticked("tick", timer.past_due)
+
+    @app.function_name("early")
+    @app.timer_trigger(arg_name="timer", schedule=YEARLY, run_on_startup=True)
+    def early(timer: func.TimerRequest) -> None:
+        _ticked("early", timer.past_due)
+
+    @app.function_name("boom")
+    @app.timer_trigger(arg_name="timer", schedule=YEARLY)
+    def boom(timer: func.TimerRequest) -> None:
+        _ticked("boom", timer.past_due)
+        raise RuntimeError("asked to fail")
+
     return app
+
+
+def _ticked(name: str, past_due: bool) -> None:
+    with SEEN_LOCK:
+        TICKS.append((name, past_due))
+    TICKED[name].set()

@@ -51,6 +51,7 @@ def env(azurite) -> dict[str, str]:
         "FIXTURE_QUEUE": f"fixture-{uuid.uuid4().hex[:10]}",
         "FIXTURE_RELAY_QUEUE": f"relay-{uuid.uuid4().hex[:10]}",
         "FIXTURE_STORAGE": azurite.connection_string,
+        "FIXTURE_TIMER_SCHEDULE": "0 0 0 1 1 *",
     }
 
 
@@ -80,13 +81,14 @@ def _queue(env: dict[str, str], suffix: str = "", setting: str = "FIXTURE_QUEUE"
     return QueueClient.from_connection_string(env["FIXTURE_STORAGE"], env[setting] + suffix)
 
 
-def _enqueue(env: dict[str, str], text: str, setting: str = "FIXTURE_QUEUE") -> None:
+def _enqueue(env: dict[str, str], text: str, setting: str = "FIXTURE_QUEUE") -> str:
+    """Send `text`; the queue's id for the message, which the runner's invocation lines carry."""
     from azure.core.exceptions import ResourceExistsError
 
     client = _queue(env, setting=setting)
     with contextlib.suppress(ResourceExistsError):
         client.create_queue()
-    client.send_message(base64.b64encode(text.encode()).decode())
+    return client.send_message(base64.b64encode(text.encode()).decode()).id
 
 
 def _wait(predicate, timeout: float = 20.0) -> None:
@@ -291,13 +293,16 @@ def test_success_is_invoked_once_with_dequeue_count_and_deleted(host, fixture, e
 
 def test_failure_is_retried_with_rising_dequeue_count_then_poisoned(host, fixture, env, caplog):
     caplog.set_level(logging.INFO, logger="devtools.localhost")
-    _enqueue(env, "fail-1")
+    message_id = _enqueue(env, "fail-1")
+
     # The listener moves the message, then logs the move: wait for both, not only the first.
-    _wait(lambda: _peek(env, "-poison") and any("outcome=poisoned" in r.getMessage() for r in caplog.records))
+    # Only this message's records: a runner an earlier test started may still be logging (tests/logs.py).
+    def mine() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if f"id={message_id} " in r.getMessage()]
+
+    _wait(lambda: _peek(env, "-poison") and any("outcome=poisoned" in r.getMessage() for r in mine()))
     assert fixture.SEEN == [("fail-1", 1), ("fail-1", 2), ("fail-1", 3)]  # maxDequeueCount attempts
-    outcomes = [
-        r.getMessage().rsplit("outcome=", 1)[1] for r in caplog.records if "outcome=" in r.getMessage()
-    ]
+    outcomes = [r.getMessage().rsplit("outcome=", 1)[1] for r in mine() if "outcome=" in r.getMessage()]
     assert outcomes == ["failed", "failed", "poisoned"]  # moved right after the last failed attempt
     assert [base64.b64decode(c).decode() for c in _peek(env, "-poison")] == ["fail-1"]
     _wait(lambda: not _peek(env))

@@ -12,7 +12,14 @@ from bicep_helpers import ROOT, Template, deploy
 
 APP_SOURCES = [
     path
-    for folder in ("shared", "handoff_trigger", "retry_queue", "status_api")
+    for folder in (
+        "shared",
+        "handoff_trigger",
+        "retry_queue",
+        "status_api",
+        "messaging_webhook",
+        "relay_queue",
+    )
     for path in (ROOT / folder).rglob("*.py")
 ] + [ROOT / "function_app.py"]
 APP_CODE = "\n".join(path.read_text() for path in APP_SOURCES if path.is_file())
@@ -49,6 +56,7 @@ def test_every_alert_queries_the_component_and_emails_the_alert_address():
     found = rules(deployed)
     assert set(found) == {
         "Handoff dead-lettered",
+        "Relay message dead-lettered",
         "Health endpoint failing",
         "Handoff p95 end-to-end latency high",
         "Dataverse throttling (429) rate high",
@@ -77,6 +85,13 @@ def test_alerts_follow_the_deployed_queue_probe_and_thresholds():
     dead = found["Handoff dead-lettered"]["criterion"]
     assert f"Moving message to queue '{settings['HANDOFF_QUEUE']}-poison'" in dead["query"]
     assert '"handoff.dead_lettered"' in dead["query"] and dead["threshold"] == 0
+    relay = found["Relay message dead-lettered"]
+    assert f"Moving message to queue '{settings['MESSAGING_QUEUE']}-poison'" in relay["criterion"]["query"]
+    assert '"relay.dead_lettered"' in relay["criterion"]["query"] and relay["criterion"]["threshold"] == 0
+    # A person not heard in mode messaging is as urgent as a customer not connected.
+    handoff = found["Handoff dead-lettered"]
+    for key in ("severity", "evaluationFrequency", "windowSize", "autoMitigate"):
+        assert relay[key] == handoff[key], key
     health = found["Health endpoint failing"]["criterion"]["query"]
     assert f'name == "{probe.name}"' in health
     assert 'url has "/api/health"' in health

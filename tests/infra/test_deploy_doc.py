@@ -6,21 +6,21 @@ import re
 
 from bicep_helpers import INFRA, ROOT, deploy
 
+from shared.dynamics.privileges import PRIVILEGES, Needed
+
 DOC = (ROOT / "docs" / "deploy.md").read_text()
 
-PRIVILEGES = ("Create", "Read", "Write", "Delete", "Append", "Append To", "Assign")
-# What the bridge's Dataverse calls need (the contract's Dataverse operations): the live work item
-# deep insert, the incident with its contact, owner and queue, lookups and read-backs. Nothing else.
-EXPECTED_PRIVILEGES = {
-    "msdyn_ocliveworkitem": {"Create", "Read", "Append", "Append To"},
-    "msdyn_ocliveworkitemcontextitem": {"Create", "Read", "Append"},
-    "msdyn_liveworkstream": {"Read", "Append To"},
-    "contact": {"Create", "Read", "Append To"},
-    "incident": {"Create", "Read", "Append", "Append To", "Assign"},
-    "queue": {"Read", "Append To"},
-    "queueitem": {"Create", "Read", "Append"},
-}
-SCHEMA_NAMES = {"contact": "Contact", "incident": "Incident", "queue": "Queue", "queueitem": "QueueItem"}
+COLUMNS = ("Create", "Read", "Write", "Delete", "Append", "Append To", "Assign")
+
+
+def expected_role() -> dict[str, dict[str, str]]:
+    """The app's one privilege list (shared/dynamics/privileges.py) as the doc's role table:
+    logical name -> column -> depth ("none" where not granted)."""
+    role: dict[str, dict[str, str]] = {}
+    for privilege in PRIVILEGES:
+        columns = role.setdefault(privilege.table, dict.fromkeys(COLUMNS, "none"))
+        columns["Append To" if privilege.action == "AppendTo" else privilege.action] = privilege.depth.value
+    return role
 
 
 def privilege_table() -> dict[str, dict[str, str]]:
@@ -34,7 +34,7 @@ def privilege_table() -> dict[str, dict[str, str]]:
             break
         cells = dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")), strict=True))
         logical_name = re.search(r"`(\w+)`", cells["Table"]).group(1)
-        rows[logical_name] = {privilege: cells[privilege] for privilege in PRIVILEGES}
+        rows[logical_name] = {column: cells[column] for column in COLUMNS}
     return rows
 
 
@@ -63,17 +63,34 @@ def test_every_azure_role_the_identity_gets_is_explained():
         assert f"`{secret.name}`" in DOC, f"the Key Vault secret {secret.name} is not described"
 
 
-def test_the_least_privilege_role_grants_exactly_what_the_calls_need():
-    table = privilege_table()
-    assert set(table) == set(EXPECTED_PRIVILEGES)
-    for table_name, expected in EXPECTED_PRIVILEGES.items():
-        granted = {privilege for privilege, depth in table[table_name].items() if depth != "none"}
-        assert granted == expected, f"{table_name}: grants {sorted(granted)}, needs {sorted(expected)}"
-        assert {table[table_name][p] for p in granted} <= {"User", "Organization"}, table_name
-        assert table[table_name]["Create"] in ("User", "none"), f"{table_name}: rows it creates are its own"
-        names = {f"prv{p.replace(' ', '')}{SCHEMA_NAMES.get(table_name, table_name)}" for p in granted}
-        listed = next(line for line in DOC.splitlines() if line.startswith(f"| `{table_name}` | `prv"))
-        assert set(re.findall(r"`(prv\w+)`", listed)) == names, f"{table_name}: privilege names disagree"
+def test_the_least_privilege_role_is_the_apps_privilege_list():
+    """The doc's role table grants exactly what health checks and the simulator grants, at its depth."""
+    table, expected = privilege_table(), expected_role()
+    assert set(table) == set(expected)
+    for table_name, columns in expected.items():
+        assert table[table_name] == columns, (
+            f"{table_name}: the doc grants {table[table_name]}, the app needs {columns}"
+        )
+        assert columns["Create"] in ("User", "none"), f"{table_name}: rows it creates are its own"
+
+
+def test_the_privilege_names_are_the_apps_privilege_list():
+    """The names a 403 quotes, per table, are the names health looks for."""
+    listed: dict[str, set[str]] = {}
+    for line in DOC.splitlines():
+        row = re.match(r"\| `(\w+)` \| (`prv.*)\|$", line)
+        if row:
+            listed[row[1]] = set(re.findall(r"`(prv\w+)`", row[2]))
+    expected: dict[str, set[str]] = {}
+    for privilege in PRIVILEGES:
+        expected.setdefault(privilege.table, set()).add(privilege.name)
+    assert listed == expected
+
+
+def test_the_doc_says_when_a_conditional_privilege_can_be_left_out():
+    for privilege in PRIVILEGES:
+        if privilege.needed is not Needed.ALWAYS:
+            assert f"`{privilege.needed.value}`" in DOC, f"{privilege.name}: say when it may be left out"
 
 
 def test_the_steps_are_in_order_and_name_their_commands():

@@ -20,7 +20,7 @@ from worker_support import (
 from devtools.dataverse_sim import FaultRule as DvFault
 from devtools.opencx_sim import EMAIL_SESSION_ID, PHONE_SESSION_ID
 from shared.dynamics.columns import derived_id
-from shared.platform.queue_message import parse_message
+from shared.opencx.handoff_message import parse_message
 
 
 def email_message(handoff_id: str = "h_email"):

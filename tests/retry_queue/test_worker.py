@@ -25,7 +25,7 @@ from devtools.opencx_sim import SMS_SESSION_ID, WEB_SESSION_ID, FaultRule
 from devtools.opencx_sim.contract import history_item
 from shared.dynamics.columns import derived_id
 from shared.dynamics.work_item import CONTEXT_VALUE_MAX
-from shared.platform.queue_message import parse_message
+from shared.opencx.handoff_message import parse_message
 
 
 def context(item: dict) -> dict[str, str]:

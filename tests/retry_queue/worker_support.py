@@ -13,8 +13,8 @@ from helpers import queue_messages, reset_process_caches, sample_event
 
 from shared.dynamics.dataverse import dataverse_client
 from shared.opencx.client import opencx_client
+from shared.opencx.handoff_message import HandoffMessage, build_message, parse_message
 from shared.opencx.webhook import parse_event
-from shared.platform.queue_message import HandoffMessage, build_message, parse_message
 from shared.platform.settings import get_settings
 from shared.platform.status_store import StoreProfile, get_row
 

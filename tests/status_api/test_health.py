@@ -77,6 +77,22 @@ def test_the_queue_privilege_is_needed_only_with_an_incident_queue(
     assert "prvAppendToQueue" in health()[1]["dataverse_privileges"]["detail"]
 
 
+@pytest.mark.parametrize(
+    ("privilege", "setting"),
+    [("prvCreateQueueItem", "INCIDENT_QUEUE_ID"), ("prvAssignIncident", "INCIDENT_OWNER_ID")],
+)
+def test_the_deploy_guides_conditional_privileges_are_checked_with_their_setting(
+    bridge_env, dataverse, opencx, monkeypatch, privilege, setting
+):
+    """Health checks every privilege docs/deploy.md's role grants (one list: shared/dynamics/privileges.py)."""
+    dataverse.revoke_privilege(privilege)
+    assert health()[1]["dataverse_privileges"]["ok"] is True
+    monkeypatch.setenv(setting, str(uuid.uuid4()))
+    reset_process_caches()
+    check = health()[1]["dataverse_privileges"]
+    assert check["ok"] is False and privilege in check["detail"], check
+
+
 @pytest.mark.parametrize(("status", "hint"), [(401, "the key is wrong"), (403, "lacks chat-sessions:read")])
 def test_opencx_key_problems_name_the_fix(bridge_env, dataverse, opencx, status, hint):
     opencx.add_fault(OpenCXFault(kind="status", operation="get_session", status=status))

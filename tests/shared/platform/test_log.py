@@ -1,14 +1,15 @@
 import logging
 
 import pytest
+from logs import own_records, rendered
 
 from shared.platform.log import get_logger, log_event, safe_dimensions
 
 
 def _mine(caplog) -> logging.LogRecord:
     """This test's last record: a background thread of an earlier test (a status write, a relay)
-    may log meanwhile on another component's logger."""
-    return [record for record in caplog.records if record.name == "handoff_bridge.test"][-1]
+    may log meanwhile, so never look at all of caplog (tests/logs.py)."""
+    return own_records(caplog, logger="handoff_bridge.test")[-1]
 
 
 def test_log_event_masks_pii_and_drops_customer_text(caplog):
@@ -25,10 +26,10 @@ def test_log_event_masks_pii_and_drops_customer_text(caplog):
             error="contact dana.reyes@example.com at +1 415 555 0123 failed",
         )
     record = _mine(caplog)
-    rendered = caplog.text + repr(vars(record))
-    assert "4155550123" not in rendered and "555 0123" not in rendered
-    assert "dana.reyes" not in rendered
-    assert "order 1182" not in rendered
+    text = rendered(record)
+    assert "4155550123" not in text and "555 0123" not in text
+    assert "dana.reyes" not in text
+    assert "order 1182" not in text
     assert record.handoffId == "msg_1"
     assert record.sessionId == "ses_1"
     assert record.phone == "+1******0123"
@@ -88,7 +89,7 @@ def test_message_texts_and_names_are_never_logged(caplog, key):
     with caplog.at_level(logging.INFO, logger="handoff_bridge"):
         log_event(get_logger("test"), "x", **{key: value})
     record = _mine(caplog)
-    everything = caplog.text + repr(vars(record))
+    everything = rendered(record)
     assert "Dana" not in everything and "1182" not in everything
     assert getattr(record, f"{key}Length") == len(value)
 
@@ -97,4 +98,4 @@ def test_message_texts_and_names_are_never_logged(caplog, key):
 def test_secrets_are_never_logged(caplog, key):
     with caplog.at_level(logging.INFO, logger="handoff_bridge"):
         log_event(get_logger("test"), "x", **{key: "whsec_c2VjcmV0LXZhbHVlLWhlcmUh"})
-    assert "c2VjcmV0" not in caplog.text + repr(vars(_mine(caplog)))
+    assert "c2VjcmV0" not in rendered(_mine(caplog))

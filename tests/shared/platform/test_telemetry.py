@@ -8,6 +8,7 @@ import sys
 import azure.functions as func
 import pytest
 from helpers import ROOT, function_named, sample_event
+from logs import logged, own_records
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogExporter, SimpleLogRecordProcessor
@@ -146,4 +147,4 @@ def test_broken_configuration_fails_nothing(bridge_env, dataverse, opencx, monke
     finally:
         telemetry.reset()
     assert len(dataverse.work_items) == 1
-    assert any("telemetry.unavailable" in r.getMessage() for r in caplog.records)
+    assert logged(own_records(caplog), "telemetry.unavailable")

@@ -9,9 +9,7 @@ import pytest
 from helpers import V1_FIXTURES, sample_event
 from pydantic import ValidationError
 
-from shared.opencx.session import Customer, Enrichment, TranscriptLine
-from shared.opencx.webhook import parse_event
-from shared.platform.queue_message import (
+from shared.opencx.handoff_message import (
     DEADLETTER_EMBED_BYTES,
     INGRESS_BUDGET_BYTES,
     MESSAGE_LIMIT_BYTES,
@@ -21,6 +19,8 @@ from shared.platform.queue_message import (
     fit_to_budget,
     parse_message,
 )
+from shared.opencx.session import Customer, Enrichment, TranscriptLine
+from shared.opencx.webhook import parse_event
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 TRACEPARENT = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
@@ -166,7 +166,7 @@ def test_every_text_is_bounded_so_any_message_fits_even_with_a_full_history():
     dead-lettered."""
     from datetime import UTC, datetime
 
-    from shared.platform.queue_message import RETRY_BUDGET_BYTES, AttemptRecord
+    from shared.opencx.handoff_message import RETRY_BUDGET_BYTES, AttemptRecord
 
     big = enriched(lines=5, text_size=300)
     big = big.model_copy(

@@ -1,4 +1,7 @@
-"""The queue message between ingress and the worker (contract section 3), schema version 2.
+"""The handoff message between ingress and the worker (contract section 3), schema version 2.
+
+A domain message (the OpenCX event and its enrichment), so it lives with OpenCX's models, not in
+shared/platform, which imports nothing above it (pyproject.toml's import-linter contracts).
 
 It carries the event and, once the worker has read it, the enrichment, so a retry never asks
 OpenCX again. A storage queue message holds 64 KiB of base64, so the JSON stays under 48 KiB: the
@@ -14,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.opencx.events import HANDOFF_TO_HUMAN
 from shared.opencx.session import Customer, Enrichment, TranscriptLine
 from shared.opencx.webhook import HandoffEvent
 
@@ -200,7 +204,7 @@ def _upgrade(legacy: _LegacyMessage) -> HandoffMessage:
         # Built without v2's identifier rules: v1 accepted ids v2 refuses (`/ # ?`), and such a
         # message must still be delivered. OpenCX is never asked about it (its enrichment is whole).
         event=HandoffEvent.model_construct(
-            event="conversation.handoff_to_human",
+            event=HANDOFF_TO_HUMAN,
             conversation_id=handoff.sessionId,
             timestamp=legacy.receivedAt.isoformat(),
             summary=handoff.summary,
