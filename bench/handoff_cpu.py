@@ -47,8 +47,8 @@ def _sessions(opencx: OpenCXProcess, count: int) -> list[str]:
 def _message(session_id: str) -> object:
     from datetime import UTC, datetime
 
-    from shared.opencx.webhook import derive_handoff_id, parse_event
     from shared.opencx.handoff_message import build_message
+    from shared.opencx.webhook import derive_handoff_id, parse_event
 
     event = parse_event(
         {
