@@ -366,8 +366,9 @@ def test_a_lookup_that_never_answers_counts_as_not_accepted(monkeypatch, caplog)
 
     monkeypatch.setattr(ingress, "_LOOKUP_WAIT_SECONDS", 0.01)
     never: Future[bool] = Future()
-    assert ingress._was_accepted(never, {"handoffId": "h"}) is False
-    assert any(getattr(r, "event", None) == "status_store.unavailable" for r in caplog.records)
+    assert ingress._was_accepted(never, {"handoffId": "h_never"}) is False
+    mine = own_records(caplog, correlated={"handoffId": {"h_never"}})
+    assert [getattr(r, "event", None) for r in mine] == ["status_store.unavailable"]
 
 
 # --- validation ---------------------------------------------------------------------------------
