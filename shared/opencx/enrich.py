@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.opencx.client import OpenCXClient
+from shared.opencx.history import order_key
 from shared.opencx.session import Enrichment, enrichment_from_session, next_cursor, transcript_lines
 from shared.platform.failure import Failure, Upstream
 from shared.platform.http import HttpResult
@@ -39,15 +40,16 @@ def fetch(client: OpenCXClient, conversation_id: str, known: Enrichment | None, 
         enrichment = enrichment_from_session(answer.body)
     while not enrichment.historyComplete:
         if enrichment.pagesRead >= max_pages:
-            # The cursor only moves forward and OpenCX's pages come oldest first, so the pages left
-            # unread are the newest: the transcript is marked truncated (contract section 4).
+            # The ceiling (HISTORY_MAX_PAGES): what is left unread is marked truncated. OpenCX does not
+            # document the page order, so the lines are ordered by time below, whatever it is.
             enrichment = enrichment.model_copy(update={"historyComplete": True, "transcriptTruncated": True})
             break
         answer = client.get_history(conversation_id, enrichment.nextCursor)
         if not answer.ok:
             return Fetched(enrichment, _failure(answer), "list_history")
         cursor = next_cursor(answer.body)
-        lines = [*enrichment.transcript, *transcript_lines(answer.body)]
+        # Ordered by time before the cut, so the newest lines are the ones kept in either page order.
+        lines = sorted([*enrichment.transcript, *transcript_lines(answer.body)], key=order_key)
         truncated = enrichment.transcriptTruncated or len(lines) > TRANSCRIPT_LINES_MAX
         enrichment = enrichment.model_copy(
             update={
@@ -58,5 +60,4 @@ def fetch(client: OpenCXClient, conversation_id: str, known: Enrichment | None, 
                 "pagesRead": enrichment.pagesRead + 1,
             }
         )
-    ordered = sorted(enrichment.transcript, key=lambda line: line.at or "")  # oldest first, either way
-    return Fetched(enrichment.model_copy(update={"transcript": ordered, "nextCursor": None}))
+    return Fetched(enrichment.model_copy(update={"nextCursor": None}))

@@ -89,3 +89,16 @@ def test_email_sample_session(opencx):
     fetched = fetch(client(opencx), EMAIL_SESSION_ID, None, 5)
     assert fetched.enrichment.channel == "email"
     assert fetched.enrichment.customer.email == "priya.n@example.com"
+
+
+def test_newest_first_pages_still_keep_the_newest_lines(opencx):
+    opencx.page_size = 100
+    opencx.history_order = "newest_first"
+    seed(opencx, "s-big-newest", TRANSCRIPT_LINES_MAX + 50)
+    fetched = fetch(client(opencx), "s-big-newest", None, 20)
+    lines = fetched.enrichment.transcript
+    assert len(lines) == TRANSCRIPT_LINES_MAX and fetched.enrichment.transcriptTruncated
+    assert [line.text for line in lines[-2:]] == [
+        f"line {TRANSCRIPT_LINES_MAX + 48:03d}",
+        f"line {TRANSCRIPT_LINES_MAX + 49:03d}",
+    ]
