@@ -168,7 +168,9 @@ def _messaging(env: Mapping[str, str], problems: dict[str, str]) -> MessagingSet
     jwks = (env.get("MESSAGING_JWKS_URL") or "").strip() or None
     if jwks:
         parts = urlsplit(jwks)
-        if not (parts.scheme == "https" or (parts.scheme == "http" and read.is_loopback(parts.hostname or ""))):
+        if not (
+            parts.scheme == "https" or (parts.scheme == "http" and read.is_loopback(parts.hostname or ""))
+        ):
             problems["MESSAGING_JWKS_URL"] = "must be https, or plain http on a loopback host (tests)"
     return MessagingSettings(
         api_url=read.root_url(
