@@ -20,11 +20,11 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from shared.messaging.store import Conflict, MessagingStore, Row, StoreUnavailable, conversation_pk
+from shared.platform.times import instant
 
 DEDUP_WINDOW_SECONDS = 60.0  # > Microsoft's 3 tries x 10 s timeout, with room for clock skew
 RETENTION_SECONDS = 86_400.0  # an id-keyed dedup row, and a finished conversation's rows
@@ -117,11 +117,6 @@ def _kind(value: object) -> EntryKind:
     return EntryKind.END if value == EntryKind.END.value else EntryKind.MESSAGE
 
 
-def iso_at(at: float) -> str:
-    """An instant as the outbox writes times (`receivedAt`)."""
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
-
-
 def entry_rk(direction: Direction, seq: int) -> str:
     return f"e|{direction.value}|{seq:020d}"
 
@@ -132,18 +127,8 @@ def dedup_rk(direction: Direction, key: str) -> str:
 
 def seq_for(received_at: str | None, now: float) -> int:
     """Arrival time in microseconds: the order entries are sent in."""
-    at = _timestamp(received_at)
+    at = instant(received_at)
     return int((at if at is not None else now) * 1_000_000)
-
-
-def _timestamp(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 class Outbox:

@@ -24,16 +24,15 @@ for MESSAGING_RECONCILE_SECONDS, one read per conversation per sweep.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from shared.messaging.deps import RelayDeps
 from shared.messaging.links import Link
 from shared.messaging.outbox import Direction, Entry, EntryState
-from shared.opencx.history import instant
 from shared.platform import telemetry
 from shared.platform.failure import Failure, FailureKind, Upstream
 from shared.platform.log import get_logger, log_event
+from shared.platform.times import instant, iso_at
 
 logger = get_logger("reconcile")
 
@@ -55,10 +54,6 @@ class Reconciled:
     gone: bool = False  # the conversation's messages are no longer readable (404 / 30013)
     failure: Failure | None = None
     complete: bool = True
-
-
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
 
 
 def _is_event(message: dict[str, Any]) -> bool:
@@ -89,7 +84,7 @@ def reconcile(
     if before is not None:
         pages = END_PAGES
     start_at = instant(link.reconciled_until)
-    start = _iso(start_at - OVERLAP_SECONDS) if start_at is not None else None
+    start = iso_at(start_at - OVERLAP_SECONDS) if start_at is not None else None
     messages: list[dict[str, Any]] = []
     continuation: str | None = None
     complete = False
@@ -113,10 +108,10 @@ def reconcile(
         until = min([last_seen or now, *unsettled])
     # An incomplete read is due again at the next sweep: it goes on from where it stopped.
     deps.links.note(
-        link.conversation_id, reconciledUntil=_iso(until), reconciledAt=_iso(now) if complete else None
+        link.conversation_id, reconciledUntil=iso_at(until), reconciledAt=iso_at(now) if complete else None
     )
     if added:
-        deps.links.note(link.conversation_id, lostFoundAt=_iso(now))
+        deps.links.note(link.conversation_id, lostFoundAt=iso_at(now))
         telemetry.count("relay.reconciled", atEnd=before is not None)
         log_event(logger, "relay.reconciled", conversationId=link.conversation_id, added=added, matched=matched,
                   atEnd=before is not None)  # fmt: skip
@@ -164,7 +159,7 @@ def _relay_lost(
             direction=Direction.TO_CUSTOMER,
             text=text or None,
             attachments=[a for a in message.get("attachments") or [] if isinstance(a, dict)],
-            received_at=_iso(received),
+            received_at=iso_at(received),
             message_id=message_id,
             recovered=True,
         )
@@ -209,10 +204,10 @@ def sweep(deps: RelayDeps, *, limit: int = 200) -> dict[str, int]:
         checked = reconcile(deps, link)
         if checked.gone:
             report["gone"] += 1
-            deps.links.note(link.conversation_id, reconcileGone=True, reconciledAt=_iso(now))
+            deps.links.note(link.conversation_id, reconcileGone=True, reconciledAt=iso_at(now))
         elif checked.failure is not None:
             report["failed"] += 1
-            deps.links.note(link.conversation_id, reconciledAt=_iso(now))  # not again until due
+            deps.links.note(link.conversation_id, reconciledAt=iso_at(now))  # not again until due
         if checked.added:
             report["added"] += checked.added
             deps.queue.drain_later(link.conversation_id, Direction.TO_CUSTOMER)
@@ -249,7 +244,7 @@ def is_twin_of_recovered(deps: RelayDeps, entry: Entry, link: Link) -> bool:
     if not delivered:
         return False
     start = min([received, *(instant(o.received_at) or received for o in nearby)]) - TWIN_WINDOW_SECONDS
-    answer = deps.messaging.list_messages(link.conversation_id, start=_iso(start))
+    answer = deps.messaging.list_messages(link.conversation_id, start=iso_at(start))
     if not answer.ok:
         return False
     ours = {link.start_message_id} | {

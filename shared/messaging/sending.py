@@ -7,7 +7,6 @@ it) or a `Failure`; the drain decides what a failure means for the entry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from shared.messaging.bodies import build_message_activity
@@ -15,10 +14,11 @@ from shared.messaging.deps import RelayDeps
 from shared.messaging.links import Link
 from shared.messaging.outbox import Direction, Entry, EntryKind, EntryState
 from shared.messaging.reconcile import is_twin_of_recovered, reconcile
-from shared.opencx.history import Position, instant, read_history
+from shared.opencx.history import Position, read_history
 from shared.opencx.send import build_agent_message, opencx_attachment
 from shared.platform.failure import Failure, FailureKind, Upstream
 from shared.platform.limits import MESSAGING_TEXT_MAX_CHARS
+from shared.platform.times import instant, iso_at
 
 CLOCK_SKEW_SECONDS = 2.0
 
@@ -96,7 +96,7 @@ def _already_delivered(deps: RelayDeps, entry: Entry, link: Link) -> bool:
     since = instant(entry.received_at)
     if since is None:
         return False
-    after = Position(datetime.fromtimestamp(since - CLOCK_SKEW_SECONDS, UTC).isoformat())
+    after = Position(iso_at(since - CLOCK_SKEW_SECONDS))
     read = read_history(deps.opencx, link.session_id, max_pages=deps.settings.history_max_pages, after=after)
     if read.failure is not None:
         return False

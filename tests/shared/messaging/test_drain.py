@@ -14,8 +14,9 @@ from devtools.opencx_sim import SMS_SESSION_ID, FaultRule
 from shared.messaging import drain as drain_module
 from shared.messaging.drain import UNMAPPED_GIVE_UP_SECONDS, DrainOutcome, drain, unmapped_delay
 from shared.messaging.lease import LEASE_SECONDS, Busy
-from shared.messaging.outbox import Direction, Entry, EntryState, iso_at
+from shared.messaging.outbox import Direction, Entry, EntryState
 from shared.messaging.store import conversation_pk
+from shared.platform.times import iso_at
 
 C = Direction.TO_CUSTOMER
 
