@@ -213,15 +213,11 @@ def _host(app: func.FunctionApp, options: QueueOptions) -> _QueuesOnly:
 
 
 def _reset_caches() -> None:
-    from shared.dynamics.dataverse import dataverse_client
-    from shared.opencx.client import opencx_client
-    from shared.platform.queues import queue_client
+    from shared.platform import process
     from shared.platform.settings import get_settings
 
-    opencx_client.cache_clear()
     get_settings.cache_clear()
-    queue_client.cache_clear()
-    dataverse_client.cache_clear()
+    process.close_all()
 
 
 def run_latency(args: argparse.Namespace, latency: float, first: bool) -> dict[str, Any]:

@@ -97,9 +97,9 @@ def measure(rounds: int, warmup: int) -> dict[str, Any]:
         if index >= warmup:
             bare_ms.append(bare_elapsed * 1000)
             ingress_ms.append(ingress_elapsed * 1000)
-    from handoff_trigger.ingress import wait_for_status_writes
+    from handoff_trigger.ingress import STATUS_WRITES
 
-    wait_for_status_writes()  # the accepted rows are written off the request path; let them land
+    STATUS_WRITES.settle()  # the accepted rows are written off the request path; let them land
     return {"body_bytes": len(body), "ingress_ms": summary(ingress_ms), "bare_enqueue_ms": summary(bare_ms)}
 
 

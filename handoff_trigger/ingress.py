@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +31,7 @@ from shared.opencx.webhook import (
     read_envelope,
 )
 from shared.platform import telemetry
+from shared.platform.background import BackgroundWork
 from shared.platform.log import get_logger, log_event
 from shared.platform.problem import json_response, problem
 from shared.platform.queues import QueueProfile, QueueUnavailable, queue_client, send, withdraw
@@ -80,28 +80,11 @@ def _header_id_error(header_id: str) -> FieldError | None:
 # the delivery that creates it counts and logs the handoff as accepted: ten identical deliveries at
 # once are one accepted handoff (the others log handoff.redelivered; the deterministic Dynamics id
 # keeps them to one row).
-_status_writer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="status-accepted")
-_pending_writes: set[Future[None]] = set()
-_pending_lock = threading.Lock()
+STATUS_WRITES = BackgroundWork(4, "status-accepted")
 
 
 def _record_accepted_in_background(message: HandoffMessage, dimensions: dict[str, Any]) -> None:
-    future = _status_writer.submit(_record_accepted, message, dimensions)
-    with _pending_lock:
-        _pending_writes.add(future)
-    future.add_done_callback(_forget_write)
-
-
-def _forget_write(future: Future[None]) -> None:
-    with _pending_lock:
-        _pending_writes.discard(future)
-
-
-def wait_for_status_writes(timeout: float = 10.0) -> None:
-    """Block until the background "accepted" writes are done (tests)."""
-    with _pending_lock:
-        pending = list(_pending_writes)
-    wait(pending, timeout=timeout)
+    STATUS_WRITES.submit(lambda: _record_accepted(message, dimensions))
 
 
 def _record_accepted(message: HandoffMessage, dimensions: dict[str, Any]) -> None:

@@ -126,4 +126,4 @@ def _settled_status_writes() -> Iterator[None]:
     yield
     ingress = sys.modules.get("handoff_trigger.ingress")
     if ingress is not None:
-        ingress.wait_for_status_writes()
+        ingress.STATUS_WRITES.settle()

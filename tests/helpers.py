@@ -28,20 +28,13 @@ def bridge_environment(storage_connection: str, queue: str, **overrides: str) ->
 
 
 def reset_process_caches() -> None:
-    """Settings and clients are cached per process; tests that change settings reset them."""
-    from shared.dynamics.dataverse import dataverse_client
-    from shared.opencx.client import opencx_client
-    from shared.platform import credentials
-    from shared.platform.queues import queue_client
+    """Settings are read once per process: a test that changes them loads them afresh, and what the
+    process built from the old ones (clients, credentials) is closed and built again on next use."""
+    from shared.platform import process
     from shared.platform.settings import get_settings
-    from shared.platform.status_store import table_client
 
-    credentials.reset()
-    opencx_client.cache_clear()
+    process.close_all()
     get_settings.cache_clear()
-    table_client.cache_clear()
-    queue_client.cache_clear()
-    dataverse_client.cache_clear()
 
 
 def queue_messages(storage_connection: str, queue: str) -> list[str]:

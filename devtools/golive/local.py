@@ -67,12 +67,12 @@ def load(stack: Stack, folder: Path) -> source.Loaded:
 
 def apply_environment(values: dict[str, str]) -> None:
     """Credentials read the environment: the identity endpoint must be this stack's."""
-    from shared.platform import credentials
+    from shared.platform import process
 
     for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "MSI_ENDPOINT"):
         os.environ.pop(name, None)
     os.environ.update({k: v for k, v in values.items() if k.startswith("IDENTITY_")})
-    credentials.reset()
+    process.close_all()  # credentials built from the old environment are dropped
 
 
 def leftovers(stack: Stack) -> dict[str, int]:

@@ -5,13 +5,13 @@ per request from one shared credential, over the common pooled JSON client.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from shared.platform.credentials import shared_credential
 from shared.platform.failure import Upstream
 from shared.platform.http import CredentialClient, HttpResult
-from shared.platform.settings import get_settings
+from shared.platform.process import shared
+from shared.platform.settings import Settings
 
 # Kept as a name of its own: every Dynamics module speaks of Dataverse answers.
 DataverseResponse = HttpResult
@@ -64,10 +64,12 @@ class DataverseClient(CredentialClient):
         )
 
 
-@lru_cache(maxsize=1)
 def dataverse_client() -> DataverseClient:
     """The process-wide client, built on first use so the HTTP function never pays for it."""
-    settings = get_settings()
+    return shared(("dataverse",), _build)
+
+
+def _build(settings: Settings) -> DataverseClient:
     return DataverseClient(
         settings.dataverse_url,
         lambda: shared_credential(settings.azure_client_id, fresh=True),

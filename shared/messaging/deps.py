@@ -1,17 +1,15 @@
 """Everything the relay talks to, built once per process in this one place and handed in.
 
 The functions (the messaging webhook, the customer events at ingress, the relay queue, the
-reconciliation timer, the handoff worker) call `process_deps()`; tests build their own
-`RelayDeps.build(settings, clock=...)` and close it. A change of settings object (a test that
-changes the environment) builds a new set, so nothing needs a reset hook.
+reconciliation timer, the handoff worker) call `process_deps()`, kept like every other shared
+client by shared/platform/process.py; tests build their own `RelayDeps.build(settings, clock=...)`
+and close it.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +20,10 @@ from shared.messaging.outbox import Direction, Entry, Outbox
 from shared.messaging.relay_message import RelayMessage
 from shared.messaging.store import MessagingStore
 from shared.opencx.client import OpenCXClient
+from shared.platform.background import BackgroundWork
+from shared.platform.process import shared
 from shared.platform.queues import QueueProfile, make_queue_client, send
-from shared.platform.settings import Settings, get_settings
+from shared.platform.settings import Settings
 from shared.platform.status_store import StoreProfile, make_table_client
 
 
@@ -65,40 +65,6 @@ class RelayQueue:
         send(self._client(self.settings.messaging_queue, QueueProfile.INGRESS), message.to_json())
 
 
-class FastPath:
-    """Drains started in a background thread so the webhook answers at once (the queued drain is the
-    safety net behind each). `close` waits for the ones running: at shutdown, and in tests."""
-
-    def __init__(self, workers: int = 8) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="relay-fast-path")
-        self._running: set[Future[Any]] = set()
-        self._lock = threading.Lock()
-
-    def submit(self, work: Callable[[], Any]) -> None:
-        future = self._pool.submit(work)
-        with self._lock:
-            self._running.add(future)
-        future.add_done_callback(self._done)
-
-    def _done(self, future: Future[Any]) -> None:
-        with self._lock:
-            self._running.discard(future)
-
-    def settle(self, timeout: float = 15.0) -> bool:
-        """Wait until no drain runs; False if some still did after `timeout`."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if not self._running:
-                    return True
-            time.sleep(0.01)
-        return False
-
-    def close(self, timeout: float = 15.0) -> None:
-        self.settle(timeout)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-
 @dataclass
 class RelayDeps:
     settings: Settings
@@ -109,7 +75,7 @@ class RelayDeps:
     queue: RelayQueue
     opencx: OpenCXClient
     messaging: MessagingClient | None
-    fast_path: FastPath
+    fast_path: BackgroundWork  # drains started so the webhook answers at once
     clock: Callable[[], float] = time.time
 
     @classmethod
@@ -132,7 +98,7 @@ class RelayDeps:
             queue=RelayQueue(settings),
             opencx=build_relay_opencx_client(settings),
             messaging=messaging,
-            fast_path=FastPath(),
+            fast_path=BackgroundWork(8, "relay-fast-path"),
             clock=clock,
         )
 
@@ -144,26 +110,7 @@ class RelayDeps:
             self.messaging.close()
 
 
-_process: RelayDeps | None = None
-_process_lock = threading.Lock()
-
-
 def process_deps() -> RelayDeps:
-    """The process's one set, rebuilt when the settings object changes."""
-    global _process
-    settings = get_settings()
-    with _process_lock:
-        if _process is None or _process.settings is not settings:
-            previous, _process = _process, RelayDeps.build(settings)
-            if previous is not None:
-                previous.fast_path.close(timeout=5.0)
-        return _process
-
-
-def shutdown_process_deps(timeout: float = 15.0) -> None:
-    """Let the running fast-path drains finish and close the process's set (host shutdown, tests)."""
-    global _process
-    with _process_lock:
-        current, _process = _process, None
-    if current is not None:
-        current.close(timeout)
+    """The process's one set (shared/platform/process.py: rebuilt when the settings are loaded
+    afresh, closed at shutdown)."""
+    return shared(("relay-deps",), RelayDeps.build)

@@ -3,14 +3,14 @@ process), and the webhook's token validator."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from shared.messaging.client import MessagingClient
 from shared.messaging.credentials import messaging_credential
 from shared.messaging.token import WebhookTokenValidator
 from shared.opencx.client import OpenCXClient
-from shared.platform.settings import Settings, get_settings
+from shared.platform.process import shared
+from shared.platform.settings import Settings
 
 
 def credential_for(settings: Settings) -> Any:
@@ -46,17 +46,16 @@ def build_relay_opencx_client(settings: Settings) -> OpenCXClient:
     )
 
 
-@lru_cache(maxsize=1)
 def token_validator() -> WebhookTokenValidator:
-    messaging = get_settings().messaging
+    """The process's validator: its JWKS cache is worth keeping between deliveries."""
+    return shared(("webhook-token-validator",), _validator)
+
+
+def _validator(settings: Settings) -> WebhookTokenValidator:
+    messaging = settings.messaging
     return WebhookTokenValidator(
         messaging.tenant_id,
         messaging.webhook_audience,
         jwks_url=messaging.jwks_url,
         allowed_app_ids=messaging.webhook_app_ids,
     )
-
-
-def reset() -> None:
-    """Forget the validator (tests change settings)."""
-    token_validator.cache_clear()

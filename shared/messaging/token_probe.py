@@ -45,10 +45,6 @@ MAX_FIELD_CHARS = 300
 ARM_CACHE_SECONDS = 2.0  # a flood of 1,000 posts a second costs one read every 2 s
 MAX_RECORDS_PER_ARM = 20
 
-_lock = threading.Lock()
-_written: set[tuple[str | None, bool]] = set()  # (conversation id, verified) already written here
-clock: Callable[[], float] = time.monotonic  # tests move it
-
 
 @dataclass(frozen=True)
 class Armed:
@@ -59,8 +55,20 @@ class Armed:
     conversation_id: str | None
 
 
-_arm_cache: dict[str, tuple[float, Armed | None]] = {}  # table -> (read at, what it said)
-_spent: dict[str, int] = {}  # arm id -> rows this process wrote for it
+class Memory:
+    """What this process remembers between deliveries: which conversations it recorded, the last
+    read of the armed row, and each arming's spent budget. One per process (`memory`); a test
+    gives the module a fresh one."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.written: set[tuple[str | None, bool]] = set()  # (conversation id, verified) written here
+        self.arm_cache: dict[str, tuple[float, Armed | None]] = {}  # table -> (read at, what it said)
+        self.spent: dict[str, int] = {}  # arm id -> rows this process wrote for it
+
+
+memory = Memory()
 
 
 @dataclass(frozen=True)
@@ -135,13 +143,13 @@ def _read_armed(settings: Settings) -> Armed | None:
 def _armed_for(settings: Settings, conversation_id: str | None) -> Armed | None:
     """The arming that covers this conversation now, or None (at most one read per cache period)."""
     key = f"{settings.storage}|{settings.messaging_table}"
-    now = clock()
-    with _lock:
-        cached = _arm_cache.get(key)
+    now = memory.clock()
+    with memory.lock:
+        cached = memory.arm_cache.get(key)
     if cached is None or now - cached[0] >= ARM_CACHE_SECONDS:
         cached = (now, _read_armed(settings))
-        with _lock:
-            _arm_cache[key] = cached
+        with memory.lock:
+            memory.arm_cache[key] = cached
     armed = cached[1]
     if armed is None or armed.until <= datetime.now(UTC):
         return None
@@ -152,22 +160,22 @@ def _armed_for(settings: Settings, conversation_id: str | None) -> Armed | None:
 
 def _spend(armed: Armed) -> bool:
     """One record of the arming's budget; False when it is spent."""
-    with _lock:
-        spent = _spent.get(armed.arm_id, 0)
+    with memory.lock:
+        spent = memory.spent.get(armed.arm_id, 0)
         if spent >= MAX_RECORDS_PER_ARM:
             return False
-        _spent[armed.arm_id] = spent + 1
+        memory.spent[armed.arm_id] = spent + 1
         return True
 
 
 def _should_write(conversation_id: str | None, verified: bool) -> bool:
     key = (conversation_id, verified)
-    with _lock:
-        if conversation_id is not None and key in _written:
+    with memory.lock:
+        if conversation_id is not None and key in memory.written:
             return False
-        _written.add(key)
-        if len(_written) > 1000:  # a long-lived worker: forget, a rewrite costs one write
-            _written.clear()
+        memory.written.add(key)
+        if len(memory.written) > 1000:  # a long-lived worker: forget, a rewrite costs one write
+            memory.written.clear()
         return True
 
 
@@ -290,12 +298,3 @@ def clear_claims(settings: Settings | None = None) -> bool:
     finally:
         client.close()
     return gone
-
-
-def forget_written() -> None:
-    """Tests: let this process write again for conversations it already recorded, and read the
-    armed row afresh."""
-    with _lock:
-        _written.clear()
-        _arm_cache.clear()
-        _spent.clear()

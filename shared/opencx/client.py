@@ -5,13 +5,13 @@ The key is sent in a header and never logged; requests are logged by operation, 
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
 from shared.platform.failure import Upstream
 from shared.platform.http import HttpResult, JsonHttpClient
-from shared.platform.settings import get_settings
+from shared.platform.process import shared
+from shared.platform.settings import Settings
 
 OPENCX_INLINE_RETRY_PAUSES = (0.3, 1.0)
 
@@ -65,10 +65,12 @@ class OpenCXClient(JsonHttpClient):
         return self.patch(session_path(conversation_id), "update_session", body)
 
 
-@lru_cache(maxsize=1)
 def opencx_client() -> OpenCXClient:
     """The process-wide client, built on first use so the HTTP function never pays for it."""
-    settings = get_settings()
+    return shared(("opencx",), _build)
+
+
+def _build(settings: Settings) -> OpenCXClient:
     return OpenCXClient(
         settings.opencx_api_url,
         settings.opencx_api_key,

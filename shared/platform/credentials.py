@@ -6,14 +6,13 @@ managed-identity probe, however many clients ask.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-_lock = threading.Lock()
-_credentials: dict[str | None, Any] = {}
+from shared.platform.process import shared_plain
 
 
 def _build(client_id: str | None) -> Any:
+    """The identity's DefaultAzureCredential (its client id from the settings that asked)."""
     from azure.identity import DefaultAzureCredential
 
     return DefaultAzureCredential(
@@ -24,13 +23,4 @@ def _build(client_id: str | None) -> Any:
 def shared_credential(client_id: str | None, *, fresh: bool = False) -> Any:
     """The process's credential for this identity. `fresh` replaces it (after a 401, its cached
     token is no good) and returns the new one."""
-    with _lock:
-        if fresh or client_id not in _credentials:
-            _credentials[client_id] = _build(client_id)
-        return _credentials[client_id]
-
-
-def reset() -> None:
-    """Forget every credential (tests that change the identity settings)."""
-    with _lock:
-        _credentials.clear()
+    return shared_plain(("credential", client_id), lambda: _build(client_id), fresh=fresh)

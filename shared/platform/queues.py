@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import contextlib
 from enum import Enum
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shared.platform.credentials import shared_credential
-from shared.platform.settings import StorageConnection, get_settings
+from shared.platform.process import shared
+from shared.platform.settings import StorageConnection
 
 if TYPE_CHECKING:
     from azure.storage.queue import QueueClient
@@ -77,10 +77,9 @@ def make_queue_client(storage: StorageConnection, queue_name: str, profile: Queu
     return build(**sdk_http_options(build().url, connect_timeout, read_timeout))
 
 
-@lru_cache(maxsize=16)
 def queue_client(queue_name: str, profile: QueueProfile) -> QueueClient:
     """One pooled client per queue and profile per process."""
-    return make_queue_client(get_settings().storage, queue_name, profile)
+    return shared(("queue", queue_name, profile), lambda s: make_queue_client(s.storage, queue_name, profile))
 
 
 # Work messages never expire: the queue's default of 7 days would silently drop a handoff that

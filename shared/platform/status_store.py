@@ -12,12 +12,12 @@ import contextlib
 import re
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from shared.platform.credentials import shared_credential
 from shared.platform.masking import scrub_text
-from shared.platform.settings import Settings, StorageConnection, get_settings
+from shared.platform.process import shared
+from shared.platform.settings import Settings, StorageConnection
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
@@ -112,11 +112,9 @@ def _create_table(client: TableClient) -> None:
         client.create_table()
 
 
-@lru_cache(maxsize=4)
 def table_client(profile: StoreProfile) -> TableClient:
     """One pooled client per profile per process."""
-    settings = get_settings()
-    return make_table_client(settings.storage, table_name(settings), profile)
+    return shared(("status-table", profile), lambda s: make_table_client(s.storage, table_name(s), profile))
 
 
 def _call(profile: StoreProfile, action: str, operation: Any) -> Any:

@@ -25,7 +25,7 @@ from helpers import (
 from logs import assert_never_logged, own_records
 
 from devtools.signing import DEV_WEBHOOK_SECRET, signed_headers
-from handoff_trigger.ingress import wait_for_status_writes
+from handoff_trigger.ingress import STATUS_WRITES
 from shared.dynamics.columns import derived_id
 
 SMS = sample_event()
@@ -251,7 +251,7 @@ def test_other_organization_is_403_for_ignored_events_too(with_organization):
 def test_same_event_twice_is_one_handoff_and_the_second_answer_is_duplicate(bridge_env):
     first = post(SMS)
     assert first.status_code == 202
-    wait_for_status_writes()  # the accepted row is written after the response
+    STATUS_WRITES.settle()  # the accepted row is written after the response
     again = post(SMS)
     assert again.status_code == 200
     assert answer(again) == {
@@ -265,7 +265,7 @@ def test_same_event_twice_is_one_handoff_and_the_second_answer_is_duplicate(brid
 
 def test_another_timestamp_for_the_same_conversation_is_a_new_handoff(bridge_env):
     assert post(SMS).status_code == 202
-    wait_for_status_writes()
+    STATUS_WRITES.settle()
     later = sample_event(timestamp="2026-11-25T11:00:00Z")
     response = post(later)
     assert response.status_code == 202
@@ -275,7 +275,7 @@ def test_another_timestamp_for_the_same_conversation_is_a_new_handoff(bridge_env
 
 def test_header_id_is_the_handoff_id_and_repeats_are_duplicates(bridge_env):
     assert answer(post(SMS, {"webhook-id": "msg_dup_1"}))["handoffId"] == "msg_dup_1"
-    wait_for_status_writes()
+    STATUS_WRITES.settle()
     again = post(SMS, {"svix-id": "msg_dup_1"})
     assert again.status_code == 200 and answer(again)["duplicate"] is True
     assert len(messages(bridge_env)) == 1
@@ -284,7 +284,7 @@ def test_header_id_is_the_handoff_id_and_repeats_are_duplicates(bridge_env):
 def test_same_header_id_for_two_conversations_is_two_handoffs(bridge_env):
     other = sample_event(conversation_id="0b7e5d1a-93c4-4f0e-8d1b-5a2c7e9f4410")
     assert post(SMS, {"webhook-id": "msg_reused"}).status_code == 202
-    wait_for_status_writes()
+    STATUS_WRITES.settle()
     assert post(other, {"webhook-id": "msg_reused"}).status_code == 202
     queued = messages(bridge_env)
     assert sorted(m["event"]["conversation_id"] for m in queued) == sorted(
@@ -300,7 +300,7 @@ def test_ten_identical_concurrent_deliveries_are_accepted_once(bridge_env, caplo
     raw = json.dumps(SMS)
     with ThreadPoolExecutor(max_workers=10) as pool:
         statuses = list(pool.map(lambda _: post(raw).status_code, range(10)))
-    wait_for_status_writes()
+    STATUS_WRITES.settle()
     assert set(statuses) <= {200, 202} and 202 in statuses
     # Only this handoff's records: an earlier test's status writes may still be logging.
     mine = own_records(caplog, correlated={"handoffId": {expected_id(SMS)}})
@@ -347,7 +347,7 @@ def test_a_duplicate_is_answered_200_even_while_the_queue_is_down(bridge_env, mo
     from devtools.ports import free_port
 
     assert post(SMS).status_code == 202
-    wait_for_status_writes()
+    STATUS_WRITES.settle()
     dead = re.sub(
         r"QueueEndpoint=http://127\.0\.0\.1:\d+",
         f"QueueEndpoint=http://127.0.0.1:{free_port()}",
@@ -575,7 +575,7 @@ def test_table_outage_neither_loses_nor_blocks_a_handoff(bridge_env, monkeypatch
     response = post(SMS, {"webhook-id": "msg_table_down"})
     assert response.status_code == 202
     assert time.monotonic() - started < 3
-    wait_for_status_writes()
+    STATUS_WRITES.settle()
     [message] = messages(bridge_env)
     assert message["handoffId"] == "msg_table_down"
     mine = own_records(caplog, correlated={"handoffId": {"msg_table_down"}})
@@ -598,7 +598,7 @@ def test_no_phone_email_or_secret_in_any_answer(with_secret, caplog):
         answers.append(post(raw, signed_headers(raw, secret=OTHER_SECRET)))
         answers.append(post(raw))
     assert [r.status_code for r in answers] == [202, 401, 401, 422, 401, 401, 422, 401, 401]
-    wait_for_status_writes()
+    STATUS_WRITES.settle()
     secrets = (
         PHONE,
         PHONE[1:],

@@ -32,10 +32,8 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     fake = Clock()
-    monkeypatch.setattr(token_probe, "clock", fake)
-    token_probe.forget_written()
+    monkeypatch.setattr(token_probe, "memory", token_probe.Memory(clock=fake))  # a fresh process's memory
     yield fake
-    token_probe.forget_written()
 
 
 def _rows(azurite) -> list[dict]:  # type: ignore[no-untyped-def]
