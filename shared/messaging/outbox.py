@@ -67,6 +67,13 @@ class Entry:
     message_id: str | None = None  # the Messaging API's id: of a rep message, or of what we sent
     recovered: bool = False  # found lost by the reconciliation, not delivered by the webhook
     twin: bool = False  # marked sent without sending: a second copy of a message the customer has
+    forwarded_ids: tuple[str, ...] = ()  # ids of the history messages a text-less entry sent
+
+    @property
+    def sent_ids(self) -> set[str]:
+        """Every Messaging API id this entry's sends got back: the bridge's own words there."""
+        return {i for i in (self.message_id, *self.forwarded_ids) if i}
+
     seq: int = 0
     state: EntryState = EntryState.PENDING
     attempts: int = 0
@@ -260,5 +267,6 @@ def _entry(conversation_id: str, row: Row) -> Entry:
         attempts=int(row.get("attempts") or 0),
         claimed_at=float(row["claimedAt"]) if row.get("claimedAt") is not None else None,
         twin=bool(row.get("twin")),
+        forwarded_ids=tuple(i for i in str(row.get("forwardedIds") or "").split(",") if i),
         etag=row.get("_etag"),
     )

@@ -129,7 +129,7 @@ def _relay_lost(
     outbox = deps.outbox
     to_customer = outbox.entries(link.conversation_id, Direction.TO_CUSTOMER)
     to_rep = outbox.entries(link.conversation_id, Direction.TO_REP)
-    ours = {link.start_message_id} | {e.message_id for e in to_rep if e.message_id}
+    ours = {link.start_message_id}.union(*(e.sent_ids for e in to_rep))
     known = {e.message_id for e in to_customer if e.message_id}
     customer_words = [(e.text.strip(), instant(e.received_at) or 0.0) for e in to_rep if e.text]
     unmatched = [e for e in to_customer if not e.message_id and e.text and e.state is not EntryState.MOVED]
@@ -247,9 +247,9 @@ def is_twin_of_recovered(deps: RelayDeps, entry: Entry, link: Link) -> bool:
     answer = deps.messaging.list_messages(link.conversation_id, start=iso_at(start))
     if not answer.ok:
         return False
-    ours = {link.start_message_id} | {
-        e.message_id for e in deps.outbox.entries(link.conversation_id, Direction.TO_REP) if e.message_id
-    }
+    ours = {link.start_message_id}.union(
+        *(e.sent_ids for e in deps.outbox.entries(link.conversation_id, Direction.TO_REP))
+    )
     said = [
         message
         for message in answer.messages

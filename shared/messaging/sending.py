@@ -27,6 +27,7 @@ CLOCK_SKEW_SECONDS = 2.0
 class Delivered:
     forwarded: int = 1  # messages that reached the other side (a history read can forward several)
     message_id: str | None = None  # the Messaging API's id of what we sent
+    forwarded_ids: tuple[str, ...] = ()  # the ids of each history message forwarded (text-less events)
     notes: dict[str, Any] = field(default_factory=dict)  # facts for the conversation's link row
     already: bool = False  # found already delivered (an uncertain send looked up)
     twin: bool = False  # a second copy of a message the customer has: marked sent, never sent
@@ -136,10 +137,10 @@ def _to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
             return Failure.of(Upstream.MESSAGING, sent, gone=sent.conversation_gone)
         notes = {"lastForwardedAt": entry.event_at} if entry.event_at else {}
         return Delivered(message_id=sent.message_id, notes=notes)
-    return _history_to_rep(deps, link)
+    return _history_to_rep(deps, entry, link)
 
 
-def _history_to_rep(deps: RelayDeps, link: Link) -> Result:
+def _history_to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
     """The event carried no text: forward the session's customer messages after the last one
     forwarded, oldest first, each once. Progress is recorded after each send, so a failure part
     way resends nothing already sent and marks nothing that was not."""
@@ -149,7 +150,7 @@ def _history_to_rep(deps: RelayDeps, link: Link) -> Result:
     after = Position(start, link.last_history_id if link.last_forwarded_at else None) if start else None
     read = read_history(deps.opencx, link.session_id, max_pages=deps.settings.history_max_pages, after=after)
     sent_before = _forwarded_texts(deps, link)
-    forwarded = 0
+    forwarded: list[str] = []
     for line in (line for line in read.lines if line.role == "customer"):
         if _already_forwarded(line.text, instant(line.at), sent_before):
             continue
@@ -162,11 +163,14 @@ def _history_to_rep(deps: RelayDeps, link: Link) -> Result:
         sent = messaging.send_activity(link.conversation_id, activity)
         if not sent.ok:
             return Failure.of(Upstream.MESSAGING, sent, gone=sent.conversation_gone)
-        forwarded += 1
+        forwarded.append(sent.message_id or "")
         deps.links.note(link.conversation_id, lastForwardedAt=line.at, lastHistoryId=line.id)
+        # The ids so far, so the reconciliation knows these words as the customer's even if a
+        # later send of this entry fails (written before the next send).
+        deps.outbox.update(entry, forwardedIds=",".join(i for i in forwarded if i))
     if read.failure is not None:
         return Failure.of(Upstream.OPENCX, read.failure)
-    return Delivered(forwarded=forwarded)
+    return Delivered(forwarded=len(forwarded), forwarded_ids=tuple(i for i in forwarded if i))
 
 
 SAME_MESSAGE_SECONDS = 120.0  # an event's time and its history item's time may differ a little

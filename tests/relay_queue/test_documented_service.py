@@ -385,3 +385,22 @@ def test_the_same_text_lost_once_and_delivered_once_reaches_the_customer_twice(
     wait_for(lambda: _to_customer(bridge, SMS_SESSION_ID).count("ok") == 2, 15, "the second ok")
     _settled(bridge, conversation_id)
     assert _to_customer(bridge, SMS_SESSION_ID).count("ok") == 2
+
+
+def test_customer_words_forwarded_from_history_are_never_echoed_by_the_sweep(
+    messaging_bridge: MessagingBridge,
+) -> None:
+    bridge = messaging_bridge
+    bridge.sim.rep.greeting = None
+    bridge.sim.rep.auto_reply = False
+    conversation_id = bridge.handoff(WEB_SESSION_ID)
+    silent = bridge.opencx.customer_reply(WEB_SESSION_ID, "Words only the history holds", include_text=False)
+    assert bridge.post_event(silent).status_code == 202
+    wait_for(lambda: "Words only the history holds" in _to_rep(bridge, conversation_id), 20, "forwarded")
+    _settled(bridge, conversation_id, Direction.TO_REP)
+    later = _later(get_settings().messaging_reconcile_seconds + 1)
+    try:
+        assert sweep(later)["added"] == 0
+    finally:
+        later.close(5)
+    assert "Words only the history holds" not in _to_customer(bridge, WEB_SESSION_ID)
