@@ -29,6 +29,8 @@ def bridge_environment(storage_connection: str, queue: str, **overrides: str) ->
 
 def reset_process_caches() -> None:
     """Settings and clients are cached per process; tests that change settings reset them."""
+    from shared.concierge.ledger import ledger_client
+    from shared.dynamics.availability import availability_client
     from shared.dynamics.dataverse import dataverse_client
     from shared.opencx.client import opencx_client
     from shared.platform import credentials
@@ -42,6 +44,8 @@ def reset_process_caches() -> None:
     table_client.cache_clear()
     queue_client.cache_clear()
     dataverse_client.cache_clear()
+    availability_client.cache_clear()
+    ledger_client.cache_clear()
 
 
 def queue_messages(storage_connection: str, queue: str) -> list[str]:
