@@ -203,12 +203,11 @@ def deliver(
     if failure is not None:
         return message, failure
     handoff = handoff_of(message)
-    # Bounded (CONCIERGE_TIMEOUT_SECONDS), never failing: unknown means today's path.
-    plan = plan_handoff(handoff, settings)
-    if (
-        _messaging_live_chat(handoff, settings) and not plan.incident_instead
-    ):  # the mapping table is its dedup
-        return message, told(to_conversation(handoff, settings), handoff, plan, opencx, settings)
+    plan: Plan | None = None  # the concierge's: bounded (CONCIERGE_TIMEOUT_SECONDS), never failing
+    if _messaging_live_chat(handoff, settings):
+        plan = plan_handoff(handoff, settings)
+        if not plan.incident_instead:  # the mapping table is its dedup
+            return message, told(to_conversation(handoff, settings), handoff, plan, opencx, settings)
     if not message.dedupPassed:
         duplicate_of, failure = open_duplicate(handoff, dataverse, settings, datetime.now(UTC))
         if failure is not None:
@@ -221,6 +220,8 @@ def deliver(
         # Decided once: a retry after a create that may have committed must not call its own
         # handoff a duplicate of a row that appeared meanwhile.
         message = message.model_copy(update={"dedupPassed": True})
+    if plan is None:  # after the dedup window: a duplicate asks Dynamics nothing
+        plan = plan_handoff(handoff, settings)
     return message, told(to_dynamics(handoff, dataverse, settings, plan), handoff, plan, opencx, settings)
 
 

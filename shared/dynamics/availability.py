@@ -92,7 +92,8 @@ def availability_client() -> AvailabilityClient:
     bound = settings.concierge.timeout_seconds
     return AvailabilityClient(
         settings.dataverse_url,
-        lambda: shared_credential(settings.azure_client_id, fresh=True),
+        # The process's credential and its cached token: no token request of its own on the hot path.
+        lambda: shared_credential(settings.azure_client_id),
         read_timeout=bound,
         connect_timeout=min(bound, 3.05),
         inline_retry_pauses=(),

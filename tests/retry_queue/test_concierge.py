@@ -160,3 +160,11 @@ def test_concierge_off_calls_nothing(bridge_env, dataverse, opencx):
     assert handle(message_for(handoff_id="h_off")) == "created"
     assert dataverse_calls(dataverse)["availability_before"] == 0
     assert opencx.sent_to(SMS_SESSION_ID) == []
+
+
+def test_a_duplicate_asks_dynamics_nothing(concierge, opencx):
+    concierge.availability.pin_clock(NIGHT)
+    assert handle(message_for(handoff_id="h_one")) == "created"
+    assert handle(message_for(handoff_id="h_dup")) == "duplicate"
+    assert dataverse_calls(concierge)["availability_before"] == 1
+    assert len(notices(opencx)) == 1
