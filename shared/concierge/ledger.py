@@ -59,7 +59,7 @@ def _call(action: str, operation: Callable[[TableClient], Any]) -> Any:
         raise StoreUnavailable(f"{type(exc).__name__} on ledger {action}") from exc
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
@@ -70,7 +70,7 @@ def claim(session_id: str, key: str, **fields: Any) -> bool:
     entity = {
         "PartitionKey": encode_key(session_id),
         "RowKey": encode_key(key),
-        "claimedAt": _now(),
+        "claimedAt": now_iso(),
         **{name: value for name, value in fields.items() if value is not None},
     }
 
@@ -103,7 +103,7 @@ def update(session_id: str, key: str, **fields: Any) -> None:
     entity = {
         "PartitionKey": encode_key(session_id),
         "RowKey": encode_key(key),
-        "updatedAt": _now(),
+        "updatedAt": now_iso(),
         **{name: value for name, value in fields.items() if value is not None},
     }
     _call("update", lambda client: client.upsert_entity(entity, mode=UpdateMode.MERGE))

@@ -88,7 +88,7 @@ def send_notice(
     try:
         ledger.update(
             session_id, key, state=result.outcome, status=answer.status, wroteBack=result.wrote_back,
-            sentAt=ledger._now() if answer.ok else None,
+            sentAt=ledger.now_iso() if answer.ok else None,
         )  # fmt: skip
         if write_back and not answer.ok and answer.transport is not None and answer.transport.sent_nothing:
             ledger.release(session_id, WRITE_BACK_KEY)
