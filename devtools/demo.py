@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devtools import demo_concierge
 from devtools.dataverse_sim import DataverseSimulator
 from devtools.opencx_sim import DEMO_SESSIONS, OpenCXSimulator
 from devtools.send_handoff import send
@@ -207,7 +208,8 @@ def main() -> int:
         print(
             "Starting Azurite (in memory), the OpenCX and Dataverse simulators and the local Functions runner..."
         )
-        stack = Stack(runner_log=log).start()
+        stack = Stack(runner_log=log, settings=dict(demo_concierge.SETTINGS)).start()
+        demo_concierge.open_without_line(stack.simulator)
         try:
             print(f"OpenCX webhook URL (as an admin pastes it): {stack.webhook_url}?code=<function key>")
             print("Sending conversation.handoff_to_human for the sms, whatsapp, web and email sessions:")
@@ -219,6 +221,11 @@ def main() -> int:
             for handoff in handoffs:
                 print(render(stack, handoff, logged.get(handoff.row_id or "", {})))
             missing = [h.channel for h in handoffs if h.seen_at is None]
+            told = demo_concierge.run_scene(
+                stack.simulator, stack.opencx, lambda session: run_handoff(stack, Handoff("sms", session))
+            )
+            print("\n".join(told))
+            silent = not demo_concierge.all_told(told)
             if missing:
                 print(f"\nMissing rows: {', '.join(missing)}. Runner log:\n{log.read_text()[-4000:]}")
         finally:
@@ -228,7 +235,7 @@ def main() -> int:
         f"\n{made}/{len(handoffs)} rows created (3 live work items, 1 incident expected);"
         f" demo took {time.monotonic() - started:.1f} s."
     )
-    return 1 if missing else 0
+    return 1 if missing or silent else 0
 
 
 if __name__ == "__main__":

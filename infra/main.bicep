@@ -203,6 +203,32 @@ param messagingReconcileSeconds int = 300
 @description('Mode messaging: the OpenCX "sender" value for a message the rep wrote (OPENCX_AGENT_SENDER).')
 param opencxAgentSender string = 'agent'
 
+@description('Tell live-chat customers when the team is closed, and their place in line (CONCIERGE). Needs the Omnichannel administrator role on the application user: docs/concierge.md.')
+param concierge bool = false
+
+@description('Out of hours with CONCIERGE on: create the live chat as usual plus a notice (chat), or an incident instead with its case number in the notice (AFTER_HOURS).')
+@allowed([
+  'chat'
+  'incident'
+])
+param afterHours string = 'chat'
+
+@description('The IANA time zone the notices write the next opening in (CONCIERGE_TIME_ZONE).')
+param conciergeTimeZone string = 'UTC'
+
+@description('Mode messaging: the shortest interval between two position refreshes of a waiting conversation (CONCIERGE_REFRESH_SECONDS).')
+@minValue(30)
+@maxValue(3600)
+param conciergeRefreshSeconds int = 120
+
+@description('The bound of the availability call at handoff, in seconds; past it the handoff goes on as without the concierge (CONCIERGE_TIMEOUT_SECONDS).')
+@minValue(1)
+@maxValue(10)
+param conciergeTimeoutSeconds int = 3
+
+@description('Template overrides, JSON: {"es": {"queued": "..."}}; empty keeps the shipped wording (CONCIERGE_TEMPLATES).')
+param conciergeTemplates string = ''
+
 // ---------------------------------------------------------------------------------------------
 // Names and fixed values
 // ---------------------------------------------------------------------------------------------
@@ -292,6 +318,12 @@ var appSettings = {
   MESSAGING_WEBHOOK_APP_ID: messagingWebhookAppId
   MESSAGING_RECONCILE_SECONDS: string(messagingReconcileSeconds)
   OPENCX_AGENT_SENDER: opencxAgentSender
+  CONCIERGE: concierge ? 'true' : 'false'
+  AFTER_HOURS: afterHours
+  CONCIERGE_TIME_ZONE: conciergeTimeZone
+  CONCIERGE_REFRESH_SECONDS: string(conciergeRefreshSeconds)
+  CONCIERGE_TIMEOUT_SECONDS: string(conciergeTimeoutSeconds)
+  CONCIERGE_TEMPLATES: conciergeTemplates
 }
 
 // ---------------------------------------------------------------------------------------------

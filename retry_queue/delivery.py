@@ -8,9 +8,10 @@ Nothing here writes to a queue or the status table.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from shared.concierge.at_handoff import NO_PLAN, Plan, notify, plan_handoff
 from shared.dynamics.contact import ContactMatch, find_contact
 from shared.dynamics.dataverse import DataverseClient
 from shared.dynamics.incident import ENTITY_SET as INCIDENTS
@@ -158,14 +159,15 @@ def to_conversation(handoff: Handoff, settings: Settings) -> Step:
     )  # fmt: skip
 
 
-def to_dynamics(handoff: Handoff, client: DataverseClient, settings: Settings) -> Step:
-    """A live work item for sms, whatsapp and web; an incident for every other channel."""
-    if _messaging_live_chat(handoff, settings):
+def to_dynamics(handoff: Handoff, client: DataverseClient, settings: Settings, plan: Plan = NO_PLAN) -> Step:
+    """A live work item for sms, whatsapp and web; an incident for every other channel, and for a
+    live chat the concierge found out of hours with AFTER_HOURS=incident."""
+    if _messaging_live_chat(handoff, settings) and not plan.incident_instead:
         return to_conversation(handoff, settings)
     contact, failure = _contact(handoff, client)
     if failure is not None:
         return failure
-    if handoff.channel in ("sms", "whatsapp", "web"):
+    if handoff.channel in ("sms", "whatsapp", "web") and not plan.incident_instead:
         created, contact = create_work_item(
             client, handoff, settings.workstream_for(handoff.channel), contact
         )
@@ -201,8 +203,11 @@ def deliver(
     if failure is not None:
         return message, failure
     handoff = handoff_of(message)
-    if _messaging_live_chat(handoff, settings):  # the mapping table is its dedup
-        return message, to_conversation(handoff, settings)
+    plan: Plan | None = None  # the concierge's: bounded (CONCIERGE_TIMEOUT_SECONDS), never failing
+    if _messaging_live_chat(handoff, settings):
+        plan = plan_handoff(handoff, settings)
+        if not plan.incident_instead:  # the mapping table is its dedup
+            return message, told(to_conversation(handoff, settings), handoff, plan, opencx, settings)
     if not message.dedupPassed:
         duplicate_of, failure = open_duplicate(handoff, dataverse, settings, datetime.now(UTC))
         if failure is not None:
@@ -215,4 +220,14 @@ def deliver(
         # Decided once: a retry after a create that may have committed must not call its own
         # handoff a duplicate of a row that appeared meanwhile.
         message = message.model_copy(update={"dedupPassed": True})
-    return message, to_dynamics(handoff, dataverse, settings)
+    if plan is None:  # after the dedup window: a duplicate asks Dynamics nothing
+        plan = plan_handoff(handoff, settings)
+    return message, told(to_dynamics(handoff, dataverse, settings, plan), handoff, plan, opencx, settings)
+
+
+def told(step: Step, handoff: Handoff, plan: Plan, opencx: OpenCXClient, settings: Settings) -> Step:
+    """Once the record exists, the concierge's notice (once, never failing the step), and what it
+    used and sent in the status fields."""
+    if not isinstance(step, Delivered) or plan.availability is None:
+        return step
+    return replace(step, fields={**step.fields, **notify(handoff, plan, step.fields, settings, opencx)})

@@ -231,6 +231,10 @@ def run_checks(deadline: float = DEADLINE_SECONDS) -> list[Check]:
         f"queue:{settings.poison_queue}": lambda: _queue(settings, settings.poison_queue, "poison"),
         "table": _table,
     }
+    if settings.concierge.enabled:  # shared/concierge/health.py
+        from shared.concierge.health import NAME, availability_check
+
+        jobs[NAME] = lambda: Check(NAME, *availability_check(settings))
     if settings.delivery_mode is DeliveryMode.MESSAGING:  # shared/messaging/health.py
         from shared.messaging.health import messaging_jobs
 

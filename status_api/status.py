@@ -47,4 +47,9 @@ def handle_status(req: func.HttpRequest) -> func.HttpResponse:
         from shared.messaging.status_view import with_message_counts
 
         rows = with_message_counts(rows, process_deps())
-    return json_response(200, {"sessionId": session_id, "count": len(rows), "handoffs": rows})
+    answer: dict[str, object] = {"sessionId": session_id, "count": len(rows), "handoffs": rows}
+    if get_settings().concierge.enabled:  # what the customer was told (docs/concierge.md)
+        from shared.concierge.status_view import concierge_view
+
+        answer.update(concierge_view(session_id))
+    return json_response(200, answer)

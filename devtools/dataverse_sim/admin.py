@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple, Protocol
 
+from devtools.dataverse_sim.availability import admin as availability_admin
 from devtools.dataverse_sim.demo import SeedTarget, seed_crowd, seed_demo
 from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.privileges import APP_USER_ID
@@ -267,4 +268,6 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "crowd"): _crowd,
     ("GET", "routing"): lambda s, _: json_reply(200, s.routing),  # type: ignore[attr-defined]
     ("POST", "routing"): _routing,
+    ("GET", "availability"): lambda s, d: availability_admin(s.availability, "GET", d),  # type: ignore[attr-defined]
+    ("POST", "availability"): lambda s, d: availability_admin(s.availability, "POST", d),  # type: ignore[attr-defined]
 }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from devtools.dataverse_sim import schema
+from devtools.dataverse_sim.availability import BEFORE, FOR_CONVERSATION, AvailabilityDesk
 from devtools.dataverse_sim.odata import (
     API_PREFIX,
     CODE_BAD_QUERY,
@@ -86,6 +87,10 @@ class DataverseApi:
     def __init__(self, store: Store, settings: ApiSettings) -> None:
         self.store = store
         self.settings = settings
+        self.availability = AvailabilityDesk(
+            lambda w: store.workstream_name(w) is not None,
+            lambda c: store.get(schema.WORK_ITEM, c) is not None,
+        )
         self._handlers: dict[str, Callable[[ApiRequest], Reply]] = {
             "contact_lookup": self.lookup_contacts,
             "workstream_get": self.get_workstream,
@@ -101,6 +106,8 @@ class DataverseApi:
             "delete_work_item": self.delete_work_item,
             "whoami": self.whoami,
             "privileges": self.retrieve_privileges,
+            "availability_before": lambda r: self.availability.answer(BEFORE, r.body),
+            "availability_for": lambda r: self.availability.answer(FOR_CONVERSATION, r.body),
         }
 
     @property

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from devtools.dataverse_sim import schema
+from devtools.dataverse_sim.availability import ACTIONS as AVAILABILITY_ACTIONS
 from devtools.dataverse_sim.odata import API_PREFIX, parse_key_segment
 
 NAMESPACE = "Microsoft.Dynamics.CRM."
@@ -32,6 +33,8 @@ API_OPERATIONS = (
     "delete_work_item",
     "whoami",
     "privileges",
+    "availability_before",
+    "availability_for",
     "other",
 )
 CREATE_OPERATIONS = frozenset({"create_work_item", "create_incident", "create_contact"})
@@ -70,6 +73,8 @@ class Route:
 def route(method: str, rest: str) -> Route:
     if (method, rest) in _COLLECTION_OPS:
         return Route(_COLLECTION_OPS[(method, rest)], rest)
+    if method == "POST" and rest in AVAILABILITY_ACTIONS:  # unbound actions (availability.py)
+        return Route(AVAILABILITY_ACTIONS[rest], call=rest, namespaced=False)
     if method == "GET" and rest in ("WhoAmI", "WhoAmI()"):
         return Route("whoami", call="WhoAmI")
     head, _, tail = rest.partition("/")

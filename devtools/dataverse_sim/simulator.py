@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from devtools.dataverse_sim import schema
 from devtools.dataverse_sim.admin import admin_route
 from devtools.dataverse_sim.api import ApiRequest, DataverseApi
+from devtools.dataverse_sim.availability import AvailabilityDesk
 from devtools.dataverse_sim.faults import FaultRule, pick_fault
 from devtools.dataverse_sim.odata import CODE_DUPLICATE
 from devtools.dataverse_sim.privileges import APP_USER_ID, BRIDGE_PRIVILEGES, normalise
@@ -218,6 +219,11 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
     # ------------------------------------------------------------------ inspection
 
     @property
+    def availability(self) -> AvailabilityDesk:
+        """The representative availability script (availability.py)."""
+        return self._api.availability
+
+    @property
     def work_items(self) -> list[dict[str, Any]]:
         return self._store.rows(schema.WORK_ITEM)
 
@@ -311,6 +317,7 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
             self._privileges = {APP_USER_ID: normalise(BRIDGE_PRIVILEGES)}
             self._incident_columns = frozenset()
             self.duplicate_code = self._default_duplicate_code
+        self._api.availability.reset()
 
     # ------------------------------------------------------------------ SimulatorPort (called by the server)
 

@@ -14,6 +14,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from shared.platform import setting_values as read
+from shared.platform.concierge_settings import ConciergeSettings, load_concierge
 from shared.platform.setting_values import DEADLETTER_SUFFIX
 
 STORAGE_SETTING = "AzureWebJobsStorage"
@@ -107,6 +108,7 @@ class Settings:
     messaging_queue: str = "messaging"
     messaging_table: str = "messaging"
     messaging_reconcile_seconds: float = 300.0
+    concierge: ConciergeSettings = field(default_factory=ConciergeSettings)
     # Set when only the webhook secret is wrong: ingress must refuse (503) but the worker, which
     # never needs it, must keep delivering what was already accepted.
     webhook_secret_problem: str | None = None
@@ -303,6 +305,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         messaging_reconcile_seconds=read.number(
             env, "MESSAGING_RECONCILE_SECONDS", problems, kind=float, default=300, low=0, high=86_400
         ),
+        concierge=load_concierge(env, problems),
     )
     secret_problem = problems.get("OPENCX_WEBHOOK_SECRET")
     if problems and set(problems) != {"OPENCX_WEBHOOK_SECRET"}:

@@ -63,6 +63,8 @@ METRICS: dict[str, Metric] = {
         _metric("relay.reconcile_sweeps", Kind.COUNTER),
         _metric("relay.dead_lettered", Kind.COUNTER, "reason", "target"),
         _metric("messaging.activities", Kind.COUNTER, "outcome", "kind"),
+        _metric("concierge.availability", Kind.COUNTER, "outcome", "reason"),
+        _metric("concierge.notices", Kind.COUNTER, "kind", "outcome"),
         _metric("handoff.e2e_latency_ms", Kind.HISTOGRAM, "channel"),
         _metric("dataverse.request_ms", Kind.HISTOGRAM, "operation", "status"),
         _metric("opencx.request_ms", Kind.HISTOGRAM, "operation", "status"),

@@ -99,6 +99,16 @@ APP_SETTINGS: dict[str, FromParameter | FromSecret | Fixed] = {
     "MESSAGING_RECONCILE_SECONDS": FromParameter("messagingReconcileSeconds", 120, "120"),
     "MESSAGING_CLIENT_SECRET": FromSecret("messagingClientSecret", "entra-client-secret-value"),
     "OPENCX_AGENT_SENDER": FromParameter("opencxAgentSender", "human_agent", "human_agent"),
+    "CONCIERGE": FromParameter("concierge", True, "true"),
+    "AFTER_HOURS": FromParameter("afterHours", "incident", "incident"),
+    "CONCIERGE_TIME_ZONE": FromParameter("conciergeTimeZone", "America/New_York", "America/New_York"),
+    "CONCIERGE_REFRESH_SECONDS": FromParameter("conciergeRefreshSeconds", 300, "300"),
+    "CONCIERGE_TIMEOUT_SECONDS": FromParameter("conciergeTimeoutSeconds", 2, "2"),
+    "CONCIERGE_TEMPLATES": FromParameter(
+        "conciergeTemplates",
+        '{"en": {"queued": "Soon.[ #{position}.]"}}',
+        '{"en": {"queued": "Soon.[ #{position}.]"}}',
+    ),
 }
 
 # Settings the platform needs, all identity-based (no key, no connection string with a key).
@@ -178,6 +188,11 @@ def test_defaults_are_the_app_documented_defaults_and_empty_optionals_stay_unset
             "HISTORY_MAX_PAGES",
             "OPENCX_TIMEOUT_SECONDS",
             "OPENCX_AGENT_SENDER",
+            "CONCIERGE",
+            "AFTER_HOURS",
+            "CONCIERGE_TIME_ZONE",
+            "CONCIERGE_REFRESH_SECONDS",
+            "CONCIERGE_TIMEOUT_SECONDS",
         )
     } == {
         "OPENCX_API_URL": "https://api.open.cx",
@@ -191,6 +206,11 @@ def test_defaults_are_the_app_documented_defaults_and_empty_optionals_stay_unset
         "HISTORY_MAX_PAGES": "20",
         "OPENCX_TIMEOUT_SECONDS": "10",
         "OPENCX_AGENT_SENDER": "agent",
+        "CONCIERGE": "false",
+        "AFTER_HOURS": "chat",
+        "CONCIERGE_TIME_ZONE": "UTC",
+        "CONCIERGE_REFRESH_SECONDS": "120",
+        "CONCIERGE_TIMEOUT_SECONDS": "3",
     }
     # An optional value left empty is not set at all, so the app applies "unset", never "".
     assert "" not in settings.values()
@@ -206,6 +226,7 @@ def test_defaults_are_the_app_documented_defaults_and_empty_optionals_stay_unset
         "MESSAGING_API_URL",
         "MESSAGING_CLIENT_ID",
         "MESSAGING_CLIENT_SECRET",
+        "CONCIERGE_TEMPLATES",
     }
     assert unset & set(settings) == set()
 

@@ -51,6 +51,7 @@ def calls(client: Client) -> dict[str, Callable[[], requests.Response]]:
     assert client.post("msdyn_ocliveworkitems", item).status_code == 204
     target = {"incidentid": incident["incidentid"], "@odata.type": "Microsoft.Dynamics.CRM.incident"}
     privileges = f"systemusers({APP_USER_ID})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges"
+    sim.availability.configure({"enabled": True})
     return {
         "contact_lookup": lambda: client.contacts("statecode eq 0"),
         "workstream_get": lambda: client.get(f"msdyn_liveworkstreams({workstream})"),
@@ -73,6 +74,14 @@ def calls(client: Client) -> dict[str, Callable[[], requests.Response]]:
             timeout=10,
         ),
         "delete_work_item": lambda: _delete_new_item(client, workstream),
+        "availability_before": lambda: client.post(
+            "CCaaS_GetRepresentativeAvailabilityBeforeConversation",
+            {"ApiVersion": "1.0", "LiveWorkStreamId": workstream},
+        ),
+        "availability_for": lambda: client.post(
+            "CCaaS_GetRepresentativeAvailabilityForConversation",
+            {"ApiVersion": "1.0", "ConversationId": item["activityid"]},
+        ),
     }
 
 

@@ -1,0 +1,217 @@
+"""The representative availability actions, answered from a schedule and a scripted queue.
+
+`CCaaS_GetRepresentativeAvailabilityBeforeConversation` and `...ForConversation`
+(contact-center/extend/api/ccaas-get-representative-availability-*.md; the answer's fields in
+contact-center/includes/cc-availability-response.md). Never kinder than the service:
+- off by default: 405 "API not allowed" until `enabled` (the org's feature, or the caller's role);
+- PascalCase keys as the sample answer, `AverageWaitTime` null as there, and `PositionInQueue` /
+  `AverageWaitTimeInSeconds` left out while the script has no line or no wait;
+- `StartTimeOfNextOperatingHour` `0001-01-01T00:00:00Z` during hours, as documented;
+- an unknown workstream or conversation is 404, a body without `ApiVersion` 400, a
+  `CustomContextItems` that is not a string holding a JSON object 400.
+
+Scripted with `configure` (Python) or `POST /_sim/availability` (same fields): `enabled`,
+`time_zone` (IANA), `hours` ({"mon": ["09:00", "17:00"], ...}; a day left out is closed),
+`line` (customers already waiting), `average_wait_seconds`, `experts`, `positions`
+({conversation id: position}) and `now` (ISO instant pinning the clock, null for the real one).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from devtools.dataverse_sim.odata import CODE_PAYLOAD, ODataError, parse_guid
+from devtools.dataverse_sim.replies import Reply, json_reply
+
+BEFORE = "CCaaS_GetRepresentativeAvailabilityBeforeConversation"
+FOR_CONVERSATION = "CCaaS_GetRepresentativeAvailabilityForConversation"
+ACTIONS = {BEFORE: "availability_before", FOR_CONVERSATION: "availability_for"}
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+NEVER = "0001-01-01T00:00:00Z"
+NO_TRANSITION = "9999-12-31T23:59:59Z"
+_FIELDS = frozenset(
+    {"enabled", "time_zone", "hours", "line", "average_wait_seconds", "experts", "positions", "now"}
+)
+
+
+def _default_hours() -> dict[str, tuple[time, time]]:
+    return {day: (time(9), time(17)) for day in DAYS[:5]}
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class AvailabilityDesk:
+    """The scripted queue and its operating hours."""
+
+    def __init__(
+        self,
+        has_workstream: Callable[[str], bool],
+        has_conversation: Callable[[str], bool],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._has_workstream = has_workstream
+        self._has_conversation = has_conversation
+        self._real_clock = clock
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with getattr(self, "lock", threading.Lock()):
+            self.enabled = False
+            self.zone = ZoneInfo("UTC")
+            self.hours = _default_hours()
+            self.line = 0
+            self.average_wait_seconds: float | None = None
+            self.experts = 0
+            self.positions: dict[str, int] = {}
+            self.clock = self._real_clock
+
+    def configure(self, data: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(data) - _FIELDS)
+        if unknown:
+            raise ValueError(f"unknown availability fields: {', '.join(unknown)}")
+        with self.lock:
+            if "enabled" in data:
+                self.enabled = bool(data["enabled"])
+            if "time_zone" in data:
+                self.zone = ZoneInfo(str(data["time_zone"]))
+            if "hours" in data:
+                self.hours = {
+                    str(day).lower()[:3]: (time.fromisoformat(span[0]), time.fromisoformat(span[1]))
+                    for day, span in dict(data["hours"]).items()
+                }
+            if "line" in data:
+                self.line = int(data["line"])
+            if "average_wait_seconds" in data:
+                wait = data["average_wait_seconds"]
+                self.average_wait_seconds = None if wait is None else float(wait)
+            if "experts" in data:
+                self.experts = int(data["experts"])
+            if "positions" in data:
+                self.positions = {str(k).lower(): int(v) for k, v in dict(data["positions"]).items()}
+            if "now" in data:
+                self.pin_clock(data["now"])
+        return self.describe()
+
+    def pin_clock(self, pinned: object) -> None:
+        """Answer as at `pinned` (an ISO instant or a datetime); None: the real clock."""
+        if pinned is None:
+            self.clock = self._real_clock
+            return
+        at = (
+            pinned
+            if isinstance(pinned, datetime)
+            else datetime.fromisoformat(str(pinned).replace("Z", "+00:00"))
+        )
+        self.clock = lambda: at
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "time_zone": str(self.zone),
+            "hours": {
+                day: [a.isoformat("minutes"), b.isoformat("minutes")] for day, (a, b) in self.hours.items()
+            },
+            "line": self.line,
+            "average_wait_seconds": self.average_wait_seconds,
+            "experts": self.experts,
+            "positions": dict(self.positions),
+        }
+
+    # ------------------------------------------------------------ schedule
+
+    def _span(self, day: date) -> tuple[datetime, datetime] | None:
+        hours = self.hours.get(DAYS[day.weekday()])
+        if hours is None:
+            return None
+        start = datetime.combine(day, hours[0], self.zone)
+        end = datetime.combine(day, hours[1], self.zone)
+        return (start, end) if end > start else None
+
+    def schedule_at(self, now: datetime) -> tuple[bool, datetime | None, datetime | None]:
+        """(open now, the next opening when closed, the next transition) for `now`."""
+        local = now.astimezone(self.zone)
+        for offset in range(0, 9):
+            span = self._span((local + timedelta(days=offset)).date())
+            if span is None:
+                continue
+            start, end = span
+            if offset == 0 and start <= local < end:
+                return True, None, end
+            if start > local:
+                return False, start, start
+        return False, None, None
+
+    # ------------------------------------------------------------ the actions
+
+    def answer(self, action: str, body: bytes) -> Reply:
+        if not self.enabled:
+            raise ODataError(405, "0x80040220", "API not allowed.")
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            raise ODataError(400, CODE_PAYLOAD, "The request body is not valid JSON.") from None
+        if not isinstance(data, dict) or data.get("ApiVersion") != "1.0":
+            raise ODataError(400, CODE_PAYLOAD, "ApiVersion must be '1.0'.")
+        _check_context(data.get("CustomContextItems"))
+        with self.lock:
+            if action == BEFORE:
+                workstream = parse_guid(str(data.get("LiveWorkStreamId") or ""))
+                if not workstream or not self._has_workstream(workstream):
+                    raise ODataError(404, "0x80040217", "Workstream not found.")
+                position = self.line + 1 if self.line > 0 else None
+            else:
+                conversation = str(data.get("ConversationId") or "").lower()
+                if not conversation or not (
+                    self._has_conversation(conversation) or conversation in self.positions
+                ):
+                    raise ODataError(404, "0x80040217", "Conversation not found.")
+                position = self.positions.get(conversation) or (self.line or None)
+            return json_reply(200, self._payload(action, position))
+
+    def _payload(self, action: str, position: int | None) -> dict[str, Any]:
+        now = self.clock()
+        is_open, next_opening, transition = self.schedule_at(now)
+        payload: dict[str, Any] = {
+            "@odata.context": f"$metadata#Microsoft.Dynamics.CRM.{action}Response",
+            "NextTransitionTime": _iso(transition) if transition else NO_TRANSITION,
+            "NumberOfExpertsAvailableInQueue": self.experts if is_open else 0,
+            "AverageWaitTime": None,
+            "StartTimeOfNextOperatingHour": _iso(next_opening) if next_opening else NEVER,
+            "EndTimeOfNextOperatingHour": NEVER,
+            "QueueId": "85e55877-f27a-e911-a81a-000d3a1ca610",
+            "IsAgentAvailable": bool(is_open and self.experts > 0),
+            "IsQueueAvailable": is_open,
+        }
+        if is_open and self.average_wait_seconds is not None:
+            payload["AverageWaitTimeInSeconds"] = self.average_wait_seconds
+        if position:
+            payload["PositionInQueue"] = position
+        return payload
+
+
+def _check_context(items: Any) -> None:
+    if items is None:
+        return
+    if not isinstance(items, str):
+        raise ODataError(400, CODE_PAYLOAD, "CustomContextItems must be a string holding JSON.")
+    try:
+        parsed = json.loads(items)
+    except ValueError:
+        raise ODataError(400, CODE_PAYLOAD, "CustomContextItems is not valid JSON.") from None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(item, dict) and "value" in item for item in parsed.values()
+    ):
+        raise ODataError(400, CODE_PAYLOAD, "CustomContextItems: each item needs a value.")
+
+
+def admin(desk: AvailabilityDesk, method: str, data: dict[str, Any]) -> Reply:
+    """`GET` / `POST /_sim/availability`."""
+    return json_reply(200, desk.configure(data) if method == "POST" else desk.describe())
