@@ -7,10 +7,10 @@ from pathlib import Path
 from golive_support import messaging_sim, outcome, run, text
 
 from devtools.dataverse_sim import DEMO_WORKSTREAMS
-from devtools.golive import cleanup, source
-from devtools.golive.local import apply_environment, leftovers, load
-from devtools.golive.report import Outcome
 from devtools.stack import Stack
+from ops.golive import cleanup, source
+from ops.golive.local import apply_environment, leftovers, load
+from ops.golive.report import Outcome
 from shared.platform.status_store import encode_key
 
 
@@ -26,7 +26,7 @@ def _partition_rows(settings, conversation_id: str) -> int:  # type: ignore[no-u
 
 
 def test_leftovers_of_a_crashed_run_are_removed(messaging_stack: Stack, tmp_path: Path) -> None:
-    from devtools.golive import clients, routing_probe
+    from ops.golive import clients, routing_probe
     from shared.dynamics.rows import create_row
     from shared.dynamics.work_item import ENTITY_SET
 

@@ -24,9 +24,9 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from devtools.golive import cli, labels, source
-from devtools.golive.report import Reporter
 from devtools.stack import Stack
+from ops.golive import check, labels, source
+from ops.golive.report import Reporter
 
 SMS_CHANNEL, WHATSAPP_CHANNEL, WEB_CHANNEL = 192340000, 192300000, 192360000
 ACCEPTED_SENDERS = ("contact", "human_agent")
@@ -98,11 +98,11 @@ def leftovers(stack: Stack) -> dict[str, int]:
 
 
 def run_pass(stack: Stack, args: argparse.Namespace, report: Reporter, folder: Path | None = None) -> int:
-    """One run of the check (cli.run) with the settings the stack's runner was started with."""
+    """One run of the check (check.run) with the settings the stack's runner was started with."""
     with tempfile.TemporaryDirectory() as scratch:
         loaded = load(stack, folder or Path(scratch))
     apply_environment(loaded.values)
-    return cli.run(args, source.validate(loaded.values), loaded, report)
+    return check.run(args, source.validate(loaded.values), loaded, report)
 
 
 def run_local(args: argparse.Namespace) -> int:
