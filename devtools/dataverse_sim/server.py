@@ -1,4 +1,4 @@
-"""The HTTP side: a ThreadingHTTPServer that speaks the managed-identity token protocol, forwards
+"""The HTTP side: simkit's werkzeug server, answering the managed-identity token protocol (simkit.identity), forwards
 Dataverse API calls to the simulator, and serves the `/_sim/` admin API, with faults and throttling
 injected on the way.
 
@@ -9,11 +9,8 @@ neither the simulator nor the admin API nor the operations.
 
 from __future__ import annotations
 
-import hmac
-import json
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -32,7 +29,8 @@ from devtools.dataverse_sim.replies import Reply, error_reply, json_reply
 from devtools.dataverse_sim.routes import classify
 from devtools.simkit import server as simkit_server
 from devtools.simkit.faults import seconds_header
-from devtools.simkit.server import ADMIN_PREFIX, MAX_BODY, Dropped, LoopbackServer
+from devtools.simkit.identity import TOKEN_PATH, Identity
+from devtools.simkit.server import ADMIN_PREFIX, MAX_BODY, LoopbackServer
 
 __all__ = [
     "ADMIN_PREFIX",
@@ -44,11 +42,9 @@ __all__ = [
     "SimServer",
     "SimulatorPort",
     "fault_reply",
-    "msi_error",
     "unauthorized",
 ]
 
-TOKEN_PATH = "/msi/token"  # noqa: S105 - a URL path, not a secret
 FAKE_TENANT = "00000000-0000-0000-0000-000000000000"
 
 
@@ -63,14 +59,11 @@ class SimulatorPort(Protocol):
     @property
     def url(self) -> str: ...
 
-    @property
-    def identity_header(self) -> str: ...
+    identity: Identity
 
     def record_error(self, text: str) -> None: ...
 
     def count_create_attempt(self) -> None: ...
-
-    def count_token_request(self, query: dict[str, str]) -> None: ...
 
     def choose_fault(self, operation: str) -> FaultRule | None: ...
 
@@ -89,8 +82,6 @@ class SimulatorPort(Protocol):
         started: float,
         fault: str | None,
     ) -> None: ...
-
-    def issue_token(self) -> tuple[str, int]: ...
 
     def check_bearer(self, authorization: str | None) -> None: ...
 
@@ -212,52 +203,16 @@ class SimHandler(simkit_server.SimHandler):
     ) -> None:
         self.sim.record_call(self.command, path, query, self.headers, status, operation, started, fault)
 
-    # ------------------------------------------------------------------ token endpoint
+    # ------------------------------------------------------------------ identity endpoint
 
     def handle_token(self, query: dict[str, str]) -> Reply:
-        """App Service managed identity (api-version 2019-08-01), as MSAL 1.3x calls it for azure-identity."""
-        sim = self.sim
-        sim.count_token_request(query)
-        try:
-            self.read_body()
-        except ODataError as error:
-            return msi_error(error.status, error.message)
-        fault = sim.choose_fault("token")
-        if fault is not None and fault.kind == "drop_before":
-            self.drop_connection()
-            raise Dropped
-        self.pause(0.0, fault)
-        if fault is not None and fault.kind == "status":
-            return msi_error(fault.status, fault.error_message, fault.retry_after_header())
-        reply = self.issue_token(query)
-        if fault is not None and fault.kind == "drop_after_commit":
-            self.drop_connection()
-            raise Dropped
-        return reply
+        """simkit's identity endpoint, for this environment's URL only."""
+        url = self.sim.url
 
-    def issue_token(self, query: dict[str, str]) -> Reply:
-        sim = self.sim
-        secret = self.headers.get("X-IDENTITY-HEADER")
-        if self.command != "GET":
-            return msi_error(405, "The token endpoint only answers GET.")
-        if secret is None:
-            return msi_error(400, "The X-IDENTITY-HEADER header is required.")
-        if not hmac.compare_digest(secret.encode(), sim.identity_header.encode()):
-            return msi_error(401, "The X-IDENTITY-HEADER header is not valid.")
-        if query.get("api-version") != "2019-08-01":
-            return msi_error(400, f"Unsupported api-version {query.get('api-version')!r}; use 2019-08-01.")
-        resource = query.get("resource", "")
-        if resource.rstrip("/") != sim.url:
-            return msi_error(400, f"Resource {resource!r} is not this environment ({sim.url}).")
-        token, expires_on = sim.issue_token()
-        payload = {
-            "access_token": token,
-            "expires_on": str(expires_on),
-            "resource": resource,
-            "token_type": "Bearer",
-            "client_id": query.get("client_id", "11111111-1111-1111-1111-111111111111"),
-        }
-        return Reply(200, json.dumps(payload).encode(), content_type="application/json")
+        def refusal(resource: str) -> str | None:
+            return None if resource == url else f"Resource {resource!r} is not this environment ({url})."
+
+        return self.sim.identity.answer(self, query, refusal, self.sim.choose_fault)
 
     # ------------------------------------------------------------------ admin API
 
@@ -279,13 +234,6 @@ def fault_reply(fault: FaultRule) -> Reply:
     if retry_after is not None:
         headers["Retry-After"] = retry_after
     return Reply(fault.status, error_body(fault.error_code, fault.error_message), headers)
-
-
-def msi_error(status: int, message: str, retry_after: str | None = None) -> Reply:
-    """The App Service identity endpoint's error shape (MSAL reads statusCode and message)."""
-    headers = {"Retry-After": retry_after} if retry_after is not None else {}
-    payload = {"statusCode": status, "message": message, "correlationId": str(uuid.uuid4())}
-    return Reply(status, json.dumps(payload).encode(), headers, content_type="application/json")
 
 
 def unauthorized(base_url: str, message: str) -> ODataError:

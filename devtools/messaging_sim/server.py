@@ -6,25 +6,21 @@ devtools.simkit.server's; only the routes, the identity endpoint and the problem
 
 from __future__ import annotations
 
-import hmac
 import json
 import time
-import urllib.error
-import urllib.request
 import uuid
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from devtools.messaging_sim.store import ApiError
 from devtools.simkit import server as simkit_server
-from devtools.simkit.server import ADMIN_PREFIX, BodyError, Dropped, LoopbackServer, Reply
+from devtools.simkit.identity import TOKEN_PATH
+from devtools.simkit.server import ADMIN_PREFIX, BodyError, LoopbackServer, Reply
 
 if TYPE_CHECKING:
     from devtools.messaging_sim.faults import FaultRule
     from devtools.messaging_sim.simulator import MessagingSimulator
 
 API_PREFIX = "/api/v1.0/consumer/"
-TOKEN_PATH = "/msi/token"  # noqa: S105 - a URL path
 JWKS_SUFFIX = "/discovery/v2.0/keys"
 
 
@@ -155,50 +151,16 @@ class MessagingHandler(simkit_server.SimHandler):
     # ------------------------------------------------------------------ identity endpoint
 
     def handle_token(self, query: dict[str, str]) -> Reply:
-        """App Service managed identity (api-version 2019-08-01), as azure-identity calls it."""
+        """simkit's identity endpoint: Messaging API tokens here, any other resource upstream."""
         sim = self.msim
-        sim.count_token_request(query)
-        self.read_body()
-        fault = sim.choose_fault("token")
-        if fault is not None and fault.kind == "drop_before":
-            self.drop_connection()
-            raise Dropped
-        self.pause(0.0, fault)  # the identity endpoint takes no API latency
-        if fault is not None and fault.kind == "status":
-            return msi_error(fault.status, "Simulated identity endpoint fault.", fault.retry_after_header())
-        secret = self.headers.get("X-IDENTITY-HEADER")
-        if self.command != "GET":
-            return msi_error(405, "The token endpoint only answers GET.")
-        if secret is None or not hmac.compare_digest(secret.encode(), sim.identity_header.encode()):
-            return msi_error(401, "The X-IDENTITY-HEADER header is missing or not valid.")
-        resource = query.get("resource", "").rstrip("/")
-        if resource != sim.token_resource.rstrip("/"):
-            if sim.upstream_identity is not None:
-                return self.proxy_token(query)
-            return msi_error(400, f"Resource {resource!r} is not the Messaging API ({sim.token_resource}).")
-        token, expires_on = sim.issue_token(sim.token_scope)
-        payload = {
-            "access_token": token,
-            "expires_on": str(expires_on),
-            "resource": query.get("resource", ""),
-            "token_type": "Bearer",
-            "client_id": query.get("client_id", "22222222-2222-2222-2222-222222222222"),
-        }
-        return json_reply(200, payload)
+        wanted = sim.token_resource.rstrip("/")
 
-    def proxy_token(self, query: dict[str, str]) -> Reply:
-        """Any other resource goes to the upstream identity endpoint (the Dataverse simulator's)."""
-        endpoint, header = self.msim.upstream_identity or ("", "")
-        request = urllib.request.Request(  # noqa: S310 - a loopback URL the caller set
-            f"{endpoint}?{urlencode(query)}", headers={"X-IDENTITY-HEADER": header}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback, set by the caller
-                return Reply(response.status, response.read(), content_type="application/json")
-        except urllib.error.HTTPError as error:
-            return Reply(error.code, error.read(), content_type="application/json")
-        except OSError:
-            return msi_error(503, "The upstream identity endpoint did not answer.")
+        def refusal(resource: str) -> str | None:
+            return (
+                None if resource == wanted else f"Resource {resource!r} is not the Messaging API ({wanted})."
+            )
+
+        return sim.identity.answer(self, query, refusal, sim.choose_fault)
 
     # ------------------------------------------------------------------ admin
 
@@ -238,12 +200,6 @@ def fault_reply(sim: MessagingSimulator, fault: FaultRule) -> Reply:
     if retry_after is not None:
         reply.headers["Retry-After"] = retry_after
     return reply
-
-
-def msi_error(status: int, message: str, retry_after: str | None = None) -> Reply:
-    headers = {"Retry-After": retry_after} if retry_after is not None else {}
-    payload = {"statusCode": status, "message": message, "correlationId": str(uuid.uuid4())}
-    return json_reply(status, payload, headers)
 
 
 def invalid_json() -> Any:
