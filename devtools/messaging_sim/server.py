@@ -18,7 +18,9 @@ from devtools.simkit.server import ADMIN_PREFIX, BodyError, LoopbackServer, Repl
 
 if TYPE_CHECKING:
     from devtools.messaging_sim.faults import FaultRule
-    from devtools.messaging_sim.simulator import MessagingSimulator
+
+# messaging_sim.simulator.MessagingSimulator: that module imports this one, so it is not imported here.
+MessagingSimulator = Any
 
 API_PREFIX = "/api/v1.0/consumer/"
 JWKS_SUFFIX = "/discovery/v2.0/keys"

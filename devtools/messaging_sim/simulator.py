@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from devtools.messaging_sim.admin import admin_route
 from devtools.messaging_sim.faults import FaultRule, pick_fault
 from devtools.messaging_sim.keys import TokenMinter
 from devtools.messaging_sim.messages import messages_page
@@ -341,8 +342,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
         )
 
     def admin(self, method: str, name: str, data: Any) -> Any:
-        from devtools.messaging_sim.admin import admin_route
-
         return admin_route(self, method, name, data)
 
 

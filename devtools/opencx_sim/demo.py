@@ -14,13 +14,13 @@ The data is copied from OpenCX's real sample shapes (as in samples/opencx/) into
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from devtools.opencx_sim import events
 from devtools.opencx_sim.contract import history_item, new_session
 
-if TYPE_CHECKING:
-    from devtools.opencx_sim.simulator import OpenCXSimulator
+# opencx_sim.simulator.OpenCXSimulator: that module imports this one, so it is not imported here.
+OpenCXSimulator = Any
 
 SMS_SESSION_ID = "6f1d0c2e-2b8a-4a53-9a51-0c6f3f0e7b21"  # = the real sample's
 WHATSAPP_SESSION_ID = "3c1e7f2a-5b9d-4e61-a8c4-7d2f0b9e6a13"

@@ -15,7 +15,9 @@ from devtools.simkit.server import ADMIN_PREFIX, MAX_BODY, LoopbackServer, Reply
 
 if TYPE_CHECKING:
     from devtools.opencx_sim.faults import FaultRule
-    from devtools.opencx_sim.simulator import OpenCXSimulator
+
+# opencx_sim.simulator.OpenCXSimulator: that module imports this one, so it is not imported here.
+OpenCXSimulator = Any
 
 __all__ = [
     "ADMIN_PREFIX",
