@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
 from typing import Any, Protocol
+
+from werkzeug.datastructures import Headers
 
 from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.odata import (
@@ -76,7 +77,7 @@ class SimulatorPort(Protocol):
         method: str,
         path: str,
         query: dict[str, str],
-        headers: Mapping[str, str],
+        headers: Headers,
         status: int,
         operation: str,
         started: float,
@@ -86,7 +87,7 @@ class SimulatorPort(Protocol):
     def check_bearer(self, authorization: str | None) -> None: ...
 
     def call_api(
-        self, method: str, rest: str, query: dict[str, str], headers: Mapping[str, str], body: bytes
+        self, method: str, rest: str, query: dict[str, str], headers: Headers, body: bytes
     ) -> Reply: ...
 
     def admin(self, method: str, name: str, data: Any) -> Reply: ...
@@ -205,7 +206,7 @@ class SimHandler(simkit_server.SimHandler):
 
     # ------------------------------------------------------------------ identity endpoint
 
-    def handle_token(self, query: dict[str, str]) -> Reply:
+    def handle_token(self, query: dict[str, str]) -> simkit_server.Reply:
         """simkit's identity endpoint, for this environment's URL only."""
         url = self.sim.url
 
@@ -216,7 +217,7 @@ class SimHandler(simkit_server.SimHandler):
 
     # ------------------------------------------------------------------ admin API
 
-    def handle_admin(self, name: str) -> Reply:
+    def handle_admin(self, name: str) -> simkit_server.Reply:
         """Seed, inspect and fault a simulator running in another process. No auth: loopback dev tool."""
         return self.admin_reply(lambda data: self.sim.admin(self.command, name, data))
 

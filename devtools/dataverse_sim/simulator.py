@@ -6,6 +6,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+from werkzeug.datastructures import Headers
+
 from devtools.dataverse_sim import schema
 from devtools.dataverse_sim.admin import admin_route
 from devtools.dataverse_sim.api import ApiRequest, DataverseApi
@@ -178,7 +180,8 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
     def add_incident_columns(self, *names: str) -> None:
         """Custom incident columns this environment accepts on create (`new_source`, or a custom lookup's
         `new_x@odata.bind`); stock columns need no registering."""
-        for name in names:
+        given: tuple[object, ...] = names  # admin JSON may carry anything
+        for name in given:
             if not isinstance(name, str) or not name or name != name.lower():
                 raise ValueError(f"column names are lower-case logical names, got {name!r}")
         self._incident_columns = self._incident_columns | frozenset(names)
@@ -336,7 +339,7 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
         method: str,
         path: str,
         query: dict[str, str],
-        headers: Mapping[str, str],
+        headers: Headers,
         status: int,
         operation: str,
         started: float,
@@ -359,9 +362,7 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
         if expires <= time.time():
             raise unauthorized(self.url, "The bearer token has expired.")
 
-    def call_api(
-        self, method: str, rest: str, query: dict[str, str], headers: Mapping[str, str], body: bytes
-    ) -> Reply:
+    def call_api(self, method: str, rest: str, query: dict[str, str], headers: Headers, body: bytes) -> Reply:
         """One authenticated Dataverse call. ODataError propagates to the server, which answers it."""
         request = ApiRequest(
             method=method,

@@ -87,7 +87,7 @@ class FaultRule:
         known = self.OPERATIONS
         if self.operation is not None and known is not None and self.operation not in known:
             problems.append(f"operation must be None or one of {sorted(known)}, got {self.operation!r}")
-        status = self.status
+        status: object = self.status  # admin JSON may carry anything
         if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
             problems.append(f"status must be an HTTP status, got {status!r}")
         if self.retry_after is not None and self.retry_after < 0:

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
 
+from werkzeug.datastructures import Headers
+
 from devtools.simkit.faults import FaultRule
 from devtools.simkit.server import LoopbackServer
 
@@ -166,7 +168,7 @@ class Simulator(Generic[RecordT, RuleT]):
         self._rng = random.Random(self._seed)
 
 
-def redact(headers: Mapping[str, str], secret: Iterable[str]) -> dict[str, str]:
+def redact(headers: Mapping[str, str] | Headers, secret: Iterable[str]) -> dict[str, str]:
     """Headers keyed in lower case, with the values of `secret` (lower-case names) hidden."""
     hidden = frozenset(secret)
     return {
