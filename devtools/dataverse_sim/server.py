@@ -68,9 +68,9 @@ class SimulatorPort(Protocol):
 
     def choose_fault(self, operation: str) -> FaultRule | None: ...
 
-    def admit(self) -> bool: ...
+    def enter(self, limit: int | None = None) -> bool: ...
 
-    def release(self) -> None: ...
+    def leave(self) -> None: ...
 
     def record_call(
         self,
@@ -141,39 +141,25 @@ class SimHandler(simkit_server.SimHandler):
         operation = classify(self.command, path)
         if operation == "create_work_item":  # create_attempts counts work-item creates, as before
             sim.count_create_attempt()
+
+        def record(status: int, fault: str | None) -> None:
+            self.record(path, query, status, operation, started, fault)
+
         try:
             self.body = self.read_body()
         except ODataError as error:
-            self.answer(error_reply(error), None, path, query, operation, started)
+            record(error.status, None)
+            self.send(error_reply(error))
             return
-        if not sim.admit():
-            self.answer(self.throttled_reply(), None, path, query, operation, started)
-            return
-        try:
-            fault = sim.choose_fault(operation)
-            if fault is not None and fault.kind == "drop_before":
-                self.record(path, query, 0, operation, started, fault.kind)
-                self.drop_connection()
-                return
-            reply = self.handle_admitted(operation, path, query, fault)
-        finally:
-            sim.release()
-        self.answer(reply, fault, path, query, operation, started)
-
-    def answer(
-        self,
-        reply: Reply,
-        fault: FaultRule | None,
-        path: str,
-        query: dict[str, str],
-        operation: str,
-        started: float,
-    ) -> None:
-        """Record the call, then send the reply (or reset the connection instead, after the commit).
-
-        Recording first means a client that has seen the outcome also sees it in sim.requests."""
-        self.record(path, query, reply.status, operation, started, fault.kind if fault else None)
-        self.deliver(reply, fault)
+        self.serve_api(
+            choose_fault=lambda: sim.choose_fault(operation),
+            handle=lambda: self.handle_admitted(path, query),
+            fault_reply=fault_reply,
+            record=record,
+            latency=sim.latency,
+            limit=sim.max_concurrency,
+            refused=self.throttled_reply,
+        )
 
     def throttled_reply(self) -> Reply:
         limit = self.sim.max_concurrency
@@ -185,12 +171,7 @@ class SimHandler(simkit_server.SimHandler):
         )
         return error_reply(error)
 
-    def handle_admitted(
-        self, operation: str, path: str, query: dict[str, str], fault: FaultRule | None
-    ) -> Reply:
-        self.pause(self.sim.latency, fault)
-        if fault is not None and fault.kind == "status":
-            return fault_reply(fault)
+    def handle_admitted(self, path: str, query: dict[str, str]) -> Reply:
         try:
             if not path.startswith(API_PREFIX):
                 raise ODataError(404, CODE_NO_SEGMENT, f"Resource not found for the segment '{path}'.")

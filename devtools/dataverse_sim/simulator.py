@@ -327,13 +327,6 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
         with self.lock:
             return pick_fault(self._faults, operation, self._rng)
 
-    def admit(self) -> bool:
-        """Take a concurrency slot, or refuse when max_concurrency requests are already in flight."""
-        return self.enter(self.max_concurrency)
-
-    def release(self) -> None:
-        self.leave()
-
     def record_call(
         self,
         method: str,

@@ -104,39 +104,26 @@ class MessagingHandler(simkit_server.SimHandler):
         sim = self.msim
         started = time.perf_counter()
         operation = classify(self.command, path)
+        payload: Any = None
+
+        def record(status: int, fault: str | None) -> None:
+            sim.record(self, path, status, operation, payload, started, fault)
+
         try:
-            body = self.read_body()
+            payload = _json(self.read_body())
         except BodyError as error:
-            self.answer_api(
-                problem_reply(sim, error.status, 30012, error.message), None, path, operation, None, started
-            )
+            record(error.status, None)
+            self.send(_correlated(problem_reply(sim, error.status, 30012, error.message)))
             return
-        payload = _json(body)
         if operation == "send" and isinstance(payload, dict) and payload.get("type") == "endOfConversation":
             operation = "end"
-        sim.enter()
-        try:
-            fault = sim.choose_fault(operation)
-            if fault is not None and fault.kind == "drop_before":
-                sim.record(self, path, 0, operation, payload, started, fault.kind)
-                self.drop_connection()
-                return
-            self.pause(sim.latency, fault)
-            if fault is not None and fault.kind == "status":
-                reply = fault_reply(sim, fault)
-            else:
-                reply = self.checked_route(operation, path, query, payload)
-        finally:
-            sim.leave()
-        self.answer_api(reply, fault, path, operation, payload, started)
-
-    def answer_api(
-        self, reply: Reply, fault: FaultRule | None, path: str, operation: str, payload: Any, started: float
-    ) -> None:
-        """Record the call, then send the reply (or reset the connection instead, after the commit)."""
-        reply.headers.setdefault("x-ms-correlation-id", str(uuid.uuid4()))
-        self.msim.record(self, path, reply.status, operation, payload, started, fault.kind if fault else None)
-        self.deliver(reply, fault)
+        self.serve_api(
+            choose_fault=lambda: sim.choose_fault(operation),
+            handle=lambda: _correlated(self.checked_route(operation, path, query, payload)),
+            fault_reply=lambda fault: _correlated(fault_reply(sim, fault)),
+            record=record,
+            latency=sim.latency,
+        )
 
     def checked_route(self, operation: str, path: str, query: dict[str, str], payload: Any) -> Reply:
         sim = self.msim
@@ -194,6 +181,12 @@ def _json(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return _INVALID
+
+
+def _correlated(reply: Reply) -> Reply:
+    """error-handling.md: every answer of the API carries an `x-ms-correlation-id`."""
+    reply.headers.setdefault("x-ms-correlation-id", str(uuid.uuid4()))
+    return reply
 
 
 def fault_reply(sim: MessagingSimulator, fault: FaultRule) -> Reply:

@@ -107,9 +107,10 @@ _Rule = TypeVar("_Rule", bound=FaultRule)
 
 
 def seconds_header(seconds: float) -> str:
-    """`Retry-After` text: an integer when whole (RFC 9110 delay-seconds), else the float as written."""
+    """`Retry-After` text: an integer when whole (RFC 9110 delay-seconds), else the fraction (to the
+    millisecond), so tests can stay fast."""
     value = float(seconds)
-    return str(int(value)) if value.is_integer() else repr(value)
+    return str(int(value)) if value.is_integer() else repr(round(value, 3))
 
 
 def pick_fault(rules: Iterable[_Rule], operation: str, rng: random.Random) -> _Rule | None:

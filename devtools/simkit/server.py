@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -32,6 +32,7 @@ ADMIN_PREFIX = "/_sim/"
 MAX_BODY = 4 * 1024 * 1024
 JSON = "application/json; charset=utf-8"
 _CONNECTION = "devtools.simkit.connection"
+RuleT = TypeVar("RuleT", bound=FaultRule)
 
 
 class Host(Protocol):
@@ -224,7 +225,40 @@ class SimHandler:
         """Reset the TCP connection without a response (SO_LINGER 0 sends RST): a real network failure."""
         self.connection.reset()
 
-    # ------------------------------------------------------------------ transport faults
+    # ------------------------------------------------------------------ the API and its transport faults
+
+    def serve_api(
+        self,
+        *,
+        choose_fault: Callable[[], RuleT | None],
+        handle: Callable[[], Reply],
+        fault_reply: Callable[[RuleT], Reply],
+        record: Callable[[int, str | None], None],
+        latency: float = 0.0,
+        limit: int | None = None,
+        refused: Callable[[], Reply] | None = None,
+    ) -> None:
+        """One API call: a slot in flight (or `refused()` past `limit`), the fault, the latency, then
+        `handle`. Recorded (status 0 for a connection dropped first) before it is answered, so a client
+        that has seen the outcome also sees it in sim.requests."""
+        sim = self.server.sim
+        if not sim.enter(limit):
+            reply = refused() if refused is not None else Reply(503, b"")
+            record(reply.status, None)
+            self.send(reply)
+            return
+        try:
+            fault = choose_fault()
+            if fault is not None and fault.kind == "drop_before":
+                record(0, fault.kind)
+                self.drop_connection()
+                return
+            self.pause(latency, fault)
+            reply = fault_reply(fault) if fault is not None and fault.kind == "status" else handle()
+        finally:
+            sim.leave()
+        record(reply.status, fault.kind if fault is not None else None)
+        self.deliver(reply, fault)
 
     def pause(self, latency: float, fault: FaultRule | None) -> None:
         """The configured latency, plus a `slow` fault's delay."""
