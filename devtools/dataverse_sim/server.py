@@ -1,8 +1,7 @@
-"""The HTTP side: simkit's werkzeug server, answering the managed-identity token protocol (simkit.identity), forwards
-Dataverse API calls to the simulator, and serves the `/_sim/` admin API, with faults and throttling
-injected on the way.
+"""The HTTP side: the managed-identity endpoint (simkit.identity), Dataverse API calls forwarded to the
+simulator, and the `/_sim/` admin API, with faults and throttling injected on the way.
 
-The socket plumbing (framing, bodies, drops, cutting clients on stop) is devtools.simkit.server's. It
+The transport (werkzeug, drops, cutting clients on stop) is devtools.simkit.server's. It
 knows the simulator only through `SimulatorPort`, the small protocol below, so this module imports
 neither the simulator nor the admin API nor the operations.
 """
@@ -94,7 +93,7 @@ class SimulatorPort(Protocol):
 
 
 class SimHandler(simkit_server.SimHandler):
-    """Dataverse's routes and error shapes over simkit's connection plumbing (keep-alive, framing, drops)."""
+    """Dataverse's routes and error shapes over simkit's transport (werkzeug, drops)."""
 
     server_version = "DataverseSimulator/1.0"
     server: SimServer
@@ -204,7 +203,7 @@ class SimHandler(simkit_server.SimHandler):
 
 
 class SimServer(LoopbackServer):
-    """simkit's loopback server (stop() cuts keep-alive clients off), answering with the Dataverse handler."""
+    """simkit's loopback server (stop() cuts open connections), answering with the Dataverse handler."""
 
     sim: SimulatorPort
     handler_class = SimHandler

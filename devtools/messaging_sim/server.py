@@ -1,7 +1,7 @@
 """The HTTP side of the Messaging API simulator: API routes, identity endpoint, JWKS, admin API.
 
-The socket plumbing (keep-alive framing, body reading, connection drops, cutting clients on stop) is
-devtools.simkit.server's; only the routes, the identity endpoint and the problem shapes are this module's.
+The transport (werkzeug, connection drops, cutting clients on stop) is devtools.simkit.server's and the
+identity endpoint devtools.simkit.identity's; the routes and the problem shapes are this module's.
 """
 
 from __future__ import annotations
@@ -69,8 +69,7 @@ def classify(method: str, path: str) -> str:
 
 
 class MessagingHandler(simkit_server.SimHandler):
-    """The Messaging API's routes, identity endpoint, JWKS and problem shapes over simkit's connection
-    plumbing (keep-alive, framing, body reading, drops)."""
+    """The Messaging API's routes, identity endpoint, JWKS and problem shapes over simkit's transport."""
 
     server_version = "MessagingApiSimulator/1.0"
     server: MessagingServer
@@ -165,7 +164,7 @@ class MessagingHandler(simkit_server.SimHandler):
 
 
 class MessagingServer(LoopbackServer):
-    """simkit's loopback server (stop() cuts keep-alive clients off), answering with MessagingHandler."""
+    """simkit's loopback server (stop() cuts open connections), answering with MessagingHandler."""
 
     sim: MessagingSimulator
     handler_class = MessagingHandler

@@ -61,7 +61,7 @@ def classify(method: str, path: str) -> tuple[str, str | None]:
 
 
 class SimHandler(simkit_server.SimHandler):
-    """OpenCX's routes and error shapes over simkit's connection plumbing (keep-alive, framing, drops)."""
+    """OpenCX's routes and error shapes over simkit's transport (werkzeug, drops)."""
 
     server_version = "OpenCXSimulator/1.0"
     unquote_path = False  # classify() splits segments before unquoting
@@ -142,7 +142,7 @@ class SimHandler(simkit_server.SimHandler):
 
 
 class SimServer(LoopbackServer):
-    """simkit's loopback server (stop() cuts keep-alive clients off), answering with the OpenCX handler."""
+    """simkit's loopback server (stop() cuts open connections), answering with the OpenCX handler."""
 
     sim: OpenCXSimulator
     handler_class = SimHandler
