@@ -34,7 +34,7 @@ from shared.opencx.webhook import (
 from shared.platform import telemetry
 from shared.platform.log import get_logger, log_event
 from shared.platform.problem import json_response, problem
-from shared.platform.queues import QueueProfile, QueueUnavailable, queue_client, send
+from shared.platform.queues import QueueProfile, QueueUnavailable, queue_client, send, withdraw
 from shared.platform.settings import DeliveryMode, Settings, SettingsError, get_settings
 from shared.platform.status_store import StoreProfile, StoreUnavailable, get_row, record_accepted
 from shared.platform.text import NestingTooDeep, sanitise
@@ -216,18 +216,33 @@ def handle_handoff(req: func.HttpRequest, context: Any = None) -> func.HttpRespo
     return _accept(header_id or derive_handoff_id(event), event, settings, req, context)
 
 
-def _duplicate_answer(
-    handoff_id: str, event: HandoffEvent, dimensions: dict[str, Any]
-) -> func.HttpResponse | None:
-    """200 duplicate when this handoff was already accepted; None to go on (also when the store is
-    down: a redelivery is then enqueued again, and the deterministic Dynamics id keeps it to one
-    row, so carrying on is safe and losing the handoff is not)."""
+# The duplicate check runs beside the enqueue, not before it: a redelivery is rare, so the usual
+# answer waits for one storage round trip instead of two. Its own pool, so the background writes
+# above can never hold a request up.
+_lookups = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ingress-dedup")
+_LOOKUP_WAIT_SECONDS = 5.0  # the INGRESS store profile gives up well before this
+
+
+def _accepted_before(handoff_id: str, event: HandoffEvent, dimensions: dict[str, Any]) -> bool:
+    """True when this handoff was already accepted. False also when the store is down: a
+    redelivery is then enqueued again, and the deterministic Dynamics id keeps it to one row, so
+    carrying on is safe and losing the handoff is not."""
     try:
-        if get_row(event.conversation_id, handoff_id) is None:
-            return None
+        return get_row(event.conversation_id, handoff_id) is not None
     except StoreUnavailable as exc:
         log_event(logger, "status_store.unavailable", logging.WARNING, **dimensions, error=str(exc))
-        return None
+        return False
+
+
+def _was_accepted(lookup: Future[bool], dimensions: dict[str, Any]) -> bool:
+    try:
+        return lookup.result(timeout=_LOOKUP_WAIT_SECONDS)
+    except TimeoutError:
+        log_event(logger, "status_store.unavailable", logging.WARNING, **dimensions, error="lookup timed out")
+        return False
+
+
+def _duplicate_answer(handoff_id: str, event: HandoffEvent, dimensions: dict[str, Any]) -> func.HttpResponse:
     log_event(logger, "handoff.duplicate", **dimensions, outcome="duplicate")
     body = {
         "status": "duplicate",
@@ -241,19 +256,22 @@ def _duplicate_answer(
 def _accept(
     handoff_id: str, event: HandoffEvent, settings: Settings, req: func.HttpRequest, context: Any
 ) -> func.HttpResponse:
-    """Duplicate check, durable enqueue, then 202. The accepted row is written off the response path."""
+    """Duplicate check and durable enqueue at once, then 202; a duplicate's copy is withdrawn and
+    answered 200. The accepted row is written off the response path."""
     dimensions: dict[str, Any] = {"handoffId": handoff_id, "sessionId": event.conversation_id}
-    duplicate = _duplicate_answer(handoff_id, event, dimensions)
-    if duplicate is not None:
-        return duplicate
+    lookup = _lookups.submit(_accepted_before, handoff_id, event, dimensions)
     parent = current_traceparent(req.headers, context)
+    client = queue_client(settings.handoff_queue, QueueProfile.INGRESS)
     with telemetry.span("handoff.ingress", parent, "internal", **dimensions, attempt=0) as span:
         traceparent = span.traceparent() or parent
         message = build_message(handoff_id, event, datetime.now(UTC), traceparent)
         payload = message.to_json()
         try:
-            send(queue_client(settings.handoff_queue, QueueProfile.INGRESS), payload)
+            sent = send(client, payload)
         except QueueUnavailable as exc:
+            if _was_accepted(lookup, dimensions):  # already queued once: nothing is lost
+                span.set_attribute("outcome", "duplicate")
+                return _duplicate_answer(handoff_id, event, dimensions)
             span.set_attribute("outcome", "enqueue_failed")
             log_event(logger, "handoff.enqueue_failed", logging.ERROR, **dimensions, error=str(exc))
             return problem(
@@ -262,6 +280,12 @@ def _accept(
                 "The handoff could not be queued durably. Retry the delivery.",
                 headers={"Retry-After": "5"},
             )
+        if _was_accepted(lookup, dimensions):
+            # A worker that took this copy first meets the handoff's deterministic Dynamics id
+            # and creates nothing new, so a withdrawal that comes too late is harmless.
+            withdraw(client, sent)
+            span.set_attribute("outcome", "duplicate")
+            return _duplicate_answer(handoff_id, event, dimensions)
         span.set_attribute("outcome", "enqueued")
     _record_accepted_in_background(
         message,

@@ -155,10 +155,10 @@ param handoffMaxAgeSeconds int = 86400
 @minValue(0)
 param handoffDedupWindowSeconds int = 900
 
-@description('Most OpenCX history pages read per handoff (HISTORY_MAX_PAGES).')
+@description('Ceiling of OpenCX history pages read to the end of a session: their order is not documented, so every reader reads on until the last page (HISTORY_MAX_PAGES).')
 @minValue(1)
-@maxValue(50)
-param historyMaxPages int = 5
+@maxValue(100)
+param historyMaxPages int = 20
 
 @description('Seconds to wait for one Dataverse answer (DATAVERSE_TIMEOUT_SECONDS).')
 @minValue(1)
@@ -194,6 +194,11 @@ param messagingWebhookAppId string = ''
 @description('Mode messaging, optional fallback to the federated credential: that app registration\'s client secret. Stored only in Key Vault.')
 @secure()
 param messagingClientSecret string = ''
+
+@description('Mode messaging: an open conversation is read for rep messages the webhook lost when its last read, or its start, is older than this (MESSAGING_RECONCILE_SECONDS); the timer looks every minute.')
+@minValue(0)
+@maxValue(86400)
+param messagingReconcileSeconds int = 300
 
 @description('Mode messaging: the OpenCX "sender" value for a message the rep wrote (OPENCX_AGENT_SENDER).')
 param opencxAgentSender string = 'agent'
@@ -285,6 +290,7 @@ var appSettings = {
   MESSAGING_WEBHOOK_AUDIENCE: messagingWebhookAudience
   MESSAGING_CLIENT_ID: messagingClientId
   MESSAGING_WEBHOOK_APP_ID: messagingWebhookAppId
+  MESSAGING_RECONCILE_SECONDS: string(messagingReconcileSeconds)
   OPENCX_AGENT_SENDER: opencxAgentSender
 }
 

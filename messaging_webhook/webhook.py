@@ -17,7 +17,7 @@ import azure.functions as func
 from shared.messaging.accept import Accepted, accept
 from shared.messaging.activity import MAX_BODY_BYTES, ActivityInvalid, ActivityKind, parse_activity
 from shared.messaging.deps import process_deps
-from shared.messaging.outbox import Direction, Entry, EntryKind, iso_at
+from shared.messaging.outbox import Direction, Entry, EntryKind
 from shared.messaging.token import TokenRejected
 from shared.platform import telemetry
 from shared.platform.log import get_logger, log_event
@@ -25,6 +25,7 @@ from shared.platform.problem import json_response, problem
 from shared.platform.queues import QueueUnavailable
 from shared.platform.settings import DeliveryMode, SettingsError, get_settings
 from shared.platform.text import has_unsafe_characters, is_blank
+from shared.platform.times import iso_at
 from shared.platform.tracing import current_traceparent
 
 logger = get_logger("messaging_webhook")

@@ -1,7 +1,8 @@
 """Deliver one handoff: enrich from OpenCX, skip a duplicate, create the Dynamics row.
 
-Each step returns a `Step` instead of raising, so the worker decides in one place what a failure
-means (retry, wait, dead-letter). Nothing here writes to a queue or the status table.
+Each step returns a `Step` instead of raising: `Delivered`, or `Failed` with the `Failure` that
+stopped it, so the worker decides in one place what a failure means (retry, wait, dead-letter).
+Nothing here writes to a queue or the status table.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from shared.opencx.client import OpenCXClient
 from shared.opencx.enrich import fetch
 from shared.opencx.handoff import Handoff, join
 from shared.opencx.handoff_message import HandoffMessage
-from shared.platform.http import HttpResult
+from shared.platform.failure import Failure, Upstream
 from shared.platform.log import get_logger, log_event
-from shared.platform.retry_policy import Outcome, classify
 from shared.platform.settings import DeliveryMode, Settings
 from shared.platform.status_store import Status, StoreProfile, StoreUnavailable, session_rows
 
@@ -31,25 +31,31 @@ logger = get_logger("delivery")
 
 
 @dataclass(frozen=True)
-class Step:
-    """Where a delivery ended: its outcome, the upstream and answer that decided it, and the ids."""
+class Delivered:
+    """The handoff has its row (or conversation): which upstream holds it and the ids to record."""
 
-    outcome: Outcome
-    target: str  # opencx | dataverse
+    upstream: Upstream
     operation: str
-    response: HttpResult
-    fields: dict[str, object] = field(default_factory=dict)  # what the status row records on success
+    fields: dict[str, object] = field(default_factory=dict)  # what the status row records
     status: Status = Status.CREATED
     new_row: bool = True  # False: an earlier attempt had created it
+    answer_status: int | None = None  # the HTTP status of the answer that decided, for the log
 
 
-def _failed(target: str, operation: str, response: HttpResult) -> Step:
-    return Step(classify(response.status), target, operation, response)
+@dataclass(frozen=True)
+class Failed:
+    """The delivery stopped at `operation` with `failure`; the worker decides what that means."""
+
+    operation: str
+    failure: Failure
+
+
+Step = Delivered | Failed
 
 
 def enrich(
     message: HandoffMessage, client: OpenCXClient, settings: Settings
-) -> tuple[HandoffMessage, Step | None]:
+) -> tuple[HandoffMessage, Failed | None]:
     """The message with what OpenCX told us (kept even when a later page failed), and the failure."""
     enrichment = message.enrichment
     if enrichment is not None and enrichment.historyComplete:
@@ -57,7 +63,7 @@ def enrich(
     fetched = fetch(client, message.event.conversation_id, enrichment, settings.history_max_pages)
     message = message.model_copy(update={"enrichment": fetched.enrichment})
     if fetched.failure is not None:
-        return message, _failed("opencx", fetched.failed_operation or "opencx", fetched.failure)
+        return message, Failed(fetched.failed_operation or "opencx", fetched.failure)
     if fetched.enrichment is not None and fetched.enrichment.droppedEmail:
         log_event(
             logger, "opencx.email_dropped", logging.WARNING, handoffId=message.handoffId, reason="invalid"
@@ -77,7 +83,7 @@ def handoff_of(message: HandoffMessage) -> Handoff:
 
 def open_duplicate(
     handoff: Handoff, client: DataverseClient, settings: Settings, now: datetime
-) -> tuple[str | None, Step | None]:
+) -> tuple[str | None, Failed | None]:
     """The id of a row this conversation got less than HANDOFF_DEDUP_WINDOW_SECONDS ago that is still
     open, else None. A status table that cannot be read does not block the handoff."""
     if settings.dedup_window_seconds <= 0:
@@ -109,24 +115,26 @@ def open_duplicate(
         answer = get_row(client, entity_set, str(row_id), "statecode", "get_earlier_row")
         if answer.ok:
             return (str(row_id), None) if is_open(answer) else (None, None)
-        if answer.status == 404:
-            return None, None  # deleted: the customer gets a new one
-        if classify(answer.status) in (Outcome.TRANSIENT, Outcome.THROTTLED):
-            return None, _failed("dataverse", "get_earlier_row", answer)
-        return None, None  # cannot read it (a privilege): creating beats losing the handoff
+        failure = Failure.of(Upstream.DATAVERSE, answer, gone=answer.status == 404)
+        if failure.retryable:
+            return None, Failed("get_earlier_row", failure)
+        # Gone (deleted: the customer gets a new one), or unreadable (a privilege): creating beats
+        # losing the handoff.
+        return None, None
     return None, None
 
 
-def _contact(handoff: Handoff, client: DataverseClient) -> tuple[ContactMatch, Step | None]:
+def _contact(handoff: Handoff, client: DataverseClient) -> tuple[ContactMatch, Failed | None]:
     contact = find_contact(client, handoff.customer)
-    if contact.response is None:
+    failure = contact.failure
+    if failure is None:
         return contact, None
-    if classify(contact.response.status) in (Outcome.TRANSIENT, Outcome.THROTTLED):
-        return contact, _failed("dataverse", "contact_lookup", contact.response)
+    if failure.retryable:
+        return contact, Failed("contact_lookup", failure)
     # Refused for good (e.g. no read privilege on contact): a customer must not wait for that.
     log_event(
         logger, "contact.lookup_failed", logging.WARNING,
-        handoffId=handoff.handoff_id, status=contact.response.status, errorCode=contact.response.error_code,
+        handoffId=handoff.handoff_id, status=failure.status, errorCode=failure.code,
     )  # fmt: skip
     return contact, None
 
@@ -142,15 +150,12 @@ def to_conversation(handoff: Handoff, settings: Settings) -> Step:
 
     created = start_conversation(handoff, process_deps())
     if created.failure is not None:
-        failure = created.failure
-        answer = created.response or HttpResult(
-            status=failure.status, error_code=failure.code, error_message=failure.message,
-            retry_after=failure.retry_after, transport_error=None if failure.status else failure.kind.value,
-        )  # fmt: skip
-        return Step(failure.outcome, failure.upstream.value, created.operation, answer)
+        return Failed(created.operation, created.failure)
     fields: dict[str, object] = {"dynamics365_chat_id": created.conversation_id, "deliveryMode": "messaging"}
-    answer = created.response or HttpResult(status=200)
-    return Step(Outcome.SUCCESS, "messaging", created.operation, answer, fields, new_row=created.new)
+    return Delivered(
+        Upstream.MESSAGING, created.operation, fields, new_row=created.new,
+        answer_status=created.response.status if created.response else None,
+    )  # fmt: skip
 
 
 def to_dynamics(handoff: Handoff, client: DataverseClient, settings: Settings) -> Step:
@@ -164,31 +169,28 @@ def to_dynamics(handoff: Handoff, client: DataverseClient, settings: Settings) -
         created, contact = create_work_item(
             client, handoff, settings.workstream_for(handoff.channel), contact
         )
-        if not created.ok:
-            return _failed("dataverse", "create_work_item", created.response)
+        if created.failure is not None:
+            return Failed("create_work_item", created.failure)
         fields: dict[str, object] = {
             "dynamics365_chat_id": created.row_id,
             "contactLinkage": contact.linkage.value,
         }
-        return Step(
-            Outcome.SUCCESS,
-            "dataverse",
-            "create_work_item",
-            created.response,
-            fields,
-            new_row=not created.existed,
-        )
+        return Delivered(
+            Upstream.DATAVERSE, "create_work_item", fields, new_row=not created.existed,
+            answer_status=created.response.status,
+        )  # fmt: skip
     outcome = create_incident(client, handoff, contact, settings)
-    if not outcome.response.ok:
-        return _failed("dataverse", outcome.operation, outcome.response)
+    if outcome.failure is not None:
+        return Failed(outcome.operation, outcome.failure)
     fields = {
         "dynamics365_incident_id": outcome.incident_id,
         "ticketnumber": outcome.ticket_number,
         "contactLinkage": outcome.contact.linkage.value,
     }
-    return Step(
-        Outcome.SUCCESS, "dataverse", "create_incident", outcome.response, fields, new_row=not outcome.existed
-    )
+    return Delivered(
+        Upstream.DATAVERSE, "create_incident", fields, new_row=not outcome.existed,
+        answer_status=outcome.response.status if outcome.response else None,
+    )  # fmt: skip
 
 
 def deliver(
@@ -206,9 +208,9 @@ def deliver(
         if failure is not None:
             return message, failure
         if duplicate_of:
-            return message, Step(
-                Outcome.SUCCESS, "dataverse", "dedup_window", HttpResult(status=200),
-                {"duplicate_of": duplicate_of}, status=Status.DUPLICATE, new_row=False,
+            return message, Delivered(
+                Upstream.DATAVERSE, "dedup_window", {"duplicate_of": duplicate_of},
+                status=Status.DUPLICATE, new_row=False,
             )  # fmt: skip
         # Decided once: a retry after a create that may have committed must not call its own
         # handoff a duplicate of a row that appeared meanwhile.

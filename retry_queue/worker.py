@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import azure.functions as func
 from pydantic import ValidationError
 
-from retry_queue.delivery import Step, deliver, handoff_of
+from retry_queue.delivery import Delivered, Failed, Step, deliver, handoff_of
 from shared.dynamics.dataverse import DataverseClient, dataverse_client
 from shared.opencx.client import OpenCXClient, opencx_client
 from shared.opencx.handoff_message import (
@@ -27,6 +27,7 @@ from shared.opencx.handoff_message import (
 )
 from shared.platform import telemetry
 from shared.platform.deadletter import DeadLetterReason, dead_letter, make_record
+from shared.platform.failure import Failure, Upstream
 from shared.platform.log import get_logger, log_event
 from shared.platform.masking import redact_known
 from shared.platform.queues import QueueProfile, queue_client, send
@@ -59,19 +60,19 @@ def _known_texts(message: HandoffMessage) -> list[str]:
     return texts
 
 
-def _excerpt(message: HandoffMessage, step: Step) -> str | None:
-    text = step.response.error_text
+def _excerpt(message: HandoffMessage, failure: Failure) -> str | None:
+    text = failure.message
     return redact_known(text, _known_texts(message))[:ERROR_EXCERPT_MAX] if text else None
 
 
-def _store(message: HandoffMessage, status: Status, step: Step | None = None, **fields: object) -> None:
+def _store(message: HandoffMessage, status: Status, failure: Failure | None = None, **fields: object) -> None:
     """Record the outcome for support. The store is an aid: its failure is logged, never raised."""
-    if step is not None and status not in (Status.CREATED, Status.DUPLICATE):
+    if failure is not None:
         fields.update(
-            lastErrorTarget=step.target,
-            lastErrorStatus=step.response.status,
-            lastErrorCode=step.response.error_code,
-            lastErrorMessage=_excerpt(message, step),
+            lastErrorTarget=failure.upstream.value,
+            lastErrorStatus=failure.status,
+            lastErrorCode=failure.code,
+            lastErrorMessage=_excerpt(message, failure),
         )
     enrichment = message.enrichment
     try:
@@ -89,9 +90,9 @@ def _store(message: HandoffMessage, status: Status, step: Step | None = None, **
         log_event(logger, "status_store.unavailable", logging.WARNING, **_dimensions(message), error=str(exc))
 
 
-def _record_success(message: HandoffMessage, step: Step, now: datetime) -> None:
+def _record_success(message: HandoffMessage, step: Delivered, now: datetime) -> None:
     channel = message.enrichment.channel if message.enrichment else None
-    _store(message, step.status, step, **step.fields, createdAt=now.isoformat(timespec="milliseconds"))
+    _store(message, step.status, None, **step.fields, createdAt=now.isoformat(timespec="milliseconds"))
     latency_ms = (now - message.receivedAt).total_seconds() * 1000
     if step.status is Status.DUPLICATE:
         telemetry.count("handoffs.duplicate", channel=channel)
@@ -106,32 +107,40 @@ def _record_success(message: HandoffMessage, step: Step, now: datetime) -> None:
         **_dimensions(message),
         outcome="created",
         alreadyExisted=not step.new_row,
-        status=step.response.status,
+        status=step.answer_status,
         e2eLatencyMs=round(latency_ms),
         **step.fields,
     )
 
 
-def _dead_letter_reason(step: Step) -> DeadLetterReason:
-    if step.target == "opencx":
+def _dead_letter_reason(failure: Failure) -> DeadLetterReason:
+    if failure.upstream is Upstream.OPENCX:
         return {
             404: DeadLetterReason.OPENCX_SESSION_NOT_FOUND,
             401: DeadLetterReason.OPENCX_UNAUTHORIZED,
             403: DeadLetterReason.OPENCX_FORBIDDEN,
-        }.get(step.response.status or 0, DeadLetterReason.OPENCX_REFUSED)
+        }.get(failure.status or 0, DeadLetterReason.OPENCX_REFUSED)
     return DeadLetterReason.PERMANENT_ERROR
 
 
+# Failures no upstream answered, so no status names their cause: the operator's action by code.
+_ACTIONS_BY_CODE = {
+    "no_customer": "No active contact matches the customer and CREATE_MISSING_CONTACTS is off, so the "
+    "incident has no customer. Create or merge the contact (or turn CREATE_MISSING_CONTACTS on), then replay.",
+}
+
+
 def _dead_letter(
-    message: HandoffMessage, step: Step, reason: DeadLetterReason, settings: Settings, now: datetime
+    message: HandoffMessage, step: Failed, reason: DeadLetterReason, settings: Settings, now: datetime
 ) -> None:
+    failure = step.failure
     embedded = fit_to_budget(message, DEADLETTER_EMBED_BYTES)
     record = make_record(
         reason,
-        status=step.response.status,
-        error_code=step.response.error_code,
-        error_message=_excerpt(message, step),
-        target=step.target,
+        status=failure.status,
+        error_code=failure.code,
+        error_message=_excerpt(message, failure),
+        target=failure.upstream.value,
         handoffId=message.handoffId,
         sessionId=message.event.conversation_id,
         attempts=message.attempt + 1,
@@ -139,9 +148,11 @@ def _dead_letter(
         lastAttemptAt=now,
         message=embedded.model_dump(mode="json", exclude_none=True),
     )
+    if failure.status is None and failure.code in _ACTIONS_BY_CODE:
+        record = record.model_copy(update={"action": _ACTIONS_BY_CODE[failure.code]})
     dead_letter(record, settings.handoff_queue)
-    _store(message, Status.DEAD_LETTERED, step, deadLetterReason=reason.value)
-    telemetry.count("handoffs.dead_lettered", reason=reason.value, target=step.target)
+    _store(message, Status.DEAD_LETTERED, failure, deadLetterReason=reason.value)
+    telemetry.count("handoffs.dead_lettered", reason=reason.value, target=failure.upstream.value)
     log_event(
         logger,
         "handoff.dead_lettered",
@@ -149,60 +160,62 @@ def _dead_letter(
         **_dimensions(message),
         outcome="dead_lettered",
         reason=reason.value,
-        target=step.target,
+        target=failure.upstream.value,
         operation=step.operation,
-        status=step.response.status,
-        errorCode=step.response.error_code,
+        status=failure.status,
+        errorCode=failure.code,
         action=record.action,
     )
 
 
-def _retry_later(message: HandoffMessage, step: Step, settings: Settings, now: datetime) -> None:
-    throttled = step.outcome is Outcome.THROTTLED
+def _retry_later(message: HandoffMessage, step: Failed, settings: Settings, now: datetime) -> None:
+    failure = step.failure
+    throttled = failure.outcome is Outcome.THROTTLED
     record = AttemptRecord(
         attempt=message.attempt,
         at=now,
-        outcome=step.outcome.value,
-        target=step.target,
-        status=step.response.status,
-        code=step.response.error_code,
-        message=_excerpt(message, step),
+        outcome=failure.outcome.value,
+        target=failure.upstream.value,
+        status=failure.status,
+        code=failure.code,
+        message=_excerpt(message, failure),
     )
     following = message.next_attempt(record, throttled=throttled)
     delay = retry_delay_seconds(
-        message.throttled if throttled else message.attempt, step.response.retry_after, spread=throttled
+        message.throttled if throttled else message.attempt, failure.retry_after, spread=throttled
     )
     send(
         queue_client(settings.handoff_queue, QueueProfile.WORKER),
         following.to_json(),
         visibility_timeout=delay,
     )
-    _store(message, Status.THROTTLED if throttled else Status.RETRYING, step)
-    telemetry.count("handoffs.throttled" if throttled else "handoffs.retried", target=step.target)
+    _store(message, Status.THROTTLED if throttled else Status.RETRYING, failure)
+    telemetry.count("handoffs.throttled" if throttled else "handoffs.retried", target=failure.upstream.value)
     log_event(
         logger,
         "handoff.throttled" if throttled else "handoff.retrying",
         logging.WARNING,
         **_dimensions(message),
-        outcome=step.outcome.value,
-        target=step.target,
+        outcome=failure.outcome.value,
+        target=failure.upstream.value,
         operation=step.operation,
-        status=step.response.status,
-        errorCode=step.response.error_code,
-        retryAfter=step.response.retry_after,
+        status=failure.status,
+        errorCode=failure.code,
+        retryAfter=failure.retry_after,
         delaySeconds=delay,
     )
 
 
 def act(message: HandoffMessage, step: Step, settings: Settings, now: datetime) -> str:
     """One place decides what an outcome means. Returns what was done, for the span and tests."""
-    if step.outcome is Outcome.SUCCESS:
+    if isinstance(step, Delivered):
         _record_success(message, step, now)
         return step.status.value
-    if step.outcome is Outcome.PERMANENT:
-        _dead_letter(message, step, _dead_letter_reason(step), settings, now)
+    outcome = step.failure.outcome
+    if outcome is Outcome.PERMANENT:
+        _dead_letter(message, step, _dead_letter_reason(step.failure), settings, now)
         return "dead_lettered"
-    if step.outcome is Outcome.THROTTLED:
+    if outcome is Outcome.THROTTLED:
         if (now - message.receivedAt).total_seconds() > settings.max_age_seconds:
             _dead_letter(message, step, DeadLetterReason.TOO_OLD, settings, now)
             return "dead_lettered"
@@ -210,7 +223,7 @@ def act(message: HandoffMessage, step: Step, settings: Settings, now: datetime) 
         _dead_letter(message, step, DeadLetterReason.ATTEMPTS_EXHAUSTED, settings, now)
         return "dead_lettered"
     _retry_later(message, step, settings, now)
-    return step.outcome.value
+    return outcome.value
 
 
 def handle(
@@ -226,7 +239,9 @@ def handle(
         # The channel is known only once OpenCX has answered, after the span began.
         span.set_attribute("channel", message.enrichment.channel if message.enrichment else None)
         span.set_attribute("outcome", done)
-        span.set_attribute("status", step.response.status)
+        span.set_attribute(
+            "status", step.answer_status if isinstance(step, Delivered) else step.failure.status
+        )
     return done
 
 

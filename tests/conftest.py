@@ -109,6 +109,7 @@ def opencx(opencx_server, bridge_env: dict[str, str], monkeypatch: pytest.Monkey
     sim.rate_limit = None
     sim.latency = 0.0
     sim.page_size = 50
+    sim.history_order = "oldest_first"
     seed_demo(sim)
     for key, value in sim.env().items():
         monkeypatch.setenv(key, value)

@@ -85,6 +85,25 @@ def test_health_checks_the_messaging_token_channel_and_table(messaging_bridge: M
     assert channel["ok"] is False and "30004" in channel["fix"]
 
 
+def test_health_shows_when_the_reconcile_timer_last_swept(messaging_bridge: MessagingBridge) -> None:
+    bridge = messaging_bridge
+
+    def reconcile_check() -> dict:
+        health = requests.get(
+            f"{bridge.url}/api/health", headers={"x-functions-key": FUNCTION_KEY}, timeout=20
+        ).json()
+        return next(check for check in health["checks"] if check["name"] == "messaging_reconcile")
+
+    assert reconcile_check()["ok"] is True  # no sweep yet, or the runner's own minute tick
+    assert bridge.host.fire_timer("reconcile_timer") == "ok"  # the timer, invoked as its schedule would
+    assert reconcile_check()["ok"] is True and "last sweep" in reconcile_check()["detail"]
+    from shared.messaging.reconcile import SWEEP_PK, SWEEP_RK
+
+    bridge.deps.store.merge({"PartitionKey": SWEEP_PK, "RowKey": SWEEP_RK, "at": 1_000_000_000.0})
+    stale = reconcile_check()
+    assert stale["ok"] is False and "reconcile_timer" in stale["fix"]
+
+
 def test_one_conversation_per_session_through_redeliveries_and_create_faults(
     messaging_bridge: MessagingBridge,
 ) -> None:

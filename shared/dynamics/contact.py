@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from shared.dynamics.dataverse import DataverseClient, DataverseResponse
 from shared.opencx.session import Customer
+from shared.platform.failure import Failure, Upstream
 
 LOOKUP_TOP = 10
 _SELECT = "contactid,emailaddress1,mobilephone,telephone1"
@@ -33,7 +34,7 @@ class ContactMatch:
     contact_id: str | None
     linkage: Linkage
     reason: str  # matched_email, matched_phone, no_identifier, no_match, ambiguous, lookup_failed
-    response: DataverseResponse | None = None
+    failure: Failure | None = None  # set with lookup_failed
 
 
 def phone_forms(e164: str) -> list[str]:
@@ -98,12 +99,12 @@ def find_contact(client: DataverseClient, customer: Customer) -> ContactMatch:
         return ContactMatch(None, Linkage.NONE, "no_identifier")
     response = _query(client, customer.email, phones)
     if not response.ok:
-        return ContactMatch(None, Linkage.NONE, "lookup_failed", response)
+        return ContactMatch(None, Linkage.NONE, "lookup_failed", Failure.of(Upstream.DATAVERSE, response))
     contacts = _rows(response)
     if customer.email and phones and len(contacts) >= LOOKUP_TOP:
         by_email = _query(client, customer.email, [])
         if not by_email.ok:
-            return ContactMatch(None, Linkage.NONE, "lookup_failed", by_email)
+            return ContactMatch(None, Linkage.NONE, "lookup_failed", Failure.of(Upstream.DATAVERSE, by_email))
         if _rows(by_email):
             return _pick(_rows(by_email), customer.email, [])
     return _pick(contacts, customer.email, phones)

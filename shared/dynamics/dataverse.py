@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from shared.platform.credentials import shared_credential
+from shared.platform.failure import Upstream
 from shared.platform.http import CredentialClient, HttpResult
 from shared.platform.settings import get_settings
 
@@ -37,7 +38,7 @@ def read_odata_error(body: dict[str, Any]) -> tuple[str | None, str | None]:
 class DataverseClient(CredentialClient):
     """One per process, OData headers on every request."""
 
-    system = "dataverse"
+    system = Upstream.DATAVERSE
 
     def __init__(
         self,

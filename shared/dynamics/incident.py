@@ -14,6 +14,7 @@ from shared.dynamics.contact import ContactMatch, Linkage
 from shared.dynamics.dataverse import DataverseClient, DataverseResponse
 from shared.dynamics.rows import Created, create_row, get_row
 from shared.opencx.handoff import Handoff
+from shared.platform.failure import Failure, FailureKind, Upstream
 from shared.platform.settings import OwnerType, Settings
 
 ENTITY_SET = "incidents"
@@ -88,15 +89,27 @@ def incident_payload(handoff: Handoff, contact_id: str, settings: Settings) -> d
     return {**settings.incident_extra_fields, **ours}
 
 
+# Settings forbid creating the customer an incident needs: no request was made, nothing to repeat.
+NO_CUSTOMER = Failure(
+    Upstream.DATAVERSE, FailureKind.REFUSED, code="no_customer",
+    message="no contact matches and CREATE_MISSING_CONTACTS is off",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class IncidentOutcome:
-    response: DataverseResponse  # the answer that decided
+    response: DataverseResponse | None  # the last real answer; None when no request was made
     contact: ContactMatch
     incident_id: str | None = None
     ticket_number: str | None = None
     contact_created: bool = False
     existed: bool = False  # an earlier attempt had created it (412 confirmed by GET)
     operation: str = "create_incident"
+    failure: Failure | None = None  # None: contact, incident and queue are all in place
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
 
 
 def ensure_contact(
@@ -126,21 +139,21 @@ def create_incident(
     contact = match
     if not match.contact_id:
         if not settings.create_missing_contacts:
-            return IncidentOutcome(
-                DataverseResponse(status=400, error_code="no_customer",
-                                  error_message="no contact matches and CREATE_MISSING_CONTACTS is off"),
-                match, operation="create_contact",
-            )  # fmt: skip
+            return IncidentOutcome(None, match, operation="create_contact", failure=NO_CUSTOMER)
         contact, created = ensure_contact(client, handoff, match)
         if created is not None and not created.ok:
-            return IncidentOutcome(created.response, match, operation="create_contact")
+            return IncidentOutcome(
+                created.response, match, operation="create_contact", failure=created.failure
+            )
     assert contact.contact_id is not None
     created_incident = create_row(
         client, ENTITY_SET, "incidentid", incident_payload(handoff, contact.contact_id, settings),
         "create_incident", select="incidentid,ticketnumber",
     )  # fmt: skip
     if not created_incident.ok:
-        return IncidentOutcome(created_incident.response, contact, created_incident.row_id)
+        return IncidentOutcome(
+            created_incident.response, contact, created_incident.row_id, failure=created_incident.failure
+        )
     ticket = created_incident.response.body.get("ticketnumber")
     if not ticket:  # a server that ignored Prefer: return=representation: one read, never a failure
         ticket = get_row(
@@ -149,7 +162,10 @@ def create_incident(
     if settings.incident_queue_id:
         queued = add_to_queue(client, settings.incident_queue_id, created_incident.row_id)
         if not queued.ok:
-            return IncidentOutcome(queued, contact, created_incident.row_id, ticket, operation="add_to_queue")
+            return IncidentOutcome(
+                queued, contact, created_incident.row_id, ticket, operation="add_to_queue",
+                failure=Failure.of(Upstream.DATAVERSE, queued),
+            )  # fmt: skip
     return IncidentOutcome(
         created_incident.response, contact, created_incident.row_id, str(ticket) if ticket else None,
         contact_created=contact.linkage is Linkage.CREATED, existed=created_incident.existed,

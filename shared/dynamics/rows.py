@@ -2,7 +2,7 @@
 
 A 412 on create may mean the row exists, but Microsoft's own duplicate example carries an empty
 error code, so the code proves nothing: a GET of that id decides. Present is success; absent is a
-transient failure and the create is tried again later.
+transient failure (a `Failure`, not a made-up answer) and the create is tried again later.
 """
 
 from __future__ import annotations
@@ -11,17 +11,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.dynamics.dataverse import DataverseClient, DataverseResponse
+from shared.platform.failure import Failure, FailureKind, Upstream
 
 
 @dataclass(frozen=True)
 class Created:
-    response: DataverseResponse  # the answer that decided: the create's, or the confirming GET's
+    response: DataverseResponse  # the last real answer: the create's, or the confirming GET's
     row_id: str
     existed: bool = False  # True: an earlier attempt had created it (412 confirmed by GET)
+    failure: Failure | None = None  # None: the row exists
 
     @property
     def ok(self) -> bool:
-        return self.response.ok
+        return self.failure is None
+
+
+def answered(response: DataverseResponse, row_id: str, *, existed: bool = False) -> Created:
+    """A create (or confirming read) decided by this answer."""
+    failure = None if response.ok else Failure.of(Upstream.DATAVERSE, response)
+    return Created(response, row_id, existed=existed, failure=failure)
 
 
 def row_path(entity_set: str, row_id: str) -> str:
@@ -54,15 +62,18 @@ def create_row(
     else:
         response = client.post(entity_set, operation, payload)
     if response.status != 412:
-        return Created(response, row_id)
+        return answered(response, row_id)
     confirm = get_row(client, entity_set, row_id, select or id_column, f"confirm_{operation}")
     if confirm.ok:
-        return Created(confirm, row_id, existed=True)
+        return answered(confirm, row_id, existed=True)
     if confirm.status == 404:
         # The 412 was not "already exists" (a concurrency check, a plugin): retry the create later.
-        return Created(DataverseResponse(status=503, error_code=response.error_code,
-                                         error_message="412 on create, but the row is absent"), row_id)  # fmt: skip
-    return Created(confirm, row_id)
+        absent = Failure(
+            Upstream.DATAVERSE, FailureKind.TRANSIENT, status=412, code=response.error_code,
+            message="412 on create, but the row is absent",
+        )  # fmt: skip
+        return Created(response, row_id, failure=absent)
+    return answered(confirm, row_id)
 
 
 def is_open(response: DataverseResponse) -> bool:

@@ -93,8 +93,11 @@ def work_item_payload(handoff: Handoff, workstream_id: str, contact: ContactMatc
     return payload
 
 
-def _about_contact(created: Created, contact_id: str) -> bool:
-    """Dataverse names the missing row in its 404 ("contact With Id = ... Does Not Exist")."""
+def _contact_gone(created: Created, contact_id: str) -> bool:
+    """A 404 that names the linked contact ("contact With Id = ... Does Not Exist")."""
+    failure = created.failure
+    if failure is None or failure.status != 404:
+        return False
     text = (created.response.error_message or "").lower()
     return contact_id.lower() in text or "contact with id" in text
 
@@ -106,7 +109,7 @@ def create_work_item(
     POST without it: an unlinked item beats no item. Any other 404 (a wrong workstream) is final."""
     payload = work_item_payload(handoff, workstream_id, contact)
     created = create_row(client, ENTITY_SET, "activityid", payload, "create_work_item")
-    if created.response.status == 404 and contact.contact_id and _about_contact(created, contact.contact_id):
+    if contact.contact_id and _contact_gone(created, contact.contact_id):
         del payload[CONTACT_BIND]
         contact = ContactMatch(None, Linkage.NONE, "contact_gone")
         created = create_row(client, ENTITY_SET, "activityid", payload, "create_work_item")

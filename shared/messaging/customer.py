@@ -20,7 +20,7 @@ import azure.functions as func
 
 from shared.messaging.accept import Accepted, accept
 from shared.messaging.deps import process_deps
-from shared.messaging.outbox import Direction, Entry, EntryKind, iso_at
+from shared.messaging.outbox import Direction, Entry, EntryKind
 from shared.messaging.store import StoreUnavailable
 from shared.opencx.events import CLOSED, CUSTOMER_EVENTS
 from shared.platform import telemetry
@@ -29,6 +29,7 @@ from shared.platform.log import get_logger, log_event
 from shared.platform.problem import json_response, problem
 from shared.platform.queues import QueueUnavailable
 from shared.platform.settings import Settings
+from shared.platform.times import iso_at
 from shared.platform.tracing import current_traceparent
 
 logger = get_logger("customer_events")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
 from enum import StrEnum
 
 from shared.messaging.continuation import continue_conversation
@@ -27,12 +26,12 @@ from shared.messaging.links import Link
 from shared.messaging.outbox import Direction, Entry, EntryKind, EntryState
 from shared.messaging.sending import Delivered, Restart, deliver
 from shared.messaging.store import Conflict
-from shared.opencx.history import instant
 from shared.platform import telemetry
 from shared.platform.deadletter import DeadLetterReason
 from shared.platform.failure import Failure, FailureKind, Upstream
 from shared.platform.log import get_logger, log_event
 from shared.platform.retry_policy import Outcome, retry_delay_seconds
+from shared.platform.times import instant, iso_at
 
 logger = get_logger("relay")
 
@@ -141,8 +140,8 @@ def _drain_leased(deps: RelayDeps, lease: Lease, pending: list[Entry]) -> tuple[
             return DrainOutcome.CONTINUED, None  # the entries found lost go first, in a fresh drain
         if isinstance(result, Delivered):
             count += result.forwarded
-            deps.outbox.update(entry, state=EntryState.SENT, sentAt=_now(), attempts=entry.attempts + 1,
-                               messageId=result.message_id)  # fmt: skip
+            deps.outbox.update(entry, state=EntryState.SENT, sentAt=iso_at(deps.clock()), attempts=entry.attempts + 1,
+                               messageId=result.message_id, twin=True if result.twin else None)  # fmt: skip
             deps.links.record_count(conversation_id, direction, count, **result.notes)
             _log_sent(deps, entry, link, result)
             if entry.kind is EntryKind.END:
@@ -205,10 +204,6 @@ def _log_sent(deps: RelayDeps, entry: Entry, link: Link, result: Delivered) -> N
         seq=entry.seq, kind=entry.kind.value, attempts=entry.attempts + 1, forwarded=result.forwarded,
         alreadyDelivered=result.already, relayLatencyMs=round(_age_seconds(deps, entry.received_at) * 1000),
     )  # fmt: skip
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _age_seconds(deps: RelayDeps, at: str | None) -> float:

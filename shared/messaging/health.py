@@ -11,6 +11,10 @@
   API requests" (configure-custom-messaging-channel.md), so when MESSAGING_CLIENT_ID is set and not
   among them, the channel's own calls would be refused. What Microsoft really sends is checked by
   the go-live token probe (`make golive`).
+- `messaging_reconcile`: when the reconciliation timer last swept (MESSAGING_RECONCILE_SECONDS is
+  how old a conversation's last read must be; the timer ticks every minute). Failing when the last
+  sweep is older than RECONCILE_STALE_SECONDS: the timer is not running, and rep messages Microsoft's
+  webhook gives up on would stay lost.
 Each returns (ok, detail, fix).
 """
 
@@ -98,8 +102,37 @@ def _webhook_app(settings: Settings) -> Result:
     return True, f"webhook callers limited to {' '.join(allowed)} ({source})", None
 
 
+RECONCILE_STALE_SECONDS = 600.0  # ten missed ticks
+
+
+def _reconcile(settings: Settings) -> Result:
+    import time
+
+    from shared.messaging.deps import process_deps
+    from shared.messaging.reconcile import last_sweep
+    from shared.messaging.store import StoreUnavailable
+
+    every = f"conversations read when quiet for {settings.messaging_reconcile_seconds:g} s"
+    try:
+        swept = last_sweep(process_deps())
+    except StoreUnavailable as exc:
+        return False, f"last sweep unreadable: {exc}", "Check the table endpoint and its role."
+    if swept is None:
+        return True, f"no sweep recorded yet ({every})", None
+    age = time.time() - swept
+    if age > RECONCILE_STALE_SECONDS:
+        return (
+            False,
+            f"the last sweep was {age:.0f} s ago ({every})",
+            "The reconcile_timer function is not running: check that it is enabled and the app is started; "
+            "until it runs, rep messages Microsoft's webhook gave up on are not recovered.",
+        )
+    return True, f"last sweep {age:.0f} s ago ({every})", None
+
+
 def messaging_jobs(settings: Settings) -> dict[str, Callable[[], Result]]:
     return {
+        "messaging_reconcile": lambda: _reconcile(settings),
         "messaging_webhook_app": lambda: _webhook_app(settings),
         "messaging_token": lambda: _token(settings),
         "messaging_channel": lambda: _channel(settings),

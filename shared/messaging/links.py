@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from shared.messaging.outbox import Direction
 from shared.messaging.store import MessagingStore, Row, conversation_pk, session_pk
+from shared.platform.times import iso_at
 
 # A table string property holds 64 KiB (32K UTF-16 characters): the create context stays well under.
 CONTEXT_MAX_CHARS = 30_000
@@ -88,10 +88,6 @@ def _link(row: Row, session_id: str | None = None, conversation_id: str | None =
     )
 
 
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
-
-
 def fit_context(context: dict[str, Any]) -> str:
     """The create context as JSON that fits a table property: context entries dropped from the end."""
     customer = context.get("customercontext") or {}
@@ -143,9 +139,9 @@ class Links:
         kept); the conversation it talked to before, if another, is marked replaced."""
         previous = self.store.get(session_pk(session_id), "map")
         existing = self.store.get(conversation_pk(conversation_id), "map")
-        created = (existing or {}).get("createdAt") or _iso(now)
+        created = (existing or {}).get("createdAt") or iso_at(now)
         common = {"handoffId": handoff_id, "channel": channel, "state": LinkState.OPEN.value,
-                  "updatedAt": _iso(now), "createdAt": created}  # fmt: skip
+                  "updatedAt": iso_at(now), "createdAt": created}  # fmt: skip
         self.store.merge(
             {
                 "PartitionKey": conversation_pk(conversation_id),
@@ -169,12 +165,12 @@ class Links:
         if old and old != conversation_id:
             self.store.merge(
                 {"PartitionKey": conversation_pk(old), "RowKey": "map", "state": LinkState.REPLACED.value,
-                 "replacedBy": conversation_id, "closedAt": _iso(now)}
+                 "replacedBy": conversation_id, "closedAt": iso_at(now)}
             )  # fmt: skip
 
     def close(self, link: Link, by: str, *, now: float) -> None:
         """A real end: a later handoff of the session starts a new conversation."""
-        fields = {"state": LinkState.CLOSED.value, "closedBy": by, "closedAt": _iso(now)}
+        fields = {"state": LinkState.CLOSED.value, "closedBy": by, "closedAt": iso_at(now)}
         self.store.merge({"PartitionKey": conversation_pk(link.conversation_id), "RowKey": "map", **fields})
         current = self.store.get(session_pk(link.session_id), "map")
         if current and current.get("conversationId") == link.conversation_id:

@@ -20,11 +20,11 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from shared.messaging.store import Conflict, MessagingStore, Row, StoreUnavailable, conversation_pk
+from shared.platform.times import instant
 
 DEDUP_WINDOW_SECONDS = 60.0  # > Microsoft's 3 tries x 10 s timeout, with room for clock skew
 RETENTION_SECONDS = 86_400.0  # an id-keyed dedup row, and a finished conversation's rows
@@ -66,6 +66,7 @@ class Entry:
     event_at: str | None = None  # the source event's own time (customer messages)
     message_id: str | None = None  # the Messaging API's id: of a rep message, or of what we sent
     recovered: bool = False  # found lost by the reconciliation, not delivered by the webhook
+    twin: bool = False  # marked sent without sending: a second copy of a message the customer has
     seq: int = 0
     state: EntryState = EntryState.PENDING
     attempts: int = 0
@@ -116,11 +117,6 @@ def _kind(value: object) -> EntryKind:
     return EntryKind.END if value == EntryKind.END.value else EntryKind.MESSAGE
 
 
-def iso_at(at: float) -> str:
-    """An instant as the outbox writes times (`receivedAt`)."""
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
-
-
 def entry_rk(direction: Direction, seq: int) -> str:
     return f"e|{direction.value}|{seq:020d}"
 
@@ -131,18 +127,8 @@ def dedup_rk(direction: Direction, key: str) -> str:
 
 def seq_for(received_at: str | None, now: float) -> int:
     """Arrival time in microseconds: the order entries are sent in."""
-    at = _timestamp(received_at)
+    at = instant(received_at)
     return int((at if at is not None else now) * 1_000_000)
-
-
-def _timestamp(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 class Outbox:
@@ -273,5 +259,6 @@ def _entry(conversation_id: str, row: Row) -> Entry:
         state=EntryState(str(row.get("state") or "pending")),
         attempts=int(row.get("attempts") or 0),
         claimed_at=float(row["claimedAt"]) if row.get("claimedAt") is not None else None,
+        twin=bool(row.get("twin")),
         etag=row.get("_etag"),
     )

@@ -9,10 +9,12 @@ send answer's for a customer message) and, for a send whose answer was lost, by 
 message is the rep's. A rep message is:
 - *delivered* when a webhook entry with the same text arrived within MATCH_WINDOW of its timestamp
   (the entry then records the id);
-- *lost* when it is older than the settle time and matches nothing: it is appended to the outbox
-  toward the customer, keyed by its id, so a second look never sends it twice (and a webhook retry
-  that still arrives later is recognised as its twin by the drain);
-- *unsettled* otherwise (the webhook may still be retrying it): looked at next time.
+- *lost* when it matches nothing: it is appended to the outbox toward the customer, keyed by its id,
+  so a second look never sends it twice. A webhook copy that still arrives later (a retry, or a
+  delivery in flight while the sweep read) is its *twin*: before sending a webhook entry with the
+  same text as a recovered one, the drain counts the rep's messages with that text in the
+  conversation and the entries that account for them, and sends only when there are more messages
+  (a rep who says "ok" twice reaches the customer twice). Unreadable: sent (at least once).
 
 Microsoft asks not to poll this endpoint, so it is a safety net, not the path: read before the
 OpenCX session is closed at a conversation's end, and by a timer sweep for conversations quiet
@@ -22,23 +24,23 @@ for MESSAGING_RECONCILE_SECONDS, one read per conversation per sweep.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from shared.messaging.deps import RelayDeps
 from shared.messaging.links import Link
 from shared.messaging.outbox import Direction, Entry, EntryState
-from shared.opencx.history import instant
 from shared.platform import telemetry
 from shared.platform.failure import Failure, FailureKind, Upstream
 from shared.platform.log import get_logger, log_event
+from shared.platform.times import instant, iso_at
 
 logger = get_logger("reconcile")
 
-# A message this fresh may still be on its way to the webhook (the first try has 10 s): looked at
-# next time. A webhook retry that still arrives after its message was found lost is caught by the
-# drain (sending.py: a twin of a recovered message is not sent again).
-SETTLE_SECONDS = 20.0
+# How old a message must be before the sweep calls it lost. Zero: a message the webhook is still
+# delivering may be recovered too, and its webhook copy is then recognised as a twin by the drain
+# (`is_twin_of_recovered`), so nothing waits on a guess about Microsoft's retry timing.
+SETTLE_SECONDS = 0.0
+TWIN_WINDOW_SECONDS = 120.0  # Microsoft's three tries of 10 s end well within this
 MATCH_BEFORE_SECONDS = 10.0  # a webhook entry received a little before the message's timestamp (skew)
 MATCH_AFTER_SECONDS = 90.0  # ... or up to the last retry after it
 OVERLAP_SECONDS = 120.0  # each read starts a little before where the last one ended
@@ -52,10 +54,6 @@ class Reconciled:
     gone: bool = False  # the conversation's messages are no longer readable (404 / 30013)
     failure: Failure | None = None
     complete: bool = True
-
-
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
 
 
 def _is_event(message: dict[str, Any]) -> bool:
@@ -86,7 +84,7 @@ def reconcile(
     if before is not None:
         pages = END_PAGES
     start_at = instant(link.reconciled_until)
-    start = _iso(start_at - OVERLAP_SECONDS) if start_at is not None else None
+    start = iso_at(start_at - OVERLAP_SECONDS) if start_at is not None else None
     messages: list[dict[str, Any]] = []
     continuation: str | None = None
     complete = False
@@ -110,10 +108,10 @@ def reconcile(
         until = min([last_seen or now, *unsettled])
     # An incomplete read is due again at the next sweep: it goes on from where it stopped.
     deps.links.note(
-        link.conversation_id, reconciledUntil=_iso(until), reconciledAt=_iso(now) if complete else None
+        link.conversation_id, reconciledUntil=iso_at(until), reconciledAt=iso_at(now) if complete else None
     )
     if added:
-        deps.links.note(link.conversation_id, lostFoundAt=_iso(now))
+        deps.links.note(link.conversation_id, lostFoundAt=iso_at(now))
         telemetry.count("relay.reconciled", atEnd=before is not None)
         log_event(logger, "relay.reconciled", conversationId=link.conversation_id, added=added, matched=matched,
                   atEnd=before is not None)  # fmt: skip
@@ -161,7 +159,7 @@ def _relay_lost(
             direction=Direction.TO_CUSTOMER,
             text=text or None,
             attachments=[a for a in message.get("attachments") or [] if isinstance(a, dict)],
-            received_at=_iso(received),
+            received_at=iso_at(received),
             message_id=message_id,
             recovered=True,
         )
@@ -183,6 +181,15 @@ def _matching(entries: list[Entry], text: str, at: float) -> Entry | None:
     return None
 
 
+SWEEP_PK, SWEEP_RK = "reconcile", "last-sweep"  # health reads when the timer last ran
+
+
+def last_sweep(deps: RelayDeps) -> float | None:
+    """When the last sweep ended (epoch seconds), or None."""
+    row = deps.store.get(SWEEP_PK, SWEEP_RK)
+    return float(row["at"]) if row and row.get("at") is not None else None
+
+
 def sweep(deps: RelayDeps, *, limit: int = 200) -> dict[str, int]:
     """The timer's work: every open conversation quiet for MESSAGING_RECONCILE_SECONDS is read once;
     lost messages are queued for the customer; dedup rows that can no longer match are purged."""
@@ -197,14 +204,61 @@ def sweep(deps: RelayDeps, *, limit: int = 200) -> dict[str, int]:
         checked = reconcile(deps, link)
         if checked.gone:
             report["gone"] += 1
-            deps.links.note(link.conversation_id, reconcileGone=True, reconciledAt=_iso(now))
+            deps.links.note(link.conversation_id, reconcileGone=True, reconciledAt=iso_at(now))
         elif checked.failure is not None:
             report["failed"] += 1
-            deps.links.note(link.conversation_id, reconciledAt=_iso(now))  # not again until due
+            deps.links.note(link.conversation_id, reconciledAt=iso_at(now))  # not again until due
         if checked.added:
             report["added"] += checked.added
             deps.queue.drain_later(link.conversation_id, Direction.TO_CUSTOMER)
         report["purged"] += deps.outbox.purge(link.conversation_id)
+    deps.store.merge({"PartitionKey": SWEEP_PK, "RowKey": SWEEP_RK, "at": now, **report})
     telemetry.count("relay.reconcile_sweeps")
     log_event(logger, "relay.reconcile_sweep", **report)
     return report
+
+
+def is_twin_of_recovered(deps: RelayDeps, entry: Entry, link: Link) -> bool:
+    """Whether this entry is a second copy of one rep message: one came by the webhook, one was
+    recovered by the reconciliation. Asked for a recovered entry, and for any entry while a recent
+    look recovered something; then the rep's messages with this text close in time are counted
+    against the entries with this text that reached the customer, and the entry is a twin when they
+    are all accounted for. Cannot tell (the read fails): not a twin, so it is sent (at least once)."""
+    received = instant(entry.received_at)
+    found_at = instant(link.lost_found_at)
+    # A copy arrives after the recovery, or was waiting to be sent when it happened.
+    recent = found_at is not None and received is not None and received - found_at <= TWIN_WINDOW_SECONDS
+    if received is None or deps.messaging is None or not (entry.recovered or recent):
+        return False
+    wanted = (entry.text or "").strip()
+    nearby = [
+        other
+        for other in deps.outbox.entries(link.conversation_id, Direction.TO_CUSTOMER)
+        if other.seq != entry.seq
+        and (other.text or "").strip() == wanted
+        and abs((instant(other.received_at) or 0.0) - received) <= TWIN_WINDOW_SECONDS
+    ]
+    if not nearby or not (entry.recovered or any(other.recovered for other in nearby)):
+        return False
+    delivered = [other for other in nearby if other.state is EntryState.SENT and not other.twin]
+    if not delivered:
+        return False
+    start = min([received, *(instant(o.received_at) or received for o in nearby)]) - TWIN_WINDOW_SECONDS
+    answer = deps.messaging.list_messages(link.conversation_id, start=iso_at(start))
+    if not answer.ok:
+        return False
+    ours = {link.start_message_id} | {
+        e.message_id for e in deps.outbox.entries(link.conversation_id, Direction.TO_REP) if e.message_id
+    }
+    said = [
+        message
+        for message in answer.messages
+        if not _is_event(message)
+        and str(message.get("messageId") or "") not in ours
+        and _text(message) == wanted
+        and abs((instant(message.get("timestamp")) or 0.0) - received) <= TWIN_WINDOW_SECONDS
+    ]
+    twin = len(said) <= len(delivered)
+    if twin:
+        log_event(logger, "relay.twin_skipped", conversationId=link.conversation_id, seq=entry.seq)
+    return twin

@@ -7,18 +7,18 @@ it) or a `Failure`; the drain decides what a failure means for the entry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from shared.messaging.bodies import build_message_activity
 from shared.messaging.deps import RelayDeps
 from shared.messaging.links import Link
 from shared.messaging.outbox import Direction, Entry, EntryKind, EntryState
-from shared.messaging.reconcile import reconcile
-from shared.opencx.history import Position, instant, read_history
+from shared.messaging.reconcile import is_twin_of_recovered, reconcile
+from shared.opencx.history import Position, read_history
 from shared.opencx.send import build_agent_message, opencx_attachment
 from shared.platform.failure import Failure, FailureKind, Upstream
 from shared.platform.limits import MESSAGING_TEXT_MAX_CHARS
+from shared.platform.times import instant, iso_at
 
 CLOCK_SKEW_SECONDS = 2.0
 
@@ -29,6 +29,7 @@ class Delivered:
     message_id: str | None = None  # the Messaging API's id of what we sent
     notes: dict[str, Any] = field(default_factory=dict)  # facts for the conversation's link row
     already: bool = False  # found already delivered (an uncertain send looked up)
+    twin: bool = False  # a second copy of a message the customer has: marked sent, never sent
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,8 @@ def _to_customer(deps: RelayDeps, entry: Entry, link: Link, tried_before: bool) 
         return _end_for_customer(deps, entry, link)
     if tried_before and _already_delivered(deps, entry, link):
         return Delivered(already=True)
-    if entry.message_id is None and _twin_of_recovered(deps, entry, link):
-        return Delivered(forwarded=0, already=True)
+    if is_twin_of_recovered(deps, entry, link):
+        return Delivered(forwarded=0, already=True, twin=True)
     attachments = [a for a in (opencx_attachment(item) for item in entry.attachments) if a]
     if not (entry.text or "").strip() and not attachments:
         return Delivered(forwarded=0)  # nothing a customer could read (an attachment without a URL)
@@ -87,29 +88,6 @@ def _end_for_customer(deps: RelayDeps, entry: Entry, link: Link) -> Result:
     return Failure.of(Upstream.OPENCX, answer)
 
 
-TWIN_WINDOW_SECONDS = 120.0  # Microsoft's webhook retries end well within this after the message
-
-
-def _twin_of_recovered(deps: RelayDeps, entry: Entry, link: Link) -> bool:
-    """A webhook delivery of a rep message the reconciliation already recovered (a retry that came
-    after the message was given up for lost): the customer has it, or will from the recovered entry.
-    Only looked for when a recent look found lost messages, so the usual send costs nothing more."""
-    found_at, received = instant(link.lost_found_at), instant(entry.received_at)
-    if found_at is None or received is None or received - found_at > TWIN_WINDOW_SECONDS:
-        return False
-    wanted = (entry.text or "").strip()
-    for other in deps.outbox.entries(link.conversation_id, Direction.TO_CUSTOMER):
-        recovered_at = instant(other.received_at)
-        if (
-            other.recovered
-            and other.seq != entry.seq
-            and (other.text or "").strip() == wanted
-            and (recovered_at is not None and abs(received - recovered_at) <= TWIN_WINDOW_SECONDS)
-        ):
-            return True
-    return False
-
-
 def _already_delivered(deps: RelayDeps, entry: Entry, link: Link) -> bool:
     """True when the session's history holds more agent messages with this text, written since the
     bridge received this one, than other entries with the same text sent since (a rep may say "ok"
@@ -118,7 +96,7 @@ def _already_delivered(deps: RelayDeps, entry: Entry, link: Link) -> bool:
     since = instant(entry.received_at)
     if since is None:
         return False
-    after = Position(datetime.fromtimestamp(since - CLOCK_SKEW_SECONDS, UTC).isoformat())
+    after = Position(iso_at(since - CLOCK_SKEW_SECONDS))
     read = read_history(deps.opencx, link.session_id, max_pages=deps.settings.history_max_pages, after=after)
     if read.failure is not None:
         return False

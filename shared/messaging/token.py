@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from shared.platform.settings import is_loopback
+from shared.platform.setting_values import is_loopback
 
 ALGORITHMS = ("RS256",)  # Entra signs access tokens with RS256; never `none`, never HS*
 DEFAULT_LEEWAY_SECONDS = 60.0

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
+from shared.platform.failure import Upstream
 from shared.platform.http import HttpResult, JsonHttpClient
 from shared.platform.settings import get_settings
 
@@ -33,7 +34,7 @@ def session_path(conversation_id: str) -> str:
 
 
 class OpenCXClient(JsonHttpClient):
-    system = "opencx"
+    system = Upstream.OPENCX
 
     def __init__(self, base_url: str, api_key: str, *, read_timeout: float = 10.0, **options: Any) -> None:
         super().__init__(

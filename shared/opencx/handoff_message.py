@@ -38,7 +38,7 @@ class AttemptRecord(BaseModel):
     attempt: int
     at: datetime
     outcome: str
-    target: str | None = None  # opencx or dataverse
+    target: str | None = None  # an Upstream value: opencx, dataverse or messaging
     status: int | None = None
     code: str | None = None
     message: Annotated[str | None, Field(max_length=300)] = None

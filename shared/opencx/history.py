@@ -10,11 +10,11 @@ reading stops early: everything past it is older still.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from shared.opencx.client import OpenCXClient
 from shared.opencx.session import TranscriptLine, next_cursor, transcript_lines
 from shared.platform.http import HttpResult
+from shared.platform.times import instant
 
 
 @dataclass(frozen=True)
@@ -31,16 +31,6 @@ class HistoryRead:
     complete: bool  # False: the ceiling of pages was reached with more to read
     failure: HttpResult | None = None  # the answer that stopped the reading, when one did
     pages: int = 0
-
-
-def instant(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 def order_key(line: TranscriptLine) -> tuple[float, str]:

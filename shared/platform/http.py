@@ -8,16 +8,24 @@ credential: callers name each call with a stable `operation` instead.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 
 from shared.platform import telemetry
 from shared.platform.log import get_logger, log_event
@@ -31,20 +39,60 @@ INLINE_RETRY_PAUSES = (0.4, 1.5)
 # A 504 may come after the service acted: retried inline only where a repeat is harmless.
 _INLINE_RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _INLINE_RETRY_STATUSES_UNSAFE = frozenset({500, 502, 503})
-NOT_SENT = ("connect:", "token:")  # transport errors that prove nothing reached the service
+# No retries inside urllib3 (this client decides), errors raised as they are, a 3xx returned as is.
+_NO_RETRIES = urllib3.Retry(total=0, read=False, redirect=False, raise_on_status=False)
+
+
+class Transport(StrEnum):
+    """Why a call got no answer. Decided from the exception's type, never from its text."""
+
+    CONNECT_FAILED = "connect_failed"  # refused, unresolvable, or timed out while connecting
+    NO_TOKEN = "no_token"  # noqa: S105 - no credential could be had: the request was never sent
+    TIMEOUT = "timeout"  # sent, and no answer within the read timeout
+    DROPPED = "dropped"  # the connection broke after sending, or the answer could not be read
+
+    @property
+    def sent_nothing(self) -> bool:
+        """True when nothing reached the service, so repeating the request is always safe."""
+        return self in (Transport.CONNECT_FAILED, Transport.NO_TOKEN)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps: causes, contexts and urllib3's `reason`."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        reason = current.reason if isinstance(current, MaxRetryError) else None
+        current = reason or current.__cause__ or current.__context__
+
+
+def transport_failure(exc: BaseException) -> tuple[Transport, str]:
+    """The kind of transport failure and a stable label for logs (requests' names, which log
+    queries already use: ConnectTimeout, ConnectionError, ReadTimeout)."""
+    chain = list(_chain(exc))
+    if any(isinstance(e, NewConnectionError | ConnectionRefusedError) for e in chain):
+        return Transport.CONNECT_FAILED, "ConnectionError"
+    if any(isinstance(e, ConnectTimeoutError) for e in chain):
+        return Transport.CONNECT_FAILED, "ConnectTimeout"
+    if any(isinstance(e, ReadTimeoutError | TimeoutError) for e in chain):
+        return Transport.TIMEOUT, "ReadTimeout"
+    return Transport.DROPPED, "ConnectionError"
 
 
 @dataclass(frozen=True)
 class HttpResult:
     """What a caller needs of an answer: status, parsed body, the upstream's error, Retry-After."""
 
-    status: int | None  # None: no answer (connection dropped, timeout, no token)
+    status: int | None  # None: no answer; `transport` says why
     body: dict[str, Any] = field(default_factory=dict)
     error_code: str | None = None
     error_message: str | None = None
     retry_after: float | None = None
-    transport_error: str | None = None
+    transport_error: str | None = None  # a label for logs and operators; decide on `transport`
     correlation_id: str | None = None
+    transport: Transport | None = None
 
     @property
     def ok(self) -> bool:
@@ -54,6 +102,37 @@ class HttpResult:
     def error_text(self) -> str | None:
         """The upstream's message, else what went wrong on the wire."""
         return self.error_message or self.transport_error
+
+
+def environment_settings(url: str) -> tuple[dict[str, str], str | None]:
+    """The proxies (HTTP(S)_PROXY, honouring NO_PROXY) and CA bundle (REQUESTS_CA_BUNDLE,
+    CURL_CA_BUNDLE) that requests would read from the environment for `url`. requests reads them
+    on every request, walking the whole environment twice: a fifth of the worker's CPU per
+    handoff (docs/benchmarks.md). Read once per client instead; a Functions worker's environment
+    does not change while it runs."""
+    import os
+
+    from requests.utils import get_environ_proxies
+
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    return dict(get_environ_proxies(url)), bundle
+
+
+def _pool(base_url: str, pool_size: int, timeout: urllib3.Timeout) -> urllib3.PoolManager:
+    """A connection pool with the environment's proxy and CA bundle (requests' defaults: certifi)."""
+    import certifi
+
+    proxies, bundle = environment_settings(base_url)
+    options: dict[str, Any] = {
+        "num_pools": 2,
+        "maxsize": pool_size,
+        "block": False,
+        "retries": _NO_RETRIES,
+        "timeout": timeout,
+        "ca_certs": bundle or certifi.where(),
+    }
+    proxy = proxies.get(urlsplit(base_url).scheme) or proxies.get("all")
+    return urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
 
 
 class AuthUnavailable(Exception):
@@ -67,10 +146,16 @@ def no_error_fields(_body: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
-class JsonHttpClient:
-    """A pooled session with bounded timeouts. Subclasses supply `auth_headers` and `read_error`."""
+# What requests sent by default and the services may rely on.
+_BASE_HEADERS = {"Accept-Encoding": "gzip, deflate"}
 
-    system = "http"
+
+class JsonHttpClient:
+    """A pooled urllib3 client with bounded timeouts. Subclasses supply `auth_headers` and
+    `read_error`. urllib3 rather than requests: requests' per-request session machinery (settings
+    merged from the environment, cookies, hooks) was over half of the worker's CPU per call."""
+
+    system: str = "http"  # an Upstream for the product's clients: names the logger, metric and span
     result_type: type[HttpResult] = HttpResult
 
     def __init__(
@@ -88,11 +173,8 @@ class JsonHttpClient:
         self.timeout = (connect_timeout, read_timeout)
         self.inline_retry_pauses = inline_retry_pauses
         self.read_error = read_error
-        self.default_headers = dict(default_headers or {})
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        self.default_headers = {**_BASE_HEADERS, **(default_headers or {})}
+        self.pool = _pool(base_url, pool_size, urllib3.Timeout(connect=connect_timeout, read=read_timeout))
         self._logger = get_logger(self.system)
 
     def auth_headers(self) -> dict[str, str]:
@@ -104,36 +186,49 @@ class JsonHttpClient:
         return False
 
     def close(self) -> None:
-        self.session.close()
+        self.pool.clear()
+
+    @property
+    def session(self) -> JsonHttpClient:
+        """Compatibility for callers that close `client.session` (devtools/golive): the client no
+        longer has a requests session, and closing it is all such callers do. Use `close()`."""
+        return self
+
+    def _url(self, path: str, params: Mapping[str, str] | None) -> str:
+        url = self.base_url + path
+        if params:
+            url += ("&" if "?" in path else "?") + urlencode(params)
+        return url
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> urllib3.BaseHTTPResponse:
+        merged = {**self.default_headers, **self.auth_headers(), **(headers or {})}
+        body: bytes | None = None
+        if json is not None:
+            body = _dumps(json)
+            merged.setdefault("Content-Type", "application/json")
+        return self.pool.urlopen(method, self._url(path, params), body=body, headers=merged, redirect=False)
 
     def _exchange(self, method: str, path: str, operation: str, kwargs: dict[str, Any]) -> HttpResult:
         started = time.perf_counter()
         status: int | None = None
         try:
-            headers = {**self.default_headers, **self.auth_headers(), **kwargs.pop("headers", {})}
-            response = self.session.request(
-                method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
-            )
-        except requests.ConnectTimeout as exc:
-            result = self.result_type(status=None, transport_error=f"connect:{type(exc).__name__}")
-        except requests.ConnectionError as exc:
-            # Refused before a byte was sent is safe to repeat; a reset after sending is not.
-            refused = "NewConnectionError" in repr(exc) or "ConnectionRefused" in repr(exc)
-            prefix = "connect:" if refused else ""
-            result = self.result_type(status=None, transport_error=prefix + type(exc).__name__)
-        except requests.RequestException as exc:
-            result = self.result_type(status=None, transport_error=type(exc).__name__)
+            response = self._send(method, path, **kwargs)
         except AuthUnavailable as exc:
-            result = self.result_type(status=None, transport_error=f"token:{exc}")
+            result = self.result_type(status=None, transport_error=str(exc), transport=Transport.NO_TOKEN)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            transport, label = transport_failure(exc)
+            result = self.result_type(status=None, transport_error=label, transport=transport)
         else:
-            status = response.status_code
-            body: dict[str, Any] = {}
-            if response.content:
-                try:
-                    parsed = response.json()
-                    body = parsed if isinstance(parsed, dict) else {"value": parsed}
-                except ValueError:
-                    body = {}
+            status = response.status
+            body = _parse_body(response.data)
             code, message = self.read_error(body) if status >= 300 else (None, None)
             result = self.result_type(
                 status=status,
@@ -155,6 +250,7 @@ class JsonHttpClient:
             method=method,
             status=status if status is not None else 0,
             errorCode=result.error_code,
+            transport=result.transport,
             transportError=result.transport_error,
             correlationId=result.correlation_id,
             durationMs=round(elapsed_ms, 1),
@@ -162,7 +258,7 @@ class JsonHttpClient:
         return result
 
     def _send_once(self, method: str, path: str, operation: str, kwargs: dict[str, Any]) -> HttpResult:
-        # Our own client span: the auto-instrumented one would export the URL, query and all.
+        # Our own client span: an auto-instrumented one would export the URL, query and all.
         with telemetry.span(f"{self.system} {operation}", None, "client", operation=operation) as span:
             result = self._exchange(method, path, operation, dict(kwargs))
             span.set_attribute("status", result.status or 0)
@@ -175,7 +271,8 @@ class JsonHttpClient:
         retries for a bare 5xx without Retry-After and a dropped connection: a customer is
         waiting. `retry_drops=False` for a request that is not safe to repeat (a message send with
         no idempotency key): an answer lost after sending, or a 504, is then returned, never sent
-        again here; a connection that never opened is still retried (nothing was sent)."""
+        again here; a connection that never opened is still retried (nothing was sent).
+        `kwargs`: `json` (a body), `params` (the query), `headers`."""
         pauses = list(self.inline_retry_pauses)
         renewed = False
         while True:
@@ -184,7 +281,7 @@ class JsonHttpClient:
                 renewed = True
                 continue
             if result.status is None:
-                retry_inline = retry_drops or (result.transport_error or "").startswith(NOT_SENT)
+                retry_inline = retry_drops or (result.transport is not None and result.transport.sent_nothing)
             else:
                 statuses = _INLINE_RETRY_STATUSES if retry_drops else _INLINE_RETRY_STATUSES_UNSAFE
                 retry_inline = result.status in statuses and result.retry_after is None
@@ -203,6 +300,22 @@ class JsonHttpClient:
 
     def patch(self, path: str, operation: str, payload: dict[str, Any]) -> HttpResult:
         return self.request("PATCH", path, operation, json=payload)
+
+
+def _dumps(payload: Any) -> bytes:
+    """As requests encodes `json=`: no NaN, UTF-8."""
+    return json.dumps(payload, allow_nan=False).encode("utf-8")
+
+
+def _parse_body(data: bytes) -> dict[str, Any]:
+    """A JSON object as is, a JSON array as {"value": [...]}, anything else as {}."""
+    if not data:
+        return {}
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
 
 
 class CredentialClient(JsonHttpClient):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from enum import Enum
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shared.platform.credentials import shared_credential
 from shared.platform.settings import StorageConnection, get_settings
@@ -59,13 +59,22 @@ def make_queue_client(storage: StorageConnection, queue_name: str, profile: Queu
         "read_timeout": read_timeout,
     }
     if storage.connection_string:
-        return QueueClient.from_connection_string(storage.connection_string, queue_name, **options)
-    return QueueClient(
-        storage.queue_service_uri or "",
-        queue_name,
-        credential=shared_credential(storage.client_id),
-        **options,
-    )
+        connection_string = storage.connection_string
+
+        def build(**extra: Any) -> QueueClient:
+            return QueueClient.from_connection_string(connection_string, queue_name, **options, **extra)
+    else:
+        credential = shared_credential(storage.client_id)
+
+        def build(**extra: Any) -> QueueClient:
+            return QueueClient(
+                storage.queue_service_uri or "", queue_name, credential=credential, **options, **extra
+            )
+
+    # The transport needs the endpoint (for NO_PROXY): a first client, never used, tells it.
+    from shared.platform.sdk_transport import sdk_http_options
+
+    return build(**sdk_http_options(build().url, connect_timeout, read_timeout))
 
 
 @lru_cache(maxsize=16)
@@ -79,13 +88,20 @@ def queue_client(queue_name: str, profile: QueueProfile) -> QueueClient:
 NEVER_EXPIRES = -1
 
 
+class Sent(NamedTuple):
+    """A sent message: what it takes to withdraw it again."""
+
+    id: str
+    pop_receipt: str
+
+
 def send(
     client: QueueClient,
     text: str,
     visibility_timeout: int | None = None,
     time_to_live: int | None = NEVER_EXPIRES,
-) -> str:
-    """Send and return the message id; create the queue once if it does not exist yet (Azurite)."""
+) -> Sent:
+    """Send; create the queue once if it does not exist yet (Azurite)."""
     from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 
     try:
@@ -97,4 +113,16 @@ def send(
             sent = client.send_message(text, visibility_timeout=visibility_timeout, time_to_live=time_to_live)
     except AzureError as exc:
         raise QueueUnavailable(f"{type(exc).__name__} on queue {client.queue_name}") from exc
-    return str(sent.id)
+    return Sent(str(sent.id), str(sent.pop_receipt))
+
+
+def withdraw(client: QueueClient, sent: Sent) -> bool:
+    """Delete a message this process just sent. False when it could not be (a consumer already
+    holds it, or storage is down): callers use this only where a leftover copy is harmless."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        client.delete_message(sent.id, sent.pop_receipt)
+    except AzureError:
+        return False
+    return True

@@ -6,30 +6,23 @@ never echoing a secret's value.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import ipaddress
-import json
 import os
-import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
 from urllib.parse import urlsplit
 
+from shared.platform import setting_values as read
+from shared.platform.setting_values import DEADLETTER_SUFFIX
+
 STORAGE_SETTING = "AzureWebJobsStorage"
-_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
-_QUEUE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-))+[a-z0-9]$")
-_DEADLETTER_SUFFIX = "-deadletter"
 _POISON_SUFFIX = "-poison"
 
 
 def deadletter_queue_of(queue: str) -> str:
     """Where a queue's dead letters go: `<queue>-deadletter`, for the handoff and the relay queue alike."""
-    return queue + _DEADLETTER_SUFFIX
+    return queue + DEADLETTER_SUFFIX
 
 
 class SettingsError(RuntimeError):
@@ -131,132 +124,6 @@ class Settings:
         return self.workstreams.get(channel) or self.default_queue_id
 
 
-def is_loopback(host: str) -> bool:
-    """localhost or a loopback address: the only hosts plain http is allowed for."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _root_url(
-    name: str, raw: str | None, problems: dict[str, str], *, example: str, default: str = ""
-) -> str:
-    """An https service root (plain http only on loopback), without a trailing slash."""
-    value = (raw or "").strip() or default
-    if not value:
-        problems[name] = f"missing (e.g. {example})"
-        return ""
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        problems[name] = f"must be an absolute https URL such as {example}"
-    elif parts.scheme == "http" and not is_loopback(parts.hostname):
-        problems[name] = "must use https (plain http is allowed only for loopback hosts)"
-    elif parts.query or parts.fragment:
-        problems[name] = "must not carry a query or a fragment"
-    return value.rstrip("/")
-
-
-def _dataverse_url(raw: str | None, problems: dict[str, str]) -> str:
-    value = _root_url("DATAVERSE_URL", raw, problems, example="https://contoso.crm.dynamics.com")
-    if value and "DATAVERSE_URL" not in problems and urlsplit(value).path not in ("", "/"):
-        problems["DATAVERSE_URL"] = "must be the environment root, without a path such as /api/data"
-    return value
-
-
-def _guid(name: str, raw: str | None, problems: dict[str, str], required: bool) -> str | None:
-    if not raw:
-        if required:
-            problems[name] = "missing (a GUID)"
-        return None
-    try:
-        return str(uuid.UUID(raw.strip()))
-    except ValueError:
-        problems[name] = "must be a GUID"
-        return None
-
-
-def _webhook_secrets(raw: str | None, problems: dict[str, str]) -> tuple[str, ...]:
-    """Optional: OpenCX documents no signature. When set, every delivery must be signed."""
-    name = "OPENCX_WEBHOOK_SECRET"
-    if not raw or not raw.strip():
-        return ()
-    secrets = tuple(raw.split())
-    for position, secret in enumerate(secrets, start=1):
-        if not secret.startswith("whsec_"):
-            problems[name] = f"secret #{position} must start with whsec_"
-            break
-        try:
-            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-        except (binascii.Error, ValueError):
-            problems[name] = f"secret #{position} is not valid base64 after whsec_"
-            break
-        if len(key) < 16:
-            problems[name] = f"secret #{position} is shorter than 16 bytes"
-            break
-    return secrets
-
-
-def _required_text(name: str, raw: str | None, problems: dict[str, str], hint: str) -> str:
-    value = (raw or "").strip()
-    if not value:
-        problems[name] = f"missing ({hint})"
-    elif not value.isascii() or not value.isprintable() or any(char.isspace() for char in value):
-        problems[name] = "must be printable ASCII without spaces (a header value)"
-    return value
-
-
-def _optional_text(name: str, raw: str | None, problems: dict[str, str], max_length: int = 200) -> str | None:
-    value = (raw or "").strip()
-    if not value:
-        return None
-    if len(value) > max_length or any(ord(char) < 0x20 for char in value):
-        problems[name] = f"must be at most {max_length} printable characters"
-    return value
-
-
-def _choice(
-    name: str, raw: str | None, problems: dict[str, str], enum: type[StrEnum], default: StrEnum
-) -> Any:
-    value = (raw or "").strip().lower()
-    if not value:
-        return default
-    try:
-        return enum(value)
-    except ValueError:
-        problems[name] = "must be one of " + ", ".join(member.value for member in enum)
-        return default
-
-
-def _flag(name: str, raw: str | None, problems: dict[str, str], default: bool) -> bool:
-    value = (raw or "").strip().lower()
-    if not value:
-        return default
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    problems[name] = "must be true or false"
-    return default
-
-
-def _json_object(name: str, raw: str | None, problems: dict[str, str]) -> dict[str, object]:
-    """A JSON object of extra Dataverse columns. A bad value is named, its content never echoed."""
-    if not raw or not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        problems[name] = "must be a JSON object (it is not valid JSON)"
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(key, str) and key for key in value):
-        problems[name] = "must be a JSON object of column names to values"
-        return {}
-    return value
-
-
 def _storage(env: Mapping[str, str], problems: dict[str, str]) -> StorageConnection:
     connection_string = env.get(STORAGE_SETTING, "").strip()
     if connection_string:
@@ -291,52 +158,6 @@ def _storage(env: Mapping[str, str], problems: dict[str, str]) -> StorageConnect
     )
 
 
-def _queue_name(setting: str, raw: str | None, problems: dict[str, str], default: str) -> str:
-    name = (raw or default).strip()
-    longest = name + _DEADLETTER_SUFFIX
-    if not _QUEUE_NAME.match(name) or len(longest) > 63:
-        problems[setting] = (
-            "must be a storage queue name (lowercase letters, digits, single hyphens) short enough "
-            "that '<name>-deadletter' stays within 63 characters"
-        )
-    return name
-
-
-def _bounded_number(
-    name: str,
-    raw: str | None,
-    problems: dict[str, str],
-    *,
-    kind: type[int] | type[float],
-    default: float,
-    low: float,
-    high: float,
-) -> float:
-    """An optional number setting: the default when unset, a named problem when out of bounds."""
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        problems[name] = "must be a whole number" if kind is int else "must be a number"
-        return default
-    if not low <= value <= high:
-        problems[name] = f"must be between {low:g} and {high:g}"
-    return value
-
-
-def _table_name(setting: str, raw: str | None, problems: dict[str, str]) -> str | None:
-    if raw is None or not raw.strip():
-        return None
-    if not _TABLE_NAME.match(raw.strip()):
-        problems[setting] = "must be a table name: a letter, then 2-62 letters or digits"
-    return raw.strip()
-
-
-def _number(env: Mapping[str, str], name: str, problems: dict[str, str], **bounds: Any) -> float:
-    return _bounded_number(name, env.get(name), problems, **bounds)
-
-
 def _messaging(env: Mapping[str, str], problems: dict[str, str]) -> MessagingSettings:
     """Required only in mode `messaging`; the caller discards these problems in the other mode."""
     audience = tuple((env.get("MESSAGING_WEBHOOK_AUDIENCE") or "").split())
@@ -347,30 +168,32 @@ def _messaging(env: Mapping[str, str], problems: dict[str, str]) -> MessagingSet
     jwks = (env.get("MESSAGING_JWKS_URL") or "").strip() or None
     if jwks:
         parts = urlsplit(jwks)
-        if not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname or ""))):
+        if not (
+            parts.scheme == "https" or (parts.scheme == "http" and read.is_loopback(parts.hostname or ""))
+        ):
             problems["MESSAGING_JWKS_URL"] = "must be https, or plain http on a loopback host (tests)"
     return MessagingSettings(
-        api_url=_root_url(
+        api_url=read.root_url(
             "MESSAGING_API_URL",
             env.get("MESSAGING_API_URL"),
             problems,
             example="https://m-<org id>.<geo>.omnichannelengagementhub.com",
         ),
-        channel_id=_guid("MESSAGING_CHANNEL_ID", env.get("MESSAGING_CHANNEL_ID"), problems, True) or "",
-        organization_id=_guid(
+        channel_id=read.guid("MESSAGING_CHANNEL_ID", env.get("MESSAGING_CHANNEL_ID"), problems, True) or "",
+        organization_id=read.guid(
             "MESSAGING_ORGANIZATION_ID", env.get("MESSAGING_ORGANIZATION_ID"), problems, True
         )
         or "",
-        token_scope=_required_text(
+        token_scope=read.required_text(
             "MESSAGING_TOKEN_SCOPE",
             env.get("MESSAGING_TOKEN_SCOPE"),
             problems,
             "https://<org>-c.<zone>.dynamics.com/.default",
         ),
-        tenant_id=_guid("MESSAGING_TENANT_ID", env.get("MESSAGING_TENANT_ID"), problems, True) or "",
+        tenant_id=read.guid("MESSAGING_TENANT_ID", env.get("MESSAGING_TENANT_ID"), problems, True) or "",
         webhook_audience=audience,
         jwks_url=jwks,
-        client_id=_guid("MESSAGING_CLIENT_ID", env.get("MESSAGING_CLIENT_ID"), problems, False),
+        client_id=read.guid("MESSAGING_CLIENT_ID", env.get("MESSAGING_CLIENT_ID"), problems, False),
         client_secret=(env.get("MESSAGING_CLIENT_SECRET") or "").strip() or None,
         webhook_app_ids=_webhook_app_ids(env, problems),
     )
@@ -383,7 +206,7 @@ def _webhook_app_ids(env: Mapping[str, str], problems: dict[str, str]) -> tuple[
     raw = (env.get(name) or "").split() or (env.get("MESSAGING_CLIENT_ID") or "").split()[:1]
     if not raw:
         problems[name] = "missing (the app id of the channel's registration; default MESSAGING_CLIENT_ID)"
-    ids = tuple(dict.fromkeys(_guid(name, value, problems, True) or "" for value in raw))
+    ids = tuple(dict.fromkeys(read.guid(name, value, problems, True) or "" for value in raw))
     return tuple(i for i in ids if i)
 
 
@@ -395,7 +218,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """
     env = os.environ if env is None else env
     problems: dict[str, str] = {}
-    mode = _choice("DELIVERY_MODE", env.get("DELIVERY_MODE"), problems, DeliveryMode, DeliveryMode.WORK_ITEM)
+    mode = read.choice(
+        "DELIVERY_MODE", env.get("DELIVERY_MODE"), problems, DeliveryMode, DeliveryMode.WORK_ITEM
+    )
     messaging_problems: dict[str, str] = {}
     messaging = _messaging(env, messaging_problems)
     if mode is DeliveryMode.MESSAGING:
@@ -404,7 +229,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         channel: value
         for channel in ("sms", "whatsapp", "web")
         if (
-            value := _guid(
+            value := read.guid(
                 f"WORKSTREAM_ID_{channel.upper()}",
                 env.get(f"WORKSTREAM_ID_{channel.upper()}"),
                 problems,
@@ -413,66 +238,69 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         )
     }
     settings = Settings(
-        dataverse_url=_dataverse_url(env.get("DATAVERSE_URL"), problems),
-        default_queue_id=_guid("DEFAULT_QUEUE_ID", env.get("DEFAULT_QUEUE_ID"), problems, True) or "",
-        opencx_api_key=_required_text(
+        dataverse_url=read.dataverse_url(env.get("DATAVERSE_URL"), problems),
+        default_queue_id=read.guid("DEFAULT_QUEUE_ID", env.get("DEFAULT_QUEUE_ID"), problems, True) or "",
+        opencx_api_key=read.required_text(
             "OPENCX_API_KEY", env.get("OPENCX_API_KEY"), problems, "an OpenCX API key with chat-sessions:read"
         ),
         storage=_storage(env, problems),
-        webhook_secrets=_webhook_secrets(env.get("OPENCX_WEBHOOK_SECRET"), problems),
-        opencx_api_url=_root_url(
+        webhook_secrets=read.webhook_secrets(env.get("OPENCX_WEBHOOK_SECRET"), problems),
+        opencx_api_url=read.root_url(
             "OPENCX_API_URL",
             env.get("OPENCX_API_URL"),
             problems,
             example="https://api.open.cx",
             default="https://api.open.cx",
         ),
-        opencx_timeout=_number(
+        opencx_timeout=read.number(
             env, "OPENCX_TIMEOUT_SECONDS", problems, kind=float, default=10.0, low=1, high=60
         ),
-        organization_id=_optional_text("OPENCX_ORGANIZATION_ID", env.get("OPENCX_ORGANIZATION_ID"), problems),
+        organization_id=read.optional_text(
+            "OPENCX_ORGANIZATION_ID", env.get("OPENCX_ORGANIZATION_ID"), problems
+        ),
         delivery_mode=mode,
         workstreams=workstreams,
         incident_priority=int(
-            _number(env, "INCIDENT_PRIORITY", problems, kind=int, default=2, low=1, high=999_999)
+            read.number(env, "INCIDENT_PRIORITY", problems, kind=int, default=2, low=1, high=999_999)
         ),
-        incident_owner_id=_guid("INCIDENT_OWNER_ID", env.get("INCIDENT_OWNER_ID"), problems, False),
-        incident_owner_type=_choice(
+        incident_owner_id=read.guid("INCIDENT_OWNER_ID", env.get("INCIDENT_OWNER_ID"), problems, False),
+        incident_owner_type=read.choice(
             "INCIDENT_OWNER_TYPE", env.get("INCIDENT_OWNER_TYPE"), problems, OwnerType, OwnerType.USER
         ),
-        incident_queue_id=_guid("INCIDENT_QUEUE_ID", env.get("INCIDENT_QUEUE_ID"), problems, False),
-        incident_extra_fields=_json_object(
+        incident_queue_id=read.guid("INCIDENT_QUEUE_ID", env.get("INCIDENT_QUEUE_ID"), problems, False),
+        incident_extra_fields=read.json_object(
             "INCIDENT_EXTRA_FIELDS", env.get("INCIDENT_EXTRA_FIELDS"), problems
         ),
-        create_missing_contacts=_flag(
+        create_missing_contacts=read.flag(
             "CREATE_MISSING_CONTACTS", env.get("CREATE_MISSING_CONTACTS"), problems, True
         ),
-        handoff_queue=_queue_name("HANDOFF_QUEUE", env.get("HANDOFF_QUEUE"), problems, "handoffs"),
+        handoff_queue=read.queue_name("HANDOFF_QUEUE", env.get("HANDOFF_QUEUE"), problems, "handoffs"),
         max_attempts=int(
-            _number(env, "HANDOFF_MAX_ATTEMPTS", problems, kind=int, default=10, low=1, high=100)
+            read.number(env, "HANDOFF_MAX_ATTEMPTS", problems, kind=int, default=10, low=1, high=100)
         ),
-        max_age_seconds=_number(
+        max_age_seconds=read.number(
             env, "HANDOFF_MAX_AGE_SECONDS", problems, kind=int, default=86_400, low=60, high=7 * 86_400
         ),
-        dedup_window_seconds=_number(
+        dedup_window_seconds=read.number(
             env, "HANDOFF_DEDUP_WINDOW_SECONDS", problems, kind=int, default=900, low=0, high=86_400
         ),
         history_max_pages=int(
-            _number(env, "HISTORY_MAX_PAGES", problems, kind=int, default=20, low=1, high=100)
+            read.number(env, "HISTORY_MAX_PAGES", problems, kind=int, default=20, low=1, high=100)
         ),
-        azure_client_id=_guid("AZURE_CLIENT_ID", env.get("AZURE_CLIENT_ID"), problems, False),
-        dataverse_timeout=_number(
+        azure_client_id=read.guid("AZURE_CLIENT_ID", env.get("AZURE_CLIENT_ID"), problems, False),
+        dataverse_timeout=read.number(
             env, "DATAVERSE_TIMEOUT_SECONDS", problems, kind=float, default=15.0, low=1, high=120
         ),
-        status_table=_table_name("HANDOFF_STATUS_TABLE", env.get("HANDOFF_STATUS_TABLE"), problems),
-        opencx_agent_sender=_optional_text(
+        status_table=read.table_name("HANDOFF_STATUS_TABLE", env.get("HANDOFF_STATUS_TABLE"), problems),
+        opencx_agent_sender=read.optional_text(
             "OPENCX_AGENT_SENDER", env.get("OPENCX_AGENT_SENDER"), problems, 40
         )
         or "agent",
         messaging=messaging,
-        messaging_queue=_queue_name("MESSAGING_QUEUE", env.get("MESSAGING_QUEUE"), problems, "messaging"),
-        messaging_table=_table_name("MESSAGING_TABLE", env.get("MESSAGING_TABLE"), problems) or "messaging",
-        messaging_reconcile_seconds=_number(
+        messaging_queue=read.queue_name("MESSAGING_QUEUE", env.get("MESSAGING_QUEUE"), problems, "messaging"),
+        messaging_table=read.table_name("MESSAGING_TABLE", env.get("MESSAGING_TABLE"), problems)
+        or "messaging",
+        messaging_reconcile_seconds=read.number(
             env, "MESSAGING_RECONCILE_SECONDS", problems, kind=float, default=300, low=0, high=86_400
         ),
     )

@@ -84,14 +84,24 @@ def make_table_client(storage: StorageConnection, name: str, profile: StoreProfi
         "retry_backoff_factor": 0.2,
     }
     if storage.connection_string:
-        return TableClient.from_connection_string(storage.connection_string, name, **options)
-    if not storage.table_service_uri:
-        raise StoreUnavailable(
-            "no table service URI: set AzureWebJobsStorage__tableServiceUri or __accountName"
-        )
-    return TableClient(
-        storage.table_service_uri, name, credential=shared_credential(storage.client_id), **options
-    )
+        connection_string = storage.connection_string
+
+        def build(**extra: Any) -> TableClient:
+            return TableClient.from_connection_string(connection_string, name, **options, **extra)
+    else:
+        if not storage.table_service_uri:
+            raise StoreUnavailable(
+                "no table service URI: set AzureWebJobsStorage__tableServiceUri or __accountName"
+            )
+        service_uri, credential = storage.table_service_uri, shared_credential(storage.client_id)
+
+        def build(**extra: Any) -> TableClient:
+            return TableClient(service_uri, name, credential=credential, **options, **extra)
+
+    # The transport needs the endpoint (for NO_PROXY): a first client, never used, tells it.
+    from shared.platform.sdk_transport import sdk_http_options
+
+    return build(**sdk_http_options(build().url, connect_timeout, read_timeout))
 
 
 def _create_table(client: TableClient) -> None:

@@ -314,6 +314,63 @@ def test_ten_identical_concurrent_deliveries_are_accepted_once(bridge_env, caplo
     assert 1 <= len(queued) <= 10 and {m["handoffId"] for m in queued} == {expected_id(SMS)}
 
 
+def test_the_duplicate_check_does_not_hold_the_enqueue_up(bridge_env, monkeypatch):
+    """The lookup and the enqueue run at once: while the lookup is held, the message is already
+    queued; the answer waits for both."""
+    import threading
+
+    import handoff_trigger.ingress as ingress
+
+    released = threading.Event()
+    real = ingress.get_row
+
+    def held(*args, **kwargs):
+        released.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingress, "get_row", held)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(post, SMS)
+        deadline = time.monotonic() + 10
+        while not messages(bridge_env) and time.monotonic() < deadline:
+            released.wait(0.02)  # polling the queue, not sleeping for an outcome
+        queued_while_held = len(messages(bridge_env))
+        assert not pending.done()
+        released.set()
+        assert pending.result().status_code == 202
+    assert queued_while_held == 1
+
+
+def test_a_duplicate_is_answered_200_even_while_the_queue_is_down(bridge_env, monkeypatch):
+    import re
+
+    from devtools.ports import free_port
+
+    assert post(SMS).status_code == 202
+    wait_for_status_writes()
+    dead = re.sub(
+        r"QueueEndpoint=http://127\.0\.0\.1:\d+",
+        f"QueueEndpoint=http://127.0.0.1:{free_port()}",
+        bridge_env["AzureWebJobsStorage"],
+    )
+    monkeypatch.setenv("AzureWebJobsStorage", dead)
+    reset_process_caches()
+    again = post(SMS)
+    assert again.status_code == 200 and answer(again)["duplicate"] is True
+
+
+def test_a_lookup_that_never_answers_counts_as_not_accepted(monkeypatch, caplog):
+    from concurrent.futures import Future
+
+    import handoff_trigger.ingress as ingress
+
+    monkeypatch.setattr(ingress, "_LOOKUP_WAIT_SECONDS", 0.01)
+    never: Future[bool] = Future()
+    assert ingress._was_accepted(never, {"handoffId": "h_never"}) is False
+    mine = own_records(caplog, correlated={"handoffId": {"h_never"}})
+    assert [getattr(r, "event", None) for r in mine] == ["status_store.unavailable"]
+
+
 # --- validation ---------------------------------------------------------------------------------
 
 

@@ -96,6 +96,7 @@ APP_SETTINGS: dict[str, FromParameter | FromSecret | Fixed] = {
     "MESSAGING_WEBHOOK_APP_ID": FromParameter(
         "messagingWebhookAppId", f"{guid(11)} {guid(12)}", f"{guid(11)} {guid(12)}"
     ),
+    "MESSAGING_RECONCILE_SECONDS": FromParameter("messagingReconcileSeconds", 120, "120"),
     "MESSAGING_CLIENT_SECRET": FromSecret("messagingClientSecret", "entra-client-secret-value"),
     "OPENCX_AGENT_SENDER": FromParameter("opencxAgentSender", "human_agent", "human_agent"),
 }
@@ -187,7 +188,7 @@ def test_defaults_are_the_app_documented_defaults_and_empty_optionals_stay_unset
         "HANDOFF_MAX_ATTEMPTS": "10",
         "HANDOFF_MAX_AGE_SECONDS": "86400",
         "HANDOFF_DEDUP_WINDOW_SECONDS": "900",
-        "HISTORY_MAX_PAGES": "5",
+        "HISTORY_MAX_PAGES": "20",
         "OPENCX_TIMEOUT_SECONDS": "10",
         "OPENCX_AGENT_SENDER": "agent",
     }

@@ -259,3 +259,129 @@ def test_a_long_history_in_either_order_gives_the_rep_its_newest_lines(
     _settled(bridge, conversation_id, Direction.TO_REP)
     forwarded: list[Any] = _to_rep(bridge, conversation_id)
     assert forwarded == ["The newest words"]  # nothing older than the handoff, nothing twice
+
+
+# ---------------------------------------------------------------------------- what can go wrong there
+
+
+def test_a_sweep_that_finds_the_conversation_gone_never_reads_it_again(
+    messaging_bridge: MessagingBridge,
+) -> None:
+    bridge = messaging_bridge
+    bridge.sim.rep.greeting = None
+    gone = bridge.handoff(WEB_SESSION_ID)
+    bridge.sim.end_silently(gone, reason="timeout")
+    later = _later(get_settings().messaging_reconcile_seconds + 1)
+    try:
+        report = sweep(later)
+        assert (report["due"], report["gone"]) == (1, 1), report
+        assert later.links.by_conversation(gone).reconcile_gone
+        _later_by(later, get_settings().messaging_reconcile_seconds + 1)
+        assert sweep(later)["due"] == 0
+    finally:
+        later.close(5)
+    assert bridge.deps.links.by_session(WEB_SESSION_ID).open  # a silent end never closes the session
+
+
+def test_a_sweep_that_cannot_read_says_so_and_reads_again_when_due(messaging_bridge: MessagingBridge) -> None:
+    from devtools.messaging_sim import FaultRule as MessagingFault
+
+    bridge = messaging_bridge
+    bridge.sim.rep.greeting = None
+    conversation_id = bridge.handoff(SMS_SESSION_ID)
+    bridge.sim.add_fault(MessagingFault(kind="status", operation="messages", status=503, times=3))
+    later = _later(get_settings().messaging_reconcile_seconds + 1)
+    try:
+        assert sweep(later)["failed"] == 1  # three tries (two inline retries), then it says so
+        assert sweep(later)["due"] == 0  # not again at once: the next read waits its turn
+        _later_by(later, get_settings().messaging_reconcile_seconds + 1)
+        report = sweep(later)
+        assert (report["due"], report["failed"]) == (1, 0)
+    finally:
+        later.close(5)
+    assert bridge.deps.links.by_conversation(conversation_id).open
+
+
+def test_a_continuation_whose_create_fails_is_retried_and_still_delivers_once(
+    messaging_bridge: MessagingBridge,
+) -> None:
+    from devtools.messaging_sim import FaultRule as MessagingFault
+
+    bridge = messaging_bridge
+    bridge.sim.rep.greeting = None
+    bridge.sim.rep.auto_reply = False
+    first = bridge.handoff(SMS_SESSION_ID)
+    bridge.sim.end_silently(first)
+    bridge.sim.add_fault(MessagingFault(kind="status", operation="create", status=503, times=3))
+    reply = bridge.opencx.customer_reply(SMS_SESSION_ID, "Hello again")
+    assert bridge.post_event(reply).status_code == 202
+    wait_for(lambda: bridge.deps.links.by_session(SMS_SESSION_ID).conversation_id != first, 40, "continued")
+    second = bridge.deps.links.by_session(SMS_SESSION_ID).conversation_id
+    wait_for(lambda: "Hello again" in _to_rep(bridge, second), 30, "the message in the new conversation")
+    _settled(bridge, second, Direction.TO_REP)
+    assert _to_rep(bridge, second).count("Hello again") == 1
+    live = [c for c in bridge.sim.store.all() if c.customer_id == SMS_SESSION_ID and c.active]
+    assert [c.conversation_id for c in live] == [second]
+
+
+def test_a_reps_attachment_reaches_opencx_in_the_documented_fields(messaging_bridge: MessagingBridge) -> None:
+    """OpenCX's send takes `message.attachments[{name, url, base64, mime_type}]`; the simulator refuses
+    anything else (the old `{url, name, type}` would be a 400)."""
+    bridge = messaging_bridge
+    bridge.sim.rep.greeting = None
+    conversation_id = bridge.handoff(SMS_SESSION_ID)
+    label = {"contentType": "application/pdf", "contentUrl": "https://files.example.com/label.pdf",
+             "content": None, "name": "return-label.pdf", "thumbnailUrl": None}  # fmt: skip
+    bridge.sim.rep.say(conversation_id, "Your return label", attachments=[label])
+    wait_for(lambda: bool(bridge.opencx.sent_to(SMS_SESSION_ID)), 15, "the message with its file")
+    [sent] = bridge.opencx.sent_to(SMS_SESSION_ID)
+    assert sent.body["message"]["attachments"] == [
+        {
+            "name": "return-label.pdf",
+            "url": "https://files.example.com/label.pdf",
+            "mime_type": "application/pdf",
+        }
+    ]
+
+
+def test_a_late_webhook_copy_of_a_recovered_message_is_not_sent_twice(
+    messaging_bridge: MessagingBridge,
+) -> None:
+    bridge = messaging_bridge
+    bridge.sim.rep.greeting = None
+    bridge.sim.rep.auto_reply = False
+    conversation_id = bridge.handoff(SMS_SESSION_ID)
+    dropped = bridge.sim.rep.say(conversation_id, "Your case is escalated", drop=True)
+    later = _later(get_settings().messaging_reconcile_seconds + 1)
+    try:
+        assert sweep(later)["added"] == 1
+    finally:
+        later.close(5)
+    wait_for(
+        lambda: "Your case is escalated" in _to_customer(bridge, SMS_SESSION_ID), 15, "the recovered message"
+    )
+    bridge.sim.rep.redeliver(dropped)  # Microsoft's copy arrives after all
+    assert bridge.sim.rep.wait_delivered(10)
+    _settled(bridge, conversation_id)
+    assert _to_customer(bridge, SMS_SESSION_ID).count("Your case is escalated") == 1
+
+
+def test_the_same_text_lost_once_and_delivered_once_reaches_the_customer_twice(
+    messaging_bridge: MessagingBridge,
+) -> None:
+    bridge = messaging_bridge
+    bridge.sim.rep.greeting = None
+    bridge.sim.rep.auto_reply = False
+    conversation_id = bridge.handoff(SMS_SESSION_ID)
+    bridge.sim.rep.say(conversation_id, "ok", drop=True)
+    later = _later(get_settings().messaging_reconcile_seconds + 1)
+    try:
+        assert sweep(later)["added"] == 1  # the first "ok", lost on the webhook
+    finally:
+        later.close(5)
+    wait_for(lambda: "ok" in _to_customer(bridge, SMS_SESSION_ID), 15, "the recovered ok")
+    bridge.sim.rep.say(conversation_id, "ok")  # the rep says it again, delivered this time
+    assert bridge.sim.rep.wait_delivered(10)
+    wait_for(lambda: _to_customer(bridge, SMS_SESSION_ID).count("ok") == 2, 15, "the second ok")
+    _settled(bridge, conversation_id)
+    assert _to_customer(bridge, SMS_SESSION_ID).count("ok") == 2

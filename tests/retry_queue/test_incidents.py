@@ -135,6 +135,10 @@ def test_create_missing_contacts_off_dead_letters_naming_it(bridge_env, datavers
     assert handle(message) == "dead_lettered"
     [record] = deadletters(bridge_env)
     assert "CREATE_MISSING_CONTACTS" in (record.get("errorMessage") or "") + record["action"]
+    assert "CREATE_MISSING_CONTACTS" in record["action"]
+    # No request was made, so the record carries the code and no made-up HTTP status.
+    assert record["errorCode"] == "no_customer" and "lastStatus" not in record
+    assert record["reason"] == "permanent_error" and record["target"] == "dataverse"
     assert dataverse.incidents == [] and dataverse.contacts == []
 
 

@@ -348,6 +348,28 @@ def test_after_the_rep_closed_it_a_new_row_is_created(bridge_env, dataverse, ope
     assert len(dataverse.work_items) == 2
 
 
+def test_earlier_row_unreadable_for_a_while_retries_the_handoff(bridge_env, dataverse, opencx, monkeypatch):
+    spy = spy_requeue(monkeypatch)
+    assert handle(message_for(handoff_id="h_first")) == "created"
+    dataverse.add_fault(DvFault("status", operation="get_work_item", status=503, retry_after=3, times=1))
+    second = message_for(handoff_id="h_second")
+    assert handle(second) == "transient"
+    assert len(dataverse.work_items) == 1
+    [requeued] = spy.messages()
+    assert not requeued.dedupPassed  # decided on the retry, once the row can be read
+    row = status_of(second)
+    assert (row["lastErrorTarget"], row["lastErrorStatus"]) == ("dataverse", 503)
+
+
+@pytest.mark.parametrize("status", [404, 403])
+def test_earlier_row_gone_or_refused_creates_a_new_one(bridge_env, dataverse, opencx, status):
+    assert handle(message_for(handoff_id="h_first")) == "created"
+    dataverse.add_fault(DvFault("status", operation="get_work_item", status=status, times=1))
+    assert handle(message_for(handoff_id="h_second")) == "created"
+    assert len(dataverse.work_items) == 2
+    assert deadletters(bridge_env) == []
+
+
 def test_dedup_window_zero_turns_it_off(bridge_env, dataverse, opencx, monkeypatch):
     settings_env(monkeypatch, HANDOFF_DEDUP_WINDOW_SECONDS="0")
     assert handle(message_for(handoff_id="h_first")) == "created"

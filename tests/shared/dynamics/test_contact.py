@@ -14,6 +14,7 @@ from shared.dynamics.contact import (
 )
 from shared.dynamics.dataverse import dataverse_client
 from shared.opencx.session import Customer
+from shared.platform.failure import FailureKind, Upstream
 
 PHONE = "+14155550123"
 
@@ -104,4 +105,5 @@ def test_failed_lookup_is_returned_not_raised(dataverse):
 
     dataverse.add_fault(FaultRule("status", operation="contact_lookup", status=403))
     match = lookup(Customer(phone=PHONE))
-    assert match.reason == "lookup_failed" and match.response is not None and match.response.status == 403
+    assert match.reason == "lookup_failed" and match.failure is not None and match.failure.status == 403
+    assert match.failure.upstream is Upstream.DATAVERSE and match.failure.kind is FailureKind.REFUSED

@@ -9,6 +9,7 @@ import pytest
 from devtools.dataverse_sim import FaultRule
 from shared.dynamics.dataverse import dataverse_client
 from shared.dynamics.rows import create_row, get_row, is_open
+from shared.platform.failure import FailureKind
 
 
 def contact_body(contact_id: str) -> dict:
@@ -41,7 +42,10 @@ def test_412_confirmed_by_get_is_success_whatever_its_code(dataverse, code):
 def test_412_for_an_absent_row_is_transient(dataverse):
     dataverse.add_fault(FaultRule("status", operation="create_contact", status=412, code="", times=1))
     created = create(str(uuid.uuid4()))
-    assert not created.ok and created.response.status == 503
+    # The real answer stays the 412; the decision is a transient Failure, not a made-up 503.
+    assert not created.ok and created.response.status == 412
+    assert created.failure is not None and created.failure.kind is FailureKind.TRANSIENT
+    assert created.failure.retryable and created.failure.status == 412
     assert dataverse.contacts == []
 
 
@@ -50,6 +54,7 @@ def test_412_whose_get_fails_returns_the_get_answer(dataverse):
     dataverse.add_fault(FaultRule("status", operation="get_contact", status=403, times=1))
     created = create(str(uuid.uuid4()))
     assert created.response.status == 403
+    assert created.failure is not None and created.failure.kind is FailureKind.REFUSED
 
 
 def test_select_returns_the_ticket_number_in_one_request(dataverse):

@@ -14,9 +14,9 @@ from shared.messaging.outbox import (
     Direction,
     Entry,
     EntryState,
-    iso_at,
 )
 from shared.messaging.store import Conflict
+from shared.platform.times import iso_at
 
 
 def _entry(deps, conversation: str, text: str, direction: Direction = Direction.TO_CUSTOMER) -> Entry:

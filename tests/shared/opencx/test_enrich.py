@@ -7,6 +7,7 @@ from devtools.opencx_sim import EMAIL_SESSION_ID, SMS_SESSION_ID, FaultRule
 from devtools.opencx_sim.contract import history_item
 from shared.opencx.client import OpenCXClient
 from shared.opencx.enrich import TRANSCRIPT_LINES_MAX, fetch
+from shared.platform.failure import FailureKind, Upstream
 
 
 def client(sim) -> OpenCXClient:
@@ -65,6 +66,7 @@ def test_session_failure_returns_nothing_fetched(opencx):
     fetched = fetch(client(opencx), "no-such", None, 5)
     assert fetched.enrichment is None
     assert (fetched.failure.status, fetched.failed_operation) == (404, "get_session")
+    assert fetched.failure.kind is FailureKind.GONE and fetched.failure.upstream is Upstream.OPENCX
 
 
 def test_a_failed_page_keeps_what_was_read_and_resumes(opencx):
@@ -74,6 +76,7 @@ def test_a_failed_page_keeps_what_was_read_and_resumes(opencx):
     opencx.add_fault(FaultRule("status", operation="list_history", status=500, times=1))
     first = fetch(client(opencx), "s-5", None, 5)
     assert first.failed_operation == "list_history" and first.failure.status == 500
+    assert first.failure.kind is FailureKind.TRANSIENT
     assert first.enrichment.pagesRead == 1 and first.enrichment.nextCursor
     sessions_before = opencx.count("get_session")
     second = fetch(client(opencx), "s-5", first.enrichment, 5)
@@ -86,3 +89,16 @@ def test_email_sample_session(opencx):
     fetched = fetch(client(opencx), EMAIL_SESSION_ID, None, 5)
     assert fetched.enrichment.channel == "email"
     assert fetched.enrichment.customer.email == "priya.n@example.com"
+
+
+def test_newest_first_pages_still_keep_the_newest_lines(opencx):
+    opencx.page_size = 100
+    opencx.history_order = "newest_first"
+    seed(opencx, "s-big-newest", TRANSCRIPT_LINES_MAX + 50)
+    fetched = fetch(client(opencx), "s-big-newest", None, 20)
+    lines = fetched.enrichment.transcript
+    assert len(lines) == TRANSCRIPT_LINES_MAX and fetched.enrichment.transcriptTruncated
+    assert [line.text for line in lines[-2:]] == [
+        f"line {TRANSCRIPT_LINES_MAX + 48:03d}",
+        f"line {TRANSCRIPT_LINES_MAX + 49:03d}",
+    ]

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from logs import assert_never_logged, logged, own_records
 
-from shared.platform.http import HttpResult, JsonHttpClient
+from shared.platform.http import AuthUnavailable, HttpResult, JsonHttpClient, Transport, transport_failure
 
 
 class Scripted(ThreadingHTTPServer):
@@ -21,6 +21,7 @@ class Scripted(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.script: list = []
         self.seen: list[tuple[str, str, dict[str, str]]] = []
+        self.released = threading.Event()
 
     @property
     def url(self) -> str:
@@ -38,6 +39,9 @@ class Handler(BaseHTTPRequestHandler):
         step = self.server.script.pop(0) if self.server.script else (200, {}, b"{}")
         if step == "drop":
             self.connection.close()
+            return
+        if step == "hang":  # no answer until the test ends: the client's read timeout fires
+            self.server.released.wait(10)
             return
         status, headers, body = step
         self.send_response(status)
@@ -59,6 +63,7 @@ def server() -> Iterator[Scripted]:
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
+    srv.released.set()
     srv.shutdown()
     srv.server_close()
 
@@ -138,3 +143,120 @@ def test_no_query_and_no_credential_in_logs(server, caplog):
     mine = own_records(caplog)
     assert_never_logged(mine, "4155550123", "Bearer", "first")
     assert logged(mine, "operation=contact_lookup")
+
+
+# ------------------------------------------------------------------ transport failures, by type
+
+
+class Counting(JsonHttpClient):
+    """Counts attempts, including those that never reached a server."""
+
+    system = "testsys"
+
+    def __init__(self, url: str, *, no_token: bool = False, **options) -> None:
+        super().__init__(url, **options)
+        self.attempts = 0
+        self.no_token = no_token
+
+    def auth_headers(self) -> dict[str, str]:
+        self.attempts += 1
+        if self.no_token:
+            raise AuthUnavailable("CredentialUnavailableError")
+        return {}
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_refused_connection_sent_nothing_so_even_an_unsafe_request_is_retried_inline():
+    c = Counting(f"http://127.0.0.1:{closed_port()}", inline_retry_pauses=(0.01, 0.01))
+    result = c.post("/send", "send", {"x": 1}, retry_drops=False)
+    assert result.status is None and result.transport is Transport.CONNECT_FAILED
+    assert result.transport.sent_nothing and result.transport_error == "ConnectionError"
+    assert c.attempts == 3
+
+
+def test_no_token_sent_nothing_and_is_retried_inline(server):
+    c = Counting(server.url, no_token=True, inline_retry_pauses=(0.01,))
+    result = c.post("/send", "send", {"x": 1}, retry_drops=False)
+    assert result.transport is Transport.NO_TOKEN and result.transport.sent_nothing
+    assert result.error_text == "CredentialUnavailableError"
+    assert c.attempts == 2 and server.seen == []
+
+
+def test_a_drop_after_sending_is_not_repeated_when_unsafe(server):
+    server.script = ["drop", (200, {}, b"{}")]
+    result = client(server).post("/send", "send", {"x": 1}, retry_drops=False)
+    assert result.status is None and result.transport is Transport.DROPPED
+    assert not result.transport.sent_nothing
+    assert len(server.seen) == 1
+
+
+def test_no_answer_in_time_is_a_timeout_not_repeated_when_unsafe(server):
+    server.script = ["hang"]
+    c = Renewing(server.url, inline_retry_pauses=(0.01,), read_timeout=0.2)
+    result = c.post("/send", "send", {"x": 1}, retry_drops=False)
+    assert result.transport is Transport.TIMEOUT and result.transport_error == "ReadTimeout"
+    assert len(server.seen) == 1
+
+
+def test_a_redirect_is_returned_not_followed(server):
+    server.script = [(302, {"Location": "/elsewhere"}, b"")]
+    result = client(server).get("/a", "op")
+    assert result.status == 302 and not result.ok
+    assert [seen[1] for seen in server.seen] == ["/a"]
+
+
+def test_transport_kind_comes_from_the_exception_types_not_their_text():
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        MaxRetryError,
+        NewConnectionError,
+        ProtocolError,
+        ReadTimeoutError,
+    )
+
+    refused = MaxRetryError(None, "/", NewConnectionError(None, "refused"))  # type: ignore[arg-type]
+    assert transport_failure(refused) == (Transport.CONNECT_FAILED, "ConnectionError")
+    slow_connect = MaxRetryError(None, "/", ConnectTimeoutError("connect timed out"))  # type: ignore[arg-type]
+    assert transport_failure(slow_connect) == (Transport.CONNECT_FAILED, "ConnectTimeout")
+    read_timeout = ReadTimeoutError(None, "/", "read timed out")  # type: ignore[arg-type]
+    assert transport_failure(read_timeout) == (Transport.TIMEOUT, "ReadTimeout")
+    reset = ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))
+    assert transport_failure(reset)[0] is Transport.DROPPED
+    try:
+        try:
+            raise ConnectionRefusedError(111, "refused")
+        except ConnectionRefusedError as inner:
+            raise ProtocolError("wrapped") from inner
+    except ProtocolError as outer:
+        assert transport_failure(outer)[0] is Transport.CONNECT_FAILED
+    # Words in a message prove nothing: the old repr() check would have called this a refusal.
+    lookalike = ProtocolError("NewConnectionError ConnectionRefused (quoted by a proxy)")
+    assert transport_failure(lookalike)[0] is Transport.DROPPED
+
+
+# ------------------------------------------------------------------ the environment, read once
+
+
+def test_the_proxy_from_the_environment_is_used(server, monkeypatch):
+    for name in ("http_proxy", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    c = Renewing("http://upstream.example", inline_retry_pauses=())
+    assert c.get("/a", "op").ok
+    assert server.seen[0][1] == "http://upstream.example/a"  # the proxy got the absolute URI
+
+
+def test_no_proxy_is_honoured(server, monkeypatch):
+    for name in ("http_proxy", "no_proxy", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert client(server).get("/a", "op").ok
+    assert server.seen[0][1] == "/a"
