@@ -107,3 +107,19 @@ def test_cleanup_sweeps_again_until_a_late_write_is_gone(azurite) -> None:  # ty
     writes = iter([True] * 10)  # it keeps coming: settle gives up after its rounds and says so
     assert cleanup.settle(settings, conversation, pause=0, rounds=3, sleep=pause) is False
     table.close()
+
+
+def test_the_reconcile_timers_own_row_is_not_a_leftover(messaging_stack: Stack) -> None:
+    """The timer records its last sweep in the messaging table whenever it fires; no probe left that."""
+    from azure.data.tables import TableServiceClient
+
+    from shared.messaging.reconcile import SWEEP_PK, SWEEP_RK
+
+    assert messaging_stack.azurite is not None
+    table_name = source.validate(messaging_stack.app_settings()).settings.messaging_table
+    with TableServiceClient.from_connection_string(messaging_stack.azurite.connection_string) as service:
+        table = service.create_table_if_not_exists(table_name)
+        table.upsert_entity({"PartitionKey": SWEEP_PK, "RowKey": SWEEP_RK, "at": 1.0})
+        assert leftovers(messaging_stack)["messaging table rows"] == 0
+        table.upsert_entity({"PartitionKey": "c|left-behind", "RowKey": "link"})
+        assert leftovers(messaging_stack)["messaging table rows"] == 1
