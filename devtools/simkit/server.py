@@ -14,12 +14,11 @@ import io
 import json
 import socket
 import struct
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -33,14 +32,6 @@ MAX_BODY = 4 * 1024 * 1024
 JSON = "application/json; charset=utf-8"
 _CONNECTION = "devtools.simkit.connection"
 RuleT = TypeVar("RuleT", bound=FaultRule)
-
-
-class Host(Protocol):
-    """What the server needs from the simulator behind it."""
-
-    lock: threading.Lock
-
-    def record_error(self, text: str) -> None: ...
 
 
 @dataclass
