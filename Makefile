@@ -50,7 +50,7 @@ soak: deps ## The full fault soak: 2,000 handoffs, ~20% faults on OpenCX and on 
 # With no GOLIVE_ARGS it runs every step against the local stack (simulators), answering for itself.
 GOLIVE_ARGS ?= --local
 golive: deps ## The go-live check: reads, then opt-in probes, each with a verdict and a fix
-	$(PY) -m devtools.golive $(GOLIVE_ARGS)
+	$(PY) -m ops.golive $(GOLIVE_ARGS)
 
 fresh-clone: ## The README's two commands in a fresh clone of HEAD with empty caches (uv, npm, pip, XDG)
 	.ci/fresh-clone

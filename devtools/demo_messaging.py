@@ -92,7 +92,7 @@ def run(stack: Stack) -> None:
 
     def at_rep() -> bool:
         found = msim.store.get(conversation_id)
-        return bool(found) and any(m.get("text") == CUSTOMER_REPLY for m in found.customer_messages())
+        return found is not None and any(m.get("text") == CUSTOMER_REPLY for m in found.customer_messages())
 
     ms = _wait("the customer's reply at the rep", at_rep, reply_started)
     _say("4. Customer -> rep", f"contact_response -> {status}; the rep sees: {CUSTOMER_REPLY}", ms)

@@ -30,6 +30,7 @@ from devtools.dataverse_sim import (
     DataverseSimulator,
 )
 from devtools.dataverse_sim import seed_demo as seed_dataverse_demo
+from devtools.messaging_sim import MessagingSimulator
 from devtools.opencx_sim import OpenCXSimulator
 from devtools.opencx_sim import seed_demo as seed_opencx_demo
 from devtools.ports import free_port
@@ -43,6 +44,19 @@ _CREDENTIAL_OVERRIDES = (
     "AZURE_FEDERATED_TOKEN_FILE",
     "MSI_ENDPOINT",
 )
+
+
+@dataclass
+class MessagingParts:
+    """Mode `messaging`: the Messaging API simulator, whose scripted rep posts to the runner's webhook
+    and whose identity endpoint passes every other resource on to the Dataverse simulator's."""
+
+    messaging: MessagingSimulator
+    opencx: OpenCXSimulator  # the stack's own; it stops it
+
+    def stop(self) -> None:
+        self.messaging.rep.auto_reply = False
+        self.messaging.stop()
 
 
 @dataclass
@@ -62,8 +76,8 @@ class Stack:
     simulator: DataverseSimulator | None = None
     opencx: OpenCXSimulator | None = None
     runner: subprocess.Popen[bytes] | None = None
-    messaging: bool = False  # mode messaging: OpenCX + Messaging API simulators (devtools/messaging_stack.py)
-    messaging_parts: Any = None
+    messaging: bool = False  # mode messaging: the Messaging API simulator too (start_messaging)
+    messaging_parts: Any = None  # MessagingParts once started (Any: callers read it without a None check)
     _log_handle: IO[str] | None = None
 
     @property
@@ -88,14 +102,28 @@ class Stack:
             self.opencx = OpenCXSimulator(rate_limit=self.opencx_rate_limit).start()
             seed_opencx_demo(self.opencx)
             if self.messaging:
-                from devtools.messaging_stack import start_messaging
-
-                self.messaging_parts = start_messaging(self)
+                self.messaging_parts = self.start_messaging(self.simulator, self.opencx)
             self.start_runner(timeout)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def start_messaging(self, dataverse: DataverseSimulator, opencx: OpenCXSimulator) -> MessagingParts:
+        """The Messaging API simulator, and DELIVERY_MODE=messaging in the settings (before the runner)."""
+        messaging = MessagingSimulator(
+            webhook_url=f"{self.base_url}/api/messaging",
+            upstream_identity=(dataverse.identity_endpoint, dataverse.identity_header),
+        ).start()
+        self.settings.update(
+            {
+                **opencx.env(),
+                **messaging.env(),
+                "DELIVERY_MODE": "messaging",
+                "MESSAGING_QUEUE": self.settings.get("MESSAGING_QUEUE", "messaging"),
+            }
+        )
+        return MessagingParts(messaging, opencx)
 
     def app_settings(self) -> dict[str, str]:
         """Every setting the Function App needs, pointing at this stack's Azurite and simulators."""

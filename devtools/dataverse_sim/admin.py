@@ -7,7 +7,7 @@ module (which imports this one).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from devtools.dataverse_sim.availability import admin as availability_admin
 from devtools.dataverse_sim.demo import SeedTarget, seed_crowd, seed_demo
@@ -55,7 +55,7 @@ class AdminTarget(SeedTarget, Protocol):
     def queue_items(self) -> list[dict[str, Any]]: ...
 
     @property
-    def requests(self) -> list[NamedTuple]: ...
+    def requests(self) -> list[Any]: ...  # the simulator's RequestRecord named tuples
 
     @property
     def faults(self) -> list[FaultRule]: ...
@@ -101,7 +101,9 @@ def admin_route(sim: AdminTarget, method: str, name: str, data: Any) -> Reply:
     return handler(sim, data)
 
 
-def _done(_: object = None) -> Reply:
+def _done(action: Callable[[], None] | None = None) -> Reply:
+    if action is not None:
+        action()
     return no_content()
 
 
@@ -254,9 +256,9 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "systemusers"): _add_systemuser,
     ("POST", "teams"): _add_team,
     ("POST", "faults"): _add_fault,
-    ("DELETE", "faults"): lambda s, _: _done(s.clear_faults()),
-    ("POST", "reset"): lambda s, _: _done(s.reset()),
-    ("POST", "expire-tokens"): lambda s, _: _done(s.expire_tokens()),
+    ("DELETE", "faults"): lambda s, _: _done(s.clear_faults),
+    ("POST", "reset"): lambda s, _: _done(s.reset),
+    ("POST", "expire-tokens"): lambda s, _: _done(s.expire_tokens),
     ("POST", "config"): _set_config,
     ("POST", "state"): _set_state,
     ("POST", "close"): _close,

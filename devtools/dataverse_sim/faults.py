@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -64,7 +63,3 @@ class FaultRule(simkit_faults.FaultRule):
     @property
     def error_message(self) -> str:
         return self.message or _DEFAULT_MESSAGES.get(self.status, f"Simulated HTTP {self.status}.")
-
-    def consider(self, operation: str, rng: random.Random) -> bool:
-        """Whether this rule fires for a request to `operation`. Mutates counters: call under a lock."""
-        return self.matches(operation) and self.fires(rng)

@@ -59,7 +59,7 @@ def error_body(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message}}).encode()
 
 
-def parse_guid(text: str) -> str | None:
+def parse_guid(text: object) -> str | None:
     """A GUID in Dataverse's canonical lower-case form, or None if `text` is not one."""
     if not isinstance(text, str) or not _GUID.match(text):
         return None

@@ -1,7 +1,7 @@
 """Unified routing, played: a switch that makes a created live work item look picked up, or not.
 
 Real routing happens inside Dynamics and no API call triggers it, so the go-live check
-(devtools/golive) can only watch a work item for its effects. The columns watched are the ones
+(ops/golive) can only watch a work item for its effects. The columns watched are the ones
 Microsoft's msdyn_ocliveworkitem reference names (MicrosoftDocs/dynamics-365-customer-engagement,
 .../reference/entities/msdyn_ocliveworkitem.md): `msdyn_cdsqueueid` (Lookup to queue, "Queue"),
 `msdyn_activeagentid` (Lookup to systemuser, "the agent currently assigned"), and `statuscode`

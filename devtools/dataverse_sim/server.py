@@ -1,21 +1,18 @@
-"""The HTTP side: a ThreadingHTTPServer that speaks the managed-identity token protocol, forwards
-Dataverse API calls to the simulator, and serves the `/_sim/` admin API, with faults and throttling
-injected on the way.
+"""The HTTP side: the managed-identity endpoint (simkit.identity), Dataverse API calls forwarded to the
+simulator, and the `/_sim/` admin API, with faults and throttling injected on the way.
 
-The socket plumbing (framing, bodies, drops, cutting clients on stop) is devtools.simkit.server's. It
+The transport (werkzeug, drops, cutting clients on stop) is devtools.simkit.server's. It
 knows the simulator only through `SimulatorPort`, the small protocol below, so this module imports
 neither the simulator nor the admin API nor the operations.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
 import threading
 import time
-import uuid
-from collections.abc import Mapping
 from typing import Any, Protocol
+
+from werkzeug.datastructures import Headers
 
 from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.odata import (
@@ -32,7 +29,8 @@ from devtools.dataverse_sim.replies import Reply, error_reply, json_reply
 from devtools.dataverse_sim.routes import classify
 from devtools.simkit import server as simkit_server
 from devtools.simkit.faults import seconds_header
-from devtools.simkit.server import ADMIN_PREFIX, MAX_BODY, Dropped, LoopbackServer
+from devtools.simkit.identity import TOKEN_PATH, Identity
+from devtools.simkit.server import ADMIN_PREFIX, MAX_BODY, LoopbackServer
 
 __all__ = [
     "ADMIN_PREFIX",
@@ -44,11 +42,9 @@ __all__ = [
     "SimServer",
     "SimulatorPort",
     "fault_reply",
-    "msi_error",
     "unauthorized",
 ]
 
-TOKEN_PATH = "/msi/token"  # noqa: S105 - a URL path, not a secret
 FAKE_TENANT = "00000000-0000-0000-0000-000000000000"
 
 
@@ -63,46 +59,41 @@ class SimulatorPort(Protocol):
     @property
     def url(self) -> str: ...
 
-    @property
-    def identity_header(self) -> str: ...
+    identity: Identity
 
     def record_error(self, text: str) -> None: ...
 
     def count_create_attempt(self) -> None: ...
 
-    def count_token_request(self, query: dict[str, str]) -> None: ...
-
     def choose_fault(self, operation: str) -> FaultRule | None: ...
 
-    def admit(self) -> bool: ...
+    def enter(self, limit: int | None = None) -> bool: ...
 
-    def release(self) -> None: ...
+    def leave(self) -> None: ...
 
     def record_call(
         self,
         method: str,
         path: str,
         query: dict[str, str],
-        headers: Mapping[str, str],
+        headers: Headers,
         status: int,
         operation: str,
         started: float,
         fault: str | None,
     ) -> None: ...
 
-    def issue_token(self) -> tuple[str, int]: ...
-
     def check_bearer(self, authorization: str | None) -> None: ...
 
     def call_api(
-        self, method: str, rest: str, query: dict[str, str], headers: Mapping[str, str], body: bytes
+        self, method: str, rest: str, query: dict[str, str], headers: Headers, body: bytes
     ) -> Reply: ...
 
     def admin(self, method: str, name: str, data: Any) -> Reply: ...
 
 
 class SimHandler(simkit_server.SimHandler):
-    """Dataverse's routes and error shapes over simkit's connection plumbing (keep-alive, framing, drops)."""
+    """Dataverse's routes and error shapes over simkit's transport (werkzeug, drops)."""
 
     server_version = "DataverseSimulator/1.0"
     server: SimServer
@@ -149,39 +140,25 @@ class SimHandler(simkit_server.SimHandler):
         operation = classify(self.command, path)
         if operation == "create_work_item":  # create_attempts counts work-item creates, as before
             sim.count_create_attempt()
+
+        def record(status: int, fault: str | None) -> None:
+            self.record(path, query, status, operation, started, fault)
+
         try:
             self.body = self.read_body()
         except ODataError as error:
-            self.answer(error_reply(error), None, path, query, operation, started)
+            record(error.status, None)
+            self.send(error_reply(error))
             return
-        if not sim.admit():
-            self.answer(self.throttled_reply(), None, path, query, operation, started)
-            return
-        try:
-            fault = sim.choose_fault(operation)
-            if fault is not None and fault.kind == "drop_before":
-                self.record(path, query, 0, operation, started, fault.kind)
-                self.drop_connection()
-                return
-            reply = self.handle_admitted(operation, path, query, fault)
-        finally:
-            sim.release()
-        self.answer(reply, fault, path, query, operation, started)
-
-    def answer(
-        self,
-        reply: Reply,
-        fault: FaultRule | None,
-        path: str,
-        query: dict[str, str],
-        operation: str,
-        started: float,
-    ) -> None:
-        """Record the call, then send the reply (or reset the connection instead, after the commit).
-
-        Recording first means a client that has seen the outcome also sees it in sim.requests."""
-        self.record(path, query, reply.status, operation, started, fault.kind if fault else None)
-        self.deliver(reply, fault)
+        self.serve_api(
+            choose_fault=lambda: sim.choose_fault(operation),
+            handle=lambda: self.handle_admitted(path, query),
+            fault_reply=fault_reply,
+            record=record,
+            latency=sim.latency,
+            limit=sim.max_concurrency,
+            refused=self.throttled_reply,
+        )
 
     def throttled_reply(self) -> Reply:
         limit = self.sim.max_concurrency
@@ -193,12 +170,7 @@ class SimHandler(simkit_server.SimHandler):
         )
         return error_reply(error)
 
-    def handle_admitted(
-        self, operation: str, path: str, query: dict[str, str], fault: FaultRule | None
-    ) -> Reply:
-        self.pause(self.sim.latency, fault)
-        if fault is not None and fault.kind == "status":
-            return fault_reply(fault)
+    def handle_admitted(self, path: str, query: dict[str, str]) -> Reply:
         try:
             if not path.startswith(API_PREFIX):
                 raise ODataError(404, CODE_NO_SEGMENT, f"Resource not found for the segment '{path}'.")
@@ -212,62 +184,26 @@ class SimHandler(simkit_server.SimHandler):
     ) -> None:
         self.sim.record_call(self.command, path, query, self.headers, status, operation, started, fault)
 
-    # ------------------------------------------------------------------ token endpoint
+    # ------------------------------------------------------------------ identity endpoint
 
-    def handle_token(self, query: dict[str, str]) -> Reply:
-        """App Service managed identity (api-version 2019-08-01), as MSAL 1.3x calls it for azure-identity."""
-        sim = self.sim
-        sim.count_token_request(query)
-        try:
-            self.read_body()
-        except ODataError as error:
-            return msi_error(error.status, error.message)
-        fault = sim.choose_fault("token")
-        if fault is not None and fault.kind == "drop_before":
-            self.drop_connection()
-            raise Dropped
-        self.pause(0.0, fault)
-        if fault is not None and fault.kind == "status":
-            return msi_error(fault.status, fault.error_message, fault.retry_after_header())
-        reply = self.issue_token(query)
-        if fault is not None and fault.kind == "drop_after_commit":
-            self.drop_connection()
-            raise Dropped
-        return reply
+    def handle_token(self, query: dict[str, str]) -> simkit_server.Reply:
+        """simkit's identity endpoint, for this environment's URL only."""
+        url = self.sim.url
 
-    def issue_token(self, query: dict[str, str]) -> Reply:
-        sim = self.sim
-        secret = self.headers.get("X-IDENTITY-HEADER")
-        if self.command != "GET":
-            return msi_error(405, "The token endpoint only answers GET.")
-        if secret is None:
-            return msi_error(400, "The X-IDENTITY-HEADER header is required.")
-        if not hmac.compare_digest(secret.encode(), sim.identity_header.encode()):
-            return msi_error(401, "The X-IDENTITY-HEADER header is not valid.")
-        if query.get("api-version") != "2019-08-01":
-            return msi_error(400, f"Unsupported api-version {query.get('api-version')!r}; use 2019-08-01.")
-        resource = query.get("resource", "")
-        if resource.rstrip("/") != sim.url:
-            return msi_error(400, f"Resource {resource!r} is not this environment ({sim.url}).")
-        token, expires_on = sim.issue_token()
-        payload = {
-            "access_token": token,
-            "expires_on": str(expires_on),
-            "resource": resource,
-            "token_type": "Bearer",
-            "client_id": query.get("client_id", "11111111-1111-1111-1111-111111111111"),
-        }
-        return Reply(200, json.dumps(payload).encode(), content_type="application/json")
+        def refusal(resource: str) -> str | None:
+            return None if resource == url else f"Resource {resource!r} is not this environment ({url})."
+
+        return self.sim.identity.answer(self, query, refusal, self.sim.choose_fault)
 
     # ------------------------------------------------------------------ admin API
 
-    def handle_admin(self, name: str) -> Reply:
+    def handle_admin(self, name: str) -> simkit_server.Reply:
         """Seed, inspect and fault a simulator running in another process. No auth: loopback dev tool."""
         return self.admin_reply(lambda data: self.sim.admin(self.command, name, data))
 
 
 class SimServer(LoopbackServer):
-    """simkit's loopback server (stop() cuts keep-alive clients off), answering with the Dataverse handler."""
+    """simkit's loopback server (stop() cuts open connections), answering with the Dataverse handler."""
 
     sim: SimulatorPort
     handler_class = SimHandler
@@ -279,13 +215,6 @@ def fault_reply(fault: FaultRule) -> Reply:
     if retry_after is not None:
         headers["Retry-After"] = retry_after
     return Reply(fault.status, error_body(fault.error_code, fault.error_message), headers)
-
-
-def msi_error(status: int, message: str, retry_after: str | None = None) -> Reply:
-    """The App Service identity endpoint's error shape (MSAL reads statusCode and message)."""
-    headers = {"Retry-After": retry_after} if retry_after is not None else {}
-    payload = {"statusCode": status, "message": message, "correlationId": str(uuid.uuid4())}
-    return Reply(status, json.dumps(payload).encode(), headers, content_type="application/json")
 
 
 def unauthorized(base_url: str, message: str) -> ODataError:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
+
+from werkzeug.datastructures import Headers
 
 from devtools.dataverse_sim import schema
 from devtools.dataverse_sim.admin import admin_route
@@ -18,6 +19,7 @@ from devtools.dataverse_sim.replies import Reply
 from devtools.dataverse_sim.routes import route
 from devtools.dataverse_sim.server import SimServer, unauthorized
 from devtools.dataverse_sim.store import Store
+from devtools.simkit.identity import TOKEN_PATH, Identity
 from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
 
 DUPLICATE_CODE_DOCUMENTED = CODE_DUPLICATE  # "0x80040237", what a live environment sends
@@ -59,20 +61,16 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
         duplicate_code: str = DUPLICATE_CODE_DOCUMENTED,
     ) -> None:
         super().__init__(port=port, seed=seed)
-        self.token_lifetime = token_lifetime
+        self.identity = Identity(token_lifetime, client_id="11111111-1111-1111-1111-111111111111")
         self.latency = latency
         self.max_concurrency = max_concurrency
         self.concurrency_retry_after = concurrency_retry_after
         self.duplicate_code = duplicate_code
         self._default_duplicate_code = duplicate_code
-        self.identity_header = secrets.token_urlsafe(24)
         self._store = Store(seed)
         self._api = DataverseApi(self._store, self)
         self._privileges: dict[str, dict[str, str]] = {APP_USER_ID: normalise(BRIDGE_PRIVILEGES)}
         self._incident_columns: frozenset[str] = frozenset()
-        self._tokens: dict[str, float] = {}
-        self._token_requests = 0
-        self._token_queries: list[dict[str, str]] = []
         self._create_attempts = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -82,7 +80,19 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
 
     @property
     def identity_endpoint(self) -> str:
-        return f"{self.url}/msi/token"
+        return f"{self.url}{TOKEN_PATH}"
+
+    @property
+    def identity_header(self) -> str:
+        return self.identity.header
+
+    @property
+    def token_lifetime(self) -> float:
+        return self.identity.lifetime
+
+    @token_lifetime.setter
+    def token_lifetime(self, seconds: float) -> None:
+        self.identity.lifetime = seconds
 
     def env(self) -> dict[str, str]:
         """Settings that point the bridge (and azure-identity) at this simulator."""
@@ -171,7 +181,8 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
     def add_incident_columns(self, *names: str) -> None:
         """Custom incident columns this environment accepts on create (`new_source`, or a custom lookup's
         `new_x@odata.bind`); stock columns need no registering."""
-        for name in names:
+        given: tuple[object, ...] = names  # admin JSON may carry anything
+        for name in given:
             if not isinstance(name, str) or not name or name != name.lower():
                 raise ValueError(f"column names are lower-case logical names, got {name!r}")
         self._incident_columns = self._incident_columns | frozenset(names)
@@ -256,14 +267,11 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
 
     @property
     def token_requests(self) -> int:
-        with self.lock:
-            return self._token_requests
+        return self.identity.requests
 
     @property
     def token_queries(self) -> list[dict[str, str]]:
-        """Query parameters of each token request (resource, api-version, client_id when user-assigned)."""
-        with self.lock:
-            return [dict(query) for query in self._token_queries]
+        return self.identity.queries
 
     def count_requests(self, operation: str, status: int | None = None) -> int:
         """Recorded calls of one operation (optionally with one status; 0 is a dropped connection)."""
@@ -285,7 +293,7 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
         with self.lock:
             records = list(self._records)
             stats: dict[str, Any] = {
-                "token_requests": self._token_requests,
+                "token_requests": self.identity.requests,
                 "create_attempts": self._create_attempts,
                 "peak_concurrency": self._peak_inflight,
                 "faults_fired": self.faults_fired(),
@@ -299,9 +307,7 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
 
     def expire_tokens(self) -> None:
         """Every token issued so far is rejected from now on, as after a real expiry."""
-        with self.lock:
-            for token in self._tokens:
-                self._tokens[token] = 0.0
+        self.identity.expire_all()
 
     def reset(self) -> None:
         """Empty tables, faults, counters and records, and restore the environment's shape (duplicate_code,
@@ -310,8 +316,7 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
         self._store.clear()
         with self.lock:
             self.reset_records()
-            self._token_requests = 0
-            self._token_queries.clear()
+            self.identity.forget_requests()
             self._create_attempts = 0
             self._peak_inflight = self._inflight
             self._privileges = {APP_USER_ID: normalise(BRIDGE_PRIVILEGES)}
@@ -325,28 +330,16 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
         with self.lock:
             self._create_attempts += 1
 
-    def count_token_request(self, query: dict[str, str]) -> None:
-        with self.lock:
-            self._token_requests += 1
-            self._token_queries.append(dict(query))
-
     def choose_fault(self, operation: str) -> FaultRule | None:
         with self.lock:
             return pick_fault(self._faults, operation, self._rng)
-
-    def admit(self) -> bool:
-        """Take a concurrency slot, or refuse when max_concurrency requests are already in flight."""
-        return self.enter(self.max_concurrency)
-
-    def release(self) -> None:
-        self.leave()
 
     def record_call(
         self,
         method: str,
         path: str,
         query: dict[str, str],
-        headers: Mapping[str, str],
+        headers: Headers,
         status: int,
         operation: str,
         started: float,
@@ -357,26 +350,19 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
         self.add_record(record)
 
     def issue_token(self) -> tuple[str, int]:
-        token = secrets.token_urlsafe(32)
-        expires_on = time.time() + self.token_lifetime
-        with self.lock:
-            self._tokens[token] = expires_on
-        return token, int(expires_on)
+        return self.identity.issue()
 
     def check_bearer(self, authorization: str | None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized(self.url, "Bearer token is missing from the Authorization header.")
-        with self.lock:
-            expires = self._tokens.get(token.strip())
+        expires = self.identity.expiry(authorization)
         if expires is None:
             raise unauthorized(self.url, "The bearer token is not one this environment issued.")
         if expires <= time.time():
             raise unauthorized(self.url, "The bearer token has expired.")
 
-    def call_api(
-        self, method: str, rest: str, query: dict[str, str], headers: Mapping[str, str], body: bytes
-    ) -> Reply:
+    def call_api(self, method: str, rest: str, query: dict[str, str], headers: Headers, body: bytes) -> Reply:
         """One authenticated Dataverse call. ODataError propagates to the server, which answers it."""
         request = ApiRequest(
             method=method,

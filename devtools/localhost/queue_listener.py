@@ -36,7 +36,13 @@ def _client_options() -> dict[str, Any]:
     """The SDK's default retry waits 15 s and more; the poll loop retries on its own schedule."""
     from azure.storage.queue import ExponentialRetry
 
-    retry = ExponentialRetry(initial_backoff=0.25, increment_base=2, retry_total=1, random_jitter_range=0.1)
+    # The SDK annotates these as int but computes with floats; a quarter second is what a poll loop wants.
+    retry = ExponentialRetry(
+        initial_backoff=0.25,  # type: ignore[arg-type]
+        increment_base=2,
+        retry_total=1,
+        random_jitter_range=0.1,  # type: ignore[arg-type]
+    )
     return {"connection_timeout": 5, "read_timeout": 30, "retry_policy": retry}
 
 
@@ -281,7 +287,7 @@ class QueueListener:
                 updated = self.client.update_message(
                     lease.message.id, lease.pop_receipt, visibility_timeout=self.options.lease_seconds
                 )
-                lease.pop_receipt = updated.pop_receipt
+                lease.pop_receipt = updated.pop_receipt or lease.pop_receipt
             except Exception as exc:
                 logger.warning("lease renewal failed for %s: %s", lease.message.id, type(exc).__name__)
 

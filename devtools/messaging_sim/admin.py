@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from devtools.messaging_sim.faults import FaultRule
 from devtools.messaging_sim.server import json_reply
 from devtools.simkit.server import Reply
 
-if TYPE_CHECKING:
-    from devtools.messaging_sim.simulator import MessagingSimulator
+# messaging_sim.simulator.MessagingSimulator: that module imports this one, so it is not imported here.
+MessagingSimulator = Any
 
 _CONFIG_FIELDS = frozenset(
     {

@@ -7,7 +7,6 @@ operation but not the token endpoint.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -48,7 +47,3 @@ class FaultRule(simkit_faults.FaultRule):
     @property
     def title(self) -> str:
         return _TITLES.get(self.status, f"HTTP {self.status}")
-
-    def consider(self, operation: str, rng: random.Random) -> bool:
-        """Whether this rule fires for a request to `operation`. Mutates counters: call under a lock."""
-        return self.matches(operation) and self.fires(rng)

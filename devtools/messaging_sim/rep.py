@@ -19,15 +19,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import requests
 
 from devtools.messaging_sim.store import iso_from_ms
 
-if TYPE_CHECKING:
-    from devtools.messaging_sim.simulator import MessagingSimulator
+# messaging_sim.simulator.MessagingSimulator: that module imports this one, so it is not imported here.
+MessagingSimulator = Any
 
 
 @dataclass

@@ -1,30 +1,28 @@
 """The HTTP side of the Messaging API simulator: API routes, identity endpoint, JWKS, admin API.
 
-The socket plumbing (keep-alive framing, body reading, connection drops, cutting clients on stop) is
-devtools.simkit.server's; only the routes, the identity endpoint and the problem shapes are this module's.
+The transport (werkzeug, connection drops, cutting clients on stop) is devtools.simkit.server's and the
+identity endpoint devtools.simkit.identity's; the routes and the problem shapes are this module's.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import time
-import urllib.error
-import urllib.request
 import uuid
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from devtools.messaging_sim.store import ApiError
 from devtools.simkit import server as simkit_server
-from devtools.simkit.server import ADMIN_PREFIX, BodyError, Dropped, LoopbackServer, Reply
+from devtools.simkit.identity import TOKEN_PATH
+from devtools.simkit.server import ADMIN_PREFIX, BodyError, LoopbackServer, Reply
 
 if TYPE_CHECKING:
     from devtools.messaging_sim.faults import FaultRule
-    from devtools.messaging_sim.simulator import MessagingSimulator
+
+# messaging_sim.simulator.MessagingSimulator: that module imports this one, so it is not imported here.
+MessagingSimulator = Any
 
 API_PREFIX = "/api/v1.0/consumer/"
-TOKEN_PATH = "/msi/token"  # noqa: S105 - a URL path
 JWKS_SUFFIX = "/discovery/v2.0/keys"
 
 
@@ -71,8 +69,7 @@ def classify(method: str, path: str) -> str:
 
 
 class MessagingHandler(simkit_server.SimHandler):
-    """The Messaging API's routes, identity endpoint, JWKS and problem shapes over simkit's connection
-    plumbing (keep-alive, framing, body reading, drops)."""
+    """The Messaging API's routes, identity endpoint, JWKS and problem shapes over simkit's transport."""
 
     server_version = "MessagingApiSimulator/1.0"
     server: MessagingServer
@@ -106,39 +103,26 @@ class MessagingHandler(simkit_server.SimHandler):
         sim = self.msim
         started = time.perf_counter()
         operation = classify(self.command, path)
+        payload: Any = None
+
+        def record(status: int, fault: str | None) -> None:
+            sim.record(self, path, status, operation, payload, started, fault)
+
         try:
-            body = self.read_body()
+            payload = _json(self.read_body())
         except BodyError as error:
-            self.answer_api(
-                problem_reply(sim, error.status, 30012, error.message), None, path, operation, None, started
-            )
+            record(error.status, None)
+            self.send(_correlated(problem_reply(sim, error.status, 30012, error.message)))
             return
-        payload = _json(body)
         if operation == "send" and isinstance(payload, dict) and payload.get("type") == "endOfConversation":
             operation = "end"
-        sim.enter()
-        try:
-            fault = sim.choose_fault(operation)
-            if fault is not None and fault.kind == "drop_before":
-                sim.record(self, path, 0, operation, payload, started, fault.kind)
-                self.drop_connection()
-                return
-            self.pause(sim.latency, fault)
-            if fault is not None and fault.kind == "status":
-                reply = fault_reply(sim, fault)
-            else:
-                reply = self.checked_route(operation, path, query, payload)
-        finally:
-            sim.leave()
-        self.answer_api(reply, fault, path, operation, payload, started)
-
-    def answer_api(
-        self, reply: Reply, fault: FaultRule | None, path: str, operation: str, payload: Any, started: float
-    ) -> None:
-        """Record the call, then send the reply (or reset the connection instead, after the commit)."""
-        reply.headers.setdefault("x-ms-correlation-id", str(uuid.uuid4()))
-        self.msim.record(self, path, reply.status, operation, payload, started, fault.kind if fault else None)
-        self.deliver(reply, fault)
+        self.serve_api(
+            choose_fault=lambda: sim.choose_fault(operation),
+            handle=lambda: _correlated(self.checked_route(operation, path, query, payload)),
+            fault_reply=lambda fault: _correlated(fault_reply(sim, fault)),
+            record=record,
+            latency=sim.latency,
+        )
 
     def checked_route(self, operation: str, path: str, query: dict[str, str], payload: Any) -> Reply:
         sim = self.msim
@@ -155,50 +139,16 @@ class MessagingHandler(simkit_server.SimHandler):
     # ------------------------------------------------------------------ identity endpoint
 
     def handle_token(self, query: dict[str, str]) -> Reply:
-        """App Service managed identity (api-version 2019-08-01), as azure-identity calls it."""
+        """simkit's identity endpoint: Messaging API tokens here, any other resource upstream."""
         sim = self.msim
-        sim.count_token_request(query)
-        self.read_body()
-        fault = sim.choose_fault("token")
-        if fault is not None and fault.kind == "drop_before":
-            self.drop_connection()
-            raise Dropped
-        self.pause(0.0, fault)  # the identity endpoint takes no API latency
-        if fault is not None and fault.kind == "status":
-            return msi_error(fault.status, "Simulated identity endpoint fault.", fault.retry_after_header())
-        secret = self.headers.get("X-IDENTITY-HEADER")
-        if self.command != "GET":
-            return msi_error(405, "The token endpoint only answers GET.")
-        if secret is None or not hmac.compare_digest(secret.encode(), sim.identity_header.encode()):
-            return msi_error(401, "The X-IDENTITY-HEADER header is missing or not valid.")
-        resource = query.get("resource", "").rstrip("/")
-        if resource != sim.token_resource.rstrip("/"):
-            if sim.upstream_identity is not None:
-                return self.proxy_token(query)
-            return msi_error(400, f"Resource {resource!r} is not the Messaging API ({sim.token_resource}).")
-        token, expires_on = sim.issue_token(sim.token_scope)
-        payload = {
-            "access_token": token,
-            "expires_on": str(expires_on),
-            "resource": query.get("resource", ""),
-            "token_type": "Bearer",
-            "client_id": query.get("client_id", "22222222-2222-2222-2222-222222222222"),
-        }
-        return json_reply(200, payload)
+        wanted = sim.token_resource.rstrip("/")
 
-    def proxy_token(self, query: dict[str, str]) -> Reply:
-        """Any other resource goes to the upstream identity endpoint (the Dataverse simulator's)."""
-        endpoint, header = self.msim.upstream_identity or ("", "")
-        request = urllib.request.Request(  # noqa: S310 - a loopback URL the caller set
-            f"{endpoint}?{urlencode(query)}", headers={"X-IDENTITY-HEADER": header}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback, set by the caller
-                return Reply(response.status, response.read(), content_type="application/json")
-        except urllib.error.HTTPError as error:
-            return Reply(error.code, error.read(), content_type="application/json")
-        except OSError:
-            return msi_error(503, "The upstream identity endpoint did not answer.")
+        def refusal(resource: str) -> str | None:
+            return (
+                None if resource == wanted else f"Resource {resource!r} is not the Messaging API ({wanted})."
+            )
+
+        return sim.identity.answer(self, query, refusal, sim.choose_fault)
 
     # ------------------------------------------------------------------ admin
 
@@ -214,7 +164,7 @@ class MessagingHandler(simkit_server.SimHandler):
 
 
 class MessagingServer(LoopbackServer):
-    """simkit's loopback server (stop() cuts keep-alive clients off), answering with MessagingHandler."""
+    """simkit's loopback server (stop() cuts open connections), answering with MessagingHandler."""
 
     sim: MessagingSimulator
     handler_class = MessagingHandler
@@ -232,18 +182,18 @@ def _json(body: bytes) -> Any:
         return _INVALID
 
 
+def _correlated(reply: Reply) -> Reply:
+    """error-handling.md: every answer of the API carries an `x-ms-correlation-id`."""
+    reply.headers.setdefault("x-ms-correlation-id", str(uuid.uuid4()))
+    return reply
+
+
 def fault_reply(sim: MessagingSimulator, fault: FaultRule) -> Reply:
     reply = problem_reply(sim, fault.status, fault.error_code, f"Simulated HTTP {fault.status}.", fault.title)
     retry_after = fault.retry_after_header()
     if retry_after is not None:
         reply.headers["Retry-After"] = retry_after
     return reply
-
-
-def msi_error(status: int, message: str, retry_after: str | None = None) -> Reply:
-    headers = {"Retry-After": retry_after} if retry_after is not None else {}
-    payload = {"statusCode": status, "message": message, "correlationId": str(uuid.uuid4())}
-    return json_reply(status, payload, headers)
 
 
 def invalid_json() -> Any:

@@ -15,12 +15,12 @@ What it checks follows Microsoft's `contact-center/extend/` pages: `intro-messag
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from devtools.messaging_sim.admin import admin_route
 from devtools.messaging_sim.faults import FaultRule, pick_fault
 from devtools.messaging_sim.keys import TokenMinter
 from devtools.messaging_sim.messages import messages_page
@@ -28,13 +28,13 @@ from devtools.messaging_sim.rep import ScriptedRep
 from devtools.messaging_sim.server import (
     API_PREFIX,
     JWKS_SUFFIX,
-    TOKEN_PATH,
     MessagingHandler,
     MessagingServer,
     invalid_json,
     json_reply,
 )
 from devtools.messaging_sim.store import SILENT_END_REASONS, ApiError, Store, check_activity
+from devtools.simkit.identity import TOKEN_PATH, Identity
 from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
 
 _REDACTED_HEADERS = frozenset({"authorization", "x-identity-header"})
@@ -94,9 +94,9 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
         self.channel_id = channel_id or str(uuid.uuid4())
         self.organization_id = organization_id or str(uuid.uuid4())
         self.token_resource = f"https://{self.organization_id.replace('-', '')}-c.{zone}.dynamics.com"
-        self.token_lifetime = token_lifetime
-        self.upstream_identity = upstream_identity
-        self.identity_header = secrets.token_urlsafe(24)
+        self.identity = Identity(
+            token_lifetime, client_id="22222222-2222-2222-2222-222222222222", upstream=upstream_identity
+        )
         # Behaviour switches (also settable through POST /_sim/config).
         self.latency = 0.0
         self.create_status = 200  # undocumented: any 2xx must do
@@ -116,8 +116,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
         self.store = Store(clock or time.time)
         self.minter = TokenMinter(tenant_id, self.audience, app_id)
         self.rep = ScriptedRep(self)
-        self._tokens: dict[str, float] = {}
-        self._token_requests = 0
         self._jwks_requests = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -132,6 +130,18 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
     @property
     def identity_endpoint(self) -> str:
         return f"{self.url}{TOKEN_PATH}"
+
+    @property
+    def identity_header(self) -> str:
+        return self.identity.header
+
+    @property
+    def token_lifetime(self) -> float:
+        return self.identity.lifetime
+
+    @token_lifetime.setter
+    def token_lifetime(self, seconds: float) -> None:
+        self.identity.lifetime = seconds
 
     @property
     def token_scope(self) -> str:
@@ -163,21 +173,14 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
         """A bearer token the API accepts (what the identity endpoint hands out)."""
         if scope is not None and scope.rstrip("/") not in (self.token_scope, self.token_resource):
             raise ValueError(f"scope must be {self.token_scope}")
-        token = secrets.token_urlsafe(32)
-        expires_on = time.time() + self.token_lifetime
-        with self.lock:
-            self._tokens[token] = expires_on
-        return token, int(expires_on)
+        return self.identity.issue()
 
     def trust_token(self, token: str, lifetime: float | None = None) -> None:
         """Accept a token minted elsewhere (a test's own credential)."""
-        with self.lock:
-            self._tokens[token] = time.time() + (lifetime if lifetime is not None else self.token_lifetime)
+        self.identity.trust(token, lifetime)
 
     def expire_tokens(self) -> None:
-        with self.lock:
-            for token in self._tokens:
-                self._tokens[token] = 0.0
+        self.identity.expire_all()
 
     def check_request(
         self, authorization: str | None, channel_id: str | None, organization_id: str | None
@@ -185,9 +188,7 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, None, "The bearer token is missing.")
-        with self.lock:
-            expires = self._tokens.get(token.strip())
-        if expires is None or expires <= time.time():
+        if not self.identity.valid(authorization):
             raise ApiError(401, None, "The token is expired or invalid.")
         if not channel_id or not organization_id:
             raise ApiError(401, None, "The channel-id and organization-id headers are required.")
@@ -278,14 +279,13 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
 
     @property
     def token_requests(self) -> int:
-        with self.lock:
-            return self._token_requests
+        return self.identity.requests
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
             records = list(self._records)
             stats: dict[str, Any] = {
-                "token_requests": self._token_requests,
+                "token_requests": self.identity.requests,
                 "faults_fired": self.faults_fired(),
             }
         deliveries = self.rep.deliveries
@@ -310,7 +310,7 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
         self.rep.reset()
         with self.lock:
             self.reset_records()
-            self._token_requests = 0
+        self.identity.forget_requests()
 
     # ------------------------------------------------------------------ called by the handler
 
@@ -322,10 +322,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
     def jwks_requests(self) -> int:
         with self.lock:
             return self._jwks_requests
-
-    def count_token_request(self, query: dict[str, str]) -> None:
-        with self.lock:
-            self._token_requests += 1
 
     def record(
         self,
@@ -346,8 +342,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
         )
 
     def admin(self, method: str, name: str, data: Any) -> Any:
-        from devtools.messaging_sim.admin import admin_route
-
         return admin_route(self, method, name, data)
 
 

@@ -78,9 +78,6 @@ class Conversation:
     def customer_messages(self) -> list[dict[str, Any]]:
         return [m.activity for m in self.messages if m.direction == "customer"]
 
-    def rep_messages(self) -> list[dict[str, Any]]:
-        return [m.activity for m in self.messages if m.direction == "rep"]
-
     def summary(self) -> dict[str, Any]:
         return {
             "conversationId": self.conversation_id,

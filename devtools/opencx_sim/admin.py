@@ -6,14 +6,15 @@ character. Answers are plain JSON (`{"error": ...}` on a 400/404), never OpenCX'
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
+from devtools.opencx_sim.demo import seed_demo
 from devtools.opencx_sim.faults import FaultRule
 from devtools.opencx_sim.server import Reply, json_reply
 
-if TYPE_CHECKING:
-    from devtools.opencx_sim.simulator import OpenCXSimulator
+# opencx_sim.simulator.OpenCXSimulator: that module imports this one, so it is not imported here.
+OpenCXSimulator = Any
 
 Handler = Callable[["OpenCXSimulator", dict[str, Any]], Reply]
 SessionHandler = Callable[["OpenCXSimulator", str, dict[str, Any]], Reply]
@@ -124,8 +125,6 @@ def _set_config(sim: OpenCXSimulator, data: dict[str, Any]) -> Reply:
 
 
 def _seed_demo(sim: OpenCXSimulator, _: dict[str, Any]) -> Reply:
-    from devtools.opencx_sim.demo import seed_demo
-
     return json_reply(201, seed_demo(sim))
 
 

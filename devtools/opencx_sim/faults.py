@@ -16,7 +16,7 @@ from typing import ClassVar
 from devtools.simkit import faults as simkit_faults
 from devtools.simkit.faults import FAULT_KINDS
 
-__all__ = ["FAULT_KINDS", "OPERATIONS", "FaultRule", "format_seconds", "pick_fault"]
+__all__ = ["FAULT_KINDS", "OPERATIONS", "FaultRule", "pick_fault"]
 
 OPERATIONS = frozenset({"get_session", "list_history", "send", "update_session", "other"})
 
@@ -35,12 +35,6 @@ class FaultRule(simkit_faults.FaultRule):
     session_id: str | None = field(default=None, kw_only=True)
     message: str | None = field(default=None, kw_only=True)
 
-    def retry_after_header(self) -> str | None:
-        """Whole seconds as an integer (the HTTP form); fractions kept so tests can stay fast."""
-        if self.retry_after is None:
-            return None
-        return format_seconds(self.retry_after)
-
     def consider(self, operation: str, session_id: str | None, rng: random.Random) -> bool:
         """Whether this rule fires for a request. Mutates counters: call under a lock."""
         if not self.matches(operation):
@@ -48,12 +42,6 @@ class FaultRule(simkit_faults.FaultRule):
         if self.session_id is not None and self.session_id != session_id:
             return False
         return self.fires(rng)
-
-
-def format_seconds(seconds: float) -> str:
-    """`Retry-After` text: an integer when whole (RFC 9110 delay-seconds), else the fraction."""
-    value = float(seconds)
-    return str(int(value)) if value.is_integer() else repr(round(value, 3))
 
 
 def pick_fault(

@@ -15,7 +15,9 @@ from devtools.simkit.server import ADMIN_PREFIX, MAX_BODY, LoopbackServer, Reply
 
 if TYPE_CHECKING:
     from devtools.opencx_sim.faults import FaultRule
-    from devtools.opencx_sim.simulator import OpenCXSimulator
+
+# opencx_sim.simulator.OpenCXSimulator: that module imports this one, so it is not imported here.
+OpenCXSimulator = Any
 
 __all__ = [
     "ADMIN_PREFIX",
@@ -59,7 +61,7 @@ def classify(method: str, path: str) -> tuple[str, str | None]:
 
 
 class SimHandler(simkit_server.SimHandler):
-    """OpenCX's routes and error shapes over simkit's connection plumbing (keep-alive, framing, drops)."""
+    """OpenCX's routes and error shapes over simkit's transport (werkzeug, drops)."""
 
     server_version = "OpenCXSimulator/1.0"
     unquote_path = False  # classify() splits segments before unquoting
@@ -91,35 +93,28 @@ class SimHandler(simkit_server.SimHandler):
         started = time.perf_counter()
         operation, session_id = classify(self.command, path)
         self.key_name: str | None = None
+
+        def record(status: int, fault: str | None) -> None:
+            sim.record(self, path, query, status, operation, session_id, started, fault)
+
         try:
             body = self.read_body()
         except ApiError as error:
-            self.answer(error_reply(error), None, path, query, operation, session_id, started)
+            record(error.status, None)
+            self.send(error_reply(error))
             return
-        sim.enter()
-        try:
-            fault = sim.choose_fault(operation, session_id)
-            if fault is not None and fault.kind == "drop_before":
-                sim.record(self, path, query, 0, operation, session_id, started, fault.kind)
-                self.drop_connection()
-                return
-            reply = self.handle_admitted(operation, session_id, query, body, fault)
-        finally:
-            sim.leave()
-        self.answer(reply, fault, path, query, operation, session_id, started)
+        self.serve_api(
+            choose_fault=lambda: sim.choose_fault(operation, session_id),
+            handle=lambda: self.handle_admitted(operation, session_id, query, body),
+            fault_reply=fault_reply,
+            record=record,
+            latency=sim.latency,
+        )
 
     def handle_admitted(
-        self,
-        operation: str,
-        session_id: str | None,
-        query: dict[str, str],
-        body: bytes,
-        fault: FaultRule | None,
+        self, operation: str, session_id: str | None, query: dict[str, str], body: bytes
     ) -> Reply:
         sim = self.sim
-        self.pause(sim.latency, fault)
-        if fault is not None and fault.kind == "status":
-            return fault_reply(fault)
         try:
             key = sim.authenticate(self.headers.get("Authorization"))
             self.key_name = key.name
@@ -132,22 +127,6 @@ class SimHandler(simkit_server.SimHandler):
             return reply
         except ApiError as error:
             return error_reply(error)
-
-    def answer(
-        self,
-        reply: Reply,
-        fault: FaultRule | None,
-        path: str,
-        query: dict[str, str],
-        operation: str,
-        session_id: str | None,
-        started: float,
-    ) -> None:
-        """Record the call, then send the reply (or reset the connection instead, after the commit).
-        Recording first means a client that has seen the outcome also sees it in sim.requests."""
-        kind = fault.kind if fault else None
-        self.sim.record(self, path, query, reply.status, operation, session_id, started, kind)
-        self.deliver(reply, fault)
 
     # ------------------------------------------------------------------ admin API
 
@@ -163,7 +142,7 @@ class SimHandler(simkit_server.SimHandler):
 
 
 class SimServer(LoopbackServer):
-    """simkit's loopback server (stop() cuts keep-alive clients off), answering with the OpenCX handler."""
+    """simkit's loopback server (stop() cuts open connections), answering with the OpenCX handler."""
 
     sim: OpenCXSimulator
     handler_class = SimHandler

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from devtools.opencx_sim import contract, events
+from devtools.opencx_sim.admin import admin_route
 from devtools.opencx_sim.contract import (
     DEFAULT_SENDERS,
     OPERATION_SCOPES,
@@ -501,8 +502,6 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
 
     def admin(self, method: str, name: str, data: Any, query: dict[str, str]) -> Reply:
         """Dispatch `/_sim/<name>`. ValueError/TypeError become 400, KeyError 404 in the handler."""
-        from devtools.opencx_sim.admin import admin_route
-
         return admin_route(self, method, name, data, query)
 
     def sent_as_dicts(self) -> list[dict[str, Any]]:

@@ -87,7 +87,7 @@ class FaultRule:
         known = self.OPERATIONS
         if self.operation is not None and known is not None and self.operation not in known:
             problems.append(f"operation must be None or one of {sorted(known)}, got {self.operation!r}")
-        status = self.status
+        status: object = self.status  # admin JSON may carry anything
         if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
             problems.append(f"status must be an HTTP status, got {status!r}")
         if self.retry_after is not None and self.retry_after < 0:
@@ -107,9 +107,10 @@ _Rule = TypeVar("_Rule", bound=FaultRule)
 
 
 def seconds_header(seconds: float) -> str:
-    """`Retry-After` text: an integer when whole (RFC 9110 delay-seconds), else the float as written."""
+    """`Retry-After` text: an integer when whole (RFC 9110 delay-seconds), else the fraction (to the
+    millisecond), so tests can stay fast."""
     value = float(seconds)
-    return str(int(value)) if value.is_integer() else repr(value)
+    return str(int(value)) if value.is_integer() else repr(round(value, 3))
 
 
 def pick_fault(rules: Iterable[_Rule], operation: str, rng: random.Random) -> _Rule | None:

@@ -1,5 +1,5 @@
-"""The life of a loopback simulator: start on 127.0.0.1 in a daemon thread, stop (cutting keep-alive
-clients off, as an outage would), context manager, in-flight counting, request records and fault rules.
+"""The life of a loopback simulator: start on 127.0.0.1 in a daemon thread, stop (cutting open
+connections, as an outage would), context manager, in-flight counting, request records and fault rules.
 
 A simulator subclasses Simulator, builds its server in `make_server` and keeps its own stores,
 contract and record shape.
@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
+
+from werkzeug.datastructures import Headers
 
 from devtools.simkit.faults import FaultRule
 from devtools.simkit.server import LoopbackServer
@@ -70,7 +72,7 @@ class Simulator(Generic[RecordT, RuleT]):
         return self
 
     def stop(self) -> None:
-        """Stop listening and cut open keep-alive connections, as an outage would."""
+        """Stop listening and cut open connections, as an outage would."""
         server, thread = self._server, self._thread
         if server is None:
             return
@@ -166,7 +168,7 @@ class Simulator(Generic[RecordT, RuleT]):
         self._rng = random.Random(self._seed)
 
 
-def redact(headers: Mapping[str, str], secret: Iterable[str]) -> dict[str, str]:
+def redact(headers: Mapping[str, str] | Headers, secret: Iterable[str]) -> dict[str, str]:
     """Headers keyed in lower case, with the values of `secret` (lower-case names) hidden."""
     hidden = frozenset(secret)
     return {

@@ -1,9 +1,10 @@
-"""The HTTP plumbing every loopback simulator shares: a threaded server that can cut its keep-alive
-clients off, and a handler base that frames requests and replies (HTTP/1.1 keep-alive, Content-Length),
-reads bodies (chunked too), resets connections on purpose and applies the transport faults.
+"""The HTTP plumbing every loopback simulator shares, on werkzeug's threaded WSGI server.
 
-What a request means (routes, auth, error shapes) stays in each simulator: it subclasses SimHandler and
-fills in `route`, `body_error`, `crash_reply` and `admin_error`.
+Werkzeug parses requests (chunked bodies too), frames responses and closes the connection after each
+one. What no library does stays here: resetting a connection on purpose (SO_LINGER 0, no response),
+injected latency, cutting every open connection on stop() as an outage would, and the admin API's
+JSON plumbing. What a request means (routes, auth, error shapes) stays in each simulator: it
+subclasses SimHandler and fills in `route`, `body_error`, `crash_reply` and `admin_error`.
 """
 
 from __future__ import annotations
@@ -13,29 +14,24 @@ import io
 import json
 import socket
 import struct
-import sys
-import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.wrappers import Request, Response
 
 from devtools.simkit.faults import FaultRule
 
 ADMIN_PREFIX = "/_sim/"
 MAX_BODY = 4 * 1024 * 1024
 JSON = "application/json; charset=utf-8"
-
-
-class Host(Protocol):
-    """What the server needs from the simulator behind it."""
-
-    lock: threading.Lock
-
-    def record_error(self, text: str) -> None: ...
+_CONNECTION = "devtools.simkit.connection"
+RuleT = TypeVar("RuleT", bound=FaultRule)
 
 
 @dataclass
@@ -61,18 +57,56 @@ class BodyError(Exception):
         self.message = message
 
 
-class LoopbackServer(ThreadingHTTPServer):
-    """Threaded server that tracks open connections, so stop() really cuts keep-alive clients off."""
+class _Request(Request):
+    max_content_length = MAX_BODY
+
+
+class _Connection(WSGIRequestHandler):
+    """werkzeug's request handler, quiet, naming the simulator, and able to reset its connection."""
+
+    dropped = False
+    timeout = 120  # a client that connects and never sends frees its thread eventually
+
+    def make_environ(self) -> Any:
+        environ = super().make_environ()
+        environ[_CONNECTION] = self
+        return environ
+
+    def version_string(self) -> str:
+        return self.server.handler_class.server_version  # type: ignore[attr-defined]
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Quiet: request lines carry ids, benchmarks send thousands, and tests read records instead."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        """Quiet as well; a simulator's own failures land in sim.errors."""
+
+    def reset(self) -> None:
+        """Answer nothing: later writes go nowhere, and the socket closes with SO_LINGER 0 (an RST)
+        in LoopbackServer.shutdown_request, never with a FIN first."""
+        self.dropped = self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.wfile = io.BytesIO()
+
+
+class LoopbackServer(ThreadedWSGIServer):
+    """werkzeug's threaded server that tracks open connections, so stop() really cuts clients off."""
 
     daemon_threads = True
     block_on_close = False
     request_queue_size = 1024  # the default of 5 drops SYNs under a burst of 50+ new connections
-    handler_class: type[BaseHTTPRequestHandler]  # each simulator names its handler
+    handler_class: type[SimHandler]  # each simulator names its handler
 
     def __init__(self, address: tuple[str, int], sim: Any) -> None:
         self.sim = sim
         self.open_connections: set[socket.socket] = set()
-        super().__init__(address, self.handler_class)
+        super().__init__(address[0], address[1], self.wsgi, handler=_Connection)
+
+    def wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        handler = self.handler_class(self, _Request(environ), environ[_CONNECTION])
+        handler.dispatch()
+        return handler.response(environ, start_response)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.sim.lock:
@@ -82,13 +116,12 @@ class LoopbackServer(ThreadingHTTPServer):
     def shutdown_request(self, request: Any) -> None:
         with self.sim.lock:
             self.open_connections.discard(request)
+        with contextlib.suppress(OSError):
+            linger = request.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8)
+            if struct.unpack("ii", linger)[0]:  # reset on purpose: close now, no FIN before the RST
+                request.close()
+                return
         super().shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet about clients that hang up (timeouts, drops); keep anything else for inspection."""
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return
-        self.sim.record_error(traceback.format_exc())
 
     def cut_all_connections(self) -> None:
         with self.sim.lock:
@@ -98,40 +131,21 @@ class LoopbackServer(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
 
-class SimHandler(BaseHTTPRequestHandler):
-    """One connection; HTTP/1.1 keep-alive, every response framed by Content-Length."""
+class SimHandler:
+    """One request: werkzeug's Request in, one Reply (or a reset connection) out."""
 
-    protocol_version = "HTTP/1.1"
     server_version = "Simulator/1.0"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    wbufsize = 64 * 1024  # headers and body leave in one write, flushed by handle_one_request
-    timeout = 120  # idle keep-alive connections are closed eventually
     unquote_path = True  # False: routes split the raw path first, so an encoded '/' stays in one segment
     bad_length_message = "Content-Length is not a number."
     too_large_message = f"Request body over {MAX_BODY} bytes."
-    server: LoopbackServer
 
-    def version_string(self) -> str:
-        return self.server_version
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: request lines carry ids, benchmarks send thousands, and tests read records instead."""
-
-    def do_GET(self) -> None:
-        self.dispatch()
-
-    def do_POST(self) -> None:
-        self.dispatch()
-
-    def do_PATCH(self) -> None:
-        self.dispatch()
-
-    def do_PUT(self) -> None:
-        self.dispatch()
-
-    def do_DELETE(self) -> None:
-        self.dispatch()
+    def __init__(self, server: LoopbackServer, request: Request, connection: _Connection) -> None:
+        self.server = server
+        self.request = request
+        self.headers = request.headers
+        self.command = request.method
+        self.connection = connection
+        self.reply: Reply | None = None
 
     # ------------------------------------------------------------------ what a simulator fills in
 
@@ -154,52 +168,31 @@ class SimHandler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ plumbing
 
     def dispatch(self) -> None:
-        split = urlsplit(self.path)
-        path = unquote(split.path) if self.unquote_path else split.path
-        query = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
+        environ = self.request.environ
+        path = self.request.path if self.unquote_path else urlsplit(environ["RAW_URI"]).path
+        query = {key: values[-1] for key, values in self.request.args.lists()}
         try:
             self.route(path, query)
         except Dropped:
             return
         except Exception:  # a simulator bug must surface as a 500 and in sim.errors, not a hung client
             self.server.sim.record_error(traceback.format_exc())
-            self.close_connection = True
             self.send(self.crash_reply())
 
     def read_body(self) -> bytes:
-        """Consume the request body even when it is not needed, so keep-alive framing stays intact."""
         try:
             return self.read_raw_body()
         except BodyError as error:
             raise self.body_error(error.status, error.message) from None
 
     def read_raw_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return b"".join(self._chunks())
+        length = self.headers.get("Content-Length")
+        if length is not None and not length.strip().isdigit():
+            raise BodyError(400, self.bad_length_message)
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            self.close_connection = True
-            raise BodyError(400, self.bad_length_message) from None
-        if length > MAX_BODY:
-            self.close_connection = True
-            raise BodyError(413, self.too_large_message)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _chunks(self) -> Iterator[bytes]:
-        total = 0
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass
-                return
-            total += size
-            if total > MAX_BODY:
-                self.close_connection = True
-                raise BodyError(413, self.too_large_message)
-            yield self.rfile.read(size)
-            self.rfile.readline()
+            return self.request.get_data()
+        except RequestEntityTooLarge:
+            raise BodyError(413, self.too_large_message) from None
 
     def entity_headers(self, reply: Reply) -> dict[str, str]:
         """Content-Type and Content-Length of a reply (a simulator may add its protocol's headers)."""
@@ -208,31 +201,55 @@ class SimHandler(BaseHTTPRequestHandler):
         return headers
 
     def send(self, reply: Reply) -> None:
-        self.send_response(reply.status)
+        self.reply = reply
+
+    def response(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        reply = self.reply or Reply(500, b"")
+        response = Response(reply.body if reply.status != 204 else b"", reply.status)
+        response.headers.clear()
         for headers in (self.entity_headers(reply), reply.headers):
-            for name, value in headers.items():
-                self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if reply.status != 204 and reply.body:
-            self.wfile.write(reply.body)
+            response.headers.extend(headers)
+        response.automatically_set_content_length = False
+        return response(environ, start_response)
 
     def drop_connection(self) -> None:
-        """Reset the TCP connection without a response (SO_LINGER 0 sends RST): a real network failure.
+        """Reset the TCP connection without a response (SO_LINGER 0 sends RST): a real network failure."""
+        self.connection.reset()
 
-        The socket only really closes once its file objects are closed too; they are swapped for inert
-        buffers so the base class's final flush and close find nothing to do."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        for stream in (self.rfile, self.wfile):
-            with contextlib.suppress(OSError):
-                stream.close()
-        self.rfile, self.wfile = io.BytesIO(), io.BytesIO()
-        self.connection.close()
+    # ------------------------------------------------------------------ the API and its transport faults
 
-    # ------------------------------------------------------------------ transport faults
+    def serve_api(
+        self,
+        *,
+        choose_fault: Callable[[], RuleT | None],
+        handle: Callable[[], Reply],
+        fault_reply: Callable[[RuleT], Reply],
+        record: Callable[[int, str | None], None],
+        latency: float = 0.0,
+        limit: int | None = None,
+        refused: Callable[[], Reply] | None = None,
+    ) -> None:
+        """One API call: a slot in flight (or `refused()` past `limit`), the fault, the latency, then
+        `handle`. Recorded (status 0 for a connection dropped first) before it is answered, so a client
+        that has seen the outcome also sees it in sim.requests."""
+        sim = self.server.sim
+        if not sim.enter(limit):
+            reply = refused() if refused is not None else Reply(503, b"")
+            record(reply.status, None)
+            self.send(reply)
+            return
+        try:
+            fault = choose_fault()
+            if fault is not None and fault.kind == "drop_before":
+                record(0, fault.kind)
+                self.drop_connection()
+                return
+            self.pause(latency, fault)
+            reply = fault_reply(fault) if fault is not None and fault.kind == "status" else handle()
+        finally:
+            sim.leave()
+        record(reply.status, fault.kind if fault is not None else None)
+        self.deliver(reply, fault)
 
     def pause(self, latency: float, fault: FaultRule | None) -> None:
         """The configured latency, plus a `slow` fault's delay."""

@@ -21,12 +21,12 @@ logger = get_logger("relay")
 def dead_letter_entry(
     deps: RelayDeps, entry: Entry, link: Link | None, failure: Failure, reason: DeadLetterReason
 ) -> None:
-    """Park the entry; `python -m devtools.replay redrive` re-drives it with a `resend` message.
+    """Park the entry; `python -m ops.replay redrive` re-drives it with a `resend` message.
     Raises QueueUnavailable (the entry then stays pending and the drain is retried)."""
     queue = deps.settings.messaging_queue
     action = (
         f"{failure.upstream.display_name} refused or kept failing to take a relayed message ({failure.describe()}). "
-        f"Fix the cause, then `python -m devtools.replay redrive --queue {queue} --session-id <id>`; "
+        f"Fix the cause, then `python -m ops.replay redrive --queue {queue} --session-id <id>`; "
         "a re-driven message reaches the other side after the ones sent meanwhile."
     )
     resend = RelayMessage(

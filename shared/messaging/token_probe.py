@@ -1,4 +1,4 @@
-"""What the webhook's bearer tokens say, kept for the go-live check (devtools/golive).
+"""What the webhook's bearer tokens say, kept for the go-live check (ops/golive).
 
 Microsoft documents neither the audience nor the issuer of the token it sends with each webhook
 activity. The webhook records the identifiers of the LAST token it saw (issuer, audience, app id,

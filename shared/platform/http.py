@@ -190,7 +190,7 @@ class JsonHttpClient:
 
     @property
     def session(self) -> JsonHttpClient:
-        """Compatibility for callers that close `client.session` (devtools/golive): the client no
+        """Compatibility for callers that close `client.session` (ops/golive): the client no
         longer has a requests session, and closing it is all such callers do. Use `close()`."""
         return self
 

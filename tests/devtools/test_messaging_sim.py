@@ -142,6 +142,34 @@ def test_reads_messages_context_and_list(sim: MessagingSimulator) -> None:
     assert [c["conversationid"] for c in listed["conversations"]] == [conversation_id]
 
 
+@pytest.mark.parametrize(
+    ("header", "query", "status"),
+    [
+        (None, {"api-version": "2019-08-01"}, 400),  # no X-IDENTITY-HEADER
+        ("wrong", {"api-version": "2019-08-01"}, 401),
+        ("{secret}", {"api-version": "2017-09-01"}, 400),  # the one api-version App Service answers here
+        (
+            "{secret}",
+            {"api-version": "2019-08-01", "resource": "https://elsewhere.example"},
+            400,
+        ),  # no upstream
+    ],
+)
+def test_identity_endpoint_checks_as_the_dataverse_one_does(
+    header: str | None, query: dict, status: int
+) -> None:
+    """One identity endpoint (devtools/simkit/identity.py) behind both simulators: the same refusals."""
+    with MessagingSimulator() as sim:
+        query = {"resource": sim.token_resource, **query}
+        sent = (
+            {} if header is None else {"X-IDENTITY-HEADER": header.replace("{secret}", sim.identity_header)}
+        )
+        answer = requests.get(sim.identity_endpoint, params=query, headers=sent, timeout=5)
+        assert answer.status_code == status, answer.text
+        assert set(answer.json()) == {"statusCode", "message", "correlationId"}
+        assert sim.token_requests == 1
+
+
 def test_identity_endpoint_issues_accepted_tokens_and_proxies_other_resources() -> None:
     with DataverseSimulator() as dataverse:
         upstream = (dataverse.identity_endpoint, dataverse.identity_header)

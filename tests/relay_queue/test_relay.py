@@ -107,7 +107,7 @@ def test_ending_is_relayed_both_ways(messaging_bridge: MessagingBridge) -> None:
 def test_a_refused_message_is_dead_lettered_and_the_replay_tool_redrives_it(
     messaging_bridge: MessagingBridge,
 ) -> None:
-    from devtools import replay
+    from ops import replay
 
     bridge = messaging_bridge
     bridge.sim.rep.greeting = None

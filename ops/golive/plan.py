@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from devtools.golive import labels
+from ops.golive import labels
 from shared.platform.settings import DeliveryMode, Settings
 
 

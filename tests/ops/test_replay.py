@@ -16,7 +16,7 @@ from helpers import (
 )
 
 from devtools.opencx_sim import SMS_SESSION_ID, WHATSAPP_SESSION_ID
-from devtools.replay import main
+from ops.replay import main
 from shared.dynamics.columns import derived_id
 from shared.platform.status_store import get_row
 

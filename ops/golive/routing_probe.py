@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from devtools.golive import cleanup, clients, labels
-from devtools.golive.report import Outcome, Reporter, Verdict
+from ops.golive import cleanup, clients, labels
+from ops.golive.report import Outcome, Reporter, Verdict
 from shared.dynamics.contact import ContactMatch, Linkage
 from shared.dynamics.rows import create_row, row_path
 from shared.dynamics.work_item import CONTEXT_ITEMS_NAV, ENTITY_SET, work_item_id, work_item_payload

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.golive import source
+from ops.golive import source
 from shared.platform.settings import DeliveryMode
 
 BASE = {

@@ -1,4 +1,4 @@
-"""`python -m devtools.golive`: the go-live check an admin runs against their own Dynamics and OpenCX.
+"""`python -m ops.golive`: the go-live check an admin runs against their own Dynamics and OpenCX.
 
 Reads (what /api/health checks, from the admin's machine), then opt-in probes that answer what no
 document settles: does unified routing pick up a work item created through the Web API

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 
-from devtools.golive import cli
-from devtools.golive.local import run_pass
-from devtools.golive.report import Outcome, Reporter
 from devtools.messaging_sim import MessagingSimulator
 from devtools.opencx_sim import SMS_SESSION_ID
 from devtools.stack import Stack
+from ops.golive import cli
+from ops.golive.local import run_pass
+from ops.golive.report import Outcome, Reporter
 
 SESSION_ID = SMS_SESSION_ID  # the seeded OpenCX session the send probe writes into
 

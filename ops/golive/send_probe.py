@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from devtools.golive import clients
-from devtools.golive.report import Outcome, Reporter, Verdict
+from ops.golive import clients
+from ops.golive.report import Outcome, Reporter, Verdict
 from shared.opencx.send import build_agent_message
 from shared.platform.settings import Settings
 

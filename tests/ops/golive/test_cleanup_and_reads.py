@@ -7,10 +7,10 @@ from pathlib import Path
 from golive_support import messaging_sim, outcome, run, text
 
 from devtools.dataverse_sim import DEMO_WORKSTREAMS
-from devtools.golive import cleanup, source
-from devtools.golive.local import apply_environment, leftovers, load
-from devtools.golive.report import Outcome
 from devtools.stack import Stack
+from ops.golive import cleanup, source
+from ops.golive.local import apply_environment, leftovers, load
+from ops.golive.report import Outcome
 from shared.platform.status_store import encode_key
 
 
@@ -26,7 +26,7 @@ def _partition_rows(settings, conversation_id: str) -> int:  # type: ignore[no-u
 
 
 def test_leftovers_of_a_crashed_run_are_removed(messaging_stack: Stack, tmp_path: Path) -> None:
-    from devtools.golive import clients, routing_probe
+    from ops.golive import clients, routing_probe
     from shared.dynamics.rows import create_row
     from shared.dynamics.work_item import ENTITY_SET
 
@@ -107,3 +107,19 @@ def test_cleanup_sweeps_again_until_a_late_write_is_gone(azurite) -> None:  # ty
     writes = iter([True] * 10)  # it keeps coming: settle gives up after its rounds and says so
     assert cleanup.settle(settings, conversation, pause=0, rounds=3, sleep=pause) is False
     table.close()
+
+
+def test_the_reconcile_timers_own_row_is_not_a_leftover(messaging_stack: Stack) -> None:
+    """The timer records its last sweep in the messaging table whenever it fires; no probe left that."""
+    from azure.data.tables import TableServiceClient
+
+    from shared.messaging.reconcile import SWEEP_PK, SWEEP_RK
+
+    assert messaging_stack.azurite is not None
+    table_name = source.validate(messaging_stack.app_settings()).settings.messaging_table
+    with TableServiceClient.from_connection_string(messaging_stack.azurite.connection_string) as service:
+        table = service.create_table_if_not_exists(table_name)
+        table.upsert_entity({"PartitionKey": SWEEP_PK, "RowKey": SWEEP_RK, "at": 1.0})
+        assert leftovers(messaging_stack)["messaging table rows"] == 0
+        table.upsert_entity({"PartitionKey": "c|left-behind", "RowKey": "link"})
+        assert leftovers(messaging_stack)["messaging table rows"] == 1

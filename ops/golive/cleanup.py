@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from devtools.golive import clients, labels
-from devtools.golive.report import Outcome, Reporter, Verdict
+from ops.golive import clients, labels
+from ops.golive.report import Outcome, Reporter, Verdict
 from shared.dynamics.rows import row_path
 from shared.dynamics.work_item import ENTITY_SET
 from shared.messaging import token_probe

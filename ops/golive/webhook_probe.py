@@ -15,8 +15,8 @@ import contextlib
 import time
 from collections.abc import Callable
 
-from devtools.golive import cleanup, clients, labels
-from devtools.golive.report import Outcome, Reporter, Verdict
+from ops.golive import cleanup, clients, labels
+from ops.golive.report import Outcome, Reporter, Verdict
 from shared.messaging import token_probe
 from shared.messaging.bodies import build_create_body
 from shared.messaging.token import issuers_for

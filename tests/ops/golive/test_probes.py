@@ -12,10 +12,10 @@ from pathlib import Path
 
 from golive_support import SESSION_ID, messaging_sim, outcome, run, text
 
-from devtools.golive import cli, source
-from devtools.golive.local import apply_environment, leftovers, load
-from devtools.golive.report import Outcome, Reporter
 from devtools.stack import Stack
+from ops.golive import cli, source
+from ops.golive.local import apply_environment, leftovers, load
+from ops.golive.report import Outcome, Reporter
 
 NOTHING_LEFT = {"probe work items": 0, "active conversations": 0, "messaging table rows": 0}
 

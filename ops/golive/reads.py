@@ -14,9 +14,10 @@ were given said 192350000 means messaging; the table reference says it is Entity
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from devtools.golive import clients
-from devtools.golive.report import Outcome, Reporter, Verdict
+from ops.golive import clients
+from ops.golive.report import Outcome, Reporter, Verdict
 from shared.dynamics.privileges import required_privileges
 from shared.dynamics.work_item import CHANNEL_OPTION
 from shared.platform.settings import DeliveryMode, Settings
@@ -27,13 +28,15 @@ STREAMSOURCE_LABELS = {
     192350002: "Custom", 192360000: "Live chat", 192370000: "Voice", 192380000: "Video",
     192440000: "Voice call", 192450000: "Apple Messages for Business",
 }  # fmt: skip
+if TYPE_CHECKING:
+    from status_api.health import Check
 # status_api's package exports a function named `health` that hides the module of that name.
 health = importlib.import_module("status_api.health")
 ENTITY_RECORDS = 192350000
 CUSTOM = 192350002
 
 
-def _from_check(check: health.Check) -> Verdict:
+def _from_check(check: Check) -> Verdict:
     return Verdict(check.name, Outcome.PASS if check.ok else Outcome.FAIL, check.detail, check.fix)
 
 
@@ -109,7 +112,9 @@ def privileges(settings: Settings, report: Reporter, app_user_id: str | None) ->
     """Health's check reads WhoAmI: right when the check runs as the app's identity. An admin signed
     in as themselves names the application user with --app-user-id instead."""
     required = required_privileges(
-        incident_queue=bool(settings.incident_queue_id), create_contacts=settings.create_missing_contacts
+        incident_queue=bool(settings.incident_queue_id),
+        create_contacts=settings.create_missing_contacts,
+        incident_owner=bool(settings.incident_owner_id),
     )
     client = clients.dataverse(settings)
     try:

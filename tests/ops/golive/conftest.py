@@ -13,8 +13,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from devtools.golive.local import start_stack  # noqa: E402
 from devtools.stack import Stack  # noqa: E402
+from ops.golive.local import start_stack  # noqa: E402
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """Operator tool: list, show (masked) and re-drive dead-lettered and poisoned handoffs.
 
-    python -m devtools.replay list  [--source deadletter|poison|both] [filters]
-    python -m devtools.replay show  --handoff-id ocx_123
-    python -m devtools.replay redrive --reason opencx_unauthorized [--dry-run] [--refetch]
-    python -m devtools.replay list --queue <MESSAGING_QUEUE> --source deadletter   (relayed messages)
+    python -m ops.replay list  [--source deadletter|poison|both] [filters]
+    python -m ops.replay show  --handoff-id ocx_123
+    python -m ops.replay redrive --reason opencx_unauthorized [--dry-run] [--refetch]
+    python -m ops.replay list --queue <MESSAGING_QUEUE> --source deadletter   (relayed messages)
 
 Dead letters hold v2 queue messages (an OpenCX event, and the enrichment when it was fetched);
 messages queued as v1 before an upgrade are still read and re-driven (as v2, their ids kept).
@@ -87,10 +87,10 @@ def _parse(source: str, queue_message: Any) -> Found:
 def _session_of(message: dict[str, Any]) -> str | None:
     """The conversation id of a v2 message (`event.conversation_id`) or of a v1 one (`handoff.sessionId`)."""
     if message.get("v") == 1:
-        handoff = message.get("handoff") if isinstance(message.get("handoff"), dict) else {}
-        return handoff.get("sessionId")
-    event = message.get("event") if isinstance(message.get("event"), dict) else {}
-    return event.get("conversation_id")
+        handoff = message.get("handoff")
+        return handoff.get("sessionId") if isinstance(handoff, dict) else None
+    event = message.get("event")
+    return event.get("conversation_id") if isinstance(event, dict) else None
 
 
 class Storage:
@@ -272,7 +272,7 @@ def _sources(choice: str) -> list[str]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m devtools.replay", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ops.replay", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["list", "show", "redrive"])
     parser.add_argument("--source", choices=["deadletter", "poison", "both"], default="both")
     parser.add_argument("--session-id")

@@ -1,7 +1,0 @@
-"""`python -m devtools.golive`."""
-
-import sys
-
-from devtools.golive.cli import main
-
-sys.exit(main())
