@@ -19,6 +19,7 @@ from shared.messaging.activity import MAX_BODY_BYTES, ActivityInvalid, ActivityK
 from shared.messaging.deps import process_deps
 from shared.messaging.outbox import Direction, Entry, EntryKind
 from shared.messaging.token import TokenRejected
+from shared.messaging.waiting import is_waiting_event
 from shared.platform import telemetry
 from shared.platform.log import get_logger, log_event
 from shared.platform.problem import json_response, problem
@@ -101,7 +102,13 @@ def handle_activity(req: func.HttpRequest, context: Any = None) -> func.HttpResp
         "activityKind": kind.value,
         "eventName": activity.event_name,
     }
-    if kind not in (ActivityKind.REP_MESSAGE, ActivityKind.END):
+    # A waiting event (out of hours, transfer failed, a rep accepted) matters only with the concierge.
+    waiting_event = (
+        kind is ActivityKind.SYSTEM_EVENT
+        and settings.concierge.enabled
+        and is_waiting_event(activity.event_name)
+    )
+    if kind not in (ActivityKind.REP_MESSAGE, ActivityKind.END) and not waiting_event:
         log_event(logger, "messaging.activity_ignored", **dimensions, appId=claims.app_id)
         return json_response(200, {"status": "ignored", "kind": kind.value})
 
@@ -111,8 +118,12 @@ def handle_activity(req: func.HttpRequest, context: Any = None) -> func.HttpResp
         entry = Entry(
             conversation_id=conversation_id,
             direction=Direction.TO_CUSTOMER,
-            kind=EntryKind.MESSAGE if kind is ActivityKind.REP_MESSAGE else EntryKind.END,
-            text=activity.text if kind is ActivityKind.REP_MESSAGE else None,
+            kind=_entry_kind(kind),
+            text=activity.text
+            if kind is ActivityKind.REP_MESSAGE
+            else activity.event_name
+            if waiting_event
+            else None,
             sender_name=activity.sender_name,
             sender_id=activity.sender_id,
             attachments=[a.model_dump(by_alias=False, exclude_none=True) for a in activity.attachments],
@@ -131,6 +142,12 @@ def handle_activity(req: func.HttpRequest, context: Any = None) -> func.HttpResp
     log_event(logger, "messaging.activity_" + outcome, **dimensions)
     telemetry.count("messaging.activities", outcome=outcome, kind=kind.value)
     return json_response(200, {"status": "duplicate" if outcome is Accepted.DUPLICATE else "accepted"})
+
+
+def _entry_kind(kind: ActivityKind) -> EntryKind:
+    if kind is ActivityKind.REP_MESSAGE:
+        return EntryKind.MESSAGE
+    return EntryKind.END if kind is ActivityKind.END else EntryKind.NOTICE
 
 
 def _with_attachment_names(entry: Entry) -> Entry:

@@ -198,7 +198,9 @@ def _queue(settings: Settings, queue: str, kind: str) -> Check:
         client.close()
     check = Check(f"queue:{queue}", True, f"{depth} message(s)")
     if kind != "handoffs" and depth:
-        check.fix = f"{depth} handoff(s) need attention: see docs/operations.md, then `python -m ops.replay list`."
+        check.fix = (
+            f"{depth} handoff(s) need attention: see docs/operations.md, then `python -m ops.replay list`."
+        )
     return check
 
 

@@ -51,6 +51,10 @@ class Link:
     end_reconcile: str | None = None  # what the last look before closing met
     replaced_by: str | None = None
     lost_found_at: str | None = None  # when the last look found rep messages the webhook lost
+    accepted_at: str | None = None  # when a rep accepted (AgentAccepted / AgentAssigned): no more waiting
+    position_checked_at: str | None = None
+    position_told: int | None = None  # the place in line the customer last heard (or the baseline)
+    position_updates: int = 0
 
     @property
     def open(self) -> bool:
@@ -85,6 +89,10 @@ def _link(row: Row, session_id: str | None = None, conversation_id: str | None =
         end_reconcile=row.get("endReconcile"),
         replaced_by=row.get("replacedBy"),
         lost_found_at=row.get("lostFoundAt"),
+        accepted_at=row.get("acceptedAt"),
+        position_checked_at=row.get("positionCheckedAt"),
+        position_told=int(row["positionTold"]) if row.get("positionTold") is not None else None,
+        position_updates=int(row.get("positionUpdates") or 0),
     )
 
 

@@ -48,6 +48,7 @@ class EntryState(StrEnum):
 class EntryKind(StrEnum):
     MESSAGE = "message"
     END = "end"
+    NOTICE = "notice"  # a waiting event (shared/messaging/waiting.py); `text` holds its name
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,10 @@ class Appended:
 
 
 def _kind(value: object) -> EntryKind:
-    return EntryKind.END if value == EntryKind.END.value else EntryKind.MESSAGE
+    try:
+        return EntryKind(str(value))
+    except ValueError:
+        return EntryKind.MESSAGE
 
 
 def entry_rk(direction: Direction, seq: int) -> str:

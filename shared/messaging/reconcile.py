@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shared.messaging import waiting
 from shared.messaging.deps import RelayDeps
 from shared.messaging.links import Link
 from shared.messaging.outbox import Direction, Entry, EntryState
@@ -195,7 +196,7 @@ def sweep(deps: RelayDeps, *, limit: int = 200) -> dict[str, int]:
     lost messages are queued for the customer; dedup rows that can no longer match are purged."""
     interval = deps.settings.messaging_reconcile_seconds
     now = deps.clock()
-    report = {"due": 0, "added": 0, "gone": 0, "failed": 0, "purged": 0}
+    report = {"due": 0, "added": 0, "gone": 0, "failed": 0, "purged": 0, "position_updates": 0}
     for link in deps.links.open_conversations(limit):
         last = instant(link.reconciled_at) or instant(link.created_at) or 0.0
         if link.reconcile_gone or now - last < interval:
@@ -212,6 +213,9 @@ def sweep(deps: RelayDeps, *, limit: int = 200) -> dict[str, int]:
             report["added"] += checked.added
             deps.queue.drain_later(link.conversation_id, Direction.TO_CUSTOMER)
         report["purged"] += deps.outbox.purge(link.conversation_id)
+    for link in deps.links.open_conversations(limit):
+        if waiting.refresh(deps, link) == "told":
+            report["position_updates"] += 1
     deps.store.merge({"PartitionKey": SWEEP_PK, "RowKey": SWEEP_RK, "at": now, **report})
     telemetry.count("relay.reconcile_sweeps")
     log_event(logger, "relay.reconcile_sweep", **report)

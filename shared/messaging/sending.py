@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.messaging import waiting
 from shared.messaging.bodies import build_message_activity
 from shared.messaging.deps import RelayDeps
 from shared.messaging.links import Link
@@ -56,6 +57,9 @@ def deliver(deps: RelayDeps, entry: Entry, link: Link, *, tried_before: bool = F
 def _to_customer(deps: RelayDeps, entry: Entry, link: Link, tried_before: bool) -> Result:
     if entry.kind is EntryKind.END:
         return _end_for_customer(deps, entry, link)
+    if entry.kind is EntryKind.NOTICE:
+        waiting.on_event(deps, entry.text or "", link)  # best effort: a notice never holds the line
+        return Delivered(forwarded=0)
     if tried_before and _already_delivered(deps, entry, link):
         return Delivered(already=True)
     if is_twin_of_recovered(deps, entry, link):

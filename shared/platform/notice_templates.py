@@ -27,6 +27,11 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "closed_chat": frozenset({"opens", "zone"}),
     "closed_incident": frozenset({"opens", "zone", "ticket"}),
     "queued": frozenset({"position", "wait"}),
+    # Mode messaging, while the customer waits for a rep (shared/messaging/waiting.py).
+    "out_of_hours": frozenset({"opens", "zone"}),
+    "holiday": frozenset({"opens", "zone"}),
+    "transfer_failed": frozenset(),
+    "position_update": frozenset({"position", "wait"}),
 }
 
 # The longest value each placeholder takes, and (when one exists) the longest that needs UCS-2,
@@ -58,11 +63,22 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "{ticket} for you and a person will follow up here then.",
         "queued": "A person will reply here soon.[ You are number {position} in line.][ The usual "
         "wait is {wait}.]",
+        "out_of_hours": "Our team is closed now[, back at {opens}][ {zone}]. Your message is saved and "
+        "a person will reply right here.",
+        "holiday": "Our team is away for a holiday[, back at {opens}][ {zone}]. Your message is saved "
+        "and a person will reply right here.",
+        "transfer_failed": "We could not pass your chat to the right team just now. It is saved and a "
+        "person will reply here as soon as they can.",
+        "position_update": "Update: you are now number {position} in line.[ The usual wait is {wait}.]",
     },
     "es": {
         "closed_chat": "Estamos cerrados; volvemos el {opens}[ {zone}]. Te responderemos aquí.",
         "closed_incident": "Cerrado hasta el {opens}[ {zone}]. Tu caso es {ticket}.",
         "queued": "Una persona te responderá aquí.[ Vas {position}º en la fila.][ Espera: {wait}.]",
+        "out_of_hours": "Estamos cerrados.[ Volvemos el {opens}.] Te responderemos aquí.",
+        "holiday": "Hoy es festivo.[ Volvemos el {opens}.] Te responderemos aquí.",
+        "transfer_failed": "No pudimos pasar tu chat al equipo. Te responderemos aquí pronto.",
+        "position_update": "Ahora vas {position}º en la fila.[ Espera: {wait}.]",
     },
 }
 

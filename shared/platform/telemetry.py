@@ -65,6 +65,7 @@ METRICS: dict[str, Metric] = {
         _metric("messaging.activities", Kind.COUNTER, "outcome", "kind"),
         _metric("concierge.availability", Kind.COUNTER, "outcome", "reason"),
         _metric("concierge.notices", Kind.COUNTER, "kind", "outcome"),
+        _metric("concierge.position_refreshes", Kind.COUNTER, "outcome"),
         _metric("handoff.e2e_latency_ms", Kind.HISTOGRAM, "channel"),
         _metric("dataverse.request_ms", Kind.HISTOGRAM, "operation", "status"),
         _metric("opencx.request_ms", Kind.HISTOGRAM, "operation", "status"),

@@ -404,3 +404,32 @@ def test_customer_words_forwarded_from_history_are_never_echoed_by_the_sweep(
     finally:
         later.close(5)
     assert "Words only the history holds" not in _to_customer(bridge, WEB_SESSION_ID)
+
+
+def test_waiting_events_reach_the_customer_once_through_the_outbox_with_the_concierge_on(
+    messaging_bridge: MessagingBridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mode messaging, CONCIERGE on: Dynamics' out-of-hours event becomes one message on the
+    customer's thread (the availability call fails here: the message goes without a time), a
+    redelivery sends nothing more, and AgentAccepted ends the waiting."""
+    from helpers import reset_process_caches
+
+    bridge = messaging_bridge
+    monkeypatch.setenv("CONCIERGE", "true")
+    reset_process_caches()
+    bridge.sim.rep.greeting = None
+    bridge.sim.rep.auto_reply = False
+    bridge.sim.rep.auto_accept = False
+    conversation_id = bridge.handoff(SMS_SESSION_ID)
+    index = bridge.sim.rep.event(conversation_id, "OutOfOperatingHoursDueToNonWorkingHours")
+    assert bridge.sim.rep.wait_delivered(10)
+    bridge.sim.rep.redeliver(index)
+    assert bridge.sim.rep.wait_delivered(10)
+    wait_for(lambda: any("closed now" in t for t in _to_customer(bridge, SMS_SESSION_ID)), 15, "the notice")
+    _settled(bridge, conversation_id)
+    assert sum("closed now" in t for t in _to_customer(bridge, SMS_SESSION_ID)) == 1
+    bridge.sim.rep.event(conversation_id, "AgentAccepted")
+    assert bridge.sim.rep.wait_delivered(10)
+    wait_for(
+        lambda: bridge.deps.links.by_conversation(conversation_id).accepted_at is not None, 15, "accepted"
+    )
