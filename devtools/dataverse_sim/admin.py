@@ -1,16 +1,15 @@
 """The `/_sim/` admin API: the Python API over HTTP, for a simulator running in another process.
 
-It drives the simulator through the `AdminTarget` protocol below, so it never imports the simulator
-module (which imports this one).
+It never imports the simulator module (which imports this one): the simulator is typed `Any` here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 from devtools.dataverse_sim.availability import admin as availability_admin
-from devtools.dataverse_sim.demo import SeedTarget, seed_crowd, seed_demo
+from devtools.dataverse_sim.demo import seed_crowd, seed_demo
 from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.privileges import APP_USER_ID
 from devtools.dataverse_sim.replies import Reply, json_reply, no_content
@@ -33,64 +32,13 @@ _TEXT_SETTINGS = frozenset({"duplicate_code"})
 _CONFIG_FIELDS = _NUMBER_SETTINGS | _TEXT_SETTINGS
 
 
-class AdminTarget(SeedTarget, Protocol):
-    """Everything the admin API reads or changes on a simulator."""
+# dataverse_sim.simulator.DataverseSimulator: that module imports this one, so it is not imported here.
+DataverseSimulator = Any
 
-    latency: float
-    max_concurrency: int | None
-    token_lifetime: float
-    concurrency_retry_after: float
-    duplicate_code: str
-
-    @property
-    def work_items(self) -> list[dict[str, Any]]: ...
-
-    @property
-    def incidents(self) -> list[dict[str, Any]]: ...
-
-    @property
-    def contacts(self) -> list[dict[str, Any]]: ...
-
-    @property
-    def queue_items(self) -> list[dict[str, Any]]: ...
-
-    @property
-    def requests(self) -> list[Any]: ...  # the simulator's RequestRecord named tuples
-
-    @property
-    def faults(self) -> list[FaultRule]: ...
-
-    def stats(self) -> dict[str, Any]: ...
-
-    def add_fault(self, rule: FaultRule) -> None: ...
-
-    def clear_faults(self) -> None: ...
-
-    def reset(self) -> None: ...
-
-    def expire_tokens(self) -> None: ...
-
-    def set_state(
-        self, entity: str, row_id: str, statecode: int, statuscode: int | None = None
-    ) -> dict[str, Any]: ...
-
-    def close(self, entity: str, row_id: str) -> dict[str, Any]: ...
-
-    def add_incident_columns(self, *names: str) -> None: ...
-
-    def privileges_of(self, user_id: str) -> dict[str, str]: ...
-
-    def set_privileges(self, privileges: Iterable[str] | Mapping[str, str], user_id: str = ...) -> None: ...
-
-    def grant_privilege(self, name: str, depth: str = ..., user_id: str = ...) -> None: ...
-
-    def revoke_privilege(self, name: str, user_id: str = ...) -> None: ...
+Handler = Callable[[DataverseSimulator, dict[str, Any]], Reply]
 
 
-Handler = Callable[[AdminTarget, dict[str, Any]], Reply]
-
-
-def admin_route(sim: AdminTarget, method: str, name: str, data: Any) -> Reply:
+def admin_route(sim: DataverseSimulator, method: str, name: str, data: Any) -> Reply:
     """Answer one admin call; unknown routes are a 404 that lists the known ones."""
     handler = ROUTES.get((method, name))
     if handler is None:
@@ -117,41 +65,28 @@ def _only(data: dict[str, Any], allowed: set[str] | frozenset[str], what: str) -
         raise ValueError(f"unknown {what} fields: {', '.join(unknown)}")
 
 
-def _add_contact(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+def _add_contact(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     _only(data, _CONTACT_FIELDS, "contact")
     return json_reply(201, {"contactid": sim.add_contact(**data)})
 
 
-def _add_workstream(sim: AdminTarget, data: dict[str, Any]) -> Reply:
-    _only(data, {"workstream_id", "name"}, "workstream")
-    workstream_id = sim.add_workstream(data.get("workstream_id"), data.get("name", "SMS workstream"))
-    return json_reply(201, {"msdyn_liveworkstreamid": workstream_id})
+def _adder(method: str, id_field: str, name_field: str, default: str, answer: str) -> Handler:
+    """POST /_sim/<table>: `{id_field, name_field}` in, `{answer: id}` out."""
+
+    def add(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+        _only(data, {id_field, name_field}, method.removeprefix("add_"))
+        row_id = getattr(sim, method)(data.get(id_field), data.get(name_field, default))
+        return json_reply(201, {answer: row_id})
+
+    return add
 
 
-def _add_queue(sim: AdminTarget, data: dict[str, Any]) -> Reply:
-    _only(data, {"queue_id", "name"}, "queue")
-    return json_reply(
-        201, {"queueid": sim.add_queue(data.get("queue_id"), data.get("name", "Support queue"))}
-    )
-
-
-def _add_systemuser(sim: AdminTarget, data: dict[str, Any]) -> Reply:
-    _only(data, {"user_id", "fullname"}, "systemuser")
-    user_id = sim.add_systemuser(data.get("user_id"), data.get("fullname", "Support rep"))
-    return json_reply(201, {"systemuserid": user_id})
-
-
-def _add_team(sim: AdminTarget, data: dict[str, Any]) -> Reply:
-    _only(data, {"team_id", "name"}, "team")
-    return json_reply(201, {"teamid": sim.add_team(data.get("team_id"), data.get("name", "Support team"))})
-
-
-def _add_fault(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+def _add_fault(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     sim.add_fault(FaultRule.from_dict(data))
     return json_reply(201, {"faults": len(sim.faults)})
 
 
-def _set_state(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+def _set_state(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     _only(data, {"entity", "id", "statecode", "statuscode"}, "state")
     try:
         row = sim.set_state(data["entity"], data["id"], data["statecode"], data.get("statuscode"))
@@ -162,12 +97,12 @@ def _set_state(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     return json_reply(200, row)
 
 
-def _close(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+def _close(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     _only(data, {"entity", "id"}, "close")
     return _set_state(sim, {**data, "statecode": 1})
 
 
-def _incident_columns(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+def _incident_columns(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     _only(data, {"columns"}, "incident-columns")
     columns = data.get("columns")
     if not isinstance(columns, list):
@@ -176,11 +111,11 @@ def _incident_columns(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     return no_content()
 
 
-def _privileges(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+def _privileges(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     return json_reply(200, {"user_id": APP_USER_ID, "privileges": sim.privileges_of(APP_USER_ID)})
 
 
-def _set_privileges(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+def _set_privileges(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     _only(data, {"privileges", "user_id"}, "privileges")
     privileges = data.get("privileges")
     if not isinstance(privileges, list | dict):
@@ -190,23 +125,23 @@ def _set_privileges(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     return json_reply(200, {"user_id": user_id, "privileges": sim.privileges_of(user_id)})
 
 
-def _grant(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+def _grant(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     _only(data, {"name", "depth", "user_id"}, "grant")
     sim.grant_privilege(data["name"], data.get("depth", "Global"), user_id=data.get("user_id", APP_USER_ID))
     return no_content()
 
 
-def _revoke(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+def _revoke(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     _only(data, {"name", "user_id"}, "revoke")
     sim.revoke_privilege(data["name"], user_id=data.get("user_id", APP_USER_ID))
     return no_content()
 
 
-def _config(sim: AdminTarget) -> dict[str, Any]:
+def _config(sim: DataverseSimulator) -> dict[str, Any]:
     return {name: getattr(sim, name) for name in sorted(_CONFIG_FIELDS)}
 
 
-def _set_config(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+def _set_config(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     _only(data, _CONFIG_FIELDS, "settings")
     for name, value in data.items():
         if name in _TEXT_SETTINGS:
@@ -220,24 +155,23 @@ def _set_config(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     return json_reply(200, _config(sim))
 
 
-def _crowd(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+def _crowd(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     _only(data, {"phone", "email", "size"}, "crowd")
     return json_reply(201, seed_crowd(sim, **data))
 
 
-def _routing(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+def _routing(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     """`{"enabled": bool, "delay": s, "workstreams": {id: {"queue_id", "agent_id"}}, "streamsource": {id: n}}`."""
     _only(data, {"enabled", "delay", "workstreams", "streamsource"}, "routing")
-    target: Any = sim
     for workstream_id, route in (data.get("workstreams") or {}).items():
         _only(route, {"queue_id", "agent_id"}, "routing workstream")
-        target.route_workstream(workstream_id, route["queue_id"], route.get("agent_id"))
+        sim.route_workstream(workstream_id, route["queue_id"], route.get("agent_id"))
     for workstream_id, source in (data.get("streamsource") or {}).items():
-        target.set_streamsource(workstream_id, source)
+        sim.set_streamsource(workstream_id, source)
     if "enabled" in data or "delay" in data:
-        current = target.routing
-        target.set_routing(bool(data.get("enabled", current["enabled"])), delay=data.get("delay"))
-    return json_reply(200, target.routing)
+        current = sim.routing
+        sim.set_routing(bool(data.get("enabled", current["enabled"])), delay=data.get("delay"))
+    return json_reply(200, sim.routing)
 
 
 ROUTES: dict[tuple[str, str], Handler] = {
@@ -251,10 +185,12 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "config"): lambda s, _: json_reply(200, _config(s)),
     ("GET", "privileges"): _privileges,
     ("POST", "contacts"): _add_contact,
-    ("POST", "workstreams"): _add_workstream,
-    ("POST", "queues"): _add_queue,
-    ("POST", "systemusers"): _add_systemuser,
-    ("POST", "teams"): _add_team,
+    ("POST", "workstreams"): _adder(
+        "add_workstream", "workstream_id", "name", "SMS workstream", "msdyn_liveworkstreamid"
+    ),
+    ("POST", "queues"): _adder("add_queue", "queue_id", "name", "Support queue", "queueid"),
+    ("POST", "systemusers"): _adder("add_systemuser", "user_id", "fullname", "Support rep", "systemuserid"),
+    ("POST", "teams"): _adder("add_team", "team_id", "name", "Support team", "teamid"),
     ("POST", "faults"): _add_fault,
     ("DELETE", "faults"): lambda s, _: _done(s.clear_faults),
     ("POST", "reset"): lambda s, _: _done(s.reset),
@@ -268,8 +204,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "revoke-privilege"): _revoke,
     ("POST", "seed-demo"): lambda s, _: json_reply(201, seed_demo(s)),
     ("POST", "crowd"): _crowd,
-    ("GET", "routing"): lambda s, _: json_reply(200, s.routing),  # type: ignore[attr-defined]
+    ("GET", "routing"): lambda s, _: json_reply(200, s.routing),
     ("POST", "routing"): _routing,
-    ("GET", "availability"): lambda s, d: availability_admin(s.availability, "GET", d),  # type: ignore[attr-defined]
-    ("POST", "availability"): lambda s, d: availability_admin(s.availability, "POST", d),  # type: ignore[attr-defined]
+    ("GET", "availability"): lambda s, d: availability_admin(s.availability, "GET", d),
+    ("POST", "availability"): lambda s, d: availability_admin(s.availability, "POST", d),
 }
