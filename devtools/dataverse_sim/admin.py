@@ -5,6 +5,7 @@ It never imports the simulator module (which imports this one): the simulator is
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -14,19 +15,6 @@ from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.privileges import APP_USER_ID
 from devtools.dataverse_sim.replies import Reply, json_reply, no_content
 
-_CONTACT_FIELDS = frozenset(
-    {
-        "email",
-        "mobilephone",
-        "telephone1",
-        "fullname",
-        "contactid",
-        "firstname",
-        "lastname",
-        "description",
-        "statecode",
-    }
-)
 _NUMBER_SETTINGS = frozenset({"latency", "max_concurrency", "token_lifetime", "concurrency_retry_after"})
 _TEXT_SETTINGS = frozenset({"duplicate_code"})
 _CONFIG_FIELDS = _NUMBER_SETTINGS | _TEXT_SETTINGS
@@ -65,8 +53,13 @@ def _only(data: dict[str, Any], allowed: set[str] | frozenset[str], what: str) -
         raise ValueError(f"unknown {what} fields: {', '.join(unknown)}")
 
 
+def _keywords(method: Callable[..., Any]) -> set[str]:
+    """The keyword arguments a seeding method takes: the fields its admin call accepts."""
+    return set(inspect.signature(method).parameters)
+
+
 def _add_contact(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
-    _only(data, _CONTACT_FIELDS, "contact")
+    _only(data, _keywords(sim.add_contact), "contact")
     return json_reply(201, {"contactid": sim.add_contact(**data)})
 
 
