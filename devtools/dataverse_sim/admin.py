@@ -1,16 +1,18 @@
 """The `/_sim/` admin API: the Python API over HTTP, for a simulator running in another process.
 
-It never imports the simulator module (which imports this one): the simulator is typed `Any` here.
+It drives the simulator through the `AdminTarget` protocol below, so it never imports the simulator
+module (which imports this one).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
+from devtools.dataverse_sim.availability import AvailabilityDesk
 from devtools.dataverse_sim.availability import admin as availability_admin
-from devtools.dataverse_sim.demo import seed_crowd, seed_demo
+from devtools.dataverse_sim.demo import SeedTarget, seed_crowd, seed_demo
 from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.privileges import APP_USER_ID
 from devtools.dataverse_sim.replies import Reply, json_reply, no_content
@@ -20,13 +22,76 @@ _TEXT_SETTINGS = frozenset({"duplicate_code"})
 _CONFIG_FIELDS = _NUMBER_SETTINGS | _TEXT_SETTINGS
 
 
-# dataverse_sim.simulator.DataverseSimulator: that module imports this one, so it is not imported here.
-DataverseSimulator = Any
+class AdminTarget(SeedTarget, Protocol):
+    """Everything the admin API reads or changes on a simulator."""
 
-Handler = Callable[[DataverseSimulator, dict[str, Any]], Reply]
+    latency: float
+    max_concurrency: int | None
+    token_lifetime: float
+    concurrency_retry_after: float
+    duplicate_code: str
+
+    @property
+    def work_items(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def incidents(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def contacts(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def queue_items(self) -> list[dict[str, Any]]: ...
+
+    @property
+    def requests(self) -> list[Any]: ...  # the simulator's RequestRecord named tuples
+
+    @property
+    def faults(self) -> list[FaultRule]: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def add_fault(self, rule: FaultRule) -> None: ...
+
+    def clear_faults(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+    def expire_tokens(self) -> None: ...
+
+    def set_state(
+        self, entity: str, row_id: str, statecode: int, statuscode: int | None = None
+    ) -> dict[str, Any]: ...
+
+    def close(self, entity: str, row_id: str) -> dict[str, Any]: ...
+
+    def add_incident_columns(self, *names: str) -> None: ...
+
+    def privileges_of(self, user_id: str) -> dict[str, str]: ...
+
+    def set_privileges(self, privileges: Iterable[str] | Mapping[str, str], user_id: str = ...) -> None: ...
+
+    def grant_privilege(self, name: str, depth: str = ..., user_id: str = ...) -> None: ...
+
+    def revoke_privilege(self, name: str, user_id: str = ...) -> None: ...
+
+    @property
+    def routing(self) -> dict[str, Any]: ...
+
+    def set_routing(self, enabled: bool, *, delay: float | None = None) -> None: ...
+
+    def route_workstream(self, workstream_id: str, queue_id: str, agent_id: str | None = None) -> None: ...
+
+    def set_streamsource(self, workstream_id: str, streamsource: int | None) -> None: ...
+
+    @property
+    def availability(self) -> AvailabilityDesk: ...
 
 
-def admin_route(sim: DataverseSimulator, method: str, name: str, data: Any) -> Reply:
+Handler = Callable[[AdminTarget, dict[str, Any]], Reply]
+
+
+def admin_route(sim: AdminTarget, method: str, name: str, data: Any) -> Reply:
     """Answer one admin call; unknown routes are a 404 that lists the known ones."""
     handler = ROUTES.get((method, name))
     if handler is None:
@@ -58,7 +123,7 @@ def _keywords(method: Callable[..., Any]) -> set[str]:
     return set(inspect.signature(method).parameters)
 
 
-def _add_contact(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+def _add_contact(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     _only(data, _keywords(sim.add_contact), "contact")
     return json_reply(201, {"contactid": sim.add_contact(**data)})
 
@@ -66,7 +131,7 @@ def _add_contact(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
 def _adder(method: str, id_field: str, name_field: str, default: str, answer: str) -> Handler:
     """POST /_sim/<table>: `{id_field, name_field}` in, `{answer: id}` out."""
 
-    def add(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+    def add(sim: AdminTarget, data: dict[str, Any]) -> Reply:
         _only(data, {id_field, name_field}, method.removeprefix("add_"))
         row_id = getattr(sim, method)(data.get(id_field), data.get(name_field, default))
         return json_reply(201, {answer: row_id})
@@ -74,12 +139,12 @@ def _adder(method: str, id_field: str, name_field: str, default: str, answer: st
     return add
 
 
-def _add_fault(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+def _add_fault(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     sim.add_fault(FaultRule.from_dict(data))
     return json_reply(201, {"faults": len(sim.faults)})
 
 
-def _set_state(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+def _set_state(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     _only(data, {"entity", "id", "statecode", "statuscode"}, "state")
     try:
         row = sim.set_state(data["entity"], data["id"], data["statecode"], data.get("statuscode"))
@@ -90,12 +155,12 @@ def _set_state(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     return json_reply(200, row)
 
 
-def _close(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+def _close(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     _only(data, {"entity", "id"}, "close")
     return _set_state(sim, {**data, "statecode": 1})
 
 
-def _incident_columns(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+def _incident_columns(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     _only(data, {"columns"}, "incident-columns")
     columns = data.get("columns")
     if not isinstance(columns, list):
@@ -104,11 +169,11 @@ def _incident_columns(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     return no_content()
 
 
-def _privileges(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+def _privileges(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     return json_reply(200, {"user_id": APP_USER_ID, "privileges": sim.privileges_of(APP_USER_ID)})
 
 
-def _set_privileges(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+def _set_privileges(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     _only(data, {"privileges", "user_id"}, "privileges")
     privileges = data.get("privileges")
     if not isinstance(privileges, list | dict):
@@ -118,23 +183,23 @@ def _set_privileges(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     return json_reply(200, {"user_id": user_id, "privileges": sim.privileges_of(user_id)})
 
 
-def _grant(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+def _grant(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     _only(data, {"name", "depth", "user_id"}, "grant")
     sim.grant_privilege(data["name"], data.get("depth", "Global"), user_id=data.get("user_id", APP_USER_ID))
     return no_content()
 
 
-def _revoke(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+def _revoke(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     _only(data, {"name", "user_id"}, "revoke")
     sim.revoke_privilege(data["name"], user_id=data.get("user_id", APP_USER_ID))
     return no_content()
 
 
-def _config(sim: DataverseSimulator) -> dict[str, Any]:
+def _config(sim: AdminTarget) -> dict[str, Any]:
     return {name: getattr(sim, name) for name in sorted(_CONFIG_FIELDS)}
 
 
-def _set_config(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+def _set_config(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     _only(data, _CONFIG_FIELDS, "settings")
     for name, value in data.items():
         if name in _TEXT_SETTINGS:
@@ -148,12 +213,12 @@ def _set_config(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     return json_reply(200, _config(sim))
 
 
-def _crowd(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+def _crowd(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     _only(data, {"phone", "email", "size"}, "crowd")
     return json_reply(201, seed_crowd(sim, **data))
 
 
-def _routing(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+def _routing(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     """`{"enabled": bool, "delay": s, "workstreams": {id: {"queue_id", "agent_id"}}, "streamsource": {id: n}}`."""
     _only(data, {"enabled", "delay", "workstreams", "streamsource"}, "routing")
     for workstream_id, route in (data.get("workstreams") or {}).items():

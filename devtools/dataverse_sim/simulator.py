@@ -12,7 +12,7 @@ from devtools.dataverse_sim import schema
 from devtools.dataverse_sim.admin import admin_route
 from devtools.dataverse_sim.api import ApiRequest, DataverseApi
 from devtools.dataverse_sim.availability import AvailabilityDesk
-from devtools.dataverse_sim.faults import FaultRule, pick_fault
+from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.odata import CODE_DUPLICATE
 from devtools.dataverse_sim.privileges import APP_USER_ID, BRIDGE_PRIVILEGES, normalise
 from devtools.dataverse_sim.replies import Reply
@@ -329,10 +329,6 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
     def count_create_attempt(self) -> None:
         with self.lock:
             self._create_attempts += 1
-
-    def choose_fault(self, operation: str) -> FaultRule | None:
-        with self.lock:
-            return pick_fault(self._faults, operation, self._rng)
 
     def record_call(
         self,

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from devtools.messaging_sim.admin import admin_route
-from devtools.messaging_sim.faults import FaultRule, pick_fault
+from devtools.messaging_sim.faults import FaultRule
 from devtools.messaging_sim.keys import TokenMinter
 from devtools.messaging_sim.messages import messages_page
 from devtools.messaging_sim.rep import ScriptedRep
@@ -299,10 +299,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
         return stats
 
     # ------------------------------------------------------------------ faults
-
-    def choose_fault(self, operation: str) -> FaultRule | None:
-        with self.lock:
-            return pick_fault(self._faults, operation, self._rng)
 
     def reset(self) -> None:
         """Empty conversations, faults, records and deliveries. Settings and issued tokens stay."""

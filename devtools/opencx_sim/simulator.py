@@ -333,7 +333,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
 
     # ------------------------------------------------------------------ called by the handler
 
-    def choose_fault(self, operation: str, session_id: str | None) -> FaultRule | None:
+    def choose_fault(self, operation: str, session_id: str | None = None) -> FaultRule | None:
         with self.lock:
             return pick_fault(self._faults, operation, session_id, self._rng)
 
