@@ -210,11 +210,7 @@ class SimServer(LoopbackServer):
 
 
 def fault_reply(fault: FaultRule) -> Reply:
-    headers = {}
-    retry_after = fault.retry_after_header()
-    if retry_after is not None:
-        headers["Retry-After"] = retry_after
-    return Reply(fault.status, error_body(fault.error_code, fault.error_message), headers)
+    return Reply(fault.status, error_body(fault.error_code, fault.error_message), fault.retry_after_headers())
 
 
 def unauthorized(base_url: str, message: str) -> ODataError:

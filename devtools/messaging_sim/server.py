@@ -190,9 +190,7 @@ def _correlated(reply: Reply) -> Reply:
 
 def fault_reply(sim: MessagingSimulator, fault: FaultRule) -> Reply:
     reply = problem_reply(sim, fault.status, fault.error_code, f"Simulated HTTP {fault.status}.", fault.title)
-    retry_after = fault.retry_after_header()
-    if retry_after is not None:
-        reply.headers["Retry-After"] = retry_after
+    reply.headers.update(fault.retry_after_headers())
     return reply
 
 

@@ -149,12 +149,8 @@ class SimServer(LoopbackServer):
 
 
 def fault_reply(fault: FaultRule) -> Reply:
-    headers: dict[str, str] = {}
-    retry_after = fault.retry_after_header()
-    if retry_after is not None:
-        headers["Retry-After"] = retry_after
     message = fault.message or f"Simulated {fault.status} fault"
-    return json_reply(fault.status, error_body(fault.status, message), headers)
+    return json_reply(fault.status, error_body(fault.status, message), fault.retry_after_headers())
 
 
 def check_json_content_type(content_type: str) -> None:
