@@ -170,3 +170,38 @@ class Identity:
             return Reply(error.code, error.read(), content_type=_JSON)
         except OSError:
             return msi_error(503, "The upstream identity endpoint did not answer.")
+
+
+class ServesIdentity:
+    """The identity endpoint's facts on a simulator that serves one at TOKEN_PATH (list it after
+    simkit's Simulator, whose `url` this reads)."""
+
+    identity: Identity
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def identity_endpoint(self) -> str:
+        return f"{self.url}{TOKEN_PATH}"
+
+    @property
+    def identity_header(self) -> str:
+        return self.identity.header
+
+    @property
+    def token_lifetime(self) -> float:
+        return self.identity.lifetime
+
+    @token_lifetime.setter
+    def token_lifetime(self, seconds: float) -> None:
+        self.identity.lifetime = seconds
+
+    @property
+    def token_requests(self) -> int:
+        return self.identity.requests
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far is rejected from now on, as after a real expiry."""
+        self.identity.expire_all()
