@@ -87,11 +87,7 @@ def _settle(stack: Stack, deadline: float) -> None:
         time.sleep(0.02)
 
 
-def _describe_opencx(records: list[Any]) -> list[str]:
-    return [f"{r.method} {r.path} -> {r.status or 'dropped'} ({r.operation})" for r in records]
-
-
-def _describe_dataverse(records: list[Any]) -> list[str]:
+def _describe(records: list[Any]) -> list[str]:
     return [f"{r.method} {r.path} -> {r.status or 'dropped'} ({r.operation})" for r in records]
 
 
@@ -115,8 +111,8 @@ def run_handoff(stack: Stack, handoff: Handoff, timeout: float = WAIT_SECONDS) -
         else:
             time.sleep(0.005)
     _settle(stack, time.monotonic() + 10)
-    handoff.opencx_requests = _describe_opencx(opencx.requests[opencx_before:])
-    handoff.dataverse_requests = _describe_dataverse(
+    handoff.opencx_requests = _describe(opencx.requests[opencx_before:])
+    handoff.dataverse_requests = _describe(
         [r for r in dataverse.requests[dataverse_before:] if r.operation != "token"]
     )
 

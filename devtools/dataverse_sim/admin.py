@@ -6,28 +6,17 @@ module (which imports this one).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from devtools.dataverse_sim.availability import AvailabilityDesk
 from devtools.dataverse_sim.availability import admin as availability_admin
 from devtools.dataverse_sim.demo import SeedTarget, seed_crowd, seed_demo
 from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.privileges import APP_USER_ID
 from devtools.dataverse_sim.replies import Reply, json_reply, no_content
 
-_CONTACT_FIELDS = frozenset(
-    {
-        "email",
-        "mobilephone",
-        "telephone1",
-        "fullname",
-        "contactid",
-        "firstname",
-        "lastname",
-        "description",
-        "statecode",
-    }
-)
 _NUMBER_SETTINGS = frozenset({"latency", "max_concurrency", "token_lifetime", "concurrency_retry_after"})
 _TEXT_SETTINGS = frozenset({"duplicate_code"})
 _CONFIG_FIELDS = _NUMBER_SETTINGS | _TEXT_SETTINGS
@@ -86,6 +75,18 @@ class AdminTarget(SeedTarget, Protocol):
 
     def revoke_privilege(self, name: str, user_id: str = ...) -> None: ...
 
+    @property
+    def routing(self) -> dict[str, Any]: ...
+
+    def set_routing(self, enabled: bool, *, delay: float | None = None) -> None: ...
+
+    def route_workstream(self, workstream_id: str, queue_id: str, agent_id: str | None = None) -> None: ...
+
+    def set_streamsource(self, workstream_id: str, streamsource: int | None) -> None: ...
+
+    @property
+    def availability(self) -> AvailabilityDesk: ...
+
 
 Handler = Callable[[AdminTarget, dict[str, Any]], Reply]
 
@@ -117,33 +118,25 @@ def _only(data: dict[str, Any], allowed: set[str] | frozenset[str], what: str) -
         raise ValueError(f"unknown {what} fields: {', '.join(unknown)}")
 
 
+def _keywords(method: Callable[..., Any]) -> set[str]:
+    """The keyword arguments a seeding method takes: the fields its admin call accepts."""
+    return set(inspect.signature(method).parameters)
+
+
 def _add_contact(sim: AdminTarget, data: dict[str, Any]) -> Reply:
-    _only(data, _CONTACT_FIELDS, "contact")
+    _only(data, _keywords(sim.add_contact), "contact")
     return json_reply(201, {"contactid": sim.add_contact(**data)})
 
 
-def _add_workstream(sim: AdminTarget, data: dict[str, Any]) -> Reply:
-    _only(data, {"workstream_id", "name"}, "workstream")
-    workstream_id = sim.add_workstream(data.get("workstream_id"), data.get("name", "SMS workstream"))
-    return json_reply(201, {"msdyn_liveworkstreamid": workstream_id})
+def _adder(method: str, id_field: str, name_field: str, default: str, answer: str) -> Handler:
+    """POST /_sim/<table>: `{id_field, name_field}` in, `{answer: id}` out."""
 
+    def add(sim: AdminTarget, data: dict[str, Any]) -> Reply:
+        _only(data, {id_field, name_field}, method.removeprefix("add_"))
+        row_id = getattr(sim, method)(data.get(id_field), data.get(name_field, default))
+        return json_reply(201, {answer: row_id})
 
-def _add_queue(sim: AdminTarget, data: dict[str, Any]) -> Reply:
-    _only(data, {"queue_id", "name"}, "queue")
-    return json_reply(
-        201, {"queueid": sim.add_queue(data.get("queue_id"), data.get("name", "Support queue"))}
-    )
-
-
-def _add_systemuser(sim: AdminTarget, data: dict[str, Any]) -> Reply:
-    _only(data, {"user_id", "fullname"}, "systemuser")
-    user_id = sim.add_systemuser(data.get("user_id"), data.get("fullname", "Support rep"))
-    return json_reply(201, {"systemuserid": user_id})
-
-
-def _add_team(sim: AdminTarget, data: dict[str, Any]) -> Reply:
-    _only(data, {"team_id", "name"}, "team")
-    return json_reply(201, {"teamid": sim.add_team(data.get("team_id"), data.get("name", "Support team"))})
+    return add
 
 
 def _add_fault(sim: AdminTarget, data: dict[str, Any]) -> Reply:
@@ -228,16 +221,15 @@ def _crowd(sim: AdminTarget, data: dict[str, Any]) -> Reply:
 def _routing(sim: AdminTarget, data: dict[str, Any]) -> Reply:
     """`{"enabled": bool, "delay": s, "workstreams": {id: {"queue_id", "agent_id"}}, "streamsource": {id: n}}`."""
     _only(data, {"enabled", "delay", "workstreams", "streamsource"}, "routing")
-    target: Any = sim
     for workstream_id, route in (data.get("workstreams") or {}).items():
         _only(route, {"queue_id", "agent_id"}, "routing workstream")
-        target.route_workstream(workstream_id, route["queue_id"], route.get("agent_id"))
+        sim.route_workstream(workstream_id, route["queue_id"], route.get("agent_id"))
     for workstream_id, source in (data.get("streamsource") or {}).items():
-        target.set_streamsource(workstream_id, source)
+        sim.set_streamsource(workstream_id, source)
     if "enabled" in data or "delay" in data:
-        current = target.routing
-        target.set_routing(bool(data.get("enabled", current["enabled"])), delay=data.get("delay"))
-    return json_reply(200, target.routing)
+        current = sim.routing
+        sim.set_routing(bool(data.get("enabled", current["enabled"])), delay=data.get("delay"))
+    return json_reply(200, sim.routing)
 
 
 ROUTES: dict[tuple[str, str], Handler] = {
@@ -251,10 +243,12 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "config"): lambda s, _: json_reply(200, _config(s)),
     ("GET", "privileges"): _privileges,
     ("POST", "contacts"): _add_contact,
-    ("POST", "workstreams"): _add_workstream,
-    ("POST", "queues"): _add_queue,
-    ("POST", "systemusers"): _add_systemuser,
-    ("POST", "teams"): _add_team,
+    ("POST", "workstreams"): _adder(
+        "add_workstream", "workstream_id", "name", "SMS workstream", "msdyn_liveworkstreamid"
+    ),
+    ("POST", "queues"): _adder("add_queue", "queue_id", "name", "Support queue", "queueid"),
+    ("POST", "systemusers"): _adder("add_systemuser", "user_id", "fullname", "Support rep", "systemuserid"),
+    ("POST", "teams"): _adder("add_team", "team_id", "name", "Support team", "teamid"),
     ("POST", "faults"): _add_fault,
     ("DELETE", "faults"): lambda s, _: _done(s.clear_faults),
     ("POST", "reset"): lambda s, _: _done(s.reset),
@@ -268,8 +262,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "revoke-privilege"): _revoke,
     ("POST", "seed-demo"): lambda s, _: json_reply(201, seed_demo(s)),
     ("POST", "crowd"): _crowd,
-    ("GET", "routing"): lambda s, _: json_reply(200, s.routing),  # type: ignore[attr-defined]
+    ("GET", "routing"): lambda s, _: json_reply(200, s.routing),
     ("POST", "routing"): _routing,
-    ("GET", "availability"): lambda s, d: availability_admin(s.availability, "GET", d),  # type: ignore[attr-defined]
-    ("POST", "availability"): lambda s, d: availability_admin(s.availability, "POST", d),  # type: ignore[attr-defined]
+    ("GET", "availability"): lambda s, d: availability_admin(s.availability, "GET", d),
+    ("POST", "availability"): lambda s, d: availability_admin(s.availability, "POST", d),
 }

@@ -15,6 +15,7 @@ String comparison is case-insensitive, as Dataverse's default collation is.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,15 +29,6 @@ CONTACT_FILTER_FIELDS: dict[str, str] = {
     "telephone1": EDM_STRING,
     "statecode": EDM_INT,
 }
-
-
-@dataclass(frozen=True)
-class Token:
-    """One lexical token of a `$filter` expression."""
-
-    kind: str  # "word", "string", "int", "(", ")"
-    text: str
-    pos: int
 
 
 @dataclass(frozen=True)
@@ -79,138 +71,97 @@ def comparisons(node: Node) -> list[tuple[str, str | int]]:
     return [pair for part in node.parts for pair in comparisons(part)]
 
 
-def tokenize_filter(text: str) -> list[Token]:
-    """Split a filter into words, integers, quoted strings (with `''` unescaped) and parentheses."""
-    tokens: list[Token] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char.isspace():
-            i += 1
-        elif char in "()":
-            tokens.append(Token(char, char, i))
-            i += 1
-        elif char == "'":
-            start = i
-            value, i = _read_string(text, i)
-            tokens.append(Token("string", value, start))
-        elif char.isalnum() or char == "_" or (char == "-" and text[i + 1 : i + 2].isdigit()):
-            start = i
-            i += 1
-            while i < len(text) and (text[i].isalnum() or text[i] == "_"):
-                i += 1
-            word = text[start:i]
-            kind = "int" if word.lstrip("-").isdigit() else "word"
-            tokens.append(Token(kind, word, start))
-        else:
-            raise _filter_error(text, f"Syntax error: character '{char}' at position {i}")
-    return tokens
-
-
-def _read_string(text: str, start: int) -> tuple[str, int]:
-    """Read a single-quoted OData string literal starting at `start`; returns (value, next index)."""
-    chars: list[str] = []
-    i = start + 1
-    while i < len(text):
-        if text[i] == "'":
-            if i + 1 < len(text) and text[i + 1] == "'":
-                chars.append("'")
-                i += 2
-                continue
-            return "".join(chars), i + 1
-        chars.append(text[i])
-        i += 1
-    raise _filter_error(text, f"Syntax error: unterminated string literal at position {start}")
+# One token per match; whitespace between tokens is skipped, `bad` catches any other character.
+_TOKEN = re.compile(r"(?P<paren>[()])|'(?P<string>(?:[^']|'')*+)'|(?P<word>(?:-(?=\d))?\w+)|(?P<bad>\S)")
 
 
 def parse_filter(text: str, fields: dict[str, str], entity: str) -> Node:
-    """Parse `text` against the filterable `fields` (name -> Edm type) of `entity`."""
-    parser = _FilterParser(text, tokenize_filter(text), fields, entity)
-    node = parser.expression()
-    token = parser.peek()
-    if token is not None:
-        raise _filter_error(text, f"Syntax error at position {token.pos}: unexpected '{token.text}'")
+    """Parse `text` against the filterable `fields` (name -> Edm type) of `entity`, by recursive descent
+    over the grammar in the module docstring. Tokens are (kind, text, position), kind being "(", ")",
+    "string" (with `''` unescaped), "int" or "word"."""
+    tokens: list[tuple[str, str, int]] = []
+    for match in _TOKEN.finditer(text):
+        kind, value, pos = match.lastgroup or "", match[match.lastgroup or 0], match.start()
+        if kind == "bad":
+            problem = "unterminated string literal" if value == "'" else f"character '{value}'"
+            raise _filter_error(text, f"Syntax error: {problem} at position {pos}")
+        if kind == "string":
+            value = value.replace("''", "'")
+        elif kind == "word" and value.lstrip("-").isdigit():
+            kind = "int"
+        tokens.append((value if kind == "paren" else kind, value, pos))
+    position = 0
+
+    def take(what: str) -> tuple[str, str, int]:
+        nonlocal position
+        if position == len(tokens):
+            raise _filter_error(text, f"Syntax error: expected {what} at end of filter")
+        position += 1
+        return tokens[position - 1]
+
+    def next_operator(wanted: str) -> bool:
+        nonlocal position
+        if position == len(tokens) or tokens[position][0] != "word":
+            return False
+        word = tokens[position][1]
+        if word not in ("and", "or"):
+            raise _filter_error(text, f"Operator '{word}' is not supported by the simulator")
+        position += word == wanted
+        return word == wanted
+
+    def expression() -> Node:
+        parts = [conjunction()]
+        while next_operator("or"):
+            parts.append(conjunction())
+        return parts[0] if len(parts) == 1 else AnyOf(tuple(parts))
+
+    def conjunction() -> Node:
+        parts = [primary()]
+        while next_operator("and"):
+            parts.append(primary())
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+    def primary() -> Node:
+        kind, name, pos = take("a comparison")
+        if kind == "(":
+            inner = expression()
+            if take("')'")[0] != ")":
+                raise _filter_error(text, f"Syntax error: expected ')' near position {pos}")
+            return inner
+        if kind != "word":
+            raise _filter_error(text, f"Syntax error at position {pos}: expected a property")
+        edm_type = fields.get(name)
+        if edm_type is None:
+            raise _filter_error(
+                text,
+                f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{entity}' "
+                f"(the simulator filters on {', '.join(fields)})",
+            )
+        operator = take("'eq'")
+        if operator[:2] != ("word", "eq"):
+            raise _filter_error(text, f"Operator '{operator[1]}' is not supported by the simulator")
+        kind, literal, pos = take("a literal")
+        if kind not in ("string", "int"):
+            raise _filter_error(text, f"Syntax error at position {pos}: expected a literal")
+        literal_type = EDM_STRING if kind == "string" else EDM_INT
+        if literal_type != edm_type:
+            # The OData library's own wording for a type mismatch.
+            raise _filter_error(
+                text,
+                "A binary operator with incompatible types was detected. Found operand types "
+                f"'{edm_type}' and '{literal_type}' for operator kind 'Equal'",
+            )
+        return Eq(name, int(literal) if kind == "int" else literal)
+
+    node = expression()
+    if position < len(tokens):
+        _, unexpected, pos = tokens[position]
+        raise _filter_error(text, f"Syntax error at position {pos}: unexpected '{unexpected}'")
     return node
 
 
 def parse_contact_filter(text: str) -> Node:
     return parse_filter(text, CONTACT_FILTER_FIELDS, "contact")
-
-
-class _FilterParser:
-    """Recursive descent over the grammar in the module docstring."""
-
-    def __init__(self, text: str, tokens: list[Token], fields: dict[str, str], entity: str) -> None:
-        self.text = text
-        self.tokens = tokens
-        self.fields = fields
-        self.entity = entity
-        self.index = 0
-
-    def peek(self) -> Token | None:
-        return self.tokens[self.index] if self.index < len(self.tokens) else None
-
-    def take(self, what: str) -> Token:
-        token = self.peek()
-        if token is None:
-            raise _filter_error(self.text, f"Syntax error: expected {what} at end of filter")
-        self.index += 1
-        return token
-
-    def expression(self) -> Node:
-        parts = [self.conjunction()]
-        while self._next_operator("or"):
-            parts.append(self.conjunction())
-        return parts[0] if len(parts) == 1 else AnyOf(tuple(parts))
-
-    def conjunction(self) -> Node:
-        parts = [self.primary()]
-        while self._next_operator("and"):
-            parts.append(self.primary())
-        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
-
-    def _next_operator(self, wanted: str) -> bool:
-        token = self.peek()
-        if token is None or token.kind != "word":
-            return False
-        if token.text not in ("and", "or"):
-            raise _filter_error(self.text, f"Operator '{token.text}' is not supported by the simulator")
-        if token.text != wanted:
-            return False
-        self.index += 1
-        return True
-
-    def primary(self) -> Node:
-        token = self.take("a comparison")
-        if token.kind == "(":
-            inner = self.expression()
-            if self.take("')'").kind != ")":
-                raise _filter_error(self.text, f"Syntax error: expected ')' near position {token.pos}")
-            return inner
-        if token.kind != "word":
-            raise _filter_error(self.text, f"Syntax error at position {token.pos}: expected a property")
-        edm_type = self.fields.get(token.text)
-        if edm_type is None:
-            raise _filter_error(
-                self.text,
-                f"Could not find a property named '{token.text}' on type 'Microsoft.Dynamics.CRM.{self.entity}' "
-                f"(the simulator filters on {', '.join(self.fields)})",
-            )
-        operator = self.take("'eq'")
-        if operator.kind != "word" or operator.text != "eq":
-            raise _filter_error(self.text, f"Operator '{operator.text}' is not supported by the simulator")
-        value = self.take("a literal")
-        if value.kind not in ("string", "int"):
-            raise _filter_error(self.text, f"Syntax error at position {value.pos}: expected a literal")
-        literal_type = EDM_STRING if value.kind == "string" else EDM_INT
-        if literal_type != edm_type:
-            # The OData library's own wording for a type mismatch.
-            raise _filter_error(
-                self.text,
-                "A binary operator with incompatible types was detected. Found operand types "
-                f"'{edm_type}' and '{literal_type}' for operator kind 'Equal'",
-            )
-        return Eq(token.text, int(value.text) if value.kind == "int" else value.text)
 
 
 def _filter_error(text: str, detail: str) -> ODataError:

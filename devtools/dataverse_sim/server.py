@@ -111,8 +111,8 @@ class SimHandler(simkit_server.SimHandler):
         else:
             self.handle_api(path, query)
 
-    def body_error(self, status: int, message: str) -> Exception:
-        return ODataError(status, CODE_PAYLOAD, message)
+    def body_error_reply(self, status: int, message: str) -> Reply:
+        return error_reply(ODataError(status, CODE_PAYLOAD, message))
 
     def crash_reply(self) -> Reply:
         return error_reply(ODataError(500, CODE_UNEXPECTED, "Simulator error; see sim.errors."))
@@ -144,12 +144,10 @@ class SimHandler(simkit_server.SimHandler):
         def record(status: int, fault: str | None) -> None:
             self.record(path, query, status, operation, started, fault)
 
-        try:
-            self.body = self.read_body()
-        except ODataError as error:
-            record(error.status, None)
-            self.send(error_reply(error))
+        body = self.read_api_body(record)
+        if body is None:
             return
+        self.body = body
         self.serve_api(
             choose_fault=lambda: sim.choose_fault(operation),
             handle=lambda: self.handle_admitted(path, query),
@@ -210,11 +208,7 @@ class SimServer(LoopbackServer):
 
 
 def fault_reply(fault: FaultRule) -> Reply:
-    headers = {}
-    retry_after = fault.retry_after_header()
-    if retry_after is not None:
-        headers["Retry-After"] = retry_after
-    return Reply(fault.status, error_body(fault.error_code, fault.error_message), headers)
+    return Reply(fault.status, error_body(fault.error_code, fault.error_message), fault.retry_after_headers())
 
 
 def unauthorized(base_url: str, message: str) -> ODataError:

@@ -12,14 +12,14 @@ from devtools.dataverse_sim import schema
 from devtools.dataverse_sim.admin import admin_route
 from devtools.dataverse_sim.api import ApiRequest, DataverseApi
 from devtools.dataverse_sim.availability import AvailabilityDesk
-from devtools.dataverse_sim.faults import FaultRule, pick_fault
+from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.odata import CODE_DUPLICATE
 from devtools.dataverse_sim.privileges import APP_USER_ID, BRIDGE_PRIVILEGES, normalise
 from devtools.dataverse_sim.replies import Reply
 from devtools.dataverse_sim.routes import route
 from devtools.dataverse_sim.server import SimServer, unauthorized
 from devtools.dataverse_sim.store import Store
-from devtools.simkit.identity import TOKEN_PATH, Identity
+from devtools.simkit.identity import Identity, ServesIdentity
 from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
 
 DUPLICATE_CODE_DOCUMENTED = CODE_DUPLICATE  # "0x80040237", what a live environment sends
@@ -44,7 +44,7 @@ class RequestRecord(NamedTuple):
     headers: dict[str, str]
 
 
-class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
+class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     """A loopback Dataverse environment plus its managed-identity endpoint, in a daemon thread."""
 
     thread_name = "dataverse-sim"
@@ -77,22 +77,6 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
 
     def make_server(self, address: tuple[str, int]) -> SimServer:
         return SimServer(address, self)
-
-    @property
-    def identity_endpoint(self) -> str:
-        return f"{self.url}{TOKEN_PATH}"
-
-    @property
-    def identity_header(self) -> str:
-        return self.identity.header
-
-    @property
-    def token_lifetime(self) -> float:
-        return self.identity.lifetime
-
-    @token_lifetime.setter
-    def token_lifetime(self, seconds: float) -> None:
-        self.identity.lifetime = seconds
 
     def env(self) -> dict[str, str]:
         """Settings that point the bridge (and azure-identity) at this simulator."""
@@ -266,10 +250,6 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
             return self._create_attempts
 
     @property
-    def token_requests(self) -> int:
-        return self.identity.requests
-
-    @property
     def token_queries(self) -> list[dict[str, str]]:
         return self.identity.queries
 
@@ -305,10 +285,6 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
 
     # ------------------------------------------------------------------ faults and tokens
 
-    def expire_tokens(self) -> None:
-        """Every token issued so far is rejected from now on, as after a real expiry."""
-        self.identity.expire_all()
-
     def reset(self) -> None:
         """Empty tables, faults, counters and records, and restore the environment's shape (duplicate_code,
         privileges, custom incident columns) to what the constructor set. Transport settings (latency,
@@ -329,10 +305,6 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule]):
     def count_create_attempt(self) -> None:
         with self.lock:
             self._create_attempts += 1
-
-    def choose_fault(self, operation: str) -> FaultRule | None:
-        with self.lock:
-            return pick_fault(self._faults, operation, self._rng)
 
     def record_call(
         self,

@@ -77,29 +77,23 @@ class Store:
 
     # ------------------------------------------------------------ seeding (admin, no validation beyond ids)
 
-    def add_workstream(self, workstream_id: str | None, name: str) -> str:
-        key = new_or_parsed(workstream_id, "workstream_id")
+    def _add_named(self, table: dict[str, str], row_id: str | None, id_field: str, name: str) -> str:
+        key = new_or_parsed(row_id, id_field)
         with self.lock:
-            self.workstreams[key] = name
+            table[key] = name
         return key
+
+    def add_workstream(self, workstream_id: str | None, name: str) -> str:
+        return self._add_named(self.workstreams, workstream_id, "workstream_id", name)
 
     def add_queue(self, queue_id: str | None, name: str) -> str:
-        key = new_or_parsed(queue_id, "queue_id")
-        with self.lock:
-            self.queues[key] = name
-        return key
+        return self._add_named(self.queues, queue_id, "queue_id", name)
 
     def add_systemuser(self, user_id: str | None, fullname: str) -> str:
-        key = new_or_parsed(user_id, "user_id")
-        with self.lock:
-            self.systemusers[key] = fullname
-        return key
+        return self._add_named(self.systemusers, user_id, "user_id", fullname)
 
     def add_team(self, team_id: str | None, name: str) -> str:
-        key = new_or_parsed(team_id, "team_id")
-        with self.lock:
-            self.teams[key] = name
-        return key
+        return self._add_named(self.teams, team_id, "team_id", name)
 
     def add_contact(self, contactid: str | None, fields: dict[str, str | None], statecode: int = 0) -> str:
         """Insert or replace a contact (seeding may overwrite; the API's POST answers 412 instead)."""

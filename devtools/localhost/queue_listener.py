@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, replace
 from typing import Any
 
 import azure.functions as func
@@ -67,9 +67,7 @@ class QueueCounts:
 
     def minus(self, other: QueueCounts) -> QueueCounts:
         return QueueCounts(
-            self.invocations - other.invocations,
-            self.failures - other.failures,
-            self.poisoned - other.poisoned,
+            *(mine - theirs for mine, theirs in zip(astuple(self), astuple(other), strict=True))
         )
 
 
@@ -115,7 +113,7 @@ class QueueListener:
     @property
     def counts(self) -> QueueCounts:
         with self._counts_lock:
-            return QueueCounts(self._counts.invocations, self._counts.failures, self._counts.poisoned)
+            return replace(self._counts)
 
     # ------------------------------------------------------------------ background (the runner)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from devtools.messaging_sim.store import ApiError
 from devtools.simkit import server as simkit_server
 from devtools.simkit.identity import TOKEN_PATH
-from devtools.simkit.server import ADMIN_PREFIX, BodyError, LoopbackServer, Reply
+from devtools.simkit.server import ADMIN_PREFIX, LoopbackServer, Reply
 
 if TYPE_CHECKING:
     from devtools.messaging_sim.faults import FaultRule
@@ -82,7 +82,7 @@ class MessagingHandler(simkit_server.SimHandler):
         if path == TOKEN_PATH:
             self.send(self.handle_token(query))
         elif path.endswith(JWKS_SUFFIX) or path == "/jwks":
-            self.read_body()
+            self.read_raw_body()
             self.msim.count_jwks_request()
             self.send(json_reply(200, self.msim.minter.jwks(), {"Cache-Control": "max-age=60"}))
         elif path.startswith(ADMIN_PREFIX):
@@ -92,6 +92,9 @@ class MessagingHandler(simkit_server.SimHandler):
 
     def crash_reply(self) -> Reply:
         return problem_reply(self.msim, 500, 30015, "Simulator error; see sim.errors.")
+
+    def body_error_reply(self, status: int, message: str) -> Reply:
+        return _correlated(problem_reply(self.msim, status, 30012, message))
 
     def admin_error(self, status: int, message: str) -> Reply:
         return json_reply(status, {"error": message})
@@ -108,12 +111,10 @@ class MessagingHandler(simkit_server.SimHandler):
         def record(status: int, fault: str | None) -> None:
             sim.record(self, path, status, operation, payload, started, fault)
 
-        try:
-            payload = _json(self.read_body())
-        except BodyError as error:
-            record(error.status, None)
-            self.send(_correlated(problem_reply(sim, error.status, 30012, error.message)))
+        body = self.read_api_body(record)
+        if body is None:
             return
+        payload = _json(body)
         if operation == "send" and isinstance(payload, dict) and payload.get("type") == "endOfConversation":
             operation = "end"
         self.serve_api(
@@ -190,9 +191,7 @@ def _correlated(reply: Reply) -> Reply:
 
 def fault_reply(sim: MessagingSimulator, fault: FaultRule) -> Reply:
     reply = problem_reply(sim, fault.status, fault.error_code, f"Simulated HTTP {fault.status}.", fault.title)
-    retry_after = fault.retry_after_header()
-    if retry_after is not None:
-        reply.headers["Retry-After"] = retry_after
+    reply.headers.update(fault.retry_after_headers())
     return reply
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from devtools.messaging_sim.admin import admin_route
-from devtools.messaging_sim.faults import FaultRule, pick_fault
+from devtools.messaging_sim.faults import FaultRule
 from devtools.messaging_sim.keys import TokenMinter
 from devtools.messaging_sim.messages import messages_page
 from devtools.messaging_sim.rep import ScriptedRep
@@ -34,7 +34,7 @@ from devtools.messaging_sim.server import (
     json_reply,
 )
 from devtools.messaging_sim.store import SILENT_END_REASONS, ApiError, Store, check_activity
-from devtools.simkit.identity import TOKEN_PATH, Identity
+from devtools.simkit.identity import Identity, ServesIdentity
 from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
 
 _REDACTED_HEADERS = frozenset({"authorization", "x-identity-header"})
@@ -60,7 +60,7 @@ def _guid(text: str | None) -> str | None:
         return None
 
 
-class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
+class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     """A loopback Messaging API, its identity endpoint and JWKS, and a scripted rep, in daemon threads.
     Start/stop, `with`, records, faults and in-flight counting are devtools.simkit.lifecycle's."""
 
@@ -128,22 +128,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
         return f"{self.url}/{self.tenant_id}{JWKS_SUFFIX}"
 
     @property
-    def identity_endpoint(self) -> str:
-        return f"{self.url}{TOKEN_PATH}"
-
-    @property
-    def identity_header(self) -> str:
-        return self.identity.header
-
-    @property
-    def token_lifetime(self) -> float:
-        return self.identity.lifetime
-
-    @token_lifetime.setter
-    def token_lifetime(self, seconds: float) -> None:
-        self.identity.lifetime = seconds
-
-    @property
     def token_scope(self) -> str:
         return f"{self.token_resource}/.default"
 
@@ -178,9 +162,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
     def trust_token(self, token: str, lifetime: float | None = None) -> None:
         """Accept a token minted elsewhere (a test's own credential)."""
         self.identity.trust(token, lifetime)
-
-    def expire_tokens(self) -> None:
-        self.identity.expire_all()
 
     def check_request(
         self, authorization: str | None, channel_id: str | None, organization_id: str | None
@@ -277,10 +258,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
     def conversations(self) -> list[dict[str, Any]]:
         return [c.summary() for c in self.store.all()]
 
-    @property
-    def token_requests(self) -> int:
-        return self.identity.requests
-
     def stats(self) -> dict[str, Any]:
         with self.lock:
             records = list(self._records)
@@ -299,10 +276,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule]):
         return stats
 
     # ------------------------------------------------------------------ faults
-
-    def choose_fault(self, operation: str) -> FaultRule | None:
-        with self.lock:
-            return pick_fault(self._faults, operation, self._rng)
 
     def reset(self) -> None:
         """Empty conversations, faults, records and deliveries. Settings and issued tokens stay."""

@@ -79,8 +79,8 @@ class SimHandler(simkit_server.SimHandler):
         else:
             self.handle_api(path, query)
 
-    def body_error(self, status: int, message: str) -> Exception:
-        return ApiError(status, message)
+    def body_error_reply(self, status: int, message: str) -> Reply:
+        return error_reply(ApiError(status, message))
 
     def crash_reply(self) -> Reply:
         return json_reply(500, error_body(500, "Simulator error; see sim.errors."))
@@ -97,11 +97,8 @@ class SimHandler(simkit_server.SimHandler):
         def record(status: int, fault: str | None) -> None:
             sim.record(self, path, query, status, operation, session_id, started, fault)
 
-        try:
-            body = self.read_body()
-        except ApiError as error:
-            record(error.status, None)
-            self.send(error_reply(error))
+        body = self.read_api_body(record)
+        if body is None:
             return
         self.serve_api(
             choose_fault=lambda: sim.choose_fault(operation, session_id),
@@ -149,12 +146,8 @@ class SimServer(LoopbackServer):
 
 
 def fault_reply(fault: FaultRule) -> Reply:
-    headers: dict[str, str] = {}
-    retry_after = fault.retry_after_header()
-    if retry_after is not None:
-        headers["Retry-After"] = retry_after
     message = fault.message or f"Simulated {fault.status} fault"
-    return json_reply(fault.status, error_body(fault.status, message), headers)
+    return json_reply(fault.status, error_body(fault.status, message), fault.retry_after_headers())
 
 
 def check_json_content_type(content_type: str) -> None:

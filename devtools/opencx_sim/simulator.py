@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -172,7 +173,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
     ) -> str:
         """Add (or replace) a session and its history; returns its id. `summary=None` is a session that
         was never handed off (`handoff` null). History items are built with `history_item()`."""
-        session_id = session_id or _uuid4()
+        session_id = session_id or str(uuid.uuid4())
         contact = {
             "id": contact_id or f"c_{secrets.token_hex(3)}",
             "name": name,
@@ -333,7 +334,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
 
     # ------------------------------------------------------------------ called by the handler
 
-    def choose_fault(self, operation: str, session_id: str | None) -> FaultRule | None:
+    def choose_fault(self, operation: str, session_id: str | None = None) -> FaultRule | None:
         with self.lock:
             return pick_fault(self._faults, operation, session_id, self._rng)
 
@@ -525,9 +526,3 @@ def _seeded_attachment(given: dict[str, Any]) -> dict[str, Any]:
         given.get("name"), given.get("url"), given.get("type"), given.get("size")
     )
     return {**made, **({"id": given["id"]} if given.get("id") else {})}
-
-
-def _uuid4() -> str:
-    import uuid
-
-    return str(uuid.uuid4())

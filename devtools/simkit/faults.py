@@ -57,9 +57,9 @@ class FaultRule:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def retry_after_header(self) -> str | None:
-        """Whole seconds as an integer (the HTTP form); fractions kept so tests can stay fast."""
-        return None if self.retry_after is None else seconds_header(self.retry_after)
+    def retry_after_headers(self) -> dict[str, str]:
+        """`Retry-After` when the rule sets one (see seconds_header), else no header."""
+        return {} if self.retry_after is None else {"Retry-After": seconds_header(self.retry_after)}
 
     def matches(self, operation: str) -> bool:
         """Whether the rule names this operation (no counting)."""

@@ -27,11 +27,10 @@ API_VERSION = "2019-08-01"
 _JSON = "application/json"
 
 
-def msi_error(status: int, message: str, retry_after: str | None = None) -> Reply:
+def msi_error(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
     """The identity endpoint's error shape (MSAL reads statusCode and message)."""
-    headers = {"Retry-After": retry_after} if retry_after is not None else {}
     payload = {"statusCode": status, "message": message, "correlationId": str(uuid.uuid4())}
-    return Reply(status, json.dumps(payload).encode(), headers, content_type=_JSON)
+    return Reply(status, json.dumps(payload).encode(), headers or {}, content_type=_JSON)
 
 
 class Identity:
@@ -125,7 +124,7 @@ class Identity:
         handler.pause(0.0, fault)
         if fault is not None and fault.kind == "status":
             message = getattr(fault, "error_message", None) or "Simulated identity endpoint fault."
-            return msi_error(fault.status, message, fault.retry_after_header())
+            return msi_error(fault.status, message, fault.retry_after_headers())
         reply = self._token(handler, query, resource_ok)
         if fault is not None and fault.kind == "drop_after_commit":
             handler.drop_connection()
@@ -171,3 +170,38 @@ class Identity:
             return Reply(error.code, error.read(), content_type=_JSON)
         except OSError:
             return msi_error(503, "The upstream identity endpoint did not answer.")
+
+
+class ServesIdentity:
+    """The identity endpoint's facts on a simulator that serves one at TOKEN_PATH (list it after
+    simkit's Simulator, whose `url` this reads)."""
+
+    identity: Identity
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def identity_endpoint(self) -> str:
+        return f"{self.url}{TOKEN_PATH}"
+
+    @property
+    def identity_header(self) -> str:
+        return self.identity.header
+
+    @property
+    def token_lifetime(self) -> float:
+        return self.identity.lifetime
+
+    @token_lifetime.setter
+    def token_lifetime(self, seconds: float) -> None:
+        self.identity.lifetime = seconds
+
+    @property
+    def token_requests(self) -> int:
+        return self.identity.requests
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far is rejected from now on, as after a real expiry."""
+        self.identity.expire_all()

@@ -17,7 +17,7 @@ from typing import Generic, Protocol, Self, TypeVar
 
 from werkzeug.datastructures import Headers
 
-from devtools.simkit.faults import FaultRule
+from devtools.simkit.faults import FaultRule, pick_fault
 from devtools.simkit.server import LoopbackServer
 
 RecordT = TypeVar("RecordT", bound="OperationRecord")
@@ -156,6 +156,11 @@ class Simulator(Generic[RecordT, RuleT]):
     def clear_faults(self) -> None:
         with self.lock:
             self._faults.clear()
+
+    def choose_fault(self, operation: str) -> RuleT | None:
+        """The first fault rule that fires for this request, if any."""
+        with self.lock:
+            return pick_fault(self._faults, operation, self._rng)
 
     def faults_fired(self) -> int:
         """Times any rule fired. Call under the lock."""

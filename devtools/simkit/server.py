@@ -4,7 +4,7 @@ Werkzeug parses requests (chunked bodies too), frames responses and closes the c
 one. What no library does stays here: resetting a connection on purpose (SO_LINGER 0, no response),
 injected latency, cutting every open connection on stop() as an outage would, and the admin API's
 JSON plumbing. What a request means (routes, auth, error shapes) stays in each simulator: it
-subclasses SimHandler and fills in `route`, `body_error`, `crash_reply` and `admin_error`.
+subclasses SimHandler and fills in `route`, `body_error_reply`, `crash_reply` and `admin_error`.
 """
 
 from __future__ import annotations
@@ -153,9 +153,9 @@ class SimHandler:
         """Answer one request (send a reply, or drop the connection)."""
         raise NotImplementedError
 
-    def body_error(self, status: int, message: str) -> Exception:
-        """The simulator's own error for an unreadable body, raised by read_body."""
-        return BodyError(status, message)
+    def body_error_reply(self, status: int, message: str) -> Reply:
+        """The simulator's own answer to an API request whose body cannot be read."""
+        return self.admin_error(status, message)
 
     def crash_reply(self) -> Reply:
         """The 500 answered when the simulator itself fails."""
@@ -179,11 +179,16 @@ class SimHandler:
             self.server.sim.record_error(traceback.format_exc())
             self.send(self.crash_reply())
 
-    def read_body(self) -> bytes:
+    def read_api_body(self, record: Callable[[int, str | None], None]) -> bytes | None:
+        """The API request's body, or None once the client has been answered (and the call recorded)
+        why it cannot be read."""
         try:
             return self.read_raw_body()
         except BodyError as error:
-            raise self.body_error(error.status, error.message) from None
+            reply = self.body_error_reply(error.status, error.message)
+            record(reply.status, None)
+            self.send(reply)
+            return None
 
     def read_raw_body(self) -> bytes:
         length = self.headers.get("Content-Length")
