@@ -17,10 +17,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from shared.messaging.outbox import Direction
+from shared.messaging.outbox import RETENTION_SECONDS, Direction
 from shared.messaging.store import MessagingStore, Row, conversation_pk, session_pk
 from shared.platform.times import iso_at
 
+# After a conversation ends its dedup rows are purged once, when every one has expired (the longest
+# window an id holds, outbox.RETENTION_SECONDS); PURGED marks it done (the table cannot unset a column).
+PURGE_AFTER_END_SECONDS = RETENTION_SECONDS + 60.0
+PURGED = 1.0e18
 # A table string property holds 64 KiB (32K UTF-16 characters): the create context stays well under.
 CONTEXT_MAX_CHARS = 30_000
 
@@ -173,13 +177,16 @@ class Links:
         if old and old != conversation_id:
             self.store.merge(
                 {"PartitionKey": conversation_pk(old), "RowKey": "map", "state": LinkState.REPLACED.value,
-                 "replacedBy": conversation_id, "closedAt": iso_at(now)}
+                 "replacedBy": conversation_id, "closedAt": iso_at(now), "purgeAfter": now + PURGE_AFTER_END_SECONDS}
             )  # fmt: skip
 
     def close(self, link: Link, by: str, *, now: float) -> None:
         """A real end: a later handoff of the session starts a new conversation."""
         fields = {"state": LinkState.CLOSED.value, "closedBy": by, "closedAt": iso_at(now)}
-        self.store.merge({"PartitionKey": conversation_pk(link.conversation_id), "RowKey": "map", **fields})
+        self.store.merge(
+            {"PartitionKey": conversation_pk(link.conversation_id), "RowKey": "map", **fields,
+             "purgeAfter": now + PURGE_AFTER_END_SECONDS}
+        )  # fmt: skip
         current = self.store.get(session_pk(link.session_id), "map")
         if current and current.get("conversationId") == link.conversation_id:
             self.store.merge({"PartitionKey": session_pk(link.session_id), "RowKey": "map", **fields})
@@ -192,6 +199,19 @@ class Links:
         """The relayed count of one direction (only its drain, which holds the lease, writes it)."""
         name = "toCustomer" if direction is Direction.TO_CUSTOMER else "toRep"
         self.note(conversation_id, **{name: count, **extra})
+
+    def due_for_purge(self, now: float, limit: int) -> list[str]:
+        """Conversations that ended (closed or replaced) long enough ago that every dedup row they
+        hold has expired: the sweep purges them once (`purged`)."""
+        rows = self.store.query(
+            "PartitionKey ge @low and PartitionKey lt @high and RowKey eq @map and purgeAfter lt @now",
+            {"low": "c|", "high": "c}", "map": "map", "now": now},
+            limit=limit,
+        )
+        return [_conversation_of(row) for row in rows]
+
+    def purged(self, conversation_id: str) -> None:
+        self.note(conversation_id, purgeAfter=PURGED)
 
     def open_conversations(self, limit: int) -> list[Link]:
         """Conversations the relay still carries, for the reconciliation sweep."""

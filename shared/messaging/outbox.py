@@ -223,9 +223,9 @@ class Outbox:
         etag = self.store.update_if(row, entry.etag or "*")
         return replace(entry, state=EntryState.SENDING, claimed_at=now, etag=etag)
 
-    def purge(self, conversation_id: str, *, everything_before: float | None = None) -> int:
+    def purge(self, conversation_id: str) -> int:
         """Delete dedup rows that can no longer match (hash rows past the window, id rows past the
-        retention) and, with `everything_before`, finished entries older than it. Returns how many."""
+        retention). Returns how many."""
         now = self.clock()
         pk = conversation_pk(conversation_id)
         rows = self.store.query(
@@ -233,12 +233,6 @@ class Outbox:
             {"pk": pk, "low": "dedup|", "high": "dedup|~"},
         )
         stale = [row for row in rows if now > float(row.get("until") or 0)]
-        if everything_before is not None:
-            stale = [row for row in rows if float(row.get("at") or 0) < everything_before or row in stale]
-            for direction in Direction:
-                for entry in self.entries(conversation_id, direction, (EntryState.SENT, EntryState.MOVED)):
-                    if entry.seq / 1_000_000 < everything_before:
-                        stale.append({"PartitionKey": pk, "RowKey": entry_rk(direction, entry.seq)})
         for row in stale:
             self.store.delete(pk, str(row["RowKey"]))
         return len(stale)

@@ -130,7 +130,7 @@ def _relay_lost(
     outbox = deps.outbox
     to_customer = outbox.entries(link.conversation_id, Direction.TO_CUSTOMER)
     to_rep = outbox.entries(link.conversation_id, Direction.TO_REP)
-    ours = {link.start_message_id}.union(*(e.sent_ids for e in to_rep))
+    ours = _ours(link, to_rep)
     known = {e.message_id for e in to_customer if e.message_id}
     customer_words = [(e.text.strip(), instant(e.received_at) or 0.0) for e in to_rep if e.text]
     unmatched = [e for e in to_customer if not e.message_id and e.text and e.state is not EntryState.MOVED]
@@ -172,6 +172,11 @@ def _relay_lost(
     return added, matched, unsettled
 
 
+def _ours(link: Link, to_rep: list[Entry]) -> set[str | None]:
+    """The Messaging API ids of what the bridge itself sent: the start message and the customer's words."""
+    return {link.start_message_id}.union(*(entry.sent_ids for entry in to_rep))
+
+
 def _matching(entries: list[Entry], text: str, at: float) -> Entry | None:
     for entry in entries:
         received = instant(entry.received_at)
@@ -193,11 +198,14 @@ def last_sweep(deps: RelayDeps) -> float | None:
 
 def sweep(deps: RelayDeps, *, limit: int = 200) -> dict[str, int]:
     """The timer's work: every open conversation quiet for MESSAGING_RECONCILE_SECONDS is read once;
-    lost messages are queued for the customer; dedup rows that can no longer match are purged."""
+    lost messages are queued for the customer; a waiting customer's place in line is refreshed;
+    dedup rows that can no longer match are purged, and an ended conversation's once, a day on."""
     interval = deps.settings.messaging_reconcile_seconds
     now = deps.clock()
     report = {"due": 0, "added": 0, "gone": 0, "failed": 0, "purged": 0, "position_updates": 0}
     for link in deps.links.open_conversations(limit):
+        if waiting.refresh(deps, link) == "told":
+            report["position_updates"] += 1
         last = instant(link.reconciled_at) or instant(link.created_at) or 0.0
         if link.reconcile_gone or now - last < interval:
             continue
@@ -213,9 +221,9 @@ def sweep(deps: RelayDeps, *, limit: int = 200) -> dict[str, int]:
             report["added"] += checked.added
             deps.queue.drain_later(link.conversation_id, Direction.TO_CUSTOMER)
         report["purged"] += deps.outbox.purge(link.conversation_id)
-    for link in deps.links.open_conversations(limit):
-        if waiting.refresh(deps, link) == "told":
-            report["position_updates"] += 1
+    for ended in deps.links.due_for_purge(now, limit):
+        report["purged"] += deps.outbox.purge(ended)
+        deps.links.purged(ended)
     deps.store.merge({"PartitionKey": SWEEP_PK, "RowKey": SWEEP_RK, "at": now, **report})
     telemetry.count("relay.reconcile_sweeps")
     log_event(logger, "relay.reconcile_sweep", **report)
@@ -251,9 +259,7 @@ def is_twin_of_recovered(deps: RelayDeps, entry: Entry, link: Link) -> bool:
     answer = deps.messaging.list_messages(link.conversation_id, start=iso_at(start))
     if not answer.ok:
         return False
-    ours = {link.start_message_id}.union(
-        *(e.sent_ids for e in deps.outbox.entries(link.conversation_id, Direction.TO_REP))
-    )
+    ours = _ours(link, deps.outbox.entries(link.conversation_id, Direction.TO_REP))
     said = [
         message
         for message in answer.messages

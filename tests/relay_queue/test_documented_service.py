@@ -433,3 +433,35 @@ def test_waiting_events_reach_the_customer_once_through_the_outbox_with_the_conc
     wait_for(
         lambda: bridge.deps.links.by_conversation(conversation_id).accepted_at is not None, 15, "accepted"
     )
+
+
+def test_an_ended_conversations_dedup_rows_are_purged_once_a_day_on(
+    messaging_bridge: MessagingBridge,
+) -> None:
+    from shared.messaging.links import PURGE_AFTER_END_SECONDS
+    from shared.messaging.store import conversation_pk
+
+    bridge = messaging_bridge
+    bridge.sim.rep.greeting = None
+    conversation_id = bridge.handoff(SMS_SESSION_ID)
+    bridge.sim.rep.say(conversation_id, "All done")
+    bridge.sim.rep.end(conversation_id)
+    wait_for(
+        lambda: bridge.deps.links.by_conversation(conversation_id).state is LinkState.CLOSED, 20, "closed"
+    )
+
+    def dedup_rows() -> int:
+        pk = conversation_pk(conversation_id)
+        rows = bridge.deps.store.query("PartitionKey eq @pk and RowKey gt @low and RowKey lt @high",
+                                       {"pk": pk, "low": "dedup|", "high": "dedup|~"})  # fmt: skip
+        return len(rows)
+
+    assert dedup_rows() >= 2  # the message and the end
+    assert sweep(bridge.deps)["purged"] == 0  # ended just now: its ids still hold
+    later = _later(PURGE_AFTER_END_SECONDS + 1)
+    try:
+        assert sweep(later)["purged"] >= 2
+        assert dedup_rows() == 0
+        assert sweep(later)["purged"] == 0  # once
+    finally:
+        later.close(5)
