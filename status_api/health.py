@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import azure.functions as func
 
-from shared.dynamics.dataverse import DataverseClient
+from shared.dynamics.dataverse import DataverseClient, probe_client
 from shared.dynamics.privileges import check_privileges, required_privileges
 from shared.opencx.client import OpenCXClient
 from shared.platform.credentials import shared_credential
@@ -82,15 +82,7 @@ def _token(settings: Settings) -> Check:
 
 
 def _probe_client(settings: Settings) -> DataverseClient:
-    """A short-lived client with tight timeouts and no inline retries: health answers within 10 s."""
-    return DataverseClient(
-        settings.dataverse_url,
-        lambda: shared_credential(settings.azure_client_id),
-        connect_timeout=2.0,
-        read_timeout=5.0,
-        inline_retry_pauses=(),
-        pool_size=2,
-    )
+    return probe_client(settings, DataverseClient)
 
 
 def _workstreams(settings: Settings) -> Check:

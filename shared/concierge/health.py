@@ -5,7 +5,7 @@ call for each live-chat workstream. 401/403/405 name the missing Omnichannel adm
 from __future__ import annotations
 
 from shared.dynamics.availability import ROLE_STATUSES, AvailabilityClient, before_conversation
-from shared.platform.credentials import shared_credential
+from shared.dynamics.dataverse import probe_client
 from shared.platform.settings import Settings
 
 NAME = "concierge_availability"
@@ -21,14 +21,7 @@ FIX_OTHER = (
 
 def availability_check(settings: Settings) -> tuple[bool, str, str | None]:
     """(ok, detail, fix) for the health report."""
-    client = AvailabilityClient(
-        settings.dataverse_url,
-        lambda: shared_credential(settings.azure_client_id),
-        connect_timeout=2.0,
-        read_timeout=5.0,
-        inline_retry_pauses=(),
-        pool_size=2,
-    )
+    client = probe_client(settings, AvailabilityClient)
     seen: list[str] = []
     try:
         for channel in ("sms", "whatsapp", "web"):

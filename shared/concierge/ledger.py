@@ -18,6 +18,7 @@ from shared.platform.settings import Settings
 from shared.platform.status_store import (
     StoreProfile,
     StoreUnavailable,
+    create_if_absent,
     decode_key,
     encode_key,
     make_table_client,
@@ -66,7 +67,6 @@ def now_iso() -> str:
 
 def claim(session_id: str, key: str, **fields: Any) -> bool:
     """Insert the key's row if absent. True: this caller owns it (and sends). Raises StoreUnavailable."""
-    from azure.core.exceptions import ResourceExistsError
 
     entity = {
         "PartitionKey": encode_key(session_id),
@@ -75,14 +75,7 @@ def claim(session_id: str, key: str, **fields: Any) -> bool:
         **{name: value for name, value in fields.items() if value is not None},
     }
 
-    def create(client: TableClient) -> bool:
-        try:
-            client.create_entity(entity)
-        except ResourceExistsError:
-            return False
-        return True
-
-    return bool(_call("claim", create))
+    return bool(_call("claim", lambda client: create_if_absent(client, entity)))
 
 
 def read(session_id: str, key: str) -> dict[str, Any] | None:

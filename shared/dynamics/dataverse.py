@@ -5,7 +5,7 @@ per request from one shared credential, over the common pooled JSON client.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from shared.platform.credentials import shared_credential
 from shared.platform.failure import Upstream
@@ -75,4 +75,19 @@ def _build(settings: Settings) -> DataverseClient:
         lambda: shared_credential(settings.azure_client_id, fresh=True),
         read_timeout=settings.dataverse_timeout,
         inline_retry_pauses=INLINE_RETRY_PAUSES,
+    )
+
+
+ClientT = TypeVar("ClientT", bound=DataverseClient)
+
+
+def probe_client(settings: Settings, client_type: type[ClientT]) -> ClientT:
+    """A short-lived client with tight timeouts and no inline retries: health answers within 10 s."""
+    return client_type(
+        settings.dataverse_url,
+        lambda: shared_credential(settings.azure_client_id),
+        connect_timeout=2.0,
+        read_timeout=5.0,
+        inline_retry_pauses=(),
+        pool_size=2,
     )

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from shared.messaging.bodies import MAX_CONTEXT_ENTRIES, build_create_body, build_start_message
+from shared.messaging.conversation import START_DISPLAY_NAME
 from shared.messaging.deps import RelayDeps
 from shared.messaging.links import Link
 from shared.messaging.outbox import Direction, Entry, EntryKind, EntryState
@@ -25,7 +26,6 @@ from shared.platform.failure import Failure, FailureKind, Upstream
 from shared.platform.log import get_logger, log_event
 
 logger = get_logger("continuation")
-START_DISPLAY_NAME = "OpenCX handoff"
 LAST_LINES = 10
 _LABEL = {Direction.TO_REP: "Customer", Direction.TO_CUSTOMER: "Agent"}
 

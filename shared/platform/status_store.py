@@ -104,6 +104,17 @@ def make_table_client(storage: StorageConnection, name: str, profile: StoreProfi
     return build(**sdk_http_options(build().url, connect_timeout, read_timeout))
 
 
+def create_if_absent(client: TableClient, entity: dict[str, Any]) -> bool:
+    """Insert the row; False when it exists already (the one writer that creates it wins)."""
+    from azure.core.exceptions import ResourceExistsError
+
+    try:
+        client.create_entity(entity)
+    except ResourceExistsError:
+        return False
+    return True
+
+
 def _create_table(client: TableClient) -> None:
     """Azure deploys the table; Azurite starts empty. Created on first need, like the queues."""
     from azure.core.exceptions import ResourceExistsError
@@ -165,7 +176,6 @@ def record_accepted(
     session_id: str, handoff_id: str, received_at: str, profile: StoreProfile = StoreProfile.INGRESS
 ) -> bool:
     """Create the row if absent; never overwrite a status the worker already wrote. True if created."""
-    from azure.core.exceptions import ResourceExistsError
 
     now = now_iso()
     entity = {
@@ -177,14 +187,7 @@ def record_accepted(
         "updatedAt": now,
     }
 
-    def create(client: TableClient) -> bool:
-        try:
-            client.create_entity(entity)
-        except ResourceExistsError:
-            return False
-        return True
-
-    return bool(_call(profile, "create", create))
+    return bool(_call(profile, "create", lambda client: create_if_absent(client, entity)))
 
 
 def record_status(
