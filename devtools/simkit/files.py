@@ -92,9 +92,9 @@ class FileHost:
 
     def gets(self, url_or_id: str | None = None) -> int:
         """Requests for one file, or for every file when none is named."""
+        if url_or_id is not None:
+            return self.file(url_or_id).gets
         with self._lock:
-            if url_or_id is not None:
-                return self.file(url_or_id).gets
             return sum(hosted.gets for hosted in self._files.values())
 
     def listing(self) -> list[dict[str, Any]]:

@@ -99,7 +99,10 @@ def test_documented_attachments_are_accepted_and_reach_history(
             "body/message/attachments/0 must NOT have additional properties: type",
         ),
         ([{"name": "a.png", "mime_type": "image/png"}], "must have required property 'url' or 'base64'"),
-        ([{"url": "https://x/a.png", "mime_type": "image/png"}], "attachments/0 must have required property 'name'"),
+        (
+            [{"url": "https://x/a.png", "mime_type": "image/png"}],
+            "attachments/0 must have required property 'name'",
+        ),
         ([{"url": "https://x/a.png", "name": "a.png"}], "must have required property 'mime_type'"),
         (
             [{"base64": "not base64!", "name": "a.png", "mime_type": "image/png"}],
