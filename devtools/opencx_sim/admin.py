@@ -13,7 +13,9 @@ from urllib.parse import unquote
 
 from devtools.opencx_sim.demo import seed_demo
 from devtools.opencx_sim.faults import FaultRule
-from devtools.opencx_sim.server import Reply, json_reply
+from devtools.simkit import admin
+from devtools.simkit.admin import done, json_reply
+from devtools.simkit.server import Reply
 
 # opencx_sim.simulator.OpenCXSimulator: that module imports this one, so it is not imported here.
 OpenCXSimulator = Any
@@ -42,18 +44,12 @@ def admin_route(sim: OpenCXSimulator, method: str, name: str, data: Any, query: 
         handler = _SESSION_ROUTES.get((method, action))
         if handler is not None:
             return handler(sim, parts[1], {**query, **data})
-    else:
-        flat = _ROUTES.get((method, "/".join(parts)))
-        if flat is not None:
-            return flat(sim, data)
+    elif (method, "/".join(parts)) in _ROUTES:
+        return _ROUTES[(method, "/".join(parts))](sim, data)
     known = [f"{m} /_sim/{n}" for m, n in _ROUTES] + [
         f"{m} /_sim/sessions/<id>{'/' + a if a else ''}" for m, a in _SESSION_ROUTES
     ]
-    return json_reply(404, {"error": f"unknown admin route; known: {', '.join(known)}"})
-
-
-def _done(_: object = None) -> Reply:
-    return Reply(204, b"", content_type=None)
+    return admin.unknown(known)
 
 
 def _add_session(sim: OpenCXSimulator, data: dict[str, Any]) -> Reply:
@@ -78,16 +74,6 @@ def _add_key(sim: OpenCXSimulator, data: dict[str, Any]) -> Reply:
     return json_reply(201, {"key": sim.add_key(data.get("key"), data.get("scopes"), data.get("name"))})
 
 
-def _remove_key(sim: OpenCXSimulator, data: dict[str, Any]) -> Reply:
-    sim.remove_key(str(data["key"]))
-    return _done()
-
-
-def _add_fault(sim: OpenCXSimulator, data: dict[str, Any]) -> Reply:
-    sim.add_fault(FaultRule.from_dict(data))
-    return json_reply(201, {"faults": len(sim.faults)})
-
-
 def _config(sim: OpenCXSimulator) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(sim, name) for name in _CONFIG_FIELDS}
     values["accepted_senders"] = sorted(sim.accepted_senders)
@@ -95,31 +81,15 @@ def _config(sim: OpenCXSimulator) -> dict[str, Any]:
 
 
 def _set_config(sim: OpenCXSimulator, data: dict[str, Any]) -> Reply:
-    unknown = sorted(set(data) - set(_CONFIG_FIELDS))
-    if unknown:
-        raise ValueError(f"unknown settings: {', '.join(unknown)}")
-    for name, value in data.items():
-        if name == "accepted_senders":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValueError("accepted_senders must be a list of strings")
-            sim.accepted_senders = frozenset(value)
-        elif name == "open_files":
-            if not isinstance(value, bool):
-                raise ValueError("open_files must be a boolean")
-            sim.open_files = value
-        elif name == "history_order":
-            sim.history_order = str(value)  # ValueError (400) for anything but the two orders
-        elif value is None and name == "rate_limit":
-            sim.rate_limit = None
-        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"{name} must be a non-negative number")
-        else:
-            setattr(sim, name, int(value) if name in ("page_size", "rate_limit") else float(value))
+    senders = data.pop("accepted_senders", None)
+    if senders is not None and (
+        not isinstance(senders, list) or not all(isinstance(v, str) for v in senders)
+    ):
+        raise ValueError("accepted_senders must be a list of strings")
+    admin.configure(sim, data, set(_CONFIG_FIELDS) - {"accepted_senders"})  # history_order checks itself
+    if senders is not None:
+        sim.accepted_senders = frozenset(senders)
     return json_reply(200, _config(sim))
-
-
-def _seed_demo(sim: OpenCXSimulator, _: dict[str, Any]) -> Reply:
-    return json_reply(201, seed_demo(sim))
 
 
 def _flag(data: dict[str, Any], name: str) -> bool:
@@ -173,23 +143,17 @@ def _close(sim: OpenCXSimulator, session_id: str, data: dict[str, Any]) -> Reply
 
 
 _ROUTES: dict[tuple[str, str], Handler] = {
-    ("GET", "requests"): lambda s, _: json_reply(200, {"value": [r._asdict() for r in s.requests]}),
-    ("GET", "stats"): lambda s, _: json_reply(200, s.stats()),
-    ("GET", "faults"): lambda s, _: json_reply(200, {"value": [f.to_dict() for f in s.faults]}),
+    **admin.common_routes(FaultRule),
     ("GET", "config"): lambda s, _: json_reply(200, _config(s)),
     ("GET", "sessions"): lambda s, _: json_reply(200, {"value": s.session_ids}),
     ("GET", "sent"): lambda s, _: json_reply(200, {"value": s.sent_as_dicts()}),
     ("GET", "updates"): lambda s, _: json_reply(200, {"value": [u.__dict__ for u in s.updates]}),
-    ("GET", "files"): lambda s, _: json_reply(200, {"value": s.files.listing()}),
     ("POST", "sessions"): _add_session,
     ("POST", "keys"): _add_key,
-    ("DELETE", "keys"): _remove_key,
-    ("POST", "faults"): _add_fault,
-    ("DELETE", "faults"): lambda s, _: _done(s.clear_faults()),
+    ("DELETE", "keys"): lambda s, d: done(s.remove_key(str(d["key"]))),
     ("POST", "config"): _set_config,
-    ("POST", "reset"): lambda s, _: _done(s.reset()),
-    ("POST", "reset-rate-limits"): lambda s, _: _done(s.reset_rate_limits()),
-    ("POST", "seed-demo"): _seed_demo,
+    ("POST", "reset-rate-limits"): lambda s, _: done(s.reset_rate_limits()),
+    ("POST", "seed-demo"): lambda s, _: json_reply(201, seed_demo(s)),
 }
 
 _SESSION_ROUTES: dict[tuple[str, str], SessionHandler] = {
