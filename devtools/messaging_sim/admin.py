@@ -7,8 +7,8 @@ from typing import Any
 
 from devtools.messaging_sim.faults import FaultRule
 from devtools.simkit import admin
-from devtools.simkit.admin import done, json_reply
-from devtools.simkit.server import Reply
+from devtools.simkit.admin import done
+from devtools.simkit.server import Reply, json_reply
 
 CONFIG_FIELDS = (
     "latency",

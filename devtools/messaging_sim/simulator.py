@@ -34,16 +34,15 @@ from devtools.messaging_sim.messages import messages_page
 from devtools.messaging_sim.rep import ScriptedRep
 from devtools.messaging_sim.server import (
     API_PREFIX,
+    INVALID_JSON,
     JWKS_SUFFIX,
     MessagingHandler,
-    MessagingServer,
-    invalid_json,
-    json_reply,
 )
 from devtools.messaging_sim.store import SILENT_END_REASONS, ApiError, Store, check_activity
 from devtools.simkit.files import FileHost
 from devtools.simkit.identity import Identity, ServesIdentity
 from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
+from devtools.simkit.server import LoopbackServer, json_reply
 
 _REDACTED_HEADERS = frozenset({"authorization", "x-identity-header"})
 
@@ -138,8 +137,8 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
 
     # ------------------------------------------------------------------ lifecycle
 
-    def make_server(self, address: tuple[str, int]) -> MessagingServer:
-        return MessagingServer(address, self)
+    def make_server(self, address: tuple[str, int]) -> LoopbackServer:
+        return LoopbackServer(address, self, MessagingHandler)
 
     @property
     def jwks_url(self) -> str:
@@ -342,7 +341,7 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         fault: str | None,
     ) -> None:
         headers = redact(handler.headers, _REDACTED_HEADERS)
-        if body is invalid_json():
+        if body is INVALID_JSON:
             body = "<not JSON>"
         elif isinstance(body, dict) and isinstance(body.get("attachments"), list):
             body = {**body, "attachments": [_shortened(a) for a in body["attachments"]]}
@@ -351,7 +350,7 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             RequestRecord(handler.command, path, status, operation, elapsed, fault, headers, body)
         )
 
-    def admin(self, method: str, name: str, data: Any) -> Any:
+    def admin(self, method: str, name: str, data: Any, query: dict[str, str]) -> Any:
         return admin_route(self, method, name, data)
 
 

@@ -11,17 +11,8 @@ requests a minute per key (429 + Retry-After); injectable faults; request record
         body = sim.handoff_event(SMS_SESSION_ID)   # the webhook OpenCX would send
 """
 
-from devtools.opencx_sim.contract import (
-    CHANNEL_TYPES,
-    DEFAULT_SENDERS,
-    DOCS,
-    SCOPE_READ,
-    SCOPE_WRITE,
-    SESSION_STATUSES,
-    history_item,
-)
+from devtools.opencx_sim.contract import SCOPE_READ, SCOPE_WRITE, history_item
 from devtools.opencx_sim.demo import (
-    DEMO_ORGANIZATION_ID,
     DEMO_SESSIONS,
     EMAIL_SESSION_ID,
     PHONE_SESSION_ID,
@@ -31,41 +22,22 @@ from devtools.opencx_sim.demo import (
     demo_handoff_event,
     seed_demo,
 )
-from devtools.opencx_sim.faults import FAULT_KINDS, OPERATIONS, FaultRule
-from devtools.opencx_sim.simulator import (
-    DEFAULT_KEY_NAME,
-    DEFAULT_SCOPES,
-    ApiKey,
-    OpenCXSimulator,
-    RequestRecord,
-    SentMessage,
-    SessionUpdate,
-)
+from devtools.opencx_sim.faults import FaultRule
+from devtools.opencx_sim.simulator import DEFAULT_KEY_NAME, DEFAULT_SCOPES, OpenCXSimulator
 
 __all__ = [
-    "CHANNEL_TYPES",
     "DEFAULT_KEY_NAME",
     "DEFAULT_SCOPES",
-    "DEFAULT_SENDERS",
-    "DEMO_ORGANIZATION_ID",
     "DEMO_SESSIONS",
-    "DOCS",
     "EMAIL_SESSION_ID",
-    "FAULT_KINDS",
-    "OPERATIONS",
     "PHONE_SESSION_ID",
     "SCOPE_READ",
     "SCOPE_WRITE",
-    "SESSION_STATUSES",
     "SMS_SESSION_ID",
     "WEB_SESSION_ID",
     "WHATSAPP_SESSION_ID",
-    "ApiKey",
     "FaultRule",
     "OpenCXSimulator",
-    "RequestRecord",
-    "SentMessage",
-    "SessionUpdate",
     "demo_handoff_event",
     "history_item",
     "seed_demo",

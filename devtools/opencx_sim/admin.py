@@ -14,8 +14,8 @@ from urllib.parse import unquote
 from devtools.opencx_sim.demo import seed_demo
 from devtools.opencx_sim.faults import FaultRule
 from devtools.simkit import admin
-from devtools.simkit.admin import done, json_reply
-from devtools.simkit.server import Reply
+from devtools.simkit.admin import done
+from devtools.simkit.server import Reply, json_reply
 
 # opencx_sim.simulator.OpenCXSimulator: that module imports this one, so it is not imported here.
 OpenCXSimulator = Any

@@ -1,40 +1,15 @@
-"""The HTTP side: a ThreadingHTTPServer that speaks the four chat-session operations, with faults, the
-per-key limit and a `/_sim/` admin API. The socket plumbing is devtools.simkit.server's; what each
-operation does lives in the simulator."""
+"""The HTTP side: the four chat-session operations with faults, the per-key limit and the `/_sim/` admin
+API, over simkit's transport (werkzeug, drops). What each operation does lives in the simulator."""
 
 from __future__ import annotations
 
-import json
 import time
-from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from devtools.opencx_sim.contract import ApiError, error_body
+from devtools.opencx_sim.faults import FaultRule
 from devtools.simkit import server as simkit_server
-from devtools.simkit.server import ADMIN_PREFIX, MAX_BODY, LoopbackServer, Reply
-
-if TYPE_CHECKING:
-    from devtools.opencx_sim.faults import FaultRule
-
-# opencx_sim.simulator.OpenCXSimulator: that module imports this one, so it is not imported here.
-OpenCXSimulator = Any
-
-__all__ = [
-    "ADMIN_PREFIX",
-    "MAX_BODY",
-    "Reply",
-    "SimHandler",
-    "SimServer",
-    "check_json_content_type",
-    "classify",
-    "error_reply",
-    "fault_reply",
-    "json_reply",
-]
-
-
-def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, json.dumps(payload).encode(), dict(headers or {}))
+from devtools.simkit.server import ADMIN_PREFIX, Reply, json_reply
 
 
 def error_reply(error: ApiError) -> Reply:
@@ -47,36 +22,27 @@ def classify(method: str, path: str) -> tuple[str, str | None]:
     parts = path.split("/")
     if len(parts) < 4 or parts[:3] != ["", "chat", "sessions"] or not parts[3]:
         return "other", None
-    session_id = unquote(parts[3])
-    rest = parts[4:]
-    if rest == [] and method == "GET":
-        return "get_session", session_id
-    if rest == [] and method == "PATCH":
-        return "update_session", session_id
-    if rest == ["history"] and method == "GET":
-        return "list_history", session_id
-    if rest == ["send"] and method == "POST":
-        return "send", session_id
-    return "other", session_id
+    operations = {
+        ((), "GET"): "get_session",
+        ((), "PATCH"): "update_session",
+        (("history",), "GET"): "list_history",
+        (("send",), "POST"): "send",
+    }
+    return operations.get((tuple(parts[4:]), method), "other"), unquote(parts[3])
 
 
 class SimHandler(simkit_server.SimHandler):
-    """OpenCX's routes and error shapes over simkit's transport (werkzeug, drops)."""
+    """OpenCX's routes and error shapes over simkit's transport."""
 
     server_version = "OpenCXSimulator/1.0"
     unquote_path = False  # classify() splits segments before unquoting
     bad_length_message = "Content-Length is not a number"
     too_large_message = "Request body is too large (over {max_body} bytes)"
     max_body = 32 * 1024 * 1024  # chosen: room for a 16 MB WhatsApp medium as base64
-    server: SimServer
-
-    @property
-    def sim(self) -> OpenCXSimulator:
-        return self.server.sim
 
     def route(self, path: str, query: dict[str, str]) -> None:
         if path.startswith(ADMIN_PREFIX):
-            self.send(self.handle_admin(path[len(ADMIN_PREFIX) :], query))
+            self.send(self.call_admin(path[len(ADMIN_PREFIX) :], query))
         else:
             self.handle_api(path, query)
 
@@ -86,11 +52,9 @@ class SimHandler(simkit_server.SimHandler):
     def crash_reply(self) -> Reply:
         return json_reply(500, error_body(500, "Simulator error; see sim.errors."))
 
-    # ------------------------------------------------------------------ the API
-
     def handle_api(self, path: str, query: dict[str, str]) -> None:
         """Fault, latency, then auth, limit, scope and the operation; every call is recorded."""
-        sim = self.sim
+        sim = self.server.sim
         started = time.perf_counter()
         operation, session_id = classify(self.command, path)
         self.key_name: str | None = None
@@ -112,46 +76,27 @@ class SimHandler(simkit_server.SimHandler):
     def handle_admitted(
         self, operation: str, session_id: str | None, query: dict[str, str], body: bytes
     ) -> Reply:
-        sim = self.sim
+        sim = self.server.sim
         try:
             key = sim.authenticate(self.headers.get("Authorization"))
             self.key_name = key.name
             rate_headers = sim.throttle(key)
             sim.authorize(key, operation)
-            if operation in ("send", "update_session") and body:
-                check_json_content_type(self.headers.get("Content-Type", ""))
-            reply = sim.operate(operation, session_id, query, body, key)
+            content_type = self.headers.get("Content-Type", "")
+            if (
+                operation in ("send", "update_session")
+                and body
+                and content_type.split(";")[0].strip().lower() != "application/json"
+            ):
+                # a JSON API refuses a body it cannot parse as JSON (undocumented; Fastify answers 415)
+                raise ApiError(415, f"Unsupported Media Type: {content_type or '(none)'}")
+            reply: Reply = sim.operate(operation, session_id, query, body, key)
             reply.headers.update(rate_headers)
             return reply
         except ApiError as error:
             return error_reply(error)
 
-    # ------------------------------------------------------------------ admin API
-
-    def handle_admin(self, name: str, query: dict[str, str]) -> Reply:
-        """Seed, inspect and fault a simulator running in another process. No auth: loopback dev tool."""
-        return self.admin_reply(lambda data: self.call_admin(name, data, query))
-
-    def call_admin(self, name: str, data: Any, query: dict[str, str]) -> Reply:
-        try:
-            return self.sim.admin(self.command, name, data, query)
-        except KeyError as error:
-            return json_reply(404, {"error": f"no such session: {error.args[0]!s}"})
-
-
-class SimServer(LoopbackServer):
-    """simkit's loopback server (stop() cuts open connections), answering with the OpenCX handler."""
-
-    sim: OpenCXSimulator
-    handler_class = SimHandler
-
 
 def fault_reply(fault: FaultRule) -> Reply:
     message = fault.message or f"Simulated {fault.status} fault"
     return json_reply(fault.status, error_body(fault.status, message), fault.retry_after_headers())
-
-
-def check_json_content_type(content_type: str) -> None:
-    """A JSON API refuses a body it cannot parse as JSON (undocumented; Fastify answers 415)."""
-    if content_type.split(";")[0].strip().lower() != "application/json":
-        raise ApiError(415, f"Unsupported Media Type: {content_type or '(none)'}")

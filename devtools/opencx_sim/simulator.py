@@ -9,7 +9,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from devtools.opencx_sim import contract, events
 from devtools.opencx_sim.admin import admin_route
@@ -22,15 +22,13 @@ from devtools.opencx_sim.contract import (
     history_item,
     now_iso,
 )
-from devtools.opencx_sim.faults import FaultRule, pick_fault
+from devtools.opencx_sim.faults import FaultRule
 from devtools.opencx_sim.ratelimit import RateLimiter, retry_after_text
-from devtools.opencx_sim.server import Reply, SimServer, json_reply
+from devtools.opencx_sim.server import SimHandler
 from devtools.opencx_sim.store import Store
 from devtools.simkit.files import FileHost
 from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
-
-if TYPE_CHECKING:
-    from devtools.opencx_sim.server import SimHandler
+from devtools.simkit.server import LoopbackServer, Reply, json_reply
 
 _REDACTED_HEADERS = frozenset({"authorization"})
 DEFAULT_SCOPES = (SCOPE_READ, SCOPE_WRITE)
@@ -131,8 +129,8 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
 
     # ------------------------------------------------------------------ lifecycle
 
-    def make_server(self, address: tuple[str, int]) -> SimServer:
-        return SimServer(address, self)
+    def make_server(self, address: tuple[str, int]) -> LoopbackServer:
+        return LoopbackServer(address, self, SimHandler)
 
     def env(self) -> dict[str, str]:
         """Settings that point the bridge at this simulator (docs/contract.md section 7)."""
@@ -366,10 +364,6 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         self._limiter.clear()
 
     # ------------------------------------------------------------------ called by the handler
-
-    def choose_fault(self, operation: str, session_id: str | None = None) -> FaultRule | None:
-        with self.lock:
-            return pick_fault(self._faults, operation, session_id, self._rng)
 
     def record(
         self,

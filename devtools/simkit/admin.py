@@ -3,18 +3,13 @@ over HTTP for a simulator in another process. Plain JSON (`{"error": ...}`), no 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from devtools.simkit.faults import FaultRule
-from devtools.simkit.server import Reply
+from devtools.simkit.server import Reply, json_reply
 
 Route = Callable[[Any, dict[str, Any]], Reply]
-
-
-def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, json.dumps(payload).encode(), dict(headers or {}))
 
 
 def done(_: object = None) -> Reply:

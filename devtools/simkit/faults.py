@@ -61,8 +61,9 @@ class FaultRule:
         """`Retry-After` when the rule sets one (see seconds_header), else no header."""
         return {} if self.retry_after is None else {"Retry-After": seconds_header(self.retry_after)}
 
-    def matches(self, operation: str) -> bool:
-        """Whether the rule names this operation (no counting)."""
+    def matches(self, operation: str, subject: str | None = None) -> bool:
+        """Whether the rule names this operation (no counting); `subject` is what a simulator's rule may
+        narrow to besides (a session, say), ignored here."""
         if self.operation is None:
             return operation not in self.NAMED_ONLY
         return self.operation == operation
@@ -113,9 +114,11 @@ def seconds_header(seconds: float) -> str:
     return str(int(value)) if value.is_integer() else repr(round(value, 3))
 
 
-def pick_fault(rules: Iterable[_Rule], operation: str, rng: random.Random) -> _Rule | None:
-    """The first rule that fires for this operation, if any. Call under the simulator's lock."""
+def pick_fault(
+    rules: Iterable[_Rule], operation: str, rng: random.Random, subject: str | None = None
+) -> _Rule | None:
+    """The first rule that fires for this operation (and subject), if any. Call under the simulator's lock."""
     for rule in rules:
-        if rule.matches(operation) and rule.fires(rng):
+        if rule.matches(operation, subject) and rule.fires(rng):
             return rule
     return None

@@ -159,10 +159,10 @@ class Simulator(Generic[RecordT, RuleT]):
         with self.lock:
             self._faults.clear()
 
-    def choose_fault(self, operation: str) -> RuleT | None:
-        """The first fault rule that fires for this request, if any."""
+    def choose_fault(self, operation: str, subject: str | None = None) -> RuleT | None:
+        """The first fault rule that fires for this request (on `subject`, if the rules narrow), if any."""
         with self.lock:
-            return pick_fault(self._faults, operation, self._rng)
+            return pick_fault(self._faults, operation, self._rng, subject)
 
     def faults_fired(self) -> int:
         """Times any rule fired. Call under the lock."""

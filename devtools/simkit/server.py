@@ -45,6 +45,10 @@ class Reply:
     stream: Iterable[bytes] | None = None  # a body sent as it is produced; `headers` then say it all
 
 
+def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, json.dumps(payload).encode(), dict(headers or {}))
+
+
 class Dropped(Exception):
     """The connection was reset on purpose; nothing more to send."""
 
@@ -95,8 +99,10 @@ class LoopbackServer(ThreadedWSGIServer):
     request_queue_size = 1024  # the default of 5 drops SYNs under a burst of 50+ new connections
     handler_class: type[SimHandler]  # each simulator names its handler
 
-    def __init__(self, address: tuple[str, int], sim: Any) -> None:
+    def __init__(self, address: tuple[str, int], sim: Any, handler: type[SimHandler] | None = None) -> None:
         self.sim = sim
+        if handler is not None:
+            self.handler_class = handler
         self.open_connections: set[socket.socket] = set()
         super().__init__(address[0], address[1], self.wsgi, handler=_Connection)
 
@@ -274,6 +280,20 @@ class SimHandler:
             self.send(reply)
 
     # ------------------------------------------------------------------ admin API
+
+    admin_missing_status = 404  # the answer to an admin call naming an id the simulator does not hold
+
+    def call_admin(self, name: str, query: dict[str, str]) -> Reply:
+        """`/_sim/<name>` through `sim.admin(method, name, data, query)`: KeyError/IndexError (an unknown
+        id) answer `admin_missing_status`, ValueError/TypeError 400."""
+
+        def call(data: Any) -> Reply:
+            try:
+                return self.server.sim.admin(self.command, name, data, query)
+            except (KeyError, IndexError) as error:
+                return self.admin_error(self.admin_missing_status, f"not found: {error.args[0]!s}")
+
+        return self.admin_reply(call)
 
     def admin_reply(self, call: Callable[[Any], Reply]) -> Reply:
         """Read the admin call's JSON body and hand it to `call`; ValueError/TypeError become 400s.
