@@ -100,7 +100,9 @@ class MessagingHandler(simkit_server.SimHandler):
         payload: Any = None
 
         def record(status: int, fault: str | None) -> None:
-            sim.record(self, path, status, operation, payload, started, fault)
+            sim.add_call(
+                self, started, status, fault, path=path, operation=operation, body=recorded_body(payload)
+            )
 
         body = self.read_api_body(record)
         if body is None:
@@ -135,6 +137,23 @@ def _json(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return INVALID_JSON
+
+
+def recorded_body(body: Any) -> Any:
+    """A body as records keep it: "<not JSON>" for what is not JSON, data URLs shortened."""
+    if body is INVALID_JSON:
+        return "<not JSON>"
+    if isinstance(body, dict) and isinstance(body.get("attachments"), list):
+        return {**body, "attachments": [_shortened(a) for a in body["attachments"]]}
+    return body
+
+
+def _shortened(attachment: Any) -> Any:
+    """A data URL in a record keeps its type and length, not megabytes of base64."""
+    url = attachment.get("contentUrl") if isinstance(attachment, dict) else None
+    if isinstance(url, str) and url.startswith("data:"):
+        return {**attachment, "contentUrl": f"{url.partition(',')[0]},<{len(url)} chars>"}
+    return attachment
 
 
 def fault_reply(sim: MessagingSimulator, fault: FaultRule) -> Reply:

@@ -34,17 +34,14 @@ from devtools.messaging_sim.messages import messages_page
 from devtools.messaging_sim.rep import ScriptedRep
 from devtools.messaging_sim.server import (
     API_PREFIX,
-    INVALID_JSON,
     JWKS_SUFFIX,
     MessagingHandler,
 )
 from devtools.messaging_sim.store import SILENT_END_REASONS, ApiError, Store, check_activity
 from devtools.simkit.files import FileHost
 from devtools.simkit.identity import Identity, ServesIdentity
-from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
+from devtools.simkit.lifecycle import Simulator
 from devtools.simkit.server import LoopbackServer, json_reply
-
-_REDACTED_HEADERS = frozenset({"authorization", "x-identity-header"})
 
 
 class RequestRecord(NamedTuple):
@@ -72,6 +69,8 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     Start/stop, `with`, records, faults and in-flight counting are devtools.simkit.lifecycle's."""
 
     thread_name = "messaging-sim"
+    record_type = RequestRecord
+    redacted_headers = frozenset({"authorization", "x-identity-header"})
     files: FileHost
 
     def __init__(
@@ -289,23 +288,19 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         return [c.summary() for c in self.store.all()]
 
     def stats(self) -> dict[str, Any]:
-        with self.lock:
-            records = list(self._records)
-            stats: dict[str, Any] = {
-                "token_requests": self.identity.requests,
-                "faults_fired": self.faults_fired(),
-            }
-        deliveries = self.rep.deliveries
-        stats["requests"] = len(records)
-        stats["conversations"] = self.store.count()
-        stats["active_conversations"] = sum(1 for c in self.store.all() if c.active)
-        stats["operations"] = per_operation(records)
-        stats["deliveries"] = len(deliveries)
-        stats["delivered"] = sum(1 for d in deliveries if d.delivered)
-        stats["delivery_attempts"] = sum(len(d.statuses) for d in deliveries)
-        stats["attachments_received"] = len(self.received_attachments())
-        stats["file_gets"] = self.files.gets()
-        return stats
+        """simkit's counts, and conversations, deliveries, attachments received and file requests."""
+        deliveries, conversations = self.rep.deliveries, self.store.all()
+        return {
+            **super().stats(),
+            "token_requests": self.identity.requests,
+            "conversations": len(conversations),
+            "active_conversations": sum(1 for c in conversations if c.active),
+            "deliveries": len(deliveries),
+            "delivered": sum(1 for d in deliveries if d.delivered),
+            "delivery_attempts": sum(len(d.statuses) for d in deliveries),
+            "attachments_received": len(self.received_attachments()),
+            "file_gets": self.files.gets(),
+        }
 
     # ------------------------------------------------------------------ faults
 
@@ -330,36 +325,8 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         with self.lock:
             return self._jwks_requests
 
-    def record(
-        self,
-        handler: MessagingHandler,
-        path: str,
-        status: int,
-        operation: str,
-        body: Any,
-        started: float,
-        fault: str | None,
-    ) -> None:
-        headers = redact(handler.headers, _REDACTED_HEADERS)
-        if body is INVALID_JSON:
-            body = "<not JSON>"
-        elif isinstance(body, dict) and isinstance(body.get("attachments"), list):
-            body = {**body, "attachments": [_shortened(a) for a in body["attachments"]]}
-        elapsed = elapsed_ms(started)
-        self.add_record(
-            RequestRecord(handler.command, path, status, operation, elapsed, fault, headers, body)
-        )
-
     def admin(self, method: str, name: str, data: Any, query: dict[str, str]) -> Any:
         return admin_route(self, method, name, data)
-
-
-def _shortened(attachment: Any) -> Any:
-    """A data URL in a record keeps its type and length, not megabytes of base64."""
-    url = attachment.get("contentUrl") if isinstance(attachment, dict) else None
-    if isinstance(url, str) and url.startswith("data:"):
-        return {**attachment, "contentUrl": f"{url.partition(',')[0]},<{len(url)} chars>"}
-    return attachment
 
 
 __all__ = ["API_PREFIX", "MessagingSimulator", "RequestRecord"]

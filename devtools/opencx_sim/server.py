@@ -60,7 +60,8 @@ class SimHandler(simkit_server.SimHandler):
         self.key_name: str | None = None
 
         def record(status: int, fault: str | None) -> None:
-            sim.record(self, path, query, status, operation, session_id, started, fault)
+            fields = {"path": path, "query": query, "operation": operation, "session_id": session_id}
+            sim.add_call(self, started, status, fault, key=self.key_name, **fields)
 
         body = self.read_api_body(record)
         if body is None:

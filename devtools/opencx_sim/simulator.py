@@ -27,10 +27,9 @@ from devtools.opencx_sim.ratelimit import RateLimiter, retry_after_text
 from devtools.opencx_sim.server import SimHandler
 from devtools.opencx_sim.store import Store
 from devtools.simkit.files import FileHost
-from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
+from devtools.simkit.lifecycle import Simulator
 from devtools.simkit.server import LoopbackServer, Reply, json_reply
 
-_REDACTED_HEADERS = frozenset({"authorization"})
 DEFAULT_SCOPES = (SCOPE_READ, SCOPE_WRITE)
 DEFAULT_KEY_NAME = "default"
 
@@ -92,6 +91,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
     """A loopback OpenCX API (chat sessions: get, history, send, update) in a daemon thread."""
 
     thread_name = "opencx-sim"
+    record_type = RequestRecord
     files: FileHost
 
     def __init__(
@@ -275,32 +275,21 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         with self.lock:
             return list(self._updates)
 
-    def count(self, operation: str | None = None, key: str | None = None, status: int | None = None) -> int:
-        """Recorded API calls matching every filter given (`key` is a key's name)."""
-        return sum(
-            1
-            for r in self.requests
-            if (operation is None or r.operation == operation)
-            and (key is None or r.key == key)
-            and (status is None or r.status == status)
-        )
-
     def stats(self) -> dict[str, Any]:
-        """Counts per operation and status (status "0" is a dropped connection) and per key name."""
+        """simkit's counts, and per key name, sent messages, updates and rate-limited calls."""
+        per_key = Counter(record.key or "(none)" for record in self.requests)
         with self.lock:
-            records = list(self._records)
-            stats: dict[str, Any] = {
-                "faults_fired": self.faults_fired(),
+            mine = {
                 "rate_limited": self._rate_limited,
                 "sent_messages": len(self._sent),
                 "updates": len(self._updates),
             }
-        per_key = Counter(record.key or "(none)" for record in records)
-        stats["requests"] = len(records)
-        stats["sessions"] = self._store.count()
-        stats["operations"] = per_operation(records)
-        stats["keys"] = dict(sorted(per_key.items()))
-        return stats
+        return {
+            **super().stats(),
+            **mine,
+            "sessions": self._store.count(),
+            "keys": dict(sorted(per_key.items())),
+        }
 
     # ------------------------------------------------------------------ webhook envelopes
 
@@ -364,33 +353,6 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         self._limiter.clear()
 
     # ------------------------------------------------------------------ called by the handler
-
-    def record(
-        self,
-        handler: SimHandler,
-        path: str,
-        query: dict[str, str],
-        status: int,
-        operation: str,
-        session_id: str | None,
-        started: float,
-        fault: str | None,
-    ) -> None:
-        headers = redact(handler.headers, _REDACTED_HEADERS)
-        key = getattr(handler, "key_name", None)
-        record = RequestRecord(
-            handler.command,
-            path,
-            query,
-            status,
-            operation,
-            session_id,
-            key,
-            elapsed_ms(started),
-            fault,
-            headers,
-        )
-        self.add_record(record)
 
     def authenticate(self, authorization: str | None) -> ApiKey:
         """AUTH: "All API requests require a Bearer token"; 401 "Missing or invalid API key"."""

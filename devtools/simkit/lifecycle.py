@@ -11,9 +11,9 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from werkzeug.datastructures import Headers
 
@@ -39,6 +39,8 @@ class Simulator(Generic[RecordT, RuleT]):
     """Start/stop, `with`, port and url, errors, in-flight counting, records and fault rules."""
 
     thread_name = "simulator"
+    record_type: Callable[..., RecordT]  # the simulator's record (a NamedTuple), built by add_call
+    redacted_headers: frozenset[str] = frozenset({"authorization"})
     files: FileHost | None = None  # a simulator that hosts files mounts one (served at /files/)
 
     def __init__(self, *, port: int | None = None, seed: int = 0) -> None:
@@ -141,6 +143,22 @@ class Simulator(Generic[RecordT, RuleT]):
         with self.lock:
             self._records.append(record)
 
+    def add_call(self, handler: Any, started: float, status: int, fault: str | None, **fields: Any) -> None:
+        """Record one API call as `record_type`: method, status, fault, duration and headers (those in
+        `redacted_headers` hidden), and the simulator's own `fields`."""
+        headers = redact(handler.headers, self.redacted_headers)
+        duration = elapsed_ms(started)
+        self.add_record(
+            self.record_type(
+                method=handler.command,
+                status=status,
+                fault=fault,
+                duration_ms=duration,
+                headers=headers,
+                **fields,
+            )
+        )
+
     @property
     def requests(self) -> list[RecordT]:
         with self.lock:
@@ -167,6 +185,20 @@ class Simulator(Generic[RecordT, RuleT]):
     def faults_fired(self) -> int:
         """Times any rule fired. Call under the lock."""
         return sum(rule.fired for rule in self._faults)
+
+    def stats(self) -> dict[str, Any]:
+        """Requests, their counts per operation and status (status "0" is a dropped connection), faults
+        fired; a simulator adds its own counts."""
+        with self.lock:
+            records, fired = list(self._records), self.faults_fired()
+        return {"requests": len(records), "operations": per_operation(records), "faults_fired": fired}
+
+    def count(self, operation: str | None = None, **match: Any) -> int:
+        """Recorded requests whose fields equal every filter given (None filters nothing)."""
+        wanted = {
+            name: value for name, value in {"operation": operation, **match}.items() if value is not None
+        }
+        return sum(1 for r in self.requests if all(getattr(r, k) == v for k, v in wanted.items()))
 
     def reset_records(self) -> None:
         """Forget faults and records and restart the fault dice from the seed. Call under the lock."""
