@@ -6,7 +6,6 @@ character. Answers are plain JSON (`{"error": ...}` on a 400/404), never OpenCX'
 from __future__ import annotations
 
 import base64
-import inspect
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -53,25 +52,15 @@ def admin_route(sim: OpenCXSimulator, method: str, name: str, data: Any, query: 
 
 
 def _add_session(sim: OpenCXSimulator, data: dict[str, Any]) -> Reply:
-    """Either `{"session": {...}, "history": [...]}` (stored as given) or add_session's keyword fields."""
-    if "session" in data:
-        session = data["session"]
-        if not isinstance(session, dict) or "id" not in session:
-            raise ValueError("session must be an object with an id")
-        history = data.get("history", [])
-        meta = {k: data.get(k) for k in ("reason", "contact_reason")}
-        return json_reply(201, {"id": sim.put_session(session, list(history), **meta)})
-    unknown = sorted(set(data) - set(inspect.signature(sim.add_session).parameters))
-    if unknown:
-        raise ValueError(f"unknown session fields: {', '.join(unknown)}")
-    return json_reply(201, {"id": sim.add_session(**data)})
-
-
-def _add_key(sim: OpenCXSimulator, data: dict[str, Any]) -> Reply:
-    unknown = sorted(set(data) - {"key", "scopes", "name"})
-    if unknown:
-        raise ValueError(f"unknown key fields: {', '.join(unknown)}")
-    return json_reply(201, {"key": sim.add_key(data.get("key"), data.get("scopes"), data.get("name"))})
+    """Either `{"session": {...}, "history": [...]}` (stored as given) or add_session's keyword fields
+    (an unknown one is a TypeError: a 400)."""
+    if "session" not in data:
+        return json_reply(201, {"id": sim.add_session(**data)})
+    session = data["session"]
+    if not isinstance(session, dict) or "id" not in session:
+        raise ValueError("session must be an object with an id")
+    meta = {k: data.get(k) for k in ("reason", "contact_reason")}
+    return json_reply(201, {"id": sim.put_session(session, list(data.get("history", [])), **meta)})
 
 
 def _config(sim: OpenCXSimulator) -> dict[str, Any]:
@@ -92,16 +81,12 @@ def _set_config(sim: OpenCXSimulator, data: dict[str, Any]) -> Reply:
     return json_reply(200, _config(sim))
 
 
-def _flag(data: dict[str, Any], name: str) -> bool:
-    value = data.get(name, False)
-    return value in (True, "true", "1")
-
-
-def _event_options(data: dict[str, Any]) -> dict[str, Any]:
-    options: dict[str, Any] = {"as_array": _flag(data, "as_array")}
-    if "organization_id" in data:
-        options["organization_id"] = data["organization_id"]
-    return options
+def _event_options(
+    data: dict[str, Any], *flags: str, keys: tuple[str, ...] = ("organization_id",)
+) -> dict[str, Any]:
+    """Envelope options from a query or body: `as_array` and other `flags` ("true"/"1" from a query)."""
+    options = {flag: data.get(flag) in (True, "true", "1") for flag in ("as_array", *flags) if flag in data}
+    return {**options, **{key: data[key] for key in keys if key in data}}
 
 
 def _show_session(sim: OpenCXSimulator, session_id: str, _: dict[str, Any]) -> Reply:
@@ -124,17 +109,13 @@ def _add_message(sim: OpenCXSimulator, session_id: str, data: dict[str, Any]) ->
 
 
 def _handoff_event(sim: OpenCXSimulator, session_id: str, data: dict[str, Any]) -> Reply:
-    options = _event_options(data)
-    if data.get("timestamp"):
-        options["timestamp"] = data["timestamp"]
+    options = _event_options(data, keys=("organization_id", "timestamp"))
     return json_reply(200, sim.handoff_event(session_id, **options))
 
 
 def _customer_reply(sim: OpenCXSimulator, session_id: str, data: dict[str, Any]) -> Reply:
-    options = _event_options(data)
-    if "include_text" in data:
-        options["include_text"] = _flag(data, "include_text")
-    return json_reply(201, sim.customer_reply(session_id, str(data.get("text", "")), _files(data), **options))
+    text, options = str(data.get("text", "")), _event_options(data, "include_text")
+    return json_reply(201, sim.customer_reply(session_id, text, _files(data), **options))
 
 
 def _close(sim: OpenCXSimulator, session_id: str, data: dict[str, Any]) -> Reply:
@@ -149,7 +130,7 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "sent"): lambda s, _: json_reply(200, {"value": s.sent_as_dicts()}),
     ("GET", "updates"): lambda s, _: json_reply(200, {"value": [u.__dict__ for u in s.updates]}),
     ("POST", "sessions"): _add_session,
-    ("POST", "keys"): _add_key,
+    ("POST", "keys"): lambda s, d: json_reply(201, {"key": s.add_key(**d)}),
     ("DELETE", "keys"): lambda s, d: done(s.remove_key(str(d["key"]))),
     ("POST", "config"): _set_config,
     ("POST", "reset-rate-limits"): lambda s, _: done(s.reset_rate_limits()),

@@ -22,15 +22,6 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
-DOCS = {
-    "auth": "https://docs.open.cx/api-reference/authentication",
-    "get_session": "https://docs.open.cx/api-reference/chat-sessions/get",
-    "list_history": "https://docs.open.cx/api-reference/chat-sessions/list_history",
-    "send": "https://docs.open.cx/api-reference/chat-sessions/send",
-    "update_session": "https://docs.open.cx/api-reference/chat-sessions/update",
-    "webhooks": "https://docs.open.cx/api-reference/webhooks/types",
-}
-
 # AUTH: "Each scope follows the pattern resource:action, where action is read (GET / list) or write
 # (create / update / delete)". Send creates a message and PATCH updates: both are write.
 SCOPE_READ = "chat-sessions:read"
@@ -56,9 +47,6 @@ CHANNEL_TYPES = (
     "api",
     "web_voice",
 )
-SENTIMENTS = ("angry", "happy", "neutral")
-# HISTORY: sender types seen in history items (docs/contract.md section 4 and the real sample).
-HISTORY_SENDER_TYPES = ("contact", "ai", "human_agent")
 
 # SEND: "The message can be sent as either a contact or an agent", yet every example says
 # "sender": "contact" and the agent's value is never shown (an older revision listed only "contact").
