@@ -11,6 +11,7 @@ fetcher's safety tests (set at `put()` or later with `set()`):
 - `served_type`: a Content-Type other than the file's real one;
 - `slow`: seconds slept before each chunk; `gone`: 404.
 Every request to a file is counted (`statuses`, `gets`), so a test can prove nothing was fetched.
+File requests are not API calls: no fault rule, latency or record applies to them.
 """
 
 from __future__ import annotations
@@ -70,14 +71,23 @@ class FileHost:
         self._files: dict[str, HostedFile] = {}
 
     def put(
-        self, data: bytes, content_type: str, name: str, *, needs_token: bool = True, **behaviour: Any
+        self,
+        data: bytes,
+        content_type: str,
+        name: str,
+        *,
+        needs_token: bool = True,
+        host: str | None = None,
+        **behaviour: Any,
     ) -> str:
-        """Host `data`; returns its URL. `behaviour`: see the module docstring."""
+        """Host `data`; returns its URL (naming `host`, e.g. "localhost", instead of 127.0.0.1 when given,
+        so a test can tell hosts apart on one machine). `behaviour`: see the module docstring."""
         hosted = HostedFile(secrets.token_hex(8), name, content_type, bytes(data), needs_token)
         self._apply(hosted, behaviour)
         with self._lock:
             self._files[hosted.file_id] = hosted
-        return f"{self._base_url()}{FILES_PREFIX}{hosted.file_id}/{quote(name, safe='')}"
+        base = self._base_url() if host is None else self._base_url().replace("127.0.0.1", host, 1)
+        return f"{base}{FILES_PREFIX}{hosted.file_id}/{quote(name, safe='')}"
 
     def file(self, url_or_id: str) -> HostedFile:
         """The hosted file behind a URL (or id); KeyError when this host never served it."""

@@ -69,6 +69,12 @@ def test_a_redirect_goes_to_another_host_and_is_counted(sim: OpenCXSimulator) ->
         assert other.files.gets(target) == 1
 
 
+def test_a_url_can_name_another_host_name_for_the_same_server(sim: OpenCXSimulator) -> None:
+    url = sim.files.put(b"x", "image/png", "x.png", needs_token=False, host="localhost")
+    assert urlsplit(url).hostname == "localhost" and urlsplit(url).port == sim.port
+    assert requests.get(url, timeout=TIMEOUT).content == b"x"
+
+
 def test_served_type_differs_from_the_real_type(sim: OpenCXSimulator) -> None:
     url = sim.files.put(b"MZ\x90\x00", "application/x-msdownload", "photo.jpg", served_type="image/jpeg")
     answer = requests.get(url, headers=auth(sim), timeout=TIMEOUT)
