@@ -155,15 +155,6 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
             return False
         return True
 
-    def host_files(self, files: Iterable[tuple[str, str, bytes]], **behaviour: Any) -> list[dict[str, Any]]:
-        """History attachments `{id, name, size, type, url}` for (name, type, bytes), each served by
-        `sim.files` (an API key needed unless `sim.open_files`; `behaviour`: the file host's)."""
-        behaviour.setdefault("needs_token", not self.open_files)
-        return [
-            contract.history_attachment(name, self.files.put(data, kind, name, **behaviour), kind, len(data))
-            for name, kind, data in files
-        ]
-
     def remove_key(self, key: str) -> None:
         """Revoke a key: from now on it gets 401, as a key deleted in the dashboard would."""
         with self.lock:
@@ -251,6 +242,15 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         )
         self._store.append(session_id, item, item["created_at"])
         return item
+
+    def host_files(self, files: Iterable[tuple[str, str, bytes]], **behaviour: Any) -> list[dict[str, Any]]:
+        """History attachments `{id, name, size, type, url}` for (name, type, bytes), each served by
+        `sim.files` (an API key needed unless `sim.open_files`; `behaviour`: the file host's)."""
+        behaviour.setdefault("needs_token", not self.open_files)
+        return [
+            contract.history_attachment(name, self.files.put(data, kind, name, **behaviour), kind, len(data))
+            for name, kind, data in files
+        ]
 
     def session(self, session_id: str) -> dict[str, Any] | None:
         return self._store.session(session_id)
