@@ -6,6 +6,7 @@ it) or a `Failure`; the drain decides what a failure means for the entry.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,9 +23,13 @@ from shared.opencx.send import build_agent_message
 from shared.opencx.session import TranscriptLine
 from shared.platform.failure import Failure, FailureKind, Upstream
 from shared.platform.limits import MESSAGING_TEXT_MAX_CHARS
+from shared.platform.log import get_logger, log_event
 from shared.platform.times import instant, iso_at
 
+logger = get_logger("relay")
+
 CLOCK_SKEW_SECONDS = 2.0
+SAME_MESSAGE_SECONDS = 120.0  # an event's time and its history item's time may differ a little
 
 
 @dataclass(frozen=True)
@@ -161,12 +166,38 @@ def _to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
             else Failure.of(Upstream.MESSAGING, ended)
         )
     if entry.text or entry.attachments:
-        sent = _send_to_rep(deps, link, entry.text, files.entry_refs(entry.attachments), entry.sender_name)
+        refs = files.entry_refs(entry.attachments) or _files_beside(deps, entry, link)
+        sent = _send_to_rep(deps, link, entry.text, refs, entry.sender_name)
         if isinstance(sent, Failure):
             return sent
         notes = {"lastForwardedAt": entry.event_at} if entry.event_at else {}
         return replace(sent, notes=notes)
     return _history_to_rep(deps, entry, link)
+
+
+def _files_beside(deps: RelayDeps, entry: Entry, link: Link) -> list[MediaRef]:
+    """The files the customer sent with these words. The event carries only the words (its fields
+    are undocumented); the history shows files beside them (shared/opencx/media.py). So the line
+    with these words, nearest the event's time, is looked up, and its files go with the words as
+    one message. The line is noted on the entry BEFORE the send, so the history path never sends
+    them again. History unreadable: the words go alone (they never wait on OpenCX) and the log
+    says the files could not be checked."""
+    at = instant(entry.event_at) or instant(entry.received_at)
+    if at is None or not entry.text:
+        return []
+    after = Position(iso_at(at - SAME_MESSAGE_SECONDS))
+    read = read_history(deps.opencx, link.session_id, max_pages=deps.settings.history_max_pages, after=after)
+    wanted = entry.text.strip()
+    lines = [line for line in read.lines if line.role == "customer" and line.text.strip() == wanted
+             and line.attachments and abs((instant(line.at) or at) - at) <= SAME_MESSAGE_SECONDS]  # fmt: skip
+    if read.failure is not None and not lines:
+        log_event(logger, "relay.files_unchecked", logging.WARNING, conversationId=link.conversation_id,
+                  seq=entry.seq, status=read.failure.status or 0)  # fmt: skip
+    if not lines:
+        return []
+    line = min(lines, key=lambda line: abs((instant(line.at) or at) - at))
+    deps.outbox.update(entry, filesLine=line.id or line.at or "")
+    return list(line.attachments)
 
 
 def _history_to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
@@ -179,11 +210,12 @@ def _history_to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
     after = Position(start, link.last_history_id if link.last_forwarded_at else None) if start else None
     read = read_history(deps.opencx, link.session_id, max_pages=deps.settings.history_max_pages, after=after)
     sent_before = _forwarded_texts(deps, link)
+    files_sent_with_words = _lines_with_files_sent(deps, link)
     forwarded: list[str] = []
     files_sent, refused = 0, tuple[RefusalReason, ...]()
     for line in (line for line in read.lines if line.role == "customer"):
         said_before = _already_forwarded(line.text, instant(line.at), sent_before)
-        if said_before and not line.attachments:
+        if said_before and (not line.attachments or (line.id or line.at) in files_sent_with_words):
             continue
         # Words the event already carried are not said twice; the files beside them still go.
         sent = _send_to_rep(deps, link, None if said_before else line.text, line.attachments, None)
@@ -224,13 +256,18 @@ def _send_to_rep(
     return Delivered(message_id=sent.message_id, files=len(ready.attachments), refused=tuple(ready.refused))
 
 
-SAME_MESSAGE_SECONDS = 120.0  # an event's time and its history item's time may differ a little
 
 
 def _forwarded_texts(deps: RelayDeps, link: Link) -> list[tuple[str, float]]:
     """Customer texts already sent to the rep, with when OpenCX said they were written."""
     sent = deps.outbox.entries(link.conversation_id, Direction.TO_REP, (EntryState.SENT, EntryState.SENDING))
     return [(e.text.strip(), instant(e.event_at) or instant(e.received_at) or 0.0) for e in sent if e.text]
+
+
+def _lines_with_files_sent(deps: RelayDeps, link: Link) -> set[str]:
+    """History lines whose files went with their words (`_files_beside`)."""
+    sent = deps.outbox.entries(link.conversation_id, Direction.TO_REP, (EntryState.SENT, EntryState.SENDING))
+    return {entry.files_line for entry in sent if entry.files_line}
 
 
 def _already_forwarded(text: str, at: float | None, sent: list[tuple[str, float]]) -> bool:
