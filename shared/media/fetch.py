@@ -96,7 +96,7 @@ def fetch(
             return result
         response, final_url = result
         if response.status in (401, 403) and credential is not None and not headers:
-            response.release_conn()
+            _discard(response)
             try:
                 headers = dict(credential())
             except AuthUnavailable as exc:
@@ -128,7 +128,7 @@ def _follow(
         location = response.headers.get("Location")
         if response.status not in _REDIRECTS or not location:
             return response, current
-        response.release_conn()
+        _discard(response)
         following = urljoin(current, location)
         if not policy.same_origin(current, following) or policy.url_refusal(following) is not None:
             _log(current, "refused", reason=RefusalReason.REDIRECT)
@@ -189,9 +189,18 @@ def _read(
         _log(url, "dropped", transport=transport)
         return Failure(Upstream.MEDIA, FailureKind.UNREACHABLE, message=label)
     finally:
-        response.release_conn()
+        _discard(response)
     _log(url, "fetched", status=status, size=size, embedded=encoded is not None)
     return Fetched(content_type=content_type, size=size, needed_token=needed_token, base64=encoded)
+
+
+def _discard(response: urllib3.BaseHTTPResponse) -> None:
+    """Let go of an answer. A connection whose body was not read to the end is closed, not pooled:
+    reading on could mean megabytes from a hostile server, and a half-read one cannot be reused."""
+    try:
+        response.close()
+    finally:
+        response.release_conn()
 
 
 def _status_failure(status: int, retry_after: str | None) -> Refusal | Failure:

@@ -256,8 +256,6 @@ def _send_to_rep(
     return Delivered(message_id=sent.message_id, files=len(ready.attachments), refused=tuple(ready.refused))
 
 
-
-
 def _forwarded_texts(deps: RelayDeps, link: Link) -> list[tuple[str, float]]:
     """Customer texts already sent to the rep, with when OpenCX said they were written."""
     sent = deps.outbox.entries(link.conversation_id, Direction.TO_REP, (EntryState.SENT, EntryState.SENDING))

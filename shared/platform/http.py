@@ -8,6 +8,7 @@ credential: callers name each call with a stable `operation` instead.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import random
@@ -213,10 +214,15 @@ class JsonHttpClient:
         headers: Mapping[str, str] | None = None,
     ) -> urllib3.BaseHTTPResponse:
         merged = {**self.default_headers, **self.auth_headers(), **(headers or {})}
-        body: bytes | None = None
+        body: bytes | io.BufferedReader | None = None
         if json is not None:
-            body = _dumps(json)
+            encoded = _dumps(json)
             merged.setdefault("Content-Type", "application/json")
+            if isinstance(encoded, _Spliced):
+                merged["Content-Length"] = str(encoded.length)
+                body = encoded.reader()
+            else:
+                body = encoded
         return self.pool.urlopen(method, self._url(path, params), body=body, headers=merged, redirect=False)
 
     def _exchange(self, method: str, path: str, operation: str, kwargs: dict[str, Any]) -> HttpResult:
@@ -318,8 +324,40 @@ class Embedded:
             raise ValueError("embedded data must be base64 text")
 
 
-def _dumps(payload: Any) -> bytes:
-    """As requests encodes `json=`: no NaN, UTF-8; `Embedded` values spliced in afterwards."""
+class _Spliced:
+    """A JSON body with `Embedded` values, sent as a stream of its parts (never joined into one
+    bytes object): a 5 MB file's base64 is held once, in the fetch's buffer, not copied again."""
+
+    def __init__(self, parts: list[bytes | bytearray]) -> None:
+        self.parts = parts
+        self.length = sum(len(part) for part in parts)
+
+    def reader(self) -> io.BufferedReader:
+        return io.BufferedReader(_PartsReader(self.parts), buffer_size=64 * 1024)
+
+
+class _PartsReader(io.RawIOBase):
+    def __init__(self, parts: list[bytes | bytearray]) -> None:
+        self._views = [memoryview(part) for part in parts if part]
+        self._index, self._offset = 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._index < len(self._views):
+            view = self._views[self._index]
+            if self._offset < len(view):
+                count = min(len(buffer), len(view) - self._offset)
+                buffer[:count] = view[self._offset : self._offset + count]
+                self._offset += count
+                return count
+            self._index, self._offset = self._index + 1, 0
+        return 0
+
+
+def _dumps(payload: Any) -> bytes | _Spliced:
+    """As requests encodes `json=`: no NaN, UTF-8; `Embedded` values spliced in as they are."""
     embedded: list[Embedded] = []
     mark = "embedded" + secrets.token_hex(12)  # never in a base64 value, never guessed by a sender
 
@@ -337,7 +375,7 @@ def _dumps(payload: Any) -> bytes:
     for index in range(1, len(parts) - 1, 2):
         value = embedded[int(parts[index])]
         out += [value.prefix.encode(), value.data, parts[index + 1]]
-    return b"".join(out)
+    return _Spliced(out)
 
 
 def _parse_body(data: bytes) -> dict[str, Any]:

@@ -105,7 +105,9 @@ APP_SETTINGS: dict[str, FromParameter | FromSecret | Fixed] = {
     "CONCIERGE_REFRESH_SECONDS": FromParameter("conciergeRefreshSeconds", 300, "300"),
     "CONCIERGE_TIMEOUT_SECONDS": FromParameter("conciergeTimeoutSeconds", 2, "2"),
     "MEDIA_MAX_BYTES": FromParameter("mediaMaxBytes", 16777216, "16777216"),
-    "MEDIA_ALLOWED_HOSTS": FromParameter("mediaAllowedHosts", "*.blob.core.windows.net", "*.blob.core.windows.net"),
+    "MEDIA_ALLOWED_HOSTS": FromParameter(
+        "mediaAllowedHosts", "*.blob.core.windows.net", "*.blob.core.windows.net"
+    ),
     "MEDIA_ALLOWED_TYPES": FromParameter("mediaAllowedTypes", "video/mp4", "video/mp4"),
     "MEDIA_TIMEOUT_SECONDS": FromParameter("mediaTimeoutSeconds", 30, "30"),
     "CONCIERGE_TEMPLATES": FromParameter(

@@ -7,7 +7,6 @@ a relay dependency set with a clock ahead of the wall clock plays "later" (no te
 from __future__ import annotations
 
 import json
-
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
