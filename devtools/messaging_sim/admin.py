@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,8 @@ _CONFIG_FIELDS = frozenset(
         "drop_webhook",
         "closed_messages_readable_seconds",
         "messages_from_author",
+        "attachment_max_kb",
+        "customer_attachments",
     }
 )
 _REP_FIELDS = frozenset(
@@ -73,6 +76,11 @@ def admin_route(sim: MessagingSimulator, method: str, name: str, data: Any) -> R
             s.rep.end(d["conversation_id"], d.get("event", "AgentEndSession"))
         ),
         ("POST", "rep/event"): lambda s, d: _index(s.rep.event(d["conversation_id"], d["name"])),
+        ("GET", "attachments"): lambda s, d: json_reply(
+            200, {"value": [a.as_dict() for a in s.received_attachments(d.get("conversation_id"))]}
+        ),
+        ("GET", "files"): lambda s, _: json_reply(200, {"value": s.files.listing()}),
+        ("POST", "rep/send-file"): _send_file,
         ("POST", "rep/typing"): lambda s, d: _index(s.rep.typing(d["conversation_id"])),
         ("POST", "rep/redeliver"): lambda s, d: _index(s.rep.redeliver(int(d["index"]))),
         ("POST", "rep/rotate-key"): lambda s, _: _done(s.minter.rotate()),
@@ -92,6 +100,18 @@ def _done(_: None) -> Reply:
 
 def _index(index: int) -> Reply:
     return json_reply(201, {"index": index})
+
+
+def _send_file(sim: MessagingSimulator, data: dict[str, Any]) -> Reply:
+    """`{conversation_id, base64, content_type, name, text?, open_url?, <file behaviours>}`."""
+    options = {
+        k: v for k, v in data.items() if k not in ("conversation_id", "base64", "content_type", "name")
+    }
+    raw = base64.b64decode(str(data["base64"]), validate=True)
+    index, url = sim.rep.send_file(
+        data["conversation_id"], raw, data["content_type"], data["name"], **options
+    )
+    return json_reply(201, {"index": index, "url": url})
 
 
 def _add_fault(sim: MessagingSimulator, data: dict[str, Any]) -> Reply:

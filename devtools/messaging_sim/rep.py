@@ -149,6 +149,32 @@ class ScriptedRep:
             activity["attachments"] = attachments
         return self.post(conversation_id, activity, store=True, drop=drop)
 
+    def send_file(
+        self,
+        conversation_id: str,
+        data: bytes,
+        content_type: str,
+        name: str,
+        *,
+        text: str | None = None,
+        open_url: bool = False,
+        drop: bool = False,
+        **behaviour: Any,
+    ) -> tuple[int, str]:
+        """The rep sends a file (the webhook page's "Agent/Representative send attachment" sample, with
+        `text` when given): hosted on `sim.files`, whose URL needs a Messaging API bearer token unless
+        `open_url` (undocumented: the token is the hardest plausible reading). `behaviour` is the file
+        host's (redirect_to, lie_length, ...). Returns (delivery index, the file's URL)."""
+        url = self.sim.files.put(data, content_type, name, needs_token=not open_url, **behaviour)
+        attachment = {
+            "contentType": content_type,
+            "contentUrl": url,
+            "content": None,
+            "name": name,
+            "thumbnailUrl": None,
+        }
+        return self.say(conversation_id, text, [attachment], drop=drop), url
+
     def typing(self, conversation_id: str) -> int:
         activity = {
             "type": "typing",

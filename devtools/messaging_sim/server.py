@@ -72,6 +72,7 @@ class MessagingHandler(simkit_server.SimHandler):
     """The Messaging API's routes, identity endpoint, JWKS and problem shapes over simkit's transport."""
 
     server_version = "MessagingApiSimulator/1.0"
+    max_body = 32 * 1024 * 1024  # chosen: a file at a raised org limit still fits inline as base64
     server: MessagingServer
 
     @property

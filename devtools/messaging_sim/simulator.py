@@ -21,6 +21,13 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from devtools.messaging_sim.admin import admin_route
+from devtools.messaging_sim.attachments import (
+    DEFAULT_BLOCKED_EXTENSIONS,
+    DEFAULT_MAX_KB,
+    ReceivedAttachment,
+    check_attachments,
+    received,
+)
 from devtools.messaging_sim.faults import FaultRule
 from devtools.messaging_sim.keys import TokenMinter
 from devtools.messaging_sim.messages import messages_page
@@ -34,6 +41,7 @@ from devtools.messaging_sim.server import (
     json_reply,
 )
 from devtools.messaging_sim.store import SILENT_END_REASONS, ApiError, Store, check_activity
+from devtools.simkit.files import FileHost
 from devtools.simkit.identity import Identity, ServesIdentity
 from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
 
@@ -65,6 +73,7 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     Start/stop, `with`, records, faults and in-flight counting are devtools.simkit.lifecycle's."""
 
     thread_name = "messaging-sim"
+    files: FileHost
 
     def __init__(
         self,
@@ -84,6 +93,9 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         drop_webhook: int = 0,
         closed_messages_readable_seconds: float = 0.0,
         messages_from_author: bool = False,
+        attachment_max_kb: int = DEFAULT_MAX_KB,
+        blocked_extensions: frozenset[str] = DEFAULT_BLOCKED_EXTENSIONS,
+        customer_attachments: bool = True,
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(port=port, seed=seed)
@@ -113,6 +125,12 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         self.drop_webhook = drop_webhook  # the next N rep messages are stored but never reach the webhook
         self.closed_messages_readable_seconds = closed_messages_readable_seconds  # 0: 404 once ended
         self.messages_from_author = messages_from_author  # True: GET .../messages fills `from` (docs: {})
+        # The org's file settings (see attachments.py); `customer_attachments=False` refuses them all.
+        self.attachment_max_kb = attachment_max_kb
+        self.blocked_extensions = frozenset(e.lower().lstrip(".") for e in blocked_extensions)
+        self.customer_attachments = customer_attachments
+        self.files = FileHost(lambda: self.url, self.identity.valid)  # the rep's files: API tokens
+        self._received: list[ReceivedAttachment] = []
         self.store = Store(clock or time.time)
         self.minter = TokenMinter(tenant_id, self.audience, app_id)
         self.rep = ScriptedRep(self)
@@ -225,7 +243,15 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             return json_reply(200, {})
         if kind == "typing":
             return json_reply(200, {})
+        checked = check_attachments(
+            payload.get("attachments") if kind == "message" else None,
+            allowed=self.customer_attachments,
+            max_kb=self.attachment_max_kb,
+            blocked=self.blocked_extensions,
+        )
         message_id = self.store.add_message(conversation, "customer", payload)
+        with self.lock:
+            self._received.extend(received(conversation.conversation_id, message_id, c) for c in checked)
         if kind == "message":
             self.rep.on_customer_message(conversation.conversation_id, str(payload.get("text") or ""))
         return json_reply(200, {"messageId": message_id, "message": None})
@@ -254,6 +280,11 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         found = self.store.get(conversation_id)
         return found.summary() if found else None
 
+    def received_attachments(self, conversation_id: str | None = None) -> list[ReceivedAttachment]:
+        """Attachments the bridge sent, in order (what the rep would see), optionally of one conversation."""
+        with self.lock:
+            return [a for a in self._received if conversation_id in (None, a.conversation_id)]
+
     @property
     def conversations(self) -> list[dict[str, Any]]:
         return [c.summary() for c in self.store.all()]
@@ -273,6 +304,8 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         stats["deliveries"] = len(deliveries)
         stats["delivered"] = sum(1 for d in deliveries if d.delivered)
         stats["delivery_attempts"] = sum(len(d.statuses) for d in deliveries)
+        stats["attachments_received"] = len(self.received_attachments())
+        stats["file_gets"] = self.files.gets()
         return stats
 
     # ------------------------------------------------------------------ faults
@@ -281,8 +314,10 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         """Empty conversations, faults, records and deliveries. Settings and issued tokens stay."""
         self.store.clear()
         self.rep.reset()
+        self.files.clear()
         with self.lock:
             self.reset_records()
+            self._received.clear()
         self.identity.forget_requests()
 
     # ------------------------------------------------------------------ called by the handler
@@ -309,6 +344,8 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         headers = redact(handler.headers, _REDACTED_HEADERS)
         if body is invalid_json():
             body = "<not JSON>"
+        elif isinstance(body, dict) and isinstance(body.get("attachments"), list):
+            body = {**body, "attachments": [_shortened(a) for a in body["attachments"]]}
         elapsed = elapsed_ms(started)
         self.add_record(
             RequestRecord(handler.command, path, status, operation, elapsed, fault, headers, body)
@@ -316,6 +353,14 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
 
     def admin(self, method: str, name: str, data: Any) -> Any:
         return admin_route(self, method, name, data)
+
+
+def _shortened(attachment: Any) -> Any:
+    """A data URL in a record keeps its type and length, not megabytes of base64."""
+    url = attachment.get("contentUrl") if isinstance(attachment, dict) else None
+    if isinstance(url, str) and url.startswith("data:"):
+        return {**attachment, "contentUrl": f"{url.partition(',')[0]},<{len(url)} chars>"}
+    return attachment
 
 
 __all__ = ["API_PREFIX", "MessagingSimulator", "RequestRecord"]

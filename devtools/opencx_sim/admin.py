@@ -5,6 +5,7 @@ character. Answers are plain JSON (`{"error": ...}` on a 400/404), never OpenCX'
 
 from __future__ import annotations
 
+import base64
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +21,15 @@ OpenCXSimulator = Any
 Handler = Callable[["OpenCXSimulator", dict[str, Any]], Reply]
 SessionHandler = Callable[["OpenCXSimulator", str, dict[str, Any]], Reply]
 
-_CONFIG_FIELDS = ("page_size", "rate_limit", "rate_window", "latency", "accepted_senders", "history_order")
+_CONFIG_FIELDS = (
+    "page_size",
+    "rate_limit",
+    "rate_window",
+    "latency",
+    "accepted_senders",
+    "history_order",
+    "open_files",
+)
 
 
 def admin_route(sim: OpenCXSimulator, method: str, name: str, data: Any, query: dict[str, str]) -> Reply:
@@ -94,6 +103,10 @@ def _set_config(sim: OpenCXSimulator, data: dict[str, Any]) -> Reply:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ValueError("accepted_senders must be a list of strings")
             sim.accepted_senders = frozenset(value)
+        elif name == "open_files":
+            if not isinstance(value, bool):
+                raise ValueError("open_files must be a boolean")
+            sim.open_files = value
         elif name == "history_order":
             sim.history_order = str(value)  # ValueError (400) for anything but the two orders
         elif value is None and name == "rate_limit":
@@ -128,9 +141,16 @@ def _show_session(sim: OpenCXSimulator, session_id: str, _: dict[str, Any]) -> R
     return json_reply(200, {"session": session, "history": sim.history(session_id)})
 
 
+def _files(data: dict[str, Any]) -> list[tuple[str, str, bytes]]:
+    """`files: [{name, type, base64}]` of an admin body, decoded (ValueError, a 400, when not base64)."""
+    return [
+        (f["name"], f["type"], base64.b64decode(f["base64"], validate=True)) for f in data.get("files", [])
+    ]
+
+
 def _add_message(sim: OpenCXSimulator, session_id: str, data: dict[str, Any]) -> Reply:
     options = {k: data[k] for k in ("sender_type", "name", "event_type", "attachments") if k in data}
-    return json_reply(201, sim.add_message(session_id, str(data["text"]), **options))
+    return json_reply(201, sim.add_message(session_id, str(data["text"]), files=_files(data), **options))
 
 
 def _handoff_event(sim: OpenCXSimulator, session_id: str, data: dict[str, Any]) -> Reply:
@@ -144,7 +164,7 @@ def _customer_reply(sim: OpenCXSimulator, session_id: str, data: dict[str, Any])
     options = _event_options(data)
     if "include_text" in data:
         options["include_text"] = _flag(data, "include_text")
-    return json_reply(201, sim.customer_reply(session_id, str(data["text"]), **options))
+    return json_reply(201, sim.customer_reply(session_id, str(data.get("text", "")), _files(data), **options))
 
 
 def _close(sim: OpenCXSimulator, session_id: str, data: dict[str, Any]) -> Reply:
@@ -160,6 +180,7 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "sessions"): lambda s, _: json_reply(200, {"value": s.session_ids}),
     ("GET", "sent"): lambda s, _: json_reply(200, {"value": s.sent_as_dicts()}),
     ("GET", "updates"): lambda s, _: json_reply(200, {"value": [u.__dict__ for u in s.updates]}),
+    ("GET", "files"): lambda s, _: json_reply(200, {"value": s.files.listing()}),
     ("POST", "sessions"): _add_session,
     ("POST", "keys"): _add_key,
     ("DELETE", "keys"): _remove_key,

@@ -259,12 +259,17 @@ def _check_message(message: dict[str, Any]) -> None:
 
 
 SEND_ATTACHMENT_FIELDS = ("name", "url", "base64", "mime_type")
+# Carriers' limits OpenCX passes on (issue 19; its SMS page: "MMS (images, longer text) is supported on
+# US long codes and toll-free"): MMS about 5 MB in all and 10 media a message, WhatsApp 16 MB a medium.
+MMS_MAX_MEDIA = 10
+MMS_MAX_BYTES = 5 * 1024 * 1024
+WHATSAPP_MAX_BYTES = 16 * 1024 * 1024
 
 
 def _check_attachment(attachment: Any, where: str) -> None:
     """SEND documents an attachment as `{name, url, base64, mime_type}`, all strings. Readings chosen:
-    no other key (ajv's `additionalProperties: false`, as for the body), and `url` or `base64` must be
-    given (an attachment with neither carries nothing)."""
+    no other key (ajv's `additionalProperties: false`, as for the body); `name` and `mime_type` are
+    required and `url` or `base64` must be given (an attachment with neither carries nothing)."""
     if not isinstance(attachment, dict):
         raise ApiError(400, f"{where} must be object")
     extra = sorted(set(attachment) - set(SEND_ATTACHMENT_FIELDS))
@@ -275,6 +280,49 @@ def _check_attachment(attachment: Any, where: str) -> None:
             raise ApiError(400, f"{where}/{key} must be string")
     if not attachment.get("url") and not attachment.get("base64"):
         raise ApiError(400, f"{where} must have required property 'url' or 'base64'")
+    for key in ("name", "mime_type"):
+        if not attachment.get(key):
+            raise ApiError(400, f"{where} must have required property '{key}'")
+
+
+def check_channel_media(attachments: list[dict[str, Any]], session: dict[str, Any]) -> list[dict[str, Any]]:
+    """Decode each attachment's base64 (strictly: 400 naming it when it is not base64) and hold them to
+    the session channel's carrier limits; returns `{name, mime_type, url, size, data}` per attachment
+    (`size`/`data` only for base64: a URL is not fetched, so it counts towards MMS's 10 but not its bytes)."""
+    checked = []
+    for index, attachment in enumerate(attachments):
+        where = f"body/message/attachments/{index}"
+        item = {
+            "name": attachment["name"],
+            "mime_type": attachment["mime_type"],
+            "url": attachment.get("url"),
+        }
+        if attachment.get("base64"):
+            try:
+                data = base64.b64decode(attachment["base64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise ApiError(400, f"{where}/base64 must be base64-encoded content") from None
+            item.update(size=len(data), data=data)
+        checked.append(item)
+    channel = (session.get("channel") or {}).get("type")
+    if channel == "sms":
+        total = sum(item.get("size") or 0 for item in checked)
+        if len(checked) > MMS_MAX_MEDIA:
+            raise ApiError(
+                400, f"body/message/attachments must NOT have more than {MMS_MAX_MEDIA} items (MMS)"
+            )
+        if total > MMS_MAX_BYTES:
+            raise ApiError(
+                400, f"body/message/attachments: {total} bytes in all is over MMS's {MMS_MAX_BYTES}"
+            )
+    if channel == "whatsapp":
+        for index, item in enumerate(checked):
+            if (item.get("size") or 0) > WHATSAPP_MAX_BYTES:
+                raise ApiError(
+                    400,
+                    f"body/message/attachments/{index}: {item['size']} bytes is over WhatsApp's {WHATSAPP_MAX_BYTES}",
+                )
+    return checked
 
 
 def history_attachment(

@@ -66,7 +66,8 @@ class SimHandler(simkit_server.SimHandler):
     server_version = "OpenCXSimulator/1.0"
     unquote_path = False  # classify() splits segments before unquoting
     bad_length_message = "Content-Length is not a number"
-    too_large_message = f"Request body is too large (over {MAX_BODY} bytes)"
+    too_large_message = "Request body is too large (over {max_body} bytes)"
+    max_body = 32 * 1024 * 1024  # chosen: room for a 16 MB WhatsApp medium as base64
     server: SimServer
 
     @property

@@ -26,6 +26,7 @@ from devtools.opencx_sim.faults import FaultRule, pick_fault
 from devtools.opencx_sim.ratelimit import RateLimiter, retry_after_text
 from devtools.opencx_sim.server import Reply, SimServer, json_reply
 from devtools.opencx_sim.store import Store
+from devtools.simkit.files import FileHost
 from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class SentMessage:
     key: str
     at: str
     body: dict[str, Any]
+    attachments: tuple[dict[str, Any], ...] = ()  # {name, mime_type, size (decoded base64) or url}
 
     @property
     def agent_name(self) -> str | None:
@@ -92,6 +94,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
     """A loopback OpenCX API (chat sessions: get, history, send, update) in a daemon thread."""
 
     thread_name = "opencx-sim"
+    files: FileHost
 
     def __init__(
         self,
@@ -122,6 +125,9 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         self._sent: list[SentMessage] = []
         self._updates: list[SessionUpdate] = []
         self._rate_limited = 0
+        # Media in history are served here; the URLs need an API key unless `open_files` (undocumented).
+        self.open_files = False
+        self.files = FileHost(lambda: self.url, self._key_valid)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -143,6 +149,22 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
             label = name or f"key{len(self._keys) + 1}"
             self._keys[key] = ApiKey(label, frozenset(scopes) if scopes is not None else None)
         return key
+
+    def _key_valid(self, authorization: str | None) -> bool:
+        try:
+            self.authenticate(authorization)
+        except ApiError:
+            return False
+        return True
+
+    def host_files(self, files: Iterable[tuple[str, str, bytes]], **behaviour: Any) -> list[dict[str, Any]]:
+        """History attachments `{id, name, size, type, url}` for (name, type, bytes), each served by
+        `sim.files` (an API key needed unless `sim.open_files`; `behaviour`: the file host's)."""
+        behaviour.setdefault("needs_token", not self.open_files)
+        return [
+            contract.history_attachment(name, self.files.put(data, kind, name, **behaviour), kind, len(data))
+            for name, kind, data in files
+        ]
 
     def remove_key(self, key: str) -> None:
         """Revoke a key: from now on it gets 401, as a key deleted in the dashboard would."""
@@ -217,13 +239,15 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         name: str | None = None,
         event_type: str = "message",
         attachments: list[dict[str, Any]] | None = None,
+        files: Iterable[tuple[str, str, bytes]] = (),
     ) -> dict[str, Any]:
         """Append one event to a session's history (KeyError for an unknown session); returns the item.
         `attachments` are media as history shows them, `{name, size, type, url}` (an `id` is added
-        when missing), e.g. a photo the customer sent before the handoff."""
+        when missing), e.g. a photo the customer sent before the handoff; `files` are (name, type,
+        bytes) hosted here (see host_files)."""
         if not self._store.has(session_id):
             raise KeyError(session_id)
-        media = [_seeded_attachment(a) for a in attachments or []]
+        media = [_seeded_attachment(a) for a in attachments or []] + self.host_files(files)
         item = history_item(
             text, sender_type=sender_type, name=name, event_type=event_type, attachments=media
         )
@@ -289,13 +313,21 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         options.setdefault("timestamp", handoff_at)
         return events.handoff_event(session, self._store.meta(session_id), count, **options)
 
-    def customer_reply(self, session_id: str, text: str, **options: Any) -> dict[str, Any]:
-        """The customer writes: append a contact message to the history and return the matching
-        `conversation.contact_response` envelope (what OpenCX would POST to the bridge)."""
+    def customer_reply(
+        self, session_id: str, text: str, files: Iterable[tuple[str, str, bytes]] = (), **options: Any
+    ) -> dict[str, Any]:
+        """The customer writes (or sends a photo: `files` as (name, type, bytes), `text` its caption):
+        append a contact message to the history, its media in `event.attachments`, and return the
+        matching `conversation.contact_response` envelope (what OpenCX would POST to the bridge). The
+        event documents no attachments, so it carries none; with files and no caption it carries no
+        `message` either."""
         session = self._require(session_id)
         name = (session.get("contact") or {}).get("name")
-        item = history_item(text, sender_type="contact", name=name)
+        media = self.host_files(files)
+        item = history_item(text, sender_type="contact", name=name, attachments=media)
         self._store.append(session_id, item, item["created_at"], live=True)
+        if media and not text:
+            options["include_text"] = False
         return events.contact_response_event(session, text, item["created_at"], **options)
 
     def close_session(
@@ -327,6 +359,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
             self._sent.clear()
             self._updates.clear()
             self._rate_limited = 0
+        self.files.clear()
 
     def reset_rate_limits(self) -> None:
         """Forget every key's recent requests, so the next test starts with a full budget."""
@@ -454,6 +487,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         contract.validate_send(data, self.accepted_senders)
         session = self._require_api(session_id)
         message = data["message"]
+        sent_media = contract.check_channel_media(message.get("attachments") or [], session)
         sender = data["sender"]
         agent = data.get("agent")
         if sender == "contact":
@@ -465,7 +499,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
             message.get("text") or "",
             sender_type=sender_type,
             name=name,
-            attachments=[_history_attachment(a) for a in message.get("attachments") or []],
+            attachments=[self._history_attachment(a) for a in sent_media],
         )
         self._store.merge_custom_data(
             session_id, data.get("custom_data"), (data.get("contact") or {}).get("custom_data")
@@ -482,6 +516,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
                     key.name,
                     item["created_at"],
                     data,
+                    tuple({k: v for k, v in a.items() if k != "data" and v is not None} for a in sent_media),
                 )
             )
         return json_reply(201, contract.send_answer(item["id"]))
@@ -499,6 +534,14 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
             self._updates.append(SessionUpdate(session_id, data, key.name, at))
         return Reply(200, b"", content_type=None)
 
+    def _history_attachment(self, sent: dict[str, Any]) -> dict[str, Any]:
+        """SEND takes {name, url, base64, mime_type}; HISTORY shows {id, name, size, type, url}. Chosen:
+        a URL is kept as given; base64 content alone is hosted here like any medium, shown by URL."""
+        data: bytes | None = sent.get("data")
+        if data is None or sent["url"]:
+            return contract.history_attachment(sent["name"], sent["url"], sent["mime_type"], sent.get("size"))
+        return self.host_files([(sent["name"], sent["mime_type"], data)])[0]
+
     # ------------------------------------------------------------------ admin API
 
     def admin(self, method: str, name: str, data: Any, query: dict[str, str]) -> Reply:
@@ -507,12 +550,6 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
 
     def sent_as_dicts(self) -> list[dict[str, Any]]:
         return [asdict(message) for message in self.sent_messages]
-
-
-def _history_attachment(sent: dict[str, Any]) -> dict[str, Any]:
-    """SEND takes {name, url, base64, mime_type}; HISTORY shows {id, name, size, type, url}."""
-    size = len(sent["base64"]) * 3 // 4 if isinstance(sent.get("base64"), str) else None
-    return contract.history_attachment(sent.get("name"), sent.get("url"), sent.get("mime_type"), size)
 
 
 def _seeded_attachment(given: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Generic, Protocol, Self, TypeVar
 from werkzeug.datastructures import Headers
 
 from devtools.simkit.faults import FaultRule, pick_fault
+from devtools.simkit.files import FileHost
 from devtools.simkit.server import LoopbackServer
 
 RecordT = TypeVar("RecordT", bound="OperationRecord")
@@ -38,6 +39,7 @@ class Simulator(Generic[RecordT, RuleT]):
     """Start/stop, `with`, port and url, errors, in-flight counting, records and fault rules."""
 
     thread_name = "simulator"
+    files: FileHost | None = None  # a simulator that hosts files mounts one (served at /files/)
 
     def __init__(self, *, port: int | None = None, seed: int = 0) -> None:
         self.lock = threading.Lock()

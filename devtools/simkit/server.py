@@ -42,6 +42,7 @@ class Reply:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str | None = JSON
+    stream: Iterable[bytes] | None = None  # a body sent as it is produced; `headers` then say it all
 
 
 class Dropped(Exception):
@@ -55,10 +56,6 @@ class BodyError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-class _Request(Request):
-    max_content_length = MAX_BODY
 
 
 class _Connection(WSGIRequestHandler):
@@ -104,7 +101,7 @@ class LoopbackServer(ThreadedWSGIServer):
         super().__init__(address[0], address[1], self.wsgi, handler=_Connection)
 
     def wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        handler = self.handler_class(self, _Request(environ), environ[_CONNECTION])
+        handler = self.handler_class(self, Request(environ), environ[_CONNECTION])
         handler.dispatch()
         return handler.response(environ, start_response)
 
@@ -136,12 +133,14 @@ class SimHandler:
 
     server_version = "Simulator/1.0"
     unquote_path = True  # False: routes split the raw path first, so an encoded '/' stays in one segment
+    max_body = MAX_BODY
     bad_length_message = "Content-Length is not a number."
-    too_large_message = f"Request body over {MAX_BODY} bytes."
+    too_large_message = "Request body over {max_body} bytes."
 
     def __init__(self, server: LoopbackServer, request: Request, connection: _Connection) -> None:
         self.server = server
         self.request = request
+        request.max_content_length = self.max_body
         self.headers = request.headers
         self.command = request.method
         self.connection = connection
@@ -171,8 +170,12 @@ class SimHandler:
         environ = self.request.environ
         path = self.request.path if self.unquote_path else urlsplit(environ["RAW_URI"]).path
         query = {key: values[-1] for key, values in self.request.args.lists()}
+        files = self.server.sim.files  # a simkit.files.FileHost mounted at /files/, or None
         try:
-            self.route(path, query)
+            if files is not None and path.startswith("/files/"):
+                self.send(files.answer(self.request))
+            else:
+                self.route(path, query)
         except Dropped:
             return
         except Exception:  # a simulator bug must surface as a 500 and in sim.errors, not a hung client
@@ -197,7 +200,7 @@ class SimHandler:
         try:
             return self.request.get_data()
         except RequestEntityTooLarge:
-            raise BodyError(413, self.too_large_message) from None
+            raise BodyError(413, self.too_large_message.format(max_body=self.max_body)) from None
 
     def entity_headers(self, reply: Reply) -> dict[str, str]:
         """Content-Type and Content-Length of a reply (a simulator may add its protocol's headers)."""
@@ -210,9 +213,10 @@ class SimHandler:
 
     def response(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         reply = self.reply or Reply(500, b"")
-        response = Response(reply.body if reply.status != 204 else b"", reply.status)
+        body = reply.stream if reply.stream is not None else reply.body if reply.status != 204 else b""
+        response = Response(body, reply.status)
         response.headers.clear()
-        for headers in (self.entity_headers(reply), reply.headers):
+        for headers in ({} if reply.stream is not None else self.entity_headers(reply), reply.headers):
             response.headers.extend(headers)
         response.automatically_set_content_length = False
         return response(environ, start_response)

@@ -72,7 +72,7 @@ def ids(sim: OpenCXSimulator, session_id: str) -> list[str]:
 @pytest.mark.parametrize(
     "attachment",
     [
-        {"url": "https://cdn.example.com/a.png"},
+        {"url": "https://cdn.example.com/a.png", "name": "a.png", "mime_type": "image/png"},
         {"base64": "aGVsbG8=", "mime_type": "text/plain", "name": "hello.txt"},
         {"name": "a.png", "url": "https://cdn.example.com/a.png", "base64": "aGk=", "mime_type": "image/png"},
     ],
@@ -84,8 +84,11 @@ def test_documented_attachments_are_accepted_and_reach_history(
     assert answer.status_code == 201, answer.text
     (stored,) = sim.history(SMS_SESSION_ID)[-1]["event"]["attachments"]
     assert set(stored) == {"id", "name", "size", "type", "url"}
-    assert stored["url"] == attachment.get("url") and stored["type"] == attachment.get("mime_type")
-    assert stored["name"] == attachment.get("name")
+    assert stored["type"] == attachment["mime_type"] and stored["name"] == attachment["name"]
+    if "url" in attachment:  # a URL is kept as given; base64 content is hosted here, by URL
+        assert stored["url"] == attachment["url"]
+    else:
+        assert sim.files.file(stored["url"]).data == b"hello" and stored["size"] == 5
 
 
 @pytest.mark.parametrize(
@@ -96,8 +99,20 @@ def test_documented_attachments_are_accepted_and_reach_history(
             "body/message/attachments/0 must NOT have additional properties: type",
         ),
         ([{"name": "a.png", "mime_type": "image/png"}], "must have required property 'url' or 'base64'"),
+        (
+            [{"url": "https://x/a.png", "mime_type": "image/png"}],
+            "attachments/0 must have required property 'name'",
+        ),
+        ([{"url": "https://x/a.png", "name": "a.png"}], "must have required property 'mime_type'"),
+        (
+            [{"base64": "not base64!", "name": "a.png", "mime_type": "image/png"}],
+            "body/message/attachments/0/base64 must be base64-encoded content",
+        ),
         ([{"url": 5}], "body/message/attachments/0/url must be string"),
-        ([{"url": "https://x"}, "https://y"], "body/message/attachments/1 must be object"),
+        (
+            [{"url": "https://x", "name": "x.png", "mime_type": "image/png"}, "https://y"],
+            "body/message/attachments/1 must be object",
+        ),
         ({"url": "https://x"}, "body/message/attachments must be array"),
     ],
 )
