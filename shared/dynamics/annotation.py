@@ -78,10 +78,9 @@ def attachment_limits(client: DataverseClient) -> AttachmentLimits | Failure:
             message="the organization row is missing",
         )  # fmt: skip
     size = row.get("maxuploadfilesize")
-    valid = isinstance(size, int) and not isinstance(size, bool) and size > 0
-    return AttachmentLimits(
-        size if valid else DEFAULT_MAX_UPLOAD_BYTES, parse_blocked(row.get("blockedattachments"))
-    )
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        size = DEFAULT_MAX_UPLOAD_BYTES  # absent or nonsense: the documented default
+    return AttachmentLimits(size, parse_blocked(row.get("blockedattachments")))
 
 
 def base64_length(size: int) -> int:

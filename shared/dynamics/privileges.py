@@ -83,9 +83,12 @@ PRIVILEGES: tuple[Privilege, ...] = (
     ),
     Privilege("incident", "Incident", "Append", _U, "bind an incident to its customer and owner"),
     Privilege(
-        "incident", "Incident", "AppendTo", _O,
+        "incident",
+        "Incident",
+        "AppendTo",
+        _O,
         "add incidents to a queue and bind notes to them (the queue item and the note point at it)",
-    ),  # fmt: skip
+    ),
     # The annotation table's privileges keep its display name, Note (prvCreateNote, prvReadNote, ...).
     Privilege("annotation", "Note", "Create", _U, "write a file from the conversation as a note on its case"),
     Privilege("annotation", "Note", "Read", _U, "meet its own note again on redelivery (upsert, 412)"),
