@@ -25,6 +25,9 @@ from devtools.dataverse_sim.odata import (
     CODE_UNRESOLVED,
     DUPLICATE_MESSAGE,
     ODataError,
+    Reply,
+    json_reply,
+    no_content,
     not_found,
     parse_guid,
 )
@@ -36,7 +39,6 @@ from devtools.dataverse_sim.query import (
     parse_select,
     parse_top,
 )
-from devtools.dataverse_sim.replies import Reply, json_reply, no_content
 from devtools.dataverse_sim.routes import KNOWN_SETS, Route
 from devtools.dataverse_sim.routing import STREAMSOURCE, subject_prefix
 from devtools.dataverse_sim.store import DuplicateKey, Store

@@ -19,9 +19,11 @@ from devtools.dataverse_sim.odata import (
     CODE_UNAUTHORIZED,
     CODE_UNEXPECTED,
     ODataError,
+    Reply,
     error_body,
+    error_reply,
+    json_reply,
 )
-from devtools.dataverse_sim.replies import Reply, error_reply, json_reply
 from devtools.dataverse_sim.routes import classify
 from devtools.simkit import server as simkit_server
 from devtools.simkit.faults import seconds_header

@@ -15,9 +15,8 @@ from devtools.dataverse_sim.availability import AvailabilityDesk
 from devtools.dataverse_sim.availability import admin as availability_admin
 from devtools.dataverse_sim.demo import seed_crowd, seed_demo
 from devtools.dataverse_sim.faults import FaultRule
-from devtools.dataverse_sim.odata import CODE_DUPLICATE
+from devtools.dataverse_sim.odata import CODE_DUPLICATE, Reply, json_reply, no_content
 from devtools.dataverse_sim.privileges import APP_USER_ID, BRIDGE_PRIVILEGES, normalise
-from devtools.dataverse_sim.replies import Reply, json_reply, no_content
 from devtools.dataverse_sim.routes import route
 from devtools.dataverse_sim.routing import RouteTarget
 from devtools.dataverse_sim.server import SimServer, unauthorized
@@ -380,26 +379,15 @@ def _done(action: Callable[[], object]) -> Reply:
 
 
 def _call(method: Callable[..., Any], status: int, answer: str | None = None) -> Handler:
-    """POST /_sim/<x>: the body's fields are `method`'s keyword arguments (and nothing else)."""
+    """POST /_sim/<x>: the body's fields are `method`'s keyword arguments (and nothing else); the
+    answer is its result, as `{answer: result}` when named, and no body for a 204."""
+    fields = list(inspect.signature(method).parameters)[1:]  # after `self` (or `sim`)
 
     def handle(sim: Sim, data: dict[str, Any]) -> Reply:
-        result = method(
-            sim, **_only(data, inspect.signature(method).parameters.keys() - {"self"}, method.__name__)
-        )
-        return json_reply(status, {answer: result} if answer else result)
+        result = method(sim, **_only(data, fields, method.__name__))
+        return no_content() if status == 204 else json_reply(status, {answer: result} if answer else result)
 
     return handle
-
-
-def _adder(method: Callable[..., str], id_field: str, name_field: str, answer: str) -> Handler:
-    """POST /_sim/<table>: `{id_field, name_field}` in, `{answer: id}` out."""
-
-    def add(sim: Sim, data: dict[str, Any]) -> Reply:
-        _only(data, {id_field, name_field}, method.__name__.removeprefix("add_"))
-        name = [data[name_field]] if name_field in data else []
-        return json_reply(201, {answer: method(sim, data.get(id_field), *name)})
-
-    return add
 
 
 def _add_fault(sim: Sim, data: dict[str, Any]) -> Reply:
@@ -434,14 +422,6 @@ def _set_privileges(sim: Sim, data: dict[str, Any]) -> Reply:
     user_id = data.get("user_id", APP_USER_ID)
     sim.set_privileges(privileges, user_id=user_id)
     return json_reply(200, {"user_id": user_id, "privileges": sim.privileges_of(user_id)})
-
-
-def _grant(sim: Sim, data: dict[str, Any]) -> Reply:
-    return _done(lambda: sim.grant_privilege(**_only(data, {"name", "depth", "user_id"}, "grant")))
-
-
-def _revoke(sim: Sim, data: dict[str, Any]) -> Reply:
-    return _done(lambda: sim.revoke_privilege(**_only(data, {"name", "user_id"}, "revoke")))
 
 
 def _config(sim: Sim) -> dict[str, Any]:
@@ -489,10 +469,10 @@ _ADMIN: dict[tuple[str, str], Handler] = {
     ),
     ("GET", "routing"): lambda s, _: json_reply(200, s.routing),
     ("POST", "contacts"): _call(Sim.add_contact, 201, "contactid"),
-    ("POST", "workstreams"): _adder(Sim.add_workstream, "workstream_id", "name", "msdyn_liveworkstreamid"),
-    ("POST", "queues"): _adder(Sim.add_queue, "queue_id", "name", "queueid"),
-    ("POST", "systemusers"): _adder(Sim.add_systemuser, "user_id", "fullname", "systemuserid"),
-    ("POST", "teams"): _adder(Sim.add_team, "team_id", "name", "teamid"),
+    ("POST", "workstreams"): _call(Sim.add_workstream, 201, "msdyn_liveworkstreamid"),
+    ("POST", "queues"): _call(Sim.add_queue, 201, "queueid"),
+    ("POST", "systemusers"): _call(Sim.add_systemuser, 201, "systemuserid"),
+    ("POST", "teams"): _call(Sim.add_team, 201, "teamid"),
     ("POST", "faults"): _add_fault,
     ("DELETE", "faults"): lambda s, _: _done(s.clear_faults),
     ("POST", "reset"): lambda s, _: _done(s.reset),
@@ -503,12 +483,10 @@ _ADMIN: dict[tuple[str, str], Handler] = {
     ("POST", "incident-columns"): _incident_columns,
     ("POST", "organization"): _call(Sim.set_organization, 200),
     ("POST", "privileges"): _set_privileges,
-    ("POST", "grant-privilege"): _grant,
-    ("POST", "revoke-privilege"): _revoke,
+    ("POST", "grant-privilege"): _call(Sim.grant_privilege, 204),
+    ("POST", "revoke-privilege"): _call(Sim.revoke_privilege, 204),
     ("POST", "seed-demo"): lambda s, _: json_reply(201, seed_demo(s)),
-    ("POST", "crowd"): lambda s, d: json_reply(
-        201, seed_crowd(s, **_only(d, {"phone", "email", "size"}, "crowd"))
-    ),
+    ("POST", "crowd"): _call(seed_crowd, 201),
     ("POST", "routing"): _routing,
     ("GET", "availability"): lambda s, d: availability_admin(s.availability, "GET", d),
     ("POST", "availability"): lambda s, d: availability_admin(s.availability, "POST", d),
