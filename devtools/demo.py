@@ -163,7 +163,9 @@ def render(stack: Stack, handoff: Handoff, logged: dict[str, str]) -> str:
     if handoff.live:
         context = {c["msdyn_name"]: c["msdyn_value"] for c in row.get("context_items", [])}
         phone = context.get("customerPhone")
-        workstream = dataverse._store.workstream_name(row["workstream_id"]) or row["workstream_id"]
+        workstream = (
+            dataverse._store.name_of("msdyn_liveworkstream", row["workstream_id"]) or row["workstream_id"]
+        )
         lines = [
             f"{title}: live work item {handoff.row_id}",
             f"  subject:              {row.get('subject')}",

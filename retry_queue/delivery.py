@@ -192,7 +192,11 @@ def to_dynamics(
         return Failed(outcome.operation, outcome.failure)
     assert outcome.incident_id is not None
     files = attach_session_files(
-        client, outcome.incident_id, handoff.transcript, policy_for(settings), opencx.auth_headers if opencx else None
+        client,
+        outcome.incident_id,
+        handoff.transcript,
+        policy_for(settings),
+        opencx.auth_headers if opencx else None,
     )
     if files.failure is not None:
         return Failed("attach_files", files.failure)
@@ -235,7 +239,9 @@ def deliver(
         message = message.model_copy(update={"dedupPassed": True})
     if plan is None:  # after the dedup window: a duplicate asks Dynamics nothing
         plan = plan_handoff(handoff, settings)
-    return message, told(to_dynamics(handoff, dataverse, settings, plan, opencx), handoff, plan, opencx, settings)
+    return message, told(
+        to_dynamics(handoff, dataverse, settings, plan, opencx), handoff, plan, opencx, settings
+    )
 
 
 def told(step: Step, handoff: Handoff, plan: Plan, opencx: OpenCXClient, settings: Settings) -> Step:

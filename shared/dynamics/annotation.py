@@ -24,7 +24,9 @@ from typing import Any
 
 from shared.dynamics.columns import cut
 from shared.dynamics.dataverse import DataverseClient, DataverseResponse
+from shared.media.refs import megabytes
 from shared.platform.failure import Failure, FailureKind, Upstream
+from shared.platform.http import Embedded
 
 ENTITY_SET = "annotations"
 INCIDENT_BIND = "objectid_incident@odata.bind"
@@ -32,7 +34,6 @@ DEFAULT_MAX_UPLOAD_BYTES = 5_242_880  # of the base64 text (organization.maxuplo
 SUBJECT_MAX, FILENAME_MAX, MIMETYPE_MAX, NOTETEXT_MAX = 500, 255, 256, 100_000  # annotation reference
 # Fixed: changing it would give a redelivered file a new note id, so a second note.
 NOTE_NAMESPACE = uuid.UUID("9b0c4d7e-5a1f-4e2b-8c3d-6f7a8b9c0d1e")
-_MB = 1_048_576
 
 
 def note_id(key: str) -> str:
@@ -87,12 +88,6 @@ def base64_length(size: int) -> int:
     return 4 * math.ceil(size / 3)
 
 
-def megabytes(size: int) -> str:
-    """7549747 -> "7.2 MB"; 5242880 -> "5 MB"."""
-    text = f"{size / _MB:.1f}".removesuffix(".0")
-    return f"{text} MB"
-
-
 def refusal(name: str, size: int, limits: AttachmentLimits) -> str | None:
     """Why Dataverse would refuse this file (size in bytes, before base64), or None: decided before
     sending, so a refused file costs no upload and the other side can be told why."""
@@ -120,11 +115,18 @@ class NoteOutcome:
 
 
 def note_payload(
-    incident_id: str, *, subject: str, notetext: str, filename: str, mimetype: str, documentbody: str | bytes
+    incident_id: str,
+    *,
+    subject: str,
+    notetext: str,
+    filename: str,
+    mimetype: str,
+    documentbody: str | bytes | Embedded,
 ) -> dict[str, Any]:
     """The body, built once: a `bytes` body is decoded once (base64 is ASCII), a `str` one is used
     as it is; nothing else copies the file."""
     body = documentbody.decode("ascii") if isinstance(documentbody, bytes) else documentbody
+    # `Embedded`: the fetched file's base64 buffer, spliced into the request without a copy.
     return {
         "subject": cut(subject, SUBJECT_MAX),
         "notetext": cut(notetext, NOTETEXT_MAX),
@@ -143,7 +145,7 @@ def attach_note(
     *,
     filename: str,
     mimetype: str,
-    documentbody: str | bytes,
+    documentbody: str | bytes | Embedded,
     subject: str,
     notetext: str = "",
 ) -> NoteOutcome:
@@ -162,4 +164,20 @@ def attach_note(
         return NoteOutcome(row_id, response)
     if response.status == 412:
         return NoteOutcome(row_id, response, existed=True)
+    return NoteOutcome(row_id, response, failure=Failure.of(Upstream.DATAVERSE, response))
+
+
+def attach_text_note(
+    client: DataverseClient, incident_id: str, key: str, *, subject: str, notetext: str
+) -> NoteOutcome:
+    """A note without a file, once (the same id rule): says why a file of the session is not on
+    the case ("[photo not forwarded: 7.2 MB, the limit is 5 MB]")."""
+    row_id = note_id(key)
+    payload = {"subject": cut(subject, SUBJECT_MAX), "notetext": cut(notetext, NOTETEXT_MAX), "isdocument": False,
+               INCIDENT_BIND: f"/incidents({incident_id})"}  # fmt: skip
+    response = client.request(
+        "PATCH", f"{ENTITY_SET}({row_id})", "create_note", json=payload, headers={"If-None-Match": "*"}
+    )
+    if response.ok or response.status == 412:
+        return NoteOutcome(row_id, response, existed=response.status == 412)
     return NoteOutcome(row_id, response, failure=Failure.of(Upstream.DATAVERSE, response))

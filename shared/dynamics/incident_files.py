@@ -85,7 +85,7 @@ def _write(
     policy: MediaPolicy,
     credential: Credential | None,
     limits: annotation.AttachmentLimits,
-) -> RefusalReason | None | Failure:
+) -> RefusalReason | Failure | None:
     """None: the note has its file. A reason: the note says why the file is not there."""
     cap = min(policy.max_bytes, limits.max_file_bytes)
     blocked = annotation.refusal(ref.name, 0, limits)
@@ -100,7 +100,9 @@ def _write(
     subject = f"{ref.kind_word.capitalize()} from the customer: {ref.name}"
     said = f"Sent {line.at or ''} with: {line.text}".strip() if line.text else f"Sent {line.at or ''}".strip()
     if isinstance(got, Refusal):
-        outcome = annotation.attach_text_note(client, incident_id, key, subject=subject, notetext=f"{got.notice(ref)}\n{said}")
+        outcome = annotation.attach_text_note(
+            client, incident_id, key, subject=subject, notetext=f"{got.notice(ref)}\n{said}"
+        )
         reason: RefusalReason | None = got.reason
     else:
         assert got.base64 is not None

@@ -84,8 +84,10 @@ class Refusal:
 
 
 def megabytes(size: int) -> str:
-    value = size / _MIB
-    return f"{value:.0f} MB" if value >= 10 or value == int(value) else f"{value:.1f} MB"
+    """7549747 -> "7.2 MB", 5242880 -> "5 MB", 20480 -> "20 KB": how a person says a file's size."""
+    if size < _MIB // 10:
+        return f"{max(1, round(size / 1024))} KB"
+    return f"{size / _MIB:.1f}".removesuffix(".0") + " MB"
 
 
 def too_big(size: int | None, limit: int) -> Refusal:
