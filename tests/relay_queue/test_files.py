@@ -143,7 +143,7 @@ def test_a_captioned_photo_reaches_the_rep_as_one_message_with_its_words(
     )
     assert "attachments" not in json.dumps(event)  # the event documents none: the history shows it
     assert bridge.post_event(event).status_code == 202
-    [received] = _received(bridge, conversation_id)
+    assert [a.name for a in _received(bridge, conversation_id)] == ["box.jpg"]
     _settled(bridge, conversation_id, Direction.TO_REP)
     conversation = bridge.sim.store.get(conversation_id)
     said = [m for m in conversation.customer_messages() if m.get("attachments")]
