@@ -183,7 +183,9 @@ def test_a_throttled_opencx_key_is_still_a_good_key(bridge_env, dataverse, openc
     assert "throttling" in checks["opencx_api"]["detail"]
 
 
-def test_the_media_check_shows_the_allow_list_and_the_orgs_note_limit(bridge_env, dataverse, opencx, monkeypatch):
+def test_the_media_check_shows_the_allow_list_and_the_orgs_note_limit(
+    bridge_env, dataverse, opencx, monkeypatch
+):
     monkeypatch.setenv("MEDIA_MAX_BYTES", "1048576")
     monkeypatch.setenv("MEDIA_ALLOWED_HOSTS", "*.blob.core.windows.net")
     reset_process_caches()
