@@ -16,16 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from devtools.localhost import (
-    MAX_BODY_BYTES,
-    LocalHost,
-    QueueListener,
-    QueueOptions,
-    app_functions,
-    load_local_settings,
-    parse_timespan,
-    resolve_setting,
-)
+from devtools.localhost import LocalHost, QueueListener, QueueOptions, app_functions
+from devtools.localhost.config import load_local_settings, parse_timespan, resolve_setting
+from devtools.localhost.http import MAX_BODY_BYTES, HttpFront, make_http_server
 
 KEY = "test-key-123"
 FAST = QueueOptions(
@@ -387,8 +380,6 @@ def test_signed_chunked_webhook_is_accepted_by_the_real_trigger(bridge_env, monk
     reset_process_caches()
 
     import function_app
-    from devtools.localhost import HttpFront
-    from devtools.localhost.http import make_http_server
     from devtools.signing import signed_headers
 
     body = (SAMPLES / "handoff-sms.json").read_bytes()

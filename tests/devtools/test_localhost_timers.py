@@ -18,15 +18,9 @@ import azure.functions as func
 import pytest
 from logs import own_records
 
-from devtools.localhost import (
-    LocalHost,
-    QueueOptions,
-    Schedule,
-    ScheduleError,
-    TimerInfo,
-    TimerListener,
-    app_functions,
-)
+from devtools.localhost import LocalHost, QueueOptions, app_functions
+from devtools.localhost.ncrontab import Schedule, ScheduleError
+from devtools.localhost.timer_listener import TimerInfo, TimerListener
 
 START = datetime(2026, 12, 7, 15, 30, 20, tzinfo=UTC)  # a Monday
 FAST = QueueOptions(max_polling_interval=0.2, batch_size=4, new_batch_threshold=2)
