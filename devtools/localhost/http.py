@@ -33,7 +33,7 @@ from devtools.localhost.invocation import invoke, log_invocation, logger
 # there. (The real host's is 100 MB; a dev runner has no reason to buffer that much.)
 MAX_BODY_BYTES = 1024 * 1024 + 64 * 1024
 READ_TIMEOUT_SECONDS = 30.0  # a client that stops sending frees its thread after this
-_READER_KEY = "devtools.localhost.reader"
+_DISCARD_PAUSE_SECONDS = 0.05
 _ENCODED_SLASH = re.compile("%2F", re.IGNORECASE)
 
 
@@ -143,9 +143,10 @@ class HttpFront:
         except errors.HTTPException as refusal:  # the host's status; only the function's code can 500
             response = refusal.get_response(environ)
         yield from response(environ, start_response)
-        reader = environ.get(_READER_KEY)
-        if isinstance(reader, _ConnectionReader):  # the answer is out: discard only what has come
-            reader.discarding = True
+        # The answer is out. Werkzeug now discards unread body bytes with reads that wait for 10 MB
+        # each: a client that sent part of a refused body and waits would hold the thread until the
+        # read timeout. A short timeout ends the discard as soon as the client pauses.
+        environ["werkzeug.socket"].settimeout(_DISCARD_PAUSE_SECONDS)
 
     def handle(self, request: _Request) -> Response:
         check_framing(request.environ)
@@ -210,37 +211,10 @@ class HttpFront:
         return func.HttpResponse(result if isinstance(result, str | bytes) else json.dumps(result))
 
 
-class _ConnectionReader:
-    """A connection's input. After the response, Werkzeug discards unread body bytes before it closes,
-    with reads that wait for 10 MB each: a client that sent part of a refused body and waits would
-    hold the thread until the read timeout. Once `discarding`, a read returns only what has arrived,
-    64 KiB at most, so the discard ends as soon as the client pauses."""
-
-    def __init__(self, raw: Any) -> None:
-        self._raw = raw
-        self.discarding = False
-
-    def read(self, size: int = -1) -> bytes:
-        if self.discarding:
-            return bytes(self._raw.read1(65536 if size < 0 else min(size, 65536)))
-        return bytes(self._raw.read(size))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._raw, name)
-
-
 class _RequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler with a read timeout, the bounded discard above, and its access log in the
-    runner's log at DEBUG."""
+    """Werkzeug's handler with a read timeout, and its access log in the runner's log at DEBUG."""
 
     timeout = READ_TIMEOUT_SECONDS
-
-    def setup(self) -> None:
-        super().setup()
-        self.rfile = _ConnectionReader(self.rfile)  # type: ignore[assignment]
-
-    def make_environ(self) -> dict[str, Any]:
-        return {**super().make_environ(), _READER_KEY: self.rfile}
 
     def log(self, type: str, message: str, *args: Any) -> None:
         logger.log(logging.WARNING if type == "error" else logging.DEBUG, "http " + message, *args)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import azure.functions as func
+from azure.functions.timer import TimerRequest
 
 from devtools.localhost.config import resolve_setting
 from devtools.localhost.invocation import invoke, log_invocation
@@ -29,28 +29,18 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class TimerInfo(func.TimerRequest):
-    """What the worker passes as the timer argument: `past_due`, plus `schedule_status`/`schedule`."""
-
-    def __init__(
-        self,
-        past_due: bool,
-        last: datetime | None,
-        next_due: datetime,
-        schedule: str,
-        updated: datetime | None = None,
-    ) -> None:
-        self._past_due = past_due
-        self.schedule_status = {
-            "Last": last.isoformat() if last else None,
-            "Next": next_due.isoformat(),
-            "LastUpdated": (updated or utc_now()).isoformat(),
-        }
-        self.schedule = {"AdjustForDST": False, "Expression": schedule}
-
-    @property
-    def past_due(self) -> bool:
-        return self._past_due
+def timer_request(
+    past_due: bool, last: datetime | None, next_due: datetime, expression: str, updated: datetime
+) -> TimerRequest:
+    """The timer argument as the worker builds it from the host's JSON."""
+    status = {
+        "Last": last and last.isoformat(),
+        "Next": next_due.isoformat(),
+        "LastUpdated": updated.isoformat(),
+    }
+    return TimerRequest(
+        past_due=past_due, schedule_status=status, schedule={"AdjustForDST": False, "Expression": expression}
+    )
 
 
 class TimerListener:
@@ -117,7 +107,7 @@ class TimerListener:
         returns the outcome ("ok" or "failed")."""
         with self._run_lock:
             invocation_id, started, now = str(uuid.uuid4()), time.monotonic(), self.clock()
-            info = TimerInfo(past_due, self.last, self.next_due, self.expression, now)
+            info = timer_request(past_due, self.last, self.next_due, self.expression, now)
             self.last = now
             self.invocations += 1
             outcome, _ = invoke(self.function, self.trigger_arg, info, invocation_id)
