@@ -99,14 +99,14 @@ class Stack:
             self.opencx = OpenCXSimulator(rate_limit=self.opencx_rate_limit).start()
             seed_opencx_demo(self.opencx)
             if self.messaging:
-                self.messaging_parts = self.start_messaging(self.simulator, self.opencx)
+                self.messaging_parts = self._start_messaging(self.simulator, self.opencx)
             self.start_runner(timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def start_messaging(self, dataverse: DataverseSimulator, opencx: OpenCXSimulator) -> MessagingParts:
+    def _start_messaging(self, dataverse: DataverseSimulator, opencx: OpenCXSimulator) -> MessagingParts:
         """The Messaging API simulator, and DELIVERY_MODE=messaging in the settings (before the runner)."""
         messaging = MessagingSimulator(
             webhook_url=f"{self.base_url}/api/messaging",

@@ -23,7 +23,7 @@ from dataclasses import astuple, dataclass, field, replace
 from typing import Any
 
 import azure.functions as func
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import ExponentialRetry, QueueClient
 
 from devtools.localhost.config import QueueOptions, resolve_setting
@@ -224,13 +224,15 @@ class QueueListener:
                             "lease renewal failed for %s: %s", lease.message.id, type(exc).__name__
                         )
 
-    def _invoke(self, message: func.QueueMessage) -> str:
+    def _count(self, what: str) -> None:
         with self._counts_lock:
-            self._counts.invocations += 1
+            setattr(self._counts, what, getattr(self._counts, what) + 1)
+
+    def _invoke(self, message: func.QueueMessage) -> str:
+        self._count("invocations")
         outcome, _ = invoke(self.function, self.trigger_arg, message, str(message.id))
         if outcome != "ok":
-            with self._counts_lock:
-                self._counts.failures += 1
+            self._count("failures")
         return outcome
 
     def invoke_input(self, text: str) -> str:
@@ -263,14 +265,10 @@ class QueueListener:
             self._forget(lease)
 
     def _queue_message(self, message: Any) -> func.QueueMessage:
-        content = message.content or ""
-        if self.options.message_encoding == "base64":
-            body = base64.b64decode(content)
-        else:
-            body = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        content: str = message.content or ""  # the SDK decodes nothing: the host's messageEncoding does
         return func.queue.QueueMessage(
             id=message.id,
-            body=body,
+            body=base64.b64decode(content) if self.options.message_encoding == "base64" else content.encode(),
             dequeue_count=message.dequeue_count,
             pop_receipt=message.pop_receipt,
             insertion_time=message.inserted_on,
@@ -287,13 +285,9 @@ class QueueListener:
         self.client.update_message(lease.message.id, lease.pop_receipt, visibility_timeout=timeout)
 
     def _move_to_poison(self, lease: _Lease) -> None:
-        try:
-            self.poison.send_message(lease.message.content)
-        except ResourceNotFoundError:
-            with contextlib.suppress(ResourceExistsError):
-                self.poison.create_queue()
-            self.poison.send_message(lease.message.content)
+        with contextlib.suppress(ResourceExistsError):  # rare enough to ask every time
+            self.poison.create_queue()
+        self.poison.send_message(lease.message.content)
         logger.error("message %s moved to %s", lease.message.id, self.poison.queue_name)
-        with self._counts_lock:
-            self._counts.poisoned += 1
+        self._count("poisoned")
         self._delete(lease)
