@@ -1,11 +1,7 @@
-"""`make demo`: the bridge end to end on this machine, on the embedded defaults.
+"""`make demo` (README, "Running locally"): the bridge end to end on this machine, on the embedded defaults.
 
-Starts the stack (devtools/stack.py) and sends OpenCX's real `conversation.handoff_to_human` envelope
-for the demo sms, whatsapp, web and email sessions to the webhook URL with `?code=<function key>`, as
-an OpenCX admin configures it (no signature: OpenCX documents none). One handoff at a time, so the
-simulators' request records between two sends are that handoff's own. Prints each row as a rep sees it,
-the requests it took and its end-to-end latency (webhook sent -> row visible in Dataverse), then the
-concierge scene. Exits 1 if anything is missing after 60 s, so CI and people can trust the exit code.
+One handoff at a time, so the simulators' request records between two sends are that handoff's own.
+Exits 1 if anything is missing after 60 s, so CI and people can trust the exit code.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""`make run`: the local stack, up until Ctrl-C, for trying the bridge by hand.
+"""`make run` (README, "Running locally"): the local stack, up until Ctrl-C, for trying the bridge by hand.
 
-Prints the webhook URL with `?code=` (what an OpenCX admin pastes into OpenCX's webhook setting) and
-the simulators' URLs. No webhook secret unless OPENCX_WEBHOOK_SECRET is set in the shell. Azurite keeps
-its data in `.azurite/`, so queued handoffs survive a restart. The runner listens on 7071 (like `func
-start`) unless PORT is set, and its invocation log goes to this terminal.
+Azurite keeps its data in `.azurite/`, so queued handoffs survive a restart; the runner listens on 7071
+(like `func start`) unless PORT is set; no webhook secret unless OPENCX_WEBHOOK_SECRET is set.
 """
 
 from __future__ import annotations

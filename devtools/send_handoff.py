@@ -1,8 +1,6 @@
 """`python -m devtools.send_handoff [FILE] --url URL [--key KEY] [--secret whsec_...] [--webhook-id ID]`.
 
-POSTs an OpenCX webhook envelope the way OpenCX does: the function key in `?code=`, as an OpenCX admin
-pastes it, and no signature (OpenCX documents none); `--secret` also signs it (Standard Webhooks), for a
-bridge with OPENCX_WEBHOOK_SECRET set. For trying a running stack, or a deployed one, by hand.
+POSTs an OpenCX webhook envelope as OpenCX does: the key in `?code=`, unsigned unless `--secret` is given.
 """
 
 from __future__ import annotations

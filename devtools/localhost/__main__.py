@@ -28,8 +28,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every HTTP request at INFO
     loaded = load_local_settings(args.settings)
-    if str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
     host = LocalHost(importlib.import_module(args.app).app, args.host_json, args.port).start()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -45,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if "LOCAL_FUNCTION_KEY" not in os.environ:
         info["function_key"] = host.function_key
     print(json.dumps(info), flush=True)
-    while not stopping.wait(0.5):
-        pass
+    stopping.wait()
     logger.info("stopping: draining in-flight invocations")
     host.stop()
     return 0
