@@ -20,18 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from devtools import dataverse_sim, opencx_sim
 from devtools.azurite import PROJECT_ROOT, Azurite
-from devtools.dataverse_sim import (
-    DEMO_OWNER_USER_ID,
-    DEMO_QUEUE_ID,
-    DEMO_WORKSTREAM_ID,
-    DEMO_WORKSTREAMS,
-    DataverseSimulator,
-)
-from devtools.dataverse_sim import seed_demo as seed_dataverse_demo
+from devtools.dataverse_sim import DataverseSimulator
 from devtools.messaging_sim import MessagingSimulator
 from devtools.opencx_sim import OpenCXSimulator
-from devtools.opencx_sim import seed_demo as seed_opencx_demo
 from devtools.ports import free_port
 
 # Settings a developer's shell may carry that would point the credential away from the simulator.
@@ -40,8 +33,8 @@ _CREDENTIAL_OVERRIDES = {
     "AZURE_TENANT_ID",
     "AZURE_CLIENT_SECRET",
     "AZURE_FEDERATED_TOKEN_FILE",
+    "MSI_ENDPOINT",
 }
-_CREDENTIAL_OVERRIDES.add("MSI_ENDPOINT")
 
 
 @dataclass
@@ -95,9 +88,9 @@ class Stack:
         try:
             self.azurite = Azurite(location=self.azurite_location).start(timeout)
             self.simulator = DataverseSimulator().start()
-            seed_dataverse_demo(self.simulator)
+            dataverse_sim.seed_demo(self.simulator)
             self.opencx = OpenCXSimulator(rate_limit=self.opencx_rate_limit).start()
-            seed_opencx_demo(self.opencx)
+            opencx_sim.seed_demo(self.opencx)
             if self.messaging:
                 self.messaging_parts = self._start_messaging(self.simulator, self.opencx)
             self.start_runner(timeout)
@@ -121,10 +114,10 @@ class Stack:
         if self.azurite is None or self.simulator is None or self.opencx is None:
             raise RuntimeError("start the stack first")
         return {
-            "DEFAULT_QUEUE_ID": DEMO_WORKSTREAM_ID,
-            **{f"WORKSTREAM_ID_{channel.upper()}": ws for channel, ws in DEMO_WORKSTREAMS.items()},
-            "INCIDENT_QUEUE_ID": DEMO_QUEUE_ID,
-            "INCIDENT_OWNER_ID": DEMO_OWNER_USER_ID,
+            "DEFAULT_QUEUE_ID": dataverse_sim.DEMO_WORKSTREAM_ID,
+            **{f"WORKSTREAM_ID_{c.upper()}": ws for c, ws in dataverse_sim.DEMO_WORKSTREAMS.items()},
+            "INCIDENT_QUEUE_ID": dataverse_sim.DEMO_QUEUE_ID,
+            "INCIDENT_OWNER_ID": dataverse_sim.DEMO_OWNER_USER_ID,
             **({"OPENCX_WEBHOOK_SECRET": self.webhook_secret} if self.webhook_secret else {}),
             "AzureWebJobsStorage": self.azurite.connection_string,
             "HANDOFF_QUEUE": "handoffs",
