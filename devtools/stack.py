@@ -58,6 +58,7 @@ class Stack:
     host_json: Path = PROJECT_ROOT / "host.json"
     runner_port: int = field(default_factory=free_port)
     function_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    queue: str = "handoffs"  # HANDOFF_QUEUE
     runner_log: IO[str] | Path | None = None  # None: inherit stderr
     settings: dict[str, str] = field(default_factory=dict)  # extra or overriding app settings
     webhook_secret: str | None = None  # a whsec_ secret: when set, ingress requires a signature
@@ -120,7 +121,7 @@ class Stack:
             "INCIDENT_OWNER_ID": dataverse_sim.DEMO_OWNER_USER_ID,
             **({"OPENCX_WEBHOOK_SECRET": self.webhook_secret} if self.webhook_secret else {}),
             "AzureWebJobsStorage": self.azurite.connection_string,
-            "HANDOFF_QUEUE": "handoffs",
+            "HANDOFF_QUEUE": self.queue,
             "HANDOFF_MAX_ATTEMPTS": "10",
             "DATAVERSE_TIMEOUT_SECONDS": "5",
             "LOCAL_FUNCTION_KEY": self.function_key,
