@@ -30,7 +30,6 @@ class LocalHost:
         *,
         function_key: str | None = None,
         environ: Mapping[str, str] | None = None,
-        bind: str = "127.0.0.1",
         clock: Callable[[], datetime] = utc_now,
         timers: bool = True,
     ) -> None:
@@ -48,7 +47,7 @@ class LocalHost:
         self.front = HttpFront(functions, self.function_key)
         self.triggers: list[QueueListener | TimerListener] = [*self.listeners, *self.timers]
         self.front.admin_invokers = {t.name.lower(): t.invoke_input for t in self.triggers}
-        self.server = make_http_server(bind, port, self.front)
+        self.server = make_http_server("127.0.0.1", port, self.front)
         self._serve_thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
 
     @property
