@@ -55,37 +55,30 @@ class Schedule:
     """A parsed six-field NCRONTAB expression."""
 
     expression: str
-    seconds: frozenset[int]
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days: frozenset[int]
-    months: frozenset[int]
-    weekdays: frozenset[int]  # 0 = Sunday
+    fields: tuple[frozenset[int], ...]  # second, minute, hour, day, month, day-of-week (0 = Sunday)
 
     @classmethod
     def parse(cls, expression: str) -> Schedule:
         parts = expression.split()
         if len(parts) != 6:
-            fields = " ".join(name for name, *_ in _FIELDS)
-            raise ScheduleError(f"schedule {expression!r} must have 6 fields ({fields})")
+            names = " ".join(name for name, *_ in _FIELDS)
+            raise ScheduleError(f"schedule {expression!r} must have 6 fields ({names})")
         sets = [_field(part, *spec) for part, spec in zip(parts, _FIELDS, strict=True)]
-        seconds, minutes, hours, days, months, weekdays = sets
-        return cls(expression, seconds, minutes, hours, days, months, frozenset(d % 7 for d in weekdays))
+        return cls(expression, (*sets[:5], frozenset(d % 7 for d in sets[5])))
 
     def next_after(self, moment: datetime) -> datetime:
         """The first occurrence strictly after `moment` (same tzinfo), to the second."""
+        seconds, minutes, hours, days, months, weekdays = self.fields
         candidate = moment.replace(microsecond=0) + timedelta(seconds=1)
         while candidate <= moment + _SEARCH_LIMIT:
             weekday = (candidate.weekday() + 1) % 7  # Python: Monday 0; NCRONTAB: Sunday 0
-            if not (
-                candidate.month in self.months and candidate.day in self.days and weekday in self.weekdays
-            ):
+            if not (candidate.month in months and candidate.day in days and weekday in weekdays):
                 candidate = candidate.replace(hour=0, minute=0, second=0) + timedelta(days=1)
-            elif candidate.hour not in self.hours:
+            elif candidate.hour not in hours:
                 candidate = candidate.replace(minute=0, second=0) + timedelta(hours=1)
-            elif candidate.minute not in self.minutes:
+            elif candidate.minute not in minutes:
                 candidate = candidate.replace(second=0) + timedelta(minutes=1)
-            elif candidate.second not in self.seconds:
+            elif candidate.second not in seconds:
                 candidate += timedelta(seconds=1)
             else:
                 return candidate
