@@ -149,3 +149,18 @@ def _ref():  # type: ignore[no-untyped-def]
     from shared.media.refs import MediaRef
 
     return MediaRef(name="big.jpg", content_type="image/jpeg")
+
+
+def test_the_log_names_the_host_never_the_url_its_signature_the_token_or_the_bytes(
+    sim: OpenCXSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    from logs import assert_never_logged, logged, own_records
+
+    url = sim.files.put(b"secret-bytes-in-the-file", "text/plain", "note.txt")
+    signed = url + "?sig=SIGNATURE-1234567890"
+    caplog.set_level("DEBUG")
+    got = fetch(signed, policy(sim), keep=Keep.BODY, credential=token)
+    assert isinstance(got, Fetched)
+    mine = own_records(caplog)
+    assert logged(mine, "media.fetch")
+    assert_never_logged(mine, "SIGNATURE-1234567890", KEY, "note.txt", "secret-bytes", "c2VjcmV0LWJ5dGVz")
