@@ -34,13 +34,14 @@ test: deps $(CHECKOV_VENV)/.installed ## Lint, type-check, check the import laye
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: deps ## Benchmarks: ingress, delivery at 50 and 150 ms Dataverse latency, end-to-end latency, cold start, worker CPU per handoff, relay latency and bursts (figures + ratios, JSON in bench/results/)
+bench: deps ## Benchmarks: ingress, delivery at 50 and 150 ms Dataverse latency, end-to-end latency, cold start, worker CPU per handoff, relay latency and bursts, a 5 MB file relayed (figures + ratios, JSON in bench/results/)
 	$(PY) -m bench.ingress
 	$(PY) -m bench.delivery --latency 0.05 0.15
 	$(PY) -m bench.e2e
 	$(PY) -m bench.cold_start
 	$(PY) -m bench.handoff_cpu
 	$(PY) -m bench.relay
+	$(PY) -m bench.media
 
 soak: deps ## The full fault soak: 2,000 handoffs, ~20% faults on OpenCX and on Dataverse, a runner SIGKILL and an Azurite restart
 	$(PY) -m bench.soak --handoffs 2000 --rate 20

@@ -18,13 +18,11 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 
 def connection_string(blob_port: int, queue_port: int, table_port: int) -> str:
     """The AzureWebJobsStorage connection string for an Azurite on these ports."""
-    base = "http://127.0.0.1"
-    return (
-        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-        f"BlobEndpoint={base}:{blob_port}/{DEV_ACCOUNT};"
-        f"QueueEndpoint={base}:{queue_port}/{DEV_ACCOUNT};"
-        f"TableEndpoint={base}:{table_port}/{DEV_ACCOUNT};"
+    ports = {"Blob": blob_port, "Queue": queue_port, "Table": table_port}
+    endpoints = "".join(
+        f"{kind}Endpoint=http://127.0.0.1:{port}/{DEV_ACCOUNT};" for kind, port in ports.items()
     )
+    return f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};{endpoints}"
 
 
 @dataclass

@@ -1,10 +1,8 @@
 """`make demo`'s concierge scene (docs/concierge.md): with CONCIERGE on, one SMS handoff inside
 operating hours with a line (the customer gets the acknowledgment: place and usual wait) and one at
-night (the customer gets when the team is back, in CONCIERGE_TIME_ZONE). Kept out of demo.py, which
-only starts the stack with these settings and calls `run_scene`.
-
-The schedule is the Dataverse simulator's (devtools/dataverse_sim/availability.py), its clock pinned
-to a Tuesday so the output is the same every day.
+night (the customer gets when the team is back, in CONCIERGE_TIME_ZONE). The schedule is the Dataverse
+simulator's (devtools/dataverse_sim/availability.py), its clock pinned to a Tuesday so the output is
+the same every day.
 """
 
 from __future__ import annotations
@@ -42,10 +40,7 @@ def run_scene(
         while time.monotonic() < deadline and not opencx.sent_to(session_id):
             time.sleep(0.02)
         sent = opencx.sent_to(session_id)
-        lines.append(f"  {label} (session {session_id}):")
-        if not sent:
-            lines.append("    NO MESSAGE")
-            continue
+        lines += [f"  {label} (session {session_id}):", *([] if sent else ["    NO MESSAGE"])]
         for message in sent:
             lines.append(f"    SMS ({len(message.text or '')} chars): {message.text}")
             custom = message.body.get("custom_data")

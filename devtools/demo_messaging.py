@@ -3,7 +3,8 @@
 Starts the local stack with DELIVERY_MODE=messaging (Azurite, the Dataverse, OpenCX and Messaging
 API simulators, the runner as a subprocess), then: an SMS handoff over signed HTTP, the Dynamics
 conversation it creates, the rep's greeting arriving at the customer's OpenCX session, the
-customer's reply reaching the rep, the rep ending the conversation and the OpenCX session closing.
+customer's reply reaching the rep, a photo from the customer to the rep and a PDF from the rep to
+the customer, the rep ending the conversation and the OpenCX session closing.
 Each step prints what a person would see and how long it took; exits 1 if a step does not happen
 within 30 s.
 """
@@ -26,6 +27,9 @@ from shared.platform.masking import mask_phone
 
 STEP_SECONDS = 30.0
 CUSTOMER_REPLY = "Friday after 2pm works, thanks!"
+PHOTO_CAPTION = "The box arrived crushed"
+PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 160  # a 40 KB "JPEG"
+LABEL = b"%PDF-1.4\n" + b"return label " * 800
 
 
 class StepFailed(Exception):
@@ -99,6 +103,8 @@ def run(stack: Stack) -> None:
     ms = _wait("the rep's answer", lambda: len(opencx.sent_to(SMS_SESSION_ID)) >= 2, reply_started)
     _say("", f"the rep answers, OpenCX got: {_short(opencx.sent_to(SMS_SESSION_ID)[1].text)}", ms)
 
+    _files_both_ways(msim, opencx, stack, conversation_id)
+
     end_started = time.monotonic()
     msim.rep.end(conversation_id)
     ms = _wait(
@@ -107,7 +113,7 @@ def run(stack: Stack) -> None:
                     for u in opencx.updates),
         end_started,
     )  # fmt: skip
-    _say("5. Rep ends it", "AgentEndSession -> OpenCX session PATCHed closed_resolved", ms)
+    _say("7. Rep ends it", "AgentEndSession -> OpenCX session PATCHed closed_resolved", ms)
 
     request = urllib.request.Request(  # noqa: S310 - our loopback URL
         f"{stack.base_url}/api/handoffs/{SMS_SESSION_ID}", headers={"x-functions-key": stack.function_key}
@@ -115,9 +121,41 @@ def run(stack: Stack) -> None:
     with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - our loopback URL
         row = json.loads(answer.read())["handoffs"][0]
     counts = row.get("messaging") or {}
-    _say("6. Status API", f"{row['status']}, dynamics365_chat_id={row['dynamics365_chat_id']}, "
+    files = counts.get("files") or {}
+    _say("8. Status API", f"{row['status']}, dynamics365_chat_id={row['dynamics365_chat_id']}, "
          f"to customer {counts.get('messagesToCustomer')}, to rep {counts.get('messagesToRep')}, "
-         f"conversation {counts.get('state')}")  # fmt: skip
+         f"files {files.get('toCustomer', 0)} out / {files.get('toRep', 0)} in, conversation {counts.get('state')}")  # fmt: skip
+
+
+def _files_both_ways(msim: Any, opencx: Any, stack: Stack, conversation_id: str) -> None:
+    """A photo from the customer's phone to the rep, and a PDF from the rep to the customer's thread."""
+    started = time.monotonic()
+    event = opencx.customer_reply(
+        SMS_SESSION_ID, PHOTO_CAPTION, files=[("damaged-box.jpg", "image/jpeg", PHOTO)]
+    )
+    status, _ = send(json.dumps(event).encode(), stack.webhook_url, stack.function_key, stack.webhook_secret)
+    ms = _wait("the customer's photo at the rep", lambda: msim.received_attachments(conversation_id), started)
+    photo = msim.received_attachments(conversation_id)[0]
+    _say("5. Photo -> rep", f"contact_response -> {status}; the rep sees \"{PHOTO_CAPTION}\" with "
+         f"{photo.name} ({photo.content_type}, {photo.size:,} bytes, embedded)", ms)  # fmt: skip
+
+    started = time.monotonic()
+    _, url = msim.rep.send_file(
+        conversation_id, LABEL, "application/pdf", "return-label.pdf", text="Your return label"
+    )
+
+    def with_file() -> list[Any]:
+        return [m for m in opencx.sent_to(SMS_SESSION_ID) if m.attachments]
+
+    ms = _wait("the rep's PDF at the customer", with_file, started)
+    [attachment] = with_file()[0].body["message"]["attachments"]
+    how = "base64 (its URL needs the Messaging API token)" if "base64" in attachment else "url"
+    _say(
+        "6. File -> customer",
+        f"OpenCX send got {attachment['name']} ({attachment['mime_type']}) as {how}",
+        ms,
+    )
+    _say("", f"the file host saw {msim.files.file(url).statuses}: a plain try, then the bridge's token")
 
 
 def main() -> int:

@@ -1,6 +1,7 @@
 """Free loopback ports, so parallel stacks and tests never collide."""
 
 import socket
+import time
 
 
 def free_port() -> int:
@@ -12,8 +13,6 @@ def free_port() -> int:
 
 def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
     """Block until something accepts TCP connections on the port, or raise TimeoutError."""
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

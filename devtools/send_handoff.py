@@ -1,10 +1,6 @@
 """`python -m devtools.send_handoff [FILE] --url URL [--key KEY] [--secret whsec_...] [--webhook-id ID]`.
 
-POSTs an OpenCX webhook envelope (`conversation.handoff_to_human`, default
-samples/opencx/handoff-sms.json) the way OpenCX does: the function key in `?code=` of the URL, as
-an OpenCX admin pastes it, and no signature, because OpenCX documents none. With `--secret` the
-body is also signed (Standard Webhooks `webhook-*` headers), for a bridge that has
-OPENCX_WEBHOOK_SECRET set. For trying a running stack, or a deployed one, by hand.
+POSTs an OpenCX webhook envelope as OpenCX does: the key in `?code=`, unsigned unless `--secret` is given.
 """
 
 from __future__ import annotations
@@ -32,24 +28,16 @@ def with_code(url: str, key: str | None) -> str:
 
 
 def send(
-    body: bytes,
-    url: str,
-    key: str | None = None,
-    secret: str | None = None,
-    webhook_id: str | None = None,
+    body: bytes, url: str, key: str | None = None, secret: str | None = None, webhook_id: str | None = None
 ) -> tuple[int, str]:
-    """POST the body; returns (status, response text) whatever the status.
-
-    Signed only when `secret` is given. A `webhook_id` without a secret is still sent as the
-    `webhook-id` header, which the bridge uses as the handoff's id (redelivery tests)."""
+    """POST the body; (status, response text) whatever the status. Signed only with a `secret`; a
+    `webhook_id` alone is still sent as `webhook-id`, the handoff's id for the bridge (redelivery tests)."""
     if not url.startswith(("http://", "https://")):
         raise ValueError("the URL must be http:// or https://")
     if secret:
         headers = signed_headers(body, secret=secret, webhook_id=webhook_id)
     else:
-        headers = {"content-type": "application/json"}
-        if webhook_id:
-            headers["webhook-id"] = webhook_id
+        headers = {"content-type": "application/json", **({"webhook-id": webhook_id} if webhook_id else {})}
     target = with_code(url, key)
     request = urllib.request.Request(target, data=body, method="POST", headers=headers)  # noqa: S310 (checked)
     try:
@@ -59,29 +47,17 @@ def send(
         return error.code, error.read().decode("utf-8", errors="replace")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m devtools.send_handoff", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument(
-        "file",
-        type=Path,
-        nargs="?",
-        default=DEFAULT_SAMPLE,
-        help="the webhook envelope (JSON); default samples/opencx/handoff-sms.json",
-    )
-    parser.add_argument("--url", required=True, help="e.g. http://127.0.0.1:7071/api/handoffs")
-    parser.add_argument("--key", default=None, help="function key, sent as ?code= (or put it in --url)")
-    parser.add_argument(
-        "--secret", default=None, help="whsec_ secret: sign the body (only when the bridge requires it)"
-    )
-    parser.add_argument("--webhook-id", default=None, help="reuse an id to try duplicate delivery")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Exit 0 on a 2xx answer, 1 otherwise, so scripts can check it."""
-    args = parse_args(argv)
+    parser = argparse.ArgumentParser(prog="python -m devtools.send_handoff", description=__doc__)
+    parser.add_argument(
+        "file", type=Path, nargs="?", default=DEFAULT_SAMPLE, help="the webhook envelope (JSON)"
+    )
+    parser.add_argument("--url", required=True, help="e.g. http://127.0.0.1:7071/api/handoffs")
+    parser.add_argument("--key", help="function key, sent as ?code= (or put it in --url)")
+    parser.add_argument("--secret", help="whsec_ secret: sign the body (only when the bridge requires it)")
+    parser.add_argument("--webhook-id", help="reuse an id to try duplicate delivery")
+    args = parser.parse_args(argv)
     status, text = send(args.file.read_bytes(), args.url, args.key, args.secret, args.webhook_id)
     print(status)
     print(text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
 
@@ -27,15 +28,12 @@ def signed_headers(
     timestamp: int | None = None,
 ) -> dict[str, str]:
     """The three Standard Webhooks headers plus Content-Type for `body`."""
-    from datetime import UTC, datetime
-
-    text = body.decode("utf-8") if isinstance(body, bytes) else body
     webhook_id = webhook_id or new_webhook_id()
     timestamp = int(time.time()) if timestamp is None else timestamp
-    signature = Webhook(secret).sign(webhook_id, datetime.fromtimestamp(timestamp, UTC), text)
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
     return {
         "webhook-id": webhook_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature,
+        "webhook-signature": Webhook(secret).sign(webhook_id, datetime.fromtimestamp(timestamp, UTC), text),
         "content-type": "application/json",
     }

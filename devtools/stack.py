@@ -1,10 +1,9 @@
 """The whole bridge on one machine: Azurite, the seeded OpenCX and Dataverse simulators, the local runner.
 
 Shared by `make run`, `make demo`, the end-to-end tests and the benchmarks. The runner is a real
-subprocess (`python -m devtools.localhost`) so tests can SIGKILL it and the demo goes over real HTTP.
-OpenCX documents no webhook signature, so by default none is required (docs/contract.md section 2): the
-function key in `?code=` authenticates, as an OpenCX admin configures it. `webhook_secret` turns the
-optional Standard Webhooks check on.
+subprocess (`python -m devtools.localhost`), so tests can SIGKILL it and the demo goes over real HTTP.
+OpenCX documents no webhook signature, so the function key in `?code=` authenticates and no signature is
+required unless `webhook_secret` is set (docs/contract.md section 2).
 """
 
 from __future__ import annotations
@@ -21,29 +20,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from devtools import dataverse_sim, opencx_sim
 from devtools.azurite import PROJECT_ROOT, Azurite
-from devtools.dataverse_sim import (
-    DEMO_OWNER_USER_ID,
-    DEMO_QUEUE_ID,
-    DEMO_WORKSTREAM_ID,
-    DEMO_WORKSTREAMS,
-    DataverseSimulator,
-)
-from devtools.dataverse_sim import seed_demo as seed_dataverse_demo
+from devtools.dataverse_sim import DataverseSimulator
 from devtools.messaging_sim import MessagingSimulator
 from devtools.opencx_sim import OpenCXSimulator
-from devtools.opencx_sim import seed_demo as seed_opencx_demo
 from devtools.ports import free_port
 
-WEBHOOK_ROUTE = "handoffs"
 # Settings a developer's shell may carry that would point the credential away from the simulator.
-_CREDENTIAL_OVERRIDES = (
+_CREDENTIAL_OVERRIDES = {
     "AZURE_CLIENT_ID",
     "AZURE_TENANT_ID",
     "AZURE_CLIENT_SECRET",
     "AZURE_FEDERATED_TOKEN_FILE",
     "MSI_ENDPOINT",
-)
+}
 
 
 @dataclass
@@ -52,7 +43,7 @@ class MessagingParts:
     and whose identity endpoint passes every other resource on to the Dataverse simulator's."""
 
     messaging: MessagingSimulator
-    opencx: OpenCXSimulator  # the stack's own; it stops it
+    opencx: OpenCXSimulator  # the stack's own; the stack stops it
 
     def stop(self) -> None:
         self.messaging.rep.auto_reply = False
@@ -67,16 +58,16 @@ class Stack:
     host_json: Path = PROJECT_ROOT / "host.json"
     runner_port: int = field(default_factory=free_port)
     function_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    queue: str = "handoffs"
+    queue: str = "handoffs"  # HANDOFF_QUEUE
     runner_log: IO[str] | Path | None = None  # None: inherit stderr
     settings: dict[str, str] = field(default_factory=dict)  # extra or overriding app settings
     webhook_secret: str | None = None  # a whsec_ secret: when set, ingress requires a signature
     opencx_rate_limit: int | None = 100  # OpenCX's documented 100 a minute per key; None: off
+    messaging: bool = False  # mode messaging: the Messaging API simulator too
     azurite: Azurite | None = None
     simulator: DataverseSimulator | None = None
     opencx: OpenCXSimulator | None = None
     runner: subprocess.Popen[bytes] | None = None
-    messaging: bool = False  # mode messaging: the Messaging API simulator too (start_messaging)
     messaging_parts: Any = None  # MessagingParts once started (Any: callers read it without a None check)
     _log_handle: IO[str] | None = None
 
@@ -86,7 +77,7 @@ class Stack:
 
     @property
     def webhook_url(self) -> str:
-        return f"{self.base_url}/api/{WEBHOOK_ROUTE}"
+        return f"{self.base_url}/api/handoffs"
 
     @property
     def webhook_url_with_code(self) -> str:
@@ -94,48 +85,41 @@ class Stack:
         return f"{self.webhook_url}?code={self.function_key}"
 
     def start(self, timeout: float = 60.0) -> Stack:
-        """Start all four; if any part fails, stop what already runs rather than leak it."""
+        """Start every part; if one fails, stop what already runs rather than leak it."""
         try:
             self.azurite = Azurite(location=self.azurite_location).start(timeout)
             self.simulator = DataverseSimulator().start()
-            seed_dataverse_demo(self.simulator)
+            dataverse_sim.seed_demo(self.simulator)
             self.opencx = OpenCXSimulator(rate_limit=self.opencx_rate_limit).start()
-            seed_opencx_demo(self.opencx)
+            opencx_sim.seed_demo(self.opencx)
             if self.messaging:
-                self.messaging_parts = self.start_messaging(self.simulator, self.opencx)
+                self.messaging_parts = self._start_messaging(self.simulator, self.opencx)
             self.start_runner(timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def start_messaging(self, dataverse: DataverseSimulator, opencx: OpenCXSimulator) -> MessagingParts:
+    def _start_messaging(self, dataverse: DataverseSimulator, opencx: OpenCXSimulator) -> MessagingParts:
         """The Messaging API simulator, and DELIVERY_MODE=messaging in the settings (before the runner)."""
         messaging = MessagingSimulator(
             webhook_url=f"{self.base_url}/api/messaging",
             upstream_identity=(dataverse.identity_endpoint, dataverse.identity_header),
         ).start()
-        self.settings.update(
-            {
-                **opencx.env(),
-                **messaging.env(),
-                "DELIVERY_MODE": "messaging",
-                "MESSAGING_QUEUE": self.settings.get("MESSAGING_QUEUE", "messaging"),
-            }
-        )
+        self.settings.update({**opencx.env(), **messaging.env(), "DELIVERY_MODE": "messaging"})
+        self.settings.setdefault("MESSAGING_QUEUE", "messaging")
         return MessagingParts(messaging, opencx)
 
     def app_settings(self) -> dict[str, str]:
         """Every setting the Function App needs, pointing at this stack's Azurite and simulators."""
         if self.azurite is None or self.simulator is None or self.opencx is None:
             raise RuntimeError("start the stack first")
-        secret = {"OPENCX_WEBHOOK_SECRET": self.webhook_secret} if self.webhook_secret else {}
         return {
-            "DEFAULT_QUEUE_ID": DEMO_WORKSTREAM_ID,
-            **{f"WORKSTREAM_ID_{channel.upper()}": ws for channel, ws in DEMO_WORKSTREAMS.items()},
-            "INCIDENT_QUEUE_ID": DEMO_QUEUE_ID,
-            "INCIDENT_OWNER_ID": DEMO_OWNER_USER_ID,
-            **secret,
+            "DEFAULT_QUEUE_ID": dataverse_sim.DEMO_WORKSTREAM_ID,
+            **{f"WORKSTREAM_ID_{c.upper()}": ws for c, ws in dataverse_sim.DEMO_WORKSTREAMS.items()},
+            "INCIDENT_QUEUE_ID": dataverse_sim.DEMO_QUEUE_ID,
+            "INCIDENT_OWNER_ID": dataverse_sim.DEMO_OWNER_USER_ID,
+            **({"OPENCX_WEBHOOK_SECRET": self.webhook_secret} if self.webhook_secret else {}),
             "AzureWebJobsStorage": self.azurite.connection_string,
             "HANDOFF_QUEUE": self.queue,
             "HANDOFF_MAX_ATTEMPTS": "10",
@@ -146,46 +130,32 @@ class Stack:
             **self.settings,
         }
 
-    def _runner_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_OVERRIDES}
-        env.update(self.app_settings())
-        env["PYTHONUNBUFFERED"] = "1"
-        return env
-
-    def _runner_stderr(self) -> IO[str] | None:
-        if isinstance(self.runner_log, Path):
-            if self._log_handle is None:
-                self._log_handle = self.runner_log.open("a", encoding="utf-8")
-            return self._log_handle
-        return self.runner_log
-
     def start_runner(self, timeout: float = 60.0) -> None:
-        """Start `python -m devtools.localhost` and wait until its HTTP endpoint answers."""
+        """Start `python -m devtools.localhost` (the stack's settings only) and wait until it answers."""
+        if isinstance(self.runner_log, Path) and self._log_handle is None:
+            self._log_handle = self.runner_log.open("a", encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_OVERRIDES}
         args = [
             sys.executable, "-m", "devtools.localhost",
             "--port", str(self.runner_port),
             "--host-json", str(self.host_json),
-            "--settings", str(PROJECT_ROOT / ".no-local-settings"),  # the stack's settings only
+            "--settings", str(PROJECT_ROOT / ".no-local-settings"),
         ]  # fmt: skip
-        stderr = self._runner_stderr()
         self.runner = subprocess.Popen(
             args,
             cwd=PROJECT_ROOT,
-            env=self._runner_env(),
+            env={**env, **self.app_settings(), "PYTHONUNBUFFERED": "1"},
             stdout=subprocess.DEVNULL,
-            stderr=stderr if stderr is not None else None,
+            stderr=self._log_handle or (None if isinstance(self.runner_log, Path) else self.runner_log),
         )
-        self._wait_ready(timeout)
-
-    def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.runner is not None and self.runner.poll() is not None:
+            if self.runner.poll() is not None:
                 raise RuntimeError(f"the local runner exited with {self.runner.returncode}")
             try:
-                urllib.request.urlopen(self.webhook_url, timeout=1)  # noqa: S310 - our http URL; a 405 answers
+                urllib.request.urlopen(self.webhook_url, timeout=1)  # noqa: S310 - our http URL
                 return
-            except urllib.error.HTTPError:
+            except urllib.error.HTTPError:  # a 405 answers too
                 return
             except OSError:
                 time.sleep(0.05)
@@ -212,18 +182,10 @@ class Stack:
 
     def stop(self) -> None:
         self.stop_runner()
-        if self.opencx is not None:
-            self.opencx.stop()
-            self.opencx = None
-        if self.messaging_parts is not None:
-            self.messaging_parts.stop()
-            self.messaging_parts = None
-        if self.simulator is not None:
-            self.simulator.stop()
-            self.simulator = None
-        if self.azurite is not None:
-            self.azurite.stop()
-            self.azurite = None
+        for part in (self.opencx, self.messaging_parts, self.simulator, self.azurite):
+            if part is not None:
+                part.stop()
+        self.opencx = self.messaging_parts = self.simulator = self.azurite = None
         if self._log_handle is not None:
             self._log_handle.close()
             self._log_handle = None

@@ -229,6 +229,22 @@ param conciergeTimeoutSeconds int = 3
 @description('Template overrides, JSON: {"es": {"queued": "..."}}; empty keeps the shipped wording (CONCIERGE_TEMPLATES).')
 param conciergeTemplates string = ''
 
+@description('The largest file the bridge passes on, in bytes; 0 passes none, each becomes a text notice (MEDIA_MAX_BYTES). Keep it at or below the org\'s attachment limits.')
+@minValue(0)
+@maxValue(104857600)
+param mediaMaxBytes int = 5242880
+
+@description('Hosts files may be fetched from besides the Dataverse, Messaging API and OpenCX hosts: comma-separated host, host:port or *.domain (MEDIA_ALLOWED_HOSTS).')
+param mediaAllowedHosts string = ''
+
+@description('MIME types passed on besides images, PDF and plain text: comma-separated type/subtype or type/* (MEDIA_ALLOWED_TYPES).')
+param mediaAllowedTypes string = ''
+
+@description('The time one file may take to fetch, in seconds (MEDIA_TIMEOUT_SECONDS).')
+@minValue(1)
+@maxValue(120)
+param mediaTimeoutSeconds int = 20
+
 // ---------------------------------------------------------------------------------------------
 // Names and fixed values
 // ---------------------------------------------------------------------------------------------
@@ -324,6 +340,10 @@ var appSettings = {
   CONCIERGE_REFRESH_SECONDS: string(conciergeRefreshSeconds)
   CONCIERGE_TIMEOUT_SECONDS: string(conciergeTimeoutSeconds)
   CONCIERGE_TEMPLATES: conciergeTemplates
+  MEDIA_MAX_BYTES: string(mediaMaxBytes)
+  MEDIA_ALLOWED_HOSTS: mediaAllowedHosts
+  MEDIA_ALLOWED_TYPES: mediaAllowedTypes
+  MEDIA_TIMEOUT_SECONDS: string(mediaTimeoutSeconds)
 }
 
 // ---------------------------------------------------------------------------------------------

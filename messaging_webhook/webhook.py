@@ -15,7 +15,7 @@ from typing import Any
 import azure.functions as func
 
 from shared.messaging.accept import Accepted, accept
-from shared.messaging.activity import MAX_BODY_BYTES, ActivityInvalid, ActivityKind, parse_activity
+from shared.messaging.activity import MAX_BODY_BYTES, ActivityInvalid, ActivityKind, media_ref, parse_activity
 from shared.messaging.deps import process_deps
 from shared.messaging.outbox import Direction, Entry, EntryKind
 from shared.messaging.token import TokenRejected
@@ -151,12 +151,9 @@ def _entry_kind(kind: ActivityKind) -> EntryKind:
 
 
 def _with_attachment_names(entry: Entry) -> Entry:
-    """Attachments as `{contentType, contentUrl, name}`, the Bot Framework names the relay reads."""
+    """Attachments as the relay keeps them (shared/media/refs.py); cards without a URL dropped."""
     from dataclasses import replace
 
-    renamed = [
-        {k: v for k, v in (("contentType", a.get("content_type")), ("contentUrl", a.get("content_url")),
-                           ("name", a.get("name"))) if v}
-        for a in entry.attachments
-    ]  # fmt: skip
-    return replace(entry, attachments=[a for a in renamed if a])
+    refs = [media_ref({"contentType": a.get("content_type"), "contentUrl": a.get("content_url"),
+                       "name": a.get("name")}) for a in entry.attachments]  # fmt: skip
+    return replace(entry, attachments=[ref.to_dict() for ref in refs if ref is not None])

@@ -16,9 +16,11 @@ from shared.dynamics.contact import ContactMatch, find_contact
 from shared.dynamics.dataverse import DataverseClient
 from shared.dynamics.incident import ENTITY_SET as INCIDENTS
 from shared.dynamics.incident import create_incident
+from shared.dynamics.incident_files import attach_session_files
 from shared.dynamics.rows import get_row, is_open
 from shared.dynamics.work_item import ENTITY_SET as WORK_ITEMS
 from shared.dynamics.work_item import create_work_item
+from shared.media.policy import policy_for
 from shared.opencx.client import OpenCXClient
 from shared.opencx.enrich import fetch
 from shared.opencx.handoff import Handoff, join
@@ -159,9 +161,13 @@ def to_conversation(handoff: Handoff, settings: Settings) -> Step:
     )  # fmt: skip
 
 
-def to_dynamics(handoff: Handoff, client: DataverseClient, settings: Settings, plan: Plan = NO_PLAN) -> Step:
+def to_dynamics(
+    handoff: Handoff, client: DataverseClient, settings: Settings, plan: Plan = NO_PLAN,
+    opencx: OpenCXClient | None = None,
+) -> Step:  # fmt: skip
     """A live work item for sms, whatsapp and web; an incident for every other channel, and for a
-    live chat the concierge found out of hours with AFTER_HOURS=incident."""
+    live chat the concierge found out of hours with AFTER_HOURS=incident. An incident gets its
+    session's files as notes (`opencx`: the credential an OpenCX media URL may need)."""
     if _messaging_live_chat(handoff, settings) and not plan.incident_instead:
         return to_conversation(handoff, settings)
     contact, failure = _contact(handoff, client)
@@ -184,10 +190,21 @@ def to_dynamics(handoff: Handoff, client: DataverseClient, settings: Settings, p
     outcome = create_incident(client, handoff, contact, settings)
     if outcome.failure is not None:
         return Failed(outcome.operation, outcome.failure)
+    assert outcome.incident_id is not None
+    files = attach_session_files(
+        client,
+        outcome.incident_id,
+        handoff.transcript,
+        policy_for(settings),
+        opencx.auth_headers if opencx else None,
+    )
+    if files.failure is not None:
+        return Failed("attach_files", files.failure)
     fields = {
         "dynamics365_incident_id": outcome.incident_id,
         "ticketnumber": outcome.ticket_number,
         "contactLinkage": outcome.contact.linkage.value,
+        **files.status_fields(),
     }
     return Delivered(
         Upstream.DATAVERSE, "create_incident", fields, new_row=not outcome.existed,
@@ -222,7 +239,9 @@ def deliver(
         message = message.model_copy(update={"dedupPassed": True})
     if plan is None:  # after the dedup window: a duplicate asks Dynamics nothing
         plan = plan_handoff(handoff, settings)
-    return message, told(to_dynamics(handoff, dataverse, settings, plan), handoff, plan, opencx, settings)
+    return message, told(
+        to_dynamics(handoff, dataverse, settings, plan, opencx), handoff, plan, opencx, settings
+    )
 
 
 def told(step: Step, handoff: Handoff, plan: Plan, opencx: OpenCXClient, settings: Settings) -> Step:

@@ -17,6 +17,7 @@ from shared.dynamics.dataverse import DataverseClient, probe_client
 from shared.dynamics.privileges import check_privileges, required_privileges
 from shared.opencx.client import OpenCXClient
 from shared.platform.credentials import shared_credential
+from shared.platform.failure import Failure
 from shared.platform.problem import json_response
 from shared.platform.queues import QueueProfile, make_queue_client
 from shared.platform.settings import DeliveryMode, Settings, SettingsError, get_settings
@@ -173,6 +174,41 @@ def _opencx(settings: Settings) -> Check:
     )
 
 
+def _media(settings: Settings) -> Check:
+    """What files may cross (docs/messaging.md, "Pictures and files"), and the org's note limit
+    (organization.maxuploadfilesize) when it is below MEDIA_MAX_BYTES: incidents then take smaller
+    files than live chats, and a file between the two becomes a note saying why. Informational:
+    nothing is lost either way, so it never fails health."""
+    from shared.dynamics.annotation import attachment_limits
+    from shared.media.policy import policy_for
+    from shared.media.refs import megabytes
+
+    policy = policy_for(settings)
+    hosts = ", ".join(sorted([*policy.hosts, *("*" + domain for domain in policy.domains)]))
+    cap = (
+        "no files (MEDIA_MAX_BYTES=0)"
+        if not policy.max_bytes
+        else f"files up to {megabytes(policy.max_bytes)}"
+    )
+    detail = f"{cap} of {', '.join(policy.types)} from {hosts}"
+    client = _probe_client(settings)
+    try:
+        limits = attachment_limits(client)
+    finally:
+        client.close()
+    if isinstance(limits, Failure):
+        return Check(
+            "media", True, detail + f"; the org's attachment limit could not be read ({limits.describe()})"
+        )
+    if policy.max_bytes > limits.max_file_bytes:  # not a fault: such a file becomes a note saying so
+        return Check(
+            "media", True,
+            detail + f"; notes on incidents take files up to {megabytes(limits.max_file_bytes)} (the org's "
+            "maxuploadfilesize): a larger one becomes a note saying so",
+        )  # fmt: skip
+    return Check("media", True, detail + f"; the org takes notes up to {megabytes(limits.max_file_bytes)}")
+
+
 def _queue(settings: Settings, queue: str, kind: str) -> Check:
     from azure.core.exceptions import AzureError, ResourceNotFoundError
 
@@ -224,6 +260,7 @@ def run_checks(deadline: float = DEADLINE_SECONDS) -> list[Check]:
         ),
         f"queue:{settings.poison_queue}": lambda: _queue(settings, settings.poison_queue, "poison"),
         "table": _table,
+        "media": lambda: _media(settings),
     }
     if settings.concierge.enabled:  # shared/concierge/health.py
         from shared.concierge.health import NAME, availability_check

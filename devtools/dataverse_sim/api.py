@@ -1,8 +1,8 @@
 """The Dataverse operations: an admitted, authenticated request in, a Reply out.
 
 The HTTP plumbing (admission, faults, latency, bearer) lives in server.py; this module only knows the
-Web API's shapes. It depends on the simulator through the small `ApiSettings` protocol, never on the
-simulator module itself.
+Web API's shapes, and the tables only through schema.py's rules. It depends on the simulator through the
+small `ApiSettings` protocol, never on the simulator module itself.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from werkzeug.datastructures import Headers
 
 from devtools.dataverse_sim import schema
 from devtools.dataverse_sim.availability import BEFORE, FOR_CONVERSATION, AvailabilityDesk
@@ -23,36 +25,38 @@ from devtools.dataverse_sim.odata import (
     CODE_UNRESOLVED,
     DUPLICATE_MESSAGE,
     ODataError,
+    Reply,
+    json_reply,
+    no_content,
     not_found,
     parse_guid,
 )
 from devtools.dataverse_sim.privileges import APP_USER_ID, BUSINESS_UNIT_ID, ORGANIZATION_ID, role_privileges
-from devtools.dataverse_sim.query import check_query_options, parse_contact_filter, parse_select, parse_top
-from devtools.dataverse_sim.replies import Reply, json_reply, no_content
-from devtools.dataverse_sim.routes import Route
-from devtools.dataverse_sim.routing import AGENT_LOOKUP, QUEUE_LOOKUP, STREAMSOURCE, subject_prefix
-from devtools.dataverse_sim.store import DuplicateKey, Store
-from devtools.dataverse_sim.validate import (
-    parse_json_body,
-    validate_contact,
-    validate_incident,
-    validate_work_item,
+from devtools.dataverse_sim.query import (
+    FILTER_FIELDS,
+    check_query_options,
+    parse_filter,
+    parse_select,
+    parse_top,
 )
+from devtools.dataverse_sim.routes import KNOWN_SETS, Route
+from devtools.dataverse_sim.routing import STREAMSOURCE, subject_prefix
+from devtools.dataverse_sim.store import DuplicateKey, Store
+from devtools.dataverse_sim.validate import check, parse_json_body
 
 ETAG = 'W/"1000"'
 _PRIVILEGE_ARG = re.compile(
     r"^PrivilegeName=(?:'(?P<literal>(?:[^']|'')*)'|@(?P<alias>[A-Za-z_][A-Za-z0-9_]*))$"
 )
-_KNOWN_SETS = (
-    schema.CONTACT_SET,
-    schema.WORK_ITEM_SET,
-    schema.INCIDENT_SET,
-    schema.QUEUE_SET,
-    schema.SYSTEMUSER_SET,
-    schema.TEAM_SET,
-    schema.WORKSTREAM_SET,
+_ADD_TO_QUEUE_PARAMS = frozenset({"Target", "SourceQueue", "QueueItemProperties"})
+ORGANIZATION_COLUMNS = ("organizationid", "maxuploadfilesize", "blockedattachments")
+# "Use file data with Attachment and Note records" and "Files and images overview" (powerapps-docs).
+TOO_BIG = ODataError(400, "0x80044a02", "Attachment file size is too big.")
+BLOCKED = ODataError(
+    400,
+    "0x80043e09",
+    "The attachment is either not a valid type or is too large. It cannot be uploaded or downloaded.",
 )
-_AddToQueueParams = frozenset({"Target", "SourceQueue", "QueueItemProperties"})
 
 
 class ApiSettings(Protocol):
@@ -76,9 +80,12 @@ class ApiRequest:
     rest: str  # the path below /api/data/v9.2/
     route: Route
     query: dict[str, str]
-    content_type: str
-    prefer: str
+    headers: Headers
     body: bytes
+
+    @property
+    def table(self) -> schema.Table:
+        return schema.BY_SET[self.route.entity_set]
 
 
 class DataverseApi:
@@ -88,27 +95,22 @@ class DataverseApi:
         self.store = store
         self.settings = settings
         self.availability = AvailabilityDesk(
-            lambda w: store.workstream_name(w) is not None,
-            lambda c: store.get(schema.WORK_ITEM, c) is not None,
+            lambda w: store.name_of("msdyn_liveworkstream", w) is not None,
+            lambda c: store.get("msdyn_ocliveworkitem", c) is not None,
         )
+        create, read = self.create, self.get_row
         self._handlers: dict[str, Callable[[ApiRequest], Reply]] = {
-            "contact_lookup": self.lookup_contacts,
-            "workstream_get": self.get_workstream,
-            "create_work_item": self.create_work_item,
-            "create_incident": self.create_incident,
-            "create_contact": self.create_contact,
-            "get_work_item": lambda r: self.get_row(schema.WORK_ITEM, r),
-            "get_incident": lambda r: self.get_row(schema.INCIDENT, r),
-            "get_contact": lambda r: self.get_row(schema.CONTACT, r),
-            "add_to_queue": self.add_to_queue,
-            "list_work_items": self.list_work_items,
+            "contact_lookup": self.list_rows, "list_notes": self.list_rows, "list_work_items": self.list_work_items,
+            "create_work_item": create, "create_incident": create, "create_contact": create,
+            "create_note": lambda r: self.upsert(r) if r.method == "PATCH" else create(r),
+            "get_work_item": read, "get_incident": read, "get_contact": read, "get_note": read,
+            "workstream_get": self.get_workstream, "organization_get": self.get_organization,
             "update_work_item": self.update_work_item,
             "delete_work_item": self.delete_work_item,
-            "whoami": self.whoami,
-            "privileges": self.retrieve_privileges,
+            "add_to_queue": self.add_to_queue, "whoami": self.whoami, "privileges": self.retrieve_privileges,
             "availability_before": lambda r: self.availability.answer(BEFORE, r.body),
             "availability_for": lambda r: self.availability.answer(FOR_CONVERSATION, r.body),
-        }
+        }  # fmt: skip
 
     @property
     def base(self) -> str:
@@ -116,15 +118,13 @@ class DataverseApi:
 
     def handle(self, request: ApiRequest) -> Reply:
         handler = self._handlers.get(request.route.operation)
-        if handler is None:
-            return self.unknown(request)
-        return handler(request)
+        return handler(request) if handler is not None else self.unknown(request)
 
     def unknown(self, request: ApiRequest) -> Reply:
         segment, _, tail = request.rest.partition("/")
         if tail:  # an operation bound to a row that the simulator does not implement
             raise ODataError(404, CODE_NO_SEGMENT, f"Resource not found for the segment '{tail}'.")
-        if any(segment == name or segment.startswith(f"{name}(") for name in _KNOWN_SETS):
+        if segment.split("(")[0] in KNOWN_SETS:
             raise ODataError(
                 405, CODE_BAD_QUERY, f"The HTTP method '{request.method}' is not supported here."
             )
@@ -132,80 +132,129 @@ class DataverseApi:
             404, CODE_NO_SEGMENT, f"Resource not found for the segment '{segment or request.rest}'."
         )
 
+    def delete_work_item(self, request: ApiRequest) -> Reply:
+        self.store.delete("msdyn_ocliveworkitem", _key(request.route.key))
+        return no_content({})
+
     # ------------------------------------------------------------ reads
 
-    def lookup_contacts(self, request: ApiRequest) -> Reply:
-        """`GET contacts?$select&$top&$filter` ("Query data using the Web API")."""
-        query = request.query
+    def list_rows(self, request: ApiRequest) -> Reply:
+        """`GET contacts|annotations?$select&$top&$filter` ("Query data using the Web API")."""
+        query, table = request.query, request.table
         check_query_options(query, {"$select", "$top", "$filter"})
-        columns = parse_select(query, schema.CONTACT_COLUMNS, schema.CONTACT)
+        rows = [self.render(table, row) for row in self.store.rows(table.logical)]
+        columns = parse_select(query, self.selectable(table, rows[0] if rows else None), table.logical)
         top = parse_top(query)
-        where = parse_contact_filter(query["$filter"]) if "$filter" in query else None
-        rows = self.store.find_contacts(where, top)
-        value = [self._entity(row, columns, "contactid") for row in rows]
-        context = f"{self.base}$metadata#{schema.CONTACT_SET}({','.join(columns)})"
-        return json_reply(200, {"@odata.context": context, "value": value})
-
-    def get_workstream(self, request: ApiRequest) -> Reply:
-        check_query_options(request.query, {"$select"})
-        columns = parse_select(
-            request.query, ("msdyn_liveworkstreamid", "msdyn_name", STREAMSOURCE), schema.WORKSTREAM
-        )
-        guid = _key(request.route.key)
-        name = self.store.workstream_name(guid)
-        if name is None:
-            raise not_found(schema.WORKSTREAM, guid)
-        with self.store.lock:
-            source = self.store.routing.sources.get(guid)
-        row = {"msdyn_liveworkstreamid": guid, "msdyn_name": name, STREAMSOURCE: source}
-        context = f"{self.base}$metadata#{schema.WORKSTREAM_SET}({','.join(columns)})/$entity"
-        return json_reply(
-            200, {"@odata.context": context, **self._entity(row, columns, "msdyn_liveworkstreamid")}
-        )
-
-    def get_row(self, entity: str, request: ApiRequest) -> Reply:
-        """`GET <set>(<id>)?$select=...` ("Retrieve a table row using the Web API"); a missing row is the
-        404 `<entity> With Id = <id> Does Not Exist`."""
-        check_query_options(request.query, {"$select"})
-        guid = _key(request.route.key)
-        row = (
-            self.store.routed_work_item(guid) if entity == schema.WORK_ITEM else self.store.get(entity, guid)
-        )
-        if row is None:
-            raise not_found(entity, guid)
-        return json_reply(200, self._representation(entity, row, request.query))
-
-    # ------------------------------------------------------------ creates
-
-    def create_work_item(self, request: ApiRequest) -> Reply:
-        """Deep insert of the work item with its context items ("Create related table rows in one
-        operation", create-entity-web-api.md)."""
-        new = validate_work_item(self._json(request, schema.WORK_ITEM), self.settings.url)
-        reply = self._created(schema.WORK_ITEM, lambda: self.store.commit_work_item(new), request)
-        self.store.note_work_item_created(new.activityid)
-        return reply
-
-    # ------------------------------------------------------------ work items: list, close, delete (routing.py)
+        if "$filter" in query:
+            where = parse_filter(query["$filter"], FILTER_FIELDS[table.logical], table.logical)
+            rows = [row for row in rows if where.matches(row)]
+        return self._collection(table.entity_set, columns, rows[:top] if top is not None else rows, table.key)
 
     def list_work_items(self, request: ApiRequest) -> Reply:
         """`GET msdyn_ocliveworkitems?$filter=startswith(subject,'...')&$select&$top`: how the go-live
         check finds the probe items an earlier run left behind."""
-        query = request.query
+        query, table = request.query, schema.WORK_ITEM
         check_query_options(query, {"$select", "$top", "$filter"})
         if "$filter" not in query:
             raise ODataError(400, CODE_BAD_QUERY, "The simulator lists work items only with a $filter.")
-        rows = self.store.work_items_with_subject_prefix(subject_prefix(query["$filter"]), parse_top(query))
-        shaped = [{**row, **_render_work_item(row)} for row in rows]
-        allowed = tuple(_render_work_item({}))
-        columns = parse_select(query, allowed, schema.WORK_ITEM) if "$select" in query else list(allowed)
-        value = [self._entity(row, columns, "activityid") for row in shaped]
-        context = f"{self.base}$metadata#{schema.WORK_ITEM_SET}({','.join(columns)})"
-        return json_reply(200, {"@odata.context": context, "value": value})
+        prefix, top = subject_prefix(query["$filter"]).casefold(), parse_top(query)
+        rows = [self.render(table, r) for r in self.store.rows(table.logical)]
+        rows = [r for r in rows if str(r.get("subject") or "").casefold().startswith(prefix)]
+        columns = parse_select(query, self.selectable(table, None), table.logical)
+        return self._collection(table.entity_set, columns, rows[:top] if top is not None else rows, table.key)
+
+    def _collection(self, entity_set: str, columns: list[str], rows: list[dict[str, Any]], key: str) -> Reply:
+        context = f"{self.base}$metadata#{entity_set}({','.join(columns)})"
+        return json_reply(200, {"@odata.context": context, "value": [_entity(r, columns, key) for r in rows]})
+
+    def get_workstream(self, request: ApiRequest) -> Reply:
+        check_query_options(request.query, {"$select"})
+        entity = "msdyn_liveworkstream"
+        columns = parse_select(request.query, ("msdyn_liveworkstreamid", "msdyn_name", STREAMSOURCE), entity)
+        guid = _key(request.route.key)
+        name = self.store.name_of(entity, guid)
+        if name is None:
+            raise not_found(entity, guid)
+        with self.store.lock:
+            source = self.store.routing.sources.get(guid)
+        row = {"msdyn_liveworkstreamid": guid, "msdyn_name": name, STREAMSOURCE: source}
+        context = f"{self.base}$metadata#{schema.WORKSTREAM_SET}({','.join(columns)})/$entity"
+        return json_reply(200, {"@odata.context": context, **_entity(row, columns, "msdyn_liveworkstreamid")})
+
+    def get_organization(self, request: ApiRequest) -> Reply:
+        """`GET organizations?$select=maxuploadfilesize,blockedattachments`: the one organization row."""
+        check_query_options(request.query, {"$select"})
+        columns = parse_select(request.query, ORGANIZATION_COLUMNS, "organization")
+        with self.store.lock:
+            row = dict(self.store.organization)
+        return self._collection("organizations", columns, [row], "organizationid")
+
+    def get_row(self, request: ApiRequest) -> Reply:
+        """`GET <set>(<id>)?$select=...` ("Retrieve a table row using the Web API"); a missing row is the
+        404 `<entity> With Id = <id> Does Not Exist`."""
+        check_query_options(request.query, {"$select"})
+        table, guid = request.table, _key(request.route.key)
+        row = self.store.get(table.logical, guid)
+        if row is None:
+            raise not_found(table.logical, guid)
+        return json_reply(200, self._representation(table, row, request.query))
+
+    # ------------------------------------------------------------ writes
+
+    def create(self, request: ApiRequest) -> Reply:
+        """`POST <set>`; a work item is a deep insert with its context items ("Create related table rows
+        in one operation", create-entity-web-api.md)."""
+        table = request.table
+        new = check(table, self._json(request, table.logical), self.settings.url, self._custom(table))
+        if table is schema.ANNOTATION:
+            self._check_attachment(new.columns)
+        try:
+            row, _ = self.store.insert(table, new)
+        except DuplicateKey:
+            raise ODataError(412, self.settings.duplicate_code, DUPLICATE_MESSAGE) from None
+        return self._written(table, row, request)
+
+    def upsert(self, request: ApiRequest) -> Reply:
+        """`PATCH annotations(<id>)` ("Upsert a table row", update-delete-entities-using-web-api.md):
+        creates or updates; `If-None-Match: *` only creates (412 when the row exists, "Prevent update in
+        upsert"), `If-Match: *` only updates (404 when it does not, "Prevent create in upsert")."""
+        table, key = request.table, _key(request.route.key)
+        data = self._json(request, table.logical)
+        if isinstance(data, dict) and parse_guid(data.setdefault(table.key, key)) != key:
+            raise ODataError(400, CODE_INVALID_ARGUMENT, f"{table.key} in the body is not the row's key.")
+        new = check(table, data, self.settings.url)
+        self._check_attachment(new.columns)
+        exists = self.store.get(table.logical, key) is not None
+        if request.headers.get("If-None-Match", "").strip() == "*" and exists:
+            raise ODataError(412, self.settings.duplicate_code, DUPLICATE_MESSAGE)
+        if request.headers.get("If-Match", "").strip() == "*" and not exists:
+            raise not_found(table.logical, key)
+        row, _ = self.store.insert(table, new, upsert=True)
+        return self._written(table, row, request)
+
+    def _written(self, table: schema.Table, row: dict[str, Any], request: ApiRequest) -> Reply:
+        """204 with OData-EntityId, or 201 with the row for `Prefer: return=representation` ("Create with
+        data returned", create-entity-web-api.md)."""
+        headers = {"OData-EntityId": f"{self.base}{table.entity_set}({row[table.key]})"}
+        if "return=representation" not in (request.headers.get("Prefer") or "").replace(" ", "").lower():
+            return no_content(headers)
+        headers["Preference-Applied"] = "return=representation"
+        return json_reply(201, self._representation(table, row, request.query), headers)
+
+    def _check_attachment(self, columns: dict[str, Any]) -> None:
+        """The organization's blockedattachments and maxuploadfilesize (of the base64 text)."""
+        name, body = columns.get("filename"), columns.get("documentbody")
+        with self.store.lock:
+            org = dict(self.store.organization)
+        blocked = {part.strip().lower() for part in str(org["blockedattachments"] or "").split(";")}
+        if isinstance(name, str) and "." in name and name.rsplit(".", 1)[1].lower() in blocked - {""}:
+            raise BLOCKED
+        if isinstance(body, str) and len(body) > org["maxuploadfilesize"]:
+            raise TOO_BIG
 
     def update_work_item(self, request: ApiRequest) -> Reply:
         """PATCH of `statecode`/`statuscode` only (SetState through Update); 204 like Dataverse."""
-        _require_json(request.content_type)
-        data = parse_json_body(request.body, schema.WORK_ITEM)
+        data = self._json(request, "msdyn_ocliveworkitem")
         if not isinstance(data, dict) or not data or set(data) - {"statecode", "statuscode"}:
             raise ODataError(
                 400,
@@ -215,44 +264,24 @@ class DataverseApi:
         statecode, statuscode = data.get("statecode"), data.get("statuscode")
         if not isinstance(statecode, int) or not (statuscode is None or isinstance(statuscode, int)):
             raise ODataError(400, CODE_INVALID_ARGUMENT, "statecode and statuscode must be integers.")
+        key = _key(request.route.key)
+        if self.store.get("msdyn_ocliveworkitem", key) is None:
+            raise not_found("msdyn_ocliveworkitem", key)
         try:
-            self.store.update_work_item_state(_key(request.route.key), statecode, statuscode)
+            self.store.set_state("msdyn_ocliveworkitem", key, statecode, statuscode)
         except ValueError as exc:
             raise ODataError(400, CODE_INVALID_ARGUMENT, str(exc)) from None
         return no_content({})
 
-    def delete_work_item(self, request: ApiRequest) -> Reply:
-        self.store.delete_work_item(_key(request.route.key))
-        return no_content({})
-
-    def create_incident(self, request: ApiRequest) -> Reply:
-        new = validate_incident(
-            self._json(request, schema.INCIDENT), self.settings.url, self.settings.incident_columns
-        )
-        return self._created(schema.INCIDENT, lambda: self.store.commit_incident(new), request)
-
-    def create_contact(self, request: ApiRequest) -> Reply:
-        new = validate_contact(self._json(request, schema.CONTACT))
-        return self._created(schema.CONTACT, lambda: self.store.commit_contact(new), request)
-
     def _json(self, request: ApiRequest, entity: str) -> Any:
         check_query_options(request.query, {"$select"})
-        _require_json(request.content_type)
+        content_type = request.headers.get("Content-Type") or ""
+        if content_type.split(";")[0].strip().lower() != "application/json":
+            raise ODataError(415, CODE_BAD_QUERY, f"Content-Type '{content_type}' is not supported.")
         return parse_json_body(request.body, entity)
 
-    def _created(self, entity: str, commit: Callable[[], dict[str, Any]], request: ApiRequest) -> Reply:
-        """204 with OData-EntityId, or 201 with the row for `Prefer: return=representation` ("Create with
-        data returned", create-entity-web-api.md). An existing key is 412 with the configured code."""
-        try:
-            row = commit()
-        except DuplicateKey:
-            raise ODataError(412, self.settings.duplicate_code, DUPLICATE_MESSAGE) from None
-        entity_set, key = _SETS[entity]
-        headers = {"OData-EntityId": f"{self.base}{entity_set}({row[key]})"}
-        if "return=representation" not in request.prefer.replace(" ", "").lower():
-            return no_content(headers)
-        headers["Preference-Applied"] = "return=representation"
-        return json_reply(201, self._representation(entity, row, request.query), headers)
+    def _custom(self, table: schema.Table) -> frozenset[str]:
+        return self.settings.incident_columns if table is schema.INCIDENT else frozenset()
 
     # ------------------------------------------------------------ actions and functions
 
@@ -263,7 +292,7 @@ class DataverseApi:
         data = self._json(request, "AddToQueue")
         if not isinstance(data, dict):
             raise ODataError(400, CODE_PAYLOAD, "The AddToQueue parameters must be a JSON object.")
-        unknown = sorted(set(data) - _AddToQueueParams)
+        unknown = sorted(set(data) - _ADD_TO_QUEUE_PARAMS)
         if unknown:
             raise ODataError(400, CODE_BAD_QUERY, f"AddToQueue has no parameter named '{unknown[0]}'.")
         target = data.get("Target")
@@ -277,26 +306,18 @@ class DataverseApi:
             )
         if odata_type != "Microsoft.Dynamics.CRM.incident":
             raise ODataError(400, CODE_BAD_QUERY, f"The simulator queues incidents only, got '{odata_type}'.")
-        target_id = (
-            parse_guid(target.get("incidentid")) if isinstance(target.get("incidentid"), str) else None
-        )
+        target_id = parse_guid(target.get("incidentid"))
         if target_id is None:
             raise ODataError(400, CODE_INVALID_ARGUMENT, "Target.incidentid must be the incident's GUID.")
-        item_id, _ = self.store.add_to_queue(_key(request.route.key), schema.INCIDENT, target_id)
+        item_id = self.store.add_to_queue(_key(request.route.key), target_id)
         context = f"{self.base}$metadata#Microsoft.Dynamics.CRM.AddToQueueResponse"
         return json_reply(200, {"@odata.context": context, "QueueItemId": item_id})
 
     def whoami(self, request: ApiRequest) -> Reply:
         check_query_options(request.query, set())
-        return json_reply(
-            200,
-            {
-                "@odata.context": f"{self.base}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
-                "BusinessUnitId": BUSINESS_UNIT_ID,
-                "UserId": APP_USER_ID,
-                "OrganizationId": ORGANIZATION_ID,
-            },
-        )
+        context = f"{self.base}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse"
+        ids = {"BusinessUnitId": BUSINESS_UNIT_ID, "UserId": APP_USER_ID, "OrganizationId": ORGANIZATION_ID}
+        return json_reply(200, {"@odata.context": context, **ids})
 
     def retrieve_privileges(self, request: ApiRequest) -> Reply:
         """`systemusers(<id>)/Microsoft.Dynamics.CRM.RetrieveUserPrivileges` and
@@ -305,8 +326,8 @@ class DataverseApi:
         _require_namespace(route)
         check_query_options(request.query, set())
         user_id = _key(route.key)
-        if not self.store.has_systemuser(user_id):
-            raise not_found(schema.SYSTEMUSER, user_id)
+        if self.store.name_of("systemuser", user_id) is None:
+            raise not_found("systemuser", user_id)
         held = self.settings.privileges_of(user_id)
         if route.call == "RetrieveUserPrivileges":
             if route.args:
@@ -319,67 +340,37 @@ class DataverseApi:
 
     # ------------------------------------------------------------ rendering
 
-    def _representation(self, entity: str, row: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
-        entity_set, key = _SETS[entity]
-        shaped = _RENDER[entity](row)
-        allowed = tuple(shaped) + tuple(sorted(self._selectable_extras(entity) - set(shaped)))
-        columns = parse_select(query, allowed, entity) if "$select" in query else list(shaped)
-        context = f"{self.base}$metadata#{entity_set}({','.join(columns)})/$entity"
-        return {"@odata.context": context, **self._entity({**row, **shaped}, columns, key)}
+    def render(self, table: schema.Table, row: dict[str, Any]) -> dict[str, Any]:
+        """A row as Dataverse shows it: the read columns, lookups as `_x_value`, and the written columns."""
+        shaped = {column: row.get(column) for column in table.read}
+        shaped.update({lookup: row.get(row_key) for lookup, row_key in table.lookups.items()})
+        writable = set(table.columns) | self._custom(table)
+        shaped.update({k: v for k, v in row.items() if k in writable and k not in shaped and "@" not in k})
+        return shaped
 
-    def _selectable_extras(self, entity: str) -> set[str]:
-        if entity != schema.INCIDENT:
-            return set()
-        return set(schema.INCIDENT_SCALAR_COLUMNS) | {
-            c for c in self.settings.incident_columns if "@" not in c
-        }
+    def selectable(self, table: schema.Table, shaped: dict[str, Any] | None) -> tuple[str, ...]:
+        names = dict.fromkeys([*table.read, *table.lookups, *(shaped or ())])
+        extra = {c for c in set(table.columns) | self._custom(table) if "@" not in c} - set(names)
+        return (*names, *sorted(extra))
 
-    @staticmethod
-    def _entity(row: dict[str, Any], columns: list[str], key: str) -> dict[str, Any]:
-        """One entity: its etag, the selected columns, and the primary key, which Dataverse always returns."""
-        entity = {"@odata.etag": ETAG, **{column: row.get(column) for column in columns}}
-        entity.setdefault(key, row.get(key))
-        return entity
-
-
-def _render_work_item(row: dict[str, Any]) -> dict[str, Any]:
-    shaped = {column: row.get(column) for column in schema.WORK_ITEM_COLUMNS}
-    shaped["_msdyn_liveworkstreamid_value"] = row.get("workstream_id")
-    shaped["_msdyn_customer_value"] = row.get("contact_id")
-    shaped[QUEUE_LOOKUP] = row.get("queue_id")
-    shaped[AGENT_LOOKUP] = row.get("agent_id")
-    return shaped
+    def _representation(
+        self, table: schema.Table, row: dict[str, Any], query: dict[str, str]
+    ) -> dict[str, Any]:
+        shaped = self.render(table, row)
+        columns = (
+            parse_select(query, self.selectable(table, shaped), table.logical)
+            if "$select" in query
+            else list(shaped)
+        )
+        context = f"{self.base}$metadata#{table.entity_set}({','.join(columns)})/$entity"
+        return {"@odata.context": context, **_entity(shaped, columns, table.key)}
 
 
-def _render_incident(row: dict[str, Any]) -> dict[str, Any]:
-    shaped = {column: row.get(column) for column in schema.INCIDENT_COLUMNS}
-    shaped["_customerid_value"] = row.get("contact_id")
-    shaped["_ownerid_value"] = row.get("owner_id")
-    shaped["_primarycontactid_value"] = row.get("primary_contact_id")
-    extras = {k: v for k, v in row.items() if k not in shaped and k not in _SIM_ONLY and "@" not in k}
-    return {**shaped, **extras}
-
-
-def _render_contact(row: dict[str, Any]) -> dict[str, Any]:
-    return {column: row.get(column) for column in schema.CONTACT_COLUMNS}
-
-
-_RENDER: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    schema.WORK_ITEM: _render_work_item,
-    schema.INCIDENT: _render_incident,
-    schema.CONTACT: _render_contact,
-}
-_SETS = {
-    schema.WORK_ITEM: (schema.WORK_ITEM_SET, "activityid"),
-    schema.INCIDENT: (schema.INCIDENT_SET, "incidentid"),
-    schema.CONTACT: (schema.CONTACT_SET, "contactid"),
-}
-_SIM_ONLY = frozenset(
-    {
-        "context_items", "workstream_id", "contact_id", "primary_contact_id", "owner_id", "owner_type",
-        "routed", "queue_id", "agent_id",
-    }
-)  # fmt: skip
+def _entity(row: dict[str, Any], columns: list[str], key: str) -> dict[str, Any]:
+    """One entity: its etag, the selected columns, and the primary key, which Dataverse always returns."""
+    entity = {"@odata.etag": ETAG, **{column: row.get(column) for column in columns}}
+    entity.setdefault(key, row.get(key))
+    return entity
 
 
 def _key(text: str) -> str:
@@ -387,11 +378,6 @@ def _key(text: str) -> str:
     if guid is None:
         raise ODataError(400, CODE_BAD_QUERY, f"Unrecognized 'Edm.Guid' literal '{text}'.")
     return guid
-
-
-def _require_json(content_type: str) -> None:
-    if content_type.split(";")[0].strip().lower() != "application/json":
-        raise ODataError(415, CODE_BAD_QUERY, f"Content-Type '{content_type}' is not supported.")
 
 
 def _require_namespace(route: Route) -> None:

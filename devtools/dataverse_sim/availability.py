@@ -25,8 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from devtools.dataverse_sim.odata import CODE_PAYLOAD, ODataError, parse_guid
-from devtools.dataverse_sim.replies import Reply, json_reply
+from devtools.dataverse_sim.odata import CODE_PAYLOAD, ODataError, Reply, json_reply, parse_guid
 
 BEFORE = "CCaaS_GetRepresentativeAvailabilityBeforeConversation"
 FOR_CONVERSATION = "CCaaS_GetRepresentativeAvailabilityForConversation"
@@ -34,9 +33,22 @@ ACTIONS = {BEFORE: "availability_before", FOR_CONVERSATION: "availability_for"}
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NEVER = "0001-01-01T00:00:00Z"
 NO_TRANSITION = "9999-12-31T23:59:59Z"
-_FIELDS = frozenset(
-    {"enabled", "time_zone", "hours", "line", "average_wait_seconds", "experts", "positions", "now"}
-)
+# What `configure` accepts, and how each value becomes the desk's (`now` pins the clock instead).
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "enabled": bool,
+    "time_zone": lambda zone: ZoneInfo(str(zone)),
+    "hours": lambda hours: {
+        str(day).lower()[:3]: (time.fromisoformat(span[0]), time.fromisoformat(span[1]))
+        for day, span in dict(hours).items()
+    },
+    "line": int,
+    "average_wait_seconds": lambda wait: None if wait is None else float(wait),
+    "experts": int,
+    "positions": lambda positions: {str(k).lower(): int(v) for k, v in dict(positions).items()},
+    "now": lambda now: now,
+}
+_ATTRIBUTES = {"time_zone": "zone"}
+_FIELDS = frozenset(_CONVERT)
 
 
 def _default_hours() -> dict[str, tuple[time, time]]:
@@ -78,26 +90,11 @@ class AvailabilityDesk:
         if unknown:
             raise ValueError(f"unknown availability fields: {', '.join(unknown)}")
         with self.lock:
-            if "enabled" in data:
-                self.enabled = bool(data["enabled"])
-            if "time_zone" in data:
-                self.zone = ZoneInfo(str(data["time_zone"]))
-            if "hours" in data:
-                self.hours = {
-                    str(day).lower()[:3]: (time.fromisoformat(span[0]), time.fromisoformat(span[1]))
-                    for day, span in dict(data["hours"]).items()
-                }
-            if "line" in data:
-                self.line = int(data["line"])
-            if "average_wait_seconds" in data:
-                wait = data["average_wait_seconds"]
-                self.average_wait_seconds = None if wait is None else float(wait)
-            if "experts" in data:
-                self.experts = int(data["experts"])
-            if "positions" in data:
-                self.positions = {str(k).lower(): int(v) for k, v in dict(data["positions"]).items()}
-            if "now" in data:
-                self.pin_clock(data["now"])
+            for name, value in data.items():
+                if name == "now":
+                    self.pin_clock(value)
+                else:
+                    setattr(self, _ATTRIBUTES.get(name, name), _CONVERT[name](value))
         return self.describe()
 
     def pin_clock(self, pinned: object) -> None:

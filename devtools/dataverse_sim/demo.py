@@ -6,7 +6,7 @@ Every id is a fixed constant, so seeding is idempotent and tests and settings ca
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any
 
 DEMO_WORKSTREAM_ID_SMS = "5b3c9a1e-2f4d-4e8a-9c6b-0d1e2f3a4b5c"
 DEMO_WORKSTREAM_ID_WHATSAPP = "5b3c9a1e-2f4d-4e8a-9c6b-0d1e2f3a4b5d"
@@ -40,34 +40,9 @@ CROWD_EMAIL = "crowd.customer@example.com"
 CROWD_SIZE = 11
 
 
-class SeedTarget(Protocol):
-    """The seeding half of the simulator's Python API."""
-
-    def add_workstream(self, workstream_id: str | None = None, name: str = ...) -> str: ...
-
-    def add_queue(self, queue_id: str | None = None, name: str = ...) -> str: ...
-
-    def add_systemuser(self, user_id: str | None = None, fullname: str = ...) -> str: ...
-
-    def add_team(self, team_id: str | None = None, name: str = ...) -> str: ...
-
-    def add_contact(
-        self,
-        *,
-        email: str | None = None,
-        mobilephone: str | None = None,
-        telephone1: str | None = None,
-        fullname: str | None = None,
-        contactid: str | None = None,
-        firstname: str | None = None,
-        lastname: str | None = None,
-        description: str | None = None,
-        statecode: int = 0,
-    ) -> str: ...
-
-
-def seed_demo(sim: SeedTarget) -> dict[str, str]:
-    """Seed the demo rows (idempotent: fixed ids) and return their ids by name.
+def seed_demo(sim: Any) -> dict[str, str]:
+    """Seed the demo rows (idempotent: fixed ids) into `sim` (a DataverseSimulator, or anything with
+    its add_* methods) and return their ids by name.
 
     jonas.mueller@example.de is deliberately not a contact's email, so the WhatsApp sample falls back to
     its phone, matches two contacts, and the demo shows the ambiguous branch. The inactive contacts must
@@ -118,7 +93,7 @@ def crowd_contact_id(index: int) -> str:
 
 
 def seed_crowd(
-    sim: SeedTarget, phone: str = CROWD_PHONE, email: str = CROWD_EMAIL, size: int = CROWD_SIZE
+    sim: Any, phone: str = CROWD_PHONE, email: str = CROWD_EMAIL, size: int = CROWD_SIZE
 ) -> dict[str, object]:
     """`size` (10 or more) active contacts sharing `phone`; only the last one also has `email`.
 

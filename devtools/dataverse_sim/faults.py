@@ -21,24 +21,21 @@ __all__ = ["FAULT_KINDS", "OPERATIONS", "FaultRule", "pick_fault"]
 OPERATIONS = frozenset({simkit_faults.TOKEN_OPERATION, *API_OPERATIONS})
 """Every operation a rule may name: "token" plus each Dataverse operation of routes.API_OPERATIONS."""
 
-_DEFAULT_CODES = {
-    400: CODE_INVALID_ARGUMENT,
-    403: "0x80040220",  # principal is missing a privilege
-    404: CODE_NOT_FOUND,
-    405: CODE_BAD_QUERY,
-    429: CODE_THROTTLE_REQUESTS,
-}
-_DEFAULT_MESSAGES = {
-    400: "Invalid argument (simulated fault).",
-    403: "Principal user is missing a privilege (simulated fault).",
-    404: "The record does not exist (simulated fault).",
-    408: "The request timed out (simulated fault).",
-    # Service protection limits (powerapps-docs .../data-platform/api-limits.md): 429 with Retry-After.
-    429: "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
-    500: "An unexpected error occurred (simulated fault).",
-    502: "Bad gateway (simulated fault).",
-    503: "The service is temporarily unavailable (simulated fault).",
-    504: "The gateway timed out (simulated fault).",
+# status -> (code, message). Service protection limits (powerapps-docs .../data-platform/api-limits.md): 429.
+_DEFAULTS = {
+    400: (CODE_INVALID_ARGUMENT, "Invalid argument (simulated fault)."),
+    403: ("0x80040220", "Principal user is missing a privilege (simulated fault)."),
+    404: (CODE_NOT_FOUND, "The record does not exist (simulated fault)."),
+    405: (CODE_BAD_QUERY, "The method is not allowed (simulated fault)."),
+    408: (CODE_UNEXPECTED, "The request timed out (simulated fault)."),
+    429: (
+        CODE_THROTTLE_REQUESTS,
+        "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
+    ),
+    500: (CODE_UNEXPECTED, "An unexpected error occurred (simulated fault)."),
+    502: (CODE_UNEXPECTED, "Bad gateway (simulated fault)."),
+    503: (CODE_UNEXPECTED, "The service is temporarily unavailable (simulated fault)."),
+    504: (CODE_UNEXPECTED, "The gateway timed out (simulated fault)."),
 }
 
 
@@ -58,8 +55,8 @@ class FaultRule(simkit_faults.FaultRule):
 
     @property
     def error_code(self) -> str:
-        return self.code or _DEFAULT_CODES.get(self.status, CODE_UNEXPECTED)
+        return self.code or _DEFAULTS.get(self.status, (CODE_UNEXPECTED, ""))[0]
 
     @property
     def error_message(self) -> str:
-        return self.message or _DEFAULT_MESSAGES.get(self.status, f"Simulated HTTP {self.status}.")
+        return self.message or _DEFAULTS.get(self.status, ("", f"Simulated HTTP {self.status}."))[1]

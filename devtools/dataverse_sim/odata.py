@@ -1,4 +1,5 @@
-"""OData basics every other module builds on: error codes and bodies, GUID keys, `@odata.bind` values.
+"""OData basics every other module builds on: error codes and bodies, replies, GUID keys, `@odata.bind`
+values. A Reply is built before anything is written, so a fault can still decide to drop it instead.
 
 This module imports nothing from the package, so anything may import it.
 
@@ -12,8 +13,12 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
+
+from devtools.simkit import server as simkit_server
 
 API_PREFIX = "/api/data/v9.2/"
+ODATA_JSON = "application/json; odata.metadata=minimal"
 
 # Dataverse error codes the simulator answers with. Where the real service is not documented or varies,
 # the code is the one Dataverse uses for the closest case, so clients can branch on it.
@@ -74,12 +79,6 @@ def parse_key_segment(segment: str) -> tuple[str, str] | None:
     return match.group("set"), match.group("key")
 
 
-def parse_bind(value: object, prop: str, entity_set: str, base_url: str) -> str:
-    """The GUID an `@odata.bind` value points at. Relative, slash-less and absolute forms are accepted
-    ("Associate table rows on create", powerapps-docs .../webapi/create-entity-web-api.md)."""
-    return parse_bind_any(value, prop, (entity_set,), base_url)[1]
-
-
 def parse_bind_any(value: object, prop: str, entity_sets: tuple[str, ...], base_url: str) -> tuple[str, str]:
     """(entity set, GUID) of a bind that may point at one of several sets, e.g. `ownerid` at
     `/systemusers(...)` or `/teams(...)`."""
@@ -106,3 +105,23 @@ def not_found(entity: str, guid: str) -> ODataError:
     the simulator sends 0x80040217 (ObjectDoesNotExist) so clients that log codes have one, and a
     client must branch on the status, never on this code."""
     return ODataError(404, CODE_NOT_FOUND, f"{entity} With Id = {guid} Does Not Exist")
+
+
+@dataclass
+class Reply(simkit_server.Reply):
+    """One HTTP response: status, body, extra headers and the content type (None for no body); OData
+    JSON unless told otherwise."""
+
+    content_type: str | None = ODATA_JSON
+
+
+def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, json.dumps(payload).encode(), dict(headers or {}))
+
+
+def error_reply(error: ODataError) -> Reply:
+    return Reply(error.status, error.body(), dict(error.headers))
+
+
+def no_content(headers: dict[str, str] | None = None) -> Reply:
+    return Reply(204, b"", dict(headers or {}), content_type=None)

@@ -6,7 +6,7 @@ Grammar ("Filter results", powerapps-docs .../webapi/query-data-web-api.md; `and
     expr    := conj ('or' conj)*
     conj    := primary ('and' primary)*
     primary := '(' expr ')' | property 'eq' literal
-    literal := 'string' (with '' for ') | integer
+    literal := 'string' (with '' for ') | integer | guid (unquoted, for a lookup's `_x_value`)
 
 Only what the bridge sends is supported, the way a narrow fake should be: any other operator, function or
 property is a 400 0x80060888, so a client that drifts from the contract fails here, not in production.
@@ -21,7 +21,7 @@ from typing import Any
 
 from devtools.dataverse_sim.odata import CODE_BAD_QUERY, ODataError
 
-EDM_STRING, EDM_INT = "Edm.String", "Edm.Int32"
+EDM_STRING, EDM_INT, EDM_GUID = "Edm.String", "Edm.Int32", "Edm.Guid"
 # contact columns a `$filter` may compare: the lookup's three plus statecode (0 Active, 1 Inactive).
 CONTACT_FILTER_FIELDS: dict[str, str] = {
     "emailaddress1": EDM_STRING,
@@ -72,7 +72,10 @@ def comparisons(node: Node) -> list[tuple[str, str | int]]:
 
 
 # One token per match; whitespace between tokens is skipped, `bad` catches any other character.
-_TOKEN = re.compile(r"(?P<paren>[()])|'(?P<string>(?:[^']|'')*+)'|(?P<word>(?:-(?=\d))?\w+)|(?P<bad>\S)")
+_TOKEN = re.compile(
+    r"(?P<paren>[()])|'(?P<string>(?:[^']|'')*+)'|(?P<guid>[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})\b"
+    r"|(?P<word>(?:-(?=\d))?\w+)|(?P<bad>\S)"
+)
 
 
 def parse_filter(text: str, fields: dict[str, str], entity: str) -> Node:
@@ -141,9 +144,9 @@ def parse_filter(text: str, fields: dict[str, str], entity: str) -> Node:
         if operator[:2] != ("word", "eq"):
             raise _filter_error(text, f"Operator '{operator[1]}' is not supported by the simulator")
         kind, literal, pos = take("a literal")
-        if kind not in ("string", "int"):
+        if kind not in ("string", "int", "guid"):
             raise _filter_error(text, f"Syntax error at position {pos}: expected a literal")
-        literal_type = EDM_STRING if kind == "string" else EDM_INT
+        literal_type = {"string": EDM_STRING, "int": EDM_INT, "guid": EDM_GUID}[kind]
         if literal_type != edm_type:
             # The OData library's own wording for a type mismatch.
             raise _filter_error(
@@ -162,6 +165,9 @@ def parse_filter(text: str, fields: dict[str, str], entity: str) -> Node:
 
 def parse_contact_filter(text: str) -> Node:
     return parse_filter(text, CONTACT_FILTER_FIELDS, "contact")
+
+
+FILTER_FIELDS = {"contact": CONTACT_FILTER_FIELDS, "annotation": {"_objectid_value": EDM_GUID}}
 
 
 def _filter_error(text: str, detail: str) -> ODataError:

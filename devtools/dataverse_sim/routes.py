@@ -10,52 +10,40 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from devtools.dataverse_sim import schema
 from devtools.dataverse_sim.availability import ACTIONS as AVAILABILITY_ACTIONS
 from devtools.dataverse_sim.odata import API_PREFIX, parse_key_segment
 
 NAMESPACE = "Microsoft.Dynamics.CRM."
 _CALL = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.]*?)(?:\((?P<args>.*)\))?$")
 
-# Every operation name faults and records use, in one place (faults.OPERATIONS is built from it).
-API_OPERATIONS = (
-    "contact_lookup",
-    "workstream_get",
-    "create_work_item",
-    "create_incident",
-    "create_contact",
-    "get_work_item",
-    "get_incident",
-    "get_contact",
-    "add_to_queue",
-    "list_work_items",
-    "update_work_item",
-    "delete_work_item",
-    "whoami",
-    "privileges",
-    "availability_before",
-    "availability_for",
-    "other",
-)
-CREATE_OPERATIONS = frozenset({"create_work_item", "create_incident", "create_contact"})
-_COLLECTION_OPS = {
-    ("GET", schema.CONTACT_SET): "contact_lookup",
-    ("POST", schema.CONTACT_SET): "create_contact",
-    ("POST", schema.INCIDENT_SET): "create_incident",
-    ("POST", schema.WORK_ITEM_SET): "create_work_item",
-    ("GET", schema.WORK_ITEM_SET): "list_work_items",
-}
-_ROW_WRITES = {
-    ("PATCH", schema.WORK_ITEM_SET): "update_work_item",
-    ("DELETE", schema.WORK_ITEM_SET): "delete_work_item",
-}
-_ROW_OPS = {
-    schema.WORKSTREAM_SET: "workstream_get",
-    schema.WORK_ITEM_SET: "get_work_item",
-    schema.INCIDENT_SET: "get_incident",
-    schema.CONTACT_SET: "get_contact",
+# The one routing table: (method, entity set, with a key?) -> operation name.
+ENTITY_ROUTES = {
+    ("GET", "contacts", False): "contact_lookup",
+    ("POST", "contacts", False): "create_contact",
+    ("GET", "contacts", True): "get_contact",
+    ("POST", "incidents", False): "create_incident",
+    ("GET", "incidents", True): "get_incident",
+    ("GET", "msdyn_ocliveworkitems", False): "list_work_items",
+    ("POST", "msdyn_ocliveworkitems", False): "create_work_item",
+    ("GET", "msdyn_ocliveworkitems", True): "get_work_item",
+    ("PATCH", "msdyn_ocliveworkitems", True): "update_work_item",
+    ("DELETE", "msdyn_ocliveworkitems", True): "delete_work_item",
+    ("GET", "msdyn_liveworkstreams", True): "workstream_get",
+    ("GET", "annotations", False): "list_notes",
+    ("POST", "annotations", False): "create_note",
+    ("PATCH", "annotations", True): "create_note",  # the upsert: If-None-Match: * makes it create-only
+    ("GET", "annotations", True): "get_note",
+    ("GET", "organizations", False): "organization_get",
 }
 PRIVILEGE_FUNCTIONS = ("RetrieveUserPrivileges", "RetrieveUserPrivilegeByPrivilegeName")
+# Every operation name faults and records use (faults.OPERATIONS is built from it).
+API_OPERATIONS = (
+    *dict.fromkeys(ENTITY_ROUTES.values()), "add_to_queue", "whoami", "privileges",
+    *AVAILABILITY_ACTIONS.values(), "other",
+)  # fmt: skip
+KNOWN_SETS = frozenset(
+    {entity_set for _, entity_set, _ in ENTITY_ROUTES} | {"queues", "systemusers", "teams"}
+)
 
 
 @dataclass(frozen=True)
@@ -71,8 +59,8 @@ class Route:
 
 
 def route(method: str, rest: str) -> Route:
-    if (method, rest) in _COLLECTION_OPS:
-        return Route(_COLLECTION_OPS[(method, rest)], rest)
+    if (method, rest, False) in ENTITY_ROUTES:
+        return Route(ENTITY_ROUTES[(method, rest, False)], rest)
     if method == "POST" and rest in AVAILABILITY_ACTIONS:  # unbound actions (availability.py)
         return Route(AVAILABILITY_ACTIONS[rest], call=rest, namespaced=False)
     if method == "GET" and rest in ("WhoAmI", "WhoAmI()"):
@@ -83,20 +71,15 @@ def route(method: str, rest: str) -> Route:
         return Route("other")
     entity_set, key = parts
     if not tail:
-        if (method, entity_set) in _ROW_WRITES:
-            return Route(_ROW_WRITES[(method, entity_set)], entity_set, key)
-        operation = _ROW_OPS.get(entity_set) if method == "GET" else None
-        return Route(operation or "other", entity_set, key)
+        return Route(ENTITY_ROUTES.get((method, entity_set, True), "other"), entity_set, key)
     call = _CALL.match(tail)
     if call is None:
         return Route("other", entity_set, key)
-    full_name = call.group("name")
-    name = full_name.removeprefix(NAMESPACE)
-    namespaced = full_name.startswith(NAMESPACE)
-    args = call.group("args")
-    if method == "POST" and entity_set == schema.QUEUE_SET and name == "AddToQueue" and args is None:
+    full_name, args = call.group("name"), call.group("args")
+    name, namespaced = full_name.removeprefix(NAMESPACE), full_name.startswith(NAMESPACE)
+    if method == "POST" and entity_set == "queues" and name == "AddToQueue" and args is None:
         return Route("add_to_queue", entity_set, key, name, namespaced)
-    if method == "GET" and entity_set == schema.SYSTEMUSER_SET and name in PRIVILEGE_FUNCTIONS:
+    if method == "GET" and entity_set == "systemusers" and name in PRIVILEGE_FUNCTIONS:
         return Route("privileges", entity_set, key, name, namespaced, args)
     return Route("other", entity_set, key)
 

@@ -24,8 +24,6 @@ from typing import Any
 
 from devtools.dataverse_sim.odata import CODE_BAD_QUERY, ODataError
 
-QUEUE_LOOKUP = "_msdyn_cdsqueueid_value"
-AGENT_LOOKUP = "_msdyn_activeagentid_value"
 STATUS_ACTIVE, STATUS_OPEN = 2, 1
 STREAMSOURCE = "msdyn_streamsource"
 

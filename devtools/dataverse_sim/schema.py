@@ -1,177 +1,158 @@
-"""The table shapes the simulator enforces, each taken from Microsoft's table reference.
+"""The tables the simulator serves, as data: each writable column's rule, each lookup's bind, the
+columns a read returns and the states. validate.py checks a body against these; nothing else does.
 
-Sources (MicrosoftDocs/dynamics-365-customer-engagement, ce/customer-service/develop/reference/entities/):
+Sources (MicrosoftDocs/dynamics-365-customer-engagement, ce/customer-service/develop/reference/entities/,
+and MicrosoftDocs/powerapps-docs, powerapps-docs/developer/data-platform/reference/entities/):
 - msdyn_ocliveworkitem.md: subject MaxLength 200; statecode 0 Open, 1 Closed, 2 Resolved, 3 Scheduled,
   4 Wrap-up, with default statuscodes 1, 4, 6, 7, 5; statecode IsValidForCreate False.
-- incident.md: title MaxLength 200 (ApplicationRequired), description Memo MaxLength 2000, ticketnumber
-  MaxLength 100 (IsValidForUpdate False), prioritycode 1 High / 2 Normal / 3 Low, customerid
-  SystemRequired (targets account, contact), ownerid targets systemuser and team; statecode 0 Active,
-  1 Resolved, 2 Cancelled with default statuscodes 1, 5, 6 and statecode IsValidForCreate False.
-- contact.md: mobilephone MaxLength 50 (and firstname/lastname 50, emailaddress1 100, telephone1 50,
-  description 2000); statecode 0 Active, 1 Inactive with default statuscodes 1, 2.
-msdyn_ocliveworkitemcontextitem.msdyn_value is 512 in docs/contract.md section 5.2 (the simulator's earlier
-4,000 was wrong: issue 12).
+- incident.md: title MaxLength 200 (ApplicationRequired), description Memo 2000, ticketnumber 100,
+  prioritycode 1 High / 2 Normal / 3 Low, customerid SystemRequired (account, contact), ownerid
+  systemuser or team; statecode 0 Active, 1 Resolved, 2 Cancelled, default statuscodes 1, 5, 6.
+- contact.md: firstname/lastname 50, emailaddress1 100, mobilephone/telephone1 50, description 2000;
+  statecode 0 Active, 1 Inactive with default statuscodes 1, 2.
+- annotation.md: subject 500, filename 255, mimetype 256, notetext 100000, isdocument Boolean,
+  documentbody the file as base64 text, filesize read only; `objectid_incident` binds it to a case.
+- msdyn_ocliveworkitemcontextitem.msdyn_value is 512 (docs/contract.md section 5.2, issue 12).
 """
 
 from __future__ import annotations
 
-# ---------------------------------------------------------------- live work item (deep insert)
+from dataclasses import dataclass, field
 
-WORK_ITEM = "msdyn_ocliveworkitem"
-WORK_ITEM_SET = "msdyn_ocliveworkitems"
-CHANNELS = frozenset({"192340000", "192300000", "192360000"})  # sms, whatsapp, web
-WORKSTREAM_BIND = "msdyn_liveworkstreamid_msdyn_ocliveworkitem@odata.bind"
-WORK_ITEM_CONTACT_BIND = "msdyn_customer_msdyn_ocliveworkitem_contact@odata.bind"
+
+@dataclass(frozen=True)
+class Column:
+    """A writable column: `kind` is text, int, bool, option (one of `choices`) or base64."""
+
+    kind: str = "text"
+    limit: int = 0  # text: UTF-16 units
+    required: bool = False
+    choices: frozenset[object] = frozenset()
+
+
+@dataclass(frozen=True)
+class Bind:
+    """`<prop>@odata.bind`: the sets it may point at, and the row key the id is kept under."""
+
+    sets: tuple[str, ...]
+    row_key: str
+    required: str | None = None  # the error message when the bind is missing
+
+
+@dataclass(frozen=True)
+class Table:
+    logical: str
+    entity_set: str
+    key: str
+    columns: dict[str, Column]
+    binds: dict[str, Bind] = field(default_factory=dict)
+    read: tuple[str, ...] = ()  # the columns a read returns without $select
+    lookups: dict[str, str] = field(default_factory=dict)  # `_x_value` -> the row key holding the id
+    states: dict[int, int] = field(default_factory=dict)  # statecode -> default statuscode
+    status_state: dict[int, int] = field(default_factory=dict)  # statuscode -> its statecode
+
+
+def text(limit: int, required: bool = False) -> Column:
+    return Column("text", limit, required)
+
+
+WORKSTREAM_SET, CONTACT_SET, QUEUE_SET = "msdyn_liveworkstreams", "contacts", "queues"
+SYSTEMUSER_SET, TEAM_SET, INCIDENT_SET = "systemusers", "teams", "incidents"
 CONTEXT_ITEMS = "msdyn_msdyn_ocliveworkitem_msdyn_ocliveworkitemcontextitem_ocliveworkitemid"
-WORK_ITEM_PROPERTIES = frozenset(
-    {
-        "activityid",
-        "msdyn_ocliveworkitemid",
-        "subject",
-        "description",
-        "msdyn_channel",
-        WORKSTREAM_BIND,
-        WORK_ITEM_CONTACT_BIND,
-        CONTEXT_ITEMS,
-    }
-)
-CONTEXT_ITEM = "msdyn_ocliveworkitemcontextitem"
-CONTEXT_ITEM_PROPERTIES = frozenset({"msdyn_name", "msdyn_value", "msdyn_isdisplayable"})
-MAX_SUBJECT, MAX_WORK_ITEM_DESCRIPTION, MAX_CONTEXT_NAME, MAX_CONTEXT_VALUE = 200, 2000, 100, 512
-WORK_ITEM_COLUMNS = (
-    "activityid",
-    "msdyn_ocliveworkitemid",
-    "subject",
-    "description",
-    "msdyn_channel",
-    "statecode",
-    "statuscode",
-    "createdon",
-    "_msdyn_liveworkstreamid_value",
-    "_msdyn_customer_value",
-)
+CHANNELS = frozenset({"192340000", "192300000", "192360000"})  # sms, whatsapp, web
 
-# ---------------------------------------------------------------- incident (case)
+WORK_ITEM = Table(
+    "msdyn_ocliveworkitem", "msdyn_ocliveworkitems", "activityid",
+    columns={
+        "msdyn_ocliveworkitemid": text(100), "subject": text(200, True), "description": text(2000),
+        "msdyn_channel": Column("option", required=True, choices=frozenset(CHANNELS)),
+    },
+    binds={
+        "msdyn_liveworkstreamid_msdyn_ocliveworkitem": Bind(
+            (WORKSTREAM_SET,), "workstream_id", "msdyn_liveworkstreamid_msdyn_ocliveworkitem@odata.bind "
+            "is required (the workstream)."),
+        "msdyn_customer_msdyn_ocliveworkitem_contact": Bind((CONTACT_SET,), "contact_id"),
+    },
+    read=("activityid", "msdyn_ocliveworkitemid", "subject", "description", "msdyn_channel", "statecode",
+          "statuscode", "createdon"),
+    lookups={"_msdyn_liveworkstreamid_value": "workstream_id", "_msdyn_customer_value": "contact_id",
+             "_msdyn_cdsqueueid_value": "queue_id", "_msdyn_activeagentid_value": "agent_id"},
+    states={0: 1, 1: 4, 2: 6, 3: 7, 4: 5},
+    status_state={1: 0, 2: 0, 3: 0, 5: 0, 4: 1, 6: 2, 7: 3},
+)  # fmt: skip
+CONTEXT_ITEM = Table(
+    "msdyn_ocliveworkitemcontextitem", CONTEXT_ITEMS, "",
+    columns={"msdyn_name": text(100, True), "msdyn_value": text(512), "msdyn_isdisplayable": Column("bool")},
+)  # fmt: skip
+# The stock incident's writable scalar columns (the reference's "Writable columns" minus lookups, set
+# only through binds); an environment's custom columns are registered with add_incident_columns().
+INCIDENT_SCALARS = """activitiescomplete actualserviceunits billedserviceunits blockedprofile caseorigincode
+    casetypecode checkemail contractservicelevelcode customercontacted customersatisfactioncode
+    decremententitlementterm emailaddress firstresponsesent firstresponseslastatus followupby
+    followuptaskcreated incidentstagecode influencescore isdecrementing isescalated messagetypecode
+    productserialnumber resolveby resolvebyslastatus responseby routecase servicestage severitycode""".split()  # noqa: SIM905 - a table, read as one
+INCIDENT = Table(
+    "incident", INCIDENT_SET, "incidentid",
+    columns={
+        **dict.fromkeys(INCIDENT_SCALARS, Column("any")),
+        "title": text(200, True), "description": text(2000), "ticketnumber": text(100),
+        "prioritycode": Column("option", choices=frozenset({1, 2, 3})), "statuscode": Column("status"),
+    },
+    binds={
+        "customerid_contact": Bind((CONTACT_SET,), "contact_id", "You should specify a parent contact or account."),
+        "primarycontactid": Bind((CONTACT_SET,), "primary_contact_id"),
+        "ownerid": Bind((SYSTEMUSER_SET, TEAM_SET), "owner_id"),
+    },
+    read=("incidentid", "title", "description", "prioritycode", "ticketnumber", "statecode", "statuscode",
+          "createdon"),
+    lookups={"_customerid_value": "contact_id", "_ownerid_value": "owner_id",
+             "_primarycontactid_value": "primary_contact_id"},
+    states={0: 1, 1: 5, 2: 6},
+    status_state={1: 0, 2: 0, 3: 0, 4: 0, 5: 1, 1000: 1, 6: 2, 2000: 2},
+)  # fmt: skip
+CONTACT = Table(
+    "contact", CONTACT_SET, "contactid",
+    columns={"firstname": text(50), "lastname": text(50), "emailaddress1": text(100), "mobilephone": text(50),
+             "telephone1": text(50), "description": text(2000)},
+    read=("contactid", "firstname", "lastname", "fullname", "emailaddress1", "mobilephone", "telephone1",
+          "description", "statecode", "statuscode", "createdon"),
+    states={0: 1, 1: 2},
+    status_state={1: 0, 2: 1},
+)  # fmt: skip
+ANNOTATION = Table(
+    "annotation", "annotations", "annotationid",
+    columns={"subject": text(500), "notetext": text(100_000), "filename": text(255), "mimetype": text(256),
+             "isdocument": Column("bool"), "documentbody": Column("base64")},
+    binds={"objectid_incident": Bind((INCIDENT_SET,), "object_id")},
+    read=("annotationid", "subject", "notetext", "filename", "mimetype", "isdocument", "filesize",
+          "objecttypecode", "createdon"),
+    lookups={"_objectid_value": "object_id"},
+)  # fmt: skip
+TABLES = {table.logical: table for table in (WORK_ITEM, INCIDENT, CONTACT, ANNOTATION)}
+BY_SET = {table.entity_set: table for table in TABLES.values()}
+# Tables seeded by name only (the simulator keeps id -> name): logical name, set, key, name column.
+NAMED = {
+    "msdyn_liveworkstream": (WORKSTREAM_SET, "msdyn_liveworkstreamid", "msdyn_name"),
+    "queue": (QUEUE_SET, "queueid", "name"),
+    "systemuser": (SYSTEMUSER_SET, "systemuserid", "fullname"),
+    "team": (TEAM_SET, "teamid", "name"),
+}
+SET_ENTITY = {
+    **{t.entity_set: t.logical for t in TABLES.values()},
+    **{s: n for n, (s, _, _) in NAMED.items()},
+}
 
-INCIDENT = "incident"
-INCIDENT_SET = "incidents"
-INCIDENT_CONTACT_BIND = "customerid_contact@odata.bind"
-INCIDENT_ACCOUNT_BIND = "customerid_account@odata.bind"
-INCIDENT_OWNER_BIND = "ownerid@odata.bind"
-INCIDENT_PRIMARY_CONTACT_BIND = "primarycontactid@odata.bind"
-MAX_TITLE, MAX_INCIDENT_DESCRIPTION, MAX_TICKET_NUMBER = 200, 2000, 100
-PRIORITY_CODES = frozenset({1, 2, 3})
-# Writable scalar columns of the stock incident (the reference's "Writable columns" minus lookups, which
-# the Web API sets only through `<navigation property>@odata.bind`). Custom columns are added per
-# simulator with add_incident_columns(), as a real environment's customisations would.
-INCIDENT_SCALAR_COLUMNS = frozenset(
-    {
-        "activitiescomplete",
-        "actualserviceunits",
-        "billedserviceunits",
-        "blockedprofile",
-        "caseorigincode",
-        "casetypecode",
-        "checkemail",
-        "contractservicelevelcode",
-        "customercontacted",
-        "customersatisfactioncode",
-        "decremententitlementterm",
-        "description",
-        "emailaddress",
-        "firstresponsesent",
-        "firstresponseslastatus",
-        "followupby",
-        "followuptaskcreated",
-        "incidentid",
-        "incidentstagecode",
-        "influencescore",
-        "isdecrementing",
-        "isescalated",
-        "messagetypecode",
-        "prioritycode",
-        "productserialnumber",
-        "resolveby",
-        "resolvebyslastatus",
-        "responseby",
-        "routecase",
-        "servicestage",
-        "severitycode",
-        "statuscode",
-        "ticketnumber",
-        "title",
-    }
-)
-INCIDENT_BINDS = frozenset(
-    {INCIDENT_CONTACT_BIND, INCIDENT_ACCOUNT_BIND, INCIDENT_OWNER_BIND, INCIDENT_PRIMARY_CONTACT_BIND}
-)
-INCIDENT_COLUMNS = (
-    "incidentid",
-    "title",
-    "description",
-    "prioritycode",
-    "ticketnumber",
-    "statecode",
-    "statuscode",
-    "createdon",
-    "_customerid_value",
-    "_ownerid_value",
-    "_primarycontactid_value",
-)
-# Auto-numbering ("Change auto-numbering prefixes ...", MicrosoftDocs/power-platform, power-platform/admin/
-# change-auto-number-prefix-contract-case-article-quote-order-invoice-campaign-category-knowledge-articles.md):
-# a three-character prefix (CAS for cases), a number that starts at 1000, and a random suffix whose length
-# is set per environment (six by default), as in CAS-01000-K3Y8T2.
+# Auto-numbering ("Change auto-numbering prefixes ...", MicrosoftDocs/power-platform admin): a three-letter
+# prefix (CAS for cases), a number from 1000 and a random suffix, six characters by default: CAS-01000-K3Y8T2.
 TICKET_PREFIX, TICKET_FIRST_NUMBER, TICKET_SUFFIX_LENGTH = "CAS", 1000, 6
 
-# ---------------------------------------------------------------- contact
-
-CONTACT = "contact"
-CONTACT_SET = "contacts"
-CONTACT_LENGTHS = {
-    "firstname": 50,
-    "lastname": 50,
-    "emailaddress1": 100,
-    "mobilephone": 50,
-    "telephone1": 50,
-    "description": 2000,
-}
-CONTACT_PROPERTIES = frozenset({"contactid", *CONTACT_LENGTHS})
-CONTACT_COLUMNS = (
-    "contactid",
-    "firstname",
-    "lastname",
-    "fullname",
-    "emailaddress1",
-    "mobilephone",
-    "telephone1",
-    "description",
-    "statecode",
-    "statuscode",
-    "createdon",
+# The organization row's attachment settings ("Use file data with Attachment and Note records" and "Files
+# and images overview", powerapps-docs): maxuploadfilesize 5,242,880 by default, measured on the base64
+# text; blockedattachments the documented default list.
+DEFAULT_MAX_UPLOAD = 5_242_880
+DEFAULT_BLOCKED = (
+    "ade;adp;app;asa;ashx;asmx;asp;bas;bat;cdx;cer;chm;class;cmd;com;config;cpl;crt;csh;dll;exe;fxp;hlp;hta;"
+    "htr;htw;ida;idc;idq;inf;ins;isp;its;jar;js;jse;ksh;lnk;mad;maf;mag;mam;maq;mar;mas;mat;mau;mav;maw;mda;"
+    "mdb;mde;mdt;mdw;mdz;msc;msh;msh1;msh1xml;msh2;msh2xml;mshxml;msi;msp;mst;ops;pcd;pif;prf;prg;printer;pst;"
+    "reg;rem;scf;scr;sct;shb;shs;shtm;shtml;soap;stm;tmp;url;vb;vbe;vbs;vsmacros;vss;vst;vsw;ws;wsc;wsf;wsh;svg"
 )
-
-# ---------------------------------------------------------------- states
-
-# statecode -> default statuscode, and statuscode -> the statecode it belongs to, per table.
-DEFAULT_STATUS = {
-    WORK_ITEM: {0: 1, 1: 4, 2: 6, 3: 7, 4: 5},
-    INCIDENT: {0: 1, 1: 5, 2: 6},
-    CONTACT: {0: 1, 1: 2},
-}
-STATUS_STATE = {
-    WORK_ITEM: {1: 0, 2: 0, 3: 0, 5: 0, 4: 1, 6: 2, 7: 3},
-    INCIDENT: {1: 0, 2: 0, 3: 0, 4: 0, 5: 1, 1000: 1, 6: 2, 2000: 2},
-    CONTACT: {1: 0, 2: 1},
-}
-
-# ---------------------------------------------------------------- other tables
-
-QUEUE = "queue"
-QUEUE_SET = "queues"
-SYSTEMUSER = "systemuser"
-SYSTEMUSER_SET = "systemusers"
-TEAM = "team"
-TEAM_SET = "teams"
-WORKSTREAM = "msdyn_liveworkstream"
-WORKSTREAM_SET = "msdyn_liveworkstreams"

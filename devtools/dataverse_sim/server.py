@@ -1,18 +1,14 @@
 """The HTTP side: the managed-identity endpoint (simkit.identity), Dataverse API calls forwarded to the
 simulator, and the `/_sim/` admin API, with faults and throttling injected on the way.
 
-The transport (werkzeug, drops, cutting clients on stop) is devtools.simkit.server's. It
-knows the simulator only through `SimulatorPort`, the small protocol below, so this module imports
-neither the simulator nor the admin API nor the operations.
+The transport (werkzeug, drops, cutting clients on stop) is devtools.simkit.server's; the simulator
+behind it is `server.sim` (simulator.py), so this module imports neither the simulator nor the API.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from typing import Any, Protocol
-
-from werkzeug.datastructures import Headers
+from typing import Any
 
 from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.odata import (
@@ -23,93 +19,47 @@ from devtools.dataverse_sim.odata import (
     CODE_UNAUTHORIZED,
     CODE_UNEXPECTED,
     ODataError,
+    Reply,
     error_body,
+    error_reply,
+    json_reply,
 )
-from devtools.dataverse_sim.replies import Reply, error_reply, json_reply
 from devtools.dataverse_sim.routes import classify
 from devtools.simkit import server as simkit_server
 from devtools.simkit.faults import seconds_header
-from devtools.simkit.identity import TOKEN_PATH, Identity
-from devtools.simkit.server import ADMIN_PREFIX, MAX_BODY, LoopbackServer
-
-__all__ = [
-    "ADMIN_PREFIX",
-    "FAKE_TENANT",
-    "MAX_BODY",
-    "TOKEN_PATH",
-    "Reply",
-    "SimHandler",
-    "SimServer",
-    "SimulatorPort",
-    "fault_reply",
-    "unauthorized",
-]
+from devtools.simkit.identity import TOKEN_PATH
+from devtools.simkit.server import ADMIN_PREFIX, LoopbackServer
 
 FAKE_TENANT = "00000000-0000-0000-0000-000000000000"
-
-
-class SimulatorPort(Protocol):
-    """What the HTTP server needs from the simulator behind it."""
-
-    lock: threading.Lock
-    latency: float
-    max_concurrency: int | None
-    concurrency_retry_after: float
-
-    @property
-    def url(self) -> str: ...
-
-    identity: Identity
-
-    def record_error(self, text: str) -> None: ...
-
-    def count_create_attempt(self) -> None: ...
-
-    def choose_fault(self, operation: str) -> FaultRule | None: ...
-
-    def enter(self, limit: int | None = None) -> bool: ...
-
-    def leave(self) -> None: ...
-
-    def record_call(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str],
-        headers: Headers,
-        status: int,
-        operation: str,
-        started: float,
-        fault: str | None,
-    ) -> None: ...
-
-    def check_bearer(self, authorization: str | None) -> None: ...
-
-    def call_api(
-        self, method: str, rest: str, query: dict[str, str], headers: Headers, body: bytes
-    ) -> Reply: ...
-
-    def admin(self, method: str, name: str, data: Any) -> Reply: ...
+# A note's file travels as base64 inside the JSON body, up to the org's maxuploadfilesize (128 MB at most,
+# "Use file data with Attachment and Note records"): the transport must not refuse it first.
+MAX_API_BODY = 140 * 1024 * 1024
 
 
 class SimHandler(simkit_server.SimHandler):
     """Dataverse's routes and error shapes over simkit's transport (werkzeug, drops)."""
 
     server_version = "DataverseSimulator/1.0"
-    server: SimServer
+    too_large_message = f"Request body over {MAX_API_BODY} bytes."
     body: bytes = b""  # the current API request's body, read before any fault or check
 
     @property
-    def sim(self) -> SimulatorPort:
+    def sim(self) -> Any:  # the DataverseSimulator (simulator.py imports this module, not the reverse)
         return self.server.sim
 
     def route(self, path: str, query: dict[str, str]) -> None:
         if path == TOKEN_PATH:
             self.send(self.handle_token(query))
         elif path.startswith(ADMIN_PREFIX):
-            self.send(self.handle_admin(path[len(ADMIN_PREFIX) :]))
+            self.send(
+                self.admin_reply(lambda data: self.sim.admin(self.command, path[len(ADMIN_PREFIX) :], data))
+            )
         else:
             self.handle_api(path, query)
+
+    def read_raw_body(self) -> bytes:
+        self.request.max_content_length = MAX_API_BODY
+        return super().read_raw_body()
 
     def body_error_reply(self, status: int, message: str) -> Reply:
         return error_reply(ODataError(status, CODE_PAYLOAD, message))
@@ -131,18 +81,15 @@ class SimHandler(simkit_server.SimHandler):
             headers["OData-Version"] = "4.0"
         return headers
 
-    # ------------------------------------------------------------------ Dataverse API
-
     def handle_api(self, path: str, query: dict[str, str]) -> None:
         """Admission, fault, latency, auth, then the operation itself; every call is recorded."""
-        sim = self.sim
-        started = time.perf_counter()
+        sim, started = self.sim, time.perf_counter()
         operation = classify(self.command, path)
         if operation == "create_work_item":  # create_attempts counts work-item creates, as before
             sim.count_create_attempt()
 
         def record(status: int, fault: str | None) -> None:
-            self.record(path, query, status, operation, started, fault)
+            sim.record_call(self.command, path, query, self.headers, status, operation, started, fault)
 
         body = self.read_api_body(record)
         if body is None:
@@ -160,13 +107,9 @@ class SimHandler(simkit_server.SimHandler):
 
     def throttled_reply(self) -> Reply:
         limit = self.sim.max_concurrency
-        error = ODataError(
-            429,
-            CODE_THROTTLE_CONCURRENCY,
-            f"Number of concurrent requests exceeded the limit of {limit}.",
-            {"Retry-After": seconds_header(self.sim.concurrency_retry_after)},
-        )
-        return error_reply(error)
+        retry_after = {"Retry-After": seconds_header(self.sim.concurrency_retry_after)}
+        message = f"Number of concurrent requests exceeded the limit of {limit}."
+        return error_reply(ODataError(429, CODE_THROTTLE_CONCURRENCY, message, retry_after))
 
     def handle_admitted(self, path: str, query: dict[str, str]) -> Reply:
         try:
@@ -177,13 +120,6 @@ class SimHandler(simkit_server.SimHandler):
         except ODataError as error:
             return error_reply(error)
 
-    def record(
-        self, path: str, query: dict[str, str], status: int, operation: str, started: float, fault: str | None
-    ) -> None:
-        self.sim.record_call(self.command, path, query, self.headers, status, operation, started, fault)
-
-    # ------------------------------------------------------------------ identity endpoint
-
     def handle_token(self, query: dict[str, str]) -> simkit_server.Reply:
         """simkit's identity endpoint, for this environment's URL only."""
         url = self.sim.url
@@ -193,17 +129,10 @@ class SimHandler(simkit_server.SimHandler):
 
         return self.sim.identity.answer(self, query, refusal, self.sim.choose_fault)
 
-    # ------------------------------------------------------------------ admin API
-
-    def handle_admin(self, name: str) -> simkit_server.Reply:
-        """Seed, inspect and fault a simulator running in another process. No auth: loopback dev tool."""
-        return self.admin_reply(lambda data: self.sim.admin(self.command, name, data))
-
 
 class SimServer(LoopbackServer):
     """simkit's loopback server (stop() cuts open connections), answering with the Dataverse handler."""
 
-    sim: SimulatorPort
     handler_class = SimHandler
 
 

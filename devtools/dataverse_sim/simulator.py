@@ -1,22 +1,24 @@
-"""DataverseSimulator: the Python API tests and tools use to run, seed, fault and inspect the simulator."""
+"""DataverseSimulator: the Python API tests and tools use to run, seed, fault and inspect the simulator,
+and the `/_sim/` admin API, the same calls over HTTP for a simulator running in another process."""
 
 from __future__ import annotations
 
+import inspect
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from werkzeug.datastructures import Headers
 
-from devtools.dataverse_sim import schema
-from devtools.dataverse_sim.admin import admin_route
 from devtools.dataverse_sim.api import ApiRequest, DataverseApi
 from devtools.dataverse_sim.availability import AvailabilityDesk
+from devtools.dataverse_sim.availability import admin as availability_admin
+from devtools.dataverse_sim.demo import seed_crowd, seed_demo
 from devtools.dataverse_sim.faults import FaultRule
-from devtools.dataverse_sim.odata import CODE_DUPLICATE
+from devtools.dataverse_sim.odata import CODE_DUPLICATE, Reply, json_reply, no_content
 from devtools.dataverse_sim.privileges import APP_USER_ID, BRIDGE_PRIVILEGES, normalise
-from devtools.dataverse_sim.replies import Reply
 from devtools.dataverse_sim.routes import route
+from devtools.dataverse_sim.routing import RouteTarget
 from devtools.dataverse_sim.server import SimServer, unauthorized
 from devtools.dataverse_sim.store import Store
 from devtools.simkit.identity import Identity, ServesIdentity
@@ -25,6 +27,8 @@ from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, reda
 DUPLICATE_CODE_DOCUMENTED = CODE_DUPLICATE  # "0x80040237", what a live environment sends
 DUPLICATE_CODE_EMPTY = ""  # Microsoft's own 412 example (perform-conditional-operations-using-web-api.md)
 _REDACTED_HEADERS = frozenset({"authorization", "x-identity-header"})
+_NUMBER_SETTINGS = frozenset({"latency", "max_concurrency", "token_lifetime", "concurrency_retry_after"})
+_CONFIG_FIELDS = _NUMBER_SETTINGS | {"duplicate_code"}
 
 
 class RequestRecord(NamedTuple):
@@ -65,15 +69,12 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         self.latency = latency
         self.max_concurrency = max_concurrency
         self.concurrency_retry_after = concurrency_retry_after
-        self.duplicate_code = duplicate_code
-        self._default_duplicate_code = duplicate_code
+        self.duplicate_code = self._default_duplicate_code = duplicate_code
         self._store = Store(seed)
         self._api = DataverseApi(self._store, self)
         self._privileges: dict[str, dict[str, str]] = {APP_USER_ID: normalise(BRIDGE_PRIVILEGES)}
-        self._incident_columns: frozenset[str] = frozenset()
+        self.incident_columns: frozenset[str] = frozenset()
         self._create_attempts = 0
-
-    # ------------------------------------------------------------------ lifecycle
 
     def make_server(self, address: tuple[str, int]) -> SimServer:
         return SimServer(address, self)
@@ -89,44 +90,16 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     # ------------------------------------------------------------------ seeding
 
     def add_workstream(self, workstream_id: str | None = None, name: str = "SMS workstream") -> str:
-        return self._store.add_workstream(workstream_id, name)
+        return self._store.add_named("msdyn_liveworkstream", workstream_id, name)
 
-    # ------------------------------------------------------------------ routing (routing.py)
+    def add_queue(self, queue_id: str | None = None, name: str = "Support queue") -> str:
+        return self._store.add_named("queue", queue_id, name)
 
-    def set_routing(self, enabled: bool, *, delay: float | None = None) -> None:
-        """Unified routing on (work items on a routed workstream get picked up after `delay` s) or off."""
-        with self._store.lock:
-            self._store.routing.enabled = bool(enabled)
-            if delay is not None:
-                self._store.routing.delay = float(delay)
+    def add_systemuser(self, user_id: str | None = None, fullname: str = "Support rep") -> str:
+        return self._store.add_named("systemuser", user_id, fullname)
 
-    def route_workstream(self, workstream_id: str, queue_id: str, agent_id: str | None = None) -> None:
-        """Where routing sends this workstream's work items (a queue, and the rep who takes them)."""
-        from devtools.dataverse_sim.routing import RouteTarget
-
-        with self._store.lock:
-            self._store.routing.targets[workstream_id.lower()] = RouteTarget(queue_id, agent_id)
-
-    def set_streamsource(self, workstream_id: str, streamsource: int | None) -> None:
-        """The workstream's channel (`msdyn_streamsource`), e.g. 192340000 SMS; None: unset."""
-        with self._store.lock:
-            if streamsource is None:
-                self._store.routing.sources.pop(workstream_id.lower(), None)
-            else:
-                self._store.routing.sources[workstream_id.lower()] = int(streamsource)
-
-    @property
-    def routing(self) -> dict[str, Any]:
-        with self._store.lock:
-            r = self._store.routing
-            return {
-                "enabled": r.enabled,
-                "delay": r.delay,
-                "workstreams": {
-                    k: {"queue_id": v.queue_id, "agent_id": v.agent_id} for k, v in r.targets.items()
-                },
-                "streamsource": dict(r.sources),
-            }
+    def add_team(self, team_id: str | None = None, name: str = "Support team") -> str:
+        return self._store.add_named("team", team_id, name)
 
     def add_contact(
         self,
@@ -143,24 +116,10 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     ) -> str:
         """Insert (or replace) a contact; statecode 0 is Active, 1 Inactive."""
         fields = {
-            "emailaddress1": email,
-            "mobilephone": mobilephone,
-            "telephone1": telephone1,
-            "fullname": fullname,
-            "firstname": firstname,
-            "lastname": lastname,
-            "description": description,
-        }
+            "emailaddress1": email, "mobilephone": mobilephone, "telephone1": telephone1, "fullname": fullname,
+            "firstname": firstname, "lastname": lastname, "description": description,
+        }  # fmt: skip
         return self._store.add_contact(contactid, fields, statecode)
-
-    def add_queue(self, queue_id: str | None = None, name: str = "Support queue") -> str:
-        return self._store.add_queue(queue_id, name)
-
-    def add_systemuser(self, user_id: str | None = None, fullname: str = "Support rep") -> str:
-        return self._store.add_systemuser(user_id, fullname)
-
-    def add_team(self, team_id: str | None = None, name: str = "Support team") -> str:
-        return self._store.add_team(team_id, name)
 
     def add_incident_columns(self, *names: str) -> None:
         """Custom incident columns this environment accepts on create (`new_source`, or a custom lookup's
@@ -169,11 +128,24 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         for name in given:
             if not isinstance(name, str) or not name or name != name.lower():
                 raise ValueError(f"column names are lower-case logical names, got {name!r}")
-        self._incident_columns = self._incident_columns | frozenset(names)
+        self.incident_columns = self.incident_columns | frozenset(names)
 
-    @property
-    def incident_columns(self) -> frozenset[str]:
-        return self._incident_columns
+    def set_organization(
+        self, *, maxuploadfilesize: int | None = None, blockedattachments: str | None = None
+    ) -> dict[str, Any]:
+        """The org's attachment settings: `maxuploadfilesize` (bytes of base64 text, 1 to 131,072,000) and
+        `blockedattachments` (`"exe;js"`, "" for none); None leaves one as it is. Returns the row."""
+        size: object = maxuploadfilesize  # admin JSON may carry anything
+        if size is not None and not (type(size) is int and 0 < size <= 131_072_000):
+            raise ValueError("maxuploadfilesize must be an integer from 1 to 131072000")
+        if not isinstance(blockedattachments, str | None):
+            raise ValueError("blockedattachments must be a string of extensions separated by ';'")
+        with self._store.lock:
+            if size is not None:
+                self._store.organization["maxuploadfilesize"] = size
+            if blockedattachments is not None:
+                self._store.organization["blockedattachments"] = blockedattachments
+            return dict(self._store.organization)
 
     def set_state(
         self, entity: str, row_id: str, statecode: int, statuscode: int | None = None
@@ -183,9 +155,41 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         return self._store.set_state(entity, row_id, statecode, statuscode)
 
     def close(self, entity: str, row_id: str) -> dict[str, Any]:
-        """Shorthand for the closing state of each table: work item Closed (1), incident Resolved (1),
-        contact Inactive (1)."""
+        """The closing state of each table: work item Closed (1), incident Resolved (1), contact Inactive (1)."""
         return self.set_state(entity, row_id, 1)
+
+    # ------------------------------------------------------------------ routing (routing.py)
+
+    def set_routing(self, enabled: bool, *, delay: float | None = None) -> None:
+        """Unified routing on (work items on a routed workstream get picked up after `delay` s) or off."""
+        with self._store.lock:
+            self._store.routing.enabled = bool(enabled)
+            if delay is not None:
+                self._store.routing.delay = float(delay)
+
+    def route_workstream(self, workstream_id: str, queue_id: str, agent_id: str | None = None) -> None:
+        """Where routing sends this workstream's work items (a queue, and the rep who takes them)."""
+        with self._store.lock:
+            self._store.routing.targets[workstream_id.lower()] = RouteTarget(queue_id, agent_id)
+
+    def set_streamsource(self, workstream_id: str, streamsource: int | None) -> None:
+        """The workstream's channel (`msdyn_streamsource`), e.g. 192340000 SMS; None: unset."""
+        with self._store.lock:
+            self._store.routing.sources.pop(workstream_id.lower(), None)
+            if streamsource is not None:
+                self._store.routing.sources[workstream_id.lower()] = int(streamsource)
+
+    @property
+    def routing(self) -> dict[str, Any]:
+        with self._store.lock:
+            r = self._store.routing
+            targets = {k: {"queue_id": v.queue_id, "agent_id": v.agent_id} for k, v in r.targets.items()}
+            return {
+                "enabled": r.enabled,
+                "delay": r.delay,
+                "workstreams": targets,
+                "streamsource": dict(r.sources),
+            }
 
     # ------------------------------------------------------------------ privileges
 
@@ -220,24 +224,37 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
 
     @property
     def work_items(self) -> list[dict[str, Any]]:
-        return self._store.rows(schema.WORK_ITEM)
+        return self._store.rows("msdyn_ocliveworkitem")
 
     def work_item(self, activityid: str) -> dict[str, Any] | None:
-        return self._store.get(schema.WORK_ITEM, activityid)
+        return self._store.get("msdyn_ocliveworkitem", activityid)
 
     @property
     def incidents(self) -> list[dict[str, Any]]:
-        return self._store.rows(schema.INCIDENT)
+        return self._store.rows("incident")
 
     def incident(self, incidentid: str) -> dict[str, Any] | None:
-        return self._store.get(schema.INCIDENT, incidentid)
+        return self._store.get("incident", incidentid)
 
     @property
     def contacts(self) -> list[dict[str, Any]]:
-        return self._store.rows(schema.CONTACT)
+        return self._store.rows("contact")
 
     def contact(self, contactid: str) -> dict[str, Any] | None:
-        return self._store.get(schema.CONTACT, contactid)
+        return self._store.get("contact", contactid)
+
+    @property
+    def notes(self) -> list[dict[str, Any]]:
+        """The annotations, each with `object_id` (its incident), `filesize` and its `documentbody`."""
+        return self._store.rows("annotation")
+
+    def note(self, annotationid: str) -> dict[str, Any] | None:
+        return self._store.get("annotation", annotationid)
+
+    @property
+    def organization(self) -> dict[str, Any]:
+        with self._store.lock:
+            return dict(self._store.organization)
 
     @property
     def queue_items(self) -> list[dict[str, Any]]:
@@ -256,11 +273,7 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     def count_requests(self, operation: str, status: int | None = None) -> int:
         """Recorded calls of one operation (optionally with one status; 0 is a dropped connection)."""
         with self.lock:
-            return sum(
-                1
-                for record in self._records
-                if record.operation == operation and (status is None or record.status == status)
-            )
+            return sum(1 for r in self._records if r.operation == operation and status in (None, r.status))
 
     @property
     def peak_concurrency(self) -> int:
@@ -283,12 +296,10 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         stats["operations"] = per_operation(records)
         return stats
 
-    # ------------------------------------------------------------------ faults and tokens
-
     def reset(self) -> None:
         """Empty tables, faults, counters and records, and restore the environment's shape (duplicate_code,
-        privileges, custom incident columns) to what the constructor set. Transport settings (latency,
-        max_concurrency, token_lifetime), issued tokens and sim.errors stay."""
+        privileges, custom incident columns, the organization's settings) to what the constructor set.
+        Transport settings (latency, max_concurrency, token_lifetime), issued tokens and sim.errors stay."""
         self._store.clear()
         with self.lock:
             self.reset_records()
@@ -296,30 +307,24 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             self._create_attempts = 0
             self._peak_inflight = self._inflight
             self._privileges = {APP_USER_ID: normalise(BRIDGE_PRIVILEGES)}
-            self._incident_columns = frozenset()
+            self.incident_columns = frozenset()
             self.duplicate_code = self._default_duplicate_code
         self._api.availability.reset()
 
-    # ------------------------------------------------------------------ SimulatorPort (called by the server)
+    # ------------------------------------------------------------------ called by the server
 
     def count_create_attempt(self) -> None:
         with self.lock:
             self._create_attempts += 1
 
     def record_call(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, str],
-        headers: Headers,
-        status: int,
-        operation: str,
-        started: float,
-        fault: str | None,
-    ) -> None:
+        self, method: str, path: str, query: dict[str, str], headers: Headers, status: int, operation: str,
+        started: float, fault: str | None,
+    ) -> None:  # fmt: skip
         redacted = redact(headers, _REDACTED_HEADERS)
-        record = RequestRecord(method, path, query, status, operation, elapsed_ms(started), fault, redacted)
-        self.add_record(record)
+        self.add_record(
+            RequestRecord(method, path, query, status, operation, elapsed_ms(started), fault, redacted)
+        )
 
     def issue_token(self) -> tuple[str, int]:
         return self.identity.issue()
@@ -336,17 +341,153 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
 
     def call_api(self, method: str, rest: str, query: dict[str, str], headers: Headers, body: bytes) -> Reply:
         """One authenticated Dataverse call. ODataError propagates to the server, which answers it."""
-        request = ApiRequest(
-            method=method,
-            rest=rest,
-            route=route(method, rest),
-            query=query,
-            content_type=headers.get("Content-Type") or "",
-            prefer=headers.get("Prefer") or "",
-            body=body,
-        )
-        return self._api.handle(request)
+        return self._api.handle(ApiRequest(method, rest, route(method, rest), query, headers, body))
 
     def admin(self, method: str, name: str, data: Any) -> Reply:
-        """Dispatch `/_sim/<name>`. ValueError/TypeError become 400 in the handler."""
-        return admin_route(self, method, name, data)
+        """`/_sim/<name>`; unknown routes are a 404 that lists the known ones. ValueError/TypeError: 400."""
+        handler = _ADMIN.get((method, name))
+        if handler is None:
+            known = ", ".join(f"{m} /_sim/{n}" for m, n in _ADMIN)
+            return json_reply(
+                404, {"error": {"code": "sim", "message": f"unknown admin route; known: {known}"}}
+            )
+        if not isinstance(data, dict):
+            raise ValueError("the body must be a JSON object")
+        return handler(self, data)
+
+
+# ---------------------------------------------------------------------- the admin API (`/_sim/<name>`)
+
+Sim = DataverseSimulator
+Handler = Callable[[Sim, dict[str, Any]], Reply]
+
+
+def _only(data: dict[str, Any], allowed: Iterable[str], what: str) -> dict[str, Any]:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown {what} fields: {', '.join(unknown)}")
+    return data
+
+
+def _listing(rows: list[Any]) -> Reply:
+    return json_reply(200, {"value": rows})
+
+
+def _done(action: Callable[[], object]) -> Reply:
+    action()
+    return no_content()
+
+
+def _call(method: Callable[..., Any], status: int, answer: str | None = None) -> Handler:
+    """POST /_sim/<x>: the body's fields are `method`'s keyword arguments (and nothing else); the
+    answer is its result, as `{answer: result}` when named, and no body for a 204."""
+    fields = list(inspect.signature(method).parameters)[1:]  # after `self` (or `sim`)
+
+    def handle(sim: Sim, data: dict[str, Any]) -> Reply:
+        result = method(sim, **_only(data, fields, method.__name__))
+        return no_content() if status == 204 else json_reply(status, {answer: result} if answer else result)
+
+    return handle
+
+
+def _add_fault(sim: Sim, data: dict[str, Any]) -> Reply:
+    sim.add_fault(FaultRule.from_dict(data))
+    return json_reply(201, {"faults": len(sim.faults)})
+
+
+def _set_state(sim: Sim, data: dict[str, Any]) -> Reply:
+    _only(data, {"entity", "id", "statecode", "statuscode"}, "state")
+    try:
+        return json_reply(
+            200, sim.set_state(data["entity"], data["id"], data["statecode"], data.get("statuscode"))
+        )
+    except KeyError as missing:
+        if isinstance(missing.args[0], str) and " does not exist" in missing.args[0]:
+            return json_reply(404, {"error": {"code": "sim", "message": missing.args[0]}})
+        raise ValueError(f"missing field {missing}") from None
+
+
+def _incident_columns(sim: Sim, data: dict[str, Any]) -> Reply:
+    columns = _only(data, {"columns"}, "incident-columns").get("columns")
+    if not isinstance(columns, list):
+        raise ValueError("columns must be a list of logical names")
+    return _done(lambda: sim.add_incident_columns(*columns))
+
+
+def _set_privileges(sim: Sim, data: dict[str, Any]) -> Reply:
+    _only(data, {"privileges", "user_id"}, "privileges")
+    privileges = data.get("privileges")
+    if not isinstance(privileges, list | dict):
+        raise ValueError("privileges must be a list of names or an object of name: depth")
+    user_id = data.get("user_id", APP_USER_ID)
+    sim.set_privileges(privileges, user_id=user_id)
+    return json_reply(200, {"user_id": user_id, "privileges": sim.privileges_of(user_id)})
+
+
+def _config(sim: Sim) -> dict[str, Any]:
+    return {name: getattr(sim, name) for name in sorted(_CONFIG_FIELDS)}
+
+
+def _set_config(sim: Sim, data: dict[str, Any]) -> Reply:
+    for name, value in _only(data, _CONFIG_FIELDS, "settings").items():
+        if name == "duplicate_code" and not isinstance(value, str):
+            raise ValueError(f"{name} must be a string ('' for the empty code)")
+        if name in _NUMBER_SETTINGS and value is not None and (type(value) not in (int, float)):
+            raise ValueError(f"{name} must be a number or null")
+        if value is None and name != "max_concurrency":
+            raise ValueError(f"{name} must be a number")
+        setattr(sim, name, value)
+    return json_reply(200, _config(sim))
+
+
+def _routing(sim: Sim, data: dict[str, Any]) -> Reply:
+    """`{"enabled": bool, "delay": s, "workstreams": {id: {"queue_id", "agent_id"}}, "streamsource": {id: n}}`."""
+    _only(data, {"enabled", "delay", "workstreams", "streamsource"}, "routing")
+    for workstream_id, target in (data.get("workstreams") or {}).items():
+        _only(target, {"queue_id", "agent_id"}, "routing workstream")
+        sim.route_workstream(workstream_id, target["queue_id"], target.get("agent_id"))
+    for workstream_id, source in (data.get("streamsource") or {}).items():
+        sim.set_streamsource(workstream_id, source)
+    if "enabled" in data or "delay" in data:
+        sim.set_routing(bool(data.get("enabled", sim.routing["enabled"])), delay=data.get("delay"))
+    return json_reply(200, sim.routing)
+
+
+_ADMIN: dict[tuple[str, str], Handler] = {
+    ("GET", "workitems"): lambda s, _: _listing(s.work_items),
+    ("GET", "incidents"): lambda s, _: _listing(s.incidents),
+    ("GET", "contacts"): lambda s, _: _listing(s.contacts),
+    ("GET", "notes"): lambda s, _: _listing(s.notes),
+    ("GET", "queueitems"): lambda s, _: _listing(s.queue_items),
+    ("GET", "requests"): lambda s, _: _listing([r._asdict() for r in s.requests]),
+    ("GET", "stats"): lambda s, _: json_reply(200, s.stats()),
+    ("GET", "faults"): lambda s, _: _listing([f.to_dict() for f in s.faults]),
+    ("GET", "config"): lambda s, _: json_reply(200, _config(s)),
+    ("GET", "organization"): lambda s, _: json_reply(200, s.organization),
+    ("GET", "privileges"): lambda s, _: json_reply(
+        200, {"user_id": APP_USER_ID, "privileges": s.privileges_of(APP_USER_ID)}
+    ),
+    ("GET", "routing"): lambda s, _: json_reply(200, s.routing),
+    ("POST", "contacts"): _call(Sim.add_contact, 201, "contactid"),
+    ("POST", "workstreams"): _call(Sim.add_workstream, 201, "msdyn_liveworkstreamid"),
+    ("POST", "queues"): _call(Sim.add_queue, 201, "queueid"),
+    ("POST", "systemusers"): _call(Sim.add_systemuser, 201, "systemuserid"),
+    ("POST", "teams"): _call(Sim.add_team, 201, "teamid"),
+    ("POST", "faults"): _add_fault,
+    ("DELETE", "faults"): lambda s, _: _done(s.clear_faults),
+    ("POST", "reset"): lambda s, _: _done(s.reset),
+    ("POST", "expire-tokens"): lambda s, _: _done(s.expire_tokens),
+    ("POST", "config"): _set_config,
+    ("POST", "state"): _set_state,
+    ("POST", "close"): lambda s, d: _set_state(s, {**_only(d, {"entity", "id"}, "close"), "statecode": 1}),
+    ("POST", "incident-columns"): _incident_columns,
+    ("POST", "organization"): _call(Sim.set_organization, 200),
+    ("POST", "privileges"): _set_privileges,
+    ("POST", "grant-privilege"): _call(Sim.grant_privilege, 204),
+    ("POST", "revoke-privilege"): _call(Sim.revoke_privilege, 204),
+    ("POST", "seed-demo"): lambda s, _: json_reply(201, seed_demo(s)),
+    ("POST", "crowd"): _call(seed_crowd, 201),
+    ("POST", "routing"): _routing,
+    ("GET", "availability"): lambda s, d: availability_admin(s.availability, "GET", d),
+    ("POST", "availability"): lambda s, d: availability_admin(s.availability, "POST", d),
+}

@@ -1,13 +1,15 @@
-"""Create-body validation, the way Dataverse checks a POST before it touches any row.
+"""Create-body validation from the column rules in schema.py, the way Dataverse checks a body before it
+touches any row ("Create a table row using the Web API", powerapps-docs .../webapi/create-entity-web-api.md:
+lookups are set with `<navigation property>@odata.bind`, a related collection is deep-inserted).
 
-Each function returns a small immutable "new row" that the store then checks against its state
-(binds exist, key free) and commits atomically. The first problem is raised as a 400 OData error.
-Creates follow "Create a table row using the Web API" (powerapps-docs .../webapi/create-entity-web-api.md):
-lookups are set with `<navigation property>@odata.bind`, a related collection is deep-inserted.
+`check` returns a `New` row the store then checks against its state (binds exist, key free) and commits
+atomically. The first problem is raised as a 400 OData error, coded by what is wrong: an unknown property
+0x80060888, a value of the wrong type 0x80048d19, a missing value 0x80040203, one out of range 0x80044331.
 """
 
 from __future__ import annotations
 
+import binascii
 import copy
 import json
 import re
@@ -21,36 +23,20 @@ from devtools.dataverse_sim.odata import (
     CODE_PAYLOAD,
     CODE_VALIDATION,
     ODataError,
-    parse_bind,
     parse_bind_any,
     parse_guid,
 )
 
 _LOGICAL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+BIND = "@odata.bind"
 
 
 @dataclass(frozen=True)
-class NewWorkItem:
-    activityid: str
-    workstream_id: str
-    contact_id: str | None
-    body: dict[str, Any]
-    context_items: list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class NewIncident:
-    incidentid: str
-    contact_id: str
-    owner: tuple[str, str] | None  # (entity set, id): ("systemusers", ...) or ("teams", ...)
-    primary_contact_id: str | None
-    columns: dict[str, Any]  # title, description, prioritycode and every accepted extra column
-
-
-@dataclass(frozen=True)
-class NewContact:
-    contactid: str
-    columns: dict[str, str]
+class New:
+    key: str
+    columns: dict[str, Any]  # the accepted columns (and a custom lookup's bind text, kept as given)
+    binds: dict[str, tuple[str, str]]  # row key -> (entity set, id)
+    children: list[dict[str, Any]]  # the deep-inserted context items
 
 
 def parse_json_body(body: bytes, entity: str) -> Any:
@@ -69,169 +55,105 @@ def dataverse_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-# ---------------------------------------------------------------- live work item
+def decoded_size(text: str) -> int:
+    """The byte count of a base64 `documentbody`; invalid base64 is a 400 (the column holds a file)."""
+    try:
+        return len(binascii.a2b_base64(text.encode("ascii"), strict_mode=True))
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise ODataError(400, CODE_PAYLOAD, "documentbody is not valid base64.") from None
 
 
-def validate_work_item(body: object, base_url: str) -> NewWorkItem:
-    """Check a deep-insert `POST msdyn_ocliveworkitems` body."""
-    entity = schema.WORK_ITEM
-    data = _object(body, entity)
-    _known_properties(data, schema.WORK_ITEM_PROPERTIES, entity)
-    activityid = _require_guid(data, "activityid")
-    live_id = data.get("msdyn_ocliveworkitemid")
-    if live_id is not None and (not isinstance(live_id, str) or parse_guid(live_id) != activityid):
+def check(table: schema.Table, body: object, base_url: str, custom: frozenset[str] = frozenset()) -> New:
+    """Check a `POST <set>` (or upsert) body against the table's rules; `custom` names the environment's
+    custom columns (scalar names or `<nav>@odata.bind`), accepted as given."""
+    where = table.logical
+    data = _object(body, where)
+    columns: dict[str, Any] = {}
+    binds: dict[str, tuple[str, str]] = {}
+    for prop, value in data.items():
+        if (
+            prop.startswith("@odata.")
+            or prop == table.key
+            or (table is schema.WORK_ITEM and prop == schema.CONTEXT_ITEMS)
+        ):
+            continue
+        if prop in custom:
+            if isinstance(value, dict | list):
+                raise ODataError(400, CODE_PAYLOAD, f"'{prop}' must be a single value on '{where}'.")
+            columns[prop] = value
+        elif prop.endswith(BIND) and prop.removesuffix(BIND) in table.binds:
+            bind = table.binds[prop.removesuffix(BIND)]
+            binds[bind.row_key] = parse_bind_any(value, prop, bind.sets, base_url)
+        elif prop in table.columns and _LOGICAL_NAME.match(prop):
+            columns[prop] = check_value(table, prop, value)
+        else:
+            raise ODataError(
+                400,
+                CODE_BAD_QUERY,
+                f"Invalid property '{prop}' was found in entity 'Microsoft.Dynamics.CRM.{where}'.",
+            )
+    for prop, column in table.columns.items():
+        if column.required and data.get(prop) is None:
+            raise ODataError(400, CODE_INVALID_ARGUMENT, f"{prop} is required on '{where}'.")
+    for name, bind in table.binds.items():
+        if bind.required and data.get(f"{name}{BIND}") is None:
+            raise ODataError(400, CODE_INVALID_ARGUMENT, bind.required)
+    key = _require_guid(data, table.key) if table.key else ""
+    children: list[dict[str, Any]] = []
+    if table is schema.WORK_ITEM:
+        live = data.get("msdyn_ocliveworkitemid")
+        if live is not None and parse_guid(live) != key:
+            raise ODataError(
+                400, CODE_INVALID_ARGUMENT, "msdyn_ocliveworkitemid must be the activityid as a string."
+            )
+        children = _context_items(data.get(schema.CONTEXT_ITEMS), base_url)
+    return New(key, columns, binds, children)
+
+
+def check_value(table: schema.Table, prop: str, value: Any) -> Any:
+    """One column's value by its rule (None clears a column and is always accepted here)."""
+    rule, where = table.columns[prop], table.logical
+    if value is None or (rule.kind == "any" and not isinstance(value, dict | list)):
+        return value
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if rule.kind in ("text", "base64") and isinstance(value, str):
+        if rule.required and not value.strip():
+            raise ODataError(400, CODE_INVALID_ARGUMENT, f"{prop} must not be empty on '{where}'.")
+        if rule.kind == "base64":
+            decoded_size(value)
+        elif (length := dataverse_length(value)) > rule.limit:
+            raise ODataError(
+                400, CODE_VALIDATION, f"A validation error occurred. The length of the '{prop}' attribute of the "
+                f"'{where}' entity exceeded the maximum allowed length of '{rule.limit}' (got {length}).",
+            )  # fmt: skip
+        return value
+    if rule.kind == "bool" and isinstance(value, bool):
+        return value
+    if rule.kind == "status":  # a create's statuscode must belong to the first (active) state
+        if is_int and table.status_state.get(value) == 0:
+            return value
         raise ODataError(
-            400, CODE_INVALID_ARGUMENT, "msdyn_ocliveworkitemid must be the activityid as a string."
+            400, CODE_VALIDATION, f"statuscode {value!r} is not a status of the active state of '{where}'."
         )
-    check_text(data, "subject", schema.MAX_SUBJECT, required=True, where=entity)
-    check_text(data, "description", schema.MAX_WORK_ITEM_DESCRIPTION, required=False, where=entity)
-    channel = data.get("msdyn_channel")
-    if channel is None:
-        raise ODataError(400, CODE_INVALID_ARGUMENT, "msdyn_channel is required.")
-    if not isinstance(channel, str) or channel not in schema.CHANNELS:
+    if rule.kind == "option" and (is_int or not isinstance(next(iter(rule.choices)), int)):
+        if value in rule.choices and type(value) is type(next(iter(rule.choices))):
+            return value
         raise ODataError(
-            400,
-            CODE_VALIDATION,
-            f"A validation error occurred. The value {channel!r} of 'msdyn_channel' is outside the valid "
-            f"range: send one of {sorted(schema.CHANNELS)} as a string.",
-        )
-    if schema.WORKSTREAM_BIND not in data:
-        raise ODataError(
-            400, CODE_INVALID_ARGUMENT, f"{schema.WORKSTREAM_BIND} is required (the workstream)."
-        )
-    workstream_id = parse_bind(
-        data[schema.WORKSTREAM_BIND], schema.WORKSTREAM_BIND, schema.WORKSTREAM_SET, base_url
-    )
-    contact_id = None
-    if data.get(schema.WORK_ITEM_CONTACT_BIND) is not None:
-        contact_id = parse_bind(
-            data[schema.WORK_ITEM_CONTACT_BIND], schema.WORK_ITEM_CONTACT_BIND, schema.CONTACT_SET, base_url
-        )
-    items = _context_items(data.get(schema.CONTEXT_ITEMS))
-    return NewWorkItem(activityid, workstream_id, contact_id, copy.deepcopy(data), items)
+            400, CODE_VALIDATION, f"A validation error occurred. The value {value!r} of '{prop}' is outside the "
+            f"valid range: one of {sorted(map(str, rule.choices))}.",
+        )  # fmt: skip
+    raise ODataError(400, CODE_PAYLOAD, f"Cannot convert {value!r} to the type of '{prop}' on '{where}'.")
 
 
-def _context_items(value: object) -> list[dict[str, Any]]:
-    """Validate the nested context-item collection of the deep insert."""
+def _context_items(value: object, base_url: str) -> list[dict[str, Any]]:
+    """The deep-inserted context-item collection."""
     if value is None:
         return []
-    where = schema.CONTEXT_ITEM
     if not isinstance(value, list):
-        raise ODataError(400, CODE_PAYLOAD, f"{schema.CONTEXT_ITEMS} must be an array of {where} objects.")
-    items: list[dict[str, Any]] = []
-    for position, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise ODataError(400, CODE_PAYLOAD, f"{schema.CONTEXT_ITEMS}[{position}] must be an object.")
-        _known_properties(item, schema.CONTEXT_ITEM_PROPERTIES, where)
-        check_text(item, "msdyn_name", schema.MAX_CONTEXT_NAME, required=True, where=where)
-        check_text(item, "msdyn_value", schema.MAX_CONTEXT_VALUE, required=False, where=where)
-        displayable = item.get("msdyn_isdisplayable")
-        if displayable is not None and not isinstance(displayable, bool):
-            raise ODataError(400, CODE_PAYLOAD, f"msdyn_isdisplayable must be a boolean on '{where}'.")
-        items.append(copy.deepcopy(item))
-    return items
-
-
-# ---------------------------------------------------------------- incident
-
-
-def validate_incident(body: object, base_url: str, custom_columns: frozenset[str]) -> NewIncident:
-    """Check a `POST incidents` body: stock writable columns, the customer and owner binds, and the
-    environment's custom columns (`custom_columns`, scalar names or `<nav>@odata.bind`)."""
-    entity = schema.INCIDENT
-    data = _object(body, entity)
-    for key in data:
-        if key.startswith("@odata.") or key in schema.INCIDENT_BINDS or key in custom_columns:
-            continue
-        if key == "statecode":
-            raise ODataError(
-                400,
-                CODE_BAD_QUERY,
-                "statecode is not valid for create on 'incident' (IsValidForCreate False).",
-            )
-        if key not in schema.INCIDENT_SCALAR_COLUMNS or not _LOGICAL_NAME.match(key):
-            raise ODataError(
-                400,
-                CODE_BAD_QUERY,
-                f"Invalid property '{key}' was found in entity 'Microsoft.Dynamics.CRM.incident'.",
-            )
-    incidentid = _require_guid(data, "incidentid")
-    check_text(data, "title", schema.MAX_TITLE, required=True, where=entity)
-    check_text(data, "description", schema.MAX_INCIDENT_DESCRIPTION, required=False, where=entity)
-    check_text(data, "ticketnumber", schema.MAX_TICKET_NUMBER, required=False, where=entity)
-    priority = data.get("prioritycode")
-    if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
-        raise ODataError(
-            400, CODE_PAYLOAD, f"Cannot convert the literal '{priority}' to the expected type 'Edm.Int32'."
-        )
-    if priority is not None and priority not in schema.PRIORITY_CODES:
-        raise ODataError(
-            400,
-            CODE_VALIDATION,
-            f"A validation error occurred. The value {priority!r} of 'prioritycode' is outside the valid "
-            f"range: one of {sorted(schema.PRIORITY_CODES)} (1 High, 2 Normal, 3 Low).",
-        )
-    status = data.get("statuscode")
-    if status is not None and schema.STATUS_STATE[entity].get(status) != 0:
-        raise ODataError(
-            400, CODE_VALIDATION, f"statuscode {status!r} is not a status of the Active state of 'incident'."
-        )
-    if data.get(schema.INCIDENT_ACCOUNT_BIND) is not None:
-        raise ODataError(
-            400,
-            CODE_BAD_QUERY,
-            "The simulator has no account table: bind the customer with customerid_contact.",
-        )
-    if data.get(schema.INCIDENT_CONTACT_BIND) is None:
-        # customerid is SystemRequired on incident; this is the platform's wording for a missing customer.
-        raise ODataError(400, CODE_INVALID_ARGUMENT, "You should specify a parent contact or account.")
-    contact_id = parse_bind(
-        data[schema.INCIDENT_CONTACT_BIND], schema.INCIDENT_CONTACT_BIND, schema.CONTACT_SET, base_url
-    )
-    owner = None
-    if data.get(schema.INCIDENT_OWNER_BIND) is not None:
-        owner = parse_bind_any(
-            data[schema.INCIDENT_OWNER_BIND],
-            schema.INCIDENT_OWNER_BIND,
-            (schema.SYSTEMUSER_SET, schema.TEAM_SET),
-            base_url,
-        )
-    primary = None
-    if data.get(schema.INCIDENT_PRIMARY_CONTACT_BIND) is not None:
-        primary = parse_bind(
-            data[schema.INCIDENT_PRIMARY_CONTACT_BIND],
-            schema.INCIDENT_PRIMARY_CONTACT_BIND,
-            schema.CONTACT_SET,
-            base_url,
-        )
-    columns: dict[str, Any] = {}
-    for key, value in data.items():
-        if key.startswith("@odata.") or key in schema.INCIDENT_BINDS or key == "incidentid":
-            continue
-        if isinstance(value, dict | list):
-            raise ODataError(400, CODE_PAYLOAD, f"'{key}' must be a single value on 'incident'.")
-        columns[key] = value
-    return NewIncident(incidentid, contact_id, owner, primary, columns)
-
-
-# ---------------------------------------------------------------- contact
-
-
-def validate_contact(body: object) -> NewContact:
-    """Check a `POST contacts` body: the client-supplied contactid and the bridge's columns."""
-    entity = schema.CONTACT
-    data = _object(body, entity)
-    _known_properties(data, schema.CONTACT_PROPERTIES, entity)
-    contactid = _require_guid(data, "contactid")
-    columns: dict[str, str] = {}
-    for name, limit in schema.CONTACT_LENGTHS.items():
-        check_text(data, name, limit, required=False, where=entity)
-        if data.get(name) is not None:
-            columns[name] = data[name]
-    return NewContact(contactid, columns)
-
-
-# ---------------------------------------------------------------- shared checks
+        raise ODataError(400, CODE_PAYLOAD, f"{schema.CONTEXT_ITEMS} must be an array of objects.")
+    for item in value:
+        check(schema.CONTEXT_ITEM, item, base_url)
+    return copy.deepcopy(value)
 
 
 def _object(body: object, entity: str) -> dict[str, Any]:
@@ -242,41 +164,13 @@ def _object(body: object, entity: str) -> dict[str, Any]:
     return body
 
 
-def _known_properties(data: dict[str, Any], allowed: frozenset[str], entity: str) -> None:
-    for key in data:
-        if key not in allowed and not key.startswith("@odata."):
-            raise ODataError(400, CODE_BAD_QUERY, f"Invalid property '{key}' was found in entity '{entity}'.")
-
-
 def _require_guid(body: dict[str, Any], prop: str) -> str:
     value = body.get(prop)
     if value is None:
         raise ODataError(
             400, CODE_INVALID_ARGUMENT, f"{prop} is required by the simulator (idempotent create)."
         )
-    guid = parse_guid(value) if isinstance(value, str) else None
+    guid = parse_guid(value)
     if guid is None:
         raise ODataError(400, CODE_PAYLOAD, f"Cannot convert the literal '{value}' to 'Edm.Guid' for {prop}.")
     return guid
-
-
-def check_text(body: dict[str, Any], prop: str, limit: int, *, required: bool, where: str) -> None:
-    value = body.get(prop)
-    if value is None:
-        if required:
-            raise ODataError(400, CODE_INVALID_ARGUMENT, f"{prop} is required on '{where}'.")
-        return
-    if not isinstance(value, str):
-        raise ODataError(
-            400, CODE_PAYLOAD, f"Cannot convert {value!r} to 'Edm.String' for {prop} on '{where}'."
-        )
-    if required and not value.strip():
-        raise ODataError(400, CODE_INVALID_ARGUMENT, f"{prop} must not be empty on '{where}'.")
-    length = dataverse_length(value)
-    if length > limit:
-        raise ODataError(
-            400,
-            CODE_VALIDATION,
-            f"A validation error occurred. The length of the '{prop}' attribute of the '{where}' entity "
-            f"exceeded the maximum allowed length of '{limit}' (got {length}).",
-        )

@@ -1,15 +1,13 @@
-"""What the runner reads before it starts: host.json queue options, local.settings.json, %SETTING%s.
-
-Also the app's function list, because `app.get_functions()` may run only once per app object and
-both the runner and the tests need it.
-"""
+"""What the runner reads before it starts: host.json queue options, local.settings.json, %SETTING%s,
+and the app's functions with their binding metadata."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-from collections.abc import Mapping
+import weakref
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,17 +15,15 @@ from typing import Any
 import azure.functions as func
 
 _SETTING = re.compile(r"%([^%]+)%")
-_FUNCTIONS_CACHE: dict[int, tuple[Any, list[Any]]] = {}
+# app.get_functions() may run only once per app object; the runner and the tests both need it.
+_FUNCTIONS: weakref.WeakKeyDictionary[func.FunctionApp, list[Any]] = weakref.WeakKeyDictionary()
 
 
 def parse_timespan(text: str) -> float:
     """host.json timespans ("00:00:30", "1.00:00:00") in seconds."""
-    days = 0
-    if "." in text.split(":", 1)[0]:
-        day_text, text = text.split(".", 1)
-        days = int(day_text)
-    hours, minutes, seconds = text.split(":")
-    return days * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    days, _, clock = text.partition(".") if "." in text.split(":", 1)[0] else ("0", "", text)
+    hours, minutes, seconds = clock.split(":")
+    return int(days) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 @dataclass(frozen=True)
@@ -46,15 +42,16 @@ class QueueOptions:
         if path is None or not path.exists():
             return cls()
         queues = json.loads(path.read_text()).get("extensions", {}).get("queues", {})
-        defaults = cls()
-        batch_size = int(queues.get("batchSize", defaults.batch_size))
+        names = ("maxPollingInterval", "visibilityTimeout")
+        spans = {k: parse_timespan(str(queues[k])) for k in names if queues.get(k) is not None}
+        batch_size = int(queues.get("batchSize", cls.batch_size))
         return cls(
-            max_polling_interval=_span(queues, "maxPollingInterval", defaults.max_polling_interval),
-            visibility_timeout=_span(queues, "visibilityTimeout", defaults.visibility_timeout),
+            max_polling_interval=spans.get("maxPollingInterval", cls.max_polling_interval),
+            visibility_timeout=spans.get("visibilityTimeout", cls.visibility_timeout),
             batch_size=batch_size,
             new_batch_threshold=int(queues.get("newBatchThreshold", batch_size // 2)),  # host default
-            max_dequeue_count=int(queues.get("maxDequeueCount", defaults.max_dequeue_count)),
-            message_encoding=str(queues.get("messageEncoding", defaults.message_encoding)).lower(),
+            max_dequeue_count=int(queues.get("maxDequeueCount", cls.max_dequeue_count)),
+            message_encoding=str(queues.get("messageEncoding", cls.message_encoding)).lower(),
         )
 
     @property
@@ -63,43 +60,29 @@ class QueueOptions:
         return max(1, round(self.visibility_timeout) or 30)
 
 
-def _span(queues: Mapping[str, Any], name: str, default: float) -> float:
-    value = queues.get(name)
-    return default if value is None else parse_timespan(str(value))
-
-
 def resolve_setting(value: str, environ: Mapping[str, str]) -> str:
     """Replace %NAME% with the app setting NAME, as the host does for binding expressions."""
 
     def lookup(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in environ:
-            raise KeyError(f"app setting {name} (used as %{name}%) is not set")
-        return environ[name]
+        if match.group(1) not in environ:
+            raise KeyError(f"app setting {match.group(1)} (used as {match.group(0)}) is not set")
+        return environ[match.group(1)]
 
     return _SETTING.sub(lookup, value)
 
 
-def load_local_settings(path: Path, environ: dict[str, str] | os._Environ[str] = os.environ) -> int:
+def load_local_settings(path: Path, environ: MutableMapping[str, str] = os.environ) -> int:
     """Copy local.settings.json Values into the environment without overriding, like `func start`."""
-    if not path.exists():
-        return 0
-    values = json.loads(path.read_text()).get("Values", {})
-    added = 0
-    for name, value in values.items():
-        if name not in environ and value is not None:
-            environ[name] = str(value)
-            added += 1
-    return added
+    values = json.loads(path.read_text()).get("Values", {}) if path.exists() else {}
+    added = {k: str(v) for k, v in values.items() if k not in environ and v is not None}
+    environ.update(added)
+    return len(added)
 
 
 def app_functions(app: func.FunctionApp) -> list[Any]:
-    """app.get_functions() may run only once per app object, so the result is cached here."""
-    cached = _FUNCTIONS_CACHE.get(id(app))
-    if cached is None or cached[0] is not app:
-        cached = (app, list(app.get_functions()))
-        _FUNCTIONS_CACHE[id(app)] = cached
-    return cached[1]
+    if app not in _FUNCTIONS:
+        _FUNCTIONS[app] = list(app.get_functions())
+    return _FUNCTIONS[app]
 
 
 def enum_value(value: Any) -> str:

@@ -8,7 +8,6 @@ import logging
 import secrets
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,34 +35,32 @@ class InvocationContext:
     thread_local_storage: threading.local = field(default_factory=threading.local)
 
 
-def call_user_function(function: Any, trigger_arg: str, value: Any, traceparent: str | None = None) -> Any:
-    """Call the user function with its trigger argument and `context` when it asks for one."""
+def invoke(
+    function: Any, trigger_arg: str, value: Any, invocation_id: str, traceparent: str | None = None
+) -> tuple[str, Any]:
+    """Call the user function (with `context` when it asks for one): ("ok", its result), or
+    ("failed", None) once the exception is logged. The caller writes the invocation line."""
+    name = function.get_function_name()
     user = function.get_user_function()
     kwargs: dict[str, Any] = {trigger_arg: value}
     if "context" in inspect.signature(user).parameters:
-        kwargs["context"] = InvocationContext(
-            invocation_id=str(uuid.uuid4()),
-            function_name=function.get_function_name(),
-            function_directory=str(Path.cwd()),
-            trace_context=TraceContext(
-                traceparent or f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
-            ),
-        )
-    result = user(**kwargs)
-    if inspect.iscoroutine(result):
-        result = asyncio.run(result)
-    return result
+        trace = traceparent or f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+        kwargs["context"] = InvocationContext(invocation_id, name, str(Path.cwd()), TraceContext(trace))
+    try:
+        result = user(**kwargs)
+        return "ok", asyncio.run(result) if inspect.iscoroutine(result) else result
+    except Exception:
+        logger.exception("function %s failed (invocation %s)", name, invocation_id)
+        return "failed", None
 
 
 def log_invocation(name: str, invocation_id: str, started: float, outcome: str) -> None:
     """One line per invocation: function, id, duration, outcome."""
-    duration_ms = round((time.monotonic() - started) * 1000)
-    level = logging.INFO if outcome == "ok" else logging.WARNING
     logger.log(
-        level,
+        logging.INFO if outcome == "ok" else logging.WARNING,
         "invocation function=%s id=%s durationMs=%d outcome=%s",
         name,
         invocation_id,
-        duration_ms,
+        round((time.monotonic() - started) * 1000),
         outcome,
     )

@@ -1,13 +1,9 @@
-"""One timer trigger fired on its NCRONTAB schedule, as the Functions host does.
+"""One timer trigger fired on its NCRONTAB schedule (after %SETTING% resolution), as the host does.
 
-The schedule (after %SETTING% resolution) is read by ncrontab.py; `run_on_startup` fires once at
-start. The function gets a `func.TimerRequest` whose `past_due` says the occurrence is being run
-late (more than `PAST_DUE_SECONDS` after it was due). Invocations of one timer never overlap (the
-host holds a singleton lock per timer); an occurrence missed while one ran is run once, past due.
-
-Time is injected: `clock()` gives an aware UTC datetime, and `run_due(now)` fires whatever is due
-at `now`, so tests move a fake clock instead of waiting. `fire()` runs the function now, as Core
-Tools' `POST /admin/functions/{name}` does.
+`run_on_startup` fires once at start; `past_due` says an occurrence runs more than PAST_DUE_SECONDS
+late. Invocations of one timer never overlap (the host's singleton lock per timer), and occurrences
+missed meanwhile run once, past due. Time is injected: `clock()` gives an aware UTC datetime and
+`run_due(now)` fires what is due at `now`, so tests move a fake clock instead of waiting.
 """
 
 from __future__ import annotations
@@ -19,10 +15,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import azure.functions as func
+from azure.functions.timer import TimerRequest
 
 from devtools.localhost.config import resolve_setting
-from devtools.localhost.invocation import call_user_function, log_invocation, logger
+from devtools.localhost.invocation import invoke, log_invocation
 from devtools.localhost.ncrontab import Schedule
 
 PAST_DUE_SECONDS = 1.0
@@ -33,41 +29,29 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class TimerInfo(func.TimerRequest):
-    """What the worker passes as the timer argument: `past_due`, plus `schedule_status`/`schedule`."""
-
-    def __init__(
-        self,
-        past_due: bool,
-        last: datetime | None,
-        next_due: datetime,
-        schedule: str,
-        updated: datetime | None = None,
-    ) -> None:
-        self._past_due = past_due
-        self.schedule_status = {
-            "Last": last.isoformat() if last else None,
-            "Next": next_due.isoformat(),
-            "LastUpdated": (updated or utc_now()).isoformat(),
-        }
-        self.schedule = {"AdjustForDST": False, "Expression": schedule}
-
-    @property
-    def past_due(self) -> bool:
-        return self._past_due
+def timer_request(
+    past_due: bool, last: datetime | None, next_due: datetime, expression: str, updated: datetime
+) -> TimerRequest:
+    """The timer argument as the worker builds it from the host's JSON."""
+    status = {
+        "Last": last and last.isoformat(),
+        "Next": next_due.isoformat(),
+        "LastUpdated": updated.isoformat(),
+    }
+    return TimerRequest(
+        past_due=past_due, schedule_status=status, schedule={"AdjustForDST": False, "Expression": expression}
+    )
 
 
 class TimerListener:
     """One timer trigger: `start()`/`stop()` in the background, or `run_due(now)` / `fire()` by hand."""
 
     def __init__(
-        self,
-        function: Any,
-        environ: Mapping[str, str],
-        clock: Callable[[], datetime] = utc_now,
+        self, function: Any, environ: Mapping[str, str], clock: Callable[[], datetime] = utc_now
     ) -> None:
         trigger = function.get_trigger()
         self.function = function
+        self.name: str = function.get_function_name()
         self.trigger_arg = trigger.name
         self.expression = resolve_setting(str(trigger.schedule), environ)
         self.schedule = Schedule.parse(self.expression)
@@ -81,10 +65,6 @@ class TimerListener:
         self._due_lock = threading.Lock()  # the loop and a test's run_due() never fire one occurrence twice
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-
-    @property
-    def name(self) -> str:
-        return str(self.function.get_function_name())
 
     def start(self) -> None:
         self._stop.clear()
@@ -115,27 +95,22 @@ class TimerListener:
                 return False
             past_due = (now - due).total_seconds() > PAST_DUE_SECONDS
             self.next_due = self.schedule.next_after(now)
-        self._invoke(past_due)
+        self.fire(past_due)
         return True
 
-    def fire(self, past_due: bool = False) -> str:
-        """Run the function now, outside the schedule; returns the outcome ("ok" or "failed")."""
-        return self._invoke(past_due)
+    def invoke_input(self, _text: str) -> str:
+        """Core Tools' admin invocation: fire now, whatever the input."""
+        return self.fire()
 
-    def _invoke(self, past_due: bool) -> str:
+    def fire(self, past_due: bool = False) -> str:
+        """Run the function now, outside the schedule (Core Tools' `POST /admin/functions/{name}`);
+        returns the outcome ("ok" or "failed")."""
         with self._run_lock:
-            invocation_id = str(uuid.uuid4())
-            started = time.monotonic()
-            now = self.clock()
-            info = TimerInfo(past_due, self.last, self.next_due, self.expression, now)
+            invocation_id, started, now = str(uuid.uuid4()), time.monotonic(), self.clock()
+            info = timer_request(past_due, self.last, self.next_due, self.expression, now)
             self.last = now
             self.invocations += 1
-            try:
-                call_user_function(self.function, self.trigger_arg, info)
-            except Exception:
-                self.failures += 1
-                logger.exception("function %s failed", self.name)
-                log_invocation(self.name, invocation_id, started, "failed")
-                return "failed"
-            log_invocation(self.name, invocation_id, started, "ok")
-            return "ok"
+            outcome, _ = invoke(self.function, self.trigger_arg, info, invocation_id)
+            self.failures += outcome != "ok"
+            log_invocation(self.name, invocation_id, started, outcome)
+            return outcome

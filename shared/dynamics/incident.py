@@ -71,7 +71,7 @@ def description(handoff: Handoff) -> str:
         ("Phone", customer.phone), ("OpenCX conversation", handoff.session_id),
     )  # fmt: skip
     head = "\n".join(f"{label}: {value}" for label, value in pairs if value)
-    lines = [f"[{line.at or '?'}] {line.role}: {line.text}" for line in handoff.transcript]
+    lines = [f"[{line.at or '?'}] {line.role}: {line.shown}" for line in handoff.transcript]
     return newest_lines_within(head, lines, DESCRIPTION_MAX, "\n\nTranscript:")
 
 

@@ -83,8 +83,16 @@ PRIVILEGES: tuple[Privilege, ...] = (
     ),
     Privilege("incident", "Incident", "Append", _U, "bind an incident to its customer and owner"),
     Privilege(
-        "incident", "Incident", "AppendTo", _O, "add incidents to a queue (the queue item points at it)"
+        "incident",
+        "Incident",
+        "AppendTo",
+        _O,
+        "add incidents to a queue and bind notes to them (the queue item and the note point at it)",
     ),
+    # The annotation table's privileges keep its display name, Note (prvCreateNote, prvReadNote, ...).
+    Privilege("annotation", "Note", "Create", _U, "write a file from the conversation as a note on its case"),
+    Privilege("annotation", "Note", "Read", _U, "meet its own note again on redelivery (upsert, 412)"),
+    Privilege("annotation", "Note", "Append", _U, "bind the note to its case (objectid_incident)"),
     Privilege(
         "incident",
         "Incident",

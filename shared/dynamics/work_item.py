@@ -49,7 +49,7 @@ def customer_lines(handoff: Handoff) -> list[str]:
 def description(handoff: Handoff) -> str:
     """Summary first, then who the customer is, then as much of the transcript's tail as fits."""
     head = "\n".join([handoff.summary, "", *customer_lines(handoff)])
-    lines = [f"{line.role}: {line.text}" for line in handoff.transcript]
+    lines = [f"{line.role}: {line.shown}" for line in handoff.transcript]
     return newest_lines_within(head, lines, DESCRIPTION_MAX, "\n\nTranscript (latest):")
 
 

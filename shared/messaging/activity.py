@@ -20,11 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from shared.media.refs import NAME_MAX, MediaRef, data_url_parts
 from shared.platform.text import NestingTooDeep, sanitise
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -261,3 +263,20 @@ def parse_activity(body: bytes | str | dict[str, Any]) -> Activity:
         return Activity.model_validate(data)
     except ValidationError:  # only the top-level shape can fail; fields are coerced or dropped
         raise ActivityInvalid("activity body is not a valid activity") from None
+
+
+def media_ref(item: Mapping[str, Any]) -> MediaRef | None:
+    """A Bot Framework attachment (`contentType`, `contentUrl`, `name`, any case: a webhook activity or
+    a `GET .../messages` item) as the relay's MediaRef. `contentUrl` is a "File URL" (webhook page)
+    or, on the endpoint page, "URL or embedded base64 content": a `data:...;base64,` URL becomes
+    the file's inline bytes. None for an attachment with no content URL (a card): nothing to pass on."""
+    folded = {str(key).lower().replace("_", ""): value for key, value in item.items()}
+    url, kind, name = folded.get("contenturl"), folded.get("contenttype"), folded.get("name")
+    if not isinstance(url, str) or not url.strip():
+        return None
+    kind = kind.strip().lower() if isinstance(kind, str) and kind.strip() else None
+    name = name.strip()[:NAME_MAX] if isinstance(name, str) and name.strip() else "file"
+    embedded = data_url_parts(url.strip())
+    if embedded is not None:
+        return MediaRef(name=name, content_type=kind or embedded[0], inline=embedded[1])
+    return MediaRef(name=name, content_type=kind, url=url.strip())

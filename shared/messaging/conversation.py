@@ -67,7 +67,7 @@ def conversation_context(handoff: Handoff) -> dict[str, Any]:
 
 def create_body(handoff: Handoff) -> dict[str, Any]:
     first, last = _names(handoff.customer.name)
-    lines = [f"{_ROLE_LABEL.get(line.role, line.role)}: {line.text}" for line in handoff.transcript]
+    lines = [f"{_ROLE_LABEL.get(line.role, line.role)}: {line.shown}" for line in handoff.transcript]
     return build_create_body(
         handoff.session_id,
         first_name=first,

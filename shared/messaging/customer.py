@@ -3,8 +3,9 @@
 the rep and relayed by shared/messaging/relay.py.
 
 The fields of `contact_response` are not documented: the text is the event's `message` when it is
-a non-blank string (the shape OpenCX's own samples show), else the entry carries no text and the
-relay reads the session's history for contact messages newer than the last one forwarded. Dedup:
+a non-blank string (the shape OpenCX's own samples show) and the event mentions no files, else the
+entry carries no text and the relay reads the session's history for contact messages (words and
+files) newer than the last one forwarded. Dedup:
 the event's `id`/`message_id` when there is one, else a hash of its canonical `data`, scoped to the
 conversation; a session with no mapping, or a closed one, is answered 200 and ignored.
 """
@@ -40,6 +41,20 @@ def _data(body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(data, list) and len(data) == 1:
         data = data[0]
     return data if isinstance(data, dict) else {}
+
+
+_FILE_KEYS = ("attachments", "media", "files")
+
+
+def mentions_files(data: dict[str, Any]) -> bool:
+    """The event documents no attachments; should a revision carry any (a non-empty `attachments`,
+    `media` or `files`, at the top or in `message`), the message is read from the history, where
+    OpenCX's API shows files (shared/opencx/media.py), instead of from the event's text alone."""
+    message = data.get("message")
+    places: list[dict[str, Any]] = [data, message if isinstance(message, dict) else {}]
+    return any(
+        isinstance(place.get(key), list) and bool(place.get(key)) for place in places for key in _FILE_KEYS
+    )
 
 
 def dedup_key(event_name: str, data: dict[str, Any]) -> str:
@@ -79,6 +94,8 @@ def accept_customer_event(
         return _ignored("unmapped" if link is None else "closed", event_name)
     text = data.get("message")
     text = text.strip()[:MESSAGING_TEXT_MAX_CHARS] if isinstance(text, str) and text.strip() else None
+    if mentions_files(data):
+        text = None  # the words and the files are read together from the history, as one message
     raw_contact = data.get("contact")
     contact: dict[str, Any] = raw_contact if isinstance(raw_contact, dict) else {}
     parent = current_traceparent(req.headers, context)

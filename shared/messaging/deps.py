@@ -11,8 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from shared.media.policy import MediaPolicy, policy_for
 from shared.messaging.client import MessagingClient
 from shared.messaging.lease import Leases
 from shared.messaging.links import Links
@@ -77,6 +79,11 @@ class RelayDeps:
     messaging: MessagingClient | None
     fast_path: BackgroundWork  # drains started so the webhook answers at once
     clock: Callable[[], float] = time.time
+
+    @cached_property
+    def media(self) -> MediaPolicy:
+        """Which file URLs may be fetched, and within which caps (shared/media/policy.py)."""
+        return policy_for(self.settings)
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Callable[[], float] = time.time) -> RelayDeps:

@@ -17,6 +17,7 @@ import logging
 import time
 from dataclasses import replace
 from enum import StrEnum
+from typing import Any
 
 from shared.messaging.continuation import continue_conversation
 from shared.messaging.deadletters import dead_letter_entry
@@ -113,6 +114,8 @@ def _drain_leased(deps: RelayDeps, lease: Lease, pending: list[Entry]) -> tuple[
     if link is None:
         return _unmapped(deps, pending)
     count = link.to_customer if direction is Direction.TO_CUSTOMER else link.to_rep
+    files = link.files_to_customer if direction is Direction.TO_CUSTOMER else link.files_to_rep
+    refused = link.files_refused  # both directions' drains may write it: a count for operators, not a ledger
     started = time.monotonic()
     for entry in pending:
         if time.monotonic() - started > DRAIN_BUDGET_SECONDS:
@@ -142,7 +145,9 @@ def _drain_leased(deps: RelayDeps, lease: Lease, pending: list[Entry]) -> tuple[
             count += result.forwarded
             deps.outbox.update(entry, state=EntryState.SENT, sentAt=iso_at(deps.clock()), attempts=entry.attempts + 1,
                                messageId=result.message_id, twin=True if result.twin else None)  # fmt: skip
-            deps.links.record_count(conversation_id, direction, count, **result.notes)
+            files, refused = files + result.files, refused + len(result.refused)
+            deps.links.record_count(conversation_id, direction, count, **result.notes, **_file_notes(
+                direction, files, refused, result))  # fmt: skip
             _log_sent(deps, entry, link, result)
             if entry.kind is EntryKind.END:
                 deps.links.close(
@@ -194,6 +199,17 @@ def _unmapped(deps: RelayDeps, pending: list[Entry]) -> tuple[DrainOutcome, int 
     for entry in pending:
         dead_letter_entry(deps, entry, None, unknown, DeadLetterReason.PERMANENT_ERROR)
     return DrainOutcome.GAVE_UP, None
+
+
+def _file_notes(direction: Direction, files: int, refused: int, result: Delivered) -> dict[str, Any]:
+    """The link's file counts (shown in /api/status), written only when this entry had files."""
+    if not result.files and not result.refused:
+        return {}
+    name = "filesToCustomer" if direction is Direction.TO_CUSTOMER else "filesToRep"
+    notes: dict[str, Any] = {name: files}
+    if result.refused:
+        notes |= {"filesRefused": refused, "lastFileRefusal": result.refused[-1].value}
+    return notes
 
 
 def _log_sent(deps: RelayDeps, entry: Entry, link: Link, result: Delivered) -> None:

@@ -59,6 +59,10 @@ class Link:
     position_checked_at: str | None = None
     position_told: int | None = None  # the place in line the customer last heard (or the baseline)
     position_updates: int = 0
+    files_to_customer: int = 0
+    files_to_rep: int = 0
+    files_refused: int = 0  # files that did not cross, each told to the other side as a text
+    last_file_refusal: str | None = None
 
     @property
     def open(self) -> bool:
@@ -97,6 +101,10 @@ def _link(row: Row, session_id: str | None = None, conversation_id: str | None =
         position_checked_at=row.get("positionCheckedAt"),
         position_told=int(row["positionTold"]) if row.get("positionTold") is not None else None,
         position_updates=int(row.get("positionUpdates") or 0),
+        files_to_customer=int(row.get("filesToCustomer") or 0),
+        files_to_rep=int(row.get("filesToRep") or 0),
+        files_refused=int(row.get("filesRefused") or 0),
+        last_file_refusal=row.get("lastFileRefusal"),
     )
 
 

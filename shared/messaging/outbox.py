@@ -69,6 +69,7 @@ class Entry:
     recovered: bool = False  # found lost by the reconciliation, not delivered by the webhook
     twin: bool = False  # marked sent without sending: a second copy of a message the customer has
     forwarded_ids: tuple[str, ...] = ()  # ids of the history messages a text-less entry sent
+    files_line: str | None = None  # the history line whose files went with this entry's words
 
     @property
     def sent_ids(self) -> set[str]:
@@ -266,5 +267,6 @@ def _entry(conversation_id: str, row: Row) -> Entry:
         claimed_at=float(row["claimedAt"]) if row.get("claimedAt") is not None else None,
         twin=bool(row.get("twin")),
         forwarded_ids=tuple(i for i in str(row.get("forwardedIds") or "").split(",") if i),
+        files_line=row.get("filesLine"),
         etag=row.get("_etag"),
     )

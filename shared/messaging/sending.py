@@ -6,22 +6,30 @@ it) or a `Failure`; the drain decides what a failure means for the entry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from shared.messaging import waiting
+from shared.media.fetch import Credential
+from shared.media.refs import MediaRef, RefusalReason
+from shared.messaging import files, waiting
 from shared.messaging.bodies import build_message_activity
 from shared.messaging.deps import RelayDeps
 from shared.messaging.links import Link
 from shared.messaging.outbox import Direction, Entry, EntryKind, EntryState
 from shared.messaging.reconcile import is_twin_of_recovered, reconcile
 from shared.opencx.history import Position, read_history
-from shared.opencx.send import build_agent_message, opencx_attachment
+from shared.opencx.send import build_agent_message
+from shared.opencx.session import TranscriptLine
 from shared.platform.failure import Failure, FailureKind, Upstream
 from shared.platform.limits import MESSAGING_TEXT_MAX_CHARS
+from shared.platform.log import get_logger, log_event
 from shared.platform.times import instant, iso_at
 
+logger = get_logger("relay")
+
 CLOCK_SKEW_SECONDS = 2.0
+SAME_MESSAGE_SECONDS = 120.0  # an event's time and its history item's time may differ a little
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,8 @@ class Delivered:
     notes: dict[str, Any] = field(default_factory=dict)  # facts for the conversation's link row
     already: bool = False  # found already delivered (an uncertain send looked up)
     twin: bool = False  # a second copy of a message the customer has: marked sent, never sent
+    files: int = 0  # files that crossed
+    refused: tuple[RefusalReason, ...] = ()  # files that did not, each told as a text instead
 
 
 @dataclass(frozen=True)
@@ -64,14 +74,21 @@ def _to_customer(deps: RelayDeps, entry: Entry, link: Link, tried_before: bool) 
         return Delivered(already=True)
     if is_twin_of_recovered(deps, entry, link):
         return Delivered(forwarded=0, already=True, twin=True)
-    attachments = [a for a in (opencx_attachment(item) for item in entry.attachments) if a]
-    if not (entry.text or "").strip() and not attachments:
-        return Delivered(forwarded=0)  # nothing a customer could read (an attachment without a URL)
+    ready = files.for_customer(
+        files.entry_refs(entry.attachments), deps.media, link.channel, _messaging_token(deps)
+    )
+    if isinstance(ready, Failure):
+        return ready
+    text = ready.text_with_notices(entry.text)
+    if not text and not ready.attachments:
+        return Delivered(forwarded=0)  # nothing a customer could read (a card without a URL)
     body = build_agent_message(
-        entry.text, entry.sender_name, deps.settings.opencx_agent_sender, attachments=attachments
+        text, entry.sender_name, deps.settings.opencx_agent_sender, attachments=ready.attachments
     )  # no rep_id: OpenCX's agent.id is a number, ours a GUID
     answer = deps.opencx.send_message(link.session_id, body)
-    return Delivered() if answer.ok else Failure.of(Upstream.OPENCX, answer)
+    if not answer.ok:
+        return Failure.of(Upstream.OPENCX, answer)
+    return Delivered(files=len(ready.attachments), refused=tuple(ready.refused))
 
 
 def _end_for_customer(deps: RelayDeps, entry: Entry, link: Link) -> Result:
@@ -106,7 +123,7 @@ def _already_delivered(deps: RelayDeps, entry: Entry, link: Link) -> bool:
     if read.failure is not None:
         return False
     wanted = (entry.text or "").strip()
-    in_history = sum(1 for line in read.lines if line.role == "agent" and line.text.strip() == wanted)
+    in_history = sum(1 for line in read.lines if line.role == "agent" and _same_words(line, wanted, entry))
     others = sum(
         1
         for other in deps.outbox.entries(link.conversation_id, Direction.TO_CUSTOMER, (EntryState.SENT,))
@@ -115,6 +132,23 @@ def _already_delivered(deps: RelayDeps, entry: Entry, link: Link) -> bool:
         and (other.claimed_at or 0) >= since - CLOCK_SKEW_SECONDS
     )
     return in_history > others
+
+
+def _same_words(line: TranscriptLine, wanted: str, entry: Entry) -> bool:
+    """Whether a history line is this entry's message: its words, and, for an entry with files,
+    its words followed by the texts standing in for files that did not cross."""
+    said = line.text.strip()
+    if not entry.attachments:
+        return said == wanted
+    has_files = bool(line.attachments) or "not forwarded:" in said
+    return has_files and (
+        said == wanted or said.startswith(wanted + "\n[") or (not wanted and said.startswith("["))
+    )
+
+
+def _messaging_token(deps: RelayDeps) -> Credential | None:
+    messaging = deps.messaging
+    return None if messaging is None else messaging.auth_headers
 
 
 # ---------------------------------------------------------------------------- customer -> rep
@@ -132,16 +166,38 @@ def _to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
             else Failure.of(Upstream.MESSAGING, ended)
         )
     if entry.text or entry.attachments:
-        activity = build_message_activity(
-            link.conversation_id, messaging.channel_id, text=(entry.text or "")[:MESSAGING_TEXT_MAX_CHARS] or None,
-            sender_name=entry.sender_name, sender_id=link.session_id, attachments=entry.attachments,
-        )  # fmt: skip
-        sent = messaging.send_activity(link.conversation_id, activity)
-        if not sent.ok:
-            return Failure.of(Upstream.MESSAGING, sent, gone=sent.conversation_gone)
+        refs = files.entry_refs(entry.attachments) or _files_beside(deps, entry, link)
+        sent = _send_to_rep(deps, link, entry.text, refs, entry.sender_name)
+        if isinstance(sent, Failure):
+            return sent
         notes = {"lastForwardedAt": entry.event_at} if entry.event_at else {}
-        return Delivered(message_id=sent.message_id, notes=notes)
+        return replace(sent, notes=notes)
     return _history_to_rep(deps, entry, link)
+
+
+def _files_beside(deps: RelayDeps, entry: Entry, link: Link) -> list[MediaRef]:
+    """The files the customer sent with these words. The event carries only the words (its fields
+    are undocumented); the history shows files beside them (shared/opencx/media.py). So the line
+    with these words, nearest the event's time, is looked up, and its files go with the words as
+    one message. The line is noted on the entry BEFORE the send, so the history path never sends
+    them again. History unreadable: the words go alone (they never wait on OpenCX) and the log
+    says the files could not be checked."""
+    at = instant(entry.event_at) or instant(entry.received_at)
+    if at is None or not entry.text:
+        return []
+    after = Position(iso_at(at - SAME_MESSAGE_SECONDS))
+    read = read_history(deps.opencx, link.session_id, max_pages=deps.settings.history_max_pages, after=after)
+    wanted = entry.text.strip()
+    lines = [line for line in read.lines if line.role == "customer" and line.text.strip() == wanted
+             and line.attachments and abs((instant(line.at) or at) - at) <= SAME_MESSAGE_SECONDS]  # fmt: skip
+    if read.failure is not None and not lines:
+        log_event(logger, "relay.files_unchecked", logging.WARNING, conversationId=link.conversation_id,
+                  seq=entry.seq, status=read.failure.status or 0)  # fmt: skip
+    if not lines:
+        return []
+    line = min(lines, key=lambda line: abs((instant(line.at) or at) - at))
+    deps.outbox.update(entry, filesLine=line.id or line.at or "")
+    return list(line.attachments)
 
 
 def _history_to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
@@ -154,36 +210,62 @@ def _history_to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
     after = Position(start, link.last_history_id if link.last_forwarded_at else None) if start else None
     read = read_history(deps.opencx, link.session_id, max_pages=deps.settings.history_max_pages, after=after)
     sent_before = _forwarded_texts(deps, link)
+    files_sent_with_words = _lines_with_files_sent(deps, link)
     forwarded: list[str] = []
+    files_sent, refused = 0, tuple[RefusalReason, ...]()
     for line in (line for line in read.lines if line.role == "customer"):
-        if _already_forwarded(line.text, instant(line.at), sent_before):
+        said_before = _already_forwarded(line.text, instant(line.at), sent_before)
+        if said_before and (not line.attachments or (line.id or line.at) in files_sent_with_words):
             continue
-        activity = build_message_activity(
-            link.conversation_id,
-            messaging.channel_id,
-            text=line.text[:MESSAGING_TEXT_MAX_CHARS],
-            sender_id=link.session_id,
-        )
-        sent = messaging.send_activity(link.conversation_id, activity)
-        if not sent.ok:
-            return Failure.of(Upstream.MESSAGING, sent, gone=sent.conversation_gone)
-        forwarded.append(sent.message_id or "")
+        # Words the event already carried are not said twice; the files beside them still go.
+        sent = _send_to_rep(deps, link, None if said_before else line.text, line.attachments, None)
+        if isinstance(sent, Failure):
+            return sent
+        files_sent, refused = files_sent + sent.files, refused + sent.refused
+        if sent.forwarded:
+            forwarded.append(sent.message_id or "")
         deps.links.note(link.conversation_id, lastForwardedAt=line.at, lastHistoryId=line.id)
         # The ids so far, so the reconciliation knows these words as the customer's even if a
         # later send of this entry fails (written before the next send).
         deps.outbox.update(entry, forwardedIds=",".join(i for i in forwarded if i))
     if read.failure is not None:
         return Failure.of(Upstream.OPENCX, read.failure)
-    return Delivered(forwarded=len(forwarded), forwarded_ids=tuple(i for i in forwarded if i))
+    return Delivered(forwarded=len(forwarded), forwarded_ids=tuple(i for i in forwarded if i), files=files_sent,
+                     refused=refused)  # fmt: skip
 
 
-SAME_MESSAGE_SECONDS = 120.0  # an event's time and its history item's time may differ a little
+def _send_to_rep(
+    deps: RelayDeps, link: Link, text: str | None, refs: list[MediaRef], sender_name: str | None
+) -> Delivered | Failure:
+    """One message to the rep: the words, the files that may cross, a text for each that may not."""
+    messaging = deps.messaging
+    assert messaging is not None
+    ready = files.for_rep(refs, deps.media, deps.opencx.auth_headers)
+    if isinstance(ready, Failure):
+        return ready
+    words = ready.text_with_notices(text)
+    if not words and not ready.attachments:
+        return Delivered(forwarded=0)
+    activity = build_message_activity(
+        link.conversation_id, messaging.channel_id, text=(words or "")[:MESSAGING_TEXT_MAX_CHARS] or None,
+        sender_name=sender_name, sender_id=link.session_id, attachments=ready.attachments,
+    )  # fmt: skip
+    sent = messaging.send_activity(link.conversation_id, activity)
+    if not sent.ok:
+        return Failure.of(Upstream.MESSAGING, sent, gone=sent.conversation_gone)
+    return Delivered(message_id=sent.message_id, files=len(ready.attachments), refused=tuple(ready.refused))
 
 
 def _forwarded_texts(deps: RelayDeps, link: Link) -> list[tuple[str, float]]:
     """Customer texts already sent to the rep, with when OpenCX said they were written."""
     sent = deps.outbox.entries(link.conversation_id, Direction.TO_REP, (EntryState.SENT, EntryState.SENDING))
     return [(e.text.strip(), instant(e.event_at) or instant(e.received_at) or 0.0) for e in sent if e.text]
+
+
+def _lines_with_files_sent(deps: RelayDeps, link: Link) -> set[str]:
+    """History lines whose files went with their words (`_files_beside`)."""
+    sent = deps.outbox.entries(link.conversation_id, Direction.TO_REP, (EntryState.SENT, EntryState.SENDING))
+    return {entry.files_line for entry in sent if entry.files_line}
 
 
 def _already_forwarded(text: str, at: float | None, sent: list[tuple[str, float]]) -> bool:

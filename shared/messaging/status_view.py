@@ -6,6 +6,7 @@ import contextlib
 from typing import Any
 
 from shared.messaging.deps import RelayDeps
+from shared.messaging.links import Link
 from shared.messaging.store import StoreUnavailable
 
 
@@ -30,7 +31,19 @@ def with_message_counts(rows: list[dict[str, Any]], deps: RelayDeps) -> list[dic
                     "messagesToRep": link.to_rep,
                     **({"endReconcile": link.end_reconcile} if link.end_reconcile else {}),
                     **({"continuedBy": link.replaced_by} if link.replaced_by else {}),
+                    **_files(link),
                 },
             }
         shown.append(row)
     return shown
+
+
+def _files(link: Link) -> dict[str, Any]:
+    """What crossed as files and what did not (a refused file reached the other side as a text)."""
+    if not (link.files_to_customer or link.files_to_rep or link.files_refused):
+        return {}
+    files: dict[str, Any] = {"toCustomer": link.files_to_customer, "toRep": link.files_to_rep,
+                             "refused": link.files_refused}  # fmt: skip
+    if link.last_file_refusal:
+        files["lastRefusal"] = link.last_file_refusal
+    return {"files": files}

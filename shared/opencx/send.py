@@ -13,31 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 DEFAULT_AGENT_SENDER = "agent"
-ATTACHMENT_NAME_MAX = 256
-
-
-def opencx_attachment(item: Mapping[str, Any]) -> dict[str, str] | None:
-    """A Bot Framework attachment (`contentType`, `contentUrl`, `name`, any case) as OpenCX's
-    `{name, url | base64, mime_type}`. `contentUrl` is "URL or embedded base64 content"
-    (api-conversation-endpoint.md): a `data:` URL becomes `base64`. None when there is no content."""
-    folded = {str(key).lower(): value for key, value in item.items()}
-    url = folded.get("contenturl") or folded.get("content_url") or folded.get("url")
-    if not isinstance(url, str) or not url.strip():
-        return None
-    mime = folded.get("contenttype") or folded.get("content_type") or folded.get("mime_type")
-    name = folded.get("name")
-    found: dict[str, str] = {}
-    if isinstance(name, str) and name.strip():
-        found["name"] = name.strip()[:ATTACHMENT_NAME_MAX]
-    if url.startswith("data:") and "," in url:
-        header, _, data = url.partition(",")
-        found["base64"] = data
-        mime = mime or header[5:].split(";")[0] or None
-    else:
-        found["url"] = url.strip()
-    if isinstance(mime, str) and mime.strip():
-        found["mime_type"] = mime.strip()
-    return found
 
 
 def build_agent_message(
@@ -52,8 +27,8 @@ def build_agent_message(
     """A rep's message as the agent, with the rep's display name.
 
     `should_take_over_session_from_ai` is true so the AI stays quiet while a human is talking.
-    Attachments are `{name, url | base64, mime_type}` entries (`opencx_attachment`), the fields
-    OpenCX's send page documents.
+    Attachments are `{name, url | base64, mime_type}` entries (shared/messaging/files.py), the
+    fields OpenCX's send page documents.
     """
     if not (text or "").strip() and not attachments:
         raise ValueError("a message needs text or attachments")

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.media.refs import MediaRef
+from shared.opencx.media import history_media
 from shared.platform.normalise import NotNormalisable, normalise_email, normalise_phone
 from shared.platform.text import is_blank
 
@@ -35,9 +37,16 @@ class TranscriptLine(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: str
-    text: str
+    text: str  # empty for a file sent without words
     at: str | None = None
     id: str | None = None
+    attachments: list[MediaRef] = Field(default_factory=list)
+
+    @property
+    def shown(self) -> str:
+        """The words, then a marker where each file was ("[photo: meter.jpg]"): transcripts."""
+        marks = [f"[{ref.kind_word}: {ref.name}]" for ref in self.attachments]
+        return " ".join(part for part in (self.text, *marks) if part)
 
 
 class Enrichment(BaseModel):
@@ -118,15 +127,17 @@ def transcript_lines(page: dict[str, Any]) -> list[TranscriptLine]:
         if str(event.get("type") or "").lower() not in _MESSAGE_EVENT_TYPES:
             continue
         text = _text(_dict(event.get("content")).get("text"), LINE_TEXT_MAX)
-        if not text:
+        media = history_media(event)
+        if not text and not media:
             continue
         sender = str(_dict(event.get("sender")).get("type") or "").lower()
         lines.append(
             TranscriptLine(
                 role=_ROLE.get(sender, sender or "unknown"),
-                text=text,
+                text=text or "",
                 at=_text(item.get("created_at"), 40),
                 id=_text(item.get("id"), 128),
+                attachments=media,
             )
         )
     return lines

@@ -23,6 +23,7 @@ class Upstream(StrEnum):
     DATAVERSE = "dataverse"
     MESSAGING = "messaging"
     STORAGE = "storage"
+    MEDIA = "media"  # the host of a file being relayed
 
     @property
     def display_name(self) -> str:
@@ -34,6 +35,7 @@ _TITLES = {
     Upstream.DATAVERSE: "Dataverse",
     Upstream.MESSAGING: "the Messaging API",
     Upstream.STORAGE: "the storage account",
+    Upstream.MEDIA: "the file's host",
 }
 
 

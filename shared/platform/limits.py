@@ -29,3 +29,12 @@ QUEUE_MESSAGE_MAX_JSON_BYTES = QUEUE_MESSAGE_MAX_BYTES * 3 // 4
 # A dead-letter record keeps an unreadable message's raw text, JSON-escaped, within this many bytes:
 # the rest of the record (reason, action, error, times) stays far below the other 19 KiB.
 DEAD_LETTER_RAW_MAX_BYTES = 30_000
+
+# --- Carriers and messaging apps (files to the customer) -----------------------------------------
+# MMS: carriers accept about 5 MB per message in all, and at most 10 media
+# (docs/messaging.md, "Pictures and files"; OpenCX's SMS page: "MMS (images, longer text) is
+# supported on US long codes and toll-free").
+MMS_MAX_TOTAL_BYTES = 5 * 1024 * 1024
+MMS_MAX_MEDIA = 10
+# WhatsApp Cloud API media: 16 MB per file (developers.facebook.com/docs/whatsapp/cloud-api/reference/media).
+WHATSAPP_MEDIA_MAX_BYTES = 16 * 1024 * 1024

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from shared.platform import setting_values as read
 from shared.platform.concierge_settings import ConciergeSettings, load_concierge
+from shared.platform.media_settings import MediaSettings, load_media
 from shared.platform.setting_values import DEADLETTER_SUFFIX
 
 STORAGE_SETTING = "AzureWebJobsStorage"
@@ -109,6 +110,7 @@ class Settings:
     messaging_table: str = "messaging"
     messaging_reconcile_seconds: float = 300.0
     concierge: ConciergeSettings = field(default_factory=ConciergeSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
     # Set when only the webhook secret is wrong: ingress must refuse (503) but the worker, which
     # never needs it, must keep delivering what was already accepted.
     webhook_secret_problem: str | None = None
@@ -306,6 +308,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "MESSAGING_RECONCILE_SECONDS", problems, kind=float, default=300, low=0, high=86_400
         ),
         concierge=load_concierge(env, problems),
+        media=load_media(env, problems),
     )
     secret_problem = problems.get("OPENCX_WEBHOOK_SECRET")
     if problems and set(problems) != {"OPENCX_WEBHOOK_SECRET"}:

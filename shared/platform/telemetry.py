@@ -63,6 +63,8 @@ METRICS: dict[str, Metric] = {
         _metric("relay.reconcile_sweeps", Kind.COUNTER),
         _metric("relay.dead_lettered", Kind.COUNTER, "reason", "target"),
         _metric("messaging.activities", Kind.COUNTER, "outcome", "kind"),
+        _metric("media.relayed", Kind.COUNTER, "target", "how"),
+        _metric("media.refused", Kind.COUNTER, "target", "reason"),
         _metric("concierge.availability", Kind.COUNTER, "outcome", "reason"),
         _metric("concierge.notices", Kind.COUNTER, "kind", "outcome"),
         _metric("concierge.position_refreshes", Kind.COUNTER, "outcome"),

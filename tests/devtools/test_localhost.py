@@ -16,16 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from devtools.localhost import (
-    MAX_BODY_BYTES,
-    LocalHost,
-    QueueListener,
-    QueueOptions,
-    app_functions,
-    load_local_settings,
-    parse_timespan,
-    resolve_setting,
-)
+from devtools.localhost import LocalHost, QueueListener, QueueOptions, app_functions
+from devtools.localhost.config import load_local_settings, parse_timespan, resolve_setting
+from devtools.localhost.http import MAX_BODY_BYTES, HttpFront, make_http_server
 
 KEY = "test-key-123"
 FAST = QueueOptions(
@@ -196,7 +189,9 @@ def test_content_length_that_is_not_a_number_is_400(host, length):
 def test_huge_declared_content_length_is_413_without_reading_it(host):
     started = time.monotonic()
     response = _raw(
-        host, _post("/api/items/1", f"x-functions-key: {KEY}\r\nContent-Length: 99999999999\r\n", b"x")
+        # Part of the body sent, then the client waits: the runner must answer and close, not wait for the rest.
+        host,
+        _post("/api/items/1", f"x-functions-key: {KEY}\r\nContent-Length: 99999999999\r\n", b"x" * 100_000),
     )
     assert _status(response) == 413
     assert time.monotonic() - started < 3
@@ -387,8 +382,6 @@ def test_signed_chunked_webhook_is_accepted_by_the_real_trigger(bridge_env, monk
     reset_process_caches()
 
     import function_app
-    from devtools.localhost import HttpFront
-    from devtools.localhost.http import make_http_server
     from devtools.signing import signed_headers
 
     body = (SAMPLES / "handoff-sms.json").read_bytes()

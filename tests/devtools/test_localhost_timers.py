@@ -18,15 +18,9 @@ import azure.functions as func
 import pytest
 from logs import own_records
 
-from devtools.localhost import (
-    LocalHost,
-    QueueOptions,
-    Schedule,
-    ScheduleError,
-    TimerInfo,
-    TimerListener,
-    app_functions,
-)
+from devtools.localhost import LocalHost, QueueOptions, app_functions
+from devtools.localhost.ncrontab import Schedule, ScheduleError
+from devtools.localhost.timer_listener import TimerListener, timer_request
 
 START = datetime(2026, 12, 7, 15, 30, 20, tzinfo=UTC)  # a Monday
 FAST = QueueOptions(max_polling_interval=0.2, batch_size=4, new_batch_threshold=2)
@@ -212,7 +206,7 @@ def test_admin_functions_endpoint_runs_timer_and_queue_functions(fixture: Any, e
 
 
 def test_timer_request_shape() -> None:
-    info = TimerInfo(True, START, START + timedelta(minutes=1), "0 */1 * * * *")
+    info = timer_request(True, START, START + timedelta(minutes=1), "0 */1 * * * *", START)
     assert isinstance(info, func.TimerRequest)
     assert info.past_due is True and info.schedule["Expression"] == "0 */1 * * * *"
     assert info.schedule_status["Next"] == "2026-12-07T15:31:20+00:00"

@@ -104,6 +104,12 @@ APP_SETTINGS: dict[str, FromParameter | FromSecret | Fixed] = {
     "CONCIERGE_TIME_ZONE": FromParameter("conciergeTimeZone", "America/New_York", "America/New_York"),
     "CONCIERGE_REFRESH_SECONDS": FromParameter("conciergeRefreshSeconds", 300, "300"),
     "CONCIERGE_TIMEOUT_SECONDS": FromParameter("conciergeTimeoutSeconds", 2, "2"),
+    "MEDIA_MAX_BYTES": FromParameter("mediaMaxBytes", 16777216, "16777216"),
+    "MEDIA_ALLOWED_HOSTS": FromParameter(
+        "mediaAllowedHosts", "*.blob.core.windows.net", "*.blob.core.windows.net"
+    ),
+    "MEDIA_ALLOWED_TYPES": FromParameter("mediaAllowedTypes", "video/mp4", "video/mp4"),
+    "MEDIA_TIMEOUT_SECONDS": FromParameter("mediaTimeoutSeconds", 30, "30"),
     "CONCIERGE_TEMPLATES": FromParameter(
         "conciergeTemplates",
         '{"en": {"queued": "Soon.[ #{position}.]"}}',
@@ -193,6 +199,8 @@ def test_defaults_are_the_app_documented_defaults_and_empty_optionals_stay_unset
             "CONCIERGE_TIME_ZONE",
             "CONCIERGE_REFRESH_SECONDS",
             "CONCIERGE_TIMEOUT_SECONDS",
+            "MEDIA_MAX_BYTES",
+            "MEDIA_TIMEOUT_SECONDS",
         )
     } == {
         "OPENCX_API_URL": "https://api.open.cx",
@@ -211,6 +219,8 @@ def test_defaults_are_the_app_documented_defaults_and_empty_optionals_stay_unset
         "CONCIERGE_TIME_ZONE": "UTC",
         "CONCIERGE_REFRESH_SECONDS": "120",
         "CONCIERGE_TIMEOUT_SECONDS": "3",
+        "MEDIA_MAX_BYTES": "5242880",
+        "MEDIA_TIMEOUT_SECONDS": "20",
     }
     # An optional value left empty is not set at all, so the app applies "unset", never "".
     assert "" not in settings.values()
@@ -227,6 +237,8 @@ def test_defaults_are_the_app_documented_defaults_and_empty_optionals_stay_unset
         "MESSAGING_CLIENT_ID",
         "MESSAGING_CLIENT_SECRET",
         "CONCIERGE_TEMPLATES",
+        "MEDIA_ALLOWED_HOSTS",
+        "MEDIA_ALLOWED_TYPES",
     }
     assert unset & set(settings) == set()
 

@@ -6,6 +6,7 @@ a relay dependency set with a clock ahead of the wall clock plays "later" (no te
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -324,24 +325,22 @@ def test_a_continuation_whose_create_fails_is_retried_and_still_delivers_once(
     assert [c.conversation_id for c in live] == [second]
 
 
-def test_a_reps_attachment_reaches_opencx_in_the_documented_fields(messaging_bridge: MessagingBridge) -> None:
-    """OpenCX's send takes `message.attachments[{name, url, base64, mime_type}]`; the simulator refuses
-    anything else (the old `{url, name, type}` would be a 400)."""
+def test_a_reps_file_on_a_host_no_setting_names_is_neither_fetched_nor_linked(
+    messaging_bridge: MessagingBridge,
+) -> None:
+    """A file URL on a host the allow-list does not name: the customer gets the words and a text
+    saying a file was not forwarded, never the link."""
     bridge = messaging_bridge
     bridge.sim.rep.greeting = None
     conversation_id = bridge.handoff(SMS_SESSION_ID)
     label = {"contentType": "application/pdf", "contentUrl": "https://files.example.com/label.pdf",
              "content": None, "name": "return-label.pdf", "thumbnailUrl": None}  # fmt: skip
     bridge.sim.rep.say(conversation_id, "Your return label", attachments=[label])
-    wait_for(lambda: bool(bridge.opencx.sent_to(SMS_SESSION_ID)), 15, "the message with its file")
+    wait_for(lambda: bool(bridge.opencx.sent_to(SMS_SESSION_ID)), 15, "the message with its notice")
     [sent] = bridge.opencx.sent_to(SMS_SESSION_ID)
-    assert sent.body["message"]["attachments"] == [
-        {
-            "name": "return-label.pdf",
-            "url": "https://files.example.com/label.pdf",
-            "mime_type": "application/pdf",
-        }
-    ]
+    assert "attachments" not in sent.body["message"]
+    assert sent.body["message"]["text"] == "Your return label\n[file not forwarded: its host is not allowed]"
+    assert "files.example.com" not in json.dumps(sent.body)
 
 
 def test_a_late_webhook_copy_of_a_recovered_message_is_not_sent_twice(

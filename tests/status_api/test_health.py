@@ -37,9 +37,14 @@ def test_healthy_bridge_is_200_with_every_check(bridge_env, dataverse, opencx):
         f"queue:{queue}-deadletter",
         f"queue:{queue}-poison",
         "table",
+        "media",
     }
     assert all(check["ok"] for check in checks.values())
     assert "SMS workstream" in checks["dataverse_workstream"]["detail"]
+    media = checks["media"]["detail"]
+    assert media.startswith("files up to 5 MB of image/*, application/pdf, text/plain from ")
+    assert opencx.url.split("//")[1] in media and dataverse.url.split("//")[1] in media
+    assert "notes on incidents take files up to 3.8 MB" in media  # the org's default, on the base64 text
     assert opencx.count("get_session", status=404) == 1  # one cheap authenticated read
 
 
@@ -176,3 +181,16 @@ def test_a_throttled_opencx_key_is_still_a_good_key(bridge_env, dataverse, openc
     code, checks = health()
     assert code == 200 and checks["opencx_api"]["ok"] is True
     assert "throttling" in checks["opencx_api"]["detail"]
+
+
+def test_the_media_check_shows_the_allow_list_and_the_orgs_note_limit(
+    bridge_env, dataverse, opencx, monkeypatch
+):
+    monkeypatch.setenv("MEDIA_MAX_BYTES", "1048576")
+    monkeypatch.setenv("MEDIA_ALLOWED_HOSTS", "*.blob.core.windows.net")
+    reset_process_caches()
+    status, checks = health()
+    assert status == 200, checks
+    detail = checks["media"]["detail"]
+    assert detail.startswith("files up to 1 MB of ") and "*.blob.core.windows.net" in detail
+    assert detail.endswith("the org takes notes up to 3.8 MB")

@@ -7,11 +7,11 @@ import uuid
 import pytest
 from dvsim_support import API, Client, contact_body, error_of
 
-from devtools.dataverse_sim import (
+from devtools.dataverse_sim.demo import seed_crowd
+from devtools.dataverse_sim.simulator import (
     DUPLICATE_CODE_DOCUMENTED,
     DUPLICATE_CODE_EMPTY,
     DataverseSimulator,
-    seed_crowd,
 )
 
 ACTIVE_OR = "statecode eq 0 and (emailaddress1 eq '{e}' or mobilephone eq '{p}' or telephone1 eq '{p}')"

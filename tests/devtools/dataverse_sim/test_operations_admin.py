@@ -11,19 +11,17 @@ import pytest
 import requests
 from dvsim_support import ADD_TO_QUEUE, API, Client, contact_body, error_of, incident_body
 
-from devtools.dataverse_sim import (
-    APP_USER_ID,
-    BRIDGE_PRIVILEGES,
+from devtools.dataverse_sim.demo import (
     DEMO_INACTIVE_EMAIL,
     DEMO_OWNER_TEAM_ID,
     DEMO_OWNER_USER_ID,
     DEMO_QUEUE_ID,
     DEMO_WORKSTREAMS,
-    OPERATIONS,
-    DataverseSimulator,
-    FaultRule,
     seed_demo,
 )
+from devtools.dataverse_sim.faults import OPERATIONS, FaultRule
+from devtools.dataverse_sim.privileges import APP_USER_ID, BRIDGE_PRIVILEGES
+from devtools.dataverse_sim.simulator import DataverseSimulator
 
 WORKSTREAM_BIND = "msdyn_liveworkstreamid_msdyn_ocliveworkitem@odata.bind"
 
@@ -52,7 +50,17 @@ def calls(client: Client) -> dict[str, Callable[[], requests.Response]]:
     target = {"incidentid": incident["incidentid"], "@odata.type": "Microsoft.Dynamics.CRM.incident"}
     privileges = f"systemusers({APP_USER_ID})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges"
     sim.availability.configure({"enabled": True})
+    note = {"subject": "photo", "filename": "a.png", "mimetype": "image/png", "documentbody": "aGk=",
+            "isdocument": True, "objectid_incident@odata.bind": f"/incidents({incident['incidentid']})"}  # fmt: skip
+    note_id = str(uuid.uuid4())
+    assert client.post("annotations", {**note, "annotationid": note_id}).status_code == 204
     return {
+        "create_note": lambda: client.post("annotations", {**note, "annotationid": str(uuid.uuid4())}),
+        "get_note": lambda: client.get(f"annotations({note_id})"),
+        "list_notes": lambda: client.get(
+            "annotations", {"$filter": f"_objectid_value eq {incident['incidentid']}"}
+        ),
+        "organization_get": lambda: client.get("organizations", {"$select": "maxuploadfilesize"}),
         "contact_lookup": lambda: client.contacts("statecode eq 0"),
         "workstream_get": lambda: client.get(f"msdyn_liveworkstreams({workstream})"),
         "create_work_item": lambda: client.post("msdyn_ocliveworkitems", work_item_body(workstream)),

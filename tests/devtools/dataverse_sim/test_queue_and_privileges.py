@@ -8,15 +8,15 @@ import pytest
 import requests
 from dvsim_support import ADD_TO_QUEUE, Client, error_of, incident_body
 
-from devtools.dataverse_sim import (
+from devtools.dataverse_sim.faults import FaultRule
+from devtools.dataverse_sim.privileges import (
     APP_USER_ID,
     BRIDGE_PRIVILEGES,
     BUSINESS_UNIT_ID,
     ORGANIZATION_ID,
-    DataverseSimulator,
-    FaultRule,
     privilege_id,
 )
+from devtools.dataverse_sim.simulator import DataverseSimulator
 
 
 @pytest.fixture

@@ -196,3 +196,33 @@ def test_what_one_row_cannot_hold_is_cut_and_counted() -> None:
     assert len(activity.sender_id or "") == len(activity.sender_name or "") == MAX_FIELD_CHARS
     small = parse_activity({"type": "message", "text": "short", "_text_cut": 9, "_attachments_dropped": 3})
     assert (small.text_cut, small.attachments_dropped) == (0, 0)  # never taken from the body
+
+
+# ---------------------------------------------------------------------------- files (media_ref)
+
+
+def test_a_url_attachment_becomes_a_file_by_url() -> None:
+    from shared.messaging.activity import media_ref
+
+    item = {"contentType": "image/jpeg", "contentUrl": "https://x.example/p.jpg", "name": "issue (1).jpg",
+            "content": None, "thumbnailUrl": None}  # fmt: skip
+    ref = media_ref(item)
+    assert ref is not None
+    assert (ref.name, ref.url, ref.content_type, ref.inline) == (
+        "issue (1).jpg", "https://x.example/p.jpg", "image/jpeg", None,
+    )  # fmt: skip
+
+
+def test_embedded_base64_becomes_an_inline_file_with_its_type() -> None:
+    from shared.messaging.activity import media_ref
+
+    ref = media_ref({"contenturl": "data:application/pdf;base64,JVBERi0xLjQ=", "name": "form.pdf"})
+    assert ref is not None
+    assert (ref.inline, ref.content_type, ref.url) == ("JVBERi0xLjQ=", "application/pdf", None)
+
+
+@pytest.mark.parametrize("item", [{}, {"name": "x.pdf"}, {"contentUrl": "  "}, {"contentUrl": 7}])
+def test_an_attachment_without_content_is_not_a_file(item: dict[str, object]) -> None:
+    from shared.messaging.activity import media_ref
+
+    assert media_ref(item) is None

@@ -1,0 +1,81 @@
+"""shared/messaging/files.py without a network: the customer's channel limits (MMS: 10 files and
+5 MB in all; WhatsApp: 16 MB each), embedded files checked as fetched ones, the receiver's shapes."""
+
+from __future__ import annotations
+
+import base64
+
+from shared.media.policy import MediaPolicy
+from shared.media.refs import MediaRef, RefusalReason
+from shared.messaging import files
+from shared.platform.http import Embedded, _dumps
+
+MIB = 1024 * 1024
+
+
+def policy(max_bytes: int = 100 * MIB) -> MediaPolicy:
+    return MediaPolicy(hosts=frozenset(), domains=(), types=("image/*", "application/pdf"), max_bytes=max_bytes,
+                       timeout_seconds=5)  # fmt: skip
+
+
+def inline(name: str, size: int, kind: str = "image/jpeg") -> MediaRef:
+    return MediaRef(name=name, content_type=kind, inline=base64.b64encode(bytes(size)).decode())
+
+
+def test_an_sms_message_carries_at_most_ten_files() -> None:
+    ready = files.for_customer([inline(f"p{i}.jpg", 10) for i in range(11)], policy(), "sms", None)
+    assert isinstance(ready, files.Ready)
+    assert len(ready.attachments) == 10
+    assert ready.refused == [RefusalReason.TOO_MANY]
+    assert ready.notices == ["[photo not forwarded: a message carries at most 10 files here]"]
+
+
+def test_an_sms_message_carries_five_megabytes_in_all() -> None:
+    ready = files.for_customer([inline(f"p{i}.jpg", 2 * MIB) for i in range(3)], policy(), "sms", None)
+    assert isinstance(ready, files.Ready)
+    assert [a["name"] for a in ready.attachments] == ["p0.jpg", "p1.jpg"]
+    assert ready.notices == ["[photo not forwarded: 2 MB, the limit is 1 MB for all of a message's files]"]
+
+
+def test_whatsapp_takes_sixteen_megabytes_a_file_and_web_the_setting() -> None:
+    big = inline("scan.jpg", 17 * MIB)
+    whatsapp = files.for_customer([big, inline("ok.jpg", 15 * MIB)], policy(), "whatsapp", None)
+    assert isinstance(whatsapp, files.Ready)
+    assert [a["name"] for a in whatsapp.attachments] == ["ok.jpg"]
+    assert whatsapp.notices == ["[photo not forwarded: 17 MB, the limit is 16 MB]"]
+    web = files.for_customer([big], policy(), "web", None)
+    assert isinstance(web, files.Ready) and [a["name"] for a in web.attachments] == ["scan.jpg"]
+
+
+def test_no_file_crosses_when_the_cap_is_zero() -> None:
+    ready = files.for_rep([inline("p.jpg", 10)], policy(max_bytes=0), None)
+    assert isinstance(ready, files.Ready) and ready.attachments == []
+    assert ready.notices == ["[photo not forwarded: files are not forwarded here]"]
+    assert ready.refused == [RefusalReason.TOO_BIG]
+
+
+def test_an_embedded_file_of_a_refused_type_or_not_base64_is_refused() -> None:
+    bad = MediaRef(name="x.jpg", content_type="image/jpeg", inline="not base64!")
+    exe = inline("tool.exe", 10, "application/x-msdownload")
+    ready = files.for_rep([bad, exe], policy(), None)
+    assert isinstance(ready, files.Ready) and ready.attachments == []
+    assert ready.refused == [RefusalReason.GONE, RefusalReason.TYPE]
+
+
+def test_the_shapes_each_side_documents() -> None:
+    to_customer = files.for_customer([inline("a.pdf", 3, "application/pdf")], policy(), "web", None)
+    to_rep = files.for_rep([inline("b.jpg", 3)], policy(), None)
+    assert isinstance(to_customer, files.Ready) and isinstance(to_rep, files.Ready)
+    assert (
+        _dumps({"a": to_customer.attachments}).reader().read()
+        == b'{"a": [{"name": "a.pdf", "base64": "AAAA", "mime_type": "application/pdf"}]}'
+    )  # type: ignore[union-attr]
+    [rep] = to_rep.attachments
+    assert rep["name"] == "b.jpg" and rep["contentType"] == "image/jpeg"
+    assert isinstance(rep["contentUrl"], Embedded) and rep["contentUrl"].prefix == "data:image/jpeg;base64,"
+
+
+def test_an_outbox_row_from_before_files_were_relayed_is_still_read() -> None:
+    old = {"contentType": "image/png", "contentUrl": "https://x.example/p.png", "name": "p.png"}
+    new = MediaRef(name="q.png", content_type="image/png", url="https://x.example/q.png").to_dict()
+    assert [ref.name for ref in files.entry_refs([old, new, {"name": "card"}])] == ["p.png", "q.png"]
