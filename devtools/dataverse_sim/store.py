@@ -159,6 +159,7 @@ class Store:
 
     def _new_row(self, table: schema.Table, new: New) -> dict[str, Any]:
         row: dict[str, Any] = {table.key: new.key, "createdon": now()}
+        row.update(dict.fromkeys(bind.row_key for bind in table.binds.values()))  # unlinked: None
         if table.states:
             row.update(statecode=0, statuscode=table.states[0])
         if table is schema.WORK_ITEM:
