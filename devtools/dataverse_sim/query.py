@@ -16,6 +16,7 @@ String comparison is case-insensitive, as Dataverse's default collation is.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,22 +47,17 @@ class Eq:
 
 
 @dataclass(frozen=True)
-class AllOf:
+class Junction:
+    """`a and b and ...` (`every` is all) or `a or b or ...` (`every` is any)."""
+
+    every: Callable[[Iterable[bool]], bool]
     parts: tuple[Node, ...]
 
     def matches(self, row: dict[str, Any]) -> bool:
-        return all(part.matches(row) for part in self.parts)
+        return self.every(part.matches(row) for part in self.parts)
 
 
-@dataclass(frozen=True)
-class AnyOf:
-    parts: tuple[Node, ...]
-
-    def matches(self, row: dict[str, Any]) -> bool:
-        return any(part.matches(row) for part in self.parts)
-
-
-Node = Eq | AllOf | AnyOf
+Node = Eq | Junction
 
 
 def comparisons(node: Node) -> list[tuple[str, str | int]]:
@@ -116,13 +112,13 @@ def parse_filter(text: str, fields: dict[str, str], entity: str) -> Node:
         parts = [conjunction()]
         while next_operator("or"):
             parts.append(conjunction())
-        return parts[0] if len(parts) == 1 else AnyOf(tuple(parts))
+        return parts[0] if len(parts) == 1 else Junction(any, tuple(parts))
 
     def conjunction() -> Node:
         parts = [primary()]
         while next_operator("and"):
             parts.append(primary())
-        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+        return parts[0] if len(parts) == 1 else Junction(all, tuple(parts))
 
     def primary() -> Node:
         kind, name, pos = take("a comparison")
