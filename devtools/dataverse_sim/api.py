@@ -33,7 +33,6 @@ from devtools.dataverse_sim.odata import (
 )
 from devtools.dataverse_sim.privileges import APP_USER_ID, BUSINESS_UNIT_ID, ORGANIZATION_ID, role_privileges
 from devtools.dataverse_sim.query import (
-    FILTER_FIELDS,
     check_query_options,
     parse_filter,
     parse_select,
@@ -138,7 +137,7 @@ class DataverseApi:
             prefix = subject_prefix(query["$filter"]).casefold()
             rows = [row for row in rows if str(row.get("subject") or "").casefold().startswith(prefix)]
         elif "$filter" in query:
-            where = parse_filter(query["$filter"], FILTER_FIELDS[table.logical], table.logical)
+            where = parse_filter(query["$filter"], table)
             rows = [row for row in rows if where.matches(row)]
         return self._collection(table.entity_set, columns, rows[:top] if top is not None else rows, table.key)
 

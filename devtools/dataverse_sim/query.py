@@ -21,15 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from devtools.dataverse_sim.odata import CODE_BAD_QUERY, ODataError
+from devtools.dataverse_sim.schema import Table
 
 EDM_STRING, EDM_INT, EDM_GUID = "Edm.String", "Edm.Int32", "Edm.Guid"
-# contact columns a `$filter` may compare: the lookup's three plus statecode (0 Active, 1 Inactive).
-CONTACT_FILTER_FIELDS: dict[str, str] = {
-    "emailaddress1": EDM_STRING,
-    "mobilephone": EDM_STRING,
-    "telephone1": EDM_STRING,
-    "statecode": EDM_INT,
-}
 
 
 @dataclass(frozen=True)
@@ -74,10 +68,11 @@ _TOKEN = re.compile(
 )
 
 
-def parse_filter(text: str, fields: dict[str, str], entity: str) -> Node:
-    """Parse `text` against the filterable `fields` (name -> Edm type) of `entity`, by recursive descent
+def parse_filter(text: str, table: Table) -> Node:
+    """Parse `text` against the table's filterable columns (name -> Edm type), by recursive descent
     over the grammar in the module docstring. Tokens are (kind, text, position), kind being "(", ")",
     "string" (with `''` unescaped), "int" or "word"."""
+    fields, entity = table.filters, table.logical
     tokens: list[tuple[str, str, int]] = []
     for match in _TOKEN.finditer(text):
         kind, value, pos = match.lastgroup or "", match[match.lastgroup or 0], match.start()
@@ -157,13 +152,6 @@ def parse_filter(text: str, fields: dict[str, str], entity: str) -> Node:
         _, unexpected, pos = tokens[position]
         raise _filter_error(text, f"Syntax error at position {pos}: unexpected '{unexpected}'")
     return node
-
-
-def parse_contact_filter(text: str) -> Node:
-    return parse_filter(text, CONTACT_FILTER_FIELDS, "contact")
-
-
-FILTER_FIELDS = {"contact": CONTACT_FILTER_FIELDS, "annotation": {"_objectid_value": EDM_GUID}}
 
 
 def _filter_error(text: str, detail: str) -> ODataError:

@@ -50,6 +50,7 @@ class Table:
     lookups: dict[str, str] = field(default_factory=dict)  # `_x_value` -> the row key holding the id
     states: dict[int, int] = field(default_factory=dict)  # statecode -> default statuscode
     status_state: dict[int, int] = field(default_factory=dict)  # statuscode -> its statecode
+    filters: dict[str, str] = field(default_factory=dict)  # the columns `$filter` may compare: Edm type
 
 
 def text(limit: int, required: bool = False) -> Column:
@@ -118,6 +119,9 @@ CONTACT = Table(
           "description", "statecode", "statuscode", "createdon"),
     states={0: 1, 1: 2},
     status_state={1: 0, 2: 1},
+    # the lookup's three columns, and statecode (0 Active, 1 Inactive)
+    filters={"emailaddress1": "Edm.String", "mobilephone": "Edm.String", "telephone1": "Edm.String",
+             "statecode": "Edm.Int32"},
 )  # fmt: skip
 ANNOTATION = Table(
     "annotation", "annotations", "annotationid",
@@ -127,6 +131,7 @@ ANNOTATION = Table(
     read=("annotationid", "subject", "notetext", "filename", "mimetype", "isdocument", "filesize",
           "objecttypecode", "createdon"),
     lookups={"_objectid_value": "object_id"},
+    filters={"_objectid_value": "Edm.Guid"},
 )  # fmt: skip
 TABLES = {table.logical: table for table in (WORK_ITEM, INCIDENT, CONTACT, ANNOTATION)}
 BY_SET = {table.entity_set: table for table in TABLES.values()}

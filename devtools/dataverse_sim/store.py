@@ -94,19 +94,16 @@ class Store:
             return self.named[entity].get(row_id)
 
     def get(self, entity: str, row_id: str) -> dict[str, Any] | None:
-        key = parse_guid(row_id) or row_id
-        with self.lock:
-            row = self._table(entity).get(key)
-            if row is not None and entity == "msdyn_ocliveworkitem":
-                self.routing.apply(row)
-            return copy.deepcopy(row) if row is not None else None
+        rows = self.rows(entity, parse_guid(row_id) or row_id)
+        return rows[0] if rows else None
 
-    def rows(self, entity: str) -> list[dict[str, Any]]:
+    def rows(self, entity: str, key: str | None = None) -> list[dict[str, Any]]:
+        """Copies of the table's rows (or of the one with `key`), work items routed first when due."""
         with self.lock:
-            rows = list(self._table(entity).values())
-            if entity == "msdyn_ocliveworkitem":
-                for row in rows:
-                    self.routing.apply(row)
+            table = self._table(entity)
+            rows = list(table.values()) if key is None else [table[key]] if key in table else []
+            for row in rows if entity == "msdyn_ocliveworkitem" else ():
+                self.routing.apply(row)
             return copy.deepcopy(rows)
 
     def all_queue_items(self) -> list[dict[str, Any]]:
