@@ -41,7 +41,7 @@ from devtools.dataverse_sim.query import (
 from devtools.dataverse_sim.routes import KNOWN_SETS, Route
 from devtools.dataverse_sim.routing import STREAMSOURCE, subject_prefix
 from devtools.dataverse_sim.store import DuplicateKey, Store
-from devtools.dataverse_sim.validate import check, parse_json_body
+from devtools.dataverse_sim.validate import New, check, parse_json_body
 
 ETAG = 'W/"1000"'
 _PRIVILEGE_ARG = re.compile(
@@ -186,11 +186,7 @@ class DataverseApi:
         new = check(table, self._json(request, table.logical), self.settings.url, self._custom(table))
         if table is schema.ANNOTATION:
             self._check_attachment(new.columns)
-        try:
-            row, _ = self.store.insert(table, new)
-        except DuplicateKey:
-            raise ODataError(412, self.settings.duplicate_code, DUPLICATE_MESSAGE) from None
-        return self._written(table, row, request)
+        return self._write(table, new, request, "create")
 
     def upsert(self, request: ApiRequest) -> Reply:
         """`PATCH annotations(<id>)` ("Upsert a table row", update-delete-entities-using-web-api.md):
@@ -202,17 +198,20 @@ class DataverseApi:
             raise ODataError(400, CODE_INVALID_ARGUMENT, f"{table.key} in the body is not the row's key.")
         new = check(table, data, self.settings.url)
         self._check_attachment(new.columns)
-        exists = self.store.get(table.logical, key) is not None
-        if request.headers.get("If-None-Match", "").strip() == "*" and exists:
-            raise ODataError(412, self.settings.duplicate_code, DUPLICATE_MESSAGE)
-        if request.headers.get("If-Match", "").strip() == "*" and not exists:
-            raise not_found(table.logical, key)
-        row, _ = self.store.insert(table, new, upsert=True)
-        return self._written(table, row, request)
+        only_create = request.headers.get("If-None-Match", "").strip() == "*"
+        only_update = request.headers.get("If-Match", "").strip() == "*"
+        return self._write(
+            table, new, request, "create" if only_create else "update" if only_update else "upsert"
+        )
 
-    def _written(self, table: schema.Table, row: dict[str, Any], request: ApiRequest) -> Reply:
-        """204 with OData-EntityId, or 201 with the row for `Prefer: return=representation` ("Create with
-        data returned", create-entity-web-api.md)."""
+    def _write(self, table: schema.Table, new: New, request: ApiRequest, mode: str) -> Reply:
+        """The store's write, then 204 with OData-EntityId, or 201 with the row for `Prefer:
+        return=representation` ("Create with data returned", create-entity-web-api.md). An existing key
+        on create is 412 with the environment's duplicate code."""
+        try:
+            row = self.store.insert(table, new, mode)
+        except DuplicateKey:
+            raise ODataError(412, self.settings.duplicate_code, DUPLICATE_MESSAGE) from None
         headers = {"OData-EntityId": f"{self.base}{table.entity_set}({row[table.key]})"}
         if "return=representation" not in (request.headers.get("Prefer") or "").replace(" ", "").lower():
             return no_content(headers)

@@ -126,9 +126,9 @@ class Store:
 
     # ------------------------------------------------------------ writes
 
-    def insert(self, table: schema.Table, new: New, *, upsert: bool = False) -> tuple[dict[str, Any], bool]:
-        """Insert the row (and its children) in one step, or raise without changing anything. `upsert`:
-        an existing row is updated instead of answering 412. Returns (row, created)."""
+    def insert(self, table: schema.Table, new: New, mode: str = "create") -> dict[str, Any]:
+        """Write the row (and its children) in one step, or raise without changing anything. `mode`:
+        "create" (an existing key is 412), "update" (an absent one is 404) or "upsert" (either)."""
         binds = dict(new.binds)
         if table is schema.INCIDENT:
             binds.setdefault("owner_id", (schema.SYSTEMUSER_SET, APP_USER_ID))
@@ -138,8 +138,10 @@ class Store:
                     raise not_found(schema.SET_ENTITY[entity_set], row_id)
             rows = self.tables[table.logical]
             existing = rows.get(new.key)
-            if existing is not None and not upsert:
+            if existing is not None and mode == "create":
                 raise DuplicateKey()
+            if existing is None and mode == "update":
+                raise not_found(table.logical, new.key)
             row = existing if existing is not None else self._new_row(table, new)
             row.update(new.columns)
             row.update({row_key: row_id for row_key, (_, row_id) in binds.items()})
@@ -152,7 +154,7 @@ class Store:
             if table is schema.CONTACT:
                 row.update(_contact_row(new.key, row))
             rows[new.key] = row
-            return copy.deepcopy(row), existing is None
+            return copy.deepcopy(row)
 
     def _new_row(self, table: schema.Table, new: New) -> dict[str, Any]:
         row: dict[str, Any] = {table.key: new.key, "createdon": now()}
