@@ -93,6 +93,10 @@ class Store:
         with self.lock:
             return self.named[entity].get(row_id)
 
+    def workstream_name(self, workstream_id: str) -> str | None:
+        """For devtools/demo.py, which reads it through `sim._store` (a simulator method would be better)."""
+        return self.name_of("msdyn_liveworkstream", workstream_id)
+
     def get(self, entity: str, row_id: str) -> dict[str, Any] | None:
         rows = self.rows(entity, parse_guid(row_id) or row_id)
         return rows[0] if rows else None
