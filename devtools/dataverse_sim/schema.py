@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.dynamics.annotation import DEFAULT_BLOCKED_ATTACHMENTS, DEFAULT_MAX_UPLOAD_BYTES
+
 
 @dataclass(frozen=True)
 class Column:
@@ -151,13 +153,10 @@ SET_ENTITY = {
 # prefix (CAS for cases), a number from 1000 and a random suffix, six characters by default: CAS-01000-K3Y8T2.
 TICKET_PREFIX, TICKET_FIRST_NUMBER, TICKET_SUFFIX_LENGTH = "CAS", 1000, 6
 
-# The organization row's attachment settings ("Use file data with Attachment and Note records" and "Files
-# and images overview", powerapps-docs): maxuploadfilesize 5,242,880 by default, measured on the base64
-# text; blockedattachments the documented default list.
-DEFAULT_MAX_UPLOAD = 5_242_880
-DEFAULT_BLOCKED = (
-    "ade;adp;app;asa;ashx;asmx;asp;bas;bat;cdx;cer;chm;class;cmd;com;config;cpl;crt;csh;dll;exe;fxp;hlp;hta;"
-    "htr;htw;ida;idc;idq;inf;ins;isp;its;jar;js;jse;ksh;lnk;mad;maf;mag;mam;maq;mar;mas;mat;mau;mav;maw;mda;"
-    "mdb;mde;mdt;mdw;mdz;msc;msh;msh1;msh1xml;msh2;msh2xml;mshxml;msi;msp;mst;ops;pcd;pif;prf;prg;printer;pst;"
-    "reg;rem;scf;scr;sct;shb;shs;shtm;shtml;soap;stm;tmp;url;vb;vbe;vbs;vsmacros;vss;vst;vsw;ws;wsc;wsf;wsh;svg"
-)
+# The organization row's attachment settings as a new environment has them ("Use file data with Attachment
+# and Note records" and "Files and images overview", powerapps-docs): maxuploadfilesize 5,242,880, measured
+# on the base64 text, and the documented blockedattachments list.
+DEFAULT_MAX_UPLOAD, DEFAULT_BLOCKED = (
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_BLOCKED_ATTACHMENTS,
+)  # the app's one copy
