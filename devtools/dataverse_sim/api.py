@@ -1,8 +1,8 @@
 """The Dataverse operations: an admitted, authenticated request in, a Reply out.
 
 The HTTP plumbing (admission, faults, latency, bearer) lives in server.py; this module only knows the
-Web API's shapes, and the tables only through schema.py's rules. It depends on the simulator through the
-small `ApiSettings` protocol, never on the simulator module itself.
+Web API's shapes, and the tables only through schema.py's rules. The simulator hands itself in as
+`settings`; this module never imports it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from werkzeug.datastructures import Headers
 
@@ -33,7 +33,6 @@ from devtools.dataverse_sim.odata import (
 )
 from devtools.dataverse_sim.privileges import APP_USER_ID, BUSINESS_UNIT_ID, ORGANIZATION_ID, role_privileges
 from devtools.dataverse_sim.query import (
-    FILTER_FIELDS,
     check_query_options,
     parse_filter,
     parse_select,
@@ -42,7 +41,7 @@ from devtools.dataverse_sim.query import (
 from devtools.dataverse_sim.routes import KNOWN_SETS, Route
 from devtools.dataverse_sim.routing import STREAMSOURCE, subject_prefix
 from devtools.dataverse_sim.store import DuplicateKey, Store
-from devtools.dataverse_sim.validate import check, parse_json_body
+from devtools.dataverse_sim.validate import New, check, parse_json_body
 
 ETAG = 'W/"1000"'
 _PRIVILEGE_ARG = re.compile(
@@ -57,21 +56,6 @@ BLOCKED = ODataError(
     "0x80043e09",
     "The attachment is either not a valid type or is too large. It cannot be uploaded or downloaded.",
 )
-
-
-class ApiSettings(Protocol):
-    """What the operations need from the simulator that runs them."""
-
-    @property
-    def url(self) -> str: ...
-
-    @property
-    def duplicate_code(self) -> str: ...
-
-    @property
-    def incident_columns(self) -> frozenset[str]: ...
-
-    def privileges_of(self, user_id: str) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -91,16 +75,16 @@ class ApiRequest:
 class DataverseApi:
     """Answers each operation named in routes.API_OPERATIONS."""
 
-    def __init__(self, store: Store, settings: ApiSettings) -> None:
+    def __init__(self, store: Store, settings: Any) -> None:
         self.store = store
-        self.settings = settings
+        self.settings = settings  # the simulator: url, duplicate_code, incident_columns, privileges_of
         self.availability = AvailabilityDesk(
             lambda w: store.name_of("msdyn_liveworkstream", w) is not None,
             lambda c: store.get("msdyn_ocliveworkitem", c) is not None,
         )
         create, read = self.create, self.get_row
         self._handlers: dict[str, Callable[[ApiRequest], Reply]] = {
-            "contact_lookup": self.list_rows, "list_notes": self.list_rows, "list_work_items": self.list_work_items,
+            "contact_lookup": self.list_rows, "list_notes": self.list_rows, "list_work_items": self.list_rows,
             "create_work_item": create, "create_incident": create, "create_contact": create,
             "create_note": lambda r: self.upsert(r) if r.method == "PATCH" else create(r),
             "get_work_item": read, "get_incident": read, "get_contact": read, "get_note": read,
@@ -139,28 +123,22 @@ class DataverseApi:
     # ------------------------------------------------------------ reads
 
     def list_rows(self, request: ApiRequest) -> Reply:
-        """`GET contacts|annotations?$select&$top&$filter` ("Query data using the Web API")."""
+        """`GET contacts|annotations?$select&$top&$filter` ("Query data using the Web API"), and
+        `GET msdyn_ocliveworkitems?$filter=startswith(subject,'...')`: how the go-live check finds the
+        probe items an earlier run left behind (work items are listed only so)."""
         query, table = request.query, request.table
         check_query_options(query, {"$select", "$top", "$filter"})
         rows = [self.render(table, row) for row in self.store.rows(table.logical)]
         columns = parse_select(query, self.selectable(table, rows[0] if rows else None), table.logical)
         top = parse_top(query)
-        if "$filter" in query:
-            where = parse_filter(query["$filter"], FILTER_FIELDS[table.logical], table.logical)
+        if table is schema.WORK_ITEM:
+            if "$filter" not in query:
+                raise ODataError(400, CODE_BAD_QUERY, "The simulator lists work items only with a $filter.")
+            prefix = subject_prefix(query["$filter"]).casefold()
+            rows = [row for row in rows if str(row.get("subject") or "").casefold().startswith(prefix)]
+        elif "$filter" in query:
+            where = parse_filter(query["$filter"], table)
             rows = [row for row in rows if where.matches(row)]
-        return self._collection(table.entity_set, columns, rows[:top] if top is not None else rows, table.key)
-
-    def list_work_items(self, request: ApiRequest) -> Reply:
-        """`GET msdyn_ocliveworkitems?$filter=startswith(subject,'...')&$select&$top`: how the go-live
-        check finds the probe items an earlier run left behind."""
-        query, table = request.query, schema.WORK_ITEM
-        check_query_options(query, {"$select", "$top", "$filter"})
-        if "$filter" not in query:
-            raise ODataError(400, CODE_BAD_QUERY, "The simulator lists work items only with a $filter.")
-        prefix, top = subject_prefix(query["$filter"]).casefold(), parse_top(query)
-        rows = [self.render(table, r) for r in self.store.rows(table.logical)]
-        rows = [r for r in rows if str(r.get("subject") or "").casefold().startswith(prefix)]
-        columns = parse_select(query, self.selectable(table, None), table.logical)
         return self._collection(table.entity_set, columns, rows[:top] if top is not None else rows, table.key)
 
     def _collection(self, entity_set: str, columns: list[str], rows: list[dict[str, Any]], key: str) -> Reply:
@@ -208,11 +186,7 @@ class DataverseApi:
         new = check(table, self._json(request, table.logical), self.settings.url, self._custom(table))
         if table is schema.ANNOTATION:
             self._check_attachment(new.columns)
-        try:
-            row, _ = self.store.insert(table, new)
-        except DuplicateKey:
-            raise ODataError(412, self.settings.duplicate_code, DUPLICATE_MESSAGE) from None
-        return self._written(table, row, request)
+        return self._write(table, new, request, "create")
 
     def upsert(self, request: ApiRequest) -> Reply:
         """`PATCH annotations(<id>)` ("Upsert a table row", update-delete-entities-using-web-api.md):
@@ -224,17 +198,20 @@ class DataverseApi:
             raise ODataError(400, CODE_INVALID_ARGUMENT, f"{table.key} in the body is not the row's key.")
         new = check(table, data, self.settings.url)
         self._check_attachment(new.columns)
-        exists = self.store.get(table.logical, key) is not None
-        if request.headers.get("If-None-Match", "").strip() == "*" and exists:
-            raise ODataError(412, self.settings.duplicate_code, DUPLICATE_MESSAGE)
-        if request.headers.get("If-Match", "").strip() == "*" and not exists:
-            raise not_found(table.logical, key)
-        row, _ = self.store.insert(table, new, upsert=True)
-        return self._written(table, row, request)
+        only_create = request.headers.get("If-None-Match", "").strip() == "*"
+        only_update = request.headers.get("If-Match", "").strip() == "*"
+        return self._write(
+            table, new, request, "create" if only_create else "update" if only_update else "upsert"
+        )
 
-    def _written(self, table: schema.Table, row: dict[str, Any], request: ApiRequest) -> Reply:
-        """204 with OData-EntityId, or 201 with the row for `Prefer: return=representation` ("Create with
-        data returned", create-entity-web-api.md)."""
+    def _write(self, table: schema.Table, new: New, request: ApiRequest, mode: str) -> Reply:
+        """The store's write, then 204 with OData-EntityId, or 201 with the row for `Prefer:
+        return=representation` ("Create with data returned", create-entity-web-api.md). An existing key
+        on create is 412 with the environment's duplicate code."""
+        try:
+            row = self.store.insert(table, new, mode)
+        except DuplicateKey:
+            raise ODataError(412, self.settings.duplicate_code, DUPLICATE_MESSAGE) from None
         headers = {"OData-EntityId": f"{self.base}{table.entity_set}({row[table.key]})"}
         if "return=representation" not in (request.headers.get("Prefer") or "").replace(" ", "").lower():
             return no_content(headers)

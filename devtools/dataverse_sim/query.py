@@ -16,19 +16,14 @@ String comparison is case-insensitive, as Dataverse's default collation is.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from devtools.dataverse_sim.odata import CODE_BAD_QUERY, ODataError
+from devtools.dataverse_sim.schema import Table
 
 EDM_STRING, EDM_INT, EDM_GUID = "Edm.String", "Edm.Int32", "Edm.Guid"
-# contact columns a `$filter` may compare: the lookup's three plus statecode (0 Active, 1 Inactive).
-CONTACT_FILTER_FIELDS: dict[str, str] = {
-    "emailaddress1": EDM_STRING,
-    "mobilephone": EDM_STRING,
-    "telephone1": EDM_STRING,
-    "statecode": EDM_INT,
-}
 
 
 @dataclass(frozen=True)
@@ -46,22 +41,17 @@ class Eq:
 
 
 @dataclass(frozen=True)
-class AllOf:
+class Junction:
+    """`a and b and ...` (`every` is all) or `a or b or ...` (`every` is any)."""
+
+    every: Callable[[Iterable[bool]], bool]
     parts: tuple[Node, ...]
 
     def matches(self, row: dict[str, Any]) -> bool:
-        return all(part.matches(row) for part in self.parts)
+        return self.every(part.matches(row) for part in self.parts)
 
 
-@dataclass(frozen=True)
-class AnyOf:
-    parts: tuple[Node, ...]
-
-    def matches(self, row: dict[str, Any]) -> bool:
-        return any(part.matches(row) for part in self.parts)
-
-
-Node = Eq | AllOf | AnyOf
+Node = Eq | Junction
 
 
 def comparisons(node: Node) -> list[tuple[str, str | int]]:
@@ -78,10 +68,11 @@ _TOKEN = re.compile(
 )
 
 
-def parse_filter(text: str, fields: dict[str, str], entity: str) -> Node:
-    """Parse `text` against the filterable `fields` (name -> Edm type) of `entity`, by recursive descent
+def parse_filter(text: str, table: Table) -> Node:
+    """Parse `text` against the table's filterable columns (name -> Edm type), by recursive descent
     over the grammar in the module docstring. Tokens are (kind, text, position), kind being "(", ")",
     "string" (with `''` unescaped), "int" or "word"."""
+    fields, entity = table.filters, table.logical
     tokens: list[tuple[str, str, int]] = []
     for match in _TOKEN.finditer(text):
         kind, value, pos = match.lastgroup or "", match[match.lastgroup or 0], match.start()
@@ -116,13 +107,13 @@ def parse_filter(text: str, fields: dict[str, str], entity: str) -> Node:
         parts = [conjunction()]
         while next_operator("or"):
             parts.append(conjunction())
-        return parts[0] if len(parts) == 1 else AnyOf(tuple(parts))
+        return parts[0] if len(parts) == 1 else Junction(any, tuple(parts))
 
     def conjunction() -> Node:
         parts = [primary()]
         while next_operator("and"):
             parts.append(primary())
-        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+        return parts[0] if len(parts) == 1 else Junction(all, tuple(parts))
 
     def primary() -> Node:
         kind, name, pos = take("a comparison")
@@ -161,13 +152,6 @@ def parse_filter(text: str, fields: dict[str, str], entity: str) -> Node:
         _, unexpected, pos = tokens[position]
         raise _filter_error(text, f"Syntax error at position {pos}: unexpected '{unexpected}'")
     return node
-
-
-def parse_contact_filter(text: str) -> Node:
-    return parse_filter(text, CONTACT_FILTER_FIELDS, "contact")
-
-
-FILTER_FIELDS = {"contact": CONTACT_FILTER_FIELDS, "annotation": {"_objectid_value": EDM_GUID}}
 
 
 def _filter_error(text: str, detail: str) -> ODataError:

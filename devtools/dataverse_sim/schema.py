@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.dynamics.annotation import DEFAULT_BLOCKED_ATTACHMENTS, DEFAULT_MAX_UPLOAD_BYTES
+
 
 @dataclass(frozen=True)
 class Column:
@@ -50,6 +52,7 @@ class Table:
     lookups: dict[str, str] = field(default_factory=dict)  # `_x_value` -> the row key holding the id
     states: dict[int, int] = field(default_factory=dict)  # statecode -> default statuscode
     status_state: dict[int, int] = field(default_factory=dict)  # statuscode -> its statecode
+    filters: dict[str, str] = field(default_factory=dict)  # the columns `$filter` may compare: Edm type
 
 
 def text(limit: int, required: bool = False) -> Column:
@@ -118,6 +121,9 @@ CONTACT = Table(
           "description", "statecode", "statuscode", "createdon"),
     states={0: 1, 1: 2},
     status_state={1: 0, 2: 1},
+    # the lookup's three columns, and statecode (0 Active, 1 Inactive)
+    filters={"emailaddress1": "Edm.String", "mobilephone": "Edm.String", "telephone1": "Edm.String",
+             "statecode": "Edm.Int32"},
 )  # fmt: skip
 ANNOTATION = Table(
     "annotation", "annotations", "annotationid",
@@ -127,6 +133,7 @@ ANNOTATION = Table(
     read=("annotationid", "subject", "notetext", "filename", "mimetype", "isdocument", "filesize",
           "objecttypecode", "createdon"),
     lookups={"_objectid_value": "object_id"},
+    filters={"_objectid_value": "Edm.Guid"},
 )  # fmt: skip
 TABLES = {table.logical: table for table in (WORK_ITEM, INCIDENT, CONTACT, ANNOTATION)}
 BY_SET = {table.entity_set: table for table in TABLES.values()}
@@ -146,13 +153,10 @@ SET_ENTITY = {
 # prefix (CAS for cases), a number from 1000 and a random suffix, six characters by default: CAS-01000-K3Y8T2.
 TICKET_PREFIX, TICKET_FIRST_NUMBER, TICKET_SUFFIX_LENGTH = "CAS", 1000, 6
 
-# The organization row's attachment settings ("Use file data with Attachment and Note records" and "Files
-# and images overview", powerapps-docs): maxuploadfilesize 5,242,880 by default, measured on the base64
-# text; blockedattachments the documented default list.
-DEFAULT_MAX_UPLOAD = 5_242_880
-DEFAULT_BLOCKED = (
-    "ade;adp;app;asa;ashx;asmx;asp;bas;bat;cdx;cer;chm;class;cmd;com;config;cpl;crt;csh;dll;exe;fxp;hlp;hta;"
-    "htr;htw;ida;idc;idq;inf;ins;isp;its;jar;js;jse;ksh;lnk;mad;maf;mag;mam;maq;mar;mas;mat;mau;mav;maw;mda;"
-    "mdb;mde;mdt;mdw;mdz;msc;msh;msh1;msh1xml;msh2;msh2xml;mshxml;msi;msp;mst;ops;pcd;pif;prf;prg;printer;pst;"
-    "reg;rem;scf;scr;sct;shb;shs;shtm;shtml;soap;stm;tmp;url;vb;vbe;vbs;vsmacros;vss;vst;vsw;ws;wsc;wsf;wsh;svg"
-)
+# The organization row's attachment settings as a new environment has them ("Use file data with Attachment
+# and Note records" and "Files and images overview", powerapps-docs): maxuploadfilesize 5,242,880, measured
+# on the base64 text, and the documented blockedattachments list.
+DEFAULT_MAX_UPLOAD, DEFAULT_BLOCKED = (
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_BLOCKED_ATTACHMENTS,
+)  # the app's one copy

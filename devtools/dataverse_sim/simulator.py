@@ -326,9 +326,6 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             RequestRecord(method, path, query, status, operation, elapsed_ms(started), fault, redacted)
         )
 
-    def issue_token(self) -> tuple[str, int]:
-        return self.identity.issue()
-
     def check_bearer(self, authorization: str | None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

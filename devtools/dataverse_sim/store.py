@@ -93,20 +93,21 @@ class Store:
         with self.lock:
             return self.named[entity].get(row_id)
 
-    def get(self, entity: str, row_id: str) -> dict[str, Any] | None:
-        key = parse_guid(row_id) or row_id
-        with self.lock:
-            row = self._table(entity).get(key)
-            if row is not None and entity == "msdyn_ocliveworkitem":
-                self.routing.apply(row)
-            return copy.deepcopy(row) if row is not None else None
+    def workstream_name(self, workstream_id: str) -> str | None:
+        """For devtools/demo.py, which reads it through `sim._store` (a simulator method would be better)."""
+        return self.name_of("msdyn_liveworkstream", workstream_id)
 
-    def rows(self, entity: str) -> list[dict[str, Any]]:
+    def get(self, entity: str, row_id: str) -> dict[str, Any] | None:
+        rows = self.rows(entity, parse_guid(row_id) or row_id)
+        return rows[0] if rows else None
+
+    def rows(self, entity: str, key: str | None = None) -> list[dict[str, Any]]:
+        """Copies of the table's rows (or of the one with `key`), work items routed first when due."""
         with self.lock:
-            rows = list(self._table(entity).values())
-            if entity == "msdyn_ocliveworkitem":
-                for row in rows:
-                    self.routing.apply(row)
+            table = self._table(entity)
+            rows = list(table.values()) if key is None else [table[key]] if key in table else []
+            for row in rows if entity == "msdyn_ocliveworkitem" else ():
+                self.routing.apply(row)
             return copy.deepcopy(rows)
 
     def all_queue_items(self) -> list[dict[str, Any]]:
@@ -129,9 +130,9 @@ class Store:
 
     # ------------------------------------------------------------ writes
 
-    def insert(self, table: schema.Table, new: New, *, upsert: bool = False) -> tuple[dict[str, Any], bool]:
-        """Insert the row (and its children) in one step, or raise without changing anything. `upsert`:
-        an existing row is updated instead of answering 412. Returns (row, created)."""
+    def insert(self, table: schema.Table, new: New, mode: str = "create") -> dict[str, Any]:
+        """Write the row (and its children) in one step, or raise without changing anything. `mode`:
+        "create" (an existing key is 412), "update" (an absent one is 404) or "upsert" (either)."""
         binds = dict(new.binds)
         if table is schema.INCIDENT:
             binds.setdefault("owner_id", (schema.SYSTEMUSER_SET, APP_USER_ID))
@@ -141,8 +142,10 @@ class Store:
                     raise not_found(schema.SET_ENTITY[entity_set], row_id)
             rows = self.tables[table.logical]
             existing = rows.get(new.key)
-            if existing is not None and not upsert:
+            if existing is not None and mode == "create":
                 raise DuplicateKey()
+            if existing is None and mode == "update":
+                raise not_found(table.logical, new.key)
             row = existing if existing is not None else self._new_row(table, new)
             row.update(new.columns)
             row.update({row_key: row_id for row_key, (_, row_id) in binds.items()})
@@ -155,10 +158,11 @@ class Store:
             if table is schema.CONTACT:
                 row.update(_contact_row(new.key, row))
             rows[new.key] = row
-            return copy.deepcopy(row), existing is None
+            return copy.deepcopy(row)
 
     def _new_row(self, table: schema.Table, new: New) -> dict[str, Any]:
         row: dict[str, Any] = {table.key: new.key, "createdon": now()}
+        row.update(dict.fromkeys(bind.row_key for bind in table.binds.values()))  # unlinked: None
         if table.states:
             row.update(statecode=0, statuscode=table.states[0])
         if table is schema.WORK_ITEM:

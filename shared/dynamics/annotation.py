@@ -31,6 +31,13 @@ from shared.platform.http import Embedded
 ENTITY_SET = "annotations"
 INCIDENT_BIND = "objectid_incident@odata.bind"
 DEFAULT_MAX_UPLOAD_BYTES = 5_242_880  # of the base64 text (organization.maxuploadfilesize)
+# organization.blockedattachments as a new environment has it ("Files and images overview").
+DEFAULT_BLOCKED_ATTACHMENTS = (
+    "ade;adp;app;asa;ashx;asmx;asp;bas;bat;cdx;cer;chm;class;cmd;com;config;cpl;crt;csh;dll;exe;fxp;hlp;hta;"
+    "htr;htw;ida;idc;idq;inf;ins;isp;its;jar;js;jse;ksh;lnk;mad;maf;mag;mam;maq;mar;mas;mat;mau;mav;maw;mda;"
+    "mdb;mde;mdt;mdw;mdz;msc;msh;msh1;msh1xml;msh2;msh2xml;mshxml;msi;msp;mst;ops;pcd;pif;prf;prg;printer;pst;"
+    "reg;rem;scf;scr;sct;shb;shs;shtm;shtml;soap;stm;tmp;url;vb;vbe;vbs;vsmacros;vss;vst;vsw;ws;wsc;wsf;wsh;svg"
+)
 SUBJECT_MAX, FILENAME_MAX, MIMETYPE_MAX, NOTETEXT_MAX = 500, 255, 256, 100_000  # annotation reference
 # Fixed: changing it would give a redelivered file a new note id, so a second note.
 NOTE_NAMESPACE = uuid.UUID("9b0c4d7e-5a1f-4e2b-8c3d-6f7a8b9c0d1e")
@@ -44,24 +51,24 @@ def note_id(key: str) -> str:
 # ------------------------------------------------------------------ limits
 
 
-@dataclass(frozen=True)
-class AttachmentLimits:
-    """The org's attachment settings: the defaults until read."""
-
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # of the base64 text
-    blocked_extensions: frozenset[str] = frozenset()  # lower case, without the dot
-
-    @property
-    def max_file_bytes(self) -> int:
-        """The largest file whose base64 text fits: 3 bytes become 4 characters."""
-        return self.max_upload_bytes // 4 * 3
-
-
 def parse_blocked(text: object) -> frozenset[str]:
     """`"exe;js;.bat"` -> {"exe", "js", "bat"}; anything else -> nothing blocked."""
     if not isinstance(text, str):
         return frozenset()
     return frozenset(part.strip().lstrip(".").lower() for part in text.split(";") if part.strip(" ."))
+
+
+@dataclass(frozen=True)
+class AttachmentLimits:
+    """The org's attachment settings; until read, a new environment's (so an unread org refuses no less)."""
+
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # of the base64 text
+    blocked_extensions: frozenset[str] = parse_blocked(DEFAULT_BLOCKED_ATTACHMENTS)  # lower case, no dot
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The largest file whose base64 text fits: 3 bytes become 4 characters."""
+        return self.max_upload_bytes // 4 * 3
 
 
 def attachment_limits(client: DataverseClient) -> AttachmentLimits | Failure:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -140,3 +141,18 @@ def test_organization_admin_and_reset(sim: DataverseSimulator) -> None:
         sim.set_organization(maxuploadfilesize=131_072_001)
     sim.reset()
     assert sim.organization["maxuploadfilesize"] == 5_242_880
+
+
+def test_concurrent_create_only_upserts_write_one_note(client: Client, incident: str) -> None:
+    """The existence check and the write are one step: of eight racing deliveries one creates."""
+    note_id = str(uuid.uuid4())
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(
+            pool.map(
+                lambda n: (
+                    patch(client, note_id, note(incident, bytes([n])), **{"If-None-Match": "*"}).status_code
+                ),
+                range(8),
+            )
+        )
+    assert sorted(statuses) == [204] + [412] * 7 and len(client.sim.notes) == 1

@@ -172,3 +172,9 @@ def test_refusal_is_decided_before_sending_on_the_base64_size():
 def test_parse_blocked_is_lenient():
     assert parse_blocked(None) == frozenset() and parse_blocked("") == frozenset()
     assert parse_blocked(" exe ;;.Bat;") == frozenset({"exe", "bat"})
+
+
+def test_unread_limits_are_a_new_environments():
+    """A caller that could not read the org refuses no less than a new environment would."""
+    assert refusal("setup.exe", 10, AttachmentLimits()) == ".exe files are blocked in Dynamics"
+    assert refusal("scan.pdf", 4_000_000, AttachmentLimits()) is not None  # 3.8 MB over a 3.75 MB limit
