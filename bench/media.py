@@ -94,6 +94,7 @@ def measure(megabytes: float, rounds: int) -> tuple[int, dict[str, Any]]:
 
 
 def _run(base: str, size: int, rounds: int) -> dict[str, Any]:
+    from shared.media.fetch import Credential
     from shared.media.policy import MediaPolicy
     from shared.media.refs import MediaRef
     from shared.messaging import files
@@ -108,6 +109,7 @@ def _run(base: str, size: int, rounds: int) -> dict[str, Any]:
         hosts=frozenset({host}), domains=(), types=("image/*",), max_bytes=size + 1, timeout_seconds=60
     )
     ref = MediaRef(name="photo.jpg", content_type="image/jpeg", url=url)
+    source = Credential.of(base, lambda: token)
     pool = urllib3.PoolManager()
     opencx = OpenCXClient(base, "key")
     sink = JsonHttpClient(base)
@@ -137,7 +139,7 @@ def _run(base: str, size: int, rounds: int) -> dict[str, Any]:
         return size
 
     def to_customer() -> int:
-        ready = files.for_customer([ref], policy, "web", lambda: token)
+        ready = files.for_customer([ref], policy, "web", source)
         assert isinstance(ready, files.Ready) and ready.attachments, ready
         assert opencx.send_message(
             "s1", build_agent_message("label", "Alex", attachments=ready.attachments)
@@ -145,7 +147,7 @@ def _run(base: str, size: int, rounds: int) -> dict[str, Any]:
         return size
 
     def to_rep() -> int:
-        ready = files.for_rep([ref], policy, lambda: token)
+        ready = files.for_rep([ref], policy, source)
         assert isinstance(ready, files.Ready) and ready.attachments, ready
         activity = build_message_activity("c1", "ch", text="photo", attachments=ready.attachments)
         assert sink.post("/conversation/c1", "send", activity).ok

@@ -14,6 +14,7 @@ from typing import Any
 
 import azure.functions as func
 
+from shared.media.refs import DROPPED_PREFIX, MediaRef
 from shared.messaging.accept import Accepted, accept
 from shared.messaging.activity import MAX_BODY_BYTES, ActivityInvalid, ActivityKind, media_ref, parse_activity
 from shared.messaging.deps import process_deps
@@ -130,7 +131,7 @@ def handle_activity(req: func.HttpRequest, context: Any = None) -> func.HttpResp
             received_at=iso_at(deps.clock()),
             traceparent=span.traceparent() or parent,
         )
-        entry = _with_attachment_names(entry)
+        entry = _with_attachment_names(entry, activity.attachments_dropped)
         try:
             outcome = accept(deps, entry, activity.dedup_key)
         except QueueUnavailable as exc:
@@ -150,10 +151,14 @@ def _entry_kind(kind: ActivityKind) -> EntryKind:
     return EntryKind.END if kind is ActivityKind.END else EntryKind.NOTICE
 
 
-def _with_attachment_names(entry: Entry) -> Entry:
-    """Attachments as the relay keeps them (shared/media/refs.py); cards without a URL dropped."""
+def _with_attachment_names(entry: Entry, dropped: int = 0) -> Entry:
+    """Attachments as the relay keeps them (shared/media/refs.py); cards without a URL dropped. Files
+    past what one outbox row holds stay as names without a URL, so the customer is told of each."""
     from dataclasses import replace
 
     refs = [media_ref({"contentType": a.get("content_type"), "contentUrl": a.get("content_url"),
                        "name": a.get("name")}) for a in entry.attachments]  # fmt: skip
-    return replace(entry, attachments=[ref.to_dict() for ref in refs if ref is not None])
+    kept = [ref.to_dict() for ref in refs if ref is not None]
+    if dropped:  # one stand-in for them all: the customer reads how many did not come
+        kept.append(MediaRef(name=f"{dropped} more files", ref_id=f"{DROPPED_PREFIX}{dropped}").to_dict())
+    return replace(entry, attachments=kept)

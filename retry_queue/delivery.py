@@ -20,6 +20,7 @@ from shared.dynamics.incident_files import attach_session_files
 from shared.dynamics.rows import get_row, is_open
 from shared.dynamics.work_item import ENTITY_SET as WORK_ITEMS
 from shared.dynamics.work_item import create_work_item
+from shared.media.fetch import FILE_TRIES, Credential
 from shared.media.policy import policy_for
 from shared.opencx.client import OpenCXClient
 from shared.opencx.enrich import fetch
@@ -163,7 +164,7 @@ def to_conversation(handoff: Handoff, settings: Settings) -> Step:
 
 def to_dynamics(
     handoff: Handoff, client: DataverseClient, settings: Settings, plan: Plan = NO_PLAN,
-    opencx: OpenCXClient | None = None,
+    opencx: OpenCXClient | None = None, attempt: int = 0,
 ) -> Step:  # fmt: skip
     """A live work item for sms, whatsapp and web; an incident for every other channel, and for a
     live chat the concierge found out of hours with AFTER_HOURS=incident. An incident gets its
@@ -196,7 +197,8 @@ def to_dynamics(
         outcome.incident_id,
         handoff.transcript,
         policy_for(settings),
-        opencx.auth_headers if opencx else None,
+        Credential.of(settings.opencx_api_url, opencx.auth_headers) if opencx else None,
+        patient=attempt + 1 < FILE_TRIES,
     )
     if files.failure is not None:
         return Failed("attach_files", files.failure)
@@ -240,7 +242,11 @@ def deliver(
     if plan is None:  # after the dedup window: a duplicate asks Dynamics nothing
         plan = plan_handoff(handoff, settings)
     return message, told(
-        to_dynamics(handoff, dataverse, settings, plan, opencx), handoff, plan, opencx, settings
+        to_dynamics(handoff, dataverse, settings, plan, opencx, message.attempt),
+        handoff,
+        plan,
+        opencx,
+        settings,
     )
 
 

@@ -24,6 +24,7 @@ from shared.opencx.session import TranscriptLine
 from shared.platform import telemetry
 from shared.platform.failure import Failure
 from shared.platform.http import Embedded
+from shared.platform.retry_policy import Outcome
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,13 @@ def attach_session_files(
     transcript: Sequence[TranscriptLine],
     policy: MediaPolicy,
     credential: Credential | None,
+    *,
+    patient: bool = True,
 ) -> FilesOutcome:
     """One note per file of the session, each once; `credential`: OpenCX's API key, sent only after
-    a plain fetch was refused and only to an allowed host (shared/media/fetch.py)."""
+    a plain fetch was refused and only to OpenCX's own host (shared/media/fetch.py). `patient`
+    False (the handoff was tried FILE_TRIES times): a file whose host does not answer, or that
+    Dataverse refuses for good, becomes a note saying so instead of failing the handoff."""
     found = session_files(transcript)
     if not found:
         return FilesOutcome()
@@ -63,7 +68,7 @@ def attach_session_files(
         if _exists(client, annotation.note_id(key)):
             attached += 1
             continue
-        written = _write(client, incident_id, key, line, ref, policy, credential, limits)
+        written = _write(client, incident_id, key, line, ref, policy, credential, limits, patient)
         if isinstance(written, Failure):
             return FilesOutcome(attached, refused, written)
         attached, refused = attached + (written is None), refused + (written is not None)
@@ -85,6 +90,7 @@ def _write(
     policy: MediaPolicy,
     credential: Credential | None,
     limits: annotation.AttachmentLimits,
+    patient: bool,
 ) -> RefusalReason | Failure | None:
     """None: the note has its file. A reason: the note says why the file is not there."""
     cap = min(policy.max_bytes, limits.max_file_bytes)
@@ -96,7 +102,9 @@ def _write(
                    max_bytes=cap)
     )  # fmt: skip
     if isinstance(got, Failure):
-        return got
+        if patient:
+            return got
+        got = Refusal(RefusalReason.UNANSWERED, "its host did not answer")
     subject = f"{ref.kind_word.capitalize()} from the customer: {ref.name}"
     said = f"Sent {line.at or ''} with: {line.text}".strip() if line.text else f"Sent {line.at or ''}".strip()
     if isinstance(got, Refusal):
@@ -111,6 +119,11 @@ def _write(
             documentbody=Embedded(got.base64), notetext=said,
         )  # fmt: skip
         reason = None
+    if outcome.failure is not None and reason is None and outcome.failure.outcome is Outcome.PERMANENT:
+        # Dataverse refuses this file for good (a type the org blocks by MIME, say): say so instead.
+        reason = RefusalReason.TYPE
+        outcome = annotation.attach_text_note(client, incident_id, key, subject=subject,
+                                              notetext=f"[{ref.kind_word} not attached: Dynamics refused it]\n{said}")  # fmt: skip
     if outcome.failure is not None:
         return outcome.failure
     target = "incident"

@@ -6,7 +6,9 @@ no compression (no decompression bomb), follows a redirect only to the same sche
 the body is read; a body that grows past it is cut off), stops at MEDIA_TIMEOUT_SECONDS in all, and
 checks the content type against the allow-list. A URL that answers 401/403 is tried once more with
 the source's own credential (whether a file URL needs one is not documented on either side): the
-credential goes only to a host the policy allows, never across a redirect to another origin.
+credential goes only to the source's own origin (`Credential`), never to another allowed host and
+never across a redirect to another origin. A watchdog shuts the connection at the time cap, so a
+host that trickles bytes cannot stretch it.
 
 The body is base64-encoded chunk by chunk as it arrives, and kept only when the caller must embed it
 (`Keep`): a 5 MB file is held once, as base64, never as bytes and base64 both. Nothing fetched is
@@ -16,7 +18,10 @@ logged; the log names the host, the status and the size.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +30,7 @@ from urllib.parse import urljoin, urlsplit
 
 import urllib3
 
-from shared.media.policy import HOST_NOT_ALLOWED, MediaPolicy
+from shared.media.policy import HOST_NOT_ALLOWED, MediaPolicy, origin_of
 from shared.media.refs import Refusal, RefusalReason, too_big
 from shared.platform.failure import Failure, FailureKind, Upstream
 from shared.platform.http import CONNECT_TIMEOUT_SECONDS, AuthUnavailable, connection_pool, transport_failure
@@ -33,12 +38,94 @@ from shared.platform.log import get_logger, log_event
 from shared.platform.retry_policy import parse_retry_after
 
 CHUNK_BYTES = 64 * 1024
+# Tries a message (or an incident's notes) waits for a file's host; after that the file becomes a
+# text ("its host did not answer") and the rest goes on: no outside host holds a conversation.
+FILE_TRIES = 3
 MAX_REDIRECTS = 3
 _GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 logger = get_logger("media")
-Credential = Callable[[], Mapping[str, str]]  # the Authorization header of the file's source
+
+
+@dataclass(frozen=True)
+class Credential:
+    """The Authorization header of a file's source (the Messaging API, the OpenCX API), sent only
+    to that source's own scheme, host and port: never to another allowed host that answers 401."""
+
+    origin: tuple[str, str, int] | str  # a str: the source's URL could not be read (never applies)
+    headers: Callable[[], Mapping[str, str]]
+
+    @classmethod
+    def of(cls, base_url: str, headers: Callable[[], Mapping[str, str]]) -> Credential:
+        return cls(origin_of(base_url), headers)
+
+    def applies_to(self, url: str) -> bool:
+        return not isinstance(self.origin, str) and origin_of(url) == self.origin
+
+
+class _Watch:
+    """Shuts the fetch's sockets at its deadline: a host that trickles its headers or body a byte at
+    a time cannot hold a worker past MEDIA_TIMEOUT_SECONDS (a read timeout bounds one read only)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.sockets: list[socket.socket] = []
+        self.fired = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            self.sockets.append(sock)
+            fired = self.fired
+        if fired:
+            _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sockets = list(self.sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    def __enter__(self) -> _Watch:
+        _watching.watch = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._timer.cancel()
+        _watching.watch = None
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_watching = threading.local()
+
+
+class _WatchedConnection(urllib3.connection.HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        watch = getattr(_watching, "watch", None)
+        if watch is not None:
+            watch.add(sock)
+        return sock
+
+
+class _WatchedTlsConnection(_WatchedConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HttpPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _HttpsPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedTlsConnection
 
 
 class Keep(Enum):
@@ -61,12 +148,12 @@ FetchResult = Fetched | Refusal | Failure
 def _pool() -> urllib3.PoolManager:
     from shared.platform.process import shared_plain
 
-    return shared_plain(
-        "media.pool",
-        lambda: connection_pool(
-            "https://files.invalid", 16, urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS)
-        ),
-    )
+    def build() -> urllib3.PoolManager:
+        pool = connection_pool("https://files.invalid", 16, urllib3.Timeout(connect=CONNECT_TIMEOUT_SECONDS))
+        pool.pool_classes_by_scheme = {"http": _HttpPool, "https": _HttpsPool}
+        return pool
+
+    return shared_plain("media.pool", build)
 
 
 def fetch(
@@ -88,17 +175,33 @@ def fetch(
         return Refusal(reason, refusal)
     if cap <= 0:
         return too_big(None, cap)
-    deadline = clock() + policy.timeout_seconds
+    with _Watch(policy.timeout_seconds) as watch:
+        try:
+            result = _fetch(
+                url, policy, keep, credential, declared_type, cap, clock() + policy.timeout_seconds, clock
+            )
+        except ValueError:  # a URL or header no check foresaw: never an exception out of a fetch
+            result = Refusal(RefusalReason.GONE, "its link is not valid")
+    if watch.fired and not isinstance(result, Fetched):  # what a cut connection left is not the answer
+        _log(url, "refused", reason=RefusalReason.SLOW)
+        return Refusal(RefusalReason.SLOW, f"not received within {policy.timeout_seconds:g} s")
+    return result
+
+
+def _fetch(
+    url: str, policy: MediaPolicy, keep: Keep, credential: Credential | None, declared_type: str | None,
+    cap: int, deadline: float, clock: Callable[[], float],
+) -> FetchResult:  # fmt: skip
     headers: dict[str, str] = {}
-    for _ in range(2):  # plain, then with the source's credential after a 401/403
+    for _ in range(2):  # plain, then with the source's credential after a 401/403 from the source
         result = _follow(url, policy, headers, deadline, clock)
         if isinstance(result, (Refusal, Failure)):
             return result
         response, final_url = result
-        if response.status in (401, 403) and credential is not None and not headers:
+        if response.status in (401, 403) and credential and not headers and credential.applies_to(final_url):
             _discard(response)
             try:
-                headers = dict(credential())
+                headers = dict(credential.headers())
             except AuthUnavailable as exc:
                 return Failure(Upstream.MEDIA, FailureKind.UNREACHABLE, message=f"no token: {exc}")
             continue
@@ -153,6 +256,10 @@ def _read(
         if status >= 300:
             _log(url, "status", status=status)
             return _status_failure(status, response.headers.get("Retry-After"))
+        encoding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
+        if encoding != "identity":  # asked for none: a compressed body is not the file it claims to be
+            _log(url, "refused", reason=RefusalReason.TYPE)
+            return Refusal(RefusalReason.TYPE, "it came compressed")
         served = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         content_type = (
             (declared_type or "").split(";")[0].strip().lower() if served in _GENERIC_TYPES else served

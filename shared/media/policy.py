@@ -12,8 +12,11 @@ domain's subdomains over https on port 443.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from shared.platform.media_settings import DEFAULT_TYPES
 from shared.platform.setting_values import is_loopback
@@ -21,6 +24,34 @@ from shared.platform.settings import Settings
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 HOST_NOT_ALLOWED = "its host is not allowed"
+
+
+# What a host may be: a DNS name (letters, digits, hyphens, dots, no trailing dot), an IPv4 address,
+# or a bracketed IPv6 address. Anything else (a backslash, a space, an encoded character) is refused:
+# two URL parsers could read such a host two ways, and the one that connects must be the one checked.
+_HOST = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])$"
+)
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def origin_of(url: str) -> tuple[str, str, int] | str:
+    """(scheme, host, port) as urllib3, which connects, reads the URL; or why it cannot be used."""
+    authority = url.partition("//")[2].partition("/")[0].partition("?")[0]
+    if _UNSAFE.search(url) or "%" in authority:
+        return "its link is not valid"
+    try:
+        parts = parse_url(url)
+    except LocationParseError:
+        return "its link is not valid"
+    scheme, host = (parts.scheme or "").lower(), (parts.host or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return "its link is not https"
+    if parts.auth:
+        return "its link carries credentials"
+    if not _HOST.match(host):
+        return "its link is not valid"
+    return scheme, host, parts.port or _DEFAULT_PORTS[scheme]
 
 
 @dataclass(frozen=True)
@@ -33,32 +64,22 @@ class MediaPolicy:
 
     def url_refusal(self, url: str) -> str | None:
         """Why this URL may not be fetched nor passed on, or None when it may."""
-        try:
-            parts = urlsplit(url)
-            host, port = (parts.hostname or "").lower(), parts.port
-        except ValueError:
-            return "its link is not valid"
-        if parts.scheme not in _DEFAULT_PORTS or not host:
+        origin = origin_of(url)
+        if isinstance(origin, str):
+            return origin
+        scheme, host, port = origin
+        if scheme == "http" and not is_loopback(host.strip("[]")):
             return "its link is not https"
-        if parts.scheme == "http" and not is_loopback(host):
-            return "its link is not https"
-        if parts.username or parts.password:
-            return "its link carries credentials"
-        port = port or _DEFAULT_PORTS[parts.scheme]
         if f"{host}:{port}" in self.hosts:
             return None
-        if parts.scheme == "https" and port == 443 and any(host.endswith(d) for d in self.domains):
+        if scheme == "https" and port == 443 and any(host.endswith(d) for d in self.domains):
             return None
         return HOST_NOT_ALLOWED
 
     def same_origin(self, first: str, second: str) -> bool:
         """A redirect is followed only to the same scheme, host and port."""
-        a, b = urlsplit(first), urlsplit(second)
-        return (a.scheme, (a.hostname or "").lower(), a.port or _DEFAULT_PORTS.get(a.scheme)) == (
-            b.scheme,
-            (b.hostname or "").lower(),
-            b.port or _DEFAULT_PORTS.get(b.scheme),
-        )
+        a, b = origin_of(first), origin_of(second)
+        return not isinstance(a, str) and a == b
 
     def allows_type(self, content_type: str | None) -> bool:
         kind = (content_type or "").split(";")[0].strip().lower()
@@ -66,10 +87,8 @@ class MediaPolicy:
 
 
 def _host_port(url: str) -> str | None:
-    parts = urlsplit(url)
-    if not parts.hostname or parts.scheme not in _DEFAULT_PORTS:
-        return None
-    return f"{parts.hostname.lower()}:{parts.port or _DEFAULT_PORTS[parts.scheme]}"
+    origin = origin_of(url)
+    return None if isinstance(origin, str) else f"{origin[1]}:{origin[2]}"
 
 
 def _entry(value: str) -> str:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-NAME_MAX = 256  # Messaging API attachment `name`: "256 characters" (api-conversation-endpoint.md)
+NAME_MAX = 256
+DROPPED_PREFIX = "dropped:"  # a MediaRef standing for files past what one message could hold  # Messaging API attachment `name`: "256 characters" (api-conversation-endpoint.md)
 _MIB = 1024 * 1024
 
 
@@ -70,6 +71,7 @@ class RefusalReason(StrEnum):
     REDIRECT = "redirect"  # a redirect to another host
     GONE = "gone"  # the link no longer works, or the file could not be opened
     SLOW = "slow"  # not fetched within MEDIA_TIMEOUT_SECONDS
+    UNANSWERED = "unanswered"  # its host failed every try the message waited for
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ MAX_TEXT_CHARS = 6_000
 MAX_ATTACHMENTS = 20
 MAX_ATTACHMENTS_JSON_CHARS = 12_000
 MAX_FIELD_CHARS = 2_048  # an attachment's URL, name or type; a sender's id or name
+CUT_URL = "cut:"  # stands for a content URL too long to keep: the file becomes a notice, never a cut file
 _ATTACHMENT_KEYS = ("contenttype", "contenturl", "name")
 
 # `EventName: **_AgentAccepted_**` (webhook page samples); tolerant of spacing and of the markdown.
@@ -118,9 +119,15 @@ class ConversationAccount(_Lenient):
     id: Text = None
 
 
+def _url(value: Any) -> str | None:
+    """A URL is never cut (a cut URL or data: URL is a broken file): one too long becomes CUT_URL."""
+    text = _text(value)
+    return CUT_URL if text is not None and len(text) > MAX_FIELD_CHARS else text
+
+
 class Attachment(_Lenient):
     content_type: Field_ = Field(default=None, alias="contenttype")
-    content_url: Field_ = Field(default=None, alias="contenturl")
+    content_url: Annotated[str | None, BeforeValidator(_url)] = Field(default=None, alias="contenturl")
     name: Field_ = None
 
 
@@ -276,6 +283,8 @@ def media_ref(item: Mapping[str, Any]) -> MediaRef | None:
         return None
     kind = kind.strip().lower() if isinstance(kind, str) and kind.strip() else None
     name = name.strip()[:NAME_MAX] if isinstance(name, str) and name.strip() else "file"
+    if url == CUT_URL:
+        return MediaRef(name=name, content_type=kind)  # neither URL nor bytes: told as a notice
     embedded = data_url_parts(url.strip())
     if embedded is not None:
         return MediaRef(name=name, content_type=kind or embedded[0], inline=embedded[1])

@@ -20,14 +20,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.media.fetch import Fetched, Keep, fetch
+from shared.media.fetch import Credential, Fetched, Keep, fetch
 from shared.media.policy import MediaPolicy
-from shared.media.refs import MediaRef, Refusal, RefusalReason, too_big
+from shared.media.refs import DROPPED_PREFIX, MediaRef, Refusal, RefusalReason, megabytes, too_big
 from shared.messaging.activity import media_ref
 from shared.platform import telemetry
 from shared.platform.failure import Failure
 from shared.platform.http import Embedded
-from shared.platform.limits import MMS_MAX_MEDIA, MMS_MAX_TOTAL_BYTES, WHATSAPP_MEDIA_MAX_BYTES
+from shared.platform.limits import (
+    MESSAGE_FILES_MAX_BYTES,
+    MESSAGING_TEXT_MAX_CHARS,
+    MMS_MAX_MEDIA,
+    MMS_MAX_TOTAL_BYTES,
+    WHATSAPP_MEDIA_MAX_BYTES,
+)
 
 
 @dataclass
@@ -38,15 +44,17 @@ class Ready:
     notices: list[str] = field(default_factory=list)
     refused: list[RefusalReason] = field(default_factory=list)
 
-    def text_with_notices(self, text: str | None) -> str | None:
-        parts = [part for part in ((text or "").strip(), *self.notices) if part]
-        return "\n".join(parts) or None
+    def text_with_notices(self, text: str | None, limit: int = MESSAGING_TEXT_MAX_CHARS) -> str | None:
+        """The words, cut so that the notices after them always fit within `limit`."""
+        notices = "\n".join(self.notices)
+        words = (text or "").strip()[: max(0, limit - len(notices) - 1)] if notices else (text or "").strip()
+        return "\n".join(part for part in (words, notices) if part) or None
 
 
 @dataclass(frozen=True)
 class _Budget:
     per_file: int
-    total: int | None = None  # MMS: all the message's files together
+    total: int = MESSAGE_FILES_MAX_BYTES  # all the message's files together (held until the send)
     count: int | None = None
 
 
@@ -57,7 +65,7 @@ def entry_refs(attachments: Sequence[Mapping[str, Any]]) -> list[MediaRef]:
     for item in attachments:
         microsoft = any(str(key).lower().replace("_", "") == "contenturl" for key in item)
         ref = media_ref(item) if microsoft else MediaRef.from_dict(dict(item))
-        if ref is not None and (ref.url or ref.inline is not None):
+        if ref is not None:  # one without a URL or bytes (cut at the webhook) becomes a notice
             refs.append(ref)
     return refs
 
@@ -92,17 +100,22 @@ def _prepare(
     policy: MediaPolicy,
     budget: _Budget,
     keep: Keep,
-    credential: Callable[[], Mapping[str, str]] | None,
+    credential: Credential | None,
     shape: Callable[[MediaRef, Fetched], dict[str, Any]],
     target: str,
+    patient: bool,
 ) -> Ready | Failure:
     ready, used = Ready(), 0
     for ref in refs:
-        remaining = budget.per_file if budget.total is None else min(budget.per_file, budget.total - used)
-        if budget.count is not None and len(ready.attachments) >= budget.count:
+        remaining = min(budget.per_file, budget.total - used)
+        if remaining <= 0 < budget.per_file:
             got: Fetched | Refusal | Failure = Refusal(
-                RefusalReason.TOO_MANY, f"a message carries at most {budget.count} files here"
+                RefusalReason.TOO_BIG, f"the message's {megabytes(budget.total)} for files is used up"
             )
+        elif (ref.ref_id or "").startswith(DROPPED_PREFIX):
+            got = Refusal(RefusalReason.TOO_MANY, "more files than one message can carry")
+        elif budget.count is not None and len(ready.attachments) >= budget.count:
+            got = Refusal(RefusalReason.TOO_MANY, f"a message carries at most {budget.count} files here")
         elif ref.inline is not None:
             got = _inline(ref, policy, remaining)
         elif ref.url:
@@ -116,9 +129,11 @@ def _prepare(
         else:
             got = Refusal(RefusalReason.GONE, "the file could not be read")
         if isinstance(got, Failure):
-            return got
+            if patient:
+                return got  # the host may answer later: the whole message waits and is retried
+            got = Refusal(RefusalReason.UNANSWERED, "its host did not answer")  # tried enough: the words go
         if isinstance(got, Refusal):
-            if got.reason is RefusalReason.TOO_BIG and budget.total is not None and used:
+            if got.reason is RefusalReason.TOO_BIG and used and remaining < budget.per_file:
                 got = Refusal(RefusalReason.TOO_BIG, got.detail + " for all of a message's files")
             ready.notices.append(got.notice(ref))
             ready.refused.append(got.reason)
@@ -133,7 +148,7 @@ def _prepare(
 
 def for_customer(
     refs: Sequence[MediaRef], policy: MediaPolicy, channel: str | None,
-    credential: Callable[[], Mapping[str, str]] | None,
+    credential: Credential | None, *, patient: bool = True,
 ) -> Ready | Failure:  # fmt: skip
     """OpenCX attachments for the rep's files; `credential`: the Messaging API's token."""
 
@@ -147,11 +162,11 @@ def for_customer(
         return found
 
     budget = _customer_budget(policy, channel)
-    return _prepare(refs, policy, budget, Keep.WHEN_TOKEN_NEEDED, credential, shape, "customer")
+    return _prepare(refs, policy, budget, Keep.WHEN_TOKEN_NEEDED, credential, shape, "customer", patient)
 
 
 def for_rep(
-    refs: Sequence[MediaRef], policy: MediaPolicy, credential: Callable[[], Mapping[str, str]] | None
+    refs: Sequence[MediaRef], policy: MediaPolicy, credential: Credential | None, *, patient: bool = True
 ) -> Ready | Failure:
     """Messaging API attachments for the customer's files; `credential`: OpenCX's API key."""
 
@@ -164,4 +179,4 @@ def for_rep(
             "name": ref.name,
         }
 
-    return _prepare(refs, policy, _Budget(policy.max_bytes), Keep.BODY, credential, shape, "rep")
+    return _prepare(refs, policy, _Budget(policy.max_bytes), Keep.BODY, credential, shape, "rep", patient)

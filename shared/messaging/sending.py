@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from shared.media.fetch import Credential
+from shared.media.fetch import FILE_TRIES, Credential
 from shared.media.refs import MediaRef, RefusalReason
 from shared.messaging import files, waiting
 from shared.messaging.bodies import build_message_activity
@@ -20,7 +20,7 @@ from shared.messaging.outbox import Direction, Entry, EntryKind, EntryState
 from shared.messaging.reconcile import is_twin_of_recovered, reconcile
 from shared.opencx.history import Position, read_history
 from shared.opencx.send import build_agent_message
-from shared.opencx.session import TranscriptLine
+from shared.opencx.session import LINE_TEXT_MAX, TranscriptLine
 from shared.platform.failure import Failure, FailureKind, Upstream
 from shared.platform.limits import MESSAGING_TEXT_MAX_CHARS
 from shared.platform.log import get_logger, log_event
@@ -75,7 +75,11 @@ def _to_customer(deps: RelayDeps, entry: Entry, link: Link, tried_before: bool) 
     if is_twin_of_recovered(deps, entry, link):
         return Delivered(forwarded=0, already=True, twin=True)
     ready = files.for_customer(
-        files.entry_refs(entry.attachments), deps.media, link.channel, _messaging_token(deps)
+        files.entry_refs(entry.attachments),
+        deps.media,
+        link.channel,
+        _messaging_token(deps),
+        patient=entry.attempts < FILE_TRIES,
     )
     if isinstance(ready, Failure):
         return ready
@@ -148,7 +152,9 @@ def _same_words(line: TranscriptLine, wanted: str, entry: Entry) -> bool:
 
 def _messaging_token(deps: RelayDeps) -> Credential | None:
     messaging = deps.messaging
-    return None if messaging is None else messaging.auth_headers
+    return (
+        None if messaging is None else Credential.of(deps.settings.messaging.api_url, messaging.auth_headers)
+    )
 
 
 # ---------------------------------------------------------------------------- customer -> rep
@@ -167,7 +173,9 @@ def _to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
         )
     if entry.text or entry.attachments:
         refs = files.entry_refs(entry.attachments) or _files_beside(deps, entry, link)
-        sent = _send_to_rep(deps, link, entry.text, refs, entry.sender_name)
+        if isinstance(refs, Failure):
+            return refs  # the history could not be read: the words wait (FILE_TRIES) for their files
+        sent = _send_to_rep(deps, link, entry, entry.text, refs, entry.sender_name)
         if isinstance(sent, Failure):
             return sent
         notes = {"lastForwardedAt": entry.event_at} if entry.event_at else {}
@@ -175,22 +183,27 @@ def _to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
     return _history_to_rep(deps, entry, link)
 
 
-def _files_beside(deps: RelayDeps, entry: Entry, link: Link) -> list[MediaRef]:
+def _files_beside(deps: RelayDeps, entry: Entry, link: Link) -> list[MediaRef] | Failure:
     """The files the customer sent with these words. The event carries only the words (its fields
     are undocumented); the history shows files beside them (shared/opencx/media.py). So the line
-    with these words, nearest the event's time, is looked up, and its files go with the words as
-    one message. The line is noted on the entry BEFORE the send, so the history path never sends
-    them again. History unreadable: the words go alone (they never wait on OpenCX) and the log
-    says the files could not be checked."""
+    with these words nearest the event's time, and not already taken by another entry, is looked
+    up, and its files go with the words as one message. The line is noted on the entry BEFORE the
+    send, so the history path never sends them again. History unreadable: a Failure, so the words
+    wait for their files FILE_TRIES times; after that they go alone and the log says the files could
+    not be checked (the words never wait on OpenCX for long)."""
     at = instant(entry.event_at) or instant(entry.received_at)
     if at is None or not entry.text:
         return []
     after = Position(iso_at(at - SAME_MESSAGE_SECONDS))
     read = read_history(deps.opencx, link.session_id, max_pages=deps.settings.history_max_pages, after=after)
-    wanted = entry.text.strip()
+    wanted = entry.text.strip()[:LINE_TEXT_MAX]
+    taken = _lines_with_files_sent(deps, link)
     lines = [line for line in read.lines if line.role == "customer" and line.text.strip() == wanted
-             and line.attachments and abs((instant(line.at) or at) - at) <= SAME_MESSAGE_SECONDS]  # fmt: skip
+             and line.attachments and (line.id or line.at) not in taken
+             and abs((instant(line.at) or at) - at) <= SAME_MESSAGE_SECONDS]  # fmt: skip
     if read.failure is not None and not lines:
+        if entry.attempts + 1 < FILE_TRIES:
+            return Failure.of(Upstream.OPENCX, read.failure)
         log_event(logger, "relay.files_unchecked", logging.WARNING, conversationId=link.conversation_id,
                   seq=entry.seq, status=read.failure.status or 0)  # fmt: skip
     if not lines:
@@ -218,7 +231,7 @@ def _history_to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
         if said_before and (not line.attachments or (line.id or line.at) in files_sent_with_words):
             continue
         # Words the event already carried are not said twice; the files beside them still go.
-        sent = _send_to_rep(deps, link, None if said_before else line.text, line.attachments, None)
+        sent = _send_to_rep(deps, link, entry, None if said_before else line.text, line.attachments, None)
         if isinstance(sent, Failure):
             return sent
         files_sent, refused = files_sent + sent.files, refused + sent.refused
@@ -235,12 +248,14 @@ def _history_to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
 
 
 def _send_to_rep(
-    deps: RelayDeps, link: Link, text: str | None, refs: list[MediaRef], sender_name: str | None
+    deps: RelayDeps, link: Link, entry: Entry, text: str | None, refs: list[MediaRef], sender_name: str | None
 ) -> Delivered | Failure:
     """One message to the rep: the words, the files that may cross, a text for each that may not."""
     messaging = deps.messaging
     assert messaging is not None
-    ready = files.for_rep(refs, deps.media, deps.opencx.auth_headers)
+    ready = files.for_rep(
+        refs, deps.media, Credential.of(deps.settings.opencx_api_url, deps.opencx.auth_headers)
+    )
     if isinstance(ready, Failure):
         return ready
     words = ready.text_with_notices(text)

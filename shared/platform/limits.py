@@ -38,3 +38,6 @@ MMS_MAX_TOTAL_BYTES = 5 * 1024 * 1024
 MMS_MAX_MEDIA = 10
 # WhatsApp Cloud API media: 16 MB per file (developers.facebook.com/docs/whatsapp/cloud-api/reference/media).
 WHATSAPP_MEDIA_MAX_BYTES = 16 * 1024 * 1024
+# The bridge's own: all the files of one message, held (as base64) until its one send: memory per
+# message stays bounded whatever MEDIA_MAX_BYTES allows a single file.
+MESSAGE_FILES_MAX_BYTES = 25 * 1024 * 1024

@@ -34,9 +34,19 @@ def _items(raw: str | None) -> list[str]:
     return [item.strip().lower() for item in (raw or "").replace(";", ",").split(",") if item.strip()]
 
 
+def _valid_host(host: str) -> bool:
+    """`host`, `host:port` (1-65535) or `*.domain.tld` (https on 443: a wildcard takes no port)."""
+    if not _HOST.match(host):
+        return False
+    name, _, port = host.partition(":")
+    if name.startswith("*."):
+        return not port and name.count(".") >= 2
+    return not port or 0 < int(port) < 65536
+
+
 def _hosts(raw: str | None, problems: dict[str, str]) -> tuple[str, ...]:
     hosts = _items(raw)
-    bad = [host for host in hosts if not _HOST.match(host) or (host.startswith("*.") and host.count(".") < 2)]
+    bad = [host for host in hosts if not _valid_host(host)]
     if bad:
         problems["MEDIA_ALLOWED_HOSTS"] = (
             "comma-separated host names (host, host:port or *.domain.tld), not " + ", ".join(bad[:3])

@@ -135,7 +135,11 @@ def test_large_texts_and_many_attachments_are_kept_or_refused_never_5xx(
         assert answer.status_code == 200, (body["id"], answer.status_code, answer.text)
     stored = {entry.text: entry for entry in _stored(conversation_id)}
     assert set(stored) == {"é" * MAX_TEXT_CHARS, "a" * MAX_TEXT_CHARS, "files"}  # cut, kept
-    assert 0 < len(stored["files"].attachments) <= MAX_ATTACHMENTS
+    files = stored["files"].attachments
+    assert 0 < len(files) <= MAX_ATTACHMENTS + 1  # those kept, and one stand-in for the rest
+    assert (
+        files[-1]["id"] == f"dropped:{3000 - (len(files) - 1)}"
+    )  # the customer is told how many did not come
 
 
 @pytest.fixture

@@ -88,3 +88,13 @@ def test_a_file_on_a_host_no_setting_names_is_not_fetched_and_the_note_says_so(
     assert handle(email_message()) == "created"
     [note] = dataverse.notes
     assert note["notetext"].startswith("[photo not forwarded: its host is not allowed]")
+
+
+def test_a_file_dynamics_refuses_for_good_becomes_a_note_saying_so(bridge_env, dataverse, opencx) -> None:
+    opencx.add_message(EMAIL_SESSION_ID, "", files=[("meter.jpg", "image/jpeg", METER)])
+    dataverse.add_fault(DvFault("status", operation="create_note", status=400, times=1))
+    message = email_message()
+    assert handle(message) == "created"  # the incident is recorded, not dead-lettered for a note
+    [note] = dataverse.notes
+    assert note["notetext"].startswith("[photo not attached: Dynamics refused it]")
+    assert status_of(message)["filesRefused"] == 1

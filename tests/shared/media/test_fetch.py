@@ -5,13 +5,17 @@ cap, the type allow-list, and nothing fetched from a host the policy does not na
 from __future__ import annotations
 
 import base64
+import contextlib
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 
 from devtools.opencx_sim import OpenCXSimulator
-from shared.media.fetch import Fetched, Keep, fetch
+from shared.media.fetch import Credential, Fetched, Keep, fetch
 from shared.media.policy import MediaPolicy
 from shared.media.refs import Refusal, RefusalReason
 from shared.platform.failure import Failure, FailureKind
@@ -38,18 +42,28 @@ def policy(sim: OpenCXSimulator, *, max_bytes: int = 1_000_000, timeout: float =
                        max_bytes=max_bytes, timeout_seconds=timeout)  # fmt: skip
 
 
-def token() -> dict[str, str]:
+def bearer() -> dict[str, str]:
     return {"Authorization": f"Bearer {KEY}"}
 
 
-def test_an_open_file_is_checked_without_being_kept_or_sent_a_token(sim: OpenCXSimulator) -> None:
+@pytest.fixture
+def token(sim: OpenCXSimulator) -> Credential:
+    """The OpenCX key, for the simulator's own origin only."""
+    return Credential.of(sim.url, bearer)
+
+
+def test_an_open_file_is_checked_without_being_kept_or_sent_a_token(
+    sim: OpenCXSimulator, token: Credential
+) -> None:
     url = sim.files.put(PHOTO, "image/jpeg", "meter.jpg", needs_token=False)
     got = fetch(url, policy(sim), keep=Keep.WHEN_TOKEN_NEEDED, credential=token)
     assert got == Fetched(content_type="image/jpeg", size=len(PHOTO), needed_token=False, base64=None)
     assert sim.files.file(url).statuses == [200]
 
 
-def test_a_file_behind_a_token_is_fetched_again_with_it_and_kept_as_base64(sim: OpenCXSimulator) -> None:
+def test_a_file_behind_a_token_is_fetched_again_with_it_and_kept_as_base64(
+    sim: OpenCXSimulator, token: Credential
+) -> None:
     url = sim.files.put(PHOTO, "image/jpeg", "meter.jpg")
     got = fetch(url, policy(sim), keep=Keep.WHEN_TOKEN_NEEDED, credential=token)
     assert isinstance(got, Fetched) and got.needed_token and got.base64 is not None
@@ -63,7 +77,7 @@ def test_without_a_credential_a_file_behind_a_token_is_refused(sim: OpenCXSimula
     assert isinstance(got, Refusal) and got.reason is RefusalReason.GONE and "401" in got.detail
 
 
-def test_a_host_no_setting_names_is_never_asked(sim: OpenCXSimulator) -> None:
+def test_a_host_no_setting_names_is_never_asked(sim: OpenCXSimulator, token: Credential) -> None:
     url = sim.files.put(PHOTO, "image/jpeg", "meter.jpg", needs_token=False)
     other = url.replace("127.0.0.1", "localhost")  # the same server under a name the policy lacks
     got = fetch(other, policy(sim), keep=Keep.BODY, credential=token)
@@ -78,7 +92,7 @@ def test_plain_http_to_a_host_that_is_not_loopback_is_refused(sim: OpenCXSimulat
     assert isinstance(got, Refusal) and got.reason is RefusalReason.SCHEME
 
 
-def test_a_redirect_to_another_host_is_not_followed(sim: OpenCXSimulator) -> None:
+def test_a_redirect_to_another_host_is_not_followed(sim: OpenCXSimulator, token: Credential) -> None:
     target = sim.files.put(PHOTO, "image/jpeg", "real.jpg", needs_token=False)
     url = sim.files.put(b"", "image/jpeg", "moved.jpg", needs_token=False,
                         redirect_to=target.replace("127.0.0.1", "localhost"))  # fmt: skip
@@ -87,7 +101,9 @@ def test_a_redirect_to_another_host_is_not_followed(sim: OpenCXSimulator) -> Non
     assert sim.files.gets(target) == 0
 
 
-def test_a_redirect_on_the_same_host_is_followed_with_the_token(sim: OpenCXSimulator) -> None:
+def test_a_redirect_on_the_same_host_is_followed_with_the_token(
+    sim: OpenCXSimulator, token: Credential
+) -> None:
     target = sim.files.put(PHOTO, "image/png", "real.png")
     url = sim.files.put(b"", "image/png", "moved.png", redirect_to=target)
     got = fetch(url, policy(sim), keep=Keep.BODY, credential=token)
@@ -152,7 +168,7 @@ def _ref():  # type: ignore[no-untyped-def]
 
 
 def test_the_log_names_the_host_never_the_url_its_signature_the_token_or_the_bytes(
-    sim: OpenCXSimulator, caplog: pytest.LogCaptureFixture
+    sim: OpenCXSimulator, token: Credential, caplog: pytest.LogCaptureFixture
 ) -> None:
     from logs import assert_never_logged, logged, own_records
 
@@ -164,3 +180,68 @@ def test_the_log_names_the_host_never_the_url_its_signature_the_token_or_the_byt
     mine = own_records(caplog)
     assert logged(mine, "media.fetch")
     assert_never_logged(mine, "SIGNATURE-1234567890", KEY, "note.txt", "secret-bytes", "c2VjcmV0LWJ5dGVz")
+
+
+def test_the_token_goes_only_to_its_own_origin_never_to_another_allowed_host(
+    sim: OpenCXSimulator, token: Credential
+) -> None:
+    url = sim.files.put(PHOTO, "image/jpeg", "meter.jpg", host="localhost")  # same server, another origin
+    both = MediaPolicy(hosts=frozenset({urlsplit(sim.url).netloc, urlsplit(url).netloc}), domains=(),
+                       types=("image/*",), max_bytes=1_000_000, timeout_seconds=5)  # fmt: skip
+    got = fetch(url, both, keep=Keep.BODY, credential=token)
+    assert isinstance(got, Refusal) and "401" in got.detail
+    assert sim.files.file(url).statuses == [401]  # asked once, plainly: the key never left for it
+
+
+def _raw_server(answer: bytes, pause: float) -> tuple[str, socket.socket]:
+    """A server that sends `answer` a byte at a time, `pause` seconds apart (a trickling host)."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(65536)
+                for byte in answer:
+                    connection.sendall(bytes([byte]))
+                    time.sleep(pause)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{server.getsockname()[1]}", server
+
+
+def test_a_host_that_trickles_its_headers_is_cut_off_at_the_time_cap() -> None:
+    base, server = _raw_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 4\r\n\r\nabcd", 0.05
+    )
+    with server:
+        trickle = MediaPolicy(hosts=frozenset({base.split("//")[1]}), domains=(), types=("image/*",),
+                              max_bytes=100, timeout_seconds=1.0)  # fmt: skip
+        started = time.monotonic()
+        got = fetch(base + "/x.jpg", trickle, keep=Keep.BODY)
+        took = time.monotonic() - started
+    assert isinstance(got, Refusal) and got.reason is RefusalReason.SLOW
+    assert took < 3.0  # not 0.05 s x 80 bytes of headers = 4 s: the cap held (a bound, not a timing)
+
+
+def test_a_compressed_body_is_not_passed_on_as_the_file() -> None:
+    base, server = _raw_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd",
+        0,
+    )
+    with server:
+        plain = MediaPolicy(hosts=frozenset({base.split("//")[1]}), domains=(), types=("image/*",),
+                            max_bytes=100, timeout_seconds=5)  # fmt: skip
+        got = fetch(base + "/x.png", plain, keep=Keep.BODY)
+    assert isinstance(got, Refusal) and got.detail == "it came compressed"
+
+
+@pytest.mark.parametrize("location", ["http://127.0.0.1:99999/x", "http://[::1/x", "http://127.0.0.1:abc/x"])
+def test_a_redirect_to_a_location_that_cannot_be_read_is_a_refusal_not_an_exception(location: str) -> None:
+    answer = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
+    base, server = _raw_server(answer, 0)
+    with server:
+        plain = MediaPolicy(hosts=frozenset({base.split("//")[1]}), domains=(), types=("image/*",),
+                            max_bytes=100, timeout_seconds=5)  # fmt: skip
+        got = fetch(base + "/x.png", plain, keep=Keep.BODY)
+    assert isinstance(got, Refusal) and got.reason in (RefusalReason.REDIRECT, RefusalReason.GONE)

@@ -85,3 +85,22 @@ def test_a_redirect_stays_on_its_origin() -> None:
     assert not same("https://a.example/x", "https://b.example/x")
     assert not same("https://a.example/x", "http://a.example/x")
     assert not same("http://127.0.0.1:1/x", "http://127.0.0.1:2/x")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1\\.blob.core.windows.net/steal",  # urllib3 would connect to 127.0.0.1
+        "https://evil.com\\.blob.core.windows.net/steal",
+        "https://acct.blob.core.windows.net./x",  # a trailing dot: another name for resolvers
+        "https://acct.blob.core.windows.net/x y",
+        "https://acct%2eblob.core.windows.net/x",
+        "https://acct.blob.core.windows.net\t/x",
+        "https://user@acct.blob.core.windows.net/x",
+        "https://acct.blob.core.windows.net:99999/x",
+    ],
+)
+def test_a_url_two_parsers_could_read_two_ways_is_refused(url: str) -> None:
+    wide = policy(extra_hosts=("*.blob.core.windows.net",))
+    assert wide.url_refusal(url) is not None
+    assert wide.url_refusal("https://acct.blob.core.windows.net/x") is None

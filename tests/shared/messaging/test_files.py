@@ -78,4 +78,44 @@ def test_the_shapes_each_side_documents() -> None:
 def test_an_outbox_row_from_before_files_were_relayed_is_still_read() -> None:
     old = {"contentType": "image/png", "contentUrl": "https://x.example/p.png", "name": "p.png"}
     new = MediaRef(name="q.png", content_type="image/png", url="https://x.example/q.png").to_dict()
-    assert [ref.name for ref in files.entry_refs([old, new, {"name": "card"}])] == ["p.png", "q.png"]
+    unreadable = {"name": "cut.pdf"}  # a URL too long to keep: no URL, told as a notice
+    refs = files.entry_refs([old, new, unreadable])
+    assert [(ref.name, ref.url) for ref in refs] == [
+        ("p.png", "https://x.example/p.png"), ("q.png", "https://x.example/q.png"), ("cut.pdf", None)
+    ]  # fmt: skip
+    ready = files.for_rep(refs[2:], policy(), None)
+    assert isinstance(ready, files.Ready) and ready.notices == [
+        "[file not forwarded: the file could not be read]"
+    ]
+
+
+def test_a_host_that_does_not_answer_holds_the_message_only_while_it_is_patient() -> None:
+    from shared.platform.failure import Failure, FailureKind
+
+    down = MediaPolicy(hosts=frozenset({"127.0.0.1:9"}), domains=(), types=("image/*",), max_bytes=MIB,
+                       timeout_seconds=2)  # fmt: skip
+    ref = MediaRef(name="p.jpg", content_type="image/jpeg", url="http://127.0.0.1:9/p.jpg")
+    waiting = files.for_rep([ref], down, None)
+    assert isinstance(waiting, Failure) and waiting.kind is FailureKind.UNREACHABLE
+    given_up = files.for_customer([ref], down, "sms", None, patient=False)
+    assert isinstance(given_up, files.Ready) and given_up.attachments == []
+    assert given_up.notices == ["[photo not forwarded: its host did not answer]"]
+    assert given_up.refused == [RefusalReason.UNANSWERED]
+
+
+def test_the_notices_survive_words_at_the_length_limit() -> None:
+    ready = files.Ready(notices=["[photo not forwarded: its host is not allowed]"])
+    text = ready.text_with_notices("w" * 6_000)
+    assert (
+        text is not None
+        and len(text) <= 6_000
+        and text.endswith("[photo not forwarded: its host is not allowed]")
+    )
+
+
+def test_the_total_a_message_holds_is_bounded_and_said_so() -> None:
+    refs = [inline(f"p{i}.jpg", 9 * MIB) for i in range(3)]
+    ready = files.for_customer(refs, policy(), "web", None)
+    assert isinstance(ready, files.Ready)
+    assert [a["name"] for a in ready.attachments] == ["p0.jpg", "p1.jpg"]
+    assert ready.notices == ["[photo not forwarded: 9 MB, the limit is 7 MB for all of a message's files]"]

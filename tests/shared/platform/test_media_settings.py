@@ -33,6 +33,8 @@ def test_hosts_and_types_are_read_as_lower_case_lists() -> None:
         ("MEDIA_ALLOWED_HOSTS", "https://files.contoso.com"),
         ("MEDIA_ALLOWED_HOSTS", "*.com"),
         ("MEDIA_ALLOWED_HOSTS", "files contoso.com"),
+        ("MEDIA_ALLOWED_HOSTS", "*.example.com:8443"),
+        ("MEDIA_ALLOWED_HOSTS", "files.example.com:99999"),
         ("MEDIA_ALLOWED_TYPES", "*/*"),
         ("MEDIA_ALLOWED_TYPES", "pdf"),
         ("MEDIA_MAX_BYTES", "-1"),
