@@ -24,6 +24,7 @@ from shared.platform.settings import Settings
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 HOST_NOT_ALLOWED = "its host is not allowed"
+_NAMED_ONLY = frozenset({"image/svg+xml"})  # not covered by image/*
 
 
 # What a host may be: a DNS name (letters, digits, hyphens, dots, no trailing dot), an IPv4 address,
@@ -82,7 +83,10 @@ class MediaPolicy:
         return not isinstance(a, str) and a == b
 
     def allows_type(self, content_type: str | None) -> bool:
+        """SVG is an image that can carry script: passed on only when a setting names it."""
         kind = (content_type or "").split(";")[0].strip().lower()
+        if kind in _NAMED_ONLY and kind not in self.types:
+            return False
         return bool(kind) and any(fnmatch.fnmatchcase(kind, pattern) for pattern in self.types)
 
 

@@ -74,8 +74,9 @@ def test_types_default_to_images_pdf_and_text_and_a_setting_widens_them() -> Non
     narrow, wide = policy(), policy(extra_types=("video/*",))
     for kind in ("image/jpeg", "IMAGE/PNG; charset=x", "application/pdf", "text/plain"):
         assert narrow.allows_type(kind)
-    for kind in ("text/html", "application/x-msdownload", "video/mp4", "", None):
+    for kind in ("text/html", "application/x-msdownload", "video/mp4", "image/svg+xml", "", None):
         assert not narrow.allows_type(kind)
+    assert policy(extra_types=("image/svg+xml",)).allows_type("image/svg+xml")  # only when named
     assert wide.allows_type("video/mp4") and not wide.allows_type("text/html")
 
 
