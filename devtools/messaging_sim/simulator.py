@@ -1,11 +1,5 @@
 """MessagingSimulator: the Omnichannel Messaging API and its Dynamics side, on loopback.
 
-    with MessagingSimulator(webhook_url="http://127.0.0.1:7071/api/messaging") as sim:
-        os.environ.update(sim.env())
-        ...
-        sim.rep.say(conversation_id, "Anything else?")
-        sim.rep.end(conversation_id)
-
 What it checks follows Microsoft's `contact-center/extend/` pages: `intro-messaging-apis.md`
 (bearer token, `channel-id`, `organization-id`; 401 without them), `api/api-conversation-create.md`
 (`customerid` idempotency, `{conversationId, isNew, messageId}`), `api/api-conversation-endpoint.md`
