@@ -142,12 +142,8 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         return f"{self.token_resource}/.default"
 
     def env(self) -> dict[str, str]:
-        """Settings that point the bridge at this simulator (the names of docs/messaging.md).
-
-        IDENTITY_ENDPOINT/IDENTITY_HEADER make DefaultAzureCredential (no MESSAGING_CLIENT_ID) fetch
-        Messaging API tokens here; give `upstream_identity` (the Dataverse simulator's endpoint and
-        header) so tokens for any other resource still come from there.
-        """
+        """Settings that point the bridge at this simulator (docs/messaging.md); tokens for any other
+        resource come from `upstream_identity` (the Dataverse simulator's endpoint) when given."""
         return {
             "MESSAGING_API_URL": self.url,
             "MESSAGING_CHANNEL_ID": self.channel_id,
