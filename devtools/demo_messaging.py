@@ -1,13 +1,5 @@
-"""`make demo-messaging`: mode `messaging` end to end on one screen.
-
-Starts the local stack with DELIVERY_MODE=messaging (Azurite, the Dataverse, OpenCX and Messaging
-API simulators, the runner as a subprocess), then: an SMS handoff over signed HTTP, the Dynamics
-conversation it creates, the rep's greeting arriving at the customer's OpenCX session, the
-customer's reply reaching the rep, a photo from the customer to the rep and a PDF from the rep to
-the customer, the rep ending the conversation and the OpenCX session closing.
-Each step prints what a person would see and how long it took; exits 1 if a step does not happen
-within 30 s.
-"""
+"""`make demo-messaging`: mode `messaging` end to end on one screen (the steps are in run()), each step
+printed with what a person would see; exits 1 if a step does not happen within 30 s."""
 
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
-"""The whole bridge on one machine: Azurite, the seeded OpenCX and Dataverse simulators, the local runner.
-
-Shared by `make run`, `make demo`, the end-to-end tests and the benchmarks. The runner is a real
-subprocess (`python -m devtools.localhost`), so tests can SIGKILL it and the demo goes over real HTTP.
-OpenCX documents no webhook signature, so the function key in `?code=` authenticates and no signature is
-required unless `webhook_secret` is set (docs/contract.md section 2).
-"""
+"""The whole bridge on one machine: Azurite, the seeded simulators and the local runner, shared by
+`make run`, `make demo`, the end-to-end tests and the benchmarks. The runner is a real subprocess, so
+tests can SIGKILL it. OpenCX documents no webhook signature: none is required unless `webhook_secret`
+is set (docs/contract.md section 2)."""
 
 from __future__ import annotations
 

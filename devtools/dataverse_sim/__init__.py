@@ -1,15 +1,6 @@
-"""A Dataverse Web API simulator on loopback, for tests, demos and benchmarks of the handoff bridge.
-
-It implements the operations of docs/contract.md section 5 (contact lookup, workstream read, deep-insert
-create of msdyn_ocliveworkitems, contact, incident and note creates, GET by id, AddToQueue, WhoAmI and the
-user privilege functions), the App Service managed-identity token endpoint azure-identity uses when
-IDENTITY_ENDPOINT / IDENTITY_HEADER are set, injectable faults, and a `/_sim/` admin API.
-docs/dataverse-simulator.md lists each behaviour and the Microsoft document it follows.
-
-    with DataverseSimulator() as sim:
-        workstream = sim.add_workstream()
-        os.environ.update(sim.env())
-"""
+"""A Dataverse Web API simulator on loopback (docs/contract.md section 5, plus the managed-identity
+endpoint, faults and a `/_sim/` admin API); docs/dataverse-simulator.md cites the Microsoft page for each
+behaviour."""
 
 from devtools.dataverse_sim.demo import (
     DEMO_OWNER_USER_ID,

@@ -1,9 +1,5 @@
-"""The Dataverse operations: an admitted, authenticated request in, a Reply out.
-
-The HTTP plumbing (admission, faults, latency, bearer) lives in server.py; this module only knows the
-Web API's shapes, and the tables only through schema.py's rules. The simulator hands itself in as
-`settings`; this module never imports it.
-"""
+"""The Dataverse operations: an admitted, authenticated request in, a Reply out. It knows the Web API's
+shapes, and the tables only through schema.py; the simulator hands itself in as `settings`."""
 
 from __future__ import annotations
 

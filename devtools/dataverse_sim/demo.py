@@ -41,13 +41,9 @@ CROWD_SIZE = 11
 
 
 def seed_demo(sim: Any) -> dict[str, str]:
-    """Seed the demo rows (idempotent: fixed ids) into `sim` (a DataverseSimulator, or anything with
-    its add_* methods) and return their ids by name.
-
-    jonas.mueller@example.de is deliberately not a contact's email, so the WhatsApp sample falls back to
-    its phone, matches two contacts, and the demo shows the ambiguous branch. The inactive contacts must
-    never be linked: a lookup without `statecode eq 0` finds them.
-    """
+    """Seed the demo rows (idempotent: fixed ids) and return their ids by name. jonas.mueller@example.de
+    is no contact's email, so WhatsApp falls back to the phone two contacts share (ambiguous); the
+    inactive contacts catch a lookup without `statecode eq 0`."""
     for channel, workstream_id in DEMO_WORKSTREAMS.items():
         name = {"sms": "SMS", "whatsapp": "WhatsApp", "web": "Web chat"}[channel]
         sim.add_workstream(workstream_id, name=f"{name} workstream (demo)")

@@ -41,12 +41,7 @@ _DEFAULTS = {
 
 @dataclass
 class FaultRule(simkit_faults.FaultRule):
-    """One injected fault (the shared kinds and counters of simkit.faults), answered in Dataverse's shape.
-
-    `operation=None` matches every Dataverse API operation but NOT the token endpoint: a rule meant for
-    "the next Dataverse call" must not be eaten by the credential's token request. Name "token" to fault
-    the token endpoint. With neither `times`, `rate` nor `every` the rule fires on every match.
-    """
+    """simkit's fault rule, answered in Dataverse's error shape (`code`, `message`)."""
 
     OPERATIONS: ClassVar[frozenset[str] | None] = OPERATIONS
 

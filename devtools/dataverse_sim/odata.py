@@ -1,11 +1,6 @@
-"""OData basics every other module builds on: error codes and bodies, replies, GUID keys, `@odata.bind`
-values. A Reply is built before anything is written, so a fault can still decide to drop it instead.
-
-This module imports nothing from the package, so anything may import it.
-
-Error body shape: `{"error": {"code", "message"}}`, as in "Compose HTTP requests and handle errors"
-(powerapps-docs .../webapi/compose-http-requests-handle-errors.md).
-"""
+"""OData basics every other module builds on (it imports nothing from the package): error codes and bodies
+`{"error": {"code", "message"}}` ("Compose HTTP requests and handle errors", powerapps-docs
+.../webapi/compose-http-requests-handle-errors.md), replies, GUID keys, `@odata.bind` values."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""The HTTP side: the managed-identity endpoint (simkit.identity), Dataverse API calls forwarded to the
-simulator, and the `/_sim/` admin API, with faults and throttling injected on the way.
-
-The transport (werkzeug, drops, cutting clients on stop) is devtools.simkit.server's; the simulator
-behind it is `server.sim` (simulator.py), so this module imports neither the simulator nor the API.
-"""
+"""The HTTP side: the managed-identity endpoint, Dataverse API calls forwarded to `server.sim`, and the
+`/_sim/` admin API, with faults and throttling injected on the way; it imports neither the simulator
+nor the API."""
 
 from __future__ import annotations
 

@@ -32,11 +32,8 @@ _CONFIG_FIELDS = _NUMBER_SETTINGS | {"duplicate_code"}
 
 
 class RequestRecord(NamedTuple):
-    """One Dataverse API call as the simulator saw it.
-
-    `status` is 0 when the connection was dropped before handling; for "drop_after_commit" it is the
-    status that was committed but never sent. `fault` names the fault kind that fired, if any.
-    """
+    """One Dataverse API call as the simulator saw it. `status` 0 is a connection dropped before handling;
+    for "drop_after_commit" it is the status that was committed but never sent."""
 
     method: str
     path: str

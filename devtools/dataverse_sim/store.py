@@ -1,10 +1,6 @@
-"""In-memory Dataverse tables. One lock guards them all, so a write (binds checked, key checked, row and
-its children inserted) is atomic against concurrent reads and writes.
-
-Rows keep a few simulator-only keys next to the columns (`workstream_id`, `contact_id`, `owner_id`,
-`object_id`, `context_items`, ...) so tests can assert what was linked without parsing OData; `api.py`
-turns rows into Dataverse's JSON shapes with the lookups of schema.py.
-"""
+"""In-memory Dataverse tables under one lock, so a write (binds checked, key checked, row and its children
+inserted) is atomic. Rows keep simulator-only keys (`workstream_id`, `contact_id`, ...) so tests can
+assert what was linked without parsing OData."""
 
 from __future__ import annotations
 
@@ -92,10 +88,6 @@ class Store:
     def name_of(self, entity: str, row_id: str) -> str | None:
         with self.lock:
             return self.named[entity].get(row_id)
-
-    def workstream_name(self, workstream_id: str) -> str | None:
-        """For devtools/demo.py, which reads it through `sim._store` (a simulator method would be better)."""
-        return self.name_of("msdyn_liveworkstream", workstream_id)
 
     def get(self, entity: str, row_id: str) -> dict[str, Any] | None:
         rows = self.rows(entity, parse_guid(row_id) or row_id)

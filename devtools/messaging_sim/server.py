@@ -1,8 +1,4 @@
-"""The HTTP side of the Messaging API simulator: API routes, identity endpoint, JWKS, admin API.
-
-The transport (werkzeug, connection drops, cutting clients on stop) is devtools.simkit.server's and the
-identity endpoint devtools.simkit.identity's; the routes and the problem shapes are this module's.
-"""
+"""The HTTP side of the Messaging API simulator: API routes, identity endpoint, JWKS, admin API."""
 
 from __future__ import annotations
 

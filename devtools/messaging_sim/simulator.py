@@ -1,11 +1,5 @@
 """MessagingSimulator: the Omnichannel Messaging API and its Dynamics side, on loopback.
 
-    with MessagingSimulator(webhook_url="http://127.0.0.1:7071/api/messaging") as sim:
-        os.environ.update(sim.env())
-        ...
-        sim.rep.say(conversation_id, "Anything else?")
-        sim.rep.end(conversation_id)
-
 What it checks follows Microsoft's `contact-center/extend/` pages: `intro-messaging-apis.md`
 (bearer token, `channel-id`, `organization-id`; 401 without them), `api/api-conversation-create.md`
 (`customerid` idempotency, `{conversationId, isNew, messageId}`), `api/api-conversation-endpoint.md`
@@ -148,12 +142,8 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         return f"{self.token_resource}/.default"
 
     def env(self) -> dict[str, str]:
-        """Settings that point the bridge at this simulator (the names of docs/messaging.md).
-
-        IDENTITY_ENDPOINT/IDENTITY_HEADER make DefaultAzureCredential (no MESSAGING_CLIENT_ID) fetch
-        Messaging API tokens here; give `upstream_identity` (the Dataverse simulator's endpoint and
-        header) so tokens for any other resource still come from there.
-        """
+        """Settings that point the bridge at this simulator (docs/messaging.md); tokens for any other
+        resource come from `upstream_identity` (the Dataverse simulator's endpoint) when given."""
         return {
             "MESSAGING_API_URL": self.url,
             "MESSAGING_CHANNEL_ID": self.channel_id,

@@ -1,15 +1,5 @@
-"""An OpenCX API simulator on loopback, for tests, demos and benchmarks of the handoff bridge.
-
-It follows OpenCX's documented API (docs.open.cx/api-reference; each shape cites its page in
-contract.py): `GET /chat/sessions/{id}`, `GET /chat/sessions/{id}/history` (cursor paging),
-`POST /chat/sessions/{id}/send`, `PATCH /chat/sessions/{id}`; Bearer keys with scopes; about 100
-requests a minute per key (429 + Retry-After); injectable faults; request records; a `/_sim/` admin API.
-
-    with OpenCXSimulator() as sim:
-        seed_demo(sim)
-        os.environ.update(sim.env())          # OPENCX_API_URL, OPENCX_API_KEY
-        body = sim.handoff_event(SMS_SESSION_ID)   # the webhook OpenCX would send
-"""
+"""An OpenCX API simulator on loopback; contract.py cites the docs.open.cx page for each shape and
+docs/opencx-simulator.md says what it implements."""
 
 from devtools.opencx_sim.contract import SCOPE_READ, SCOPE_WRITE, history_item
 from devtools.opencx_sim.demo import (

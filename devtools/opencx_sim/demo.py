@@ -1,17 +1,6 @@
-"""Demo sessions with stable ids, one per linkage story the Dataverse simulator's demo contacts tell.
-
-- sms:         Dana Reyes, +14155550123: the real samples session-sms.json and history-sms.json
-               (Dataverse demo: Dana's mobilephone, so linked by phone).
-- whatsapp:    Jonas Mueller, +4915123456789, jonas.mueller@example.de: that email is no contact's, and
-               the phone is the landline two demo contacts share, so the link is ambiguous.
-- web:         Priya N, priya.n@example.com, no phone: linked by email.
-- email:       the real sample session-email.json (a billing dispute): an incident.
-- phone_voice: a caller known only by phone (+442079460321, in no demo contact): an incident.
-
-The sms session and history and the email session are the real samples in samples/opencx/, read as they
-are; the other sessions, every history beyond the sms one and the meta (contact reason, handoff reason)
-are in demo_sessions.json beside this file.
-"""
+"""Demo sessions with stable ids, one per linkage story the Dataverse simulator's demo contacts tell
+(the table in docs/opencx-simulator.md, "Demo sessions"). The sms session and history and the email
+session are the real samples in samples/opencx/; everything else is in demo_sessions.json."""
 
 from __future__ import annotations
 
@@ -38,7 +27,6 @@ DEMO_SESSIONS = {
     "email": EMAIL_SESSION_ID,
     "phone_voice": PHONE_SESSION_ID,
 }
-DEMO_ORGANIZATION_ID = events.DEFAULT_ORGANIZATION_ID
 
 _SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "opencx"
 _DATA = Path(__file__).with_name("demo_sessions.json")

@@ -1,9 +1,5 @@
 """The life of a loopback simulator: start on 127.0.0.1 in a daemon thread, stop (cutting open
-connections, as an outage would), context manager, in-flight counting, request records and fault rules.
-
-A simulator subclasses Simulator, builds its server in `make_server` and keeps its own stores,
-contract and record shape.
-"""
+connections, as an outage would), in-flight counting, request records and fault rules."""
 
 from __future__ import annotations
 
