@@ -74,8 +74,9 @@ def test_a_file_too_big_for_mms_reaches_the_customer_as_a_text(messaging_bridge:
     [sent] = _sent(bridge, SMS_SESSION_ID)
     assert sent.body["message"]["text"] == "Here it is\n[photo not forwarded: 6 MB, the limit is 5 MB]"
     assert "attachments" not in sent.body["message"]
-    link = bridge.deps.links.by_conversation(conversation_id)
-    assert (link.files_refused, link.last_file_refusal) == (1, "too_big")
+    # The link's counts are written after the send's answer: wait for them, not for the message.
+    wait_for(lambda: bridge.deps.links.by_conversation(conversation_id).files_refused == 1, 20, "the count")
+    assert bridge.deps.links.by_conversation(conversation_id).last_file_refusal == "too_big"
 
 
 def test_each_unsafe_file_is_refused_with_a_text_and_nothing_is_lost(
@@ -108,7 +109,7 @@ def test_each_unsafe_file_is_refused_with_a_text_and_nothing_is_lost(
         "last words\n[photo not forwarded: its link is not https]",
     ]
     assert all("attachments" not in message.body["message"] for message in sent)
-    assert bridge.deps.links.by_conversation(conversation_id).files_refused == 4
+    wait_for(lambda: bridge.deps.links.by_conversation(conversation_id).files_refused == 4, 20, "the count")
     assert all(delivery.statuses[-1] == 200 for delivery in bridge.sim.rep.deliveries)  # no 5xx
 
 
@@ -130,7 +131,7 @@ def test_a_customers_photo_reaches_the_rep_as_a_message_attachment(messaging_bri
     [received] = _received(bridge, conversation_id)
     assert (received.name, received.content_type, received.inline) == ("parcel.jpg", "image/jpeg", True)
     assert received.sha256 == hashlib.sha256(PHOTO).hexdigest()
-    assert bridge.deps.links.by_conversation(conversation_id).files_to_rep == 1
+    wait_for(lambda: bridge.deps.links.by_conversation(conversation_id).files_to_rep == 1, 20, "the count")
 
 
 def test_a_captioned_photo_reaches_the_rep_as_one_message_with_its_words(
