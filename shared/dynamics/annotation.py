@@ -26,7 +26,7 @@ from shared.dynamics.columns import cut
 from shared.dynamics.dataverse import DataverseClient, DataverseResponse
 from shared.media.refs import megabytes
 from shared.platform.failure import Failure, FailureKind, Upstream
-from shared.platform.http import Embedded
+from shared.platform.json_body import Embedded
 
 ENTITY_SET = "annotations"
 INCIDENT_BIND = "objectid_incident@odata.bind"

@@ -23,7 +23,7 @@ from shared.media.refs import MediaRef, Refusal, RefusalReason
 from shared.opencx.session import TranscriptLine
 from shared.platform import telemetry
 from shared.platform.failure import Failure
-from shared.platform.http import Embedded
+from shared.platform.json_body import Embedded
 from shared.platform.retry_policy import Outcome
 
 

@@ -26,7 +26,7 @@ from shared.media.refs import DROPPED_PREFIX, MediaRef, Refusal, RefusalReason, 
 from shared.messaging.activity import media_ref
 from shared.platform import telemetry
 from shared.platform.failure import Failure
-from shared.platform.http import Embedded
+from shared.platform.json_body import Embedded
 from shared.platform.limits import (
     MESSAGE_FILES_MAX_BYTES,
     MESSAGING_TEXT_MAX_CHARS,

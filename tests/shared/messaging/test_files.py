@@ -8,7 +8,7 @@ import base64
 from shared.media.policy import MediaPolicy
 from shared.media.refs import MediaRef, RefusalReason
 from shared.messaging import files
-from shared.platform.http import Embedded, _dumps
+from shared.platform.json_body import Embedded, encode_json
 
 MIB = 1024 * 1024
 
@@ -67,7 +67,7 @@ def test_the_shapes_each_side_documents() -> None:
     to_rep = files.for_rep([inline("b.jpg", 3)], policy(), None)
     assert isinstance(to_customer, files.Ready) and isinstance(to_rep, files.Ready)
     assert (
-        _dumps({"a": to_customer.attachments}).reader().read()
+        encode_json({"a": to_customer.attachments}).reader().read()
         == b'{"a": [{"name": "a.pdf", "base64": "AAAA", "mime_type": "application/pdf"}]}'
     )  # type: ignore[union-attr]
     [rep] = to_rep.attachments
