@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
 import requests
 
 from devtools.messaging_sim import MessagingSimulator
@@ -97,3 +99,13 @@ def send(sim: MessagingSimulator, conversation_id: str, activity: dict[str, Any]
 def activities(webhook: Webhook) -> list[dict[str, Any]]:
     with webhook.lock:
         return [body for _, body in webhook.accepted]
+
+
+@pytest.fixture(name="webhook")
+def webhook_fixture() -> Iterator[Webhook]:
+    """The bridge's webhook as the simulator's rep sees it (a loopback server recording deliveries)."""
+    hook = Webhook()
+    try:
+        yield hook
+    finally:
+        hook.close()

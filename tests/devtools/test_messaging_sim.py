@@ -6,21 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from msgsim_support import API, Webhook, activities, create, headers, send
+from msgsim_support import API, Webhook, activities, create, headers, send, webhook_fixture  # noqa: F401
 
 from devtools.dataverse_sim import DataverseSimulator
 from devtools.messaging_sim import FaultRule, MessagingSimulator
 from shared.messaging.activity import ActivityKind, parse_activity
 from shared.messaging.token import TokenRejected, WebhookTokenValidator
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-    try:
-        yield hook
-    finally:
-        hook.close()
 
 
 @pytest.fixture

@@ -10,21 +10,12 @@ from typing import Any
 
 import pytest
 import requests
-from msgsim_support import API, Webhook, activities, create, headers, send
+from msgsim_support import API, Webhook, activities, create, headers, send, webhook_fixture  # noqa: F401
 
 from devtools.messaging_sim import MessagingSimulator
 from shared.messaging.token import WebhookTokenValidator
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 40
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-    try:
-        yield hook
-    finally:
-        hook.close()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from msgsim_support import API, Webhook, activities, create, headers, send
+from msgsim_support import API, Webhook, activities, create, headers, send, webhook_fixture  # noqa: F401
 
 from devtools.messaging_sim import FaultRule, MessagingSimulator
 from shared.messaging.token import WebhookTokenValidator
@@ -28,15 +28,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-    try:
-        yield hook
-    finally:
-        hook.close()
 
 
 @pytest.fixture
