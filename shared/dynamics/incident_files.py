@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from shared.dynamics import annotation
 from shared.dynamics.dataverse import DataverseClient
-from shared.media.fetch import Credential, Keep, fetch
+from shared.media.fetch import Credential, Fetched, Keep, fetch
 from shared.media.policy import MediaPolicy
-from shared.media.refs import MediaRef, Refusal, RefusalReason
+from shared.media.refs import MediaRef, Refusal, RefusalReason, unusable
 from shared.opencx.session import TranscriptLine
 from shared.platform import telemetry
 from shared.platform.failure import Failure
@@ -95,12 +95,14 @@ def _write(
     """None: the note has its file. A reason: the note says why the file is not there."""
     cap = min(policy.max_bytes, limits.max_file_bytes)
     blocked = annotation.refusal(ref.name, 0, limits)
-    got = (
-        Refusal(RefusalReason.TYPE, blocked)
-        if blocked
-        else fetch(ref.url or "", policy, keep=Keep.BODY, credential=credential, declared_type=ref.content_type,
-                   max_bytes=cap)
-    )  # fmt: skip
+    got: Fetched | Refusal | Failure
+    if (cannot := unusable(ref)) is not None:
+        got = cannot
+    elif blocked:
+        got = Refusal(RefusalReason.TYPE, blocked)
+    else:
+        got = fetch(ref.url or "", policy, keep=Keep.BODY, credential=credential, declared_type=ref.content_type,
+                    max_bytes=cap)  # fmt: skip
     if isinstance(got, Failure):
         if patient:
             return got

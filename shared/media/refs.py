@@ -98,3 +98,13 @@ def too_big(size: int | None, limit: int) -> Refusal:
     if size is None:  # stopped while streaming: its full size is not known
         return Refusal(RefusalReason.TOO_BIG, f"larger than the {megabytes(limit)} limit")
     return Refusal(RefusalReason.TOO_BIG, f"{megabytes(size)}, the limit is {megabytes(limit)}")
+
+
+def unusable(ref: MediaRef) -> Refusal | None:
+    """Why a file cannot even be tried: a stand-in for files past what one message held, or a file
+    whose source gave no usable URL or bytes."""
+    if (ref.ref_id or "").startswith(DROPPED_PREFIX):
+        return Refusal(RefusalReason.TOO_MANY, "more files than one message can carry")
+    if not ref.url and ref.inline is None:
+        return Refusal(RefusalReason.GONE, "the file could not be read")
+    return None

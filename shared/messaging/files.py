@@ -22,7 +22,7 @@ from typing import Any
 
 from shared.media.fetch import Credential, Fetched, Keep, fetch
 from shared.media.policy import MediaPolicy
-from shared.media.refs import DROPPED_PREFIX, MediaRef, Refusal, RefusalReason, megabytes, too_big
+from shared.media.refs import MediaRef, Refusal, RefusalReason, megabytes, too_big, unusable
 from shared.messaging.activity import media_ref
 from shared.platform import telemetry
 from shared.platform.failure import Failure
@@ -112,13 +112,14 @@ def _prepare(
             got: Fetched | Refusal | Failure = Refusal(
                 RefusalReason.TOO_BIG, f"the message's {megabytes(budget.total)} for files is used up"
             )
-        elif (ref.ref_id or "").startswith(DROPPED_PREFIX):
-            got = Refusal(RefusalReason.TOO_MANY, "more files than one message can carry")
+        elif (cannot := unusable(ref)) is not None:
+            got = cannot
         elif budget.count is not None and len(ready.attachments) >= budget.count:
             got = Refusal(RefusalReason.TOO_MANY, f"a message carries at most {budget.count} files here")
         elif ref.inline is not None:
             got = _inline(ref, policy, remaining)
-        elif ref.url:
+        else:
+            assert ref.url is not None
             if ref.size is not None and ref.size > remaining:
                 got = too_big(ref.size, remaining)  # declared too big: not fetched at all
             elif ref.content_type and not policy.allows_type(ref.content_type):
@@ -126,8 +127,6 @@ def _prepare(
             else:
                 got = fetch(ref.url, policy, keep=keep, credential=credential, declared_type=ref.content_type,
                             max_bytes=remaining)  # fmt: skip
-        else:
-            got = Refusal(RefusalReason.GONE, "the file could not be read")
         if isinstance(got, Failure):
             if patient:
                 return got  # the host may answer later: the whole message waits and is retried

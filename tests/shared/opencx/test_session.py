@@ -77,3 +77,24 @@ def test_next_cursor_reads_a_string_or_a_nested_object():
     assert next_cursor({"next": "abc"}) == "abc"
     assert next_cursor({"next": {"cursor": "abc"}}) == "abc"
     assert next_cursor({"next": ""}) is None
+
+
+def test_history_files_keep_their_place_even_without_a_url_and_past_twenty() -> None:
+    """A file OpenCX lists without a URL stays (told as a notice); past 20 one stand-in says how many."""
+    from shared.media.refs import unusable
+    from shared.opencx.session import transcript_lines
+
+    media = [
+        {"id": f"a{n}", "name": f"p{n}.jpg", "type": "image/jpeg", "url": f"https://x.example/{n}"}
+        for n in range(22)
+    ]
+    media[0] = {"id": "a0", "name": "lost.jpg", "type": "image/jpeg"}
+    page = {"items": [{"id": "h1", "created_at": "2026-01-01T00:00:00Z",
+                       "event": {"type": "message", "sender": {"type": "contact"}, "content": {"text": ""},
+                                 "attachments": media}}]}  # fmt: skip
+    [line] = transcript_lines(page)
+    assert len(line.attachments) == 21
+    assert line.attachments[0].url is None and line.attachments[0].name == "lost.jpg"
+    assert unusable(line.attachments[0]) is not None and unusable(line.attachments[1]) is None
+    assert line.attachments[-1].name == "2 more files"
+    assert line.shown.startswith("[photo: lost.jpg] [photo: p1.jpg]")
