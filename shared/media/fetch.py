@@ -6,8 +6,9 @@ no compression (no decompression bomb), follows a redirect only to the same sche
 the body is read; a body that grows past it is cut off), stops at MEDIA_TIMEOUT_SECONDS in all, and
 checks the content type against the allow-list. A URL that answers 401/403 is tried once more with
 the source's own credential (whether a file URL needs one is not documented on either side): the
-credential goes only to the source's own origin (`Credential`), never to another allowed host and
-never across a redirect to another origin. A watchdog shuts the connection at the time cap, so a
+credential goes only to the source's own origin or a host MEDIA_ALLOWED_HOSTS names by itself
+(`Credential`), never to a wildcard entry or another service's host, never across a redirect to
+another origin. A watchdog shuts the connection at the time cap, so a
 host that trickles bytes cannot stretch it.
 
 The body is base64-encoded chunk by chunk as it arrives, and kept only when the caller must embed it
@@ -50,8 +51,10 @@ logger = get_logger("media")
 
 @dataclass(frozen=True)
 class Credential:
-    """The Authorization header of a file's source (the Messaging API, the OpenCX API), sent only
-    to that source's own scheme, host and port: never to another allowed host that answers 401."""
+    """The Authorization header of a file's source (the Messaging API, the OpenCX API). Sent only
+    to that source's own scheme, host and port, or to a host MEDIA_ALLOWED_HOSTS names by itself
+    (the operator's word that the service's files live there); never to a `*.domain` entry, to
+    another service's host, or across a redirect to another origin."""
 
     origin: tuple[str, str, int] | str  # a str: the source's URL could not be read (never applies)
     headers: Callable[[], Mapping[str, str]]
@@ -60,8 +63,11 @@ class Credential:
     def of(cls, base_url: str, headers: Callable[[], Mapping[str, str]]) -> Credential:
         return cls(origin_of(base_url), headers)
 
-    def applies_to(self, url: str) -> bool:
-        return not isinstance(self.origin, str) and origin_of(url) == self.origin
+    def applies_to(self, url: str, policy: MediaPolicy) -> bool:
+        origin = origin_of(url)
+        if isinstance(origin, str) or isinstance(self.origin, str):
+            return False
+        return origin == self.origin or f"{origin[1]}:{origin[2]}" in policy.named
 
 
 class _Watch:
@@ -198,7 +204,12 @@ def _fetch(
         if isinstance(result, (Refusal, Failure)):
             return result
         response, final_url = result
-        if response.status in (401, 403) and credential and not headers and credential.applies_to(final_url):
+        if (
+            response.status in (401, 403)
+            and credential
+            and not headers
+            and credential.applies_to(final_url, policy)
+        ):
             _discard(response)
             try:
                 headers = dict(credential.headers())

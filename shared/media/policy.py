@@ -62,6 +62,7 @@ class MediaPolicy:
     types: tuple[str, ...]  # "type/subtype" or "type/*"
     max_bytes: int
     timeout_seconds: float
+    named: frozenset[str] = frozenset()  # "host:port" of MEDIA_ALLOWED_HOSTS' plain entries (no wildcard)
 
     def url_refusal(self, url: str) -> str | None:
         """Why this URL may not be fetched nor passed on, or None when it may."""
@@ -104,15 +105,18 @@ def policy_for(settings: Settings) -> MediaPolicy:
     own = [settings.dataverse_url, settings.opencx_api_url, settings.messaging.api_url]
     hosts = {host for host in (_host_port(url) for url in own if url) if host}
     domains: list[str] = []
+    named: set[str] = set()
     for extra in settings.media.extra_hosts:
         if extra.startswith("*."):
             domains.append(extra[1:])
         else:
-            hosts.add(_entry(extra))
+            named.add(_entry(extra))
+    hosts |= named
     return MediaPolicy(
         hosts=frozenset(hosts),
         domains=tuple(domains),
         types=tuple(dict.fromkeys((*DEFAULT_TYPES, *settings.media.extra_types))),
         max_bytes=settings.media.max_bytes,
         timeout_seconds=settings.media.timeout_seconds,
+        named=frozenset(named),
     )

@@ -245,3 +245,37 @@ def test_a_redirect_to_a_location_that_cannot_be_read_is_a_refusal_not_an_except
                             max_bytes=100, timeout_seconds=5)  # fmt: skip
         got = fetch(base + "/x.png", plain, keep=Keep.BODY)
     assert isinstance(got, Refusal) and got.reason in (RefusalReason.REDIRECT, RefusalReason.GONE)
+
+
+def test_a_host_the_setting_names_by_itself_gets_the_token_after_a_refusal(
+    sim: OpenCXSimulator, token: Credential
+) -> None:
+    """MEDIA_ALLOWED_HOSTS naming a host (not a *.domain) is the operator's word that a service's
+    files live there: such a host that refuses a plain fetch gets the source's token."""
+    url = sim.files.put(PHOTO, "image/jpeg", "meter.jpg", host="localhost")
+    other = urlsplit(url).netloc
+    named = MediaPolicy(hosts=frozenset({urlsplit(sim.url).netloc, other}), domains=(), types=("image/*",),
+                        max_bytes=1_000_000, timeout_seconds=5, named=frozenset({other}))  # fmt: skip
+    got = fetch(url, named, keep=Keep.WHEN_TOKEN_NEEDED, credential=token)
+    assert isinstance(got, Fetched) and got.needed_token
+    assert sim.files.file(url).statuses == [401, 200]
+
+
+def test_media_allowed_hosts_plain_entries_are_named_and_wildcards_are_not() -> None:
+    from dataclasses import replace
+
+    from shared.media.policy import policy_for
+    from shared.platform.media_settings import MediaSettings
+    from shared.platform.settings import load_settings
+
+    settings = load_settings({"DATAVERSE_URL": "https://contoso.crm.dynamics.com", "OPENCX_API_KEY": "k",
+                              "DEFAULT_QUEUE_ID": "6f1b3c2a-9d4e-4f00-8a11-0c0ffee00001",
+                              "AzureWebJobsStorage": "UseDevelopmentStorage=true"})  # fmt: skip
+    settings = replace(
+        settings, media=MediaSettings(extra_hosts=("files.contoso.com", "*.blob.core.windows.net"))
+    )
+    policy = policy_for(settings)
+    assert policy.named == frozenset({"files.contoso.com:443"})
+    assert (
+        "contoso.crm.dynamics.com:443" in policy.hosts and "contoso.crm.dynamics.com:443" not in policy.named
+    )
