@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from shared.dynamics import annotation
 from shared.dynamics.dataverse import DataverseClient
-from shared.media.fetch import Credential, Fetched, Keep, fetch
+from shared.media.fetch import Credential, Keep
+from shared.media.obtain import obtain
 from shared.media.policy import MediaPolicy
 from shared.media.refs import MediaRef, Refusal, RefusalReason, unusable
 from shared.opencx.session import TranscriptLine
@@ -95,18 +96,13 @@ def _write(
     """None: the note has its file. A reason: the note says why the file is not there."""
     cap = min(policy.max_bytes, limits.max_file_bytes)
     blocked = annotation.refusal(ref.name, 0, limits)
-    got: Fetched | Refusal | Failure
-    if (cannot := unusable(ref)) is not None:
-        got = cannot
-    elif blocked:
-        got = Refusal(RefusalReason.TYPE, blocked)
-    else:
-        got = fetch(ref.url or "", policy, keep=Keep.BODY, credential=credential, declared_type=ref.content_type,
-                    max_bytes=cap)  # fmt: skip
+    got = (
+        Refusal(RefusalReason.TYPE, blocked)
+        if blocked and unusable(ref) is None
+        else obtain(ref, policy, keep=Keep.BODY, credential=credential, cap=cap, patient=patient)
+    )
     if isinstance(got, Failure):
-        if patient:
-            return got
-        got = Refusal(RefusalReason.UNANSWERED, "its host did not answer")
+        return got
     subject = f"{ref.kind_word.capitalize()} from the customer: {ref.name}"
     said = f"Sent {line.at or ''} with: {line.text}".strip() if line.text else f"Sent {line.at or ''}".strip()
     if isinstance(got, Refusal):

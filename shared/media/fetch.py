@@ -32,7 +32,7 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 
 from shared.media.policy import HOST_NOT_ALLOWED, MediaPolicy, origin_of
-from shared.media.refs import Refusal, RefusalReason, too_big
+from shared.media.refs import Refusal, RefusalReason, too_big, type_refused
 from shared.platform.failure import Failure, FailureKind, Upstream
 from shared.platform.http import CONNECT_TIMEOUT_SECONDS, AuthUnavailable, connection_pool, transport_failure
 from shared.platform.log import get_logger, log_event
@@ -277,9 +277,7 @@ def _read(
         )
         if not policy.allows_type(content_type):
             _log(url, "refused", reason=RefusalReason.TYPE)
-            return Refusal(
-                RefusalReason.TYPE, f"{content_type or 'an unknown type'} is not a type the bridge passes on"
-            )
+            return type_refused(content_type)
         announced = _length(response.headers.get("Content-Length"))
         if announced is not None and announced > cap:
             _log(url, "refused", reason=RefusalReason.TOO_BIG, size=announced)

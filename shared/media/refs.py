@@ -100,6 +100,12 @@ def too_big(size: int | None, limit: int) -> Refusal:
     return Refusal(RefusalReason.TOO_BIG, f"{megabytes(size)}, the limit is {megabytes(limit)}")
 
 
+def type_refused(content_type: str | None) -> Refusal:
+    return Refusal(
+        RefusalReason.TYPE, f"{content_type or 'an unknown type'} is not a type the bridge passes on"
+    )
+
+
 def unusable(ref: MediaRef) -> Refusal | None:
     """Why a file cannot even be tried: a stand-in for files past what one message held, or a file
     whose source gave no usable URL or bytes."""

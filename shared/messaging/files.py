@@ -14,15 +14,14 @@ other side always learns a file was there.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.media.fetch import Credential, Fetched, Keep, fetch
+from shared.media.fetch import Credential, Fetched, Keep
+from shared.media.obtain import obtain
 from shared.media.policy import MediaPolicy
-from shared.media.refs import MediaRef, Refusal, RefusalReason, megabytes, too_big, unusable
+from shared.media.refs import MediaRef, Refusal, RefusalReason, megabytes, unusable
 from shared.messaging.activity import media_ref
 from shared.platform import telemetry
 from shared.platform.failure import Failure
@@ -78,23 +77,6 @@ def _customer_budget(policy: MediaPolicy, channel: str | None) -> _Budget:
     return _Budget(policy.max_bytes)
 
 
-def _inline(ref: MediaRef, policy: MediaPolicy, cap: int) -> Fetched | Refusal:
-    """A file the sender embedded: checked as a fetched one would be."""
-    data = ref.inline or ""
-    try:
-        size = len(base64.b64decode(data, validate=True))
-    except (binascii.Error, ValueError):
-        return Refusal(RefusalReason.GONE, "the file could not be read")
-    if not policy.allows_type(ref.content_type):
-        return Refusal(
-            RefusalReason.TYPE, f"{ref.content_type or 'an unknown type'} is not a type the bridge passes on"
-        )
-    if size > cap:
-        return too_big(size, cap)
-    return Fetched(content_type=(ref.content_type or "").lower(), size=size, needed_token=True,
-                   base64=bytearray(data.encode("ascii")))  # fmt: skip
-
-
 def _prepare(
     refs: Sequence[MediaRef],
     policy: MediaPolicy,
@@ -112,25 +94,12 @@ def _prepare(
             got: Fetched | Refusal | Failure = Refusal(
                 RefusalReason.TOO_BIG, f"the message's {megabytes(budget.total)} for files is used up"
             )
-        elif (cannot := unusable(ref)) is not None:
-            got = cannot
-        elif budget.count is not None and len(ready.attachments) >= budget.count:
+        elif budget.count is not None and len(ready.attachments) >= budget.count and unusable(ref) is None:
             got = Refusal(RefusalReason.TOO_MANY, f"a message carries at most {budget.count} files here")
-        elif ref.inline is not None:
-            got = _inline(ref, policy, remaining)
         else:
-            assert ref.url is not None
-            if ref.size is not None and ref.size > remaining:
-                got = too_big(ref.size, remaining)  # declared too big: not fetched at all
-            elif ref.content_type and not policy.allows_type(ref.content_type):
-                got = Refusal(RefusalReason.TYPE, f"{ref.content_type} is not a type the bridge passes on")
-            else:
-                got = fetch(ref.url, policy, keep=keep, credential=credential, declared_type=ref.content_type,
-                            max_bytes=remaining)  # fmt: skip
+            got = obtain(ref, policy, keep=keep, credential=credential, cap=remaining, patient=patient)
         if isinstance(got, Failure):
-            if patient:
-                return got  # the host may answer later: the whole message waits and is retried
-            got = Refusal(RefusalReason.UNANSWERED, "its host did not answer")  # tried enough: the words go
+            return got  # the host may answer later: the whole message waits and is retried
         if isinstance(got, Refusal):
             if got.reason is RefusalReason.TOO_BIG and used and remaining < budget.per_file:
                 got = Refusal(RefusalReason.TOO_BIG, got.detail + " for all of a message's files")
