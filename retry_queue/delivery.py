@@ -20,7 +20,7 @@ from shared.dynamics.incident_files import attach_session_files
 from shared.dynamics.rows import get_row, is_open
 from shared.dynamics.work_item import ENTITY_SET as WORK_ITEMS
 from shared.dynamics.work_item import create_work_item
-from shared.media.fetch import FILE_TRIES, Credential
+from shared.media.fetch import FILE_TRIES
 from shared.media.policy import policy_for
 from shared.opencx.client import OpenCXClient
 from shared.opencx.enrich import fetch
@@ -197,7 +197,7 @@ def to_dynamics(
         outcome.incident_id,
         handoff.transcript,
         policy_for(settings),
-        Credential.of(settings.opencx_api_url, opencx.auth_headers) if opencx else None,
+        opencx.file_credential() if opencx else None,
         patient=attempt + 1 < FILE_TRIES,
     )
     if files.failure is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from shared.media.fetch import Credential
 from shared.messaging.bodies import build_end_activity
 from shared.platform.http import CredentialClient, HttpResult
 
@@ -157,6 +158,10 @@ class MessagingClient(CredentialClient):
         )
         self.channel_id = channel_id
         self.organization_id = organization_id
+
+    def file_credential(self) -> Credential:
+        """This service's token for a file it hosts, sent only to its own origin (shared/media/fetch.py)."""
+        return Credential.of(self.base_url, self.auth_headers)
 
     def create_conversation(self, body: dict[str, Any]) -> MessagingResponse:
         """Create (or, for an active `customerid`, get back) a conversation; safe to retry inline."""

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from shared.media.fetch import FILE_TRIES, Credential
+from shared.media.fetch import FILE_TRIES
 from shared.media.refs import MediaRef, RefusalReason
 from shared.messaging import files, waiting
 from shared.messaging.bodies import build_message_activity
@@ -78,7 +78,7 @@ def _to_customer(deps: RelayDeps, entry: Entry, link: Link, tried_before: bool) 
         files.entry_refs(entry.attachments),
         deps.media,
         link.channel,
-        _messaging_token(deps),
+        deps.messaging.file_credential() if deps.messaging else None,
         patient=entry.attempts < FILE_TRIES,
     )
     if isinstance(ready, Failure):
@@ -147,13 +147,6 @@ def _same_words(line: TranscriptLine, wanted: str, entry: Entry) -> bool:
     has_files = bool(line.attachments) or "not forwarded:" in said
     return has_files and (
         said == wanted or said.startswith(wanted + "\n[") or (not wanted and said.startswith("["))
-    )
-
-
-def _messaging_token(deps: RelayDeps) -> Credential | None:
-    messaging = deps.messaging
-    return (
-        None if messaging is None else Credential.of(deps.settings.messaging.api_url, messaging.auth_headers)
     )
 
 
@@ -254,7 +247,7 @@ def _send_to_rep(
     messaging = deps.messaging
     assert messaging is not None
     ready = files.for_rep(
-        refs, deps.media, Credential.of(deps.settings.opencx_api_url, deps.opencx.auth_headers)
+        refs, deps.media, deps.opencx.file_credential(), patient=entry.attempts < FILE_TRIES
     )
     if isinstance(ready, Failure):
         return ready

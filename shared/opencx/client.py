@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from shared.media.fetch import Credential
 from shared.platform.failure import Upstream
 from shared.platform.http import HttpResult, JsonHttpClient
 from shared.platform.process import shared
@@ -48,6 +49,10 @@ class OpenCXClient(JsonHttpClient):
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}"}
+
+    def file_credential(self) -> Credential:
+        """This service's token for a file it hosts, sent only to its own origin (shared/media/fetch.py)."""
+        return Credential.of(self.base_url, self.auth_headers)
 
     def get_session(self, conversation_id: str) -> HttpResult:
         return self.get(session_path(conversation_id), "get_session")
