@@ -190,7 +190,7 @@ def _files_beside(deps: RelayDeps, entry: Entry, link: Link) -> list[MediaRef] |
     after = Position(iso_at(at - SAME_MESSAGE_SECONDS))
     read = read_history(deps.opencx, link.session_id, max_pages=deps.settings.history_max_pages, after=after)
     wanted = entry.text.strip()[:LINE_TEXT_MAX]
-    taken = _lines_with_files_sent(deps, link)
+    taken = _lines_with_files_sent(_sent_to_rep(deps, link))
     lines = [line for line in read.lines if line.role == "customer" and line.text.strip() == wanted
              and line.attachments and (line.id or line.at) not in taken
              and abs((instant(line.at) or at) - at) <= SAME_MESSAGE_SECONDS]  # fmt: skip
@@ -215,8 +215,9 @@ def _history_to_rep(deps: RelayDeps, entry: Entry, link: Link) -> Result:
     start = link.last_forwarded_at or link.created_at
     after = Position(start, link.last_history_id if link.last_forwarded_at else None) if start else None
     read = read_history(deps.opencx, link.session_id, max_pages=deps.settings.history_max_pages, after=after)
-    sent_before = _forwarded_texts(deps, link)
-    files_sent_with_words = _lines_with_files_sent(deps, link)
+    earlier = _sent_to_rep(deps, link)  # one read of the outbox serves both questions
+    sent_before = _forwarded_texts(earlier)
+    files_sent_with_words = _lines_with_files_sent(earlier)
     forwarded: list[str] = []
     files_sent, refused = 0, tuple[RefusalReason, ...]()
     for line in (line for line in read.lines if line.role == "customer"):
@@ -264,15 +265,17 @@ def _send_to_rep(
     return Delivered(message_id=sent.message_id, files=len(ready.attachments), refused=tuple(ready.refused))
 
 
-def _forwarded_texts(deps: RelayDeps, link: Link) -> list[tuple[str, float]]:
+def _sent_to_rep(deps: RelayDeps, link: Link) -> list[Entry]:
+    return deps.outbox.entries(link.conversation_id, Direction.TO_REP, (EntryState.SENT, EntryState.SENDING))
+
+
+def _forwarded_texts(sent: list[Entry]) -> list[tuple[str, float]]:
     """Customer texts already sent to the rep, with when OpenCX said they were written."""
-    sent = deps.outbox.entries(link.conversation_id, Direction.TO_REP, (EntryState.SENT, EntryState.SENDING))
     return [(e.text.strip(), instant(e.event_at) or instant(e.received_at) or 0.0) for e in sent if e.text]
 
 
-def _lines_with_files_sent(deps: RelayDeps, link: Link) -> set[str]:
+def _lines_with_files_sent(sent: list[Entry]) -> set[str]:
     """History lines whose files went with their words (`_files_beside`)."""
-    sent = deps.outbox.entries(link.conversation_id, Direction.TO_REP, (EntryState.SENT, EntryState.SENDING))
     return {entry.files_line for entry in sent if entry.files_line}
 
 
