@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "opencx"
@@ -138,3 +142,39 @@ def with_dead_table_endpoint(storage_connection: str) -> str:
     )
     assert dead != storage_connection, "no loopback TableEndpoint to replace"
     return dead
+
+
+def metric_points(reader: Any) -> dict[str, list[Any]]:
+    """Every data point an in-memory metric reader holds, by metric name."""
+    points: dict[str, list[Any]] = {}
+    data = reader.get_metrics_data()
+    for resource in data.resource_metrics if data else []:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                points.setdefault(metric.name, []).extend(metric.data.data_points)
+    return points
+
+
+@contextlib.contextmanager
+def serving(body: bytes, content_type: str = "text/html") -> Iterator[str]:
+    """A loopback server answering every GET with `body`: its URL (`/keys`) while the block runs."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/keys"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -4,13 +4,12 @@ repaired and kept, the keys endpoint answering HTML is a 503 Microsoft retries; 
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+from helpers import serving
 from messaging_helpers import MessagingBridge, messaging_bridge_fixture, reset_messaging_caches  # noqa: F401
 
 from shared.messaging.activity import MAX_ATTACHMENTS, MAX_TEXT_CHARS
@@ -144,26 +143,8 @@ def test_large_texts_and_many_attachments_are_kept_or_refused_never_5xx(
 
 @pytest.fixture
 def html_keys() -> Iterator[str]:
-    class Html(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            page = b"<html><body>Sign in</body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Html)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/keys"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(b"<html><body>Sign in</body></html>") as url:
+        yield url
 
 
 def test_keys_answering_html_are_503_with_retry_after(

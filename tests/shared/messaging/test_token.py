@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from helpers import serving
 
 from devtools.messaging_sim import MessagingSimulator
 from shared.messaging.token import (
@@ -227,31 +228,11 @@ def test_an_unreachable_jwks_is_a_transient_refusal(sim: MessagingSimulator) -> 
 def test_a_jwks_answering_something_else_is_a_transient_refusal(
     sim: MessagingSimulator, answer: bytes
 ) -> None:
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Html(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Html)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/keys"
+    with serving(answer) as url:
         validator = WebhookTokenValidator(sim.tenant_id, sim.audience, jwks_url=url)
         with pytest.raises(TokenRejected) as caught:
             validator.validate(sim.minter.mint())
         assert (caught.value.reason, caught.value.transient) == ("jwks_unusable", True)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_hanging_jwks_is_bounded_by_the_timeout(sim: MessagingSimulator) -> None:

@@ -7,7 +7,7 @@ import sys
 
 import azure.functions as func
 import pytest
-from helpers import ROOT, function_named, sample_event
+from helpers import ROOT, function_named, metric_points, sample_event
 from logs import logged, own_records
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from opentelemetry.sdk._logs import LoggerProvider
@@ -41,16 +41,6 @@ def exporters():
     bridge_logger.removeHandler(handler)
     bridge_logger.setLevel(previous_level)
     telemetry.reset()
-
-
-def metric_points(reader) -> dict[str, list]:
-    points: dict[str, list] = {}
-    data = reader.get_metrics_data()
-    for resource in data.resource_metrics if data else []:
-        for scope in resource.scope_metrics:
-            for metric in scope.metrics:
-                points.setdefault(metric.name, []).extend(metric.data.data_points)
-    return points
 
 
 def run_one_handoff(bridge_env):

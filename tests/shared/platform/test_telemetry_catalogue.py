@@ -9,7 +9,7 @@ import ast
 import re
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, metric_points
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -32,16 +32,6 @@ def recorded():
     telemetry.install(tracer_provider, MeterProvider(metric_readers=[reader]))
     yield spans, reader
     telemetry.reset()
-
-
-def _points(reader) -> dict[str, list]:
-    points: dict[str, list] = {}
-    data = reader.get_metrics_data()
-    for resource in data.resource_metrics if data else []:
-        for scope in resource.scope_metrics:
-            for metric in scope.metrics:
-                points.setdefault(metric.name, []).extend(metric.data.data_points)
-    return points
 
 
 def documented_metrics() -> dict[str, tuple[str, frozenset[str]]]:
@@ -78,7 +68,7 @@ def test_every_metric_is_recorded_with_every_dimension(recorded, name):
         telemetry.record_upstream_request(12.5, system=system, **dimensions)
     else:
         telemetry.count(name, **dimensions)
-    [point] = _points(reader)[name]
+    [point] = metric_points(reader)[name]
     assert dict(point.attributes) == dimensions
 
 
