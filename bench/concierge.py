@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.delivery import WORKSTREAM, _reset_caches, add_sessions
 from bench.report import print_table, summary, write_results
-from bench.sim_process import OpenCXProcess, SimulatorProcess
+from bench.sim_process import OpenCXProcess, SimulatorProcess, use_stack
 from devtools.azurite import Azurite
 
 RUNS = ("off", "open_line", "closed", "refused")
@@ -105,18 +105,10 @@ def main() -> None:
         OpenCXProcess("--rate-limit", "0", "--latency", str(args.opencx_latency)) as opencx,
     ):
         sim.admin("POST", "workstreams", {"workstream_id": WORKSTREAM, "name": "Bench workstream"})
-        os.environ.update(sim.env())
-        os.environ.update(opencx.env())
-        os.environ.pop("OPENCX_WEBHOOK_SECRET", None)
-        os.environ.update(
-            {
-                "DEFAULT_QUEUE_ID": WORKSTREAM,
-                "AzureWebJobsStorage": azurite.connection_string,
-                "HANDOFF_QUEUE": "benchconcierge",
-                "HANDOFF_DEDUP_WINDOW_SECONDS": "0",
-                "CONCIERGE_TIME_ZONE": "America/New_York",
-            }
-        )
+        use_stack(
+            sim, opencx, azurite.connection_string, DEFAULT_QUEUE_ID=WORKSTREAM, HANDOFF_QUEUE="benchconcierge",
+            HANDOFF_DEDUP_WINDOW_SECONDS="0", CONCIERGE_TIME_ZONE="America/New_York",
+        )  # fmt: skip
         table = _count_table_calls()
         for run in RUNS:
             figures[run] = run_one(run, sim, opencx, args.handoffs, table)

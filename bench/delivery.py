@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.report import print_table, write_results
-from bench.sim_process import OpenCXProcess, SimulatorProcess
+from bench.sim_process import OpenCXProcess, SimulatorProcess, use_stack
 from devtools.azurite import Azurite
 
 if TYPE_CHECKING:  # imported at run time inside the functions, to keep start-up light
@@ -230,10 +230,7 @@ def run_latency(args: argparse.Namespace, latency: float, first: bool) -> dict[s
     ):
         sim.admin("POST", "workstreams", {"workstream_id": WORKSTREAM, "name": "Bench workstream"})
         sim.admin("POST", "contacts", {"mobilephone": "+14155550123", "fullname": "Dana Reyes"})
-        os.environ.update(sim.env())
-        os.environ.update(opencx.env())
-        os.environ.pop("OPENCX_WEBHOOK_SECRET", None)
-        os.environ.update({"DEFAULT_QUEUE_ID": WORKSTREAM, "AzureWebJobsStorage": azurite.connection_string})
+        use_stack(sim, opencx, azurite.connection_string, DEFAULT_QUEUE_ID=WORKSTREAM)
         run = lambda count, label, **kw: run_once(  # noqa: E731 - a local shorthand
             azurite,
             sim,

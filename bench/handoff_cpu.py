@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import statistics
 import time
 
 from bench.delivery import HISTORY, WORKSTREAM
 from bench.report import print_table, write_results
-from bench.sim_process import OpenCXProcess, SimulatorProcess
+from bench.sim_process import OpenCXProcess, SimulatorProcess, use_stack
 from devtools.azurite import Azurite
 
 PHONE = "+14155550123"
@@ -79,16 +78,10 @@ def measure(count: int, warmup: int, profile_path: str | None) -> dict[str, obje
     ):
         sim.admin("POST", "workstreams", {"workstream_id": WORKSTREAM, "name": "Bench workstream"})
         sim.admin("POST", "contacts", {"mobilephone": PHONE, "fullname": "Dana Reyes"})
-        os.environ.update(sim.env())
-        os.environ.update(opencx.env())
-        os.environ.pop("OPENCX_WEBHOOK_SECRET", None)
-        os.environ.update(
-            {
-                "DEFAULT_QUEUE_ID": WORKSTREAM,
-                "AzureWebJobsStorage": azurite.connection_string,
-                "HANDOFF_QUEUE": f"bench-cpu-{time.time_ns() % 10**8}",
-            }
-        )
+        use_stack(
+            sim, opencx, azurite.connection_string, DEFAULT_QUEUE_ID=WORKSTREAM,
+            HANDOFF_QUEUE=f"bench-cpu-{time.time_ns() % 10**8}",
+        )  # fmt: skip
         settings = get_settings()
         messages = [_message(s) for s in _sessions(opencx, count + warmup)]
         opencx_api, dataverse_api = opencx_client(), dataverse_client()

@@ -60,3 +60,13 @@ class OpenCXProcess(SimulatorProcess):
 
     def env(self) -> dict[str, str]:
         return {"OPENCX_API_URL": self.url, "OPENCX_API_KEY": str(self.info["api_key"])}
+
+
+def use_stack(sim: SimulatorProcess, opencx: SimulatorProcess, storage: str, **settings: str) -> None:
+    """Point this process's settings at the simulators and Azurite (unsigned webhooks), plus `settings`."""
+    import os
+
+    os.environ.update(sim.env())
+    os.environ.update(opencx.env())
+    os.environ.pop("OPENCX_WEBHOOK_SECRET", None)
+    os.environ.update({"AzureWebJobsStorage": storage, **settings})
