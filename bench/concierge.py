@@ -14,10 +14,9 @@ import argparse
 import os
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from typing import Any
 
-from bench.delivery import WORKSTREAM, _reset_caches, add_sessions
+from bench.delivery import WORKSTREAM, _reset_caches, add_sessions, queued_handoff
 from bench.report import print_table, summary, write_results
 from bench.sim_process import OpenCXProcess, SimulatorProcess, use_stack
 from devtools.azurite import Azurite
@@ -56,8 +55,6 @@ def run_one(
     from retry_queue.worker import handle
     from shared.dynamics.dataverse import dataverse_client
     from shared.opencx.client import opencx_client
-    from shared.opencx.handoff_message import build_message
-    from shared.opencx.webhook import parse_event
     from shared.platform.settings import get_settings
 
     _configure(run, sim)
@@ -68,16 +65,7 @@ def run_one(
     samples: list[float] = []
     settings = get_settings()
     for index, session_id in enumerate(sessions):
-        event = {
-            "event": "conversation.handoff_to_human",
-            "organization_id": "org_bench",
-            "data": {
-                "conversation_id": session_id,
-                "timestamp": datetime.now(UTC).isoformat(),
-                "summary": "",
-            },
-        }
-        message = build_message(f"h-{run}-{index}", parse_event(event), datetime.now(UTC), None)
+        message = queued_handoff(session_id, f"h-{run}-{index}")
         started = time.perf_counter()
         outcome = handle(message, settings, opencx_client(), dataverse_client())
         samples.append((time.perf_counter() - started) * 1000)

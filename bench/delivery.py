@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # imported at run time inside the functions, to keep start-up
     import azure.functions as func
 
     from devtools.localhost import QueueOptions
+    from shared.opencx.handoff_message import HandoffMessage
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSTREAM = "6f1b3c2a-9d4e-4f00-8a11-0c0ffee00001"
@@ -69,33 +70,34 @@ def add_sessions(
         return list(pool.map(add, range(count)))
 
 
-def fill_queue(connection: str, queue: str, sessions: list[str]) -> None:
-    """Put one v2 message per conversation on the queue, as ingress would, before the clock starts."""
-    from concurrent.futures import ThreadPoolExecutor
+def queued_handoff(session_id: str, handoff_id: str | None = None) -> HandoffMessage:
+    """The v2 message ingress would queue for OpenCX's handoff event on this conversation (the
+    event carries no summary: the worker reads it from the session)."""
     from datetime import UTC, datetime
-
-    from azure.core.exceptions import ResourceExistsError
-    from azure.storage.queue import QueueClient
 
     from shared.opencx.handoff_message import build_message
     from shared.opencx.webhook import derive_handoff_id, parse_event
+
+    data = {"conversation_id": session_id, "timestamp": datetime.now(UTC).isoformat(), "summary": ""}
+    event = parse_event(
+        {"event": "conversation.handoff_to_human", "organization_id": "org_bench", "data": data}
+    )
+    return build_message(handoff_id or derive_handoff_id(event), event, datetime.now(UTC), None)
+
+
+def fill_queue(connection: str, queue: str, sessions: list[str]) -> None:
+    """Put one v2 message per conversation on the queue, as ingress would, before the clock starts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from azure.core.exceptions import ResourceExistsError
+    from azure.storage.queue import QueueClient
 
     client = QueueClient.from_connection_string(connection, queue)
     with contextlib.suppress(ResourceExistsError):
         client.create_queue()
 
     def put(session_id: str) -> None:
-        envelope = {
-            "event": "conversation.handoff_to_human",
-            "organization_id": "org_bench",
-            "data": {
-                "conversation_id": session_id,
-                "timestamp": datetime.now(UTC).isoformat(),
-                "summary": "",
-            },
-        }
-        event = parse_event(envelope)
-        message = build_message(derive_handoff_id(event), event, datetime.now(UTC), None)
+        message = queued_handoff(session_id)
         client.send_message(base64.b64encode(message.to_json().encode()).decode())
 
     with ThreadPoolExecutor(16) as pool:

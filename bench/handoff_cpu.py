@@ -17,7 +17,7 @@ import pstats
 import statistics
 import time
 
-from bench.delivery import HISTORY, WORKSTREAM
+from bench.delivery import HISTORY, WORKSTREAM, queued_handoff
 from bench.report import print_table, write_results
 from bench.sim_process import OpenCXProcess, SimulatorProcess, use_stack
 from devtools.azurite import Azurite
@@ -43,26 +43,6 @@ def _sessions(opencx: OpenCXProcess, count: int) -> list[str]:
     return ids
 
 
-def _message(session_id: str) -> object:
-    from datetime import UTC, datetime
-
-    from shared.opencx.handoff_message import build_message
-    from shared.opencx.webhook import derive_handoff_id, parse_event
-
-    event = parse_event(
-        {
-            "event": "conversation.handoff_to_human",
-            "organization_id": "org_bench",
-            "data": {
-                "conversation_id": session_id,
-                "timestamp": datetime.now(UTC).isoformat(),
-                "summary": "",
-            },
-        }
-    )
-    return build_message(derive_handoff_id(event), event, datetime.now(UTC), None)
-
-
 def measure(count: int, warmup: int, profile_path: str | None) -> dict[str, object]:
     import requests
 
@@ -83,7 +63,7 @@ def measure(count: int, warmup: int, profile_path: str | None) -> dict[str, obje
             HANDOFF_QUEUE=f"bench-cpu-{time.time_ns() % 10**8}",
         )  # fmt: skip
         settings = get_settings()
-        messages = [_message(s) for s in _sessions(opencx, count + warmup)]
+        messages = [queued_handoff(s) for s in _sessions(opencx, count + warmup)]
         opencx_api, dataverse_api = opencx_client(), dataverse_client()
         bare = requests.Session()
         bare_url = f"{sim.url}/_sim/stats"
@@ -99,7 +79,7 @@ def measure(count: int, warmup: int, profile_path: str | None) -> dict[str, obje
             if profiler is not None and measured:
                 profiler.enable()
             started = time.process_time()
-            done = handle(message, settings, opencx_api, dataverse_api)  # type: ignore[arg-type]
+            done = handle(message, settings, opencx_api, dataverse_api)
             elapsed = time.process_time() - started
             if profiler is not None and measured:
                 profiler.disable()
