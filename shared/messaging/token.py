@@ -22,6 +22,16 @@ import jwt
 
 from shared.platform.setting_values import is_loopback
 
+# Why PyJWT refused a token, most specific first (ExpiredSignatureError, say, before the rest).
+_DECODE_REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "expired"),
+    (jwt.ImmatureSignatureError, "not_yet_valid"),
+    (jwt.InvalidAudienceError, "wrong_audience"),
+    (jwt.InvalidIssuerError, "wrong_issuer"),
+    (jwt.InvalidSignatureError, "bad_signature"),
+    (jwt.MissingRequiredClaimError, "missing_claim"),
+)
+
 ALGORITHMS = ("RS256",)  # Entra signs access tokens with RS256; never `none`, never HS*
 DEFAULT_LEEWAY_SECONDS = 60.0
 JWKS_TIMEOUT_SECONDS = 5.0
@@ -190,20 +200,9 @@ class WebhookTokenValidator:
                 leeway=self.leeway,
                 options={"require": ["exp", "iss", "aud"], "verify_signature": True},
             )
-        except jwt.ExpiredSignatureError:
-            raise TokenRejected("expired") from None
-        except jwt.ImmatureSignatureError:
-            raise TokenRejected("not_yet_valid") from None
-        except jwt.InvalidAudienceError:
-            raise TokenRejected("wrong_audience") from None
-        except jwt.InvalidIssuerError:
-            raise TokenRejected("wrong_issuer") from None
-        except jwt.InvalidSignatureError:
-            raise TokenRejected("bad_signature") from None
-        except jwt.MissingRequiredClaimError:
-            raise TokenRejected("missing_claim") from None
-        except jwt.PyJWTError:
-            raise TokenRejected("invalid_token") from None
+        except jwt.PyJWTError as error:
+            reason = next((r for kind, r in _DECODE_REASONS if isinstance(error, kind)), "invalid_token")
+            raise TokenRejected(reason) from None
 
     def _checked(self, claims: dict[str, Any]) -> TokenClaims:
         tenant = claims.get("tid")
