@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-NAME_MAX = 256
-DROPPED_PREFIX = "dropped:"  # a MediaRef standing for files past what one message could hold  # Messaging API attachment `name`: "256 characters" (api-conversation-endpoint.md)
+NAME_MAX = 256  # Messaging API attachment `name`: "256 characters" (api-conversation-endpoint.md)
+DROPPED_PREFIX = "dropped:"  # a MediaRef standing for files past what one message could hold
 _MIB = 1024 * 1024
 
 
