@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from shared.platform.process import shared_plain
 
 logger = logging.getLogger("handoff_bridge.telemetry")
 LOGGER_NAME = "handoff_bridge"
@@ -113,9 +114,7 @@ class _Instruments:
     instruments: dict[str, Any]  # metric name -> its counter or histogram, all made up front
 
 
-_lock = threading.Lock()
-_instruments: _Instruments | None = None
-_decided = False
+_KEY = "telemetry"  # its place in the process store (shared/platform/process.py)
 
 
 def _build(tracer_provider: Any = None, meter_provider: Any = None) -> _Instruments:
@@ -150,34 +149,25 @@ def _configure_azure_monitor() -> _Instruments:
     return _build()
 
 
+def _decide() -> _Instruments | None:
+    if not os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):
+        return None
+    try:
+        return _configure_azure_monitor()
+    except Exception as exc:  # telemetry must never stop the bridge
+        logger.warning("telemetry.unavailable %s", type(exc).__name__)
+        return None
+
+
 def _active() -> _Instruments | None:
     """The instruments, set up once per process; None when telemetry is not configured."""
-    global _instruments, _decided
-    if _decided:
-        return _instruments
-    with _lock:
-        if not _decided:
-            if os.environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING"):
-                try:
-                    _instruments = _configure_azure_monitor()
-                except Exception as exc:  # telemetry must never stop the bridge
-                    logger.warning("telemetry.unavailable %s", type(exc).__name__)
-            _decided = True
-    return _instruments
+    return shared_plain(_KEY, _decide)
 
 
 def install(tracer_provider: Any, meter_provider: Any) -> None:
-    """Use these providers (tests: in-memory exporters) instead of Azure Monitor."""
-    global _instruments, _decided
-    with _lock:
-        _instruments = _build(tracer_provider, meter_provider)
-        _decided = True
-
-
-def reset() -> None:
-    global _instruments, _decided
-    with _lock:
-        _instruments, _decided = None, False
+    """Use these providers (tests: in-memory exporters) instead of Azure Monitor, until the process
+    store is closed."""
+    shared_plain(_KEY, lambda: _build(tracer_provider, meter_provider), fresh=True)
 
 
 def _attributes(dimensions: dict[str, Any], allowed: frozenset[str] = ALLOWED_ATTRIBUTES) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from devtools.opencx_sim import SMS_SESSION_ID
-from shared.platform import telemetry
+from shared.platform import process, telemetry
 
 PII = ("4155550123", "415) 555", "dana", "Dana Reyes", "order 1182", "Friday", "priya")
 
@@ -40,7 +40,7 @@ def exporters():
     yield spans, reader, logs
     bridge_logger.removeHandler(handler)
     bridge_logger.setLevel(previous_level)
-    telemetry.reset()
+    process.close_all()
 
 
 def run_one_handoff(bridge_env):
@@ -130,11 +130,11 @@ def test_unconfigured_telemetry_imports_nothing_and_does_nothing():
 
 
 def test_broken_configuration_fails_nothing(bridge_env, dataverse, opencx, monkeypatch, caplog):
-    telemetry.reset()
+    process.close_all()
     monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", "not a connection string")
     try:
         run_one_handoff(bridge_env)
     finally:
-        telemetry.reset()
+        process.close_all()
     assert len(dataverse.work_items) == 1
     assert logged(own_records(caplog), "telemetry.unavailable")

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from shared.platform import telemetry
+from shared.platform import process, telemetry
 
 OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
 MESSAGING = (ROOT / "docs" / "messaging.md").read_text()
@@ -31,7 +31,7 @@ def recorded():
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
     telemetry.install(tracer_provider, MeterProvider(metric_readers=[reader]))
     yield spans, reader
-    telemetry.reset()
+    process.close_all()
 
 
 def documented_metrics() -> dict[str, tuple[str, frozenset[str]]]:
@@ -81,7 +81,7 @@ def test_an_unlisted_metric_or_dimension_is_an_error_not_a_silent_drop(recorded)
 
 def test_unconfigured_telemetry_still_refuses_an_unlisted_metric():
     """So a test without exporters finds a typo the deployed app would otherwise drop."""
-    telemetry.reset()
+    process.close_all()
     with pytest.raises(telemetry.UnknownMetric):
         telemetry.count("handoffs.acepted")
 
