@@ -2,7 +2,7 @@
 docs/opencx-simulator.md says what it implements."""
 
 from devtools.opencx_sim.contract import SCOPE_READ, SCOPE_WRITE, history_item
-from devtools.opencx_sim.demo import (
+from devtools.opencx_sim.events import (
     DEMO_SESSIONS,
     EMAIL_SESSION_ID,
     PHONE_SESSION_ID,
@@ -12,7 +12,7 @@ from devtools.opencx_sim.demo import (
     demo_handoff_event,
     seed_demo,
 )
-from devtools.opencx_sim.faults import FaultRule
+from devtools.opencx_sim.server import FaultRule
 from devtools.opencx_sim.simulator import DEFAULT_KEY_NAME, DEFAULT_SCOPES, OpenCXSimulator
 
 __all__ = [
