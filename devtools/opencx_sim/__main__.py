@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from devtools.opencx_sim import DEFAULT_SCOPES, OpenCXSimulator, seed_demo
+from devtools.opencx_sim.contract import HISTORY_ORDERS
 from devtools.simkit.cli import serve_until_signal, simulator_parser
 
 
@@ -15,8 +16,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scopes", default=",".join(DEFAULT_SCOPES), help="comma-separated, or 'full'")
     parser.add_argument("--seed-demo", action="store_true", help="add the five demo sessions")
     parser.add_argument("--page-size", type=int, default=50, help="history items per page")
-    orders = ["oldest_first", "newest_first"]
-    parser.add_argument("--history-order", choices=orders, default=orders[0], help="undocumented by OpenCX")
+    parser.add_argument(
+        "--history-order", choices=HISTORY_ORDERS, default=HISTORY_ORDERS[0], help="undocumented by OpenCX"
+    )
     parser.add_argument("--rate-limit", type=int, default=100, help="requests per window per key (0: none)")
     parser.add_argument("--rate-window", type=float, default=60.0, help="seconds in the rate window")
     return parser.parse_args(argv)

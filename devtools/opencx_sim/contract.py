@@ -35,6 +35,7 @@ OPERATION_SCOPES = dict(OPERATIONS.values())
 
 # GET: enums of the session object.
 SESSION_STATUSES = ("open", "closed_resolved", "closed_unresolved")
+HISTORY_ORDERS = ("oldest_first", "newest_first")  # HISTORY: the order of pages is undocumented
 CHANNEL_TYPES = (
     "web",
     "email",
@@ -52,13 +53,13 @@ CHANNEL_TYPES = (
 # "sender": "contact" and the agent's value is never shown (an older revision listed only "contact").
 # Undocumented, so configurable: these are accepted unless a test narrows the set.
 DEFAULT_SENDERS = frozenset({"contact", "agent", "human_agent"})
-HISTORY_ORDERS = ("oldest_first", "newest_first")
 SEND_ATTACHMENT_FIELDS = ("name", "url", "base64", "mime_type")
 # Carriers' limits OpenCX passes on (issue 19; its SMS page: "MMS (images, longer text) is supported on
 # US long codes and toll-free"): MMS about 5 MB in all and 10 media a message, WhatsApp 16 MB a medium.
 MMS_MAX_MEDIA = 10
 MMS_MAX_BYTES = 5 * 1024 * 1024
 WHATSAPP_MAX_BYTES = 16 * 1024 * 1024
+_ATTACHMENTS = "body/message/attachments"
 _KIND_NAMES = {str: "string", bool: "boolean", dict: "object", list: "array"}
 
 
@@ -189,17 +190,18 @@ def decode_cursor(session_id: str, cursor: str, order: str) -> int:
     try:
         data = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
         offset = data["o"]
-        if not isinstance(offset, int):
-            raise TypeError
-        if (data["s"], data.get("d", "oldest_first")) != (session_id, order) or offset < 0:
+        if (data["s"], data.get("d", "oldest_first"), type(offset)) != (session_id, order, int) or offset < 0:
             raise ValueError
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
         raise ApiError(400, "Invalid cursor") from None
     return offset
 
 
-def parse_json_object(body: bytes) -> dict[str, Any]:
-    """A JSON object, or the 400 a Fastify/Nest API gives for a body it cannot read (undocumented text)."""
+def parse_json_object(body: bytes, content_type: str) -> dict[str, Any]:
+    """A JSON object, or what a Fastify/Nest API answers for a body it cannot read (undocumented): 415
+    for another content type, 400 for one that is not a JSON object."""
+    if body and content_type.split(";")[0].strip().lower() != "application/json":
+        raise ApiError(415, f"Unsupported Media Type: {content_type or '(none)'}")
     try:
         data = json.loads(body.decode("utf-8")) if body else None
     except (UnicodeDecodeError, ValueError):
@@ -256,7 +258,7 @@ def validate_send(data: dict[str, Any], accepted_senders: frozenset[str]) -> Non
     _typed(message, "text", str, "body/message", nullable=True)
     _typed(message, "attachments", list, "body/message")
     for index, attachment in enumerate(message.get("attachments", [])):
-        _check_attachment(attachment, f"body/message/attachments/{index}")
+        _check_attachment(attachment, f"{_ATTACHMENTS}/{index}")
     if not (message.get("text") or "").strip() and not message.get("attachments"):
         raise _bad("body/message must have a non-empty 'text' or 'attachments'")
     _typed(data, "agent", dict, "body", nullable=True)
@@ -300,21 +302,19 @@ def check_channel_media(attachments: list[dict[str, Any]], session: dict[str, An
             try:
                 data = base64.b64decode(attachment["base64"], validate=True)
             except (binascii.Error, ValueError):
-                raise _bad(
-                    f"body/message/attachments/{index}/base64 must be base64-encoded content"
-                ) from None
+                raise _bad(f"{_ATTACHMENTS}/{index}/base64 must be base64-encoded content") from None
             item.update(size=len(data), data=data)
         checked.append(item)
     channel = (session.get("channel") or {}).get("type")
     total = sum(item.get("size") or 0 for item in checked)
     if channel == "sms" and len(checked) > MMS_MAX_MEDIA:
-        raise _bad(f"body/message/attachments must NOT have more than {MMS_MAX_MEDIA} items (MMS)")
+        raise _bad(f"{_ATTACHMENTS} must NOT have more than {MMS_MAX_MEDIA} items (MMS)")
     if channel == "sms" and total > MMS_MAX_BYTES:
-        raise _bad(f"body/message/attachments: {total} bytes in all is over MMS's {MMS_MAX_BYTES}")
+        raise _bad(f"{_ATTACHMENTS}: {total} bytes in all is over MMS's {MMS_MAX_BYTES}")
     for index, item in enumerate(checked):
         if channel == "whatsapp" and (item.get("size") or 0) > WHATSAPP_MAX_BYTES:
             raise _bad(
-                f"body/message/attachments/{index}: {item['size']} bytes is over WhatsApp's {WHATSAPP_MAX_BYTES}"
+                f"{_ATTACHMENTS}/{index}: {item['size']} bytes is over WhatsApp's {WHATSAPP_MAX_BYTES}"
             )
     return checked
 

@@ -26,11 +26,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_ORGANIZATION_ID = "org_8f1c2a"  # the real samples' organisation
-HANDOFF_REASONS = (
-    "ai_decided_to_handoff_the_conversation",
-    "ai_is_forbidden_from_handling_this_topic",
-    "human_agent_decided_to_take_over",
-)
+# HOOKS' reasons: this one, ai_is_forbidden_from_handling_this_topic, human_agent_decided_to_take_over
+DEFAULT_REASON = "ai_decided_to_handoff_the_conversation"
 SMS_SESSION_ID = "6f1d0c2e-2b8a-4a53-9a51-0c6f3f0e7b21"  # = the real sample's
 WHATSAPP_SESSION_ID = "3c1e7f2a-5b9d-4e61-a8c4-7d2f0b9e6a13"
 WEB_SESSION_ID = "9a4b2c7d-1e3f-4a5b-8c6d-2e7f9a0b1c3d"
@@ -69,7 +66,7 @@ def handoff_event(
         "conversation_id": session["id"],
         "timestamp": timestamp or session.get("updated_at"),
         "customer_id": (session.get("contact") or {}).get("id"),
-        "reason": meta.get("reason", HANDOFF_REASONS[0]),
+        "reason": meta.get("reason", DEFAULT_REASON),
         "summary": handoff.get("summary"),
         "contact_reason": meta.get("contact_reason"),
         "user_sentiment": handoff.get("sentiment") or session.get("sentiment"),

@@ -99,18 +99,13 @@ class SimHandler(simkit_server.SimHandler):
         sim = self.server.sim
         try:
             key = sim.authenticate(self.headers.get("Authorization"))
+            if key is None:
+                raise ApiError(401, "Unauthorized")
             self.key_name = key.name
             rate_headers = sim.throttle(key)
             sim.authorize(key, operation)
             content_type = self.headers.get("Content-Type", "")
-            if (
-                body
-                and operation in ("send", "update_session")
-                and content_type.split(";")[0].strip().lower() != "application/json"
-            ):
-                # a JSON API refuses a body it cannot parse as JSON (undocumented; Fastify answers 415)
-                raise ApiError(415, f"Unsupported Media Type: {content_type or '(none)'}")
-            reply: Reply = sim.operate(operation, session_id, query, body, key)
+            reply: Reply = sim.operate(operation, session_id, query, body, key, content_type)
             reply.headers.update(rate_headers)
             return reply
         except ApiError as error:

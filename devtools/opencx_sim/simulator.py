@@ -12,21 +12,14 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from devtools.opencx_sim import contract, events
-from devtools.opencx_sim.contract import (
-    DEFAULT_SENDERS,
-    SCOPE_READ,
-    SCOPE_WRITE,
-    ApiError,
-    history_item,
-    now_iso,
-)
+from devtools.opencx_sim.contract import ApiError, history_item, now_iso
 from devtools.opencx_sim.server import FaultRule, SimHandler, admin_route
 from devtools.opencx_sim.store import RateLimiter, Store, retry_after_text
 from devtools.simkit.files import FileHost
 from devtools.simkit.lifecycle import Simulator
 from devtools.simkit.server import LoopbackServer, Reply, json_reply
 
-DEFAULT_SCOPES = (SCOPE_READ, SCOPE_WRITE)
+DEFAULT_SCOPES = (contract.SCOPE_READ, contract.SCOPE_WRITE)
 DEFAULT_KEY_NAME = "default"
 Files = Iterable[tuple[str, str, bytes]]  # (name, MIME type, content)
 
@@ -102,7 +95,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         rate_limit: int | None = 100,
         rate_window: float = 60.0,
         latency: float = 0.0,
-        accepted_senders: Iterable[str] = DEFAULT_SENDERS,
+        accepted_senders: Iterable[str] = contract.DEFAULT_SENDERS,
         seed: int = 0,
         history_order: str = "oldest_first",
     ) -> None:
@@ -120,10 +113,9 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         self._limiter = RateLimiter()
         self._sent: list[SentMessage] = []
         self._updates: list[SessionUpdate] = []
-        self._rate_limited = 0
         # Media in history are served here; the URLs need an API key unless `open_files` (undocumented).
         self.open_files = False
-        self.files = FileHost(lambda: self.url, self._key_valid)
+        self.files = FileHost(lambda: self.url, lambda authorization: bool(self.authenticate(authorization)))
 
     def make_server(self, address: tuple[str, int]) -> LoopbackServer:
         return LoopbackServer(address, self, SimHandler)
@@ -146,13 +138,6 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         """Revoke a key: from now on it gets 401, as a key deleted in the dashboard would."""
         with self.lock:
             self._keys.pop(key, None)
-
-    def _key_valid(self, authorization: str | None) -> bool:
-        try:
-            self.authenticate(authorization)
-        except ApiError:
-            return False
-        return True
 
     def add_session(
         self,
@@ -239,13 +224,12 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
 
     def stats(self) -> dict[str, Any]:
         """simkit's counts, and per key name, sent messages, updates and rate-limited calls."""
-        per_key = Counter(record.key or "(none)" for record in self.requests)
+        records = self.requests
+        per_key = Counter(record.key or "(none)" for record in records)
         with self.lock:
-            mine = {
-                "rate_limited": self._rate_limited,
-                "sent_messages": len(self._sent),
-                "updates": len(self._updates),
-            }
+            mine = {"sent_messages": len(self._sent), "updates": len(self._updates)}
+        # a 429 without a fault is the limiter's
+        mine["rate_limited"] = sum(1 for r in records if r.status == 429 and r.fault is None)
         return {
             **super().stats(),
             **mine,
@@ -261,10 +245,9 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         return events.handoff_event(session, self._store.meta(session_id), count, **options)
 
     def customer_reply(self, session_id: str, text: str, files: Files = (), **options: Any) -> dict[str, Any]:
-        """The customer writes (or sends a photo: `files`, `text` its caption): append a contact message
-        to the history, its media in `event.attachments`, and return the matching
-        `conversation.contact_response` envelope (what OpenCX would POST to the bridge). The event
-        documents no attachments, so it carries none; with files and no caption no `message` either."""
+        """The customer writes (or sends photos: `files`, `text` the caption): append a contact message,
+        and return the `conversation.contact_response` OpenCX would POST to the bridge. That event
+        documents no attachments, so it carries none; with files and no caption, no `message` either."""
         session = self._require(session_id)
         media = self.host_files(files)
         name = (session.get("contact") or {}).get("name")
@@ -301,22 +284,21 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
             self.reset_records()
             self._sent.clear()
             self._updates.clear()
-            self._rate_limited = 0
-        self.files.clear()
+            self.files.clear()
 
     def reset_rate_limits(self) -> None:
         """Forget every key's recent requests, so the next test starts with a full budget."""
         self._limiter.clear()
 
-    def authenticate(self, authorization: str | None) -> ApiKey:
-        """AUTH: "All API requests require a Bearer token"; 401 "Missing or invalid API key"."""
+    def authenticate(self, authorization: str | None) -> ApiKey | None:
+        """AUTH: "All API requests require a Bearer token"; None is 401 "Missing or invalid API key"."""
         scheme, _, token = (authorization or "").partition(" ")
         with self.lock:
             keys = list(self._keys.items())
         for known, info in keys:
             if scheme.lower() == "bearer" and hmac.compare_digest(known.encode(), token.strip().encode()):
                 return info
-        raise ApiError(401, "Unauthorized")
+        return None
 
     def throttle(self, key: ApiKey) -> dict[str, str]:
         """The per-key limit (see store.py); returns the informational headers for a success."""
@@ -325,8 +307,6 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         wait, remaining = self._limiter.take(key.name, self.rate_limit, self.rate_window, time.monotonic())
         headers = {"X-RateLimit-Limit": str(self.rate_limit), "X-RateLimit-Remaining": str(remaining)}
         if wait is not None:
-            with self.lock:
-                self._rate_limited += 1
             retry_after = {"Retry-After": retry_after_text(wait, self.rate_window)}
             raise ApiError(429, "ThrottlerException: Too Many Requests", headers | retry_after)
         return headers
@@ -338,7 +318,13 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
             raise ApiError(403, f"Forbidden resource: this API key lacks the {needed} scope")
 
     def operate(
-        self, operation: str, session_id: str | None, query: dict[str, str], body: bytes, key: ApiKey
+        self,
+        operation: str,
+        session_id: str | None,
+        query: dict[str, str],
+        body: bytes,
+        key: ApiKey,
+        content_type: str,
     ) -> Reply:
         """The operation itself, after auth, limit and scope. ApiError becomes the documented error."""
         if operation == "other" or session_id is None:
@@ -348,8 +334,8 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         if operation == "list_history":
             return self._list_history(session_id, query)
         if operation == "send":
-            return self._send(session_id, contract.parse_json_object(body), key)
-        return self._update(session_id, contract.parse_json_object(body) if body else {}, key)
+            return self._send(session_id, contract.parse_json_object(body, content_type), key)
+        return self._update(session_id, contract.parse_json_object(body, content_type) if body else {}, key)
 
     def _require_api(self, session_id: str) -> dict[str, Any]:
         # GET documents only the 200 answer; the shape is AUTH's error shape, the text is chosen.
