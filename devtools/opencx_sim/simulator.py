@@ -225,16 +225,14 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
     def stats(self) -> dict[str, Any]:
         """simkit's counts, and per key name, sent messages, updates and rate-limited calls."""
         records = self.requests
-        per_key = Counter(record.key or "(none)" for record in records)
         with self.lock:
             mine = {"sent_messages": len(self._sent), "updates": len(self._updates)}
-        # a 429 without a fault is the limiter's
-        mine["rate_limited"] = sum(1 for r in records if r.status == 429 and r.fault is None)
         return {
             **super().stats(),
             **mine,
+            "rate_limited": sum(1 for r in records if r.status == 429 and r.fault is None),  # the limiter's
             "sessions": self._store.count(),
-            "keys": dict(sorted(per_key.items())),
+            "keys": dict(sorted(Counter(r.key or "(none)" for r in records).items())),
         }
 
     def handoff_event(self, session_id: str, **options: Any) -> dict[str, Any]:
