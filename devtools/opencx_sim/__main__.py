@@ -6,24 +6,18 @@ import argparse
 import sys
 
 from devtools.opencx_sim import DEFAULT_SCOPES, OpenCXSimulator, seed_demo
+from devtools.opencx_sim.contract import HISTORY_ORDERS
 from devtools.simkit.cli import serve_until_signal, simulator_parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = simulator_parser("python -m devtools.opencx_sim", __doc__)
     parser.add_argument("--key", default=None, help="the API key to accept (default: a random ocx_test_ key)")
-    parser.add_argument(
-        "--scopes",
-        default=",".join(DEFAULT_SCOPES),
-        help="comma-separated scopes of that key; 'full' for a full-access key",
-    )
+    parser.add_argument("--scopes", default=",".join(DEFAULT_SCOPES), help="comma-separated, or 'full'")
     parser.add_argument("--seed-demo", action="store_true", help="add the five demo sessions")
     parser.add_argument("--page-size", type=int, default=50, help="history items per page")
     parser.add_argument(
-        "--history-order",
-        choices=["oldest_first", "newest_first"],
-        default="oldest_first",
-        help="the order history pages come in (undocumented by OpenCX)",
+        "--history-order", choices=HISTORY_ORDERS, default=HISTORY_ORDERS[0], help="undocumented by OpenCX"
     )
     parser.add_argument("--rate-limit", type=int, default=100, help="requests per window per key (0: none)")
     parser.add_argument("--rate-window", type=float, default=60.0, help="seconds in the rate window")

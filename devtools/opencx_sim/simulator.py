@@ -8,30 +8,20 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from devtools.opencx_sim import contract, events
-from devtools.opencx_sim.admin import admin_route
-from devtools.opencx_sim.contract import (
-    DEFAULT_SENDERS,
-    OPERATION_SCOPES,
-    SCOPE_READ,
-    SCOPE_WRITE,
-    ApiError,
-    history_item,
-    now_iso,
-)
-from devtools.opencx_sim.faults import FaultRule
-from devtools.opencx_sim.ratelimit import RateLimiter, retry_after_text
-from devtools.opencx_sim.server import SimHandler
-from devtools.opencx_sim.store import Store
+from devtools.opencx_sim.contract import ApiError, history_item, now_iso
+from devtools.opencx_sim.server import FaultRule, SimHandler, admin_route
+from devtools.opencx_sim.store import RateLimiter, Store, retry_after_text
 from devtools.simkit.files import FileHost
 from devtools.simkit.lifecycle import Simulator
 from devtools.simkit.server import LoopbackServer, Reply, json_reply
 
-DEFAULT_SCOPES = (SCOPE_READ, SCOPE_WRITE)
+DEFAULT_SCOPES = (contract.SCOPE_READ, contract.SCOPE_WRITE)
 DEFAULT_KEY_NAME = "default"
+Files = Iterable[tuple[str, str, bytes]]  # (name, MIME type, content)
 
 
 @dataclass(frozen=True)
@@ -93,6 +83,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
     thread_name = "opencx-sim"
     record_type = RequestRecord
     files: FileHost
+    admin = admin_route  # `/_sim/<name>`; ValueError/TypeError become 400, KeyError 404 in the handler
 
     def __init__(
         self,
@@ -104,7 +95,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         rate_limit: int | None = 100,
         rate_window: float = 60.0,
         latency: float = 0.0,
-        accepted_senders: Iterable[str] = DEFAULT_SENDERS,
+        accepted_senders: Iterable[str] = contract.DEFAULT_SENDERS,
         seed: int = 0,
         history_order: str = "oldest_first",
     ) -> None:
@@ -122,12 +113,9 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         self._limiter = RateLimiter()
         self._sent: list[SentMessage] = []
         self._updates: list[SessionUpdate] = []
-        self._rate_limited = 0
         # Media in history are served here; the URLs need an API key unless `open_files` (undocumented).
         self.open_files = False
-        self.files = FileHost(lambda: self.url, self._key_valid)
-
-    # ------------------------------------------------------------------ lifecycle
+        self.files = FileHost(lambda: self.url, lambda authorization: bool(self.authenticate(authorization)))
 
     def make_server(self, address: tuple[str, int]) -> LoopbackServer:
         return LoopbackServer(address, self, SimHandler)
@@ -135,8 +123,6 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
     def env(self) -> dict[str, str]:
         """Settings that point the bridge at this simulator (docs/contract.md section 7)."""
         return {"OPENCX_API_URL": self.url, "OPENCX_API_KEY": self.api_key}
-
-    # ------------------------------------------------------------------ keys
 
     def add_key(
         self, key: str | None = None, scopes: Iterable[str] | None = None, name: str | None = None
@@ -148,63 +134,26 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
             self._keys[key] = ApiKey(label, frozenset(scopes) if scopes is not None else None)
         return key
 
-    def _key_valid(self, authorization: str | None) -> bool:
-        try:
-            self.authenticate(authorization)
-        except ApiError:
-            return False
-        return True
-
     def remove_key(self, key: str) -> None:
         """Revoke a key: from now on it gets 401, as a key deleted in the dashboard would."""
         with self.lock:
             self._keys.pop(key, None)
 
-    # ------------------------------------------------------------------ seeding and inspection
-
     def add_session(
         self,
         session_id: str | None = None,
         *,
-        channel: str = "sms",
-        name: str | None = None,
-        email: str | None = None,
-        phone_number: str | None = None,
-        contact_id: str | None = None,
-        summary: str | None = "Customer asked for a human agent.",
-        sentiment: str | None = "neutral",
-        language: str | None = "en",
-        status: str = "open",
         history: Iterable[dict[str, Any]] = (),
         reason: str | None = None,
         contact_reason: str | None = None,
-        created_at: str | None = None,
-        updated_at: str | None = None,
-        ticket_number: int | None = None,
+        **fields: Any,
     ) -> str:
-        """Add (or replace) a session and its history; returns its id. `summary=None` is a session that
-        was never handed off (`handoff` null). History items are built with `history_item()`."""
+        """Add (or replace) a session and its history (items from `history_item()`); returns its id.
+        `fields` are contract.new_session's (channel, contact's name, email, phone_number, summary...)."""
         session_id = session_id or str(uuid.uuid4())
-        contact = {
-            "id": contact_id or f"c_{secrets.token_hex(3)}",
-            "name": name,
-            "email": email,
-            "phone_number": phone_number,
-        }
-        session = contract.new_session(
-            session_id,
-            channel=channel,
-            contact=contact,
-            status=status,
-            summary=summary,
-            sentiment=sentiment,
-            language=language,
-            ticket_number=ticket_number or 18000 + self._store.count(),
-            created_at=created_at,
-            updated_at=updated_at,
-        )
-        self.put_session(session, list(history), reason=reason, contact_reason=contact_reason)
-        return session_id
+        fields["ticket_number"] = fields.get("ticket_number") or 18000 + self._store.count()
+        session = contract.new_session(session_id, **fields)
+        return self.put_session(session, list(history), reason=reason, contact_reason=contact_reason)
 
     def put_session(
         self,
@@ -228,24 +177,22 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         name: str | None = None,
         event_type: str = "message",
         attachments: list[dict[str, Any]] | None = None,
-        files: Iterable[tuple[str, str, bytes]] = (),
+        files: Files = (),
     ) -> dict[str, Any]:
         """Append one event to a session's history (KeyError for an unknown session); returns the item.
-        `attachments` are media as history shows them, `{name, size, type, url}` (an `id` is added
-        when missing), e.g. a photo the customer sent before the handoff; `files` are (name, type,
-        bytes) hosted here (see host_files)."""
-        if not self._store.has(session_id):
-            raise KeyError(session_id)
-        media = [_seeded_attachment(a) for a in attachments or []] + self.host_files(files)
+        `attachments` are media as history shows them, `{name, size, type, url}` (an `id` is added when
+        missing), e.g. a photo the customer sent before the handoff; `files` are hosted here."""
+        self._require(session_id)
+        media = [contract.seeded_attachment(a) for a in attachments or []] + self.host_files(files)
         item = history_item(
             text, sender_type=sender_type, name=name, event_type=event_type, attachments=media
         )
-        self._store.append(session_id, item, item["created_at"])
+        self._store.append(session_id, item)
         return item
 
-    def host_files(self, files: Iterable[tuple[str, str, bytes]], **behaviour: Any) -> list[dict[str, Any]]:
-        """History attachments `{id, name, size, type, url}` for (name, type, bytes), each served by
-        `sim.files` (an API key needed unless `sim.open_files`; `behaviour`: the file host's)."""
+    def host_files(self, files: Files, **behaviour: Any) -> list[dict[str, Any]]:
+        """History attachments `{id, name, size, type, url}` for files served by `sim.files` (an API key
+        needed unless `sim.open_files`; `behaviour`: the file host's)."""
         behaviour.setdefault("needs_token", not self.open_files)
         return [
             contract.history_attachment(name, self.files.put(data, kind, name, **behaviour), kind, len(data))
@@ -277,21 +224,16 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
 
     def stats(self) -> dict[str, Any]:
         """simkit's counts, and per key name, sent messages, updates and rate-limited calls."""
-        per_key = Counter(record.key or "(none)" for record in self.requests)
+        records = self.requests
         with self.lock:
-            mine = {
-                "rate_limited": self._rate_limited,
-                "sent_messages": len(self._sent),
-                "updates": len(self._updates),
-            }
+            mine = {"sent_messages": len(self._sent), "updates": len(self._updates)}
         return {
             **super().stats(),
             **mine,
+            "rate_limited": sum(1 for r in records if r.status == 429 and r.fault is None),  # the limiter's
             "sessions": self._store.count(),
-            "keys": dict(sorted(per_key.items())),
+            "keys": dict(sorted(Counter(r.key or "(none)" for r in records).items())),
         }
-
-    # ------------------------------------------------------------------ webhook envelopes
 
     def handoff_event(self, session_id: str, **options: Any) -> dict[str, Any]:
         """The `conversation.handoff_to_human` envelope for a session (see events.handoff_event)."""
@@ -300,19 +242,15 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         options.setdefault("timestamp", handoff_at)
         return events.handoff_event(session, self._store.meta(session_id), count, **options)
 
-    def customer_reply(
-        self, session_id: str, text: str, files: Iterable[tuple[str, str, bytes]] = (), **options: Any
-    ) -> dict[str, Any]:
-        """The customer writes (or sends a photo: `files` as (name, type, bytes), `text` its caption):
-        append a contact message to the history, its media in `event.attachments`, and return the
-        matching `conversation.contact_response` envelope (what OpenCX would POST to the bridge). The
-        event documents no attachments, so it carries none; with files and no caption it carries no
-        `message` either."""
+    def customer_reply(self, session_id: str, text: str, files: Files = (), **options: Any) -> dict[str, Any]:
+        """The customer writes (or sends photos: `files`, `text` the caption): append a contact message,
+        and return the `conversation.contact_response` OpenCX would POST to the bridge. That event
+        documents no attachments, so it carries none; with files and no caption, no `message` either."""
         session = self._require(session_id)
-        name = (session.get("contact") or {}).get("name")
         media = self.host_files(files)
+        name = (session.get("contact") or {}).get("name")
         item = history_item(text, sender_type="contact", name=name, attachments=media)
-        self._store.append(session_id, item, item["created_at"], live=True)
+        self._store.append(session_id, item, live=True)
         if media and not text:
             options["include_text"] = False
         return events.contact_response_event(session, text, item["created_at"], **options)
@@ -329,13 +267,12 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         count = len(self._store.history(session_id))
         return events.closed_event(session, self._store.meta(session_id), count, at, **options)
 
-    def _require(self, session_id: str) -> dict[str, Any]:
+    def _require(self, session_id: str, error: Exception | None = None) -> dict[str, Any]:
+        """The session, or `error` (default: KeyError) when there is none."""
         session = self._store.session(session_id)
         if session is None:
-            raise KeyError(session_id)
+            raise error or KeyError(session_id)
         return session
-
-    # ------------------------------------------------------------------ faults, reset, idleness
 
     def reset(self) -> None:
         """Empty sessions, faults, records, sent messages and rate windows. Keys and settings stay."""
@@ -345,53 +282,47 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
             self.reset_records()
             self._sent.clear()
             self._updates.clear()
-            self._rate_limited = 0
-        self.files.clear()
+            self.files.clear()
 
     def reset_rate_limits(self) -> None:
         """Forget every key's recent requests, so the next test starts with a full budget."""
         self._limiter.clear()
 
-    # ------------------------------------------------------------------ called by the handler
-
-    def authenticate(self, authorization: str | None) -> ApiKey:
-        """AUTH: "All API requests require a Bearer token"; 401 "Missing or invalid API key"."""
+    def authenticate(self, authorization: str | None) -> ApiKey | None:
+        """AUTH: "All API requests require a Bearer token"; None is 401 "Missing or invalid API key"."""
         scheme, _, token = (authorization or "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise ApiError(401, "Unauthorized")
         with self.lock:
             keys = list(self._keys.items())
         for known, info in keys:
-            if hmac.compare_digest(known.encode(), token.encode()):
+            if scheme.lower() == "bearer" and hmac.compare_digest(known.encode(), token.strip().encode()):
                 return info
-        raise ApiError(401, "Unauthorized")
+        return None
 
     def throttle(self, key: ApiKey) -> dict[str, str]:
-        """The per-key limit (see ratelimit.py); returns the informational headers for a success."""
-        now = time.monotonic()
-        limit, window = self.rate_limit, self.rate_window
-        wait = self._limiter.take(key.name, limit, window, now)
-        if limit is None:
+        """The per-key limit (see store.py); returns the informational headers for a success."""
+        if self.rate_limit is None:
             return {}
-        headers = {"X-RateLimit-Limit": str(limit)}
+        wait, remaining = self._limiter.take(key.name, self.rate_limit, self.rate_window, time.monotonic())
+        headers = {"X-RateLimit-Limit": str(self.rate_limit), "X-RateLimit-Remaining": str(remaining)}
         if wait is not None:
-            with self.lock:
-                self._rate_limited += 1
-            headers["X-RateLimit-Remaining"] = "0"
-            headers["Retry-After"] = retry_after_text(wait, window)
-            raise ApiError(429, "ThrottlerException: Too Many Requests", headers)
-        headers["X-RateLimit-Remaining"] = str(self._limiter.remaining(key.name, limit, window, now))
+            retry_after = {"Retry-After": retry_after_text(wait, self.rate_window)}
+            raise ApiError(429, "ThrottlerException: Too Many Requests", headers | retry_after)
         return headers
 
     def authorize(self, key: ApiKey, operation: str) -> None:
         """AUTH: "403 Forbidden: Key is valid but doesn't have access to this resource"."""
-        needed = OPERATION_SCOPES.get(operation)
+        needed = contract.OPERATION_SCOPES.get(operation)
         if needed is not None and key.scopes is not None and needed not in key.scopes:
             raise ApiError(403, f"Forbidden resource: this API key lacks the {needed} scope")
 
     def operate(
-        self, operation: str, session_id: str | None, query: dict[str, str], body: bytes, key: ApiKey
+        self,
+        operation: str,
+        session_id: str | None,
+        query: dict[str, str],
+        body: bytes,
+        key: ApiKey,
+        content_type: str,
     ) -> Reply:
         """The operation itself, after auth, limit and scope. ApiError becomes the documented error."""
         if operation == "other" or session_id is None:
@@ -401,15 +332,12 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         if operation == "list_history":
             return self._list_history(session_id, query)
         if operation == "send":
-            return self._send(session_id, contract.parse_json_object(body), key)
-        return self._update(session_id, contract.parse_json_object(body) if body else {}, key)
+            return self._send(session_id, contract.parse_json_object(body, content_type), key)
+        return self._update(session_id, contract.parse_json_object(body, content_type) if body else {}, key)
 
     def _require_api(self, session_id: str) -> dict[str, Any]:
-        session = self._store.session(session_id)
-        if session is None:
-            # GET documents only the 200 answer; the shape is AUTH's error shape, the text is chosen.
-            raise ApiError(404, "Chat session not found")
-        return session
+        # GET documents only the 200 answer; the shape is AUTH's error shape, the text is chosen.
+        return self._require(session_id, ApiError(404, "Chat session not found"))
 
     @property
     def history_order(self) -> str:
@@ -425,56 +353,36 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         """HISTORY: `{"items": [...], "next": <cursor> | null}`. The order of pages is undocumented:
         oldest first by default (as the real sample), `history_order="newest_first"` the other way."""
         self._require_api(session_id)
-        order = self.history_order
-        cursor = query.get("cursor")
-        size = max(1, int(self.page_size))
+        order, cursor = self.history_order, query.get("cursor")
         start = contract.decode_cursor(session_id, cursor, order) if cursor else None
-        if order == "newest_first":
-            items, next_offset = self._store.page_newest_first(session_id, start, size)
-        else:
-            items, next_offset = self._store.page(session_id, start or 0, size)
-        next_cursor = (
-            contract.encode_cursor(session_id, next_offset, order) if next_offset is not None else None
+        items, after = self._store.page(
+            session_id, start, max(1, int(self.page_size)), order == "newest_first"
         )
+        next_cursor = contract.encode_cursor(session_id, after, order) if after is not None else None
         return json_reply(200, {"items": items, "next": next_cursor})
 
     def _send(self, session_id: str, data: dict[str, Any], key: ApiKey) -> Reply:
         """SEND: validate, append the message to the history as the sender, answer 201 with its id."""
         contract.validate_send(data, self.accepted_senders)
         session = self._require_api(session_id)
-        message = data["message"]
+        message, sender, agent = data["message"], data["sender"], data.get("agent")
+        contact = data.get("contact") or {}
         sent_media = contract.check_channel_media(message.get("attachments") or [], session)
-        sender = data["sender"]
-        agent = data.get("agent")
         if sender == "contact":
-            stored = (session.get("contact") or {}).get("name")
-            sender_type, name = "contact", (data.get("contact") or {}).get("name") or stored
+            sender_type, name = "contact", contact.get("name") or (session.get("contact") or {}).get("name")
         else:
             sender_type, name = "human_agent", (agent or {}).get("name")
-        item = history_item(
-            message.get("text") or "",
-            sender_type=sender_type,
-            name=name,
-            attachments=[self._history_attachment(a) for a in sent_media],
-        )
-        self._store.merge_custom_data(
-            session_id, data.get("custom_data"), (data.get("contact") or {}).get("custom_data")
+        media = [self._history_attachment(a) for a in sent_media]
+        item = history_item(message.get("text") or "", sender_type=sender_type, name=name, attachments=media)
+        self._store.update(session_id, {}, data.get("custom_data"), contact.get("custom_data"))
+        shown = tuple({k: v for k, v in a.items() if k != "data" and v is not None} for a in sent_media)
+        at = item["created_at"]
+        sent = SentMessage(
+            session_id, item["id"], sender, message.get("text"), agent, key.name, at, data, shown
         )
         with self.lock:  # history order and the sent list agree, even under concurrent sends
-            self._store.append(session_id, item, item["created_at"], live=True)
-            self._sent.append(
-                SentMessage(
-                    session_id,
-                    item["id"],
-                    sender,
-                    message.get("text"),
-                    agent,
-                    key.name,
-                    item["created_at"],
-                    data,
-                    tuple({k: v for k, v in a.items() if k != "data" and v is not None} for a in sent_media),
-                )
-            )
+            self._store.append(session_id, item, live=True)
+            self._sent.append(sent)
         return json_reply(201, contract.send_answer(item["id"]))
 
     def _update(self, session_id: str, data: dict[str, Any], key: ApiKey) -> Reply:
@@ -482,10 +390,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         contract.validate_update(data)
         self._require_api(session_id)
         at = now_iso()
-        fields: dict[str, Any] = {"updated_at": at}
-        if "status" in data:
-            fields["status"] = data["status"]
-        self._store.update(session_id, fields)
+        self._store.update(session_id, {"updated_at": at, **{k: v for k, v in data.items() if k == "status"}})
         with self.lock:
             self._updates.append(SessionUpdate(session_id, data, key.name, at))
         return Reply(200, b"", content_type=None)
@@ -497,25 +402,3 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         if data is None or sent["url"]:
             return contract.history_attachment(sent["name"], sent["url"], sent["mime_type"], sent.get("size"))
         return self.host_files([(sent["name"], sent["mime_type"], data)])[0]
-
-    # ------------------------------------------------------------------ admin API
-
-    def admin(self, method: str, name: str, data: Any, query: dict[str, str]) -> Reply:
-        """Dispatch `/_sim/<name>`. ValueError/TypeError become 400, KeyError 404 in the handler."""
-        return admin_route(self, method, name, data, query)
-
-    def sent_as_dicts(self) -> list[dict[str, Any]]:
-        return [asdict(message) for message in self.sent_messages]
-
-
-def _seeded_attachment(given: dict[str, Any]) -> dict[str, Any]:
-    """A history attachment to seed: `{name, size, type, url}` (and `id`); nothing else is accepted."""
-    if not isinstance(given, dict):
-        raise ValueError("attachments must be objects")
-    extra = sorted(set(given) - {"id", "name", "size", "type", "url"})
-    if extra:
-        raise ValueError(f"history attachments take id, name, size, type, url; not {', '.join(extra)}")
-    made = contract.history_attachment(
-        given.get("name"), given.get("url"), given.get("type"), given.get("size")
-    )
-    return {**made, **({"id": given["id"]} if given.get("id") else {})}
