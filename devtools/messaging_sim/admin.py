@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import asdict
 from typing import Any
 
 from devtools.messaging_sim.faults import FaultRule
@@ -11,63 +12,69 @@ from devtools.simkit.admin import done
 from devtools.simkit.server import Reply, json_reply
 
 CONFIG_FIELDS = (
-    "latency",
-    "create_status",
+    "activity_ids",
+    "attachment_max_kb",
     "channel_configured",
-    "workstream_linked",
+    "closed_messages_readable_seconds",
+    "create_status",
+    "customer_attachments",
+    "drop_webhook",
     "error_code_field",
-    "webhook_url",
-    "webhook_timeout",
+    "latency",
+    "messages_from_author",
+    "token_lifetime",
     "webhook_attempts",
     "webhook_retry_pause",
-    "token_lifetime",
-    "activity_ids",
-    "drop_webhook",
-    "closed_messages_readable_seconds",
-    "messages_from_author",
-    "attachment_max_kb",
-    "customer_attachments",
+    "webhook_timeout",
+    "webhook_url",
+    "workstream_linked",
 )
 REP_FIELDS = (
-    "name",
-    "auto_accept",
     "accept_delay",
+    "auto_accept",
     "auto_reply",
+    "duplicate_every",
+    "events_as_messages",
     "greeting",
     "include_ids",
+    "name",
     "pascal_case",
-    "events_as_messages",
     "token_header",
     "token_kind",
-    "duplicate_every",
 )
 
 
 def _config(sim: Any) -> dict[str, Any]:
-    config = {name: getattr(sim, name) for name in sorted(CONFIG_FIELDS)}
-    config["rep"] = {name: getattr(sim.rep, name) for name in sorted(REP_FIELDS)}
-    return config
+    return {
+        **{n: getattr(sim, n) for n in CONFIG_FIELDS},
+        "rep": {n: getattr(sim.rep, n) for n in REP_FIELDS},
+    }
 
 
 def _set_config(sim: Any, data: dict[str, Any]) -> Reply:
-    rep = data.pop("rep", None) or {}
-    admin.configure(sim.rep, rep, REP_FIELDS, prefix="rep.")
+    admin.configure(sim.rep, data.pop("rep", None) or {}, REP_FIELDS, prefix="rep.")
     admin.configure(sim, data, CONFIG_FIELDS)
     return json_reply(200, _config(sim))
 
 
 def _send_file(sim: Any, data: dict[str, Any]) -> Reply:
     """`{conversation_id, base64, content_type, name, text?, open_url?, <file behaviours>}`."""
-    given = {k: data.pop(k) for k in ("conversation_id", "base64", "content_type", "name")}
-    raw = base64.b64decode(str(given["base64"]), validate=True)
-    index, url = sim.rep.send_file(
-        given["conversation_id"], raw, given["content_type"], given["name"], **data
+    conversation_id, encoded, content_type, name = (
+        data.pop(k) for k in ("conversation_id", "base64", "content_type", "name")
     )
+    raw = base64.b64decode(str(encoded), validate=True)
+    index, url = sim.rep.send_file(conversation_id, raw, content_type, name, **data)
     return json_reply(201, {"index": index, "url": url})
 
 
-def _index(index: int) -> Reply:
-    return json_reply(201, {"index": index})
+def _rep(action: str, *required: str, **optional: Any) -> admin.Route:
+    """`POST /_sim/rep/<action>`: `sim.rep.<action>(*required, **optional)` from the body, 201 `{index}`."""
+
+    def call(sim: Any, data: dict[str, Any]) -> Reply:
+        given = {name: data.get(name, default) for name, default in optional.items()}
+        return json_reply(201, {"index": getattr(sim.rep, action)(*(data[n] for n in required), **given)})
+
+    return call
 
 
 ROUTES: dict[tuple[str, str], admin.Route] = {
@@ -75,7 +82,7 @@ ROUTES: dict[tuple[str, str], admin.Route] = {
     ("GET", "conversations"): lambda s, _: json_reply(200, {"value": s.conversations}),
     ("GET", "deliveries"): lambda s, _: json_reply(200, {"value": [d.as_dict() for d in s.rep.deliveries]}),
     ("GET", "attachments"): lambda s, d: json_reply(
-        200, {"value": [a.as_dict() for a in s.received_attachments(d.get("conversation_id"))]}
+        200, {"value": [asdict(a) for a in s.received_attachments(d.get("conversation_id"))]}
     ),
     ("GET", "config"): lambda s, _: json_reply(200, _config(s)),
     ("POST", "config"): _set_config,
@@ -84,19 +91,11 @@ ROUTES: dict[tuple[str, str], admin.Route] = {
     ("POST", "end-silently"): lambda s, d: done(
         s.end_silently(d["conversation_id"], d.get("reason", "timeout"))
     ),
-    ("POST", "rep/say"): lambda s, d: _index(
-        s.rep.say(d["conversation_id"], d.get("text"), d.get("attachments"), drop=bool(d.get("drop")))
-    ),
+    ("POST", "rep/say"): _rep("say", "conversation_id", text=None, attachments=None, drop=False),
     ("POST", "rep/send-file"): _send_file,
-    ("POST", "rep/end"): lambda s, d: _index(
-        s.rep.end(d["conversation_id"], d.get("event", "AgentEndSession"))
-    ),
-    ("POST", "rep/event"): lambda s, d: _index(s.rep.event(d["conversation_id"], d["name"])),
-    ("POST", "rep/typing"): lambda s, d: _index(s.rep.typing(d["conversation_id"])),
-    ("POST", "rep/redeliver"): lambda s, d: _index(s.rep.redeliver(int(d["index"]))),
+    ("POST", "rep/end"): _rep("end", "conversation_id", event="AgentEndSession"),
+    ("POST", "rep/event"): _rep("event", "conversation_id", "name"),
+    ("POST", "rep/typing"): _rep("typing", "conversation_id"),
+    ("POST", "rep/redeliver"): _rep("redeliver", "index"),
     ("POST", "rep/rotate-key"): lambda s, _: done(s.minter.rotate()),
 }
-
-
-def admin_route(sim: Any, method: str, name: str, data: Any) -> Reply:
-    return admin.route(ROUTES, sim, method, name, data)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,79 +44,63 @@ class ReceivedAttachment:
     name: str
     content_type: str
     inline: bool
-    size: int | None
-    sha256: str | None
-    url: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    size: int | None = None
+    sha256: str | None = None
+    url: str | None = None
 
 
-def check_attachments(
-    attachments: Any, *, allowed: bool, max_kb: int, blocked: frozenset[str]
-) -> list[dict[str, Any]]:
-    """The attachments of a message activity, each with what was decoded; ApiError naming the field."""
+def check_attachments(attachments: Any, *, allowed: bool, max_kb: int, blocked: frozenset[str]) -> list[Any]:
+    """Each attachment of a message activity as `(name, content_type, data or None, url or None)`."""
     if attachments is None:
         return []
     if not isinstance(attachments, list):
-        raise ApiError(400, 30012, "attachments must be an array.")
+        raise _bad("attachments must be an array.")
     if attachments and not allowed:
-        raise ApiError(400, 30012, "File attachments are not enabled for customers on this channel.")
+        raise _bad("File attachments are not enabled for customers on this channel.")
     return [
         _check_one(item, f"attachments[{index}]", max_kb, blocked) for index, item in enumerate(attachments)
     ]
 
 
-def _check_one(item: Any, where: str, max_kb: int, blocked: frozenset[str]) -> dict[str, Any]:
+def _bad(detail: str) -> ApiError:
+    return ApiError(400, 30012, detail)
+
+
+def _check_one(item: Any, where: str, max_kb: int, blocked: frozenset[str]) -> tuple[Any, ...]:
     if not isinstance(item, dict):
-        raise ApiError(400, 30012, f"{where} must be an object.")
+        raise _bad(f"{where} must be an object.")
     for key, limit in (("contentType", 256), ("contentUrl", None), ("name", 256)):
         value = item.get(key)
         if not isinstance(value, str) or not value.strip():
-            raise ApiError(400, 30012, f"{where}.{key} is required and must be a string.")
+            raise _bad(f"{where}.{key} is required and must be a string.")
         if limit is not None and len(value) > limit:
-            raise ApiError(400, 30012, f"{where}.{key} is over {limit} characters.")
+            raise _bad(f"{where}.{key} is over {limit} characters.")
     name, url = item["name"], item["contentUrl"]
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension in blocked:
-        raise ApiError(
-            400, 30012, f"{where}.name: files of type .{extension} are blocked by the organization."
-        )
+        raise _bad(f"{where}.name: files of type .{extension} are blocked by the organization.")
     if url.startswith("data:"):
-        data = _decode_data_url(url, where)
+        header, comma, payload = url.partition(",")
+        if not comma or not header.endswith(";base64"):
+            raise _bad(f"{where}.contentUrl must be data:<type>;base64,<data>.")
+        try:
+            data = base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise _bad(f"{where}.contentUrl is not valid base64.") from None
         if len(data) > max_kb * 1024:
-            raise ApiError(
-                400, 30012, f"{where}: {len(data)} bytes is over the organization's limit of {max_kb} KB."
-            )
-        return {"name": name, "content_type": item["contentType"], "inline": True, "data": data}
+            raise _bad(f"{where}: {len(data)} bytes is over the organization's limit of {max_kb} KB.")
+        return name, item["contentType"], data, None
     parts = urlsplit(url)
-    if (
-        not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK))
-        or not parts.hostname
+    if not parts.hostname or not (
+        parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
     ):
-        raise ApiError(400, 30012, f"{where}.contentUrl must be an https URL or base64 content.")
-    return {"name": name, "content_type": item["contentType"], "inline": False, "url": url}
+        raise _bad(f"{where}.contentUrl must be an https URL or base64 content.")
+    return name, item["contentType"], None, url
 
 
-def _decode_data_url(url: str, where: str) -> bytes:
-    header, comma, payload = url.partition(",")
-    if not comma or not header.endswith(";base64"):
-        raise ApiError(400, 30012, f"{where}.contentUrl must be data:<type>;base64,<data>.")
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise ApiError(400, 30012, f"{where}.contentUrl is not valid base64.") from None
-
-
-def received(conversation_id: str, message_id: str, checked: dict[str, Any]) -> ReceivedAttachment:
-    data: bytes | None = checked.get("data")
-    return ReceivedAttachment(
-        conversation_id,
-        message_id,
-        checked["name"],
-        checked["content_type"],
-        checked["inline"],
-        len(data) if data is not None else None,
-        hashlib.sha256(data).hexdigest() if data is not None else None,
-        checked.get("url"),
-    )
+def received(conversation_id: str, message_id: str, checked: tuple[Any, ...]) -> ReceivedAttachment:
+    name, content_type, data, url = checked
+    if data is None:
+        return ReceivedAttachment(conversation_id, message_id, name, content_type, False, url=url)
+    sha256 = hashlib.sha256(data).hexdigest()
+    return ReceivedAttachment(conversation_id, message_id, name, content_type, True, len(data), sha256)

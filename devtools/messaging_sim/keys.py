@@ -1,8 +1,7 @@
 """The simulator's signing side: an RSA key, its JWKS document, and tokens good and bad.
 
 Microsoft signs the webhook's bearer token with the tenant's keys; here the simulator plays the
-tenant. `mint("valid")` is what a real delivery carries; every other kind is a token the bridge must
-refuse (forged, expired, wrong audience, unsigned, HS256 keyed with the public key, ...).
+tenant. `mint("valid")` is what a real delivery carries; every other kind is one the bridge must refuse.
 """
 
 from __future__ import annotations
@@ -56,9 +55,8 @@ class TokenMinter:
         self.audience = audience
         self.app_id = app_id
         self.lifetime = lifetime
-        self._key = _new_key()
-        self.kid = secrets.token_hex(8)
         self._other_key: rsa.RSAPrivateKey | None = None
+        self.rotate()
 
     @property
     def issuer(self) -> str:
@@ -75,7 +73,7 @@ class TokenMinter:
 
     def claims(self, **overrides: Any) -> dict[str, Any]:
         now = int(time.time())
-        claims: dict[str, Any] = {
+        return {
             "aud": self.audience,
             "iss": self.issuer,
             "iat": now,
@@ -87,14 +85,8 @@ class TokenMinter:
             "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sim/{self.app_id}")),
             "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sim/oid/{self.app_id}")),
             "ver": "2.0",
+            **overrides,
         }
-        claims.update(overrides)
-        return claims
-
-    def _other(self) -> rsa.RSAPrivateKey:
-        if self._other_key is None:
-            self._other_key = _new_key()
-        return self._other_key
 
     def sign(
         self, claims: dict[str, Any], key: rsa.RSAPrivateKey | None = None, kid: str | None = None
@@ -117,28 +109,22 @@ class TokenMinter:
         }
         claims = self.claims(**{**special.get(kind, {}), **overrides})
         if kind == "no_app":
-            claims.pop("appid", None)
-            claims.pop("azp", None)
-        if kind == "forged":
-            return self.sign(claims, key=self._other())
-        if kind == "unknown_kid":
-            return self.sign(claims, key=self._other(), kid="not-" + self.kid)
-        if kind == "unsigned":
-            return self._unsigned(claims)
-        if kind == "hs256_public_key":
-            return self._hs256_with_public_key(claims)
+            del claims["appid"], claims["azp"]
+        if kind in ("forged", "unknown_kid"):
+            self._other_key = self._other_key or _new_key()
+            return self.sign(claims, self._other_key, self.kid if kind == "forged" else "not-" + self.kid)
+        if kind in ("unsigned", "hs256_public_key"):
+            return self._by_hand(claims, "none" if kind == "unsigned" else "HS256")
         return self.sign(claims)
 
-    def _unsigned(self, claims: dict[str, Any]) -> str:
-        header = _b64(json.dumps({"alg": "none", "typ": "JWT", "kid": self.kid}).encode())
-        return f"{header}.{_b64(json.dumps(claims).encode())}."
-
-    def _hs256_with_public_key(self, claims: dict[str, Any]) -> str:
-        """Built by hand: PyJWT (rightly) refuses to use an asymmetric key as an HMAC secret."""
+    def _by_hand(self, claims: dict[str, Any], alg: str) -> str:
+        """PyJWT (rightly) signs with neither `none` nor an asymmetric key as an HMAC secret: the HS256
+        one is keyed with the public key's PEM (algorithm confusion)."""
+        header = {"alg": alg, "typ": "JWT", "kid": self.kid}
+        signed = ".".join(_b64(json.dumps(part).encode()) for part in (header, claims))
+        if alg == "none":
+            return signed + "."
         pem = self._key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": self.kid}).encode())
-        payload = _b64(json.dumps(claims).encode())
-        signature = hmac.new(pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-        return f"{header}.{payload}.{_b64(signature)}"
+        return f"{signed}.{_b64(hmac.new(pem, signed.encode(), hashlib.sha256).digest())}"

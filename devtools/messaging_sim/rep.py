@@ -18,13 +18,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from devtools.messaging_sim.store import iso_from_ms
+from devtools.messaging_sim.store import camel, iso_from_ms
 
 # messaging_sim.simulator.MessagingSimulator: that module imports this one, so it is not imported here.
 MessagingSimulator = Any
@@ -46,16 +46,7 @@ class Delivery:
     not_before: float = 0.0  # monotonic time before which it is not sent (a rep takes a moment)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "conversationId": self.conversation_id,
-            "activity": self.activity,
-            "statuses": list(self.statuses),
-            "delivered": self.delivered,
-            "done": self.done,
-            "redeliveryOf": self.redelivery_of,
-            "dropped": self.dropped,
-        }
+        return camel({k: v for k, v in asdict(self).items() if k not in ("body", "not_before")})
 
 
 def _pascal(value: Any) -> Any:
@@ -98,30 +89,26 @@ class ScriptedRep:
 
     @property
     def include_ids(self) -> bool:
-        """The simulator's `activity_ids` (kept under the rep's old name for callers that use it)."""
-        return self.sim.activity_ids
+        """The simulator's `activity_ids`, under the rep's old name (docs/messaging.md)."""
+        return bool(self.sim.activity_ids)
 
     @include_ids.setter
     def include_ids(self, value: bool) -> None:
         self.sim.activity_ids = value
-
-    # ------------------------------------------------------------------ the script
 
     def on_created(self, conversation_id: str) -> None:
         if self.auto_accept:
             self.accept(conversation_id)
 
     def on_customer_message(self, conversation_id: str, text: str) -> None:
-        if not self.auto_reply:
-            return
-        with self._lock:
-            count = self._replies[conversation_id] = self._replies.get(conversation_id, 0) + 1
-        self.say(conversation_id, self.reply(text, count))
+        if self.auto_reply:
+            with self._lock:
+                count = self._replies[conversation_id] = self._replies.get(conversation_id, 0) + 1
+            self.say(conversation_id, self.reply(text, count))
 
     def accept(self, conversation_id: str, delay: float | None = None) -> None:
         """`AgentAccepted`, then the greeting (the webhook page's first and third samples)."""
-        wait = self.accept_delay if delay is None else delay
-        self.event(conversation_id, "AgentAccepted", delay=wait)
+        self.event(conversation_id, "AgentAccepted", delay=self.accept_delay if delay is None else delay)
         if self.greeting:
             self.say(conversation_id, self.greeting)
 
@@ -129,13 +116,13 @@ class ScriptedRep:
         self,
         conversation_id: str,
         text: str | None,
-        attachments: list[dict[str, Any]] | None = None,
+        attachments: list[Any] | None = None,
         *,
         drop: bool = False,
     ) -> int:
-        """A rep message: stored in the conversation (GET .../messages lists it), then delivered, or with
-        `drop` (or while `sim.drop_webhook` counts down) never delivered. Saying a text twice sends two
-        identical bodies: without ids, only the bridge's judgement tells them from a redelivery."""
+        """A rep message: kept by the conversation (GET .../messages lists it), then delivered unless
+        `drop` (or `sim.drop_webhook`). Saying a text twice sends two identical bodies: without ids,
+        only the bridge's judgement tells them from a redelivery."""
         activity: dict[str, Any] = {
             "type": "message",
             "channelId": self.sim.channel_id,
@@ -161,35 +148,26 @@ class ScriptedRep:
         drop: bool = False,
         **behaviour: Any,
     ) -> tuple[int, str]:
-        """The rep sends a file (the webhook page's "Agent/Representative send attachment" sample, with
-        `text` when given): hosted on `sim.files`, whose URL needs a Messaging API bearer token unless
-        `open_url` (undocumented: the token is the hardest plausible reading). `behaviour` is the file
-        host's (redirect_to, lie_length, ...). Returns (delivery index, the file's URL)."""
+        """The webhook page's "Agent/Representative send attachment" sample (with `text` when given),
+        the file on `sim.files` behind a Messaging API bearer token unless `open_url` (undocumented:
+        the token is the hardest plausible reading). `behaviour` is the file host's (redirect_to,
+        lie_length, ...). Returns (delivery index, the file's URL)."""
         url = self.sim.files.put(data, content_type, name, needs_token=not open_url, **behaviour)
-        attachment = {
-            "contentType": content_type,
-            "contentUrl": url,
-            "content": None,
-            "name": name,
-            "thumbnailUrl": None,
-        }
-        return self.say(conversation_id, text, [attachment], drop=drop), url
+        attachment = {"contentType": content_type, "contentUrl": url, "content": None, "name": name}
+        return self.say(conversation_id, text, [{**attachment, "thumbnailUrl": None}], drop=drop), url
 
     def typing(self, conversation_id: str) -> int:
+        conversation = self.sim.store.get(conversation_id)
         activity = {
             "type": "typing",
             "channelId": "MessagingApi",
             "conversation": {"id": conversation_id},
-            "recipient": {"id": self.customer_id(conversation_id)},
+            "recipient": {"id": (conversation.customer_id if conversation else None) or conversation_id},
         }
         return self.post(conversation_id, activity)
 
-    def customer_id(self, conversation_id: str) -> str:
-        conversation = self.sim.store.get(conversation_id)
-        return (conversation.customer_id if conversation else None) or conversation_id
-
     def event(self, conversation_id: str, name: str, delay: float = 0.0) -> int:
-        activity: dict[str, Any] = {
+        activity = {
             "type": "message" if self.events_as_messages else "event",
             "channelId": self.sim.channel_id,
             "conversation": {"id": conversation_id},
@@ -202,8 +180,6 @@ class ScriptedRep:
         """The rep (or, with another event name, a supervisor) ends it: closed here, then announced."""
         self.sim.store.close(conversation_id, by=event)
         return self.event(conversation_id, event)
-
-    # ------------------------------------------------------------------ delivery
 
     def post(
         self,
@@ -219,107 +195,92 @@ class ScriptedRep:
         conversation = self.sim.store.get(conversation_id)
         message_id = self.sim.store.next_message_id()
         if self.sim.activity_ids:
-            stamp = iso_from_ms(int(message_id))
-            activity = {"id": message_id, **activity, "timestamp": stamp}
+            activity = {"id": message_id, **activity, "timestamp": iso_from_ms(int(message_id))}
         if store and conversation is not None:
             self.sim.store.add_message(conversation, "rep", activity, message_id)
-        wire = _pascal(activity) if self.pascal_case else activity
-        delivery = self._new_delivery(conversation_id, activity, json.dumps(wire).encode())
-        delivery.not_before = time.monotonic() + delay
-        if store:
-            with self._lock:
-                if self.sim.drop_webhook > 0 and not drop:
-                    self.sim.drop_webhook -= 1
-                    drop = True
-                if drop:
-                    delivery.dropped = delivery.done = True
-        if delivery.dropped:
-            return delivery.index
-        self._enqueue(delivery)
+        body = json.dumps(_pascal(activity) if self.pascal_case else activity).encode()
         with self._lock:
-            self._posted += 1
-            duplicate = bool(self.duplicate_every) and self._posted % (self.duplicate_every or 1) == 0
-        if duplicate:
-            self.redeliver(delivery.index)
+            if store and self.sim.drop_webhook > 0 and not drop:
+                self.sim.drop_webhook -= 1
+                drop = True
+            delivery = self._new_delivery(conversation_id, activity, body)
+            delivery.not_before = time.monotonic() + delay
+            delivery.dropped = delivery.done = store and drop
+            self._posted += not delivery.dropped
+            posted = self._posted
+        if not delivery.dropped:
+            self._enqueue(delivery)
+            if self.duplicate_every and posted % self.duplicate_every == 0:
+                self.redeliver(delivery.index)
         return delivery.index
 
     def redeliver(self, index: int) -> int:
         """Send an earlier activity again, byte for byte, as Microsoft does after a lost answer."""
         with self._lock:
             original = self._deliveries[index]
-        copy = self._new_delivery(original.conversation_id, original.activity, original.body)
-        copy.redelivery_of = index
+            copy = self._new_delivery(original.conversation_id, original.activity, original.body)
+            copy.redelivery_of = index
         self._enqueue(copy)
         return copy.index
 
     def _new_delivery(self, conversation_id: str, activity: dict[str, Any], body: bytes) -> Delivery:
-        with self._lock:
-            delivery = Delivery(len(self._deliveries), conversation_id, activity, body)
-            self._deliveries.append(delivery)
-        return delivery
+        """Under the lock."""
+        self._deliveries.append(Delivery(len(self._deliveries), conversation_id, activity, body))
+        return self._deliveries[-1]
 
     def _enqueue(self, delivery: Delivery) -> None:
+        """One worker per conversation drains its queue in order, then leaves."""
+        conversation_id = delivery.conversation_id
         with self._lock:
-            pending = self._queues.setdefault(delivery.conversation_id, queue.Queue())
-            pending.put(delivery)
-            worker = self._workers.get(delivery.conversation_id)
+            self._queues.setdefault(conversation_id, queue.Queue()).put(delivery)
+            worker = self._workers.get(conversation_id)
             if worker is None or not worker.is_alive():
-                worker = threading.Thread(
-                    target=self._drain,
-                    args=(delivery.conversation_id,),
-                    name="messaging-sim-rep",
-                    daemon=True,
+                worker = self._workers[conversation_id] = threading.Thread(
+                    target=self._drain, args=(conversation_id,), name="messaging-sim-rep", daemon=True
                 )
-                self._workers[delivery.conversation_id] = worker
                 worker.start()
 
     def _drain(self, conversation_id: str) -> None:
         pending = self._queues[conversation_id]
         while True:
             with self._lock:
-                try:
-                    delivery = pending.get_nowait()
-                except queue.Empty:
+                if pending.empty():
                     self._workers.pop(conversation_id, None)
                     return
+                delivery = pending.get_nowait()
             self._deliver(delivery)
 
     def _deliver(self, delivery: Delivery) -> None:
-        sim = self.sim
-        wait = delivery.not_before - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        attempts = max(1, sim.webhook_attempts) if sim.webhook_url else 1
-        for attempt in range(attempts):
+        time.sleep(max(0.0, delivery.not_before - time.monotonic()))
+        for attempt in range(max(1, self.sim.webhook_attempts) if self.sim.webhook_url else 1):
             if attempt:
-                time.sleep(sim.webhook_retry_pause)
+                time.sleep(self.sim.webhook_retry_pause)
             status = self._attempt(delivery)
             with self._lock:
                 delivery.statuses.append(status)
-            if status == 200:
-                with self._lock:
-                    delivery.delivered = True
+                delivery.delivered = status == 200
+            if delivery.delivered:
                 break
         with self._lock:
             delivery.done = True
 
     def _attempt(self, delivery: Delivery) -> int:
-        url = self.sim.webhook_url
-        if not url:
+        """One POST to the webhook: its status, 0 for no answer (or no webhook)."""
+        if not self.sim.webhook_url:
             return 0
-        target = f"{url.rstrip('/')}/v3/conversations/{quote(delivery.conversation_id, safe='')}/activities"
+        path = f"/v3/conversations/{quote(delivery.conversation_id, safe='')}/activities"
         token = self.sim.minter.mint(self.token_kind)
-        value = f"Bearer {token}"
-        headers = {"Content-Type": "application/json", self.token_header: value}
+        headers = {"Content-Type": "application/json", self.token_header: f"Bearer {token}"}
         try:
             response = self._session.post(
-                target, data=delivery.body, headers=headers, timeout=self.sim.webhook_timeout
+                self.sim.webhook_url.rstrip("/") + path,
+                data=delivery.body,
+                headers=headers,
+                timeout=self.sim.webhook_timeout,
             )
         except requests.RequestException:
             return 0
         return response.status_code
-
-    # ------------------------------------------------------------------ inspection
 
     @property
     def deliveries(self) -> list[Delivery]:

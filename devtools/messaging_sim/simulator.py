@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from devtools.messaging_sim.admin import admin_route
+from devtools.messaging_sim.admin import ROUTES
 from devtools.messaging_sim.attachments import (
     DEFAULT_BLOCKED_EXTENSIONS,
     DEFAULT_MAX_KB,
@@ -24,14 +24,10 @@ from devtools.messaging_sim.attachments import (
 )
 from devtools.messaging_sim.faults import FaultRule
 from devtools.messaging_sim.keys import TokenMinter
-from devtools.messaging_sim.messages import messages_page
 from devtools.messaging_sim.rep import ScriptedRep
-from devtools.messaging_sim.server import (
-    API_PREFIX,
-    JWKS_SUFFIX,
-    MessagingHandler,
-)
+from devtools.messaging_sim.server import API_PREFIX, JWKS_SUFFIX, MessagingHandler
 from devtools.messaging_sim.store import SILENT_END_REASONS, ApiError, Store, check_activity
+from devtools.simkit import admin
 from devtools.simkit.files import FileHost
 from devtools.simkit.identity import Identity, ServesIdentity
 from devtools.simkit.lifecycle import Simulator
@@ -126,9 +122,7 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         self.store = Store(clock or time.time)
         self.minter = TokenMinter(tenant_id, self.audience, app_id)
         self.rep = ScriptedRep(self)
-        self._jwks_requests = 0
-
-    # ------------------------------------------------------------------ lifecycle
+        self.jwks_requests = 0  # counted by the handler, under self.lock
 
     def make_server(self, address: tuple[str, int]) -> LoopbackServer:
         return LoopbackServer(address, self, MessagingHandler)
@@ -156,8 +150,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             "IDENTITY_ENDPOINT": self.identity_endpoint,
             "IDENTITY_HEADER": self.identity_header,
         }
-
-    # ------------------------------------------------------------------ tokens the API accepts
 
     def issue_token(self, scope: str | None = None) -> tuple[str, int]:
         """A bearer token the API accepts (what the identity endpoint hands out)."""
@@ -190,23 +182,22 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         if not self.channel_configured:
             raise ApiError(404, 30004, "The specified channel configuration doesn't exist.")
 
-    # ------------------------------------------------------------------ operations
-
     def route(self, operation: str, rest: str, query: dict[str, str], payload: Any) -> Any:
+        conversation_id = rest.split("/")[1] if "/" in rest else ""
         if operation == "create":
             return self.create(payload)
         if operation in ("send", "end"):
-            return self.send(rest.split("/")[1], payload)
+            return self.send(conversation_id, payload)
         if operation == "list":
             return self.list_conversations(query)
         if operation == "messages":
-            conversation = self.store.readable(rest.split("/")[1], self.closed_messages_readable_seconds)
-            messages = self.store.messages(conversation)
-            return json_reply(200, messages_page(messages, query, self.messages_from_author))
+            found = self.store.active(conversation_id, self.closed_messages_readable_seconds)
+            return json_reply(200, self.store.messages_page(found, query, self.messages_from_author))
         if operation == "context":
-            conversation = self.store.active(rest.split("/")[1])
-            items = [{"name": k, "value": v.get("value")} for k, v in conversation.context.items()]
-            return json_reply(200, {"context": items})
+            context = self.store.active(conversation_id).context
+            return json_reply(
+                200, {"context": [{"name": k, "value": v.get("value")} for k, v in context.items()]}
+            )
         raise ApiError(404, None, f"No such operation: {rest}")
 
     def create(self, payload: Any) -> Any:
@@ -262,8 +253,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         items = [{"conversationid": c.conversation_id, "timestamp": c.created} for c in active]
         return json_reply(200, {"conversations": items[: int(size or 50)], "continuationtoken": None})
 
-    # ------------------------------------------------------------------ inspection
-
     def conversation(self, conversation_id: str) -> dict[str, Any] | None:
         found = self.store.get(conversation_id)
         return found.summary() if found else None
@@ -292,8 +281,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             "file_gets": self.files.gets(),
         }
 
-    # ------------------------------------------------------------------ faults
-
     def reset(self) -> None:
         """Empty conversations, faults, records and deliveries. Settings and issued tokens stay."""
         self.store.clear()
@@ -304,19 +291,8 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             self._received.clear()
         self.identity.forget_requests()
 
-    # ------------------------------------------------------------------ called by the handler
-
-    def count_jwks_request(self) -> None:
-        with self.lock:
-            self._jwks_requests += 1
-
-    @property
-    def jwks_requests(self) -> int:
-        with self.lock:
-            return self._jwks_requests
-
     def admin(self, method: str, name: str, data: Any, query: dict[str, str]) -> Any:
-        return admin_route(self, method, name, data)
+        return admin.route(ROUTES, self, method, name, data)
 
 
 __all__ = ["API_PREFIX", "MessagingSimulator", "RequestRecord"]
