@@ -15,18 +15,19 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from devtools.messaging_sim.admin import ROUTES
-from devtools.messaging_sim.attachments import (
-    DEFAULT_BLOCKED_EXTENSIONS,
-    DEFAULT_MAX_KB,
-    ReceivedAttachment,
-    check_attachments,
-    received,
-)
 from devtools.messaging_sim.faults import FaultRule
 from devtools.messaging_sim.keys import TokenMinter
 from devtools.messaging_sim.rep import ScriptedRep
 from devtools.messaging_sim.server import API_PREFIX, JWKS_SUFFIX, MessagingHandler
-from devtools.messaging_sim.store import SILENT_END_REASONS, ApiError, Store, check_activity
+from devtools.messaging_sim.store import (
+    DEFAULT_BLOCKED_EXTENSIONS,
+    DEFAULT_MAX_KB,
+    SILENT_END_REASONS,
+    ApiError,
+    ReceivedAttachment,
+    Store,
+    check_activity,
+)
 from devtools.simkit import admin
 from devtools.simkit.files import FileHost
 from devtools.simkit.identity import Identity, ServesIdentity
@@ -113,7 +114,7 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         self.drop_webhook = drop_webhook  # the next N rep messages are stored but never reach the webhook
         self.closed_messages_readable_seconds = closed_messages_readable_seconds  # 0: 404 once ended
         self.messages_from_author = messages_from_author  # True: GET .../messages fills `from` (docs: {})
-        # The org's file settings (see attachments.py); `customer_attachments=False` refuses them all.
+        # The org's file settings (see store.py); `customer_attachments=False` refuses them all.
         self.attachment_max_kb = attachment_max_kb
         self.blocked_extensions = frozenset(e.lower().lstrip(".") for e in blocked_extensions)
         self.customer_attachments = customer_attachments
@@ -216,21 +217,17 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
 
     def send(self, conversation_id: str, payload: Any) -> Any:
         conversation = self.store.active(conversation_id)
-        kind = check_activity(payload, self.channel_id)
+        rules = self.customer_attachments, self.attachment_max_kb, self.blocked_extensions
+        kind, attachments = check_activity(payload, self.channel_id, *rules)
         if kind == "endOfConversation":
             self.store.close(conversation.conversation_id, by="customer")
+        if kind in ("endOfConversation", "typing"):
             return json_reply(200, {})
-        if kind == "typing":
-            return json_reply(200, {})
-        checked = check_attachments(
-            payload.get("attachments") if kind == "message" else None,
-            allowed=self.customer_attachments,
-            max_kb=self.attachment_max_kb,
-            blocked=self.blocked_extensions,
-        )
         message_id = self.store.add_message(conversation, "customer", payload)
         with self.lock:
-            self._received.extend(received(conversation.conversation_id, message_id, c) for c in checked)
+            self._received += [
+                ReceivedAttachment(conversation.conversation_id, message_id, **a) for a in attachments
+            ]
         if kind == "message":
             self.rep.on_customer_message(conversation.conversation_id, str(payload.get("text") or ""))
         return json_reply(200, {"messageId": message_id, "message": None})
