@@ -13,6 +13,7 @@ in order; conversations are delivered in parallel. Shapes are the page's samples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -58,10 +59,6 @@ def _pascal(value: Any) -> Any:
     return value
 
 
-def default_reply(text: str, count: int) -> str:
-    return f"Thanks, noted ({count}). Let me check that for you."
-
-
 class ScriptedRep:
     """What a rep does, and the delivery machinery that carries it to the webhook."""
 
@@ -73,7 +70,9 @@ class ScriptedRep:
         self.accept_delay = 0.2  # seconds between create and AgentAccepted: a rep is never instant
         self.auto_reply = True
         self.greeting = "Hi, this is Alex from support. I have read your conversation so far."
-        self.reply: Callable[[str, int], str] = default_reply
+        self.reply: Callable[[str, int], str] = lambda _, n: (
+            f"Thanks, noted ({n}). Let me check that for you."
+        )
         self.pascal_case = False
         self.events_as_messages = True
         self.token_header = "Authorization"  # noqa: S105 - a header name
@@ -96,10 +95,6 @@ class ScriptedRep:
     def include_ids(self, value: bool) -> None:
         self.sim.activity_ids = value
 
-    def on_created(self, conversation_id: str) -> None:
-        if self.auto_accept:
-            self.accept(conversation_id)
-
     def on_customer_message(self, conversation_id: str, text: str) -> None:
         if self.auto_reply:
             with self._lock:
@@ -113,12 +108,7 @@ class ScriptedRep:
             self.say(conversation_id, self.greeting)
 
     def say(
-        self,
-        conversation_id: str,
-        text: str | None,
-        attachments: list[Any] | None = None,
-        *,
-        drop: bool = False,
+        self, conversation_id: str, text: str | None, attachments: Any = None, *, drop: bool = False
     ) -> int:
         """A rep message: kept by the conversation (GET .../messages lists it), then delivered unless
         `drop` (or `sim.drop_webhook`). Saying a text twice sends two identical bodies: without ids,
@@ -134,7 +124,7 @@ class ScriptedRep:
             activity["text"] = text
         if attachments:
             activity["attachments"] = attachments
-        return self.post(conversation_id, activity, store=True, drop=drop)
+        return self.post(conversation_id, activity, drop=drop)
 
     def send_file(
         self,
@@ -182,16 +172,11 @@ class ScriptedRep:
         return self.event(conversation_id, event)
 
     def post(
-        self,
-        conversation_id: str,
-        activity: dict[str, Any],
-        *,
-        store: bool = False,
-        delay: float = 0.0,
-        drop: bool = False,
+        self, conversation_id: str, activity: dict[str, Any], delay: float = 0.0, drop: bool = False
     ) -> int:
-        """Queue one activity for delivery; returns its delivery index. `store`: a rep message the
-        conversation keeps (and may lose on the webhook: `drop`, `sim.drop_webhook`)."""
+        """Queue one activity for delivery; returns its delivery index. A rep message (a message, not an
+        event) is kept by the conversation, and may be lost on the webhook (`drop`, `sim.drop_webhook`)."""
+        store = activity["type"] == "message" and "name" not in activity
         conversation = self.sim.store.get(conversation_id)
         message_id = self.sim.store.next_message_id()
         if self.sim.activity_ids:
@@ -251,11 +236,22 @@ class ScriptedRep:
             self._deliver(delivery)
 
     def _deliver(self, delivery: Delivery) -> None:
+        """Up to `sim.webhook_attempts` POSTs, until a 200 (status 0: no answer, or no webhook at all)."""
         time.sleep(max(0.0, delivery.not_before - time.monotonic()))
-        for attempt in range(max(1, self.sim.webhook_attempts) if self.sim.webhook_url else 1):
+        url = self.sim.webhook_url
+        target = f"{(url or '').rstrip('/')}/v3/conversations/{quote(delivery.conversation_id, safe='')}/activities"
+        for attempt in range(max(1, self.sim.webhook_attempts) if url else 1):
             if attempt:
                 time.sleep(self.sim.webhook_retry_pause)
-            status = self._attempt(delivery)
+            status = 0
+            if url:
+                token = self.sim.minter.mint(self.token_kind)
+                headers = {"Content-Type": "application/json", self.token_header: f"Bearer {token}"}
+                with contextlib.suppress(requests.RequestException):
+                    timeout = self.sim.webhook_timeout
+                    status = self._session.post(
+                        target, data=delivery.body, headers=headers, timeout=timeout
+                    ).status_code
             with self._lock:
                 delivery.statuses.append(status)
                 delivery.delivered = status == 200
@@ -263,24 +259,6 @@ class ScriptedRep:
                 break
         with self._lock:
             delivery.done = True
-
-    def _attempt(self, delivery: Delivery) -> int:
-        """One POST to the webhook: its status, 0 for no answer (or no webhook)."""
-        if not self.sim.webhook_url:
-            return 0
-        path = f"/v3/conversations/{quote(delivery.conversation_id, safe='')}/activities"
-        token = self.sim.minter.mint(self.token_kind)
-        headers = {"Content-Type": "application/json", self.token_header: f"Bearer {token}"}
-        try:
-            response = self._session.post(
-                self.sim.webhook_url.rstrip("/") + path,
-                data=delivery.body,
-                headers=headers,
-                timeout=self.sim.webhook_timeout,
-            )
-        except requests.RequestException:
-            return 0
-        return response.status_code
 
     @property
     def deliveries(self) -> list[Delivery]:

@@ -211,8 +211,8 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             text = start.get("message") if isinstance(start, dict) else start
             activity = {"type": "message", "text": text}
             answer["messageId"] = self.store.add_message(conversation, "start", activity)
-        if is_new:
-            self.rep.on_created(conversation.conversation_id)
+        if is_new and self.rep.auto_accept:
+            self.rep.accept(conversation.conversation_id)
         return json_reply(self.create_status, answer)
 
     def send(self, conversation_id: str, payload: Any) -> Any:
