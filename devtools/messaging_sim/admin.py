@@ -11,44 +11,50 @@ from devtools.simkit import admin
 from devtools.simkit.admin import done
 from devtools.simkit.server import Reply, json_reply
 
-CONFIG_FIELDS = (
-    "activity_ids",
-    "attachment_max_kb",
-    "channel_configured",
-    "closed_messages_readable_seconds",
-    "create_status",
-    "customer_attachments",
-    "drop_webhook",
-    "error_code_field",
-    "latency",
-    "messages_from_author",
-    "token_lifetime",
-    "webhook_attempts",
-    "webhook_retry_pause",
-    "webhook_timeout",
-    "webhook_url",
-    "workstream_linked",
-)
-REP_FIELDS = (
-    "accept_delay",
-    "auto_accept",
-    "auto_reply",
-    "duplicate_every",
-    "events_as_messages",
-    "greeting",
-    "include_ids",
-    "name",
-    "pascal_case",
-    "token_header",
-    "token_kind",
-)
+
+class Settings:
+    """The simulator's switches (constructor keywords, POST /_sim/config): the docs' readings by default,
+    each knob making the simulator kinder or harder on purpose."""
+
+    webhook_url: str | None = None
+    latency: float = 0.0
+    create_status: int = 200  # undocumented: any 2xx must do
+    channel_configured: bool = True  # False: 404 / 30004
+    workstream_linked: bool = True  # False: 400 / 30014 on create
+    error_code_field: str = "errorCode"  # undocumented: where the 300xx code sits in the body
+    webhook_timeout: float = 10.0
+    webhook_attempts: int = 3
+    webhook_retry_pause: float = 1.0
+    activity_ids: bool = False  # True: activities carry `id` and `timestamp` (the docs show neither)
+    drop_webhook: int = 0  # the next N rep messages are stored but never reach the webhook
+    closed_messages_readable_seconds: float = 0.0  # 0: GET .../messages answers 404 once it ended
+    messages_from_author: bool = False  # True: GET .../messages fills `from` (docs: {})
+    attachment_max_kb: int = 5120  # the org's file size limit, "5,120 kilobytes" by default (store.py)
+    customer_attachments: bool = True  # False: the org refuses every customer attachment
+
+
+class RepSettings:
+    """The scripted rep's switches (POST /_sim/config's `rep`)."""
+
+    name: str = "Alex (sim rep)"
+    auto_accept: bool = True
+    accept_delay: float = 0.2  # seconds between create and AgentAccepted: a rep is never instant
+    auto_reply: bool = True
+    greeting: str = "Hi, this is Alex from support. I have read your conversation so far."
+    pascal_case: bool = False
+    events_as_messages: bool = True
+    token_header: str = "Authorization"  # noqa: S105 - a header name
+    token_kind: str = "valid"  # noqa: S105 - a TokenMinter kind
+    duplicate_every: int | None = None  # redeliver every Nth activity once more, as after a lost 200
+
+
+CONFIG_FIELDS = (*Settings.__annotations__, "token_lifetime")
+REP_FIELDS = (*RepSettings.__annotations__, "include_ids")
 
 
 def _config(sim: Any) -> dict[str, Any]:
-    return {
-        **{n: getattr(sim, n) for n in CONFIG_FIELDS},
-        "rep": {n: getattr(sim.rep, n) for n in REP_FIELDS},
-    }
+    config = {n: getattr(sim, n) for n in sorted(CONFIG_FIELDS)}
+    return {**config, "rep": {n: getattr(sim.rep, n) for n in sorted(REP_FIELDS)}}
 
 
 def _set_config(sim: Any, data: dict[str, Any]) -> Reply:

@@ -52,7 +52,6 @@ CUSTOMER_FIELDS = ("customerid", "firstname", "lastname", "preferredname", "emai
 SILENT_END_REASONS = frozenset({"timeout", "waiting"})
 MALFORMED = "The request body was either not provided or is malformed."
 UNSUPPORTED = "The requested operation is invalid or not supported."
-DEFAULT_MAX_KB = 5120
 _BLOCKED = """ade adp app asa ashx asmx asp bas bat cdx cer chm class cmd com config cpl crt csh dll exe fxp hlp
 hta htr htw ida idc idq inf ins isp its jar js jse ksh lnk mad maf mag mam maq mar mas mat mau mav maw mda mdb
 mde mdt mdw mdz msc msh msh1 msh1xml msh2 msh2xml mshxml msi msp mst ops pcd pif prf prg printer pst reg rem
