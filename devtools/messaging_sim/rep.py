@@ -41,23 +41,6 @@ from devtools.messaging_sim.store import camel, iso_from_ms
 # messaging_sim.simulator.MessagingSimulator: that module imports this one, so it is not imported here.
 MessagingSimulator = Any
 
-TOKEN_KINDS = frozenset(
-    {
-        "valid",
-        "forged",  # another key, same kid
-        "unknown_kid",  # another key and a kid the JWKS lacks
-        "expired",
-        "not_yet_valid",
-        "wrong_audience",
-        "wrong_issuer",
-        "wrong_tenant",  # the right issuer string, another tid claim
-        "unsigned",  # alg none
-        "hs256_public_key",  # HS256 keyed with the public key's PEM (algorithm confusion)
-        "v1_issuer",  # valid, with the sts.windows.net issuer
-        "other_app",  # signed, right issuer and audience, but another app of the tenant (appid/azp)
-        "no_app",  # signed, right issuer and audience, no appid/azp at all
-    }
-)
 OTHER_APP_ID = "0d5a2d57-0000-4000-8000-0000000000aa"  # what "other_app" tokens name
 
 
@@ -114,20 +97,26 @@ class TokenMinter:
         return jwt.encode(claims, key or self._key, algorithm="RS256", headers={"kid": kid or self.kid})
 
     def mint(self, kind: str = "valid", **overrides: Any) -> str:
-        """A token of `kind` (see TOKEN_KINDS); `overrides` replace claims."""
-        if kind not in TOKEN_KINDS:
-            raise ValueError(f"token kind must be one of {sorted(TOKEN_KINDS)}")
+        """A token of `kind` (only `valid` and `v1_issuer` are good ones); `overrides` replace claims."""
         now = int(time.time())
         special: dict[str, dict[str, Any]] = {
+            "valid": {},
+            "forged": {},  # another key, same kid
+            "unknown_kid": {},  # another key and a kid the JWKS lacks
             "expired": {"iat": now - 7200, "nbf": now - 7200, "exp": now - 3600},
             "not_yet_valid": {"nbf": now + 3600, "exp": now + 7200},
             "wrong_audience": {"aud": "api://someone-else"},
             "wrong_issuer": {"iss": "https://login.microsoftonline.com/another-tenant/v2.0"},
-            "wrong_tenant": {"tid": "another-tenant"},
-            "v1_issuer": {"iss": f"https://sts.windows.net/{self.tenant_id}/", "ver": "1.0"},
-            "other_app": {"appid": OTHER_APP_ID, "azp": OTHER_APP_ID},
+            "wrong_tenant": {"tid": "another-tenant"},  # the right issuer string, another tid claim
+            "unsigned": {},  # alg none
+            "hs256_public_key": {},  # HS256 keyed with the public key's PEM (algorithm confusion)
+            "v1_issuer": {"iss": f"https://sts.windows.net/{self.tenant_id}/", "ver": "1.0"},  # valid
+            "other_app": {"appid": OTHER_APP_ID, "azp": OTHER_APP_ID},  # another app of the tenant
+            "no_app": {},  # signed, right issuer and audience, no appid/azp at all
         }
-        claims = self.claims(**{**special.get(kind, {}), **overrides})
+        if kind not in special:
+            raise ValueError(f"token kind must be one of {sorted(special)}")
+        claims = self.claims(**{**special[kind], **overrides})
         if kind == "no_app":
             del claims["appid"], claims["azp"]
         if kind in ("forged", "unknown_kid"):
@@ -184,9 +173,7 @@ class ScriptedRep(RepSettings):
     def __init__(self, sim: MessagingSimulator) -> None:
         self.sim = sim
         self.rep_id = "8c1c9a55-0000-4000-8000-00000000a1e5"
-        self.reply: Callable[[str, int], str] = lambda _, n: (
-            f"Thanks, noted ({n}). Let me check that for you."
-        )
+        self.reply: Callable[[str, int], str] = "Thanks, noted ({1}). Let me check that for you.".format
         self._lock = threading.Lock()
         self._deliveries: list[Delivery] = []
         self._queues: dict[str, queue.Queue[Delivery]] = {}
@@ -348,7 +335,8 @@ class ScriptedRep(RepSettings):
         """Up to `sim.webhook_attempts` POSTs, until a 200 (status 0: no answer, or no webhook at all)."""
         time.sleep(max(0.0, delivery.not_before - time.monotonic()))
         url = self.sim.webhook_url
-        target = f"{(url or '').rstrip('/')}/v3/conversations/{quote(delivery.conversation_id, safe='')}/activities"
+        path = f"/v3/conversations/{quote(delivery.conversation_id, safe='')}/activities"
+        target = (url or "").rstrip("/") + path
         for attempt in range(max(1, self.sim.webhook_attempts) if url else 1):
             if attempt:
                 time.sleep(self.sim.webhook_retry_pause)
@@ -357,9 +345,8 @@ class ScriptedRep(RepSettings):
                 token = self.sim.minter.mint(self.token_kind)
                 headers = {"Content-Type": "application/json", self.token_header: f"Bearer {token}"}
                 with contextlib.suppress(requests.RequestException):
-                    timeout = self.sim.webhook_timeout
                     status = self._session.post(
-                        target, data=delivery.body, headers=headers, timeout=timeout
+                        target, data=delivery.body, headers=headers, timeout=self.sim.webhook_timeout
                     ).status_code
             with self._lock:
                 delivery.statuses.append(status)

@@ -178,12 +178,9 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity, Se
             raise bad("The specified channel configuration isn't linked to a workstream.", 30014)
         conversation, is_new = self.store.create(payload)
         answer: dict[str, Any] = {"conversationId": conversation.conversation_id, "isNew": is_new}
-        start = conversation.start_message
-        if is_new and start is not None:
-            text = start.get("message") if isinstance(start, dict) else start
-            answer["messageId"] = self.store.add_message(
-                conversation, "start", {"type": "message", "text": text}
-            )
+        if is_new and (start := conversation.start_message) is not None:
+            activity = {"type": "message", "text": start.get("message") if isinstance(start, dict) else start}
+            answer["messageId"] = self.store.add_message(conversation, "start", activity)
         if is_new and self.rep.auto_accept:
             self.rep.accept(conversation.conversation_id)
         return json_reply(self.create_status, answer)

@@ -43,19 +43,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-MAX_CUSTOMER_FIELD = 200
-MAX_CONTEXT_ENTRIES = 100
-MAX_START_MESSAGE_BYTES = 27 * 1024
-MAX_TEXT = 6000
-MAX_PAGE_SIZE = 100
 CUSTOMER_FIELDS = ("customerid", "firstname", "lastname", "preferredname", "email", "phonenumber")
 SILENT_END_REASONS = frozenset({"timeout", "waiting"})
 MALFORMED = "The request body was either not provided or is malformed."
 UNSUPPORTED = "The requested operation is invalid or not supported."
-_BLOCKED = """ade adp app asa ashx asmx asp bas bat cdx cer chm class cmd com config cpl crt csh dll exe fxp hlp
-hta htr htw ida idc idq inf ins isp its jar js jse ksh lnk mad maf mag mam maq mar mas mat mau mav maw mda mdb
-mde mdt mdw mdz msc msh msh1 msh1xml msh2 msh2xml mshxml msi msp mst ops pcd pif prf prg printer pst reg rem
-scf scr sct shb shs shtm shtml soap stm tmp url vb vbe vbs vsmacros vss vst vsw ws wsc wsf wsh"""
+_BLOCKED = """ade adp app asa ashx asmx asp bas bat cdx cer chm class cmd com config cpl crt csh dll exe fxp
+hlp hta htr htw ida idc idq inf ins isp its jar js jse ksh lnk mad maf mag mam maq mar mas mat mau mav maw mda
+mdb mde mdt mdw mdz msc msh msh1 msh1xml msh2 msh2xml mshxml msi msp mst ops pcd pif prf prg printer pst reg
+rem scf scr sct shb shs shtm shtml soap stm tmp url vb vbe vbs vsmacros vss vst vsw ws wsc wsf wsh"""
 DEFAULT_BLOCKED_EXTENSIONS = frozenset(_BLOCKED.split())
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -174,9 +169,9 @@ class Store:
             raise bad("customercontext and conversationcontext must be objects.")
         for name in CUSTOMER_FIELDS:
             value = customer.get(name)
-            if value is not None and (not isinstance(value, str) or len(value) > MAX_CUSTOMER_FIELD):
+            if value is not None and (not isinstance(value, str) or len(value) > 200):
                 raise bad(f"customercontext.{name} must be a string of at most 200 chars.")
-        if len(context) > MAX_CONTEXT_ENTRIES:
+        if len(context) > 100:
             raise bad("The conversation context size is too large. Maximum allowed is 100 entries.", 30010)
         for name, entry in context.items():
             if not isinstance(entry, dict) or "value" not in entry:
@@ -185,7 +180,7 @@ class Store:
         start_text = start.get("message") if isinstance(start, dict) else start
         if start is not None and not isinstance(start_text, str):
             raise bad("startmessage must be a string or {message, displayname}.")
-        if isinstance(start_text, str) and len(start_text.encode()) > MAX_START_MESSAGE_BYTES:
+        if isinstance(start_text, str) and len(start_text.encode()) > 27 * 1024:
             raise bad("startmessage is over 27 KB.")
         customer_id = customer.get("customerid") or None
         with self._lock:
@@ -249,7 +244,7 @@ class Store:
             listed = sorted((m for m in conversation.messages if m.listed), key=lambda m: int(m.message_id))
         after = max((t for t in (_instant(query, n, c) for n, c in _INSTANTS) if t is not None), default=-1)
         size = _query(query, "PageSize")
-        if size and (not size.isdigit() or not 1 <= int(size) <= MAX_PAGE_SIZE):
+        if size and (not size.isdigit() or not 1 <= int(size) <= 100):
             raise bad("The page size for messages must either be null or between 1 and 100.", 30008)
         listed = [m for m in listed if int(m.message_id) > after]
         page = listed[: int(size or 50)]
@@ -310,7 +305,7 @@ def check_activity(
         attachments = activity.get("attachments")
         if text is not None and not isinstance(text, str):
             raise bad("text must be a string.")
-        if len(text or "") > MAX_TEXT:
+        if len(text or "") > 6000:
             raise bad("The message text length is too large. Max 6,000 characters allowed.", 30011)
         if not (text or "").strip() and not (isinstance(attachments, list) and attachments):
             raise bad("The message activity has no text or attachments.", 30016)
