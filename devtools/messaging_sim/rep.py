@@ -206,9 +206,8 @@ class ScriptedRep(RepSettings):
     def say(
         self, conversation_id: str, text: str | None, attachments: Any = None, *, drop: bool = False
     ) -> int:
-        """A rep message: kept by the conversation (GET .../messages lists it), then delivered unless
-        `drop` (or `sim.drop_webhook`). Saying a text twice sends two identical bodies: without ids,
-        only the bridge's judgement tells them from a redelivery."""
+        """A rep message (see post). Saying a text twice sends two identical bodies: without ids, only the
+        bridge's judgement tells them from a redelivery."""
         activity: dict[str, Any] = {
             "type": "message",
             "channelId": self.sim.channel_id,
@@ -234,10 +233,9 @@ class ScriptedRep(RepSettings):
         drop: bool = False,
         **behaviour: Any,
     ) -> tuple[int, str]:
-        """The webhook page's "Agent/Representative send attachment" sample (with `text` when given),
-        the file on `sim.files` behind a Messaging API bearer token unless `open_url` (undocumented:
-        the token is the hardest plausible reading). `behaviour` is the file host's (redirect_to,
-        lie_length, ...). Returns (delivery index, the file's URL)."""
+        """The webhook page's "Agent/Representative send attachment" sample, the file on `sim.files` behind
+        a Messaging API token unless `open_url` (undocumented: the token is the hardest plausible reading).
+        `behaviour`: the file host's (redirect_to, lie_length, ...). Returns (delivery index, file URL)."""
         url = self.sim.files.put(data, content_type, name, needs_token=not open_url, **behaviour)
         attachment = {"contentType": content_type, "contentUrl": url, "content": None, "name": name}
         return self.say(conversation_id, text, [{**attachment, "thumbnailUrl": None}], drop=drop), url

@@ -136,8 +136,7 @@ def _json(body: bytes) -> Any:
 
 
 def recorded_body(body: Any) -> Any:
-    """A body as records keep it: "<not JSON>" for what is not JSON, data URLs shortened to their type and
-    length (not megabytes of base64)."""
+    """A body as records keep it: "<not JSON>", or data URLs cut to their type and length (not megabytes)."""
     if body is INVALID_JSON:
         return "<not JSON>"
     if isinstance(body, dict) and isinstance(body.get("attachments"), list):

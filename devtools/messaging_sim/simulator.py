@@ -55,8 +55,7 @@ def _guid(text: str | None) -> str | None:
 
 
 class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity, Settings):
-    """A loopback Messaging API, its identity endpoint and JWKS, and a scripted rep, in daemon threads.
-    Start/stop, `with`, records, faults and in-flight counting are devtools.simkit.lifecycle's."""
+    """A loopback Messaging API, its identity endpoint and JWKS, and a scripted rep (lifecycle: simkit's)."""
 
     thread_name = "messaging-sim"
     record_type = RequestRecord
@@ -112,8 +111,7 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity, Se
         return f"{self.token_resource}/.default"
 
     def env(self) -> dict[str, str]:
-        """Settings that point the bridge at this simulator (docs/messaging.md); tokens for any other
-        resource come from `upstream_identity` (the Dataverse simulator's endpoint) when given."""
+        """The bridge's settings for this simulator; other resources' tokens come from `upstream_identity`."""
         return {
             "MESSAGING_API_URL": self.url,
             "MESSAGING_CHANNEL_ID": self.channel_id,
