@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import asdict
 from typing import Any
 
 from devtools.messaging_sim.faults import FaultRule
@@ -10,64 +11,76 @@ from devtools.simkit import admin
 from devtools.simkit.admin import done
 from devtools.simkit.server import Reply, json_reply
 
-CONFIG_FIELDS = (
-    "latency",
-    "create_status",
-    "channel_configured",
-    "workstream_linked",
-    "error_code_field",
-    "webhook_url",
-    "webhook_timeout",
-    "webhook_attempts",
-    "webhook_retry_pause",
-    "token_lifetime",
-    "activity_ids",
-    "drop_webhook",
-    "closed_messages_readable_seconds",
-    "messages_from_author",
-    "attachment_max_kb",
-    "customer_attachments",
-)
-REP_FIELDS = (
-    "name",
-    "auto_accept",
-    "accept_delay",
-    "auto_reply",
-    "greeting",
-    "include_ids",
-    "pascal_case",
-    "events_as_messages",
-    "token_header",
-    "token_kind",
-    "duplicate_every",
-)
+
+class Settings:
+    """The simulator's switches (constructor keywords, POST /_sim/config): the docs' readings by default,
+    each knob making the simulator kinder or harder on purpose."""
+
+    webhook_url: str | None = None
+    latency: float = 0.0
+    create_status: int = 200  # undocumented: any 2xx must do
+    channel_configured: bool = True  # False: 404 / 30004
+    workstream_linked: bool = True  # False: 400 / 30014 on create
+    error_code_field: str = "errorCode"  # undocumented: where the 300xx code sits in the body
+    webhook_timeout: float = 10.0
+    webhook_attempts: int = 3
+    webhook_retry_pause: float = 1.0
+    activity_ids: bool = False  # True: activities carry `id` and `timestamp` (the docs show neither)
+    drop_webhook: int = 0  # the next N rep messages are stored but never reach the webhook
+    closed_messages_readable_seconds: float = 0.0  # 0: GET .../messages answers 404 once it ended
+    messages_from_author: bool = False  # True: GET .../messages fills `from` (docs: {})
+    attachment_max_kb: int = 5120  # the org's file size limit, "5,120 kilobytes" by default (store.py)
+    customer_attachments: bool = True  # False: the org refuses every customer attachment
+
+
+class RepSettings:
+    """The scripted rep's switches (POST /_sim/config's `rep`)."""
+
+    name: str = "Alex (sim rep)"
+    auto_accept: bool = True
+    accept_delay: float = 0.2  # seconds between create and AgentAccepted: a rep is never instant
+    auto_reply: bool = True
+    greeting: str = "Hi, this is Alex from support. I have read your conversation so far."
+    pascal_case: bool = False
+    events_as_messages: bool = True
+    token_header: str = "Authorization"  # noqa: S105 - a header name
+    token_kind: str = "valid"  # noqa: S105 - a TokenMinter kind
+    duplicate_every: int | None = None  # redeliver every Nth activity once more, as after a lost 200
+
+
+CONFIG_FIELDS = (*Settings.__annotations__, "token_lifetime")
+REP_FIELDS = (*RepSettings.__annotations__, "include_ids")
 
 
 def _config(sim: Any) -> dict[str, Any]:
-    config = {name: getattr(sim, name) for name in sorted(CONFIG_FIELDS)}
-    config["rep"] = {name: getattr(sim.rep, name) for name in sorted(REP_FIELDS)}
-    return config
+    config = {n: getattr(sim, n) for n in sorted(CONFIG_FIELDS)}
+    return {**config, "rep": {n: getattr(sim.rep, n) for n in sorted(REP_FIELDS)}}
 
 
 def _set_config(sim: Any, data: dict[str, Any]) -> Reply:
-    rep = data.pop("rep", None) or {}
-    admin.configure(sim.rep, rep, REP_FIELDS, prefix="rep.")
+    admin.configure(sim.rep, data.pop("rep", None) or {}, REP_FIELDS, prefix="rep.")
     admin.configure(sim, data, CONFIG_FIELDS)
     return json_reply(200, _config(sim))
 
 
 def _send_file(sim: Any, data: dict[str, Any]) -> Reply:
     """`{conversation_id, base64, content_type, name, text?, open_url?, <file behaviours>}`."""
-    given = {k: data.pop(k) for k in ("conversation_id", "base64", "content_type", "name")}
-    raw = base64.b64decode(str(given["base64"]), validate=True)
-    index, url = sim.rep.send_file(
-        given["conversation_id"], raw, given["content_type"], given["name"], **data
+    conversation_id, encoded, content_type, name = (
+        data.pop(k) for k in ("conversation_id", "base64", "content_type", "name")
     )
+    raw = base64.b64decode(str(encoded), validate=True)
+    index, url = sim.rep.send_file(conversation_id, raw, content_type, name, **data)
     return json_reply(201, {"index": index, "url": url})
 
 
-def _index(index: int) -> Reply:
-    return json_reply(201, {"index": index})
+def _rep(action: str, *required: str, **optional: Any) -> admin.Route:
+    """`POST /_sim/rep/<action>`: `sim.rep.<action>(*required, **optional)` from the body, 201 `{index}`."""
+
+    def call(sim: Any, data: dict[str, Any]) -> Reply:
+        given = {name: data.get(name, default) for name, default in optional.items()}
+        return json_reply(201, {"index": getattr(sim.rep, action)(*(data[n] for n in required), **given)})
+
+    return call
 
 
 ROUTES: dict[tuple[str, str], admin.Route] = {
@@ -75,7 +88,7 @@ ROUTES: dict[tuple[str, str], admin.Route] = {
     ("GET", "conversations"): lambda s, _: json_reply(200, {"value": s.conversations}),
     ("GET", "deliveries"): lambda s, _: json_reply(200, {"value": [d.as_dict() for d in s.rep.deliveries]}),
     ("GET", "attachments"): lambda s, d: json_reply(
-        200, {"value": [a.as_dict() for a in s.received_attachments(d.get("conversation_id"))]}
+        200, {"value": [asdict(a) for a in s.received_attachments(d.get("conversation_id"))]}
     ),
     ("GET", "config"): lambda s, _: json_reply(200, _config(s)),
     ("POST", "config"): _set_config,
@@ -84,19 +97,11 @@ ROUTES: dict[tuple[str, str], admin.Route] = {
     ("POST", "end-silently"): lambda s, d: done(
         s.end_silently(d["conversation_id"], d.get("reason", "timeout"))
     ),
-    ("POST", "rep/say"): lambda s, d: _index(
-        s.rep.say(d["conversation_id"], d.get("text"), d.get("attachments"), drop=bool(d.get("drop")))
-    ),
+    ("POST", "rep/say"): _rep("say", "conversation_id", text=None, attachments=None, drop=False),
     ("POST", "rep/send-file"): _send_file,
-    ("POST", "rep/end"): lambda s, d: _index(
-        s.rep.end(d["conversation_id"], d.get("event", "AgentEndSession"))
-    ),
-    ("POST", "rep/event"): lambda s, d: _index(s.rep.event(d["conversation_id"], d["name"])),
-    ("POST", "rep/typing"): lambda s, d: _index(s.rep.typing(d["conversation_id"])),
-    ("POST", "rep/redeliver"): lambda s, d: _index(s.rep.redeliver(int(d["index"]))),
+    ("POST", "rep/end"): _rep("end", "conversation_id", event="AgentEndSession"),
+    ("POST", "rep/event"): _rep("event", "conversation_id", "name"),
+    ("POST", "rep/typing"): _rep("typing", "conversation_id"),
+    ("POST", "rep/redeliver"): _rep("redeliver", "index"),
     ("POST", "rep/rotate-key"): lambda s, _: done(s.minter.rotate()),
 }
-
-
-def admin_route(sim: Any, method: str, name: str, data: Any) -> Reply:
-    return admin.route(ROUTES, sim, method, name, data)

@@ -8,16 +8,14 @@ from typing import ClassVar
 
 from devtools.simkit import faults as simkit_faults
 
-OPERATIONS = frozenset(
-    {simkit_faults.TOKEN_OPERATION, "create", "send", "end", "list", "messages", "context", "other"}
-)
 _DEFAULT_CODES = {400: 30012, 404: 30013, 500: 30015}
 
 
 @dataclass
 class FaultRule(simkit_faults.FaultRule):
-    OPERATIONS: ClassVar[frozenset[str] | None] = OPERATIONS
-
+    OPERATIONS: ClassVar[frozenset[str] | None] = frozenset(
+        {simkit_faults.TOKEN_OPERATION, "create", "send", "end", "list", "messages", "context", "other"}
+    )
     code: int | None = field(default=None, kw_only=True)
 
     @property

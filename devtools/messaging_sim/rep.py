@@ -1,4 +1,6 @@
-"""The simulator's Dynamics side: a scripted rep whose activities reach the bridge's webhook.
+"""The simulator's Dynamics side: a scripted rep whose activities reach the bridge's webhook, signed as
+the tenant signs them (`TokenMinter`: `mint("valid")` is what a real delivery carries; every other kind
+is a token the bridge must refuse).
 
 Delivery follows Microsoft's `api/api-conversation-webhook.md`: `POST
 {webhook_url}/v3/conversations/{conversationId}/activities`, `Authorization: Bearer <token>`, a
@@ -13,21 +15,128 @@ in order; conversations are delivered in parallel. Shapes are the page's samples
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
+import hmac
 import json
 import queue
+import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import jwt
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from devtools.messaging_sim.store import iso_from_ms
+from devtools.messaging_sim.admin import RepSettings
+from devtools.messaging_sim.store import camel, iso_from_ms
 
 # messaging_sim.simulator.MessagingSimulator: that module imports this one, so it is not imported here.
 MessagingSimulator = Any
+
+OTHER_APP_ID = "0d5a2d57-0000-4000-8000-0000000000aa"  # what "other_app" tokens name
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+class TokenMinter:
+    """Signs tokens for one tenant, app and audience; serves its public keys as a JWKS document."""
+
+    def __init__(self, tenant_id: str, audience: str, app_id: str, lifetime: float = 3600.0) -> None:
+        self.tenant_id = tenant_id
+        self.audience = audience
+        self.app_id = app_id
+        self.lifetime = lifetime
+        self._other_key: rsa.RSAPrivateKey | None = None
+        self.rotate()
+
+    @property
+    def issuer(self) -> str:
+        return f"https://login.microsoftonline.com/{self.tenant_id}/v2.0"
+
+    def jwks(self) -> dict[str, Any]:
+        jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
+        return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "RS256", "kty": "RSA"}]}
+
+    def rotate(self) -> None:
+        """A new key and kid: tokens signed before are refused once the bridge refetches the JWKS."""
+        self._key = _new_key()
+        self.kid = secrets.token_hex(8)
+
+    def claims(self, **overrides: Any) -> dict[str, Any]:
+        now = int(time.time())
+        return {
+            "aud": self.audience,
+            "iss": self.issuer,
+            "iat": now,
+            "nbf": now,
+            "exp": now + int(self.lifetime),
+            "appid": self.app_id,
+            "azp": self.app_id,
+            "tid": self.tenant_id,
+            "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sim/{self.app_id}")),
+            "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sim/oid/{self.app_id}")),
+            "ver": "2.0",
+            **overrides,
+        }
+
+    def sign(self, claims: dict[str, Any], key: rsa.RSAPrivateKey | None = None, kid: str = "") -> str:
+        return jwt.encode(claims, key or self._key, algorithm="RS256", headers={"kid": kid or self.kid})
+
+    def mint(self, kind: str = "valid", **overrides: Any) -> str:
+        """A token of `kind` (only `valid` and `v1_issuer` are good ones); `overrides` replace claims."""
+        now = int(time.time())
+        special: dict[str, dict[str, Any]] = {
+            "valid": {},
+            "forged": {},  # another key, same kid
+            "unknown_kid": {},  # another key and a kid the JWKS lacks
+            "expired": {"iat": now - 7200, "nbf": now - 7200, "exp": now - 3600},
+            "not_yet_valid": {"nbf": now + 3600, "exp": now + 7200},
+            "wrong_audience": {"aud": "api://someone-else"},
+            "wrong_issuer": {"iss": "https://login.microsoftonline.com/another-tenant/v2.0"},
+            "wrong_tenant": {"tid": "another-tenant"},  # the right issuer string, another tid claim
+            "unsigned": {},  # alg none
+            "hs256_public_key": {},  # HS256 keyed with the public key's PEM (algorithm confusion)
+            "v1_issuer": {"iss": f"https://sts.windows.net/{self.tenant_id}/", "ver": "1.0"},  # valid
+            "other_app": {"appid": OTHER_APP_ID, "azp": OTHER_APP_ID},  # another app of the tenant
+            "no_app": {},  # signed, right issuer and audience, no appid/azp at all
+        }
+        if kind not in special:
+            raise ValueError(f"token kind must be one of {sorted(special)}")
+        claims = self.claims(**{**special[kind], **overrides})
+        if kind == "no_app":
+            del claims["appid"], claims["azp"]
+        if kind in ("forged", "unknown_kid"):
+            self._other_key = self._other_key or _new_key()
+            return self.sign(claims, self._other_key, self.kid if kind == "forged" else "not-" + self.kid)
+        if kind in ("unsigned", "hs256_public_key"):
+            return self._by_hand(claims, "none" if kind == "unsigned" else "HS256")
+        return self.sign(claims)
+
+    def _by_hand(self, claims: dict[str, Any], alg: str) -> str:
+        """PyJWT (rightly) signs with neither `none` nor an asymmetric key as an HMAC secret: the HS256
+        one is keyed with the public key's PEM (algorithm confusion)."""
+        header = {"alg": alg, "typ": "JWT", "kid": self.kid}
+        signed = ".".join(_b64(json.dumps(part).encode()) for part in (header, claims))
+        if alg == "none":
+            return signed + "."
+        pem = self._key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return f"{signed}.{_b64(hmac.new(pem, signed.encode(), hashlib.sha256).digest())}"
 
 
 @dataclass
@@ -46,16 +155,7 @@ class Delivery:
     not_before: float = 0.0  # monotonic time before which it is not sent (a rep takes a moment)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "conversationId": self.conversation_id,
-            "activity": self.activity,
-            "statuses": list(self.statuses),
-            "delivered": self.delivered,
-            "done": self.done,
-            "redeliveryOf": self.redelivery_of,
-            "dropped": self.dropped,
-        }
+        return camel({k: v for k, v in asdict(self).items() if k not in ("body", "not_before")})
 
 
 def _pascal(value: Any) -> Any:
@@ -67,27 +167,13 @@ def _pascal(value: Any) -> Any:
     return value
 
 
-def default_reply(text: str, count: int) -> str:
-    return f"Thanks, noted ({count}). Let me check that for you."
-
-
-class ScriptedRep:
+class ScriptedRep(RepSettings):
     """What a rep does, and the delivery machinery that carries it to the webhook."""
 
     def __init__(self, sim: MessagingSimulator) -> None:
         self.sim = sim
-        self.name = "Alex (sim rep)"
         self.rep_id = "8c1c9a55-0000-4000-8000-00000000a1e5"
-        self.auto_accept = True
-        self.accept_delay = 0.2  # seconds between create and AgentAccepted: a rep is never instant
-        self.auto_reply = True
-        self.greeting = "Hi, this is Alex from support. I have read your conversation so far."
-        self.reply: Callable[[str, int], str] = default_reply
-        self.pascal_case = False
-        self.events_as_messages = True
-        self.token_header = "Authorization"  # noqa: S105 - a header name
-        self.token_kind = "valid"  # noqa: S105 - a TokenMinter kind
-        self.duplicate_every: int | None = None  # redeliver every Nth activity once more, as after a lost 200
+        self.reply: Callable[[str, int], str] = "Thanks, noted ({1}). Let me check that for you.".format
         self._lock = threading.Lock()
         self._deliveries: list[Delivery] = []
         self._queues: dict[str, queue.Queue[Delivery]] = {}
@@ -98,44 +184,30 @@ class ScriptedRep:
 
     @property
     def include_ids(self) -> bool:
-        """The simulator's `activity_ids` (kept under the rep's old name for callers that use it)."""
-        return self.sim.activity_ids
+        """The simulator's `activity_ids`, under the rep's old name (docs/messaging.md)."""
+        return bool(self.sim.activity_ids)
 
     @include_ids.setter
     def include_ids(self, value: bool) -> None:
         self.sim.activity_ids = value
 
-    # ------------------------------------------------------------------ the script
-
-    def on_created(self, conversation_id: str) -> None:
-        if self.auto_accept:
-            self.accept(conversation_id)
-
     def on_customer_message(self, conversation_id: str, text: str) -> None:
-        if not self.auto_reply:
-            return
-        with self._lock:
-            count = self._replies[conversation_id] = self._replies.get(conversation_id, 0) + 1
-        self.say(conversation_id, self.reply(text, count))
+        if self.auto_reply:
+            with self._lock:
+                count = self._replies[conversation_id] = self._replies.get(conversation_id, 0) + 1
+            self.say(conversation_id, self.reply(text, count))
 
     def accept(self, conversation_id: str, delay: float | None = None) -> None:
         """`AgentAccepted`, then the greeting (the webhook page's first and third samples)."""
-        wait = self.accept_delay if delay is None else delay
-        self.event(conversation_id, "AgentAccepted", delay=wait)
+        self.event(conversation_id, "AgentAccepted", delay=self.accept_delay if delay is None else delay)
         if self.greeting:
             self.say(conversation_id, self.greeting)
 
     def say(
-        self,
-        conversation_id: str,
-        text: str | None,
-        attachments: list[dict[str, Any]] | None = None,
-        *,
-        drop: bool = False,
+        self, conversation_id: str, text: str | None, attachments: Any = None, *, drop: bool = False
     ) -> int:
-        """A rep message: stored in the conversation (GET .../messages lists it), then delivered, or with
-        `drop` (or while `sim.drop_webhook` counts down) never delivered. Saying a text twice sends two
-        identical bodies: without ids, only the bridge's judgement tells them from a redelivery."""
+        """A rep message (see post). Saying a text twice sends two identical bodies: without ids, only the
+        bridge's judgement tells them from a redelivery."""
         activity: dict[str, Any] = {
             "type": "message",
             "channelId": self.sim.channel_id,
@@ -147,7 +219,7 @@ class ScriptedRep:
             activity["text"] = text
         if attachments:
             activity["attachments"] = attachments
-        return self.post(conversation_id, activity, store=True, drop=drop)
+        return self.post(conversation_id, activity, drop=drop)
 
     def send_file(
         self,
@@ -161,35 +233,25 @@ class ScriptedRep:
         drop: bool = False,
         **behaviour: Any,
     ) -> tuple[int, str]:
-        """The rep sends a file (the webhook page's "Agent/Representative send attachment" sample, with
-        `text` when given): hosted on `sim.files`, whose URL needs a Messaging API bearer token unless
-        `open_url` (undocumented: the token is the hardest plausible reading). `behaviour` is the file
-        host's (redirect_to, lie_length, ...). Returns (delivery index, the file's URL)."""
+        """The webhook page's "Agent/Representative send attachment" sample, the file on `sim.files` behind
+        a Messaging API token unless `open_url` (undocumented: the token is the hardest plausible reading).
+        `behaviour`: the file host's (redirect_to, lie_length, ...). Returns (delivery index, file URL)."""
         url = self.sim.files.put(data, content_type, name, needs_token=not open_url, **behaviour)
-        attachment = {
-            "contentType": content_type,
-            "contentUrl": url,
-            "content": None,
-            "name": name,
-            "thumbnailUrl": None,
-        }
-        return self.say(conversation_id, text, [attachment], drop=drop), url
+        attachment = {"contentType": content_type, "contentUrl": url, "content": None, "name": name}
+        return self.say(conversation_id, text, [{**attachment, "thumbnailUrl": None}], drop=drop), url
 
     def typing(self, conversation_id: str) -> int:
+        conversation = self.sim.store.get(conversation_id)
         activity = {
             "type": "typing",
             "channelId": "MessagingApi",
             "conversation": {"id": conversation_id},
-            "recipient": {"id": self.customer_id(conversation_id)},
+            "recipient": {"id": (conversation.customer_id if conversation else None) or conversation_id},
         }
         return self.post(conversation_id, activity)
 
-    def customer_id(self, conversation_id: str) -> str:
-        conversation = self.sim.store.get(conversation_id)
-        return (conversation.customer_id if conversation else None) or conversation_id
-
     def event(self, conversation_id: str, name: str, delay: float = 0.0) -> int:
-        activity: dict[str, Any] = {
+        activity = {
             "type": "message" if self.events_as_messages else "event",
             "channelId": self.sim.channel_id,
             "conversation": {"id": conversation_id},
@@ -203,123 +265,94 @@ class ScriptedRep:
         self.sim.store.close(conversation_id, by=event)
         return self.event(conversation_id, event)
 
-    # ------------------------------------------------------------------ delivery
-
     def post(
-        self,
-        conversation_id: str,
-        activity: dict[str, Any],
-        *,
-        store: bool = False,
-        delay: float = 0.0,
-        drop: bool = False,
+        self, conversation_id: str, activity: dict[str, Any], delay: float = 0.0, drop: bool = False
     ) -> int:
-        """Queue one activity for delivery; returns its delivery index. `store`: a rep message the
-        conversation keeps (and may lose on the webhook: `drop`, `sim.drop_webhook`)."""
+        """Queue one activity for delivery; returns its delivery index. A rep message (a message, not an
+        event) is kept by the conversation, and may be lost on the webhook (`drop`, `sim.drop_webhook`)."""
+        store = activity["type"] == "message" and "name" not in activity
         conversation = self.sim.store.get(conversation_id)
         message_id = self.sim.store.next_message_id()
         if self.sim.activity_ids:
-            stamp = iso_from_ms(int(message_id))
-            activity = {"id": message_id, **activity, "timestamp": stamp}
+            activity = {"id": message_id, **activity, "timestamp": iso_from_ms(int(message_id))}
         if store and conversation is not None:
             self.sim.store.add_message(conversation, "rep", activity, message_id)
-        wire = _pascal(activity) if self.pascal_case else activity
-        delivery = self._new_delivery(conversation_id, activity, json.dumps(wire).encode())
-        delivery.not_before = time.monotonic() + delay
-        if store:
-            with self._lock:
-                if self.sim.drop_webhook > 0 and not drop:
-                    self.sim.drop_webhook -= 1
-                    drop = True
-                if drop:
-                    delivery.dropped = delivery.done = True
-        if delivery.dropped:
-            return delivery.index
-        self._enqueue(delivery)
+        body = json.dumps(_pascal(activity) if self.pascal_case else activity).encode()
         with self._lock:
-            self._posted += 1
-            duplicate = bool(self.duplicate_every) and self._posted % (self.duplicate_every or 1) == 0
-        if duplicate:
-            self.redeliver(delivery.index)
+            if store and self.sim.drop_webhook > 0 and not drop:
+                self.sim.drop_webhook -= 1
+                drop = True
+            delivery = self._new_delivery(conversation_id, activity, body)
+            delivery.not_before = time.monotonic() + delay
+            delivery.dropped = delivery.done = store and drop
+            self._posted += not delivery.dropped
+            posted = self._posted
+        if not delivery.dropped:
+            self._enqueue(delivery)
+            if self.duplicate_every and posted % self.duplicate_every == 0:
+                self.redeliver(delivery.index)
         return delivery.index
 
     def redeliver(self, index: int) -> int:
         """Send an earlier activity again, byte for byte, as Microsoft does after a lost answer."""
         with self._lock:
             original = self._deliveries[index]
-        copy = self._new_delivery(original.conversation_id, original.activity, original.body)
-        copy.redelivery_of = index
+            copy = self._new_delivery(original.conversation_id, original.activity, original.body)
+            copy.redelivery_of = index
         self._enqueue(copy)
         return copy.index
 
     def _new_delivery(self, conversation_id: str, activity: dict[str, Any], body: bytes) -> Delivery:
-        with self._lock:
-            delivery = Delivery(len(self._deliveries), conversation_id, activity, body)
-            self._deliveries.append(delivery)
-        return delivery
+        """Under the lock."""
+        self._deliveries.append(Delivery(len(self._deliveries), conversation_id, activity, body))
+        return self._deliveries[-1]
 
     def _enqueue(self, delivery: Delivery) -> None:
+        """One worker per conversation drains its queue in order, then leaves."""
+        conversation_id = delivery.conversation_id
         with self._lock:
-            pending = self._queues.setdefault(delivery.conversation_id, queue.Queue())
-            pending.put(delivery)
-            worker = self._workers.get(delivery.conversation_id)
+            self._queues.setdefault(conversation_id, queue.Queue()).put(delivery)
+            worker = self._workers.get(conversation_id)
             if worker is None or not worker.is_alive():
-                worker = threading.Thread(
-                    target=self._drain,
-                    args=(delivery.conversation_id,),
-                    name="messaging-sim-rep",
-                    daemon=True,
+                worker = self._workers[conversation_id] = threading.Thread(
+                    target=self._drain, args=(conversation_id,), name="messaging-sim-rep", daemon=True
                 )
-                self._workers[delivery.conversation_id] = worker
                 worker.start()
 
     def _drain(self, conversation_id: str) -> None:
         pending = self._queues[conversation_id]
         while True:
             with self._lock:
-                try:
-                    delivery = pending.get_nowait()
-                except queue.Empty:
+                if pending.empty():
                     self._workers.pop(conversation_id, None)
                     return
+                delivery = pending.get_nowait()
             self._deliver(delivery)
 
     def _deliver(self, delivery: Delivery) -> None:
-        sim = self.sim
-        wait = delivery.not_before - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        attempts = max(1, sim.webhook_attempts) if sim.webhook_url else 1
-        for attempt in range(attempts):
+        """Up to `sim.webhook_attempts` POSTs, until a 200 (status 0: no answer, or no webhook at all)."""
+        time.sleep(max(0.0, delivery.not_before - time.monotonic()))
+        url = self.sim.webhook_url
+        path = f"/v3/conversations/{quote(delivery.conversation_id, safe='')}/activities"
+        target = (url or "").rstrip("/") + path
+        for attempt in range(max(1, self.sim.webhook_attempts) if url else 1):
             if attempt:
-                time.sleep(sim.webhook_retry_pause)
-            status = self._attempt(delivery)
+                time.sleep(self.sim.webhook_retry_pause)
+            status = 0
+            if url:
+                token = self.sim.minter.mint(self.token_kind)
+                headers = {"Content-Type": "application/json", self.token_header: f"Bearer {token}"}
+                with contextlib.suppress(requests.RequestException):
+                    status = self._session.post(
+                        target, data=delivery.body, headers=headers, timeout=self.sim.webhook_timeout
+                    ).status_code
             with self._lock:
                 delivery.statuses.append(status)
-            if status == 200:
-                with self._lock:
-                    delivery.delivered = True
+                delivery.delivered = status == 200
+            if delivery.delivered:
                 break
         with self._lock:
             delivery.done = True
-
-    def _attempt(self, delivery: Delivery) -> int:
-        url = self.sim.webhook_url
-        if not url:
-            return 0
-        target = f"{url.rstrip('/')}/v3/conversations/{quote(delivery.conversation_id, safe='')}/activities"
-        token = self.sim.minter.mint(self.token_kind)
-        value = f"Bearer {token}"
-        headers = {"Content-Type": "application/json", self.token_header: value}
-        try:
-            response = self._session.post(
-                target, data=delivery.body, headers=headers, timeout=self.sim.webhook_timeout
-            )
-        except requests.RequestException:
-            return 0
-        return response.status_code
-
-    # ------------------------------------------------------------------ inspection
 
     @property
     def deliveries(self) -> list[Delivery]:

@@ -26,11 +26,15 @@ def problem_reply(sim: MessagingSimulator, status: int, code: int | None, detail
     """RFC 7807 problem details (error-handling.md) plus the 300xx code under `sim.error_code_field`,
     with the `x-ms-correlation-id` every answer of the API carries."""
     title = "Bad Input" if status == 400 else responses.get(status, "Error")
-    payload: dict[str, Any] = {"type": f"https://httpstatuses.io/{status}", "title": title, "status": status}
-    payload["detail"] = detail
-    if code is not None:
-        payload[sim.error_code_field] = code
-    return _correlated(json_reply(status, payload))
+    payload = {
+        "type": f"https://httpstatuses.io/{status}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    return _correlated(
+        json_reply(status, payload if code is None else {**payload, sim.error_code_field: code})
+    )
 
 
 def _correlated(reply: Reply) -> Reply:
@@ -69,13 +73,13 @@ class MessagingHandler(simkit_server.SimHandler):
         if path == TOKEN_PATH:
             wanted = sim.token_resource.rstrip("/")
             refusal = f"The resource is not the Messaging API ({wanted})."
-            answer = sim.identity.answer(
-                self, query, lambda r: None if r == wanted else refusal, sim.choose_fault
+            self.send(
+                sim.identity.answer(self, query, lambda r: None if r == wanted else refusal, sim.choose_fault)
             )
-            self.send(answer)
         elif path.endswith(JWKS_SUFFIX) or path == "/jwks":
             self.read_raw_body()
-            sim.count_jwks_request()
+            with sim.lock:
+                sim.jwks_requests += 1
             self.send(json_reply(200, sim.minter.jwks(), {"Cache-Control": "max-age=60"}))
         elif path.startswith(ADMIN_PREFIX):
             self.send(self.call_admin(path[len(ADMIN_PREFIX) :], query))
@@ -96,9 +100,8 @@ class MessagingHandler(simkit_server.SimHandler):
         payload: Any = None
 
         def record(status: int, fault: str | None) -> None:
-            sim.add_call(
-                self, started, status, fault, path=path, operation=operation, body=recorded_body(payload)
-            )
+            body = recorded_body(payload)
+            sim.add_call(self, started, status, fault, path=path, operation=operation, body=body)
 
         body = self.read_api_body(record)
         if body is None:
@@ -115,9 +118,8 @@ class MessagingHandler(simkit_server.SimHandler):
         )
 
     def checked_route(self, operation: str, path: str, query: dict[str, str], payload: Any) -> Reply:
-        sim = self.server.sim
+        sim, headers = self.server.sim, self.headers
         try:
-            headers = self.headers
             sim.check_request(
                 headers.get("Authorization"), headers.get("channel-id"), headers.get("organization-id")
             )
@@ -127,16 +129,14 @@ class MessagingHandler(simkit_server.SimHandler):
 
 
 def _json(body: bytes) -> Any:
-    if not body:
-        return None
     try:
-        return json.loads(body)
+        return json.loads(body) if body else None
     except (ValueError, UnicodeDecodeError):
         return INVALID_JSON
 
 
 def recorded_body(body: Any) -> Any:
-    """A body as records keep it: "<not JSON>" for what is not JSON, data URLs shortened."""
+    """A body as records keep it: "<not JSON>", or data URLs cut to their type and length (not megabytes)."""
     if body is INVALID_JSON:
         return "<not JSON>"
     if isinstance(body, dict) and isinstance(body.get("attachments"), list):
@@ -145,7 +145,6 @@ def recorded_body(body: Any) -> Any:
 
 
 def _shortened(attachment: Any) -> Any:
-    """A data URL in a record keeps its type and length, not megabytes of base64."""
     url = attachment.get("contentUrl") if isinstance(attachment, dict) else None
     if isinstance(url, str) and url.startswith("data:"):
         return {**attachment, "contentUrl": f"{url.partition(',')[0]},<{len(url)} chars>"}

@@ -14,24 +14,20 @@ import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from devtools.messaging_sim.admin import admin_route
-from devtools.messaging_sim.attachments import (
-    DEFAULT_BLOCKED_EXTENSIONS,
-    DEFAULT_MAX_KB,
-    ReceivedAttachment,
-    check_attachments,
-    received,
-)
+from devtools.messaging_sim.admin import ROUTES, Settings
 from devtools.messaging_sim.faults import FaultRule
-from devtools.messaging_sim.keys import TokenMinter
-from devtools.messaging_sim.messages import messages_page
-from devtools.messaging_sim.rep import ScriptedRep
-from devtools.messaging_sim.server import (
-    API_PREFIX,
-    JWKS_SUFFIX,
-    MessagingHandler,
+from devtools.messaging_sim.rep import ScriptedRep, TokenMinter
+from devtools.messaging_sim.server import API_PREFIX, JWKS_SUFFIX, MessagingHandler
+from devtools.messaging_sim.store import (
+    DEFAULT_BLOCKED_EXTENSIONS,
+    SILENT_END_REASONS,
+    ApiError,
+    ReceivedAttachment,
+    Store,
+    bad,
+    check_activity,
 )
-from devtools.messaging_sim.store import SILENT_END_REASONS, ApiError, Store, check_activity
+from devtools.simkit import admin
 from devtools.simkit.files import FileHost
 from devtools.simkit.identity import Identity, ServesIdentity
 from devtools.simkit.lifecycle import Simulator
@@ -58,9 +54,8 @@ def _guid(text: str | None) -> str | None:
         return None
 
 
-class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
-    """A loopback Messaging API, its identity endpoint and JWKS, and a scripted rep, in daemon threads.
-    Start/stop, `with`, records, faults and in-flight counting are devtools.simkit.lifecycle's."""
+class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity, Settings):
+    """A loopback Messaging API, its identity endpoint and JWKS, and a scripted rep (lifecycle: simkit's)."""
 
     thread_name = "messaging-sim"
     record_type = RequestRecord
@@ -70,7 +65,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     def __init__(
         self,
         *,
-        webhook_url: str | None = None,
         tenant_id: str = "72f988bf-0000-4000-8000-00000000d365",
         app_id: str = "9f6c021d-1234-4abc-8df7-123456789abc",
         audience: str | None = None,
@@ -81,17 +75,12 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         upstream_identity: tuple[str, str] | None = None,
         seed: int = 0,
         port: int | None = None,
-        activity_ids: bool = False,
-        drop_webhook: int = 0,
-        closed_messages_readable_seconds: float = 0.0,
-        messages_from_author: bool = False,
-        attachment_max_kb: int = DEFAULT_MAX_KB,
         blocked_extensions: frozenset[str] = DEFAULT_BLOCKED_EXTENSIONS,
-        customer_attachments: bool = True,
         clock: Callable[[], float] | None = None,
+        **settings: Any,
     ) -> None:
+        """`settings`: any of Settings' (admin.py), checked as POST /_sim/config checks them."""
         super().__init__(port=port, seed=seed)
-        self.webhook_url = webhook_url
         self.tenant_id = tenant_id
         self.app_id = app_id
         self.audience = audience or f"api://{app_id}"
@@ -101,34 +90,14 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         self.identity = Identity(
             token_lifetime, client_id="22222222-2222-2222-2222-222222222222", upstream=upstream_identity
         )
-        # Behaviour switches (also settable through POST /_sim/config).
-        self.latency = 0.0
-        self.create_status = 200  # undocumented: any 2xx must do
-        self.channel_configured = True  # False: 404 / 30004
-        self.workstream_linked = True  # False: 400 / 30014 on create
-        self.error_code_field = "errorCode"  # undocumented: where the 300xx code sits in the body
-        self.webhook_timeout = 10.0
-        self.webhook_attempts = 3
-        self.webhook_retry_pause = 1.0
-        # The docs' readings by default; each knob makes the simulator kinder or harder on purpose.
-        self.activity_ids = (
-            activity_ids  # True: activities carry `id` and `timestamp` (the docs show neither)
-        )
-        self.drop_webhook = drop_webhook  # the next N rep messages are stored but never reach the webhook
-        self.closed_messages_readable_seconds = closed_messages_readable_seconds  # 0: 404 once ended
-        self.messages_from_author = messages_from_author  # True: GET .../messages fills `from` (docs: {})
-        # The org's file settings (see attachments.py); `customer_attachments=False` refuses them all.
-        self.attachment_max_kb = attachment_max_kb
-        self.blocked_extensions = frozenset(e.lower().lstrip(".") for e in blocked_extensions)
-        self.customer_attachments = customer_attachments
+        admin.configure(self, settings, Settings.__annotations__)
+        self.blocked_extensions = frozenset(e.lower().lstrip(".") for e in blocked_extensions)  # store.py
         self.files = FileHost(lambda: self.url, self.identity.valid)  # the rep's files: API tokens
         self._received: list[ReceivedAttachment] = []
         self.store = Store(clock or time.time)
         self.minter = TokenMinter(tenant_id, self.audience, app_id)
         self.rep = ScriptedRep(self)
-        self._jwks_requests = 0
-
-    # ------------------------------------------------------------------ lifecycle
+        self.jwks_requests = 0  # counted by the handler, under self.lock
 
     def make_server(self, address: tuple[str, int]) -> LoopbackServer:
         return LoopbackServer(address, self, MessagingHandler)
@@ -142,8 +111,7 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         return f"{self.token_resource}/.default"
 
     def env(self) -> dict[str, str]:
-        """Settings that point the bridge at this simulator (docs/messaging.md); tokens for any other
-        resource come from `upstream_identity` (the Dataverse simulator's endpoint) when given."""
+        """The bridge's settings for this simulator; other resources' tokens come from `upstream_identity`."""
         return {
             "MESSAGING_API_URL": self.url,
             "MESSAGING_CHANNEL_ID": self.channel_id,
@@ -156,8 +124,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             "IDENTITY_ENDPOINT": self.identity_endpoint,
             "IDENTITY_HEADER": self.identity_header,
         }
-
-    # ------------------------------------------------------------------ tokens the API accepts
 
     def issue_token(self, scope: str | None = None) -> tuple[str, int]:
         """A bearer token the API accepts (what the identity endpoint hands out)."""
@@ -179,67 +145,57 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             raise ApiError(401, None, "The token is expired or invalid.")
         if not channel_id or not organization_id:
             raise ApiError(401, None, "The channel-id and organization-id headers are required.")
-        if _guid(organization_id) is None:
-            raise ApiError(400, 30001, "The provided organization ID isn't valid.")
-        if _guid(channel_id) is None:
-            raise ApiError(400, 30002, "The provided channel ID isn't valid.")
-        if _guid(organization_id) != _guid(self.organization_id) or _guid(channel_id) != _guid(
-            self.channel_id
-        ):
+        organization, channel = _guid(organization_id), _guid(channel_id)
+        if organization is None:
+            raise bad("The provided organization ID isn't valid.", 30001)
+        if channel is None:
+            raise bad("The provided channel ID isn't valid.", 30002)
+        if (organization, channel) != (_guid(self.organization_id), _guid(self.channel_id)):
             raise ApiError(401, None, "The channel ID isn't authorized for the organization.")
         if not self.channel_configured:
             raise ApiError(404, 30004, "The specified channel configuration doesn't exist.")
 
-    # ------------------------------------------------------------------ operations
-
     def route(self, operation: str, rest: str, query: dict[str, str], payload: Any) -> Any:
+        conversation_id = rest.split("/")[1] if "/" in rest else ""
         if operation == "create":
             return self.create(payload)
         if operation in ("send", "end"):
-            return self.send(rest.split("/")[1], payload)
+            return self.send(conversation_id, payload)
         if operation == "list":
             return self.list_conversations(query)
         if operation == "messages":
-            conversation = self.store.readable(rest.split("/")[1], self.closed_messages_readable_seconds)
-            messages = self.store.messages(conversation)
-            return json_reply(200, messages_page(messages, query, self.messages_from_author))
+            found = self.store.active(conversation_id, self.closed_messages_readable_seconds)
+            return json_reply(200, self.store.messages_page(found, query, self.messages_from_author))
         if operation == "context":
-            conversation = self.store.active(rest.split("/")[1])
-            items = [{"name": k, "value": v.get("value")} for k, v in conversation.context.items()]
-            return json_reply(200, {"context": items})
+            entries = self.store.active(conversation_id).context.items()
+            return json_reply(200, {"context": [{"name": k, "value": v.get("value")} for k, v in entries]})
         raise ApiError(404, None, f"No such operation: {rest}")
 
     def create(self, payload: Any) -> Any:
         if not self.workstream_linked:
-            raise ApiError(400, 30014, "The specified channel configuration isn't linked to a workstream.")
+            raise bad("The specified channel configuration isn't linked to a workstream.", 30014)
         conversation, is_new = self.store.create(payload)
         answer: dict[str, Any] = {"conversationId": conversation.conversation_id, "isNew": is_new}
-        start = conversation.start_message
-        if is_new and start is not None:
-            text = start.get("message") if isinstance(start, dict) else start
-            activity = {"type": "message", "text": text}
+        if is_new and (start := conversation.start_message) is not None:
+            activity = {"type": "message", "text": start.get("message") if isinstance(start, dict) else start}
             answer["messageId"] = self.store.add_message(conversation, "start", activity)
-        if is_new:
-            self.rep.on_created(conversation.conversation_id)
+        if is_new and self.rep.auto_accept:
+            self.rep.accept(conversation.conversation_id)
         return json_reply(self.create_status, answer)
 
     def send(self, conversation_id: str, payload: Any) -> Any:
         conversation = self.store.active(conversation_id)
-        kind = check_activity(payload, self.channel_id)
+        rules = self.customer_attachments, self.attachment_max_kb, self.blocked_extensions
+        kind, attachments = check_activity(payload, self.channel_id, *rules)
         if kind == "endOfConversation":
             self.store.close(conversation.conversation_id, by="customer")
+        if kind in ("endOfConversation", "typing"):
             return json_reply(200, {})
-        if kind == "typing":
-            return json_reply(200, {})
-        checked = check_attachments(
-            payload.get("attachments") if kind == "message" else None,
-            allowed=self.customer_attachments,
-            max_kb=self.attachment_max_kb,
-            blocked=self.blocked_extensions,
-        )
         message_id = self.store.add_message(conversation, "customer", payload)
         with self.lock:
-            self._received.extend(received(conversation.conversation_id, message_id, c) for c in checked)
+            self._received += [
+                ReceivedAttachment(conversation.conversation_id, message_id, **a) for a in attachments
+            ]
         if kind == "message":
             self.rep.on_customer_message(conversation.conversation_id, str(payload.get("text") or ""))
         return json_reply(200, {"messageId": message_id, "message": None})
@@ -255,14 +211,10 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     def list_conversations(self, query: dict[str, str]) -> Any:
         size = query.get("PageSize")
         if size is not None and (not size.isdigit() or not 1 <= int(size) <= 250):
-            raise ApiError(
-                400, 30007, "The page size for conversations must either be null or between 1 and 250."
-            )
+            raise bad("The page size for conversations must either be null or between 1 and 250.", 30007)
         active = [c for c in self.store.all() if c.active]
         items = [{"conversationid": c.conversation_id, "timestamp": c.created} for c in active]
         return json_reply(200, {"conversations": items[: int(size or 50)], "continuationtoken": None})
-
-    # ------------------------------------------------------------------ inspection
 
     def conversation(self, conversation_id: str) -> dict[str, Any] | None:
         found = self.store.get(conversation_id)
@@ -292,8 +244,6 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             "file_gets": self.files.gets(),
         }
 
-    # ------------------------------------------------------------------ faults
-
     def reset(self) -> None:
         """Empty conversations, faults, records and deliveries. Settings and issued tokens stay."""
         self.store.clear()
@@ -304,19 +254,8 @@ class MessagingSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             self._received.clear()
         self.identity.forget_requests()
 
-    # ------------------------------------------------------------------ called by the handler
-
-    def count_jwks_request(self) -> None:
-        with self.lock:
-            self._jwks_requests += 1
-
-    @property
-    def jwks_requests(self) -> int:
-        with self.lock:
-            return self._jwks_requests
-
     def admin(self, method: str, name: str, data: Any, query: dict[str, str]) -> Any:
-        return admin_route(self, method, name, data)
+        return admin.route(ROUTES, self, method, name, data)
 
 
 __all__ = ["API_PREFIX", "MessagingSimulator", "RequestRecord"]

@@ -100,7 +100,7 @@ def test_webhook_token_matching_passes_and_is_cleaned(messaging_stack: Stack) ->
 def test_webhook_token_with_another_audience_names_the_setting(messaging_stack: Stack) -> None:
     sim = messaging_sim(messaging_stack)
     sim.rep.token_kind = "wrong_audience"  # Microsoft's token carries another audience
-    wrong = "api://someone-else"  # what the simulator's "wrong_audience" tokens carry (messaging_sim/keys.py)
+    wrong = "api://someone-else"  # what the simulator's "wrong_audience" tokens carry (messaging_sim/rep.py)
     code, report = run(messaging_stack)
     assert code == 1
     assert outcome(report, "webhook_probe") is Outcome.FAIL
@@ -113,7 +113,7 @@ def test_webhook_token_with_another_audience_names_the_setting(messaging_stack: 
 
 
 def test_webhook_token_of_another_app_names_the_app_id_setting(messaging_stack: Stack) -> None:
-    from devtools.messaging_sim.keys import OTHER_APP_ID
+    from devtools.messaging_sim.rep import OTHER_APP_ID
 
     sim = messaging_sim(messaging_stack)
     sim.rep.token_kind = "other_app"  # the channel calls with another app registration's token

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devtools.messaging_sim.keys import TokenMinter
+from devtools.messaging_sim.rep import TokenMinter
 from shared.messaging import token_probe
 from shared.messaging.token import TokenClaims
 from shared.platform.settings import load_settings
