@@ -8,14 +8,12 @@ import importlib
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
-from devtools.localhost.config import load_local_settings
-from devtools.localhost.host import LocalHost
-from devtools.localhost.invocation import logger
+from devtools.localhost import LocalHost
+from devtools.localhost.config import load_local_settings, logger
+from devtools.simkit.cli import stop_on_signal
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,9 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every HTTP request at INFO
     loaded = load_local_settings(args.settings)
     host = LocalHost(importlib.import_module(args.app).app, args.host_json, args.port).start()
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stopping = stop_on_signal()
     info = {
         "url": host.url,
         "functions": [r.function.get_function_name() for r in host.front.routes]

@@ -1,19 +1,27 @@
-"""What the runner reads before it starts: host.json queue options, local.settings.json, %SETTING%s,
-and the app's functions with their binding metadata."""
+"""What the runner reads before it starts (host.json queue options, local.settings.json, %SETTING%s, the
+app's functions with their binding metadata), and calling a function the way the host does."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
+import logging
 import os
 import re
+import secrets
+import threading
+import time
 import weakref
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import azure.functions as func
 
+# One logger for the whole runner: tests and the stack's log file read its lines by this name.
+logger = logging.getLogger("devtools.localhost")
 _SETTING = re.compile(r"%([^%]+)%")
 # app.get_functions() may run only once per app object; the runner and the tests both need it.
 _FUNCTIONS: weakref.WeakKeyDictionary[func.FunctionApp, list[Any]] = weakref.WeakKeyDictionary()
@@ -93,3 +101,47 @@ def enum_value(value: Any) -> str:
 def binding_type(function: Any) -> str:
     """The trigger's binding type as function.json spells it ("httpTrigger", "queueTrigger")."""
     return enum_value(function.get_trigger().get_binding_name())
+
+
+@dataclass
+class TraceContext:
+    trace_parent: str
+    trace_state: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class InvocationContext:
+    """What the host passes as `context`: enough for code that reads ids and the trace."""
+
+    invocation_id: str
+    function_name: str
+    function_directory: str
+    trace_context: TraceContext
+    retry_context: None = None
+    thread_local_storage: threading.local = field(default_factory=threading.local)
+
+
+def invoke(
+    function: Any, trigger_arg: str, value: Any, invocation_id: str, traceparent: str | None = None
+) -> tuple[str, Any]:
+    """Call the user function (with `context` when it asks for one): ("ok", its result), or
+    ("failed", None) once the exception is logged. The caller writes the invocation line."""
+    name, user = function.get_function_name(), function.get_user_function()
+    kwargs: dict[str, Any] = {trigger_arg: value}
+    if "context" in inspect.signature(user).parameters:
+        trace = traceparent or f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+        kwargs["context"] = InvocationContext(invocation_id, name, str(Path.cwd()), TraceContext(trace))
+    try:
+        result = user(**kwargs)
+        return "ok", asyncio.run(result) if inspect.iscoroutine(result) else result
+    except Exception:
+        logger.exception("function %s failed (invocation %s)", name, invocation_id)
+        return "failed", None
+
+
+def log_invocation(name: str, call_id: str, started: float, outcome: str) -> None:
+    """One line per invocation: function, id, duration, outcome."""
+    level = logging.INFO if outcome == "ok" else logging.WARNING
+    ms = round((time.monotonic() - started) * 1000)
+    logger.log(level, "invocation function=%s id=%s durationMs=%d outcome=%s", name, call_id, ms, outcome)

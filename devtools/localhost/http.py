@@ -1,9 +1,7 @@
-"""The HTTP front: HTTP triggers on /api/<route>, served by Werkzeug's threaded WSGI server.
-
-Werkzeug parses requests, de-chunks bodies, caps them (max_content_length) and closes the connection
-after every response, so leftover body bytes are never read as a next request. This module adds what
-the Functions host adds: framing refused from the headers alone, routes with percent-decoded values,
-the function-key check, and Core Tools' `POST /admin/functions/{name}`.
+"""The HTTP front: HTTP triggers on /api/<route>, served by Werkzeug's threaded WSGI server, which
+parses, de-chunks and caps bodies and closes the connection after every response (leftover body bytes
+are never read as a next request). Added here, as the Functions host does: framing refused from the
+headers alone, percent-decoded route values, the function-key check, `POST /admin/functions/{name}`.
 """
 
 from __future__ import annotations
@@ -25,8 +23,7 @@ from werkzeug import exceptions as errors
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from devtools.localhost.config import binding_type, enum_value
-from devtools.localhost.invocation import invoke, log_invocation, logger
+from devtools.localhost.config import binding_type, enum_value, invoke, log_invocation, logger
 
 # The app refuses bodies over 1 MiB itself (handoff_trigger.ingress.MAX_BODY_BYTES, a 413 problem
 # document); the runner's limit sits a margin above it so the app's answer is what a client sees up to
@@ -46,34 +43,27 @@ class HttpRoute:
     auth_level: str  # anonymous | function | admin
 
 
-def _route_pattern(route: str) -> re.Pattern[str]:
-    """A route template ("items/{id}", "{*rest}", "{id:int?}") as a regex with named groups."""
-    parts = []
-    for piece in re.split(r"(\{[^}]+\})", route.strip("/")):
-        name = piece[1:-1].split(":", 1)[0].rstrip("?") if piece.startswith("{") else ""
-        if not name:
-            parts.append(re.escape(piece))
-        else:
-            parts.append(f"(?P<{name[1:]}>.*)" if name.startswith("*") else f"(?P<{name}>[^/]+)")
-    return re.compile("^" + "".join(parts) + "$", re.IGNORECASE)
+def _route_part(piece: str) -> str:
+    """One piece of a route template ("items/", "{id}", "{*rest}", "{id:int?}") as a regex."""
+    name = piece[1:-1].split(":", 1)[0].rstrip("?") if piece.startswith("{") else ""
+    if not name:
+        return re.escape(piece)
+    return f"(?P<{name[1:]}>.*)" if name.startswith("*") else f"(?P<{name}>[^/]+)"
 
 
-def http_routes(functions: Iterable[Any]) -> list[HttpRoute]:
-    """One route per HTTP-triggered function, from its own binding metadata."""
-    routes = []
-    for function in (f for f in functions if binding_type(f) == "httpTrigger"):
-        trigger = function.get_trigger()
-        methods = getattr(trigger, "methods", None)
-        routes.append(
-            HttpRoute(
-                function=function,
-                trigger_arg=trigger.name,
-                pattern=_route_pattern(getattr(trigger, "route", None) or function.get_function_name()),
-                methods=frozenset(enum_value(m).upper() for m in methods) if methods else None,
-                auth_level=enum_value(getattr(trigger, "auth_level", None) or "function").lower(),
-            )
-        )
-    return routes
+def _route(function: Any) -> HttpRoute:
+    """An HTTP-triggered function's route, from its own binding metadata."""
+    trigger = function.get_trigger()
+    template = getattr(trigger, "route", None) or function.get_function_name()
+    pattern = "".join(map(_route_part, re.split(r"(\{[^}]+\})", template.strip("/"))))
+    methods = getattr(trigger, "methods", None)
+    return HttpRoute(
+        function=function,
+        trigger_arg=trigger.name,
+        pattern=re.compile(f"^{pattern}$", re.IGNORECASE),
+        methods=frozenset(enum_value(m).upper() for m in methods) if methods else None,
+        auth_level=enum_value(getattr(trigger, "auth_level", None) or "function").lower(),
+    )
 
 
 def decode_path(raw_path: str) -> str:
@@ -131,7 +121,7 @@ class HttpFront:
     """The WSGI application: framing, routing, key check, invocation."""
 
     def __init__(self, functions: list[Any], function_key: str) -> None:
-        self.routes = http_routes(functions)
+        self.routes = [_route(f) for f in functions if binding_type(f) == "httpTrigger"]
         self.function_key = function_key
         self.base_url = ""  # set once the port is bound
         # Non-HTTP functions by lower-case name: `input` -> outcome, for POST /admin/functions/{name}.
@@ -183,8 +173,7 @@ class HttpFront:
     def _admin_invoke(self, request: _Request, name: str) -> Response:
         """Core Tools' `POST /admin/functions/{name}` with `{"input": "..."}`: runs a non-HTTP function
         in the background and answers 202 at once, as the host does. No key, as under `func start`."""
-        invoker = self.admin_invokers.get(name)
-        if invoker is None:
+        if (invoker := self.admin_invokers.get(name)) is None:
             raise errors.NotFound("no non-HTTP function by that name")
         if request.method != "POST":
             raise errors.MethodNotAllowed(["POST"])

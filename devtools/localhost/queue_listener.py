@@ -5,8 +5,7 @@ concurrently, and a new batch is fetched once in-flight work falls to newBatchTh
 leased for visibilityTimeout (30 s when that is 0), renewed at half-time while it runs, so a slow
 invocation never runs twice. Success deletes it; failure makes it visible again after
 visibilityTimeout; after maxDequeueCount attempts it moves to `<queue>-poison`, as the WebJobs
-QueueProcessor does. `start()`/`stop()` run it in the background (the runner); `drain()` runs it in
-the calling thread until the queue is idle (tests and tools).
+QueueProcessor does. `start()`/`stop()` run it in the background; `drain()` in the calling thread.
 """
 
 from __future__ import annotations
@@ -26,8 +25,7 @@ import azure.functions as func
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import ExponentialRetry, QueueClient
 
-from devtools.localhost.config import QueueOptions, resolve_setting
-from devtools.localhost.invocation import invoke, log_invocation, logger
+from devtools.localhost.config import QueueOptions, invoke, log_invocation, logger, resolve_setting
 
 MIN_POLL_SECONDS = 0.1
 _FULL_TICK_SECONDS = 0.005  # the host refills as soon as a slot frees up; a short tick keeps close
@@ -58,9 +56,7 @@ class QueueListener:
 
     def __init__(self, function: Any, options: QueueOptions, environ: Mapping[str, str]) -> None:
         trigger = function.get_trigger()
-        self.function = function
-        self.name: str = function.get_function_name()
-        self.trigger_arg = trigger.name
+        self.function, self.name, self.trigger_arg = function, function.get_function_name(), trigger.name
         self.options = options
         self.queue_name = resolve_setting(trigger.queue_name, environ)
         setting = resolve_setting(getattr(trigger, "connection", None) or "AzureWebJobsStorage", environ)
@@ -69,14 +65,11 @@ class QueueListener:
         # The SDK's default retry waits 15 s and more; the poll loop retries on its own schedule.
         # (The SDK annotates the waits as int but computes with floats: passed untyped.)
         retry: dict[str, Any] = {"initial_backoff": 0.25, "increment_base": 2, "random_jitter_range": 0.1}
-        client: dict[str, Any] = {
-            "connection_timeout": 5,
-            "read_timeout": 30,
-            "retry_policy": ExponentialRetry(**retry, retry_total=1),
-        }
-        self.client = QueueClient.from_connection_string(environ[setting], self.queue_name, **client)
-        self.poison = QueueClient.from_connection_string(
-            environ[setting], f"{self.queue_name}-poison", **client
+        settings: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 30}
+        settings["retry_policy"] = ExponentialRetry(**retry, retry_total=1)
+        self.client, self.poison = (
+            QueueClient.from_connection_string(environ[setting], name, **settings)
+            for name in (self.queue_name, f"{self.queue_name}-poison")
         )
         self.leases: dict[str, _Lease] = {}
         self.leases_lock = threading.Lock()
@@ -177,13 +170,11 @@ class QueueListener:
                 with contextlib.suppress(ResourceExistsError):
                     self.client.create_queue()
                 self._queue_ready = True
-            batch: list[Any] = list(
-                self.client.receive_messages(
-                    messages_per_page=self.options.batch_size,
-                    max_messages=self.options.batch_size,
-                    visibility_timeout=self.options.lease_seconds,
-                )
+            size, seconds = self.options.batch_size, self.options.lease_seconds
+            received = self.client.receive_messages(
+                messages_per_page=size, max_messages=size, visibility_timeout=seconds
             )
+            batch: list[Any] = list(received)
         except Exception as exc:  # storage down: back off and try again, like the host
             logger.warning("queue %s unavailable: %s", self.queue_name, type(exc).__name__)
             self._queue_ready = False  # storage may come back empty (in-memory Azurite)

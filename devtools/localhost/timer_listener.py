@@ -1,5 +1,11 @@
 """One timer trigger fired on its NCRONTAB schedule (after %SETTING% resolution), as the host does.
 
+NCRONTAB: `{second} {minute} {hour} {day} {month} {day-of-week}` ("0 */5 * * * *" = every five
+minutes), each `*`, `n`, `a-b`, `*/n`, `a-b/n`, `a/n` or a comma list of those; months and weekdays
+also by name (JAN, MON), weekday 7 is Sunday like 0. Times are UTC (the host's default without
+WEBSITE_TIME_ZONE). With both day fields restricted a time must match both (NCrontab's reading, unlike
+Vixie cron's "either").
+
 `run_on_startup` fires once at start; `past_due` says an occurrence runs more than PAST_DUE_SECONDS
 late. Invocations of one timer never overlap (the host's singleton lock per timer), and occurrences
 missed meanwhile run once, past due. Time is injected: `clock()` gives an aware UTC datetime and
@@ -12,17 +18,88 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.functions.timer import TimerRequest
 
-from devtools.localhost.config import resolve_setting
-from devtools.localhost.invocation import invoke, log_invocation
-from devtools.localhost.ncrontab import Schedule
+from devtools.localhost.config import invoke, log_invocation, resolve_setting
 
 PAST_DUE_SECONDS = 1.0
 _MAX_WAIT_SECONDS = 1.0  # the loop re-reads the clock at least this often
+_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+_FIELDS: list[tuple[str, int, int, dict[str, int]]] = [  # name, low, high, names
+    ("second", 0, 59, {}),
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day", 1, 31, {}),
+    ("month", 1, 12, {name: i + 1 for i, name in enumerate(_MONTHS)}),
+    ("day-of-week", 0, 7, {name: i for i, name in enumerate(_DAYS)}),
+]
+_SEARCH_LIMIT = timedelta(days=366 * 5)
+
+
+class ScheduleError(ValueError):
+    """A schedule the parser cannot read; the message names the field."""
+
+
+def _field(text: str, field: str, low: int, high: int, names: dict[str, int]) -> frozenset[int]:
+    def number(text: str) -> int:
+        value = names.get(text.upper(), int(text) if text.isdigit() else None)
+        if value is None or not low <= value <= high:
+            raise ScheduleError(f"{field}: {text!r} is not a value in {low}-{high}")
+        return value
+
+    values: set[int] = set()
+    for part in text.split(","):
+        base, slash, step = part.partition("/")
+        if slash and (not step.isdigit() or int(step) == 0):
+            raise ScheduleError(f"{field}: step {step!r} must be a positive number")
+        first, dash, last = base.partition("-")
+        start, end = (low, high) if base == "*" else (number(first), number(last) if dash else None)
+        if end is None:
+            end = high if slash else start
+        if end < start:
+            raise ScheduleError(f"{field}: range {base!r} runs backwards")
+        values.update(range(start, end + 1, int(step) if slash else 1))
+    return frozenset(values)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A parsed six-field NCRONTAB expression."""
+
+    expression: str
+    fields: tuple[frozenset[int], ...]  # second, minute, hour, day, month, day-of-week (0 = Sunday)
+
+    @classmethod
+    def parse(cls, expression: str) -> Schedule:
+        parts = expression.split()
+        if len(parts) != 6:
+            names = " ".join(name for name, *_ in _FIELDS)
+            raise ScheduleError(f"schedule {expression!r} must have 6 fields ({names})")
+        sets = [_field(part, *spec) for part, spec in zip(parts, _FIELDS, strict=True)]
+        return cls(expression, (*sets[:5], frozenset(d % 7 for d in sets[5])))
+
+    def next_after(self, moment: datetime) -> datetime:
+        """The first occurrence strictly after `moment` (same tzinfo), to the second."""
+        seconds, minutes, hours, days, months, weekdays = self.fields
+        candidate = moment.replace(microsecond=0) + timedelta(seconds=1)
+        while candidate <= moment + _SEARCH_LIMIT:
+            weekday = (candidate.weekday() + 1) % 7  # Python: Monday 0; NCRONTAB: Sunday 0
+            if not (candidate.month in months and candidate.day in days and weekday in weekdays):
+                candidate = candidate.replace(hour=0, minute=0, second=0) + timedelta(days=1)
+            elif candidate.hour not in hours:
+                candidate = candidate.replace(minute=0, second=0) + timedelta(hours=1)
+            elif candidate.minute not in minutes:
+                candidate = candidate.replace(second=0) + timedelta(minutes=1)
+            elif candidate.second not in seconds:
+                candidate += timedelta(seconds=1)
+            else:
+                return candidate
+        raise ScheduleError(f"schedule {self.expression!r} never fires")
 
 
 def utc_now() -> datetime:
@@ -38,9 +115,8 @@ def timer_request(
         "Next": next_due.isoformat(),
         "LastUpdated": updated.isoformat(),
     }
-    return TimerRequest(
-        past_due=past_due, schedule_status=status, schedule={"AdjustForDST": False, "Expression": expression}
-    )
+    schedule = {"AdjustForDST": False, "Expression": expression}
+    return TimerRequest(past_due=past_due, schedule_status=status, schedule=schedule)
 
 
 class TimerListener:
@@ -50,15 +126,12 @@ class TimerListener:
         self, function: Any, environ: Mapping[str, str], clock: Callable[[], datetime] = utc_now
     ) -> None:
         trigger = function.get_trigger()
-        self.function = function
-        self.name: str = function.get_function_name()
-        self.trigger_arg = trigger.name
+        self.function, self.name, self.trigger_arg = function, function.get_function_name(), trigger.name
         self.expression = resolve_setting(str(trigger.schedule), environ)
         self.schedule = Schedule.parse(self.expression)
         self.run_on_startup = bool(getattr(trigger, "run_on_startup", False))
         self.clock = clock
-        self.invocations = 0
-        self.failures = 0
+        self.invocations = self.failures = 0
         self.last: datetime | None = None
         self.next_due = self.schedule.next_after(clock())
         self._run_lock = threading.Lock()  # one invocation at a time, as the host's singleton lock
@@ -93,9 +166,8 @@ class TimerListener:
             due = self.next_due
             if now < due:
                 return False
-            past_due = (now - due).total_seconds() > PAST_DUE_SECONDS
             self.next_due = self.schedule.next_after(now)
-        self.fire(past_due)
+        self.fire((now - due).total_seconds() > PAST_DUE_SECONDS)
         return True
 
     def invoke_input(self, _text: str) -> str:
@@ -103,8 +175,7 @@ class TimerListener:
         return self.fire()
 
     def fire(self, past_due: bool = False) -> str:
-        """Run the function now, outside the schedule (Core Tools' `POST /admin/functions/{name}`);
-        returns the outcome ("ok" or "failed")."""
+        """Run the function now, outside the schedule; returns the outcome ("ok" or "failed")."""
         with self._run_lock:
             invocation_id, started, now = str(uuid.uuid4()), time.monotonic(), self.clock()
             info = timer_request(past_due, self.last, self.next_due, self.expression, now)

@@ -1,9 +1,6 @@
 """The App Service managed-identity endpoint (api-version 2019-08-01, as azure-identity and MSAL call
-it) and the bearer tokens it hands out: one copy for every simulator that serves `/msi/token`.
-
-A simulator owns an `Identity` (its header secret, token store, request counts) and answers its
-token path with `Identity.answer(handler, query, resource_ok)`; a resource it does not serve goes
-to `upstream` (another simulator's endpoint and header) when one is set.
+it) and the bearer tokens it hands out, for every simulator that serves `/msi/token`. A resource a
+simulator does not serve goes to `upstream` (another simulator's endpoint and header) when one is set.
 """
 
 from __future__ import annotations
@@ -45,15 +42,10 @@ class Identity:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.header = secrets.token_urlsafe(24)
-        self.lifetime = lifetime
-        self.client_id = client_id  # what a system-assigned identity's answer names
-        self.upstream = upstream
-        self.clock = clock
+        self.lifetime, self.client_id, self.upstream, self.clock = lifetime, client_id, upstream, clock
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}
         self._queries: list[dict[str, str]] = []
-
-    # ------------------------------------------------------------------ the token store
 
     def issue(self) -> tuple[str, int]:
         token = secrets.token_urlsafe(32)
@@ -70,8 +62,7 @@ class Identity:
     def expire_all(self) -> None:
         """Every token issued so far is refused from now on, as after a real expiry."""
         with self._lock:
-            for token in self._tokens:
-                self._tokens[token] = 0.0
+            self._tokens = dict.fromkeys(self._tokens, 0.0)
 
     def expiry(self, authorization: str | None) -> float | None:
         """The expiry of a `Bearer` token this endpoint issued or trusts; None for anything else."""
@@ -85,8 +76,6 @@ class Identity:
         expires = self.expiry(authorization)
         return expires is not None and expires > self.clock()
 
-    # ------------------------------------------------------------------ requests
-
     @property
     def requests(self) -> int:
         with self._lock:
@@ -94,7 +83,6 @@ class Identity:
 
     @property
     def queries(self) -> list[dict[str, str]]:
-        """Query parameters of each token request (resource, api-version, client_id when user-assigned)."""
         with self._lock:
             return [dict(query) for query in self._queries]
 
@@ -118,15 +106,16 @@ class Identity:
         except BodyError as error:
             return msi_error(error.status, error.message)
         fault = choose_fault(TOKEN_OPERATION)
-        if fault is not None and fault.kind == "drop_before":
+        kind = fault.kind if fault is not None else None
+        if kind == "drop_before":
             handler.drop_connection()
             raise Dropped
         handler.pause(0.0, fault)
-        if fault is not None and fault.kind == "status":
+        if fault is not None and kind == "status":
             message = getattr(fault, "error_message", None) or "Simulated identity endpoint fault."
             return msi_error(fault.status, message, fault.retry_after_headers())
         reply = self._token(handler, query, resource_ok)
-        if fault is not None and fault.kind == "drop_after_commit":
+        if kind == "drop_after_commit":
             handler.drop_connection()
             raise Dropped
         return reply
@@ -148,14 +137,10 @@ class Identity:
         if refusal is not None:
             return self._proxy(query) if self.upstream is not None else msi_error(400, refusal)
         token, expires_on = self.issue()
-        payload = {
-            "access_token": token,
-            "expires_on": str(expires_on),
-            "resource": resource,
-            "token_type": "Bearer",
-            "client_id": query.get("client_id", self.client_id),
-        }
-        return Reply(200, json.dumps(payload).encode(), content_type=_JSON)
+        client_id = query.get("client_id", self.client_id)  # a system-assigned identity's is the default
+        payload = {"access_token": token, "expires_on": str(expires_on), "resource": resource}
+        body = {**payload, "token_type": "Bearer", "client_id": client_id}
+        return Reply(200, json.dumps(body).encode(), content_type=_JSON)
 
     def _proxy(self, query: dict[str, str]) -> Reply:
         """A resource not served here goes to the upstream identity endpoint (another simulator's)."""
@@ -173,8 +158,7 @@ class Identity:
 
 
 class ServesIdentity:
-    """The identity endpoint's facts on a simulator that serves one at TOKEN_PATH (list it after
-    simkit's Simulator, whose `url` this reads)."""
+    """The identity endpoint's facts on a simulator serving TOKEN_PATH (listed after Simulator: its url)."""
 
     identity: Identity
 
@@ -203,5 +187,4 @@ class ServesIdentity:
         return self.identity.requests
 
     def expire_tokens(self) -> None:
-        """Every token issued so far is rejected from now on, as after a real expiry."""
         self.identity.expire_all()
