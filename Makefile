@@ -25,7 +25,7 @@ demo-messaging: deps ## Mode messaging end to end: SMS handoff -> Dynamics conve
 	$(PY) -m devtools.demo_messaging
 
 run: deps ## Start the stack and keep it up until Ctrl-C
-	$(PY) -m devtools.run_stack
+	$(PY) -m devtools.stack
 
 test: deps $(CHECKOV_VENV)/.installed ## Lint, type-check, check the import layers and run every test (unit, integration with Azurite, infra checks)
 	$(VENV)/bin/ruff check .

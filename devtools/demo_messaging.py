@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from devtools.demo import wait_until
 from devtools.opencx_sim import SMS_SESSION_ID
 from devtools.send_handoff import send
 from devtools.stack import Stack
@@ -29,12 +30,10 @@ class StepFailed(Exception):
 
 
 def _wait(what: str, predicate: Callable[[], Any], started: float) -> float:
-    deadline = time.monotonic() + STEP_SECONDS
-    while time.monotonic() < deadline:
-        if predicate():
-            return (time.monotonic() - started) * 1000
-        time.sleep(0.02)
-    raise StepFailed(f"{what}: not within {STEP_SECONDS:.0f} s")
+    """Milliseconds since `started` once `predicate` holds; StepFailed after STEP_SECONDS."""
+    if not wait_until(predicate, STEP_SECONDS):
+        raise StepFailed(f"{what}: not within {STEP_SECONDS:.0f} s")
+    return (time.monotonic() - started) * 1000
 
 
 def _say(step: str, text: str, ms: float | None = None) -> None:
@@ -47,14 +46,14 @@ def _short(text: str | None, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def run(stack: Stack) -> None:
-    parts = stack.messaging_parts
-    assert parts is not None
-    msim, opencx = parts.messaging, parts.opencx
-    body = json.dumps(opencx.handoff_event(SMS_SESSION_ID)).encode()
+def _post(stack: Stack, event: Any) -> int:
+    return send(json.dumps(event).encode(), stack.webhook_url, stack.function_key, stack.webhook_secret)[0]
 
+
+def run(stack: Stack) -> None:
+    msim, opencx = stack.messaging_parts.messaging, stack.messaging_parts.opencx
     started = time.monotonic()
-    status, _ = send(body, stack.webhook_url, stack.function_key, stack.webhook_secret)
+    status = _post(stack, opencx.handoff_event(SMS_SESSION_ID))
     _say("1. SMS handoff", f"POST /api/handoffs -> {status}  (OpenCX session {SMS_SESSION_ID[:8]}…)")
     if status != 202:
         raise StepFailed(f"the handoff was answered {status}")
@@ -67,11 +66,8 @@ def run(stack: Stack) -> None:
     _say("", f"customer: {customer.get('preferredname', '?')}, {mask_phone(customer.get('phonenumber'))}, "
              f"customerid = the OpenCX session")  # fmt: skip
     _say("", f"context: {', '.join(list(conversation['context'])[:8])}")
-    start_message = conversation["startMessage"] or {}
-    _say(
-        "",
-        f"start message: {_short(start_message.get('message') if isinstance(start_message, dict) else str(start_message))}",
-    )
+    start = conversation["startMessage"] or {}
+    _say("", f"start message: {_short(start.get('message') if isinstance(start, dict) else str(start))}")
 
     greeting = msim.rep.greeting or ""
     ms = _wait("the greeting", lambda: opencx.sent_to(SMS_SESSION_ID), started)
@@ -83,8 +79,7 @@ def run(stack: Stack) -> None:
         raise StepFailed("the first message at OpenCX is not the rep's greeting")
 
     reply_started = time.monotonic()
-    event = json.dumps(opencx.customer_reply(SMS_SESSION_ID, CUSTOMER_REPLY)).encode()
-    status, _ = send(event, stack.webhook_url, stack.function_key, stack.webhook_secret)
+    status = _post(stack, opencx.customer_reply(SMS_SESSION_ID, CUSTOMER_REPLY))
 
     def at_rep() -> bool:
         found = msim.store.get(conversation_id)
@@ -122,10 +117,8 @@ def run(stack: Stack) -> None:
 def _files_both_ways(msim: Any, opencx: Any, stack: Stack, conversation_id: str) -> None:
     """A photo from the customer's phone to the rep, and a PDF from the rep to the customer's thread."""
     started = time.monotonic()
-    event = opencx.customer_reply(
-        SMS_SESSION_ID, PHOTO_CAPTION, files=[("damaged-box.jpg", "image/jpeg", PHOTO)]
-    )
-    status, _ = send(json.dumps(event).encode(), stack.webhook_url, stack.function_key, stack.webhook_secret)
+    photo_file = ("damaged-box.jpg", "image/jpeg", PHOTO)
+    status = _post(stack, opencx.customer_reply(SMS_SESSION_ID, PHOTO_CAPTION, files=[photo_file]))
     ms = _wait("the customer's photo at the rep", lambda: msim.received_attachments(conversation_id), started)
     photo = msim.received_attachments(conversation_id)[0]
     _say("5. Photo -> rep", f"contact_response -> {status}; the rep sees \"{PHOTO_CAPTION}\" with "
@@ -142,11 +135,8 @@ def _files_both_ways(msim: Any, opencx: Any, stack: Stack, conversation_id: str)
     ms = _wait("the rep's PDF at the customer", with_file, started)
     [attachment] = with_file()[0].body["message"]["attachments"]
     how = "base64 (its URL needs the Messaging API token)" if "base64" in attachment else "url"
-    _say(
-        "6. File -> customer",
-        f"OpenCX send got {attachment['name']} ({attachment['mime_type']}) as {how}",
-        ms,
-    )
+    got = f"OpenCX send got {attachment['name']} ({attachment['mime_type']}) as {how}"
+    _say("6. File -> customer", got, ms)
     _say("", f"the file host saw {msim.files.file(url).statuses}: a plain try, then the bridge's token")
 
 

@@ -1,10 +1,16 @@
 """A small, faithful stand-in for the Functions host (`func start`; README, "Running locally"): it reads
 each function's own binding metadata, nothing is hard-coded per function. `LocalHost` is the runner as
-an object: the app's HTTP triggers behind one server, a listener per queue and timer.
+an object: the app's HTTP triggers behind one server, a listener per queue and timer. `python -m
+devtools.localhost` (main) loads settings, imports the app, prints what it serves as one JSON line,
+serves until SIGINT/SIGTERM, then drains in-flight invocations and exits 0.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import json
+import logging
 import os
 import secrets
 import threading
@@ -14,10 +20,11 @@ from pathlib import Path
 
 import azure.functions as func
 
-from devtools.localhost.config import QueueOptions, app_functions, binding_type
+from devtools.localhost.config import QueueOptions, app_functions, binding_type, load_local_settings, logger
 from devtools.localhost.http import HttpFront, make_http_server
 from devtools.localhost.queue_listener import QueueListener
 from devtools.localhost.timer_listener import TimerListener, utc_now
+from devtools.simkit.cli import stop_on_signal
 
 __all__ = ["LocalHost", "QueueListener", "QueueOptions", "app_functions"]
 
@@ -88,3 +95,34 @@ class LocalHost:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.localhost", description="the local Functions runner"
+    )
+    parser.add_argument("--port", type=int, default=7071)
+    parser.add_argument("--host-json", type=Path, default=Path("host.json"))
+    parser.add_argument("--app", default="function_app", help="module that defines `app`")
+    parser.add_argument("--settings", type=Path, default=Path("local.settings.json"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every HTTP request at INFO
+    loaded = load_local_settings(args.settings)
+    host = LocalHost(importlib.import_module(args.app).app, args.host_json, args.port).start()
+    stopping = stop_on_signal()
+    info = {
+        "url": host.url,
+        "functions": [r.function.get_function_name() for r in host.front.routes]
+        + [t.name for t in host.triggers],
+        "queues": [q.queue_name for q in host.listeners],
+        "timers": {t.name: t.expression for t in host.timers},
+        "settings_loaded": loaded,
+    }
+    if "LOCAL_FUNCTION_KEY" not in os.environ:
+        info["function_key"] = host.function_key
+    print(json.dumps(info), flush=True)
+    stopping.wait()
+    logger.info("stopping: draining in-flight invocations")
+    host.stop()
+    return 0
