@@ -4,7 +4,7 @@ NCRONTAB: `{second} {minute} {hour} {day} {month} {day-of-week}` ("0 */5 * * * *
 minutes), each `*`, `n`, `a-b`, `*/n`, `a-b/n`, `a/n` or a comma list of those; months and weekdays
 also by name (JAN, MON), weekday 7 is Sunday like 0. Times are UTC (the host's default without
 WEBSITE_TIME_ZONE). With both day fields restricted a time must match both (NCrontab's reading, unlike
-Vixie cron's "either").
+Vixie cron's "either": croniter's day_or=False).
 
 `run_on_startup` fires once at start; `past_due` says an occurrence runs more than PAST_DUE_SECONDS
 late. Invocations of one timer never overlap (the host's singleton lock per timer), and occurrences
@@ -14,92 +14,55 @@ missed meanwhile run once, past due. Time is injected: `clock()` gives an aware 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.functions.timer import TimerRequest
+from croniter import CroniterBadDateError, croniter
 
 from devtools.localhost.config import invoke, log_invocation, resolve_setting
 
 PAST_DUE_SECONDS = 1.0
 _MAX_WAIT_SECONDS = 1.0  # the loop re-reads the clock at least this often
-_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
-_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
-_FIELDS: list[tuple[str, int, int, dict[str, int]]] = [  # name, low, high, names
-    ("second", 0, 59, {}),
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day", 1, 31, {}),
-    ("month", 1, 12, {name: i + 1 for i, name in enumerate(_MONTHS)}),
-    ("day-of-week", 0, 7, {name: i for i, name in enumerate(_DAYS)}),
-]
-_SEARCH_LIMIT = timedelta(days=366 * 5)
+_FIELDS = ("second", "minute", "hour", "day", "month", "day-of-week")
+_RANGE = re.compile(r"(\d+)-(\d+)")
 
 
 class ScheduleError(ValueError):
-    """A schedule the parser cannot read; the message names the field."""
-
-
-def _field(text: str, field: str, low: int, high: int, names: dict[str, int]) -> frozenset[int]:
-    def number(text: str) -> int:
-        value = names.get(text.upper(), int(text) if text.isdigit() else None)
-        if value is None or not low <= value <= high:
-            raise ScheduleError(f"{field}: {text!r} is not a value in {low}-{high}")
-        return value
-
-    values: set[int] = set()
-    for part in text.split(","):
-        base, slash, step = part.partition("/")
-        if slash and (not step.isdigit() or int(step) == 0):
-            raise ScheduleError(f"{field}: step {step!r} must be a positive number")
-        first, dash, last = base.partition("-")
-        start, end = (low, high) if base == "*" else (number(first), number(last) if dash else None)
-        if end is None:
-            end = high if slash else start
-        if end < start:
-            raise ScheduleError(f"{field}: range {base!r} runs backwards")
-        values.update(range(start, end + 1, int(step) if slash else 1))
-    return frozenset(values)
+    """A schedule the runner cannot read, or one that never fires; the message names the field."""
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """A parsed six-field NCRONTAB expression."""
+    """A six-field NCRONTAB expression, read and stepped by croniter (seconds first, both day fields)."""
 
     expression: str
-    fields: tuple[frozenset[int], ...]  # second, minute, hour, day, month, day-of-week (0 = Sunday)
 
     @classmethod
     def parse(cls, expression: str) -> Schedule:
         parts = expression.split()
         if len(parts) != 6:
-            names = " ".join(name for name, *_ in _FIELDS)
-            raise ScheduleError(f"schedule {expression!r} must have 6 fields ({names})")
-        sets = [_field(part, *spec) for part, spec in zip(parts, _FIELDS, strict=True)]
-        return cls(expression, (*sets[:5], frozenset(d % 7 for d in sets[5])))
+            raise ScheduleError(f"schedule {expression!r} must have 6 fields ({' '.join(_FIELDS)})")
+        for i, (name, part) in enumerate(zip(_FIELDS, parts, strict=True)):  # croniter names no field
+            alone = " ".join(part if j == i else "*" for j in range(6))
+            backwards = any(int(a) > int(b) for a, b in _RANGE.findall(part))  # croniter would wrap
+            if backwards or not croniter.is_valid(alone, second_at_beginning=True):
+                raise ScheduleError(f"{name}: {part!r} is not a value, range or step in range")
+        return cls(expression)
 
     def next_after(self, moment: datetime) -> datetime:
         """The first occurrence strictly after `moment` (same tzinfo), to the second."""
-        seconds, minutes, hours, days, months, weekdays = self.fields
-        candidate = moment.replace(microsecond=0) + timedelta(seconds=1)
-        while candidate <= moment + _SEARCH_LIMIT:
-            weekday = (candidate.weekday() + 1) % 7  # Python: Monday 0; NCRONTAB: Sunday 0
-            if not (candidate.month in months and candidate.day in days and weekday in weekdays):
-                candidate = candidate.replace(hour=0, minute=0, second=0) + timedelta(days=1)
-            elif candidate.hour not in hours:
-                candidate = candidate.replace(minute=0, second=0) + timedelta(hours=1)
-            elif candidate.minute not in minutes:
-                candidate = candidate.replace(second=0) + timedelta(minutes=1)
-            elif candidate.second not in seconds:
-                candidate += timedelta(seconds=1)
-            else:
-                return candidate
-        raise ScheduleError(f"schedule {self.expression!r} never fires")
+        schedule = croniter(self.expression, moment, day_or=False, second_at_beginning=True)
+        try:
+            return schedule.get_next(datetime)
+        except CroniterBadDateError:
+            raise ScheduleError(f"schedule {self.expression!r} never fires") from None
 
 
 def utc_now() -> datetime:
