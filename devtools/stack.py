@@ -83,11 +83,6 @@ class Stack:
     def webhook_url(self) -> str:
         return f"{self.base_url}/api/handoffs"
 
-    @property
-    def webhook_url_with_code(self) -> str:
-        """The URL an OpenCX admin pastes into the webhook setting: the function key as `?code=`."""
-        return f"{self.webhook_url}?code={self.function_key}"
-
     def start(self, timeout: float = 60.0) -> Stack:
         """Start every part; if one fails, stop what already runs rather than leak it."""
         try:
@@ -96,23 +91,19 @@ class Stack:
             dataverse_sim.seed_demo(self.simulator)
             self.opencx = OpenCXSimulator(rate_limit=self.opencx_rate_limit).start()
             opencx_sim.seed_demo(self.opencx)
-            if self.messaging:
-                self.messaging_parts = self._start_messaging(self.simulator, self.opencx)
+            if self.messaging:  # DELIVERY_MODE=messaging in the settings, before the runner starts
+                identity = (self.simulator.identity_endpoint, self.simulator.identity_header)
+                messaging = MessagingSimulator(
+                    webhook_url=f"{self.base_url}/api/messaging", upstream_identity=identity
+                ).start()
+                self.messaging_parts = MessagingParts(messaging, self.opencx)
+                self.settings.update({**self.opencx.env(), **messaging.env(), "DELIVERY_MODE": "messaging"})
+                self.settings.setdefault("MESSAGING_QUEUE", "messaging")
             self.start_runner(timeout)
         except BaseException:
             self.stop()
             raise
         return self
-
-    def _start_messaging(self, dataverse: DataverseSimulator, opencx: OpenCXSimulator) -> MessagingParts:
-        """The Messaging API simulator, and DELIVERY_MODE=messaging in the settings (before the runner)."""
-        messaging = MessagingSimulator(
-            webhook_url=f"{self.base_url}/api/messaging",
-            upstream_identity=(dataverse.identity_endpoint, dataverse.identity_header),
-        ).start()
-        self.settings.update({**opencx.env(), **messaging.env(), "DELIVERY_MODE": "messaging"})
-        self.settings.setdefault("MESSAGING_QUEUE", "messaging")
-        return MessagingParts(messaging, opencx)
 
     def app_settings(self) -> dict[str, str]:
         """Every setting the Function App needs, pointing at this stack's Azurite and simulators."""
@@ -206,10 +197,11 @@ def banner(stack: Stack) -> str:
     assert stack.simulator is not None and stack.opencx is not None
     opencx, dataverse = stack.opencx.url, stack.simulator.url
     secret = f" --secret {stack.webhook_secret}" if stack.webhook_secret else ""
+    url = f"{stack.webhook_url}?code={stack.function_key}"  # what an OpenCX admin pastes
     return "\n".join(
         [
             "The bridge is running locally.",
-            f"  webhook URL:      {stack.webhook_url_with_code}",
+            f"  webhook URL:      {url}",
             "                    (paste this into OpenCX's webhook setting; the key also works as x-functions-key)",
             f"  signature:        {'required (OPENCX_WEBHOOK_SECRET is set)' if secret else 'not required'}",
             f"  OpenCX (sim):     {opencx}   (requests: {opencx}/_sim/requests, sessions: {opencx}/_sim/sessions)",
@@ -217,7 +209,7 @@ def banner(stack: Stack) -> str:
             f" incidents: {dataverse}/_sim/incidents)",
             "Send a handoff (the real OpenCX envelope of the demo SMS session):",
             f"  .venv/bin/python -m devtools.send_handoff {os.path.relpath(DEFAULT_SAMPLE, PROJECT_ROOT)}"
-            f" --url '{stack.webhook_url_with_code}'{secret}",
+            f" --url '{url}'{secret}",
             "Ctrl-C stops everything.",
         ]
     )

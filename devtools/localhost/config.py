@@ -14,8 +14,9 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import azure.functions as func
@@ -103,25 +104,6 @@ def binding_type(function: Any) -> str:
     return enum_value(function.get_trigger().get_binding_name())
 
 
-@dataclass
-class TraceContext:
-    trace_parent: str
-    trace_state: str = ""
-    attributes: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class InvocationContext:
-    """What the host passes as `context`: enough for code that reads ids and the trace."""
-
-    invocation_id: str
-    function_name: str
-    function_directory: str
-    trace_context: TraceContext
-    retry_context: None = None
-    thread_local_storage: threading.local = field(default_factory=threading.local)
-
-
 def invoke(
     function: Any, trigger_arg: str, value: Any, invocation_id: str, traceparent: str | None = None
 ) -> tuple[str, Any]:
@@ -129,9 +111,17 @@ def invoke(
     ("failed", None) once the exception is logged. The caller writes the invocation line."""
     name, user = function.get_function_name(), function.get_user_function()
     kwargs: dict[str, Any] = {trigger_arg: value}
-    if "context" in inspect.signature(user).parameters:
-        trace = traceparent or f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
-        kwargs["context"] = InvocationContext(invocation_id, name, str(Path.cwd()), TraceContext(trace))
+    if "context" in inspect.signature(user).parameters:  # what the host passes, enough for ids and the trace
+        trace_parent = traceparent or f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+        trace = SimpleNamespace(trace_parent=trace_parent, trace_state="", attributes={})
+        kwargs["context"] = SimpleNamespace(
+            invocation_id=invocation_id,
+            function_name=name,
+            function_directory=str(Path.cwd()),
+            trace_context=trace,
+            retry_context=None,
+            thread_local_storage=threading.local(),
+        )
     try:
         result = user(**kwargs)
         return "ok", asyncio.run(result) if inspect.iscoroutine(result) else result

@@ -104,7 +104,7 @@ class Identity:
         try:
             handler.read_raw_body()
         except BodyError as error:
-            return msi_error(error.status, error.message)
+            return msi_error(*error.args)
         fault = choose_fault(TOKEN_OPERATION)
         kind = fault.kind if fault is not None else None
         if kind == "drop_before":

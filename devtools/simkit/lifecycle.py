@@ -48,9 +48,8 @@ class Simulator(Generic[RecordT, RuleT]):
         """Listen on 127.0.0.1 (the same port again after a stop, so clients can reconnect)."""
         if self._server is not None:
             return self
-        server = self.make_server(("127.0.0.1", self._port or 0))
+        server = self._server = self.make_server(("127.0.0.1", self._port or 0))
         self._port = int(server.server_address[1])
-        self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.02}, name=self.thread_name, daemon=True
         )
@@ -122,13 +121,8 @@ class Simulator(Generic[RecordT, RuleT]):
     def add_call(self, handler: Any, started: float, status: int, fault: str | None, **fields: Any) -> None:
         """Record one API call as `record_type`: method, status, fault, duration and headers (those in
         `redacted_headers` hidden), and the simulator's own `fields`."""
-        headers = redact(handler.headers, self.redacted_headers)
-        call = {
-            "method": handler.command,
-            "status": status,
-            "fault": fault,
-            "duration_ms": elapsed_ms(started),
-        }
+        headers, duration_ms = redact(handler.headers, self.redacted_headers), elapsed_ms(started)
+        call = {"method": handler.command, "status": status, "fault": fault, "duration_ms": duration_ms}
         self.add_record(self.record_type(**call, headers=headers, **fields))
 
     @property

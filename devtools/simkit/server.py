@@ -53,11 +53,7 @@ class Dropped(Exception):
 
 
 class BodyError(Exception):
-    """A request body that cannot be read (bad length, too large); `status` is the answer's."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
+    """A request body that cannot be read (bad length, too large): args are the answer's status, message."""
 
 
 class _Connection(WSGIRequestHandler):
@@ -179,7 +175,7 @@ class SimHandler:
         try:
             return self.read_raw_body()
         except BodyError as error:
-            reply = self.body_error_reply(error.status, error.message)
+            reply = self.body_error_reply(*error.args)
             record(reply.status, None)
             self.send(reply)
             return None
@@ -276,7 +272,7 @@ class SimHandler:
         try:
             body = self.read_raw_body()
         except BodyError as error:
-            return self.admin_error(error.status, error.message)
+            return self.admin_error(*error.args)
         try:
             data = json.loads(body) if body else {}
         except ValueError:
