@@ -1,13 +1,9 @@
-"""`make demo` (README, "Running locally"): the bridge end to end on this machine, on the embedded defaults.
-`make demo-messaging` (argument `messaging`): mode `messaging` end to end on one screen (the steps are in
-run_messaging()), each printed with what a person would see; exits 1 if a step does not happen in 30 s.
-
-One handoff at a time, so the simulators' request records between two sends are that handoff's own.
-Then the concierge scene (docs/concierge.md): with CONCIERGE on, one SMS handoff inside operating hours
-with a line (the customer gets the acknowledgment: place and usual wait) and one at night (the customer
-gets when the team is back, in CONCIERGE_TIME_ZONE). The schedule is the Dataverse simulator's
-(devtools/dataverse_sim/availability.py), its clock pinned to a Tuesday so the output is the same every
-day. Exits 1 if anything is missing after 60 s, so CI and people can trust the exit code.
+"""`make demo` (README, "Running locally"): the bridge end to end on this machine, on the embedded defaults,
+one handoff at a time (so the simulators' records between two sends are that handoff's own), then the
+concierge scene (docs/concierge.md): an SMS handoff inside operating hours with a line, one at night, on
+the Dataverse simulator's schedule with its clock pinned to a Tuesday, so the output is the same every
+day. `make demo-messaging` (argument `messaging`): mode `messaging` end to end, each step printed with
+what a person would see. Both exit 1 if anything is missing, so CI and people can trust the exit code.
 """
 
 from __future__ import annotations
@@ -102,21 +98,18 @@ def run_handoff(stack: Stack, handoff: Handoff, timeout: float = WAIT_SECONDS) -
         if (now := (len(opencx.requests), len(dataverse.requests))) != counts:
             counts, quiet_since = now, time.monotonic()
         time.sleep(0.02)
-    opencx_records = opencx.requests[before[0] :]
-    dataverse_records = [r for r in dataverse.requests[before[1] :] if r.operation != "token"]
+    ours = opencx.requests[before[0] :]
+    theirs = [r for r in dataverse.requests[before[1] :] if r.operation != "token"]
     handoff.requests = [
-        *_listing(f"OpenCX requests ({len(opencx_records)})", opencx_records),
-        *_listing(
-            f"Dataverse requests ({len(dataverse_records)}, token requests not counted)", dataverse_records
-        ),
+        f"  OpenCX requests ({len(ours)}):",
+        *map(_request_line, ours),
+        f"  Dataverse requests ({len(theirs)}, token requests not counted):",
+        *map(_request_line, theirs),
     ]
 
 
-def _listing(title: str, records: list[Any]) -> list[str]:
-    return [
-        f"  {title}:",
-        *(f"    {r.method} {r.path} -> {r.status or 'dropped'} ({r.operation})" for r in records),
-    ]
+def _request_line(r: Any) -> str:
+    return f"    {r.method} {r.path} -> {r.status or 'dropped'} ({r.operation})"
 
 
 def worker_log_fields(log: Path) -> dict[str, dict[str, str]]:
@@ -262,42 +255,39 @@ def _post(stack: Stack, event: Any) -> int:
 
 def run_messaging(stack: Stack) -> None:
     msim, opencx = stack.messaging_parts.messaging, stack.messaging_parts.opencx
+    sent_to = partial(opencx.sent_to, SMS_SESSION_ID)
     started = time.monotonic()
     status = _post(stack, opencx.handoff_event(SMS_SESSION_ID))
     _say("1. SMS handoff", f"POST /api/handoffs -> {status}  (OpenCX session {SMS_SESSION_ID[:8]}…)")
     if status != 202:
         raise StepFailed(f"the handoff was answered {status}")
-
     ms = _wait("the conversation", lambda: msim.conversations, started)
     conversation = msim.conversations[0]
-    conversation_id = conversation["conversationId"]
-    customer = conversation["customer"]
+    conversation_id, customer = conversation["conversationId"], conversation["customer"]
     _say("2. Conversation created", f"Dynamics conversation {conversation_id}", ms)
     _say("", f"customer: {customer.get('preferredname', '?')}, {mask_phone(customer.get('phonenumber'))}, "
              f"customerid = the OpenCX session")  # fmt: skip
     _say("", f"context: {', '.join(list(conversation['context'])[:8])}")
     start = conversation["startMessage"] or {}
     _say("", f"start message: {_short(start.get('message') if isinstance(start, dict) else str(start))}")
-
-    ms = _wait("the greeting", lambda: opencx.sent_to(SMS_SESSION_ID), started)
-    sent = opencx.sent_to(SMS_SESSION_ID)[0]
-    _say(
-        "3. Rep -> customer", f"OpenCX session got [{sent.sender}: {sent.agent_name}] {_short(sent.text)}", ms
-    )
+    ms = _wait("the greeting", sent_to, started)
+    sent = sent_to()[0]
+    got = f"OpenCX session got [{sent.sender}: {sent.agent_name}] {_short(sent.text)}"
+    _say("3. Rep -> customer", got, ms)
     if sent.text != (msim.rep.greeting or ""):
         raise StepFailed("the first message at OpenCX is not the rep's greeting")
 
-    reply_started = time.monotonic()
+    started = time.monotonic()
     status = _post(stack, opencx.customer_reply(SMS_SESSION_ID, CUSTOMER_REPLY))
 
     def at_rep() -> bool:
         found = msim.store.get(conversation_id)
         return found is not None and any(m.get("text") == CUSTOMER_REPLY for m in found.customer_messages())
 
-    ms = _wait("the customer's reply at the rep", at_rep, reply_started)
+    ms = _wait("the customer's reply at the rep", at_rep, started)
     _say("4. Customer -> rep", f"contact_response -> {status}; the rep sees: {CUSTOMER_REPLY}", ms)
-    ms = _wait("the rep's answer", lambda: len(opencx.sent_to(SMS_SESSION_ID)) >= 2, reply_started)
-    _say("", f"the rep answers, OpenCX got: {_short(opencx.sent_to(SMS_SESSION_ID)[1].text)}", ms)
+    ms = _wait("the rep's answer", lambda: len(sent_to()) >= 2, started)
+    _say("", f"the rep answers, OpenCX got: {_short(sent_to()[1].text)}", ms)
 
     # A photo from the customer's phone to the rep, and a PDF from the rep to the customer's thread.
     started = time.monotonic()
@@ -307,32 +297,26 @@ def run_messaging(stack: Stack) -> None:
     photo = msim.received_attachments(conversation_id)[0]
     _say("5. Photo -> rep", f"contact_response -> {status}; the rep sees \"{PHOTO_CAPTION}\" with "
          f"{photo.name} ({photo.content_type}, {photo.size:,} bytes, embedded)", ms)  # fmt: skip
-
     started = time.monotonic()
     _, url = msim.rep.send_file(
         conversation_id, LABEL, "application/pdf", "return-label.pdf", text="Your return label"
     )
-
-    def with_file() -> list[Any]:
-        return [m for m in opencx.sent_to(SMS_SESSION_ID) if m.attachments]
-
-    ms = _wait("the rep's PDF at the customer", with_file, started)
-    [attachment] = with_file()[0].body["message"]["attachments"]
+    ms = _wait("the rep's PDF at the customer", lambda: [m for m in sent_to() if m.attachments], started)
+    [attachment] = next(m for m in sent_to() if m.attachments).body["message"]["attachments"]
     how = "base64 (its URL needs the Messaging API token)" if "base64" in attachment else "url"
     got = f"OpenCX send got {attachment['name']} ({attachment['mime_type']}) as {how}"
     _say("6. File -> customer", got, ms)
     _say("", f"the file host saw {msim.files.file(url).statuses}: a plain try, then the bridge's token")
 
-    end_started = time.monotonic()
+    started = time.monotonic()
     msim.rep.end(conversation_id)
     ms = _wait(
         "the OpenCX session closed",
         lambda: any(u.session_id == SMS_SESSION_ID and u.body.get("status") == "closed_resolved"
                     for u in opencx.updates),
-        end_started,
+        started,
     )  # fmt: skip
     _say("7. Rep ends it", "AgentEndSession -> OpenCX session PATCHed closed_resolved", ms)
-
     request = urllib.request.Request(  # noqa: S310 - our loopback URL
         f"{stack.base_url}/api/handoffs/{SMS_SESSION_ID}", headers={"x-functions-key": stack.function_key}
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
 import os
 import secrets
@@ -24,7 +23,7 @@ from devtools.localhost.config import QueueOptions, app_functions, binding_type,
 from devtools.localhost.http import HttpFront, make_http_server
 from devtools.localhost.queue_listener import QueueListener
 from devtools.localhost.timer_listener import TimerListener, utc_now
-from devtools.simkit.cli import stop_on_signal
+from devtools.simkit.cli import serve_until_signal
 
 __all__ = ["LocalHost", "QueueListener", "QueueOptions", "app_functions"]
 
@@ -84,6 +83,7 @@ class LocalHost:
         return timers[name.lower()].fire(past_due)
 
     def stop(self, drain_seconds: float = 30.0) -> None:
+        logger.info("stopping: draining in-flight invocations")
         for trigger in self.triggers:
             trigger.stop(drain_seconds)
         if self._serve_thread.is_alive():
@@ -98,9 +98,7 @@ class LocalHost:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m devtools.localhost", description="the local Functions runner"
-    )
+    parser = argparse.ArgumentParser(prog="python -m devtools.localhost", description=__doc__)
     parser.add_argument("--port", type=int, default=7071)
     parser.add_argument("--host-json", type=Path, default=Path("host.json"))
     parser.add_argument("--app", default="function_app", help="module that defines `app`")
@@ -110,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every HTTP request at INFO
     loaded = load_local_settings(args.settings)
     host = LocalHost(importlib.import_module(args.app).app, args.host_json, args.port).start()
-    stopping = stop_on_signal()
     info = {
         "url": host.url,
         "functions": [r.function.get_function_name() for r in host.front.routes]
@@ -121,8 +118,4 @@ def main(argv: list[str] | None = None) -> int:
     }
     if "LOCAL_FUNCTION_KEY" not in os.environ:
         info["function_key"] = host.function_key
-    print(json.dumps(info), flush=True)
-    stopping.wait()
-    logger.info("stopping: draining in-flight invocations")
-    host.stop()
-    return 0
+    return serve_until_signal(host, info)

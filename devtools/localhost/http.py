@@ -191,13 +191,9 @@ class HttpFront:
         traceparent = request.headers.get("traceparent")
         outcome, result = invoke(route.function, route.trigger_arg, request, invocation_id, traceparent)
         log_invocation(route.function.get_function_name(), invocation_id, started, outcome)
-        if outcome != "ok":
+        if outcome != "ok" or not isinstance(result, func.HttpResponse):  # the app's functions return one
             return func.HttpResponse("Internal Server Error", status_code=500, mimetype="text/plain")
-        if isinstance(result, func.HttpResponse):
-            return result
-        if result is None:
-            return func.HttpResponse(status_code=204)
-        return func.HttpResponse(result if isinstance(result, str | bytes) else json.dumps(result))
+        return result
 
 
 class _RequestHandler(WSGIRequestHandler):

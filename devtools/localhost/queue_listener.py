@@ -74,8 +74,7 @@ class QueueListener:
         self.leases: dict[str, _Lease] = {}
         self.leases_lock = threading.Lock()
         self.stopping = threading.Event()
-        self._counts = QueueCounts()
-        self._counts_lock = threading.Lock()
+        self._counts = QueueCounts()  # under leases_lock
         self._last_activity = time.monotonic()
         self._queue_ready = False
         self._pool = ThreadPoolExecutor(1)  # replaced by _open()
@@ -85,7 +84,7 @@ class QueueListener:
 
     @property
     def counts(self) -> QueueCounts:
-        with self._counts_lock:
+        with self.leases_lock:
             return replace(self._counts)
 
     def start(self) -> None:
@@ -198,25 +197,22 @@ class QueueListener:
     def _renew_loop(self, stop: threading.Event) -> None:
         """Keep leases alive at half-time, as the host does, so a slow invocation is not run twice.
         After `stop` it goes on while invocations still run, then returns."""
-        while not stop.wait(max(0.5, self.options.lease_seconds / 2)) or self._in_flight():
+        seconds = self.options.lease_seconds
+        while not stop.wait(max(0.5, seconds / 2)) or self._in_flight():
             with self.leases_lock:
-                leases = list(self.leases.values())
+                leases = [lease for lease in self.leases.values() if not lease.done]
             for lease in leases:
-                with lease.lock:
-                    if lease.done:
-                        continue
-                    try:
-                        updated = self.client.update_message(
-                            lease.message.id, lease.pop_receipt, visibility_timeout=self.options.lease_seconds
-                        )
-                        lease.pop_receipt = updated.pop_receipt or lease.pop_receipt
-                    except Exception as exc:
-                        logger.warning(
-                            "lease renewal failed for %s: %s", lease.message.id, type(exc).__name__
-                        )
+                try:
+                    with lease.lock:
+                        if not lease.done:
+                            update = self.client.update_message
+                            updated = update(lease.message.id, lease.pop_receipt, visibility_timeout=seconds)
+                            lease.pop_receipt = updated.pop_receipt or lease.pop_receipt
+                except Exception as exc:
+                    logger.warning("lease renewal failed for %s: %s", lease.message.id, type(exc).__name__)
 
     def _count(self, what: str) -> None:
-        with self._counts_lock:
+        with self.leases_lock:
             setattr(self._counts, what, getattr(self._counts, what) + 1)
 
     def _invoke(self, message: func.QueueMessage) -> str:
@@ -229,11 +225,9 @@ class QueueListener:
     def invoke_input(self, text: str) -> str:
         """Run the function once on `text` as a message body, bypassing the queue (Core Tools' admin
         invocation); returns the outcome. Nothing is enqueued, so nothing is retried or poisoned."""
-        message_id, started = str(uuid.uuid4()), time.monotonic()
-        outcome = self._invoke(
-            func.queue.QueueMessage(id=message_id, body=text.encode("utf-8"), dequeue_count=1)
-        )
-        log_invocation(self.name, message_id, started, outcome)
+        message = func.queue.QueueMessage(id=str(uuid.uuid4()), body=text.encode("utf-8"), dequeue_count=1)
+        started, outcome = time.monotonic(), self._invoke(message)
+        log_invocation(self.name, str(message.id), started, outcome)
         return outcome
 
     def _process(self, lease: _Lease) -> None:

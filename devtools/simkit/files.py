@@ -69,18 +69,11 @@ class FileHost:
         self._files: dict[str, HostedFile] = {}
 
     def put(
-        self,
-        data: bytes,
-        content_type: str,
-        name: str,
-        *,
-        needs_token: bool = True,
-        host: str | None = None,
-        **behaviour: Any,
+        self, data: bytes, content_type: str, name: str, *, host: str | None = None, **behaviour: Any
     ) -> str:
         """Host `data`; its URL (naming `host`, e.g. "localhost", instead of 127.0.0.1, so a test can tell
         hosts apart on one machine)."""
-        hosted = HostedFile(secrets.token_hex(8), name, content_type, bytes(data), needs_token)
+        hosted = HostedFile(secrets.token_hex(8), name, content_type, bytes(data))
         self._apply(hosted, behaviour)
         with self._lock:
             self._files[hosted.file_id] = hosted

@@ -48,8 +48,7 @@ class Identity:
         self._queries: list[dict[str, str]] = []
 
     def issue(self) -> tuple[str, int]:
-        token = secrets.token_urlsafe(32)
-        expires_on = self.clock() + self.lifetime
+        token, expires_on = secrets.token_urlsafe(32), self.clock() + self.lifetime
         with self._lock:
             self._tokens[token] = expires_on
         return token, int(expires_on)
@@ -78,8 +77,7 @@ class Identity:
 
     @property
     def requests(self) -> int:
-        with self._lock:
-            return len(self._queries)
+        return len(self.queries)
 
     @property
     def queries(self) -> list[dict[str, str]]:

@@ -35,8 +35,7 @@ class Simulator(Generic[RecordT, RuleT]):
         self._rng = random.Random(seed)
         self._faults: list[RuleT] = []
         self._records: list[RecordT] = []
-        self._inflight = 0
-        self._peak_inflight = 0
+        self._inflight = self._peak_inflight = 0
         self._port = port
         self._server: LoopbackServer | None = None
         self._thread: threading.Thread | None = None

@@ -135,8 +135,7 @@ class SimHandler:
     def __init__(self, server: LoopbackServer, request: Request, connection: _Connection) -> None:
         self.server, self.request, self.connection = server, request, connection
         request.max_content_length = self.max_body
-        self.headers = request.headers
-        self.command = request.method
+        self.headers, self.command = request.headers, request.method
         self.reply: Reply | None = None
 
     def route(self, path: str, query: dict[str, str]) -> None:
