@@ -149,28 +149,24 @@ def render(dataverse: DataverseSimulator, handoff: Handoff, logged: dict[str, st
         context = {c["msdyn_name"]: c["msdyn_value"] for c in row.get("context_items", [])}
         channel = row.get("msdyn_channel")
         workstream = dataverse._store.name_of("msdyn_liveworkstream", row["workstream_id"])
-        lines = [
-            f"{title}: live work item {handoff.row_id}",
-            f"  subject:              {row.get('subject')}",
-            f"  channel:              {CHANNEL_NAMES.get(str(channel), channel)}",
-            f"  workstream:           {workstream or row['workstream_id']}",
-            f"  phone:                {_shown('customerPhone', context.get('customerPhone', '')) or '(none)'}",
-            f"  linked contact:       {_contact(dataverse, row, logged)}",
-            "  context variables:    " + ", ".join(f"{k}={_shown(k, v)}" for k, v in context.items()),
-        ]
+        lines = f"""{title}: live work item {handoff.row_id}
+  subject:              {row.get("subject")}
+  channel:              {CHANNEL_NAMES.get(str(channel), channel)}
+  workstream:           {workstream or row["workstream_id"]}
+  phone:                {_shown("customerPhone", context.get("customerPhone", "")) or "(none)"}
+  linked contact:       {_contact(dataverse, row, logged)}
+  context variables:    {", ".join(f"{k}={_shown(k, v)}" for k, v in context.items())}"""
     else:
         queued = any(q.get("objectid") == handoff.row_id for q in dataverse.queue_items)
-        lines = [
-            f"{title}: incident {handoff.row_id}",
-            f"  title:                {row.get('title')}",
-            f"  ticket number:        {row.get('ticketnumber')}",
-            f"  customer:             {_contact(dataverse, row, logged)}",
-            f"  priority:             {row.get('prioritycode')}",
-            f"  in queue:             {'yes' if queued else 'no'}",
-            f"  description:          {len(row.get('description') or '')} characters (header + transcript)",
-        ]
+        lines = f"""{title}: incident {handoff.row_id}
+  title:                {row.get("title")}
+  ticket number:        {row.get("ticketnumber")}
+  customer:             {_contact(dataverse, row, logged)}
+  priority:             {row.get("prioritycode")}
+  in queue:             {"yes" if queued else "no"}
+  description:          {len(row.get("description") or "")} characters (header + transcript)"""
     latency = f"  end-to-end latency:   {handoff.latency_ms:.0f} ms (webhook sent -> row in Dataverse)"
-    return "\n".join([*lines, *handoff.requests, latency])
+    return "\n".join([lines, *handoff.requests, latency])
 
 
 def run_concierge(dataverse: Any, opencx: Any, send_handoff: Callable[[str], Any]) -> list[str]:

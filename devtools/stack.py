@@ -1,12 +1,9 @@
 """The whole bridge on one machine: Azurite, the seeded simulators and the local runner, shared by
 `make run`, `make demo`, the end-to-end tests and the benchmarks. The runner is a real subprocess, so
 tests can SIGKILL it. OpenCX documents no webhook signature: none is required unless `webhook_secret`
-is set (docs/contract.md section 2).
-
-`python -m devtools.stack` is `make run` (README, "Running locally"): the stack up until Ctrl-C, for
-trying the bridge by hand. Azurite keeps its data in `.azurite/`, so queued handoffs survive a restart;
-the runner listens on 7071 (like `func start`) unless PORT is set; no webhook secret unless
-OPENCX_WEBHOOK_SECRET is set.
+is set (docs/contract.md section 2). `python -m devtools.stack` is `make run` (README, "Running
+locally"): Azurite's data in `.azurite/` (queued handoffs survive a restart), the runner on PORT or
+7071, a webhook secret only if OPENCX_WEBHOOK_SECRET is set; up until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -195,24 +192,20 @@ class Stack:
 def banner(stack: Stack) -> str:
     """What a developer needs to point a client at the stack."""
     assert stack.simulator is not None and stack.opencx is not None
-    opencx, dataverse = stack.opencx.url, stack.simulator.url
+    opencx, dv = stack.opencx.url, stack.simulator.url
     secret = f" --secret {stack.webhook_secret}" if stack.webhook_secret else ""
     url = f"{stack.webhook_url}?code={stack.function_key}"  # what an OpenCX admin pastes
-    return "\n".join(
-        [
-            "The bridge is running locally.",
-            f"  webhook URL:      {url}",
-            "                    (paste this into OpenCX's webhook setting; the key also works as x-functions-key)",
-            f"  signature:        {'required (OPENCX_WEBHOOK_SECRET is set)' if secret else 'not required'}",
-            f"  OpenCX (sim):     {opencx}   (requests: {opencx}/_sim/requests, sessions: {opencx}/_sim/sessions)",
-            f"  Dataverse (sim):  {dataverse}   (work items: {dataverse}/_sim/workitems,"
-            f" incidents: {dataverse}/_sim/incidents)",
-            "Send a handoff (the real OpenCX envelope of the demo SMS session):",
-            f"  .venv/bin/python -m devtools.send_handoff {os.path.relpath(DEFAULT_SAMPLE, PROJECT_ROOT)}"
-            f" --url '{url}'{secret}",
-            "Ctrl-C stops everything.",
-        ]
-    )
+    signature = "required (OPENCX_WEBHOOK_SECRET is set)" if secret else "not required"
+    sample = os.path.relpath(DEFAULT_SAMPLE, PROJECT_ROOT)
+    return f"""The bridge is running locally.
+  webhook URL:      {url}
+                    (paste this into OpenCX's webhook setting; the key also works as x-functions-key)
+  signature:        {signature}
+  OpenCX (sim):     {opencx}   (requests: {opencx}/_sim/requests, sessions: {opencx}/_sim/sessions)
+  Dataverse (sim):  {dv}   (work items: {dv}/_sim/workitems, incidents: {dv}/_sim/incidents)
+Send a handoff (the real OpenCX envelope of the demo SMS session):
+  .venv/bin/python -m devtools.send_handoff {sample} --url '{url}'{secret}
+Ctrl-C stops everything."""
 
 
 def main() -> int:

@@ -108,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every HTTP request at INFO
     loaded = load_local_settings(args.settings)
     host = LocalHost(importlib.import_module(args.app).app, args.host_json, args.port).start()
+    functions = [r.function.get_function_name() for r in host.front.routes] + [t.name for t in host.triggers]
     info = {
         "url": host.url,
-        "functions": [r.function.get_function_name() for r in host.front.routes]
-        + [t.name for t in host.triggers],
+        "functions": functions,
         "queues": [q.queue_name for q in host.listeners],
         "timers": {t.name: t.expression for t in host.timers},
         "settings_loaded": loaded,

@@ -114,14 +114,9 @@ def invoke(
     if "context" in inspect.signature(user).parameters:  # what the host passes, enough for ids and the trace
         trace_parent = traceparent or f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
         trace = SimpleNamespace(trace_parent=trace_parent, trace_state="", attributes={})
-        kwargs["context"] = SimpleNamespace(
-            invocation_id=invocation_id,
-            function_name=name,
-            function_directory=str(Path.cwd()),
-            trace_context=trace,
-            retry_context=None,
-            thread_local_storage=threading.local(),
-        )
+        ids = {"invocation_id": invocation_id, "function_name": name, "function_directory": str(Path.cwd())}
+        rest = {"trace_context": trace, "retry_context": None, "thread_local_storage": threading.local()}
+        kwargs["context"] = SimpleNamespace(**ids, **rest)
     try:
         result = user(**kwargs)
         return "ok", asyncio.run(result) if inspect.iscoroutine(result) else result

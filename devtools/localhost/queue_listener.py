@@ -5,8 +5,7 @@ concurrently, and a new batch is fetched once in-flight work falls to newBatchTh
 leased for visibilityTimeout (30 s when that is 0), renewed at half-time while it runs, so a slow
 invocation never runs twice. Success deletes it; failure makes it visible again after
 visibilityTimeout; after maxDequeueCount attempts it moves to `<queue>-poison`, as the WebJobs
-QueueProcessor does. `start()`/`stop()` run it in the background; `drain()` in the calling thread.
-"""
+QueueProcessor does. `start()`/`stop()` run it in the background; `drain()` in the calling thread."""
 
 from __future__ import annotations
 

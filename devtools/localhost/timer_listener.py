@@ -1,15 +1,12 @@
 """One timer trigger fired on its NCRONTAB schedule (after %SETTING% resolution), as the host does.
 
 NCRONTAB: `{second} {minute} {hour} {day} {month} {day-of-week}` ("0 */5 * * * *" = every five
-minutes), each `*`, `n`, `a-b`, `*/n`, `a-b/n`, `a/n` or a comma list of those; months and weekdays
-also by name (JAN, MON), weekday 7 is Sunday like 0. Times are UTC (the host's default without
-WEBSITE_TIME_ZONE). With both day fields restricted a time must match both (NCrontab's reading, unlike
-Vixie cron's "either": croniter's day_or=False).
-
+minutes), in UTC (the host's default without WEBSITE_TIME_ZONE); with both day fields restricted a time
+must match both (NCrontab's reading, unlike Vixie cron's "either": croniter's day_or=False).
 `run_on_startup` fires once at start; `past_due` says an occurrence runs more than PAST_DUE_SECONDS
 late. Invocations of one timer never overlap (the host's singleton lock per timer), and occurrences
-missed meanwhile run once, past due. Time is injected: `clock()` gives an aware UTC datetime and
-`run_due(now)` fires what is due at `now`, so tests move a fake clock instead of waiting.
+missed meanwhile run once, past due. Time is injected (`clock()`, `run_due(now)`), so tests move a fake
+clock instead of waiting.
 """
 
 from __future__ import annotations
