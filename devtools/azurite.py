@@ -25,7 +25,6 @@ def free_port() -> int:
 
 
 def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
-    """Block until something accepts TCP connections on the port, or raise TimeoutError."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -37,7 +36,6 @@ def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> 
 
 
 def connection_string(blob_port: int, queue_port: int, table_port: int) -> str:
-    """The AzureWebJobsStorage connection string for an Azurite on these ports."""
     ports = {"Blob": blob_port, "Queue": queue_port, "Table": table_port}
     endpoints = "".join(
         f"{kind}Endpoint=http://127.0.0.1:{port}/{DEV_ACCOUNT};" for kind, port in ports.items()

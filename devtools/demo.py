@@ -48,7 +48,6 @@ LABEL = b"%PDF-1.4\n" + b"return label " * 800
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.02) -> bool:
-    """Poll `predicate` until it holds or `timeout` seconds pass; whether it held."""
     deadline = time.monotonic() + timeout
     while not (held := predicate()) and time.monotonic() < deadline:
         time.sleep(interval)

@@ -37,7 +37,6 @@ def signed_headers(
     webhook_id: str | None = None,
     timestamp: int | None = None,
 ) -> dict[str, str]:
-    """The three Standard Webhooks headers plus Content-Type for `body`."""
     webhook_id = webhook_id or new_webhook_id()
     timestamp = int(time.time()) if timestamp is None else timestamp
     text = body.decode("utf-8") if isinstance(body, bytes) else body

@@ -190,7 +190,6 @@ class Stack:
 
 
 def banner(stack: Stack) -> str:
-    """What a developer needs to point a client at the stack."""
     assert stack.simulator is not None and stack.opencx is not None
     opencx, dv = stack.opencx.url, stack.simulator.url
     secret = f" --secret {stack.webhook_secret}" if stack.webhook_secret else ""

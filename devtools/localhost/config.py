@@ -126,7 +126,6 @@ def invoke(
 
 
 def log_invocation(name: str, call_id: str, started: float, outcome: str) -> None:
-    """One line per invocation: function, id, duration, outcome."""
     level = logging.INFO if outcome == "ok" else logging.WARNING
     ms = round((time.monotonic() - started) * 1000)
     logger.log(level, "invocation function=%s id=%s durationMs=%d outcome=%s", name, call_id, ms, outcome)

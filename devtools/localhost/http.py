@@ -52,7 +52,6 @@ def _route_part(piece: str) -> str:
 
 
 def _route(function: Any) -> HttpRoute:
-    """An HTTP-triggered function's route, from its own binding metadata."""
     trigger = function.get_trigger()
     template = getattr(trigger, "route", None) or function.get_function_name()
     pattern = "".join(map(_route_part, re.split(r"(\{[^}]+\})", template.strip("/"))))
@@ -109,17 +108,11 @@ def to_wsgi_response(response: func.HttpResponse) -> Response:
     content_type = response.headers.get("content-type")
     if content_type is None and response.mimetype:
         content_type = response.mimetype + (f"; charset={response.charset}" if response.charset else "")
-    return Response(
-        response.get_body() or b"",
-        status=response.status_code,
-        headers=[(k, v) for k, v in response.headers.items() if k.lower() not in hop_by_hop],
-        content_type=content_type,
-    )
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() not in hop_by_hop]
+    return Response(response.get_body() or b"", response.status_code, headers, content_type=content_type)
 
 
 class HttpFront:
-    """The WSGI application: framing, routing, key check, invocation."""
-
     def __init__(self, functions: list[Any], function_key: str) -> None:
         self.routes = [_route(f) for f in functions if binding_type(f) == "httpTrigger"]
         self.function_key = function_key
@@ -160,13 +153,10 @@ class HttpFront:
         params.pop("code", None)
         if route.auth_level != "anonymous" and not hmac.compare_digest(supplied, self.function_key.encode()):
             raise errors.Unauthorized()
+        url = f"{self.base_url}{split.path}{'?' + split.query if split.query else ''}"
+        values = {k: v for k, v in match.groupdict().items() if v is not None}
         http_request = func.HttpRequest(
-            method=request.method,
-            url=f"{self.base_url}{split.path}{'?' + split.query if split.query else ''}",
-            headers=headers,
-            params=params,
-            route_params={k: v for k, v in match.groupdict().items() if v is not None},
-            body=request.body(),
+            request.method, url, headers=headers, params=params, route_params=values, body=request.body()
         )
         return to_wsgi_response(self._invoke(route, http_request))
 

@@ -87,7 +87,6 @@ class QueueListener:
             return replace(self._counts)
 
     def start(self) -> None:
-        """Poll in a background thread until `stop()`."""
         self._open()
         self._poller = threading.Thread(target=self._poll, args=(lambda: False, math.inf), daemon=True)
         self._poller.start()
@@ -111,12 +110,10 @@ class QueueListener:
         done = until or (
             lambda: not self._in_flight() and time.monotonic() - self._last_activity >= idle_seconds
         )
+        max_wait = math.inf if until else idle_seconds / 4
         self._open()
         try:
-            self._poll(
-                lambda: time.monotonic() - started >= timeout or done(),
-                math.inf if until else idle_seconds / 4,
-            )
+            self._poll(lambda: time.monotonic() - started >= timeout or done(), max_wait)
         finally:
             self._close(drain_seconds=max(timeout - (time.monotonic() - started), 5.0))
         return QueueCounts(*(a - b for a, b in zip(astuple(self.counts), astuple(before), strict=True)))
@@ -135,10 +132,8 @@ class QueueListener:
 
     def _open(self) -> None:
         self.stopping.clear()
-        self._pool = ThreadPoolExecutor(
-            max_workers=self.options.batch_size + self.options.new_batch_threshold,
-            thread_name_prefix=f"queue-{self.queue_name}",
-        )
+        workers = self.options.batch_size + self.options.new_batch_threshold
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"queue-{self.queue_name}")
         self._renew_stop = threading.Event()
         self._renewer = threading.Thread(target=self._renew_loop, args=(self._renew_stop,), daemon=True)
         self._renewer.start()

@@ -70,11 +70,8 @@ def timer_request(
     past_due: bool, last: datetime | None, next_due: datetime, expression: str, updated: datetime
 ) -> TimerRequest:
     """The timer argument as the worker builds it from the host's JSON."""
-    status = {
-        "Last": last and last.isoformat(),
-        "Next": next_due.isoformat(),
-        "LastUpdated": updated.isoformat(),
-    }
+    iso = datetime.isoformat
+    status = {"Last": last and iso(last), "Next": iso(next_due), "LastUpdated": iso(updated)}
     schedule = {"AdjustForDST": False, "Expression": expression}
     return TimerRequest(past_due=past_due, schedule_status=status, schedule=schedule)
 

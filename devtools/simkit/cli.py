@@ -11,7 +11,6 @@ from typing import Any
 
 
 def simulator_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
-    """A parser with the arguments every simulator takes: --port and --latency."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--port", type=int, default=None, help="listen port (default: any free port)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API call")

@@ -56,9 +56,7 @@ class FaultRule:
 
     def matches(self, operation: str, subject: str | None = None) -> bool:
         """Whether the rule names this operation (no counting); a simulator's rule may narrow to `subject`."""
-        if self.operation is None:
-            return operation not in self.NAMED_ONLY
-        return self.operation == operation
+        return operation not in self.NAMED_ONLY if self.operation is None else self.operation == operation
 
     def fires(self, rng: random.Random) -> bool:
         """Count a match and decide whether it fires (times, every, rate). Call under a lock."""
@@ -107,7 +105,4 @@ def pick_fault(
     rules: Iterable[_Rule], operation: str, rng: random.Random, subject: str | None = None
 ) -> _Rule | None:
     """The first rule that fires for this operation (and subject), if any. Call under the simulator's lock."""
-    for rule in rules:
-        if rule.matches(operation, subject) and rule.fires(rng):
-            return rule
-    return None
+    return next((rule for rule in rules if rule.matches(operation, subject) and rule.fires(rng)), None)

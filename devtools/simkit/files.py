@@ -88,11 +88,9 @@ class FileHost:
             return self._files[file_id]
 
     def set(self, url_or_id: str, **behaviour: Any) -> None:
-        """Change a file's behaviour, e.g. `set(url, gone=True)`."""
         self._apply(self.file(url_or_id), behaviour)
 
     def gets(self, url_or_id: str | None = None) -> int:
-        """Requests for one file, or for every file when none is named."""
         with self._lock:
             every = list(self._files.values())
         return self.file(url_or_id).gets if url_or_id is not None else sum(f.gets for f in every)
@@ -113,7 +111,6 @@ class FileHost:
             setattr(hosted, name, value)
 
     def answer(self, request: Request) -> Reply:
-        """One request for `/files/<id>/<name>` (GET or HEAD)."""
         with self._lock:
             hosted = self._files.get(request.path[len(FILES_PREFIX) :].split("/")[0])
         if hosted is None:

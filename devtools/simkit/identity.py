@@ -141,7 +141,6 @@ class Identity:
         return Reply(200, json.dumps(body).encode(), content_type=_JSON)
 
     def _proxy(self, query: dict[str, str]) -> Reply:
-        """A resource not served here goes to the upstream identity endpoint (another simulator's)."""
         endpoint, header = self.upstream or ("", "")
         request = urllib.request.Request(  # noqa: S310 - a loopback URL the caller set
             f"{endpoint}?{urlencode(query)}", headers={"X-IDENTITY-HEADER": header}

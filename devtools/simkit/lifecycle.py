@@ -177,7 +177,6 @@ def redact(headers: Mapping[str, str] | Headers, secret: Iterable[str]) -> dict[
 
 
 def elapsed_ms(started: float) -> float:
-    """Milliseconds since a `time.perf_counter()` reading."""
     return (time.perf_counter() - started) * 1000.0
 
 

@@ -139,7 +139,6 @@ class SimHandler:
         self.reply: Reply | None = None
 
     def route(self, path: str, query: dict[str, str]) -> None:
-        """Answer one request (send a reply, or drop the connection)."""
         raise NotImplementedError
 
     def body_error_reply(self, status: int, message: str) -> Reply:
@@ -242,13 +241,11 @@ class SimHandler:
         self.deliver(reply, fault)
 
     def pause(self, latency: float, fault: FaultRule | None) -> None:
-        """The configured latency, plus a `slow` fault's delay."""
         delay = latency + (fault.delay if fault is not None and fault.kind == "slow" else 0.0)
         if delay > 0:
             time.sleep(delay)
 
     def deliver(self, reply: Reply, fault: FaultRule | None) -> None:
-        """Send the reply, or, for `drop_after_commit`, reset the connection instead."""
         if fault is not None and fault.kind == "drop_after_commit":
             self.drop_connection()
         else:
