@@ -8,13 +8,14 @@ what a person would see. Both exit 1 if anything is missing, so CI and people ca
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -113,12 +114,11 @@ def _request_line(r: Any) -> str:
 
 def worker_log_fields(log: Path) -> dict[str, dict[str, str]]:
     """The worker's `handoff.created` dimensions (contactLinkage, ...), by the row id they name."""
-    fields: dict[str, dict[str, str]] = {}
-    for match in _CREATED.finditer(log.read_text(encoding="utf-8", errors="replace")):
-        pairs = dict(p.split("=", 1) for p in match.group("rest").split() if "=" in p)
-        if row := pairs.get("dynamics365_chat_id") or pairs.get("dynamics365_incident_id"):
-            fields[row] = pairs
-    return fields
+    text = log.read_text(encoding="utf-8", errors="replace")
+    lines = [dict(kv.split("=", 1) for kv in m["rest"].split() if "=" in kv) for m in _CREATED.finditer(text)]
+    return {
+        row: p for p in lines if (row := p.get("dynamics365_chat_id") or p.get("dynamics365_incident_id"))
+    }
 
 
 def _contact(dataverse: DataverseSimulator, row: dict[str, Any], logged: dict[str, str]) -> str:
@@ -185,37 +185,44 @@ def run_concierge(dataverse: Any, opencx: Any, send_handoff: Callable[[str], Any
     return lines
 
 
+@contextlib.contextmanager
+def running(title: str, **options: Any) -> Iterator[tuple[Stack, Path]]:
+    """A started stack whose runner logs to a temporary file, stopped on the way out."""
+    with tempfile.TemporaryDirectory(prefix="handoff-demo-") as tmp:
+        print(title, flush=True)
+        stack = Stack(runner_log=Path(tmp) / "runner.log", **options)
+        try:
+            yield stack.start(), Path(tmp) / "runner.log"
+        finally:
+            stack.stop()
+
+
 def main_handoffs() -> int:
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="handoff-demo-") as tmp:
-        log = Path(tmp) / "runner.log"
-        print(
-            "Starting Azurite (in memory), the OpenCX and Dataverse simulators and the local Functions runner..."
-        )
-        stack = Stack(runner_log=log, settings=dict(CONCIERGE)).start()
+    title = (
+        "Starting Azurite (in memory), the OpenCX and Dataverse simulators and the local Functions runner..."
+    )
+    with running(title, settings=dict(CONCIERGE)) as (stack, log):
         assert stack.simulator is not None
         # The first handoffs: the queue open with nothing known, so they get no message (as today).
         hours = {"enabled": True, "time_zone": ZONE, "hours": HOURS, "now": SCENES[0][1]["now"]}
         stack.simulator.availability.configure(hours)
-        try:
-            print(f"OpenCX webhook URL (as an admin pastes it): {stack.webhook_url}?code=<function key>")
-            print("Sending conversation.handoff_to_human for the sms, whatsapp, web and email sessions:")
-            handoffs = [Handoff(channel, DEMO_SESSIONS[channel]) for channel in CHANNELS]
-            for handoff in handoffs:
-                run_handoff(stack, handoff)
-            time.sleep(0.2)  # let the worker's last log line reach the file
-            logged = worker_log_fields(log)
-            for handoff in handoffs:
-                print(render(stack.simulator, handoff, logged.get(handoff.row_id or "", {})))
-            missing = [h.channel for h in handoffs if h.latency_ms is None]
-            told = run_concierge(
-                stack.simulator, stack.opencx, lambda session: run_handoff(stack, Handoff("sms", session))
-            )
-            print("\n".join(told))
-            if missing:
-                print(f"\nMissing rows: {', '.join(missing)}. Runner log:\n{log.read_text()[-4000:]}")
-        finally:
-            stack.stop()
+        print(f"OpenCX webhook URL (as an admin pastes it): {stack.webhook_url}?code=<function key>")
+        print("Sending conversation.handoff_to_human for the sms, whatsapp, web and email sessions:")
+        handoffs = [Handoff(channel, DEMO_SESSIONS[channel]) for channel in CHANNELS]
+        for handoff in handoffs:
+            run_handoff(stack, handoff)
+        time.sleep(0.2)  # let the worker's last log line reach the file
+        logged = worker_log_fields(log)
+        for handoff in handoffs:
+            print(render(stack.simulator, handoff, logged.get(handoff.row_id or "", {})))
+        missing = [h.channel for h in handoffs if h.latency_ms is None]
+        told = run_concierge(
+            stack.simulator, stack.opencx, lambda session: run_handoff(stack, Handoff("sms", session))
+        )
+        print("\n".join(told))
+        if missing:
+            print(f"\nMissing rows: {', '.join(missing)}. Runner log:\n{log.read_text()[-4000:]}")
     print(
         f"\n{len(handoffs) - len(missing)}/{len(handoffs)} rows created (3 live work items, 1 incident expected);"
         f" demo took {time.monotonic() - started:.1f} s."
@@ -325,21 +332,14 @@ def run_messaging(stack: Stack) -> None:
 
 
 def main_messaging() -> int:
-    with tempfile.TemporaryDirectory() as folder:
-        log = Path(folder) / "runner.log"
-        print(
-            "Starting Azurite, the Dataverse, OpenCX and Messaging API simulators and the runner…", flush=True
-        )
-        stack = Stack(messaging=True, runner_log=log)
+    title = "Starting Azurite, the Dataverse, OpenCX and Messaging API simulators and the runner…"
+    with running(title, messaging=True) as (stack, log):
         try:
-            stack.start()
             run_messaging(stack)
         except StepFailed as exc:
             print(f"FAILED: {exc}\n--- runner log (last 40 lines) ---", file=sys.stderr)
             print("\n".join(log.read_text().splitlines()[-40:]) if log.exists() else "", file=sys.stderr)
             return 1
-        finally:
-            stack.stop()
     print("The loop is closed: handoff, conversation, both ways, ended.")
     return 0
 

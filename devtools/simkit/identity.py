@@ -66,10 +66,8 @@ class Identity:
     def expiry(self, authorization: str | None) -> float | None:
         """The expiry of a `Bearer` token this endpoint issued or trusts; None for anything else."""
         scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        with self._lock:
-            return self._tokens.get(token.strip())
+        with self._lock:  # an empty token is never issued nor trusted
+            return self._tokens.get(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
 
     def valid(self, authorization: str | None) -> bool:
         expires = self.expiry(authorization)

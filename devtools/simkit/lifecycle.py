@@ -37,35 +37,33 @@ class Simulator(Generic[RecordT, RuleT]):
         self._records: list[RecordT] = []
         self._inflight = self._peak_inflight = 0
         self._port = port
-        self._server: LoopbackServer | None = None
-        self._thread: threading.Thread | None = None
+        self._running: tuple[LoopbackServer, threading.Thread] | None = None
 
     def make_server(self, address: tuple[str, int]) -> LoopbackServer:
         raise NotImplementedError
 
     def start(self) -> Self:
         """Listen on 127.0.0.1 (the same port again after a stop, so clients can reconnect)."""
-        if self._server is not None:
+        if self._running is not None:
             return self
-        server = self._server = self.make_server(("127.0.0.1", self._port or 0))
+        server = self.make_server(("127.0.0.1", self._port or 0))
         self._port = int(server.server_address[1])
-        self._thread = threading.Thread(
+        thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.02}, name=self.thread_name, daemon=True
         )
-        self._thread.start()
+        self._running = (server, thread)
+        thread.start()
         return self
 
     def stop(self) -> None:
         """Stop listening and cut open connections, as an outage would."""
-        server, thread = self._server, self._thread
-        if server is None:
+        if self._running is None:
             return
-        self._server = self._thread = None
+        (server, thread), self._running = self._running, None
         server.shutdown()
         server.cut_all_connections()
         server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        thread.join(timeout=5)
 
     def __enter__(self) -> Self:
         return self.start()
