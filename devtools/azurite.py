@@ -37,9 +37,7 @@ def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> 
 
 def connection_string(blob_port: int, queue_port: int, table_port: int) -> str:
     ports = {"Blob": blob_port, "Queue": queue_port, "Table": table_port}
-    endpoints = "".join(
-        f"{kind}Endpoint=http://127.0.0.1:{port}/{DEV_ACCOUNT};" for kind, port in ports.items()
-    )
+    endpoints = "".join(f"{kind}Endpoint=http://127.0.0.1:{p}/{DEV_ACCOUNT};" for kind, p in ports.items())
     return f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};{endpoints}"
 
 

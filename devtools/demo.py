@@ -72,9 +72,8 @@ class Handoff:
 
 
 def row_of(dataverse: DataverseSimulator, handoff: Handoff) -> dict[str, Any] | None:
-    if handoff.row_id is None:
-        return None
-    return dataverse.work_item(handoff.row_id) if handoff.live else dataverse.incident(handoff.row_id)
+    read = dataverse.work_item if handoff.live else dataverse.incident
+    return None if handoff.row_id is None else read(handoff.row_id)
 
 
 def run_handoff(stack: Stack, handoff: Handoff, timeout: float = WAIT_SECONDS) -> None:
@@ -124,9 +123,8 @@ def worker_log_fields(log: Path) -> dict[str, dict[str, str]]:
 def _contact(dataverse: DataverseSimulator, row: dict[str, Any], logged: dict[str, str]) -> str:
     contact_id = row.get("contact_id")
     contact = (dataverse.contact(contact_id) or {}) if contact_id else {}
-    name = contact.get("fullname") or " ".join(
-        str(contact[k]) for k in ("firstname", "lastname") if contact.get(k)
-    )
+    first_last = " ".join(str(contact[k]) for k in ("firstname", "lastname") if contact.get(k))
+    name = contact.get("fullname") or first_last
     return f"{name or contact_id or 'none'} ({logged.get('contactLinkage', '?')})"
 
 

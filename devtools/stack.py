@@ -133,13 +133,9 @@ class Stack:
             "--host-json", str(self.host_json),
             "--settings", str(PROJECT_ROOT / ".no-local-settings"),
         ]  # fmt: skip
-        self.runner = subprocess.Popen(
-            args,
-            cwd=PROJECT_ROOT,
-            env={**env, **self.app_settings(), "PYTHONUNBUFFERED": "1"},
-            stdout=subprocess.DEVNULL,
-            stderr=self._log_handle or (None if isinstance(self.runner_log, Path) else self.runner_log),
-        )
+        log = self._log_handle or (None if isinstance(self.runner_log, Path) else self.runner_log)
+        env = {**env, **self.app_settings(), "PYTHONUNBUFFERED": "1"}
+        self.runner = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.runner.poll() is not None:

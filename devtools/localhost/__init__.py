@@ -48,12 +48,9 @@ class LocalHost:
         options = host_json if isinstance(host_json, QueueOptions) else QueueOptions.from_host_json(host_json)
         self.function_key = function_key or environ.get("LOCAL_FUNCTION_KEY") or secrets.token_urlsafe(24)
         functions = app_functions(app)
-        self.listeners = [
-            QueueListener(f, options, environ) for f in functions if binding_type(f) == "queueTrigger"
-        ]
-        self.timers = [
-            TimerListener(f, environ, clock) for f in functions if binding_type(f) == "timerTrigger"
-        ]
+        kinds = [(f, binding_type(f)) for f in functions]
+        self.listeners = [QueueListener(f, options, environ) for f, kind in kinds if kind == "queueTrigger"]
+        self.timers = [TimerListener(f, environ, clock) for f, kind in kinds if kind == "timerTrigger"]
         self.run_timers = timers
         self.front = HttpFront(functions, self.function_key)
         self.triggers: list[QueueListener | TimerListener] = [*self.listeners, *self.timers]
@@ -115,7 +112,6 @@ def main(argv: list[str] | None = None) -> int:
         "queues": [q.queue_name for q in host.listeners],
         "timers": {t.name: t.expression for t in host.timers},
         "settings_loaded": loaded,
+        **({} if "LOCAL_FUNCTION_KEY" in os.environ else {"function_key": host.function_key}),
     }
-    if "LOCAL_FUNCTION_KEY" not in os.environ:
-        info["function_key"] = host.function_key
     return serve_until_signal(host, info)

@@ -71,13 +71,9 @@ class QueueOptions:
 
 def resolve_setting(value: str, environ: Mapping[str, str]) -> str:
     """Replace %NAME% with the app setting NAME, as the host does for binding expressions."""
-
-    def lookup(match: re.Match[str]) -> str:
-        if match.group(1) not in environ:
-            raise KeyError(f"app setting {match.group(1)} (used as {match.group(0)}) is not set")
-        return environ[match.group(1)]
-
-    return _SETTING.sub(lookup, value)
+    if missing := [m[1] for m in _SETTING.finditer(value) if m[1] not in environ]:
+        raise KeyError(f"app setting {missing[0]} (used as %{missing[0]}%) is not set")
+    return _SETTING.sub(lambda m: environ[m[1]], value)
 
 
 def load_local_settings(path: Path, environ: MutableMapping[str, str] = os.environ) -> int:

@@ -56,13 +56,9 @@ def _route(function: Any) -> HttpRoute:
     template = getattr(trigger, "route", None) or function.get_function_name()
     pattern = "".join(map(_route_part, re.split(r"(\{[^}]+\})", template.strip("/"))))
     methods = getattr(trigger, "methods", None)
-    return HttpRoute(
-        function=function,
-        trigger_arg=trigger.name,
-        pattern=re.compile(f"^{pattern}$", re.IGNORECASE),
-        methods=frozenset(enum_value(m).upper() for m in methods) if methods else None,
-        auth_level=enum_value(getattr(trigger, "auth_level", None) or "function").lower(),
-    )
+    allowed = frozenset(enum_value(m).upper() for m in methods) if methods else None
+    auth_level = enum_value(getattr(trigger, "auth_level", None) or "function").lower()
+    return HttpRoute(function, trigger.name, re.compile(f"^{pattern}$", re.IGNORECASE), allowed, auth_level)
 
 
 def decode_path(raw_path: str) -> str:
@@ -137,10 +133,8 @@ class HttpFront:
         path = decode_path(split.path)
         if path.lower().startswith("/admin/functions/"):
             return self._admin_invoke(request, path[len("/admin/functions/") :].strip("/").lower())
-        if not path.lower().startswith("/api/"):
-            raise errors.NotFound()
-        relative = path[len("/api/") :].strip("/")
-        matches = [(r, m) for r in self.routes if (m := r.pattern.match(relative))]
+        relative, api = path[len("/api/") :].strip("/"), path.lower().startswith("/api/")
+        matches = [(r, m) for r in self.routes if api and (m := r.pattern.match(relative))]
         if not matches:
             raise errors.NotFound()
         allowed = [(r, m) for r, m in matches if r.methods is None or request.method in r.methods]
@@ -148,9 +142,8 @@ class HttpFront:
             raise errors.MethodNotAllowed(sorted({m for r, _ in matches for m in r.methods or ()}))
         route, match = allowed[0]
         headers = {k.lower(): v for k, v in request.headers.items()}
-        params = request.args.to_dict()
-        supplied = (headers.get("x-functions-key") or params.pop("code", "")).encode()
-        params.pop("code", None)
+        params = {k: v for k, v in request.args.items() if k != "code"}
+        supplied = (headers.get("x-functions-key") or request.args.get("code", "")).encode()
         if route.auth_level != "anonymous" and not hmac.compare_digest(supplied, self.function_key.encode()):
             raise errors.Unauthorized()
         url = f"{self.base_url}{split.path}{'?' + split.query if split.query else ''}"
@@ -158,7 +151,13 @@ class HttpFront:
         http_request = func.HttpRequest(
             request.method, url, headers=headers, params=params, route_params=values, body=request.body()
         )
-        return to_wsgi_response(self._invoke(route, http_request))
+        invocation_id, started = str(uuid.uuid4()), time.monotonic()
+        traceparent = headers.get("traceparent")
+        outcome, result = invoke(route.function, route.trigger_arg, http_request, invocation_id, traceparent)
+        log_invocation(route.function.get_function_name(), invocation_id, started, outcome)
+        if outcome != "ok" or not isinstance(result, func.HttpResponse):  # the app's functions return one
+            result = func.HttpResponse("Internal Server Error", status_code=500, mimetype="text/plain")
+        return to_wsgi_response(result)
 
     def _admin_invoke(self, request: _Request, name: str) -> Response:
         """Core Tools' `POST /admin/functions/{name}` with `{"input": "..."}`: runs a non-HTTP function
@@ -175,15 +174,6 @@ class HttpFront:
             raise errors.BadRequest("input must be a string")
         threading.Thread(target=invoker, args=(data.get("input") or "",), daemon=True).start()
         return Response(status=202)
-
-    def _invoke(self, route: HttpRoute, request: func.HttpRequest) -> func.HttpResponse:
-        invocation_id, started = str(uuid.uuid4()), time.monotonic()
-        traceparent = request.headers.get("traceparent")
-        outcome, result = invoke(route.function, route.trigger_arg, request, invocation_id, traceparent)
-        log_invocation(route.function.get_function_name(), invocation_id, started, outcome)
-        if outcome != "ok" or not isinstance(result, func.HttpResponse):  # the app's functions return one
-            return func.HttpResponse("Internal Server Error", status_code=500, mimetype="text/plain")
-        return result
 
 
 class _RequestHandler(WSGIRequestHandler):

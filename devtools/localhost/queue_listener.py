@@ -74,8 +74,7 @@ class QueueListener:
         self.leases_lock = threading.Lock()
         self.stopping = threading.Event()
         self._counts = QueueCounts()  # under leases_lock
-        self._last_activity = time.monotonic()
-        self._queue_ready = False
+        self._last_activity, self._queue_ready = time.monotonic(), False
         self._pool = ThreadPoolExecutor(1)  # replaced by _open()
         self._renew_stop = threading.Event()
         self._renewer: threading.Thread | None = None
@@ -101,10 +100,9 @@ class QueueListener:
     def drain(
         self, *, idle_seconds: float = 1.0, timeout: float = 60.0, until: Callable[[], bool] | None = None
     ) -> QueueCounts:
-        """Process the queue in the calling thread with the runner's semantics; what this call did.
-        Without `until` it returns once nothing was received and nothing ran for `idle_seconds`; with
-        `until`, when `until()` is true. Either way it stops polling after `timeout` seconds and waits
-        for invocations already running."""
+        """Process the queue in this thread with the runner's semantics until `until()` (or, without it,
+        `idle_seconds` with nothing received or running), polling `timeout` seconds at most and waiting
+        for invocations already running; what this call did."""
         before, started = self.counts, time.monotonic()
         self._last_activity = started
         done = until or (
@@ -144,8 +142,7 @@ class QueueListener:
             time.sleep(0.05)
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self.leases_lock:  # never started: nothing to renew, the lease simply runs out
-            for key in [k for k, lease in self.leases.items() if lease.future and lease.future.cancelled()]:
-                del self.leases[key]
+            self.leases = {k: v for k, v in self.leases.items() if not (v.future and v.future.cancelled())}
         self._renew_stop.set()
         if self._renewer is not None:
             self._renewer.join(timeout=5)

@@ -22,6 +22,8 @@ from devtools.simkit.server import BodyError, Dropped, Reply, SimHandler
 TOKEN_PATH = "/msi/token"  # noqa: S105 - a URL path, not a secret
 API_VERSION = "2019-08-01"
 _JSON = "application/json"
+Refusal = Callable[[str], str | None]  # a resource's refusal, None for one served here
+Chooser = Callable[[str], FaultRule | None]
 
 
 def msi_error(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
@@ -70,8 +72,7 @@ class Identity:
             return self._tokens.get(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
 
     def valid(self, authorization: str | None) -> bool:
-        expires = self.expiry(authorization)
-        return expires is not None and expires > self.clock()
+        return (self.expiry(authorization) or 0.0) > self.clock()
 
     @property
     def requests(self) -> int:
@@ -87,11 +88,7 @@ class Identity:
             self._queries.clear()
 
     def answer(
-        self,
-        handler: SimHandler,
-        query: dict[str, str],
-        resource_ok: Callable[[str], str | None],
-        choose_fault: Callable[[str], FaultRule | None],
+        self, handler: SimHandler, query: dict[str, str], resource_ok: Refusal, choose_fault: Chooser
     ) -> Reply:
         """One token request: faults first (never API latency), then the header, api-version and
         resource checks. `resource_ok` returns None for a resource served here, else the refusal."""
@@ -116,9 +113,7 @@ class Identity:
             raise Dropped
         return reply
 
-    def _token(
-        self, handler: SimHandler, query: dict[str, str], resource_ok: Callable[[str], str | None]
-    ) -> Reply:
+    def _token(self, handler: SimHandler, query: dict[str, str], resource_ok: Refusal) -> Reply:
         secret = handler.headers.get("X-IDENTITY-HEADER")
         if handler.command != "GET":
             return msi_error(405, "The token endpoint only answers GET.")
@@ -129,8 +124,7 @@ class Identity:
         if query.get("api-version") != API_VERSION:
             return msi_error(400, f"Unsupported api-version {query.get('api-version')!r}; use {API_VERSION}.")
         resource = query.get("resource", "")
-        refusal = resource_ok(resource.rstrip("/"))
-        if refusal is not None:
+        if (refusal := resource_ok(resource.rstrip("/"))) is not None:
             return self._proxy(query) if self.upstream is not None else msi_error(400, refusal)
         token, expires_on = self.issue()
         client_id = query.get("client_id", self.client_id)  # a system-assigned identity's is the default

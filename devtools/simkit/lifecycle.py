@@ -31,8 +31,7 @@ class Simulator(Generic[RecordT, RuleT]):
     def __init__(self, *, port: int | None = None, seed: int = 0) -> None:
         self.lock = threading.Lock()
         self.errors: list[str] = []
-        self._seed = seed
-        self._rng = random.Random(seed)
+        self._seed, self._rng = seed, random.Random(seed)
         self._faults: list[RuleT] = []
         self._records: list[RecordT] = []
         self._inflight = self._peak_inflight = 0
@@ -116,8 +115,7 @@ class Simulator(Generic[RecordT, RuleT]):
             self._records.append(record)
 
     def add_call(self, handler: Any, started: float, status: int, fault: str | None, **fields: Any) -> None:
-        """Record one API call as `record_type`: method, status, fault, duration and headers (those in
-        `redacted_headers` hidden), and the simulator's own `fields`."""
+        """Record one API call as `record_type` (`redacted_headers` hidden) with the simulator's `fields`."""
         headers, duration_ms = redact(handler.headers, self.redacted_headers), elapsed_ms(started)
         call = {"method": handler.command, "status": status, "fault": fault, "duration_ms": duration_ms}
         self.add_record(self.record_type(**call, headers=headers, **fields))

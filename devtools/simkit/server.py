@@ -168,8 +168,7 @@ class SimHandler:
             self.send(self.crash_reply())
 
     def read_api_body(self, record: Callable[[int, str | None], None]) -> bytes | None:
-        """The API request's body, or None once the client has been answered (and the call recorded)
-        why it cannot be read."""
+        """The API request's body, or None once the client was told (and the call recorded) why not."""
         try:
             return self.read_raw_body()
         except BodyError as error:
@@ -267,10 +266,9 @@ class SimHandler:
         """Hand the admin call's JSON body to `call`; ValueError/TypeError become 400s. No auth: loopback."""
         try:
             body = self.read_raw_body()
+            data = json.loads(body) if body else {}
         except BodyError as error:
             return self.admin_error(*error.args)
-        try:
-            data = json.loads(body) if body else {}
         except ValueError:
             return self.admin_error(400, "body is not JSON")
         try:
