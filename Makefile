@@ -22,10 +22,10 @@ demo: deps ## Run the bridge end to end locally: Azurite, OpenCX and Dataverse s
 	$(PY) -m devtools.demo
 
 demo-messaging: deps ## Mode messaging end to end: SMS handoff -> Dynamics conversation, rep <-> customer both ways, ended
-	$(PY) -m devtools.demo_messaging
+	$(PY) -m devtools.demo messaging
 
 run: deps ## Start the stack and keep it up until Ctrl-C
-	$(PY) -m devtools.run_stack
+	$(PY) -m devtools.stack
 
 test: deps $(CHECKOV_VENV)/.installed ## Lint, type-check, check the import layers and run every test (unit, integration with Azurite, infra checks)
 	$(VENV)/bin/ruff check .

@@ -20,7 +20,7 @@ import azure.functions as func
 
 from bench.report import print_table, summary, write_results
 from devtools.azurite import Azurite
-from devtools.signing import DEV_WEBHOOK_SECRET, signed_headers
+from devtools.send_handoff import DEV_WEBHOOK_SECRET, signed_headers
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "opencx"
 WORKSTREAM = "6f1b3c2a-9d4e-4f00-8a11-0c0ffee00001"

@@ -1,12 +1,13 @@
-"""Start and stop Azurite (from the project's own node_modules) on chosen loopback ports."""
+"""Start and stop Azurite (from the project's own node_modules) on free loopback ports, so parallel
+stacks and tests never collide."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from devtools.ports import free_port, wait_for_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 AZURITE_BIN = PROJECT_ROOT / "node_modules" / ".bin" / "azurite"
@@ -16,12 +17,27 @@ DEV_ACCOUNT = "devstoreaccount1"
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
+def free_port() -> int:
+    """Ask the kernel for an unused loopback port (a tiny race, acceptable for dev and tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout:.0f}s")
+
+
 def connection_string(blob_port: int, queue_port: int, table_port: int) -> str:
-    """The AzureWebJobsStorage connection string for an Azurite on these ports."""
     ports = {"Blob": blob_port, "Queue": queue_port, "Table": table_port}
-    endpoints = "".join(
-        f"{kind}Endpoint=http://127.0.0.1:{port}/{DEV_ACCOUNT};" for kind, port in ports.items()
-    )
+    endpoints = "".join(f"{kind}Endpoint=http://127.0.0.1:{p}/{DEV_ACCOUNT};" for kind, p in ports.items())
     return f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};{endpoints}"
 
 
@@ -64,10 +80,7 @@ class Azurite:
             return
         # In memory there is nothing to flush, and Azurite waits for idle keep-alive connections
         # on SIGTERM; a persisted one gets the chance to close its files.
-        if self.location is None:
-            self.process.kill()
-        else:
-            self.process.terminate()
+        (self.process.kill if self.location is None else self.process.terminate)()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -1,21 +1,48 @@
 """`python -m devtools.send_handoff [FILE] --url URL [--key KEY] [--secret whsec_...] [--webhook-id ID]`.
 
 POSTs an OpenCX webhook envelope as OpenCX does: the key in `?code=`, unsigned unless `--secret` is given.
+OpenCX documents no signature (docs/contract.md section 2): Standard Webhooks headers are only for the
+optional OPENCX_WEBHOOK_SECRET check, its tests and `--secret`.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
+from standardwebhooks.webhooks import Webhook
+
 from devtools.azurite import PROJECT_ROOT
-from devtools.signing import signed_headers
 
 DEFAULT_SAMPLE = PROJECT_ROOT / "samples" / "opencx" / "handoff-sms.json"
+# The local stack's well-known development secret. Never use it in Azure.
+DEV_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"handoff-bridge-local-dev-secret!").decode()
+
+
+def new_webhook_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def signed_headers(
+    body: bytes | str,
+    secret: str = DEV_WEBHOOK_SECRET,
+    webhook_id: str | None = None,
+    timestamp: int | None = None,
+) -> dict[str, str]:
+    webhook_id = webhook_id or new_webhook_id()
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    signature = Webhook(secret).sign(webhook_id, datetime.fromtimestamp(timestamp, UTC), text)
+    headers = {"webhook-id": webhook_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
+    return {**headers, "content-type": "application/json"}
 
 
 def with_code(url: str, key: str | None) -> str:
@@ -59,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhook-id", help="reuse an id to try duplicate delivery")
     args = parser.parse_args(argv)
     status, text = send(args.file.read_bytes(), args.url, args.key, args.secret, args.webhook_id)
-    print(status)
-    print(text)
+    print(f"{status}\n{text}")
     return 0 if 200 <= status < 300 else 1
 
 

@@ -1,7 +1,10 @@
 """The whole bridge on one machine: Azurite, the seeded simulators and the local runner, shared by
 `make run`, `make demo`, the end-to-end tests and the benchmarks. The runner is a real subprocess, so
 tests can SIGKILL it. OpenCX documents no webhook signature: none is required unless `webhook_secret`
-is set (docs/contract.md section 2)."""
+is set (docs/contract.md section 2). `python -m devtools.stack` is `make run` (README, "Running
+locally"): Azurite's data in `.azurite/` (queued handoffs survive a restart), the runner on PORT or
+7071, a webhook secret only if OPENCX_WEBHOOK_SECRET is set; up until Ctrl-C.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +21,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from devtools import dataverse_sim, opencx_sim
-from devtools.azurite import PROJECT_ROOT, Azurite
+from devtools.azurite import PROJECT_ROOT, Azurite, free_port
 from devtools.dataverse_sim import DataverseSimulator
 from devtools.messaging_sim import MessagingSimulator
 from devtools.opencx_sim import OpenCXSimulator
-from devtools.ports import free_port
+from devtools.send_handoff import DEFAULT_SAMPLE
+from devtools.simkit.cli import stop_on_signal
 
 # Settings a developer's shell may carry that would point the credential away from the simulator.
 _CREDENTIAL_OVERRIDES = {
@@ -76,11 +80,6 @@ class Stack:
     def webhook_url(self) -> str:
         return f"{self.base_url}/api/handoffs"
 
-    @property
-    def webhook_url_with_code(self) -> str:
-        """The URL an OpenCX admin pastes into the webhook setting: the function key as `?code=`."""
-        return f"{self.webhook_url}?code={self.function_key}"
-
     def start(self, timeout: float = 60.0) -> Stack:
         """Start every part; if one fails, stop what already runs rather than leak it."""
         try:
@@ -89,23 +88,19 @@ class Stack:
             dataverse_sim.seed_demo(self.simulator)
             self.opencx = OpenCXSimulator(rate_limit=self.opencx_rate_limit).start()
             opencx_sim.seed_demo(self.opencx)
-            if self.messaging:
-                self.messaging_parts = self._start_messaging(self.simulator, self.opencx)
+            if self.messaging:  # DELIVERY_MODE=messaging in the settings, before the runner starts
+                identity = (self.simulator.identity_endpoint, self.simulator.identity_header)
+                messaging = MessagingSimulator(
+                    webhook_url=f"{self.base_url}/api/messaging", upstream_identity=identity
+                ).start()
+                self.messaging_parts = MessagingParts(messaging, self.opencx)
+                self.settings.update({**self.opencx.env(), **messaging.env(), "DELIVERY_MODE": "messaging"})
+                self.settings.setdefault("MESSAGING_QUEUE", "messaging")
             self.start_runner(timeout)
         except BaseException:
             self.stop()
             raise
         return self
-
-    def _start_messaging(self, dataverse: DataverseSimulator, opencx: OpenCXSimulator) -> MessagingParts:
-        """The Messaging API simulator, and DELIVERY_MODE=messaging in the settings (before the runner)."""
-        messaging = MessagingSimulator(
-            webhook_url=f"{self.base_url}/api/messaging",
-            upstream_identity=(dataverse.identity_endpoint, dataverse.identity_header),
-        ).start()
-        self.settings.update({**opencx.env(), **messaging.env(), "DELIVERY_MODE": "messaging"})
-        self.settings.setdefault("MESSAGING_QUEUE", "messaging")
-        return MessagingParts(messaging, opencx)
 
     def app_settings(self) -> dict[str, str]:
         """Every setting the Function App needs, pointing at this stack's Azurite and simulators."""
@@ -138,13 +133,9 @@ class Stack:
             "--host-json", str(self.host_json),
             "--settings", str(PROJECT_ROOT / ".no-local-settings"),
         ]  # fmt: skip
-        self.runner = subprocess.Popen(
-            args,
-            cwd=PROJECT_ROOT,
-            env={**env, **self.app_settings(), "PYTHONUNBUFFERED": "1"},
-            stdout=subprocess.DEVNULL,
-            stderr=self._log_handle or (None if isinstance(self.runner_log, Path) else self.runner_log),
-        )
+        log = self._log_handle or (None if isinstance(self.runner_log, Path) else self.runner_log)
+        env = {**env, **self.app_settings(), "PYTHONUNBUFFERED": "1"}
+        self.runner = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.runner.poll() is not None:
@@ -192,3 +183,43 @@ class Stack:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def banner(stack: Stack) -> str:
+    assert stack.simulator is not None and stack.opencx is not None
+    opencx, dv = stack.opencx.url, stack.simulator.url
+    secret = f" --secret {stack.webhook_secret}" if stack.webhook_secret else ""
+    url = f"{stack.webhook_url}?code={stack.function_key}"  # what an OpenCX admin pastes
+    signature = "required (OPENCX_WEBHOOK_SECRET is set)" if secret else "not required"
+    sample = os.path.relpath(DEFAULT_SAMPLE, PROJECT_ROOT)
+    return f"""The bridge is running locally.
+  webhook URL:      {url}
+                    (paste this into OpenCX's webhook setting; the key also works as x-functions-key)
+  signature:        {signature}
+  OpenCX (sim):     {opencx}   (requests: {opencx}/_sim/requests, sessions: {opencx}/_sim/sessions)
+  Dataverse (sim):  {dv}   (work items: {dv}/_sim/workitems, incidents: {dv}/_sim/incidents)
+Send a handoff (the real OpenCX envelope of the demo SMS session):
+  .venv/bin/python -m devtools.send_handoff {sample} --url '{url}'{secret}
+Ctrl-C stops everything."""
+
+
+def main() -> int:
+    stack = Stack(azurite_location=PROJECT_ROOT / ".azurite", runner_port=int(os.environ.get("PORT", "7071")))
+    stack.function_key = os.environ.get("LOCAL_FUNCTION_KEY") or stack.function_key
+    stack.webhook_secret = os.environ.get("OPENCX_WEBHOOK_SECRET") or None
+    stopping = stop_on_signal()
+    stack.start()
+    try:
+        print(banner(stack), flush=True)
+        while not stopping.wait(0.5):
+            if stack.runner is not None and stack.runner.poll() is not None:
+                print(f"the local runner exited with {stack.runner.returncode}", file=sys.stderr)
+                return 1
+    finally:
+        print("Stopping...", flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

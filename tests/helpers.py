@@ -133,7 +133,7 @@ def with_dead_table_endpoint(storage_connection: str) -> str:
     the queues stay up."""
     import re
 
-    from devtools.ports import free_port
+    from devtools.azurite import free_port
 
     dead = re.sub(
         r"TableEndpoint=http://127\.0\.0\.1:\d+",

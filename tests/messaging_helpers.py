@@ -95,9 +95,9 @@ def messaging_bridge_fixture(
     opencx: Any, bridge_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[MessagingBridge]:
     import function_app
+    from devtools.azurite import free_port
     from devtools.localhost import LocalHost, QueueOptions
     from devtools.messaging_sim import MessagingSimulator
-    from devtools.ports import free_port
 
     port = free_port()
     sim = MessagingSimulator(webhook_url=f"http://127.0.0.1:{port}/api/messaging").start()

@@ -19,8 +19,7 @@ from helpers import SAMPLES, enqueue_handoff, queue_messages
 from devtools.azurite import PROJECT_ROOT
 from devtools.dataverse_sim import FaultRule
 from devtools.opencx_sim import EMAIL_SESSION_ID, SMS_SESSION_ID
-from devtools.send_handoff import send
-from devtools.signing import new_webhook_id
+from devtools.send_handoff import new_webhook_id, send
 from devtools.stack import Stack
 from shared.dynamics.columns import derived_id
 

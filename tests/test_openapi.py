@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from devtools.opencx_sim import OpenCXSimulator
-from devtools.signing import DEV_WEBHOOK_SECRET, new_webhook_id, signed_headers
+from devtools.send_handoff import DEV_WEBHOOK_SECRET, new_webhook_id, signed_headers
 from devtools.stack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,19 +1,28 @@
-"""What the runner reads before it starts: host.json queue options, local.settings.json, %SETTING%s,
-and the app's functions with their binding metadata."""
+"""What the runner reads before it starts (host.json queue options, local.settings.json, %SETTING%s, the
+app's functions with their binding metadata), and calling a function the way the host does."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
+import logging
 import os
 import re
+import secrets
+import threading
+import time
 import weakref
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import azure.functions as func
 
+# One logger for the whole runner: tests and the stack's log file read its lines by this name.
+logger = logging.getLogger("devtools.localhost")
 _SETTING = re.compile(r"%([^%]+)%")
 # app.get_functions() may run only once per app object; the runner and the tests both need it.
 _FUNCTIONS: weakref.WeakKeyDictionary[func.FunctionApp, list[Any]] = weakref.WeakKeyDictionary()
@@ -62,13 +71,9 @@ class QueueOptions:
 
 def resolve_setting(value: str, environ: Mapping[str, str]) -> str:
     """Replace %NAME% with the app setting NAME, as the host does for binding expressions."""
-
-    def lookup(match: re.Match[str]) -> str:
-        if match.group(1) not in environ:
-            raise KeyError(f"app setting {match.group(1)} (used as {match.group(0)}) is not set")
-        return environ[match.group(1)]
-
-    return _SETTING.sub(lookup, value)
+    if missing := [m[1] for m in _SETTING.finditer(value) if m[1] not in environ]:
+        raise KeyError(f"app setting {missing[0]} (used as %{missing[0]}%) is not set")
+    return _SETTING.sub(lambda m: environ[m[1]], value)
 
 
 def load_local_settings(path: Path, environ: MutableMapping[str, str] = os.environ) -> int:
@@ -93,3 +98,30 @@ def enum_value(value: Any) -> str:
 def binding_type(function: Any) -> str:
     """The trigger's binding type as function.json spells it ("httpTrigger", "queueTrigger")."""
     return enum_value(function.get_trigger().get_binding_name())
+
+
+def invoke(
+    function: Any, trigger_arg: str, value: Any, invocation_id: str, traceparent: str | None = None
+) -> tuple[str, Any]:
+    """Call the user function (with `context` when it asks for one): ("ok", its result), or
+    ("failed", None) once the exception is logged. The caller writes the invocation line."""
+    name, user = function.get_function_name(), function.get_user_function()
+    kwargs: dict[str, Any] = {trigger_arg: value}
+    if "context" in inspect.signature(user).parameters:  # what the host passes, enough for ids and the trace
+        trace_parent = traceparent or f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+        trace = SimpleNamespace(trace_parent=trace_parent, trace_state="", attributes={})
+        ids = {"invocation_id": invocation_id, "function_name": name, "function_directory": str(Path.cwd())}
+        rest = {"trace_context": trace, "retry_context": None, "thread_local_storage": threading.local()}
+        kwargs["context"] = SimpleNamespace(**ids, **rest)
+    try:
+        result = user(**kwargs)
+        return "ok", asyncio.run(result) if inspect.iscoroutine(result) else result
+    except Exception:
+        logger.exception("function %s failed (invocation %s)", name, invocation_id)
+        return "failed", None
+
+
+def log_invocation(name: str, call_id: str, started: float, outcome: str) -> None:
+    level = logging.INFO if outcome == "ok" else logging.WARNING
+    ms = round((time.monotonic() - started) * 1000)
+    logger.log(level, "invocation function=%s id=%s durationMs=%d outcome=%s", name, call_id, ms, outcome)

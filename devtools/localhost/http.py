@@ -1,9 +1,7 @@
-"""The HTTP front: HTTP triggers on /api/<route>, served by Werkzeug's threaded WSGI server.
-
-Werkzeug parses requests, de-chunks bodies, caps them (max_content_length) and closes the connection
-after every response, so leftover body bytes are never read as a next request. This module adds what
-the Functions host adds: framing refused from the headers alone, routes with percent-decoded values,
-the function-key check, and Core Tools' `POST /admin/functions/{name}`.
+"""The HTTP front: HTTP triggers on /api/<route>, served by Werkzeug's threaded WSGI server, which
+parses, de-chunks and caps bodies and closes the connection after every response (leftover body bytes
+are never read as a next request). Added here, as the Functions host does: framing refused from the
+headers alone, percent-decoded route values, the function-key check, `POST /admin/functions/{name}`.
 """
 
 from __future__ import annotations
@@ -25,8 +23,7 @@ from werkzeug import exceptions as errors
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from devtools.localhost.config import binding_type, enum_value
-from devtools.localhost.invocation import invoke, log_invocation, logger
+from devtools.localhost.config import binding_type, enum_value, invoke, log_invocation, logger
 
 # The app refuses bodies over 1 MiB itself (handoff_trigger.ingress.MAX_BODY_BYTES, a 413 problem
 # document); the runner's limit sits a margin above it so the app's answer is what a client sees up to
@@ -46,34 +43,22 @@ class HttpRoute:
     auth_level: str  # anonymous | function | admin
 
 
-def _route_pattern(route: str) -> re.Pattern[str]:
-    """A route template ("items/{id}", "{*rest}", "{id:int?}") as a regex with named groups."""
-    parts = []
-    for piece in re.split(r"(\{[^}]+\})", route.strip("/")):
-        name = piece[1:-1].split(":", 1)[0].rstrip("?") if piece.startswith("{") else ""
-        if not name:
-            parts.append(re.escape(piece))
-        else:
-            parts.append(f"(?P<{name[1:]}>.*)" if name.startswith("*") else f"(?P<{name}>[^/]+)")
-    return re.compile("^" + "".join(parts) + "$", re.IGNORECASE)
+def _route_part(piece: str) -> str:
+    """One piece of a route template ("items/", "{id}", "{*rest}", "{id:int?}") as a regex."""
+    name = piece[1:-1].split(":", 1)[0].rstrip("?") if piece.startswith("{") else ""
+    if not name:
+        return re.escape(piece)
+    return f"(?P<{name[1:]}>.*)" if name.startswith("*") else f"(?P<{name}>[^/]+)"
 
 
-def http_routes(functions: Iterable[Any]) -> list[HttpRoute]:
-    """One route per HTTP-triggered function, from its own binding metadata."""
-    routes = []
-    for function in (f for f in functions if binding_type(f) == "httpTrigger"):
-        trigger = function.get_trigger()
-        methods = getattr(trigger, "methods", None)
-        routes.append(
-            HttpRoute(
-                function=function,
-                trigger_arg=trigger.name,
-                pattern=_route_pattern(getattr(trigger, "route", None) or function.get_function_name()),
-                methods=frozenset(enum_value(m).upper() for m in methods) if methods else None,
-                auth_level=enum_value(getattr(trigger, "auth_level", None) or "function").lower(),
-            )
-        )
-    return routes
+def _route(function: Any) -> HttpRoute:
+    trigger = function.get_trigger()
+    template = getattr(trigger, "route", None) or function.get_function_name()
+    pattern = "".join(map(_route_part, re.split(r"(\{[^}]+\})", template.strip("/"))))
+    methods = getattr(trigger, "methods", None)
+    allowed = frozenset(enum_value(m).upper() for m in methods) if methods else None
+    auth_level = enum_value(getattr(trigger, "auth_level", None) or "function").lower()
+    return HttpRoute(function, trigger.name, re.compile(f"^{pattern}$", re.IGNORECASE), allowed, auth_level)
 
 
 def decode_path(raw_path: str) -> str:
@@ -119,19 +104,13 @@ def to_wsgi_response(response: func.HttpResponse) -> Response:
     content_type = response.headers.get("content-type")
     if content_type is None and response.mimetype:
         content_type = response.mimetype + (f"; charset={response.charset}" if response.charset else "")
-    return Response(
-        response.get_body() or b"",
-        status=response.status_code,
-        headers=[(k, v) for k, v in response.headers.items() if k.lower() not in hop_by_hop],
-        content_type=content_type,
-    )
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() not in hop_by_hop]
+    return Response(response.get_body() or b"", response.status_code, headers, content_type=content_type)
 
 
 class HttpFront:
-    """The WSGI application: framing, routing, key check, invocation."""
-
     def __init__(self, functions: list[Any], function_key: str) -> None:
-        self.routes = http_routes(functions)
+        self.routes = [_route(f) for f in functions if binding_type(f) == "httpTrigger"]
         self.function_key = function_key
         self.base_url = ""  # set once the port is bound
         # Non-HTTP functions by lower-case name: `input` -> outcome, for POST /admin/functions/{name}.
@@ -154,10 +133,8 @@ class HttpFront:
         path = decode_path(split.path)
         if path.lower().startswith("/admin/functions/"):
             return self._admin_invoke(request, path[len("/admin/functions/") :].strip("/").lower())
-        if not path.lower().startswith("/api/"):
-            raise errors.NotFound()
-        relative = path[len("/api/") :].strip("/")
-        matches = [(r, m) for r in self.routes if (m := r.pattern.match(relative))]
+        relative, api = path[len("/api/") :].strip("/"), path.lower().startswith("/api/")
+        matches = [(r, m) for r in self.routes if api and (m := r.pattern.match(relative))]
         if not matches:
             raise errors.NotFound()
         allowed = [(r, m) for r, m in matches if r.methods is None or request.method in r.methods]
@@ -165,26 +142,27 @@ class HttpFront:
             raise errors.MethodNotAllowed(sorted({m for r, _ in matches for m in r.methods or ()}))
         route, match = allowed[0]
         headers = {k.lower(): v for k, v in request.headers.items()}
-        params = request.args.to_dict()
-        supplied = (headers.get("x-functions-key") or params.pop("code", "")).encode()
-        params.pop("code", None)
+        params = {k: v for k, v in request.args.items() if k != "code"}
+        supplied = (headers.get("x-functions-key") or request.args.get("code", "")).encode()
         if route.auth_level != "anonymous" and not hmac.compare_digest(supplied, self.function_key.encode()):
             raise errors.Unauthorized()
+        url = f"{self.base_url}{split.path}{'?' + split.query if split.query else ''}"
+        values = {k: v for k, v in match.groupdict().items() if v is not None}
         http_request = func.HttpRequest(
-            method=request.method,
-            url=f"{self.base_url}{split.path}{'?' + split.query if split.query else ''}",
-            headers=headers,
-            params=params,
-            route_params={k: v for k, v in match.groupdict().items() if v is not None},
-            body=request.body(),
+            request.method, url, headers=headers, params=params, route_params=values, body=request.body()
         )
-        return to_wsgi_response(self._invoke(route, http_request))
+        invocation_id, started = str(uuid.uuid4()), time.monotonic()
+        traceparent = headers.get("traceparent")
+        outcome, result = invoke(route.function, route.trigger_arg, http_request, invocation_id, traceparent)
+        log_invocation(route.function.get_function_name(), invocation_id, started, outcome)
+        if outcome != "ok" or not isinstance(result, func.HttpResponse):  # the app's functions return one
+            result = func.HttpResponse("Internal Server Error", status_code=500, mimetype="text/plain")
+        return to_wsgi_response(result)
 
     def _admin_invoke(self, request: _Request, name: str) -> Response:
         """Core Tools' `POST /admin/functions/{name}` with `{"input": "..."}`: runs a non-HTTP function
         in the background and answers 202 at once, as the host does. No key, as under `func start`."""
-        invoker = self.admin_invokers.get(name)
-        if invoker is None:
+        if (invoker := self.admin_invokers.get(name)) is None:
             raise errors.NotFound("no non-HTTP function by that name")
         if request.method != "POST":
             raise errors.MethodNotAllowed(["POST"])
@@ -196,19 +174,6 @@ class HttpFront:
             raise errors.BadRequest("input must be a string")
         threading.Thread(target=invoker, args=(data.get("input") or "",), daemon=True).start()
         return Response(status=202)
-
-    def _invoke(self, route: HttpRoute, request: func.HttpRequest) -> func.HttpResponse:
-        invocation_id, started = str(uuid.uuid4()), time.monotonic()
-        traceparent = request.headers.get("traceparent")
-        outcome, result = invoke(route.function, route.trigger_arg, request, invocation_id, traceparent)
-        log_invocation(route.function.get_function_name(), invocation_id, started, outcome)
-        if outcome != "ok":
-            return func.HttpResponse("Internal Server Error", status_code=500, mimetype="text/plain")
-        if isinstance(result, func.HttpResponse):
-            return result
-        if result is None:
-            return func.HttpResponse(status_code=204)
-        return func.HttpResponse(result if isinstance(result, str | bytes) else json.dumps(result))
 
 
 class _RequestHandler(WSGIRequestHandler):

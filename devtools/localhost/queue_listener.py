@@ -5,9 +5,7 @@ concurrently, and a new batch is fetched once in-flight work falls to newBatchTh
 leased for visibilityTimeout (30 s when that is 0), renewed at half-time while it runs, so a slow
 invocation never runs twice. Success deletes it; failure makes it visible again after
 visibilityTimeout; after maxDequeueCount attempts it moves to `<queue>-poison`, as the WebJobs
-QueueProcessor does. `start()`/`stop()` run it in the background (the runner); `drain()` runs it in
-the calling thread until the queue is idle (tests and tools).
-"""
+QueueProcessor does. `start()`/`stop()` run it in the background; `drain()` in the calling thread."""
 
 from __future__ import annotations
 
@@ -26,8 +24,7 @@ import azure.functions as func
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import ExponentialRetry, QueueClient
 
-from devtools.localhost.config import QueueOptions, resolve_setting
-from devtools.localhost.invocation import invoke, log_invocation, logger
+from devtools.localhost.config import QueueOptions, invoke, log_invocation, logger, resolve_setting
 
 MIN_POLL_SECONDS = 0.1
 _FULL_TICK_SECONDS = 0.005  # the host refills as soon as a slot frees up; a short tick keeps close
@@ -58,9 +55,7 @@ class QueueListener:
 
     def __init__(self, function: Any, options: QueueOptions, environ: Mapping[str, str]) -> None:
         trigger = function.get_trigger()
-        self.function = function
-        self.name: str = function.get_function_name()
-        self.trigger_arg = trigger.name
+        self.function, self.name, self.trigger_arg = function, function.get_function_name(), trigger.name
         self.options = options
         self.queue_name = resolve_setting(trigger.queue_name, environ)
         setting = resolve_setting(getattr(trigger, "connection", None) or "AzureWebJobsStorage", environ)
@@ -69,22 +64,17 @@ class QueueListener:
         # The SDK's default retry waits 15 s and more; the poll loop retries on its own schedule.
         # (The SDK annotates the waits as int but computes with floats: passed untyped.)
         retry: dict[str, Any] = {"initial_backoff": 0.25, "increment_base": 2, "random_jitter_range": 0.1}
-        client: dict[str, Any] = {
-            "connection_timeout": 5,
-            "read_timeout": 30,
-            "retry_policy": ExponentialRetry(**retry, retry_total=1),
-        }
-        self.client = QueueClient.from_connection_string(environ[setting], self.queue_name, **client)
-        self.poison = QueueClient.from_connection_string(
-            environ[setting], f"{self.queue_name}-poison", **client
+        settings: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 30}
+        settings["retry_policy"] = ExponentialRetry(**retry, retry_total=1)
+        self.client, self.poison = (
+            QueueClient.from_connection_string(environ[setting], name, **settings)
+            for name in (self.queue_name, f"{self.queue_name}-poison")
         )
         self.leases: dict[str, _Lease] = {}
         self.leases_lock = threading.Lock()
         self.stopping = threading.Event()
-        self._counts = QueueCounts()
-        self._counts_lock = threading.Lock()
-        self._last_activity = time.monotonic()
-        self._queue_ready = False
+        self._counts = QueueCounts()  # under leases_lock
+        self._last_activity, self._queue_ready = time.monotonic(), False
         self._pool = ThreadPoolExecutor(1)  # replaced by _open()
         self._renew_stop = threading.Event()
         self._renewer: threading.Thread | None = None
@@ -92,11 +82,10 @@ class QueueListener:
 
     @property
     def counts(self) -> QueueCounts:
-        with self._counts_lock:
+        with self.leases_lock:
             return replace(self._counts)
 
     def start(self) -> None:
-        """Poll in a background thread until `stop()`."""
         self._open()
         self._poller = threading.Thread(target=self._poll, args=(lambda: False, math.inf), daemon=True)
         self._poller.start()
@@ -111,21 +100,18 @@ class QueueListener:
     def drain(
         self, *, idle_seconds: float = 1.0, timeout: float = 60.0, until: Callable[[], bool] | None = None
     ) -> QueueCounts:
-        """Process the queue in the calling thread with the runner's semantics; what this call did.
-        Without `until` it returns once nothing was received and nothing ran for `idle_seconds`; with
-        `until`, when `until()` is true. Either way it stops polling after `timeout` seconds and waits
-        for invocations already running."""
+        """Process the queue in this thread with the runner's semantics until `until()` (or, without it,
+        `idle_seconds` with nothing received or running), polling `timeout` seconds at most and waiting
+        for invocations already running; what this call did."""
         before, started = self.counts, time.monotonic()
         self._last_activity = started
         done = until or (
             lambda: not self._in_flight() and time.monotonic() - self._last_activity >= idle_seconds
         )
+        max_wait = math.inf if until else idle_seconds / 4
         self._open()
         try:
-            self._poll(
-                lambda: time.monotonic() - started >= timeout or done(),
-                math.inf if until else idle_seconds / 4,
-            )
+            self._poll(lambda: time.monotonic() - started >= timeout or done(), max_wait)
         finally:
             self._close(drain_seconds=max(timeout - (time.monotonic() - started), 5.0))
         return QueueCounts(*(a - b for a, b in zip(astuple(self.counts), astuple(before), strict=True)))
@@ -144,10 +130,8 @@ class QueueListener:
 
     def _open(self) -> None:
         self.stopping.clear()
-        self._pool = ThreadPoolExecutor(
-            max_workers=self.options.batch_size + self.options.new_batch_threshold,
-            thread_name_prefix=f"queue-{self.queue_name}",
-        )
+        workers = self.options.batch_size + self.options.new_batch_threshold
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"queue-{self.queue_name}")
         self._renew_stop = threading.Event()
         self._renewer = threading.Thread(target=self._renew_loop, args=(self._renew_stop,), daemon=True)
         self._renewer.start()
@@ -158,8 +142,7 @@ class QueueListener:
             time.sleep(0.05)
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self.leases_lock:  # never started: nothing to renew, the lease simply runs out
-            for key in [k for k, lease in self.leases.items() if lease.future and lease.future.cancelled()]:
-                del self.leases[key]
+            self.leases = {k: v for k, v in self.leases.items() if not (v.future and v.future.cancelled())}
         self._renew_stop.set()
         if self._renewer is not None:
             self._renewer.join(timeout=5)
@@ -177,13 +160,11 @@ class QueueListener:
                 with contextlib.suppress(ResourceExistsError):
                     self.client.create_queue()
                 self._queue_ready = True
-            batch: list[Any] = list(
-                self.client.receive_messages(
-                    messages_per_page=self.options.batch_size,
-                    max_messages=self.options.batch_size,
-                    visibility_timeout=self.options.lease_seconds,
-                )
+            size, seconds = self.options.batch_size, self.options.lease_seconds
+            received = self.client.receive_messages(
+                messages_per_page=size, max_messages=size, visibility_timeout=seconds
             )
+            batch: list[Any] = list(received)
         except Exception as exc:  # storage down: back off and try again, like the host
             logger.warning("queue %s unavailable: %s", self.queue_name, type(exc).__name__)
             self._queue_ready = False  # storage may come back empty (in-memory Azurite)
@@ -207,25 +188,22 @@ class QueueListener:
     def _renew_loop(self, stop: threading.Event) -> None:
         """Keep leases alive at half-time, as the host does, so a slow invocation is not run twice.
         After `stop` it goes on while invocations still run, then returns."""
-        while not stop.wait(max(0.5, self.options.lease_seconds / 2)) or self._in_flight():
+        seconds = self.options.lease_seconds
+        while not stop.wait(max(0.5, seconds / 2)) or self._in_flight():
             with self.leases_lock:
-                leases = list(self.leases.values())
+                leases = [lease for lease in self.leases.values() if not lease.done]
             for lease in leases:
-                with lease.lock:
-                    if lease.done:
-                        continue
-                    try:
-                        updated = self.client.update_message(
-                            lease.message.id, lease.pop_receipt, visibility_timeout=self.options.lease_seconds
-                        )
-                        lease.pop_receipt = updated.pop_receipt or lease.pop_receipt
-                    except Exception as exc:
-                        logger.warning(
-                            "lease renewal failed for %s: %s", lease.message.id, type(exc).__name__
-                        )
+                try:
+                    with lease.lock:
+                        if not lease.done:
+                            update = self.client.update_message
+                            updated = update(lease.message.id, lease.pop_receipt, visibility_timeout=seconds)
+                            lease.pop_receipt = updated.pop_receipt or lease.pop_receipt
+                except Exception as exc:
+                    logger.warning("lease renewal failed for %s: %s", lease.message.id, type(exc).__name__)
 
     def _count(self, what: str) -> None:
-        with self._counts_lock:
+        with self.leases_lock:
             setattr(self._counts, what, getattr(self._counts, what) + 1)
 
     def _invoke(self, message: func.QueueMessage) -> str:
@@ -238,11 +216,9 @@ class QueueListener:
     def invoke_input(self, text: str) -> str:
         """Run the function once on `text` as a message body, bypassing the queue (Core Tools' admin
         invocation); returns the outcome. Nothing is enqueued, so nothing is retried or poisoned."""
-        message_id, started = str(uuid.uuid4()), time.monotonic()
-        outcome = self._invoke(
-            func.queue.QueueMessage(id=message_id, body=text.encode("utf-8"), dequeue_count=1)
-        )
-        log_invocation(self.name, message_id, started, outcome)
+        message = func.queue.QueueMessage(id=str(uuid.uuid4()), body=text.encode("utf-8"), dequeue_count=1)
+        started, outcome = time.monotonic(), self._invoke(message)
+        log_invocation(self.name, str(message.id), started, outcome)
         return outcome
 
     def _process(self, lease: _Lease) -> None:

@@ -1,2 +1,1 @@
-"""Plumbing the loopback simulators share. It knows no simulator (tests/devtools/dataverse_sim/test_layering.py
-checks that simkit imports none of them)."""
+"""Plumbing the loopback simulators share; it imports none of them (dataverse_sim/test_layering.py)."""

@@ -36,8 +36,7 @@ def common_routes(rule: type[FaultRule]) -> dict[tuple[str, str], Route]:
 
 def route(routes: dict[tuple[str, str], Route], sim: Any, method: str, name: str, data: Any) -> Reply:
     """Answer one admin call; an unknown route is a 404 listing the known ones."""
-    handler = routes.get((method, name))
-    if handler is None:
+    if (handler := routes.get((method, name))) is None:
         return unknown(f"{m} /_sim/{n}" for m, n in routes)
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
@@ -51,9 +50,7 @@ def unknown(known: Iterable[str]) -> Reply:
 def configure(target: Any, data: dict[str, Any], names: Iterable[str], prefix: str = "") -> None:
     """Set settings by name, each value None or of its current type (an int widens to a float) and never
     negative; unknown names and wrong types are a ValueError (a 400)."""
-    allowed = set(names)
-    unknown_names = sorted(f"{prefix}{name}" for name in set(data) - allowed)
-    if unknown_names:
+    if unknown_names := sorted(f"{prefix}{name}" for name in set(data) - set(names)):
         raise ValueError(f"unknown settings: {', '.join(unknown_names)}")
     for name, value in data.items():
         current = getattr(target, name)

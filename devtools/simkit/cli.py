@@ -7,33 +7,28 @@ import argparse
 import json
 import signal
 import threading
-from types import FrameType
-from typing import Protocol
-
-
-class Stoppable(Protocol):
-    def stop(self) -> None: ...
+from typing import Any
 
 
 def simulator_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
-    """A parser with the arguments every simulator takes: --port and --latency."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--port", type=int, default=None, help="listen port (default: any free port)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API call")
     return parser
 
 
-def serve_until_signal(sim: Stoppable, info: dict[str, object]) -> int:
-    """Print `info` as one JSON line (what a parent process reads), serve until SIGINT/SIGTERM, stop."""
+def stop_on_signal() -> threading.Event:
+    """An event SIGINT and SIGTERM set, for a command that serves until one arrives."""
     stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    return stopping
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+def serve_until_signal(sim: Any, info: dict[str, object]) -> int:
+    """Print `info` as one JSON line (what a parent process reads), serve until SIGINT/SIGTERM, stop."""
+    stopping = stop_on_signal()
     print(json.dumps(info), flush=True)
-    while not stopping.wait(0.5):
-        pass
+    stopping.wait()
     sim.stop()
     return 0

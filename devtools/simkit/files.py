@@ -1,9 +1,8 @@
 """A loopback file host a simulator mounts at `/files/`: what its rep sends or its history links to.
 
-`put()` keeps the bytes once and returns `{sim.url}/files/<id>/<quoted name>`; a GET streams them in
-chunks with Content-Type and Content-Length. Whether a URL needs the simulator's bearer token is
-undocumented on both vendors' pages, so files need one by default (`needs_token`: 401 with
-`WWW-Authenticate: Bearer` without a token the owning simulator accepts). Per-file behaviours for a
+`put()` returns `{sim.url}/files/<id>/<quoted name>`; a GET streams the bytes in chunks. Whether a URL
+needs the simulator's bearer token is undocumented on both vendors' pages, so files need one by
+default (`needs_token`: else 401 with `WWW-Authenticate: Bearer`). Per-file behaviours for a
 fetcher's safety tests (set at `put()` or later with `set()`):
 - `redirect_to`: 302 to that URL (another host, say) instead of the body;
 - `lie_length`: a Content-Length smaller than the body that follows;
@@ -65,28 +64,20 @@ class FileHost:
     """Files by id; `authorized(authorization header)` is the owning simulator's token check."""
 
     def __init__(self, base_url: Callable[[], str], authorized: Callable[[str | None], bool]) -> None:
-        self._base_url = base_url
-        self._authorized = authorized
+        self._base_url, self._authorized = base_url, authorized
         self._lock = threading.Lock()
         self._files: dict[str, HostedFile] = {}
 
     def put(
-        self,
-        data: bytes,
-        content_type: str,
-        name: str,
-        *,
-        needs_token: bool = True,
-        host: str | None = None,
-        **behaviour: Any,
+        self, data: bytes, content_type: str, name: str, *, host: str | None = None, **behaviour: Any
     ) -> str:
-        """Host `data`; returns its URL (naming `host`, e.g. "localhost", instead of 127.0.0.1 when given,
-        so a test can tell hosts apart on one machine). `behaviour`: see the module docstring."""
-        hosted = HostedFile(secrets.token_hex(8), name, content_type, bytes(data), needs_token)
+        """Host `data`; its URL (naming `host`, e.g. "localhost", instead of 127.0.0.1, so a test can tell
+        hosts apart on one machine)."""
+        hosted = HostedFile(secrets.token_hex(8), name, content_type, bytes(data))
         self._apply(hosted, behaviour)
         with self._lock:
             self._files[hosted.file_id] = hosted
-        base = self._base_url() if host is None else self._base_url().replace("127.0.0.1", host, 1)
+        base = self._base_url().replace("127.0.0.1", host or "127.0.0.1", 1)
         return f"{base}{FILES_PREFIX}{hosted.file_id}/{quote(name, safe='')}"
 
     def file(self, url_or_id: str) -> HostedFile:
@@ -97,15 +88,12 @@ class FileHost:
             return self._files[file_id]
 
     def set(self, url_or_id: str, **behaviour: Any) -> None:
-        """Change a file's behaviour, e.g. `set(url, gone=True)`."""
         self._apply(self.file(url_or_id), behaviour)
 
     def gets(self, url_or_id: str | None = None) -> int:
-        """Requests for one file, or for every file when none is named."""
-        if url_or_id is not None:
-            return self.file(url_or_id).gets
         with self._lock:
-            return sum(hosted.gets for hosted in self._files.values())
+            every = list(self._files.values())
+        return self.file(url_or_id).gets if url_or_id is not None else sum(f.gets for f in every)
 
     def listing(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -117,19 +105,14 @@ class FileHost:
 
     @staticmethod
     def _apply(hosted: HostedFile, behaviour: dict[str, Any]) -> None:
-        unknown = sorted(set(behaviour) - BEHAVIOURS)
-        if unknown:
+        if unknown := sorted(set(behaviour) - BEHAVIOURS):
             raise ValueError(f"unknown file behaviours: {', '.join(unknown)}; known: {sorted(BEHAVIOURS)}")
         for name, value in behaviour.items():
             setattr(hosted, name, value)
 
-    # ------------------------------------------------------------------ serving
-
     def answer(self, request: Request) -> Reply:
-        """One request for `/files/<id>/<name>` (GET or HEAD)."""
-        file_id = request.path[len(FILES_PREFIX) :].split("/")[0]
         with self._lock:
-            hosted = self._files.get(file_id)
+            hosted = self._files.get(request.path[len(FILES_PREFIX) :].split("/")[0])
         if hosted is None:
             return _plain(404, "No such file.")
         reply = self._reply(hosted, request)

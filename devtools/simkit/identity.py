@@ -1,9 +1,6 @@
 """The App Service managed-identity endpoint (api-version 2019-08-01, as azure-identity and MSAL call
-it) and the bearer tokens it hands out: one copy for every simulator that serves `/msi/token`.
-
-A simulator owns an `Identity` (its header secret, token store, request counts) and answers its
-token path with `Identity.answer(handler, query, resource_ok)`; a resource it does not serve goes
-to `upstream` (another simulator's endpoint and header) when one is set.
+it) and the bearer tokens it hands out, for every simulator that serves `/msi/token`. A resource a
+simulator does not serve goes to `upstream` (another simulator's endpoint and header) when one is set.
 """
 
 from __future__ import annotations
@@ -25,6 +22,8 @@ from devtools.simkit.server import BodyError, Dropped, Reply, SimHandler
 TOKEN_PATH = "/msi/token"  # noqa: S105 - a URL path, not a secret
 API_VERSION = "2019-08-01"
 _JSON = "application/json"
+Refusal = Callable[[str], str | None]  # a resource's refusal, None for one served here
+Chooser = Callable[[str], FaultRule | None]
 
 
 def msi_error(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
@@ -45,19 +44,13 @@ class Identity:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.header = secrets.token_urlsafe(24)
-        self.lifetime = lifetime
-        self.client_id = client_id  # what a system-assigned identity's answer names
-        self.upstream = upstream
-        self.clock = clock
+        self.lifetime, self.client_id, self.upstream, self.clock = lifetime, client_id, upstream, clock
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}
         self._queries: list[dict[str, str]] = []
 
-    # ------------------------------------------------------------------ the token store
-
     def issue(self) -> tuple[str, int]:
-        token = secrets.token_urlsafe(32)
-        expires_on = self.clock() + self.lifetime
+        token, expires_on = secrets.token_urlsafe(32), self.clock() + self.lifetime
         with self._lock:
             self._tokens[token] = expires_on
         return token, int(expires_on)
@@ -70,31 +63,23 @@ class Identity:
     def expire_all(self) -> None:
         """Every token issued so far is refused from now on, as after a real expiry."""
         with self._lock:
-            for token in self._tokens:
-                self._tokens[token] = 0.0
+            self._tokens = dict.fromkeys(self._tokens, 0.0)
 
     def expiry(self, authorization: str | None) -> float | None:
         """The expiry of a `Bearer` token this endpoint issued or trusts; None for anything else."""
         scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        with self._lock:
-            return self._tokens.get(token.strip())
+        with self._lock:  # an empty token is never issued nor trusted
+            return self._tokens.get(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
 
     def valid(self, authorization: str | None) -> bool:
-        expires = self.expiry(authorization)
-        return expires is not None and expires > self.clock()
-
-    # ------------------------------------------------------------------ requests
+        return (self.expiry(authorization) or 0.0) > self.clock()
 
     @property
     def requests(self) -> int:
-        with self._lock:
-            return len(self._queries)
+        return len(self.queries)
 
     @property
     def queries(self) -> list[dict[str, str]]:
-        """Query parameters of each token request (resource, api-version, client_id when user-assigned)."""
         with self._lock:
             return [dict(query) for query in self._queries]
 
@@ -103,11 +88,7 @@ class Identity:
             self._queries.clear()
 
     def answer(
-        self,
-        handler: SimHandler,
-        query: dict[str, str],
-        resource_ok: Callable[[str], str | None],
-        choose_fault: Callable[[str], FaultRule | None],
+        self, handler: SimHandler, query: dict[str, str], resource_ok: Refusal, choose_fault: Chooser
     ) -> Reply:
         """One token request: faults first (never API latency), then the header, api-version and
         resource checks. `resource_ok` returns None for a resource served here, else the refusal."""
@@ -116,24 +97,23 @@ class Identity:
         try:
             handler.read_raw_body()
         except BodyError as error:
-            return msi_error(error.status, error.message)
+            return msi_error(*error.args)
         fault = choose_fault(TOKEN_OPERATION)
-        if fault is not None and fault.kind == "drop_before":
+        kind = fault.kind if fault is not None else None
+        if kind == "drop_before":
             handler.drop_connection()
             raise Dropped
         handler.pause(0.0, fault)
-        if fault is not None and fault.kind == "status":
+        if fault is not None and kind == "status":
             message = getattr(fault, "error_message", None) or "Simulated identity endpoint fault."
             return msi_error(fault.status, message, fault.retry_after_headers())
         reply = self._token(handler, query, resource_ok)
-        if fault is not None and fault.kind == "drop_after_commit":
+        if kind == "drop_after_commit":
             handler.drop_connection()
             raise Dropped
         return reply
 
-    def _token(
-        self, handler: SimHandler, query: dict[str, str], resource_ok: Callable[[str], str | None]
-    ) -> Reply:
+    def _token(self, handler: SimHandler, query: dict[str, str], resource_ok: Refusal) -> Reply:
         secret = handler.headers.get("X-IDENTITY-HEADER")
         if handler.command != "GET":
             return msi_error(405, "The token endpoint only answers GET.")
@@ -144,21 +124,15 @@ class Identity:
         if query.get("api-version") != API_VERSION:
             return msi_error(400, f"Unsupported api-version {query.get('api-version')!r}; use {API_VERSION}.")
         resource = query.get("resource", "")
-        refusal = resource_ok(resource.rstrip("/"))
-        if refusal is not None:
+        if (refusal := resource_ok(resource.rstrip("/"))) is not None:
             return self._proxy(query) if self.upstream is not None else msi_error(400, refusal)
         token, expires_on = self.issue()
-        payload = {
-            "access_token": token,
-            "expires_on": str(expires_on),
-            "resource": resource,
-            "token_type": "Bearer",
-            "client_id": query.get("client_id", self.client_id),
-        }
-        return Reply(200, json.dumps(payload).encode(), content_type=_JSON)
+        client_id = query.get("client_id", self.client_id)  # a system-assigned identity's is the default
+        payload = {"access_token": token, "expires_on": str(expires_on), "resource": resource}
+        body = {**payload, "token_type": "Bearer", "client_id": client_id}
+        return Reply(200, json.dumps(body).encode(), content_type=_JSON)
 
     def _proxy(self, query: dict[str, str]) -> Reply:
-        """A resource not served here goes to the upstream identity endpoint (another simulator's)."""
         endpoint, header = self.upstream or ("", "")
         request = urllib.request.Request(  # noqa: S310 - a loopback URL the caller set
             f"{endpoint}?{urlencode(query)}", headers={"X-IDENTITY-HEADER": header}
@@ -173,8 +147,7 @@ class Identity:
 
 
 class ServesIdentity:
-    """The identity endpoint's facts on a simulator that serves one at TOKEN_PATH (list it after
-    simkit's Simulator, whose `url` this reads)."""
+    """The identity endpoint's facts on a simulator serving TOKEN_PATH (listed after Simulator: its url)."""
 
     identity: Identity
 
@@ -203,5 +176,4 @@ class ServesIdentity:
         return self.identity.requests
 
     def expire_tokens(self) -> None:
-        """Every token issued so far is rejected from now on, as after a real expiry."""
         self.identity.expire_all()

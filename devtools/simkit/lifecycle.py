@@ -8,8 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from werkzeug.datastructures import Headers
 
@@ -17,18 +16,8 @@ from devtools.simkit.faults import FaultRule, pick_fault
 from devtools.simkit.files import FileHost
 from devtools.simkit.server import LoopbackServer
 
-RecordT = TypeVar("RecordT", bound="OperationRecord")
+RecordT = TypeVar("RecordT")  # a NamedTuple with at least `operation` and `status`
 RuleT = TypeVar("RuleT", bound=FaultRule)
-
-
-class OperationRecord(Protocol):
-    """The least a request record has: what stats() counts by."""
-
-    @property
-    def operation(self) -> str: ...
-
-    @property
-    def status(self) -> int: ...
 
 
 class Simulator(Generic[RecordT, RuleT]):
@@ -42,53 +31,43 @@ class Simulator(Generic[RecordT, RuleT]):
     def __init__(self, *, port: int | None = None, seed: int = 0) -> None:
         self.lock = threading.Lock()
         self.errors: list[str] = []
-        self._seed = seed
-        self._rng = random.Random(seed)
+        self._seed, self._rng = seed, random.Random(seed)
         self._faults: list[RuleT] = []
         self._records: list[RecordT] = []
-        self._inflight = 0
-        self._peak_inflight = 0
+        self._inflight = self._peak_inflight = 0
         self._port = port
-        self._server: LoopbackServer | None = None
-        self._thread: threading.Thread | None = None
+        self._running: tuple[LoopbackServer, threading.Thread] | None = None
 
     def make_server(self, address: tuple[str, int]) -> LoopbackServer:
-        """The simulator's HTTP server, bound to `address`."""
         raise NotImplementedError
-
-    # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> Self:
         """Listen on 127.0.0.1 (the same port again after a stop, so clients can reconnect)."""
-        if self._server is not None:
+        if self._running is not None:
             return self
         server = self.make_server(("127.0.0.1", self._port or 0))
         self._port = int(server.server_address[1])
-        self._server = server
-        self._thread = threading.Thread(
+        thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.02}, name=self.thread_name, daemon=True
         )
-        self._thread.start()
+        self._running = (server, thread)
+        thread.start()
         return self
 
     def stop(self) -> None:
         """Stop listening and cut open connections, as an outage would."""
-        server, thread = self._server, self._thread
-        if server is None:
+        if self._running is None:
             return
-        self._server = self._thread = None
+        (server, thread), self._running = self._running, None
         server.shutdown()
         server.cut_all_connections()
         server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        thread.join(timeout=5)
 
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.stop()
 
     @property
@@ -100,8 +79,6 @@ class Simulator(Generic[RecordT, RuleT]):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    # ------------------------------------------------------------------ in flight
 
     def enter(self, limit: int | None = None) -> bool:
         """Count a request in, unless `limit` requests are already in flight (then False)."""
@@ -129,8 +106,6 @@ class Simulator(Generic[RecordT, RuleT]):
             time.sleep(0.01)
         return not self.in_flight
 
-    # ------------------------------------------------------------------ records, errors, faults
-
     def record_error(self, text: str) -> None:
         with self.lock:
             self.errors.append(text)
@@ -140,20 +115,10 @@ class Simulator(Generic[RecordT, RuleT]):
             self._records.append(record)
 
     def add_call(self, handler: Any, started: float, status: int, fault: str | None, **fields: Any) -> None:
-        """Record one API call as `record_type`: method, status, fault, duration and headers (those in
-        `redacted_headers` hidden), and the simulator's own `fields`."""
-        headers = redact(handler.headers, self.redacted_headers)
-        duration = elapsed_ms(started)
-        self.add_record(
-            self.record_type(
-                method=handler.command,
-                status=status,
-                fault=fault,
-                duration_ms=duration,
-                headers=headers,
-                **fields,
-            )
-        )
+        """Record one API call as `record_type` (`redacted_headers` hidden) with the simulator's `fields`."""
+        headers, duration_ms = redact(handler.headers, self.redacted_headers), elapsed_ms(started)
+        call = {"method": handler.command, "status": status, "fault": fault, "duration_ms": duration_ms}
+        self.add_record(self.record_type(**call, headers=headers, **fields))
 
     @property
     def requests(self) -> list[RecordT]:
@@ -191,10 +156,8 @@ class Simulator(Generic[RecordT, RuleT]):
 
     def count(self, operation: str | None = None, **match: Any) -> int:
         """Recorded requests whose fields equal every filter given (None filters nothing)."""
-        wanted = {
-            name: value for name, value in {"operation": operation, **match}.items() if value is not None
-        }
-        return sum(1 for r in self.requests if all(getattr(r, k) == v for k, v in wanted.items()))
+        wanted = {k: v for k, v in {"operation": operation, **match}.items() if v is not None}
+        return sum(all(getattr(r, k) == v for k, v in wanted.items()) for r in self.requests)
 
     def reset_records(self) -> None:
         """Forget faults and records and restart the fault dice from the seed. Call under the lock."""
@@ -206,17 +169,14 @@ class Simulator(Generic[RecordT, RuleT]):
 def redact(headers: Mapping[str, str] | Headers, secret: Iterable[str]) -> dict[str, str]:
     """Headers keyed in lower case, with the values of `secret` (lower-case names) hidden."""
     hidden = frozenset(secret)
-    return {
-        name.lower(): ("<redacted>" if name.lower() in hidden else value) for name, value in headers.items()
-    }
+    return {k.lower(): "<redacted>" if k.lower() in hidden else v for k, v in headers.items()}
 
 
 def elapsed_ms(started: float) -> float:
-    """Milliseconds since a `time.perf_counter()` reading."""
     return (time.perf_counter() - started) * 1000.0
 
 
-def per_operation(records: Iterable[OperationRecord]) -> dict[str, dict[str, int]]:
+def per_operation(records: Iterable[Any]) -> dict[str, dict[str, int]]:
     """{operation: {status: count}} in operation order; status "0" is a dropped connection."""
     counts: dict[str, Counter[str]] = {}
     for record in records:

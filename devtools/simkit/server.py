@@ -1,10 +1,9 @@
 """The HTTP plumbing every loopback simulator shares, on werkzeug's threaded WSGI server.
 
-Werkzeug parses requests (chunked bodies too), frames responses and closes the connection after each
-one. What no library does stays here: resetting a connection on purpose (SO_LINGER 0, no response),
-injected latency, cutting every open connection on stop() as an outage would, and the admin API's
-JSON plumbing. What a request means (routes, auth, error shapes) stays in each simulator: it
-subclasses SimHandler and fills in `route`, `body_error_reply`, `crash_reply` and `admin_error`.
+Werkzeug parses requests and frames responses. What no library does stays here: resetting a
+connection on purpose (SO_LINGER 0, no response), injected latency, cutting every open connection on
+stop() as an outage would, and the admin API's JSON plumbing. What a request means stays in each
+simulator: it subclasses SimHandler and fills in `route`, `body_error_reply`, `crash_reply`, `admin_error`.
 """
 
 from __future__ import annotations
@@ -54,38 +53,27 @@ class Dropped(Exception):
 
 
 class BodyError(Exception):
-    """A request body that cannot be read (bad length, too large); `status` is the answer's."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+    """A request body that cannot be read (bad length, too large): args are the answer's status, message."""
 
 
 class _Connection(WSGIRequestHandler):
     """werkzeug's request handler, quiet, naming the simulator, and able to reset its connection."""
 
-    dropped = False
     timeout = 120  # a client that connects and never sends frees its thread eventually
 
     def make_environ(self) -> Any:
-        environ = super().make_environ()
-        environ[_CONNECTION] = self
-        return environ
+        return {**super().make_environ(), _CONNECTION: self}
 
     def version_string(self) -> str:
         return self.server.handler_class.server_version  # type: ignore[attr-defined]
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Quiet: request lines carry ids, benchmarks send thousands, and tests read records instead."""
-
     def log(self, type: str, message: str, *args: Any) -> None:
-        """Quiet as well; a simulator's own failures land in sim.errors."""
+        """Quiet, request lines too: benchmarks send thousands; tests read records and sim.errors."""
 
     def reset(self) -> None:
         """Answer nothing: later writes go nowhere, and the socket closes with SO_LINGER 0 (an RST)
         in LoopbackServer.shutdown_request, never with a FIN first."""
-        self.dropped = self.close_connection = True
+        self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.wfile = io.BytesIO()
@@ -142,20 +130,15 @@ class SimHandler:
     max_body = MAX_BODY
     bad_length_message = "Content-Length is not a number."
     too_large_message = "Request body over {max_body} bytes."
+    admin_missing_status = 404  # the answer to an admin call naming an id the simulator does not hold
 
     def __init__(self, server: LoopbackServer, request: Request, connection: _Connection) -> None:
-        self.server = server
-        self.request = request
+        self.server, self.request, self.connection = server, request, connection
         request.max_content_length = self.max_body
-        self.headers = request.headers
-        self.command = request.method
-        self.connection = connection
+        self.headers, self.command = request.headers, request.method
         self.reply: Reply | None = None
 
-    # ------------------------------------------------------------------ what a simulator fills in
-
     def route(self, path: str, query: dict[str, str]) -> None:
-        """Answer one request (send a reply, or drop the connection)."""
         raise NotImplementedError
 
     def body_error_reply(self, status: int, message: str) -> Reply:
@@ -163,18 +146,14 @@ class SimHandler:
         return self.admin_error(status, message)
 
     def crash_reply(self) -> Reply:
-        """The 500 answered when the simulator itself fails."""
         return Reply(500, json.dumps({"error": "Simulator error; see sim.errors."}).encode())
 
     def admin_error(self, status: int, message: str) -> Reply:
         """The admin API's error shape (plain JSON, never the contract's)."""
         return Reply(status, json.dumps({"error": message}).encode())
 
-    # ------------------------------------------------------------------ plumbing
-
     def dispatch(self) -> None:
-        environ = self.request.environ
-        path = self.request.path if self.unquote_path else urlsplit(environ["RAW_URI"]).path
+        path = self.request.path if self.unquote_path else urlsplit(self.request.environ["RAW_URI"]).path
         query = {key: values[-1] for key, values in self.request.args.lists()}
         files = self.server.sim.files  # a simkit.files.FileHost mounted at /files/, or None
         try:
@@ -189,12 +168,11 @@ class SimHandler:
             self.send(self.crash_reply())
 
     def read_api_body(self, record: Callable[[int, str | None], None]) -> bytes | None:
-        """The API request's body, or None once the client has been answered (and the call recorded)
-        why it cannot be read."""
+        """The API request's body, or None once the client was told (and the call recorded) why not."""
         try:
             return self.read_raw_body()
         except BodyError as error:
-            reply = self.body_error_reply(error.status, error.message)
+            reply = self.body_error_reply(*error.args)
             record(reply.status, None)
             self.send(reply)
             return None
@@ -211,8 +189,7 @@ class SimHandler:
     def entity_headers(self, reply: Reply) -> dict[str, str]:
         """Content-Type and Content-Length of a reply (a simulator may add its protocol's headers)."""
         headers = {"Content-Type": reply.content_type} if reply.content_type and reply.body else {}
-        headers["Content-Length"] = str(len(reply.body))
-        return headers
+        return {**headers, "Content-Length": str(len(reply.body))}
 
     def send(self, reply: Reply) -> None:
         self.reply = reply
@@ -230,8 +207,6 @@ class SimHandler:
     def drop_connection(self) -> None:
         """Reset the TCP connection without a response (SO_LINGER 0 sends RST): a real network failure."""
         self.connection.reset()
-
-    # ------------------------------------------------------------------ the API and its transport faults
 
     def serve_api(
         self,
@@ -251,14 +226,12 @@ class SimHandler:
         if not sim.enter(limit):
             reply = refused() if refused is not None else Reply(503, b"")
             record(reply.status, None)
-            self.send(reply)
-            return
+            return self.send(reply)
         try:
             fault = choose_fault()
             if fault is not None and fault.kind == "drop_before":
                 record(0, fault.kind)
-                self.drop_connection()
-                return
+                return self.drop_connection()
             self.pause(latency, fault)
             reply = fault_reply(fault) if fault is not None and fault.kind == "status" else handle()
         finally:
@@ -267,21 +240,15 @@ class SimHandler:
         self.deliver(reply, fault)
 
     def pause(self, latency: float, fault: FaultRule | None) -> None:
-        """The configured latency, plus a `slow` fault's delay."""
         delay = latency + (fault.delay if fault is not None and fault.kind == "slow" else 0.0)
         if delay > 0:
             time.sleep(delay)
 
     def deliver(self, reply: Reply, fault: FaultRule | None) -> None:
-        """Send the reply, or, for `drop_after_commit`, reset the connection instead."""
         if fault is not None and fault.kind == "drop_after_commit":
             self.drop_connection()
         else:
             self.send(reply)
-
-    # ------------------------------------------------------------------ admin API
-
-    admin_missing_status = 404  # the answer to an admin call naming an id the simulator does not hold
 
     def call_admin(self, name: str, query: dict[str, str]) -> Reply:
         """`/_sim/<name>` through `sim.admin(method, name, data, query)`: KeyError/IndexError (an unknown
@@ -296,14 +263,12 @@ class SimHandler:
         return self.admin_reply(call)
 
     def admin_reply(self, call: Callable[[Any], Reply]) -> Reply:
-        """Read the admin call's JSON body and hand it to `call`; ValueError/TypeError become 400s.
-        No auth: a loopback dev tool."""
+        """Hand the admin call's JSON body to `call`; ValueError/TypeError become 400s. No auth: loopback."""
         try:
             body = self.read_raw_body()
-        except BodyError as error:
-            return self.admin_error(error.status, error.message)
-        try:
             data = json.loads(body) if body else {}
+        except BodyError as error:
+            return self.admin_error(*error.args)
         except ValueError:
             return self.admin_error(400, "body is not JSON")
         try:

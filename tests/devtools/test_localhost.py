@@ -376,13 +376,13 @@ def test_signed_chunked_webhook_is_accepted_by_the_real_trigger(bridge_env, monk
 
     from helpers import SAMPLES, reset_process_caches
 
-    from devtools.signing import DEV_WEBHOOK_SECRET
+    from devtools.send_handoff import DEV_WEBHOOK_SECRET
 
     monkeypatch.setenv("OPENCX_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET)  # a signature is required
     reset_process_caches()
 
     import function_app
-    from devtools.signing import signed_headers
+    from devtools.send_handoff import signed_headers
 
     body = (SAMPLES / "handoff-sms.json").read_bytes()
     server = make_http_server("127.0.0.1", 0, HttpFront(app_functions(function_app.app), KEY))

@@ -19,8 +19,7 @@ import pytest
 from logs import own_records
 
 from devtools.localhost import LocalHost, QueueOptions, app_functions
-from devtools.localhost.ncrontab import Schedule, ScheduleError
-from devtools.localhost.timer_listener import TimerListener, timer_request
+from devtools.localhost.timer_listener import Schedule, ScheduleError, TimerListener, timer_request
 
 START = datetime(2026, 12, 7, 15, 30, 20, tzinfo=UTC)  # a Monday
 FAST = QueueOptions(max_polling_interval=0.2, batch_size=4, new_batch_threshold=2)

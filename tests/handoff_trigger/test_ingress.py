@@ -24,7 +24,7 @@ from helpers import (
 )
 from logs import assert_never_logged, own_records
 
-from devtools.signing import DEV_WEBHOOK_SECRET, signed_headers
+from devtools.send_handoff import DEV_WEBHOOK_SECRET, signed_headers
 from handoff_trigger.ingress import STATUS_WRITES
 from shared.dynamics.columns import derived_id
 
@@ -344,7 +344,7 @@ def test_the_duplicate_check_does_not_hold_the_enqueue_up(bridge_env, monkeypatc
 def test_a_duplicate_is_answered_200_even_while_the_queue_is_down(bridge_env, monkeypatch):
     import re
 
-    from devtools.ports import free_port
+    from devtools.azurite import free_port
 
     assert post(SMS).status_code == 202
     STATUS_WRITES.settle()

@@ -144,7 +144,7 @@ def test_a_body_that_is_not_json_is_400_after_the_token(messaging_bridge: Messag
 def test_unreachable_keys_answer_503_so_microsoft_retries(
     messaging_bridge: MessagingBridge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from devtools.ports import free_port
+    from devtools.azurite import free_port
 
     bridge = messaging_bridge
     monkeypatch.setenv("MESSAGING_JWKS_URL", f"http://127.0.0.1:{free_port()}/keys")

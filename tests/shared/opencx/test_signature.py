@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import standardwebhooks.webhooks as reference
 
-from devtools.signing import DEV_WEBHOOK_SECRET, signed_headers
+from devtools.send_handoff import DEV_WEBHOOK_SECRET, signed_headers
 from shared.opencx.signature import TOLERANCE_SECONDS, SignatureInvalid, delivery_id, verify_signature
 
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -3,8 +3,7 @@ import time
 import pytest
 from azure.storage.queue import QueueClient
 
-from devtools.azurite import connection_string
-from devtools.ports import free_port
+from devtools.azurite import connection_string, free_port
 from shared.platform.queues import QueueProfile, QueueUnavailable, make_queue_client, send, withdraw
 from shared.platform.settings import StorageConnection
 
