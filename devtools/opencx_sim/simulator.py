@@ -7,7 +7,7 @@ import secrets
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -111,6 +111,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         self.add_key(self.api_key, scopes, name=DEFAULT_KEY_NAME)
         self._store = Store()
         self._limiter = RateLimiter()
+        self.clock: Callable[[], float] = time.monotonic  # the rate limiter's; tests set their own
         self._sent: list[SentMessage] = []
         self._updates: list[SessionUpdate] = []
         # Media in history are served here; the URLs need an API key unless `open_files` (undocumented).
@@ -302,7 +303,7 @@ class OpenCXSimulator(Simulator[RequestRecord, FaultRule]):
         """The per-key limit (see store.py); returns the informational headers for a success."""
         if self.rate_limit is None:
             return {}
-        wait, remaining = self._limiter.take(key.name, self.rate_limit, self.rate_window, time.monotonic())
+        wait, remaining = self._limiter.take(key.name, self.rate_limit, self.rate_window, self.clock())
         headers = {"X-RateLimit-Limit": str(self.rate_limit), "X-RateLimit-Remaining": str(remaining)}
         if wait is not None:
             retry_after = {"Retry-After": retry_after_text(wait, self.rate_window)}

@@ -395,21 +395,27 @@ def test_patch_refuses_undocumented_values(sim: OpenCXSimulator, body: dict[str,
 
 
 def test_over_the_limit_is_429_with_a_retry_after_that_frees_a_slot(sim: OpenCXSimulator) -> None:
-    sim.rate_limit, sim.rate_window = 3, 0.6
-    started = time.monotonic()
-    statuses = [get(sim, f"/chat/sessions/{SMS_SESSION_ID}").status_code for _ in range(3)]
+    now = [1000.0]
+    sim.clock = lambda: now[0]
+    sim.rate_limit, sim.rate_window = 3, 0.5  # times in binary fractions, so the sums are exact
+    statuses = []
+    for _ in range(3):
+        statuses.append(get(sim, f"/chat/sessions/{SMS_SESSION_ID}").status_code)
+        now[0] += 0.125
     refused = get(sim, f"/chat/sessions/{SMS_SESSION_ID}")
     assert statuses == [200, 200, 200]
     assert refused.status_code == 429
     assert refused.json()["statusCode"] == 429
-    wait = float(refused.headers["Retry-After"])
-    assert 0 < wait <= 0.6 - (time.monotonic() - started) + 0.05
+    # the oldest admitted request leaves the window 0.5 s after it came, 0.125 s from now
+    assert refused.headers["Retry-After"] == "0.125"
     assert refused.headers["X-RateLimit-Remaining"] == "0"
-    # a refused request costs nothing: waiting exactly Retry-After is enough
-    time.sleep(wait)
+    # a refused request costs nothing: waiting exactly Retry-After is enough, and a moment less is not
+    now[0] += 0.0625
+    assert get(sim, f"/chat/sessions/{SMS_SESSION_ID}").status_code == 429
+    now[0] += 0.0625
     assert get(sim, f"/chat/sessions/{SMS_SESSION_ID}").status_code == 200
-    assert sim.stats()["rate_limited"] == 1
-    assert sim.count("get_session", status=429) == 1
+    assert sim.stats()["rate_limited"] == 2
+    assert sim.count("get_session", status=429) == 2
 
 
 def test_retry_after_is_whole_seconds_for_a_minute_window(sim: OpenCXSimulator) -> None:
