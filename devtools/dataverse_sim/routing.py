@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from devtools.dataverse_sim.odata import CODE_BAD_QUERY, ODataError
 
@@ -28,8 +28,7 @@ STATUS_ACTIVE, STATUS_OPEN = 2, 1
 STREAMSOURCE = "msdyn_streamsource"
 
 
-@dataclass(frozen=True)
-class RouteTarget:
+class RouteTarget(NamedTuple):
     """Where routing sends a workstream's work items: a queue, and optionally a rep who takes them."""
 
     queue_id: str

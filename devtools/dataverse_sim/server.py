@@ -86,7 +86,7 @@ class SimHandler(simkit_server.SimHandler):
             sim.count_create_attempt()
 
         def record(status: int, fault: str | None) -> None:
-            sim.record_call(self.command, path, query, self.headers, status, operation, started, fault)
+            sim.add_call(self, started, status, fault, path=path, query=query, operation=operation)
 
         body = self.read_api_body(record)
         if body is None:

@@ -12,7 +12,6 @@ from werkzeug.datastructures import Headers
 
 from devtools.dataverse_sim.api import ApiRequest, DataverseApi
 from devtools.dataverse_sim.availability import AvailabilityDesk
-from devtools.dataverse_sim.availability import admin as availability_admin
 from devtools.dataverse_sim.demo import seed_crowd, seed_demo
 from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.odata import CODE_DUPLICATE, Reply, json_reply, no_content
@@ -21,12 +20,13 @@ from devtools.dataverse_sim.routes import route
 from devtools.dataverse_sim.routing import RouteTarget
 from devtools.dataverse_sim.server import SimServer, unauthorized
 from devtools.dataverse_sim.store import Store
+from devtools.simkit.admin import Route, common_routes, done
 from devtools.simkit.identity import Identity, ServesIdentity
-from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
+from devtools.simkit.lifecycle import Simulator
+from devtools.simkit.server import Reply as AnyReply
 
 DUPLICATE_CODE_DOCUMENTED = CODE_DUPLICATE  # "0x80040237", what a live environment sends
 DUPLICATE_CODE_EMPTY = ""  # Microsoft's own 412 example (perform-conditional-operations-using-web-api.md)
-_REDACTED_HEADERS = frozenset({"authorization", "x-identity-header"})
 _NUMBER_SETTINGS = frozenset({"latency", "max_concurrency", "token_lifetime", "concurrency_retry_after"})
 _CONFIG_FIELDS = _NUMBER_SETTINGS | {"duplicate_code"}
 
@@ -45,10 +45,22 @@ class RequestRecord(NamedTuple):
     headers: dict[str, str]
 
 
+def _rows(entity: str) -> Any:
+    """`sim.work_items` and the like: copies of every row of one table."""
+    return property(lambda sim: sim._store.rows(entity))
+
+
+def _row(entity: str) -> Callable[[DataverseSimulator, str], dict[str, Any] | None]:
+    """`sim.work_item(id)` and the like: a copy of one row, None when absent."""
+    return lambda sim, row_id: sim._store.get(entity, row_id)
+
+
 class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     """A loopback Dataverse environment plus its managed-identity endpoint, in a daemon thread."""
 
     thread_name = "dataverse-sim"
+    record_type = RequestRecord
+    redacted_headers = frozenset({"authorization", "x-identity-header"})
 
     def __init__(
         self,
@@ -78,13 +90,8 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
 
     def env(self) -> dict[str, str]:
         """Settings that point the bridge (and azure-identity) at this simulator."""
-        return {
-            "DATAVERSE_URL": self.url,
-            "IDENTITY_ENDPOINT": self.identity_endpoint,
-            "IDENTITY_HEADER": self.identity_header,
-        }
-
-    # ------------------------------------------------------------------ seeding
+        values = (self.url, self.identity_endpoint, self.identity_header)
+        return dict(zip(("DATAVERSE_URL", "IDENTITY_ENDPOINT", "IDENTITY_HEADER"), values, strict=True))
 
     def add_workstream(self, workstream_id: str | None = None, name: str = "SMS workstream") -> str:
         return self._store.add_named("msdyn_liveworkstream", workstream_id, name)
@@ -101,22 +108,14 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     def add_contact(
         self,
         *,
-        email: str | None = None,
-        mobilephone: str | None = None,
-        telephone1: str | None = None,
-        fullname: str | None = None,
         contactid: str | None = None,
-        firstname: str | None = None,
-        lastname: str | None = None,
-        description: str | None = None,
+        email: str | None = None,
         statecode: int = 0,
+        **columns: str | None,
     ) -> str:
-        """Insert (or replace) a contact; statecode 0 is Active, 1 Inactive."""
-        fields = {
-            "emailaddress1": email, "mobilephone": mobilephone, "telephone1": telephone1, "fullname": fullname,
-            "firstname": firstname, "lastname": lastname, "description": description,
-        }  # fmt: skip
-        return self._store.add_contact(contactid, fields, statecode)
+        """Insert (or replace) a contact; statecode 0 is Active, 1 Inactive. `columns`: mobilephone,
+        telephone1, fullname, firstname, lastname, description."""
+        return self._store.add_contact(contactid, {"emailaddress1": email, **columns}, statecode)
 
     def add_incident_columns(self, *names: str) -> None:
         """Custom incident columns this environment accepts on create (`new_source`, or a custom lookup's
@@ -137,25 +136,21 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             raise ValueError("maxuploadfilesize must be an integer from 1 to 131072000")
         if not isinstance(blockedattachments, str | None):
             raise ValueError("blockedattachments must be a string of extensions separated by ';'")
+        changes = {"maxuploadfilesize": size, "blockedattachments": blockedattachments}
         with self._store.lock:
-            if size is not None:
-                self._store.organization["maxuploadfilesize"] = size
-            if blockedattachments is not None:
-                self._store.organization["blockedattachments"] = blockedattachments
+            self._store.organization.update({k: v for k, v in changes.items() if v is not None})
             return dict(self._store.organization)
 
     def set_state(
-        self, entity: str, row_id: str, statecode: int, statuscode: int | None = None
+        self, entity: str, id: str, statecode: int, statuscode: int | None = None
     ) -> dict[str, Any]:
         """Change a row's state as a rep would ("the rep closed the first one"): entity is
         "msdyn_ocliveworkitem", "incident" or "contact"; statuscode defaults to the state's default."""
-        return self._store.set_state(entity, row_id, statecode, statuscode)
+        return self._store.set_state(entity, id, statecode, statuscode)
 
-    def close(self, entity: str, row_id: str) -> dict[str, Any]:
+    def close(self, entity: str, id: str) -> dict[str, Any]:
         """The closing state of each table: work item Closed (1), incident Resolved (1), contact Inactive (1)."""
-        return self.set_state(entity, row_id, 1)
-
-    # ------------------------------------------------------------------ routing (routing.py)
+        return self.set_state(entity, id, 1)
 
     def set_routing(self, enabled: bool, *, delay: float | None = None) -> None:
         """Unified routing on (work items on a routed workstream get picked up after `delay` s) or off."""
@@ -180,15 +175,13 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     def routing(self) -> dict[str, Any]:
         with self._store.lock:
             r = self._store.routing
-            targets = {k: {"queue_id": v.queue_id, "agent_id": v.agent_id} for k, v in r.targets.items()}
+            targets = {k: v._asdict() for k, v in r.targets.items()}
             return {
                 "enabled": r.enabled,
                 "delay": r.delay,
                 "workstreams": targets,
                 "streamsource": dict(r.sources),
             }
-
-    # ------------------------------------------------------------------ privileges
 
     def privileges_of(self, user_id: str) -> dict[str, str]:
         """{privilege name: depth} the user holds (none for a user never configured)."""
@@ -212,50 +205,24 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         with self.lock:
             self._privileges.get(user_id, {}).pop(name, None)
 
-    # ------------------------------------------------------------------ inspection
-
     @property
     def availability(self) -> AvailabilityDesk:
-        """The representative availability script (availability.py)."""
         return self._api.availability
 
-    @property
-    def work_items(self) -> list[dict[str, Any]]:
-        return self._store.rows("msdyn_ocliveworkitem")
-
-    def work_item(self, activityid: str) -> dict[str, Any] | None:
-        return self._store.get("msdyn_ocliveworkitem", activityid)
-
-    @property
-    def incidents(self) -> list[dict[str, Any]]:
-        return self._store.rows("incident")
-
-    def incident(self, incidentid: str) -> dict[str, Any] | None:
-        return self._store.get("incident", incidentid)
-
-    @property
-    def contacts(self) -> list[dict[str, Any]]:
-        return self._store.rows("contact")
-
-    def contact(self, contactid: str) -> dict[str, Any] | None:
-        return self._store.get("contact", contactid)
-
-    @property
-    def notes(self) -> list[dict[str, Any]]:
-        """The annotations, each with `object_id` (its incident), `filesize` and its `documentbody`."""
-        return self._store.rows("annotation")
-
-    def note(self, annotationid: str) -> dict[str, Any] | None:
-        return self._store.get("annotation", annotationid)
+    work_items = _rows("msdyn_ocliveworkitem")
+    work_item = _row("msdyn_ocliveworkitem")
+    incidents = _rows("incident")
+    incident = _row("incident")
+    contacts = _rows("contact")
+    contact = _row("contact")
+    notes = _rows("annotation")  # each with `object_id` (its incident), `filesize` and `documentbody`
+    note = _row("annotation")
+    queue_items = property(lambda sim: sim._store.all_queue_items())
 
     @property
     def organization(self) -> dict[str, Any]:
         with self._store.lock:
             return dict(self._store.organization)
-
-    @property
-    def queue_items(self) -> list[dict[str, Any]]:
-        return self._store.all_queue_items()
 
     @property
     def create_attempts(self) -> int:
@@ -269,8 +236,7 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
 
     def count_requests(self, operation: str, status: int | None = None) -> int:
         """Recorded calls of one operation (optionally with one status; 0 is a dropped connection)."""
-        with self.lock:
-            return sum(1 for r in self._records if r.operation == operation and status in (None, r.status))
+        return self.count(operation, status=status)
 
     @property
     def peak_concurrency(self) -> int:
@@ -281,17 +247,13 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     def stats(self) -> dict[str, Any]:
         """Counts per operation and status (status "0" is a dropped connection) and rows per table."""
         with self.lock:
-            records = list(self._records)
-            stats: dict[str, Any] = {
-                "token_requests": self.identity.requests,
-                "create_attempts": self._create_attempts,
-                "peak_concurrency": self._peak_inflight,
-                "faults_fired": self.faults_fired(),
-            }
-        stats["requests"] = len(records)
-        stats.update(self._store.counts())
-        stats["operations"] = per_operation(records)
-        return stats
+            attempts, peak = self._create_attempts, self._peak_inflight
+        counts = {
+            "token_requests": self.identity.requests,
+            "create_attempts": attempts,
+            "peak_concurrency": peak,
+        }
+        return {**super().stats(), **counts, **self._store.counts()}
 
     def reset(self) -> None:
         """Empty tables, faults, counters and records, and restore the environment's shape (duplicate_code,
@@ -308,20 +270,9 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             self.duplicate_code = self._default_duplicate_code
         self._api.availability.reset()
 
-    # ------------------------------------------------------------------ called by the server
-
     def count_create_attempt(self) -> None:
         with self.lock:
             self._create_attempts += 1
-
-    def record_call(
-        self, method: str, path: str, query: dict[str, str], headers: Headers, status: int, operation: str,
-        started: float, fault: str | None,
-    ) -> None:  # fmt: skip
-        redacted = redact(headers, _REDACTED_HEADERS)
-        self.add_record(
-            RequestRecord(method, path, query, status, operation, elapsed_ms(started), fault, redacted)
-        )
 
     def check_bearer(self, authorization: str | None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
@@ -337,23 +288,24 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         """One authenticated Dataverse call. ODataError propagates to the server, which answers it."""
         return self._api.handle(ApiRequest(method, rest, route(method, rest), query, headers, body))
 
-    def admin(self, method: str, name: str, data: Any) -> Reply:
+    def admin(self, method: str, name: str, data: Any) -> AnyReply:
         """`/_sim/<name>`; unknown routes are a 404 that lists the known ones. ValueError/TypeError: 400."""
         handler = _ADMIN.get((method, name))
         if handler is None:
-            known = ", ".join(f"{m} /_sim/{n}" for m, n in _ADMIN)
-            return json_reply(
-                404, {"error": {"code": "sim", "message": f"unknown admin route; known: {known}"}}
+            return _admin_error(
+                404, f"unknown admin route; known: {', '.join(f'{m} /_sim/{n}' for m, n in _ADMIN)}"
             )
         if not isinstance(data, dict):
             raise ValueError("the body must be a JSON object")
         return handler(self, data)
 
 
-# ---------------------------------------------------------------------- the admin API (`/_sim/<name>`)
-
 Sim = DataverseSimulator
-Handler = Callable[[Sim, dict[str, Any]], Reply]
+Handler = Route
+
+
+def _admin_error(status: int, message: str) -> Reply:
+    return json_reply(status, {"error": {"code": "sim", "message": message}})
 
 
 def _only(data: dict[str, Any], allowed: Iterable[str], what: str) -> dict[str, Any]:
@@ -363,57 +315,37 @@ def _only(data: dict[str, Any], allowed: Iterable[str], what: str) -> dict[str, 
     return data
 
 
-def _listing(rows: list[Any]) -> Reply:
-    return json_reply(200, {"value": rows})
-
-
-def _done(action: Callable[[], object]) -> Reply:
-    action()
-    return no_content()
-
-
 def _call(method: Callable[..., Any], status: int, answer: str | None = None) -> Handler:
-    """POST /_sim/<x>: the body's fields are `method`'s keyword arguments (and nothing else); the
-    answer is its result, as `{answer: result}` when named, and no body for a 204."""
-    fields = list(inspect.signature(method).parameters)[1:]  # after `self` (or `sim`)
+    """POST /_sim/<x>: the body's fields are `method`'s keyword arguments (and nothing else, unless it takes
+    **columns); the answer is its result, as `{answer: result}` when named, and no body for a 204. A row
+    that does not exist (KeyError) is a 404."""
+    params = list(inspect.signature(method).parameters.values())[1:]  # after `self` (or `sim`)
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in params)
 
     def handle(sim: Sim, data: dict[str, Any]) -> Reply:
-        result = method(sim, **_only(data, fields, method.__name__))
+        try:
+            result = method(
+                sim, **(data if open_ended else _only(data, [p.name for p in params], method.__name__))
+            )
+        except KeyError as missing:
+            return _admin_error(404, str(missing.args[0]))
         return no_content() if status == 204 else json_reply(status, {answer: result} if answer else result)
 
     return handle
-
-
-def _add_fault(sim: Sim, data: dict[str, Any]) -> Reply:
-    sim.add_fault(FaultRule.from_dict(data))
-    return json_reply(201, {"faults": len(sim.faults)})
-
-
-def _set_state(sim: Sim, data: dict[str, Any]) -> Reply:
-    _only(data, {"entity", "id", "statecode", "statuscode"}, "state")
-    try:
-        return json_reply(
-            200, sim.set_state(data["entity"], data["id"], data["statecode"], data.get("statuscode"))
-        )
-    except KeyError as missing:
-        if isinstance(missing.args[0], str) and " does not exist" in missing.args[0]:
-            return json_reply(404, {"error": {"code": "sim", "message": missing.args[0]}})
-        raise ValueError(f"missing field {missing}") from None
 
 
 def _incident_columns(sim: Sim, data: dict[str, Any]) -> Reply:
     columns = _only(data, {"columns"}, "incident-columns").get("columns")
     if not isinstance(columns, list):
         raise ValueError("columns must be a list of logical names")
-    return _done(lambda: sim.add_incident_columns(*columns))
+    sim.add_incident_columns(*columns)
+    return no_content()
 
 
 def _set_privileges(sim: Sim, data: dict[str, Any]) -> Reply:
-    _only(data, {"privileges", "user_id"}, "privileges")
-    privileges = data.get("privileges")
-    if not isinstance(privileges, list | dict):
+    user_id = _only(data, {"privileges", "user_id"}, "privileges").get("user_id", APP_USER_ID)
+    if not isinstance(privileges := data.get("privileges"), list | dict):
         raise ValueError("privileges must be a list of names or an object of name: depth")
-    user_id = data.get("user_id", APP_USER_ID)
     sim.set_privileges(privileges, user_id=user_id)
     return json_reply(200, {"user_id": user_id, "privileges": sim.privileges_of(user_id)})
 
@@ -426,10 +358,9 @@ def _set_config(sim: Sim, data: dict[str, Any]) -> Reply:
     for name, value in _only(data, _CONFIG_FIELDS, "settings").items():
         if name == "duplicate_code" and not isinstance(value, str):
             raise ValueError(f"{name} must be a string ('' for the empty code)")
-        if name in _NUMBER_SETTINGS and value is not None and (type(value) not in (int, float)):
-            raise ValueError(f"{name} must be a number or null")
-        if value is None and name != "max_concurrency":
-            raise ValueError(f"{name} must be a number")
+        nullable = name == "max_concurrency"
+        if name in _NUMBER_SETTINGS and type(value) not in (int, float) and not (nullable and value is None):
+            raise ValueError(f"{name} must be a number{' or null' if nullable else ''}")
         setattr(sim, name, value)
     return json_reply(200, _config(sim))
 
@@ -448,14 +379,12 @@ def _routing(sim: Sim, data: dict[str, Any]) -> Reply:
 
 
 _ADMIN: dict[tuple[str, str], Handler] = {
-    ("GET", "workitems"): lambda s, _: _listing(s.work_items),
-    ("GET", "incidents"): lambda s, _: _listing(s.incidents),
-    ("GET", "contacts"): lambda s, _: _listing(s.contacts),
-    ("GET", "notes"): lambda s, _: _listing(s.notes),
-    ("GET", "queueitems"): lambda s, _: _listing(s.queue_items),
-    ("GET", "requests"): lambda s, _: _listing([r._asdict() for r in s.requests]),
-    ("GET", "stats"): lambda s, _: json_reply(200, s.stats()),
-    ("GET", "faults"): lambda s, _: _listing([f.to_dict() for f in s.faults]),
+    **{key: route for key, route in common_routes(FaultRule).items() if key != ("GET", "files")},
+    ("GET", "workitems"): lambda s, _: json_reply(200, {"value": s.work_items}),
+    ("GET", "incidents"): lambda s, _: json_reply(200, {"value": s.incidents}),
+    ("GET", "contacts"): lambda s, _: json_reply(200, {"value": s.contacts}),
+    ("GET", "notes"): lambda s, _: json_reply(200, {"value": s.notes}),
+    ("GET", "queueitems"): lambda s, _: json_reply(200, {"value": s.queue_items}),
     ("GET", "config"): lambda s, _: json_reply(200, _config(s)),
     ("GET", "organization"): lambda s, _: json_reply(200, s.organization),
     ("GET", "privileges"): lambda s, _: json_reply(
@@ -467,13 +396,10 @@ _ADMIN: dict[tuple[str, str], Handler] = {
     ("POST", "queues"): _call(Sim.add_queue, 201, "queueid"),
     ("POST", "systemusers"): _call(Sim.add_systemuser, 201, "systemuserid"),
     ("POST", "teams"): _call(Sim.add_team, 201, "teamid"),
-    ("POST", "faults"): _add_fault,
-    ("DELETE", "faults"): lambda s, _: _done(s.clear_faults),
-    ("POST", "reset"): lambda s, _: _done(s.reset),
-    ("POST", "expire-tokens"): lambda s, _: _done(s.expire_tokens),
+    ("POST", "expire-tokens"): lambda s, _: done(s.expire_tokens()),
     ("POST", "config"): _set_config,
-    ("POST", "state"): _set_state,
-    ("POST", "close"): lambda s, d: _set_state(s, {**_only(d, {"entity", "id"}, "close"), "statecode": 1}),
+    ("POST", "state"): _call(Sim.set_state, 200),
+    ("POST", "close"): _call(Sim.close, 200),
     ("POST", "incident-columns"): _incident_columns,
     ("POST", "organization"): _call(Sim.set_organization, 200),
     ("POST", "privileges"): _set_privileges,
@@ -482,6 +408,6 @@ _ADMIN: dict[tuple[str, str], Handler] = {
     ("POST", "seed-demo"): lambda s, _: json_reply(201, seed_demo(s)),
     ("POST", "crowd"): _call(seed_crowd, 201),
     ("POST", "routing"): _routing,
-    ("GET", "availability"): lambda s, d: availability_admin(s.availability, "GET", d),
-    ("POST", "availability"): lambda s, d: availability_admin(s.availability, "POST", d),
+    ("GET", "availability"): lambda s, _: json_reply(200, s.availability.describe()),
+    ("POST", "availability"): lambda s, d: json_reply(200, s.availability.configure(d)),
 }

@@ -74,6 +74,8 @@ class Store:
     def add_contact(self, contactid: str | None, fields: dict[str, str | None], statecode: int = 0) -> str:
         """Insert or replace a contact (seeding may overwrite; the API's POST answers 412 instead)."""
         key = new_or_parsed(contactid, "contactid")
+        if unknown := sorted(set(fields) - {*schema.CONTACT.columns, "fullname"}):
+            raise ValueError(f"unknown contact fields: {', '.join(unknown)}")
         status = schema.CONTACT.states.get(statecode)
         if status is None:
             raise ValueError(f"statecode must be 0 (Active) or 1 (Inactive), got {statecode!r}")
