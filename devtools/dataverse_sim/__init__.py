@@ -9,7 +9,7 @@ from devtools.dataverse_sim.demo import (
     DEMO_WORKSTREAMS,
     seed_demo,
 )
-from devtools.dataverse_sim.faults import FaultRule
+from devtools.dataverse_sim.routes import FaultRule
 from devtools.dataverse_sim.simulator import (
     DUPLICATE_CODE_DOCUMENTED,
     DUPLICATE_CODE_EMPTY,

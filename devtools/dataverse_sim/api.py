@@ -33,9 +33,9 @@ from devtools.dataverse_sim.query import (
     parse_filter,
     parse_select,
     parse_top,
+    subject_prefix,
 )
 from devtools.dataverse_sim.routes import KNOWN_SETS, Route
-from devtools.dataverse_sim.routing import STREAMSOURCE, subject_prefix
 from devtools.dataverse_sim.store import DuplicateKey, Store
 from devtools.dataverse_sim.validate import New, check, parse_json_body
 
@@ -144,14 +144,16 @@ class DataverseApi:
     def get_workstream(self, request: ApiRequest) -> Reply:
         check_query_options(request.query, {"$select"})
         entity = "msdyn_liveworkstream"
-        columns = parse_select(request.query, ("msdyn_liveworkstreamid", "msdyn_name", STREAMSOURCE), entity)
+        columns = parse_select(
+            request.query, ("msdyn_liveworkstreamid", "msdyn_name", schema.STREAMSOURCE), entity
+        )
         guid = _key(request.route.key)
         name = self.store.name_of(entity, guid)
         if name is None:
             raise not_found(entity, guid)
         with self.store.lock:
             source = self.store.routing.sources.get(guid)
-        row = {"msdyn_liveworkstreamid": guid, "msdyn_name": name, STREAMSOURCE: source}
+        row = {"msdyn_liveworkstreamid": guid, "msdyn_name": name, schema.STREAMSOURCE: source}
         context = f"{self.base}$metadata#{schema.WORKSTREAM_SET}({','.join(columns)})/$entity"
         return json_reply(200, {"@odata.context": context, **_entity(row, columns, "msdyn_liveworkstreamid")})
 

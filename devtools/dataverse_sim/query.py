@@ -188,3 +188,17 @@ def check_query_options(query: dict[str, str], allowed: set[str]) -> None:
     for key in query:
         if key.startswith("$") and key not in allowed:
             raise ODataError(400, CODE_BAD_QUERY, f"The query parameter '{key}' is not supported here.")
+
+
+def subject_prefix(filter_text: str) -> str:
+    """The one `$filter` a work-item listing supports: `startswith(subject,'<prefix>')`."""
+    text = filter_text.strip()
+    head = "startswith(subject,"
+    if not (text.lower().startswith(head) and text.endswith(")")):
+        raise ODataError(
+            400, CODE_BAD_QUERY, "Only startswith(subject,'<text>') is supported on msdyn_ocliveworkitems."
+        )
+    literal = text[len(head) : -1].strip()
+    if len(literal) < 2 or not (literal.startswith("'") and literal.endswith("'")):
+        raise ODataError(400, CODE_BAD_QUERY, "startswith needs a quoted string literal.")
+    return literal[1:-1].replace("''", "'")

@@ -1,4 +1,5 @@
-"""Which Dataverse operation a request is: one name per operation, used by faults, records and dispatch.
+"""Which Dataverse operation a request is: one name per operation, used by faults, records and dispatch;
+and the fault rules, which name those operations and answer in Dataverse's error shape.
 
 URL forms: entity sets and `set(<key>)` ("Retrieve a table row", retrieve-entity-using-web-api.md),
 bound actions and functions as `set(<key>)/Microsoft.Dynamics.CRM.<Name>` and unbound functions as
@@ -8,10 +9,20 @@ bound actions and functions as `set(<key>)/Microsoft.Dynamics.CRM.<Name>` and un
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from devtools.dataverse_sim.availability import ACTIONS as AVAILABILITY_ACTIONS
-from devtools.dataverse_sim.odata import API_PREFIX, parse_key_segment
+from devtools.dataverse_sim.odata import (
+    API_PREFIX,
+    CODE_BAD_QUERY,
+    CODE_INVALID_ARGUMENT,
+    CODE_NOT_FOUND,
+    CODE_THROTTLE_REQUESTS,
+    CODE_UNEXPECTED,
+    parse_key_segment,
+)
+from devtools.simkit import faults as simkit_faults
 
 NAMESPACE = "Microsoft.Dynamics.CRM."
 _CALL = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.]*?)(?:\((?P<args>.*)\))?$")
@@ -36,7 +47,7 @@ ENTITY_ROUTES = {
     ("GET", "organizations", False): "organization_get",
 }
 PRIVILEGE_FUNCTIONS = ("RetrieveUserPrivileges", "RetrieveUserPrivilegeByPrivilegeName")
-# Every operation name faults and records use (faults.OPERATIONS is built from it).
+# Every operation name faults and records use.
 API_OPERATIONS = (
     *dict.fromkeys(ENTITY_ROUTES.values()), "add_to_queue", "whoami", "privileges",
     *AVAILABILITY_ACTIONS.values(), "other",
@@ -89,3 +100,41 @@ def classify(method: str, path: str) -> str:
     if not path.startswith(API_PREFIX):
         return "other"
     return route(method, path[len(API_PREFIX) :]).operation
+
+
+OPERATIONS = frozenset({simkit_faults.TOKEN_OPERATION, *API_OPERATIONS})  # what a fault rule may name
+
+# status -> (code, message). Service protection limits (powerapps-docs .../data-platform/api-limits.md): 429.
+_DEFAULTS = {
+    400: (CODE_INVALID_ARGUMENT, "Invalid argument (simulated fault)."),
+    403: ("0x80040220", "Principal user is missing a privilege (simulated fault)."),
+    404: (CODE_NOT_FOUND, "The record does not exist (simulated fault)."),
+    405: (CODE_BAD_QUERY, "The method is not allowed (simulated fault)."),
+    408: (CODE_UNEXPECTED, "The request timed out (simulated fault)."),
+    429: (
+        CODE_THROTTLE_REQUESTS,
+        "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
+    ),
+    500: (CODE_UNEXPECTED, "An unexpected error occurred (simulated fault)."),
+    502: (CODE_UNEXPECTED, "Bad gateway (simulated fault)."),
+    503: (CODE_UNEXPECTED, "The service is temporarily unavailable (simulated fault)."),
+    504: (CODE_UNEXPECTED, "The gateway timed out (simulated fault)."),
+}
+
+
+@dataclass
+class FaultRule(simkit_faults.FaultRule):
+    """simkit's fault rule, answered in Dataverse's error shape (`code`, `message`)."""
+
+    OPERATIONS: ClassVar[frozenset[str] | None] = OPERATIONS
+
+    code: str | None = field(default=None, kw_only=True)
+    message: str | None = field(default=None, kw_only=True)
+
+    @property
+    def error_code(self) -> str:
+        return self.code or _DEFAULTS.get(self.status, (CODE_UNEXPECTED, ""))[0]
+
+    @property
+    def error_message(self) -> str:
+        return self.message or _DEFAULTS.get(self.status, ("", f"Simulated HTTP {self.status}."))[1]

@@ -62,6 +62,7 @@ def text(limit: int, required: bool = False) -> Column:
 WORKSTREAM_SET, CONTACT_SET, QUEUE_SET = "msdyn_liveworkstreams", "contacts", "queues"
 SYSTEMUSER_SET, TEAM_SET, INCIDENT_SET = "systemusers", "teams", "incidents"
 CONTEXT_ITEMS = "msdyn_msdyn_ocliveworkitem_msdyn_ocliveworkitemcontextitem_ocliveworkitemid"
+STREAMSOURCE = "msdyn_streamsource"  # a workstream's channel (see store.py)
 CHANNELS = frozenset({"192340000", "192300000", "192360000"})  # sms, whatsapp, web
 
 WORK_ITEM = Table(

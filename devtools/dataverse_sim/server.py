@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.odata import (
     API_PREFIX,
     CODE_NO_SEGMENT,
@@ -21,7 +20,7 @@ from devtools.dataverse_sim.odata import (
     error_reply,
     json_reply,
 )
-from devtools.dataverse_sim.routes import classify
+from devtools.dataverse_sim.routes import FaultRule, classify
 from devtools.simkit import server as simkit_server
 from devtools.simkit.faults import seconds_header
 from devtools.simkit.identity import TOKEN_PATH

@@ -13,13 +13,11 @@ from werkzeug.datastructures import Headers
 from devtools.dataverse_sim.api import ApiRequest, DataverseApi
 from devtools.dataverse_sim.availability import AvailabilityDesk
 from devtools.dataverse_sim.demo import seed_crowd, seed_demo
-from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.odata import CODE_DUPLICATE, Reply, json_reply, no_content
 from devtools.dataverse_sim.privileges import APP_USER_ID, BRIDGE_PRIVILEGES, normalise
-from devtools.dataverse_sim.routes import route
-from devtools.dataverse_sim.routing import RouteTarget
+from devtools.dataverse_sim.routes import FaultRule, route
 from devtools.dataverse_sim.server import SimServer, unauthorized
-from devtools.dataverse_sim.store import Store
+from devtools.dataverse_sim.store import RouteTarget, Store
 from devtools.simkit.admin import Route, common_routes, done
 from devtools.simkit.identity import Identity, ServesIdentity
 from devtools.simkit.lifecycle import Simulator

@@ -1,6 +1,18 @@
 """In-memory Dataverse tables under one lock, so a write (binds checked, key checked, row and its children
 inserted) is atomic. Rows keep simulator-only keys (`workstream_id`, `contact_id`, ...) so tests can
-assert what was linked without parsing OData."""
+assert what was linked without parsing OData.
+
+Unified routing is played here too. Real routing happens inside Dynamics and no API call triggers it, so
+the go-live check (ops/golive) can only watch a work item for its effects, on the columns Microsoft's
+msdyn_ocliveworkitem reference names (MicrosoftDocs/dynamics-365-customer-engagement,
+.../reference/entities/msdyn_ocliveworkitem.md): `msdyn_cdsqueueid` (Lookup to queue), `msdyn_activeagentid`
+(Lookup to systemuser, "the agent currently assigned") and `statuscode` (1 Open, 2 Active, 3 Waiting,
+4 Closed, 5 Wrap-up). When `enabled`, a work item created on a workstream with a target gets, once `delay`
+seconds have passed since its create, the target's queue, its agent (if any) and statuscode 2 Active (1 Open
+with a queue but no agent). When off, or on a workstream without a target, nothing changes. A workstream's
+`msdyn_streamsource` (the reference's "Channel": 192340000 SMS, 192300000 WhatsApp, 192360000 Live chat,
+...) is kept here as well; unset, the simulator answers null.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +20,15 @@ import copy
 import random
 import string
 import threading
+import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from devtools.dataverse_sim import schema
 from devtools.dataverse_sim.odata import CODE_DUPLICATE, DUPLICATE_MESSAGE, ODataError, not_found, parse_guid
 from devtools.dataverse_sim.privileges import APP_USER_ID, ORGANIZATION_ID
-from devtools.dataverse_sim.routing import Routing
 from devtools.dataverse_sim.validate import New, decoded_size
 
 
@@ -38,6 +51,35 @@ def default_organization() -> dict[str, Any]:
     }
 
 
+class RouteTarget(NamedTuple):
+    """Where routing sends a workstream's work items: a queue, and optionally a rep who takes them."""
+
+    queue_id: str
+    agent_id: str | None = None
+
+
+@dataclass
+class Routing:
+    """The routing switch and its per-workstream targets. Guarded by the store's lock."""
+
+    enabled: bool = False
+    delay: float = 0.5
+    targets: dict[str, RouteTarget] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)  # workstream id -> msdyn_streamsource
+    created: dict[str, float] = field(default_factory=dict)  # activityid -> monotonic create time
+
+    def apply(self, row: dict[str, Any]) -> None:
+        """Route `row` in place when routing is on, its workstream has a target and the delay passed."""
+        if not self.enabled or row.get("routed") or row.get("statecode") != 0:
+            return
+        target = self.targets.get(str(row.get("workstream_id")))
+        created = self.created.get(str(row.get("activityid")))
+        if target is None or created is None or time.monotonic() - created < self.delay:
+            return
+        status = 2 if target.agent_id else 1  # Active with a rep, Open in the queue
+        row.update(routed=True, queue_id=target.queue_id, agent_id=target.agent_id, statuscode=status)
+
+
 class Store:
     """The tables the simulator serves: full rows per logical name, names only for the seeded tables."""
 
@@ -47,7 +89,6 @@ class Store:
         self.tables: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in schema.TABLES}
         self.named: dict[str, dict[str, str]] = {name: {} for name in schema.NAMED}
         self.queue_items: dict[str, dict[str, Any]] = {}
-        self.routing = Routing()
         self.clear()
 
     def clear(self) -> None:
@@ -57,7 +98,7 @@ class Store:
             for names in self.named.values():
                 names.clear()
             self.queue_items.clear()
-            self.routing.clear()
+            self.routing = Routing()
             self.named["systemuser"][APP_USER_ID] = "# DataverseSimulator application user"
             self.organization = default_organization()
             self._next_ticket = schema.TICKET_FIRST_NUMBER
@@ -161,7 +202,7 @@ class Store:
             row.update(statecode=0, statuscode=table.states[0])
         if table is schema.WORK_ITEM:
             row["context_items"] = new.children
-            self.routing.note_created(new.key)
+            self.routing.created[new.key] = time.monotonic()
         if table is schema.INCIDENT:
             row["ticketnumber"] = self._ticket_number()
         if table is schema.ANNOTATION:
