@@ -22,19 +22,18 @@ from devtools.dataverse_sim.odata import (
     DUPLICATE_MESSAGE,
     ODataError,
     Reply,
+    bad,
+    check_query_options,
     json_reply,
     no_content,
     not_found,
-    parse_guid,
-)
-from devtools.dataverse_sim.privileges import APP_USER_ID, BUSINESS_UNIT_ID, ORGANIZATION_ID, role_privileges
-from devtools.dataverse_sim.query import (
-    check_query_options,
     parse_filter,
+    parse_guid,
     parse_select,
     parse_top,
     subject_prefix,
 )
+from devtools.dataverse_sim.privileges import APP_USER_ID, BUSINESS_UNIT_ID, ORGANIZATION_ID, role_privileges
 from devtools.dataverse_sim.routes import KNOWN_SETS, Route
 from devtools.dataverse_sim.store import DuplicateKey, Store
 from devtools.dataverse_sim.validate import New, check, parse_json_body
@@ -46,11 +45,10 @@ _PRIVILEGE_ARG = re.compile(
 _ADD_TO_QUEUE_PARAMS = frozenset({"Target", "SourceQueue", "QueueItemProperties"})
 ORGANIZATION_COLUMNS = ("organizationid", "maxuploadfilesize", "blockedattachments")
 # "Use file data with Attachment and Note records" and "Files and images overview" (powerapps-docs).
-TOO_BIG = ODataError(400, "0x80044a02", "Attachment file size is too big.")
-BLOCKED = ODataError(
-    400,
-    "0x80043e09",
+TOO_BIG = bad("Attachment file size is too big.", "0x80044a02")
+BLOCKED = bad(
     "The attachment is either not a valid type or is too large. It cannot be uploaded or downloaded.",
+    "0x80043e09",
 )
 
 
@@ -129,7 +127,7 @@ class DataverseApi:
         top = parse_top(query)
         if table is schema.WORK_ITEM:
             if "$filter" not in query:
-                raise ODataError(400, CODE_BAD_QUERY, "The simulator lists work items only with a $filter.")
+                raise bad("The simulator lists work items only with a $filter.")
             prefix = subject_prefix(query["$filter"]).casefold()
             rows = [row for row in rows if str(row.get("subject") or "").casefold().startswith(prefix)]
         elif "$filter" in query:
@@ -193,7 +191,7 @@ class DataverseApi:
         table, key = request.table, _key(request.route.key)
         data = self._json(request, table.logical)
         if isinstance(data, dict) and parse_guid(data.setdefault(table.key, key)) != key:
-            raise ODataError(400, CODE_INVALID_ARGUMENT, f"{table.key} in the body is not the row's key.")
+            raise bad(f"{table.key} in the body is not the row's key.", CODE_INVALID_ARGUMENT)
         new = check(table, data, self.settings.url)
         self._check_attachment(new.columns)
         only_create = request.headers.get("If-None-Match", "").strip() == "*"
@@ -231,21 +229,19 @@ class DataverseApi:
         """PATCH of `statecode`/`statuscode` only (SetState through Update); 204 like Dataverse."""
         data = self._json(request, "msdyn_ocliveworkitem")
         if not isinstance(data, dict) or not data or set(data) - {"statecode", "statuscode"}:
-            raise ODataError(
-                400,
-                CODE_INVALID_ARGUMENT,
-                "The simulator updates only statecode and statuscode of a work item.",
+            raise bad(
+                "The simulator updates only statecode and statuscode of a work item.", CODE_INVALID_ARGUMENT
             )
         statecode, statuscode = data.get("statecode"), data.get("statuscode")
         if not isinstance(statecode, int) or not (statuscode is None or isinstance(statuscode, int)):
-            raise ODataError(400, CODE_INVALID_ARGUMENT, "statecode and statuscode must be integers.")
+            raise bad("statecode and statuscode must be integers.", CODE_INVALID_ARGUMENT)
         key = _key(request.route.key)
         if self.store.get("msdyn_ocliveworkitem", key) is None:
             raise not_found("msdyn_ocliveworkitem", key)
         try:
             self.store.set_state("msdyn_ocliveworkitem", key, statecode, statuscode)
         except ValueError as exc:
-            raise ODataError(400, CODE_INVALID_ARGUMENT, str(exc)) from None
+            raise bad(str(exc), CODE_INVALID_ARGUMENT) from None
         return no_content({})
 
     def _json(self, request: ApiRequest, entity: str) -> Any:
@@ -266,24 +262,22 @@ class DataverseApi:
         _require_namespace(request.route)
         data = self._json(request, "AddToQueue")
         if not isinstance(data, dict):
-            raise ODataError(400, CODE_PAYLOAD, "The AddToQueue parameters must be a JSON object.")
+            raise bad("The AddToQueue parameters must be a JSON object.", CODE_PAYLOAD)
         unknown = sorted(set(data) - _ADD_TO_QUEUE_PARAMS)
         if unknown:
-            raise ODataError(400, CODE_BAD_QUERY, f"AddToQueue has no parameter named '{unknown[0]}'.")
+            raise bad(f"AddToQueue has no parameter named '{unknown[0]}'.")
         target = data.get("Target")
         if not isinstance(target, dict):
-            raise ODataError(400, CODE_INVALID_ARGUMENT, "The Target parameter is required by AddToQueue.")
+            raise bad("The Target parameter is required by AddToQueue.", CODE_INVALID_ARGUMENT)
         odata_type = target.get("@odata.type")
         if odata_type is None:
             # Target is a crmbaseentity: without @odata.type the service cannot tell the key (the doc's error).
-            raise ODataError(
-                400, CODE_INVALID_ARGUMENT, "EdmEntityObject passed should have the key property value set."
-            )
+            raise bad("EdmEntityObject passed should have the key property value set.", CODE_INVALID_ARGUMENT)
         if odata_type != "Microsoft.Dynamics.CRM.incident":
-            raise ODataError(400, CODE_BAD_QUERY, f"The simulator queues incidents only, got '{odata_type}'.")
+            raise bad(f"The simulator queues incidents only, got '{odata_type}'.")
         target_id = parse_guid(target.get("incidentid"))
         if target_id is None:
-            raise ODataError(400, CODE_INVALID_ARGUMENT, "Target.incidentid must be the incident's GUID.")
+            raise bad("Target.incidentid must be the incident's GUID.", CODE_INVALID_ARGUMENT)
         item_id = self.store.add_to_queue(_key(request.route.key), target_id)
         context = f"{self.base}$metadata#Microsoft.Dynamics.CRM.AddToQueueResponse"
         return json_reply(200, {"@odata.context": context, "QueueItemId": item_id})
@@ -306,7 +300,7 @@ class DataverseApi:
         held = self.settings.privileges_of(user_id)
         if route.call == "RetrieveUserPrivileges":
             if route.args:
-                raise ODataError(400, CODE_BAD_QUERY, "RetrieveUserPrivileges takes no parameters.")
+                raise bad("RetrieveUserPrivileges takes no parameters.")
             privileges = role_privileges(held)
         else:
             privileges = role_privileges(held, only=_privilege_name(route.args, request.query))
@@ -351,7 +345,7 @@ def _entity(row: dict[str, Any], columns: list[str], key: str) -> dict[str, Any]
 def _key(text: str) -> str:
     guid = parse_guid(text)
     if guid is None:
-        raise ODataError(400, CODE_BAD_QUERY, f"Unrecognized 'Edm.Guid' literal '{text}'.")
+        raise bad(f"Unrecognized 'Edm.Guid' literal '{text}'.")
     return guid
 
 
@@ -359,20 +353,16 @@ def _require_namespace(route: Route) -> None:
     """Bound operations need their full name: "If you do not include the full name, you will get the
     following error: Status Code:400 Request message has unresolved parameters" (use-web-api-actions.md)."""
     if not route.namespaced:
-        raise ODataError(400, CODE_UNRESOLVED, "Request message has unresolved parameters.")
+        raise bad("Request message has unresolved parameters.", CODE_UNRESOLVED)
 
 
 def _privilege_name(args: str | None, query: dict[str, str]) -> str:
     match = _PRIVILEGE_ARG.match((args or "").strip())
     if match is None:
-        raise ODataError(
-            400,
-            CODE_BAD_QUERY,
-            "RetrieveUserPrivilegeByPrivilegeName needs PrivilegeName='<name>' or =@alias.",
-        )
+        raise bad("RetrieveUserPrivilegeByPrivilegeName needs PrivilegeName='<name>' or =@alias.")
     if match.group("alias") is None:
         return match.group("literal").replace("''", "'")
     alias = query.get(f"@{match.group('alias')}")
     if alias is None or len(alias) < 2 or not (alias.startswith("'") and alias.endswith("'")):
-        raise ODataError(400, CODE_BAD_QUERY, f"Parameter alias @{match.group('alias')} has no string value.")
+        raise bad(f"Parameter alias @{match.group('alias')} has no string value.")
     return alias[1:-1].replace("''", "'")

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from devtools.dataverse_sim.odata import CODE_PAYLOAD, ODataError, Reply, json_reply, parse_guid
+from devtools.dataverse_sim.odata import CODE_PAYLOAD, ODataError, Reply, bad, json_reply, parse_guid
 
 BEFORE = "CCaaS_GetRepresentativeAvailabilityBeforeConversation"
 FOR_CONVERSATION = "CCaaS_GetRepresentativeAvailabilityForConversation"
@@ -154,9 +154,9 @@ class AvailabilityDesk:
         try:
             data = json.loads(body or b"{}")
         except ValueError:
-            raise ODataError(400, CODE_PAYLOAD, "The request body is not valid JSON.") from None
+            raise bad("The request body is not valid JSON.", CODE_PAYLOAD) from None
         if not isinstance(data, dict) or data.get("ApiVersion") != "1.0":
-            raise ODataError(400, CODE_PAYLOAD, "ApiVersion must be '1.0'.")
+            raise bad("ApiVersion must be '1.0'.", CODE_PAYLOAD)
         _check_context(data.get("CustomContextItems"))
         with self.lock:
             if action == BEFORE:
@@ -198,15 +198,15 @@ def _check_context(items: Any) -> None:
     if items is None:
         return
     if not isinstance(items, str):
-        raise ODataError(400, CODE_PAYLOAD, "CustomContextItems must be a string holding JSON.")
+        raise bad("CustomContextItems must be a string holding JSON.", CODE_PAYLOAD)
     try:
         parsed = json.loads(items)
     except ValueError:
-        raise ODataError(400, CODE_PAYLOAD, "CustomContextItems is not valid JSON.") from None
+        raise bad("CustomContextItems is not valid JSON.", CODE_PAYLOAD) from None
     if not isinstance(parsed, dict) or not all(
         isinstance(item, dict) and "value" in item for item in parsed.values()
     ):
-        raise ODataError(400, CODE_PAYLOAD, "CustomContextItems: each item needs a value.")
+        raise bad("CustomContextItems: each item needs a value.", CODE_PAYLOAD)
 
 
 def admin(desk: AvailabilityDesk, method: str, data: dict[str, Any]) -> Reply:

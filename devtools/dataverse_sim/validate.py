@@ -18,11 +18,10 @@ from typing import Any
 
 from devtools.dataverse_sim import schema
 from devtools.dataverse_sim.odata import (
-    CODE_BAD_QUERY,
     CODE_INVALID_ARGUMENT,
     CODE_PAYLOAD,
     CODE_VALIDATION,
-    ODataError,
+    bad,
     parse_bind_any,
     parse_guid,
 )
@@ -43,10 +42,8 @@ def parse_json_body(body: bytes, entity: str) -> Any:
     try:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
-        raise ODataError(
-            400,
-            CODE_PAYLOAD,
-            f"Error identified in Payload provided by the user for Entity '{entity}': {error}",
+        raise bad(
+            f"Error identified in Payload provided by the user for Entity '{entity}': {error}", CODE_PAYLOAD
         ) from None
 
 
@@ -60,7 +57,7 @@ def decoded_size(text: str) -> int:
     try:
         return len(binascii.a2b_base64(text.encode("ascii"), strict_mode=True))
     except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise ODataError(400, CODE_PAYLOAD, "documentbody is not valid base64.") from None
+        raise bad("documentbody is not valid base64.", CODE_PAYLOAD) from None
 
 
 def check(table: schema.Table, body: object, base_url: str, custom: frozenset[str] = frozenset()) -> New:
@@ -79,7 +76,7 @@ def check(table: schema.Table, body: object, base_url: str, custom: frozenset[st
             continue
         if prop in custom:
             if isinstance(value, dict | list):
-                raise ODataError(400, CODE_PAYLOAD, f"'{prop}' must be a single value on '{where}'.")
+                raise bad(f"'{prop}' must be a single value on '{where}'.", CODE_PAYLOAD)
             columns[prop] = value
         elif prop.endswith(BIND) and prop.removesuffix(BIND) in table.binds:
             bind = table.binds[prop.removesuffix(BIND)]
@@ -87,25 +84,19 @@ def check(table: schema.Table, body: object, base_url: str, custom: frozenset[st
         elif prop in table.columns and _LOGICAL_NAME.match(prop):
             columns[prop] = check_value(table, prop, value)
         else:
-            raise ODataError(
-                400,
-                CODE_BAD_QUERY,
-                f"Invalid property '{prop}' was found in entity 'Microsoft.Dynamics.CRM.{where}'.",
-            )
+            raise bad(f"Invalid property '{prop}' was found in entity 'Microsoft.Dynamics.CRM.{where}'.")
     for prop, column in table.columns.items():
         if column.required and data.get(prop) is None:
-            raise ODataError(400, CODE_INVALID_ARGUMENT, f"{prop} is required on '{where}'.")
+            raise bad(f"{prop} is required on '{where}'.", CODE_INVALID_ARGUMENT)
     for name, bind in table.binds.items():
         if bind.required and data.get(f"{name}{BIND}") is None:
-            raise ODataError(400, CODE_INVALID_ARGUMENT, bind.required)
+            raise bad(bind.required, CODE_INVALID_ARGUMENT)
     key = _require_guid(data, table.key) if table.key else ""
     children: list[dict[str, Any]] = []
     if table is schema.WORK_ITEM:
         live = data.get("msdyn_ocliveworkitemid")
         if live is not None and parse_guid(live) != key:
-            raise ODataError(
-                400, CODE_INVALID_ARGUMENT, "msdyn_ocliveworkitemid must be the activityid as a string."
-            )
+            raise bad("msdyn_ocliveworkitemid must be the activityid as a string.", CODE_INVALID_ARGUMENT)
         children = _context_items(data.get(schema.CONTEXT_ITEMS), base_url)
     return New(key, columns, binds, children)
 
@@ -118,31 +109,32 @@ def check_value(table: schema.Table, prop: str, value: Any) -> Any:
     is_int = isinstance(value, int) and not isinstance(value, bool)
     if rule.kind in ("text", "base64") and isinstance(value, str):
         if rule.required and not value.strip():
-            raise ODataError(400, CODE_INVALID_ARGUMENT, f"{prop} must not be empty on '{where}'.")
+            raise bad(f"{prop} must not be empty on '{where}'.", CODE_INVALID_ARGUMENT)
         if rule.kind == "base64":
             decoded_size(value)
         elif (length := dataverse_length(value)) > rule.limit:
-            raise ODataError(
-                400, CODE_VALIDATION, f"A validation error occurred. The length of the '{prop}' attribute of the "
-                f"'{where}' entity exceeded the maximum allowed length of '{rule.limit}' (got {length}).",
-            )  # fmt: skip
+            raise bad(
+                f"A validation error occurred. The length of the '{prop}' attribute of the '{where}' entity "
+                f"exceeded the maximum allowed length of '{rule.limit}' (got {length}).",
+                CODE_VALIDATION,
+            )
         return value
     if rule.kind == "bool" and isinstance(value, bool):
         return value
     if rule.kind == "status":  # a create's statuscode must belong to the first (active) state
         if is_int and table.status_state.get(value) == 0:
             return value
-        raise ODataError(
-            400, CODE_VALIDATION, f"statuscode {value!r} is not a status of the active state of '{where}'."
-        )
+        raise bad(f"statuscode {value!r} is not a status of the active state of '{where}'.", CODE_VALIDATION)
     if rule.kind == "option" and (is_int or not isinstance(next(iter(rule.choices)), int)):
         if value in rule.choices and type(value) is type(next(iter(rule.choices))):
             return value
-        raise ODataError(
-            400, CODE_VALIDATION, f"A validation error occurred. The value {value!r} of '{prop}' is outside the "
-            f"valid range: one of {sorted(map(str, rule.choices))}.",
-        )  # fmt: skip
-    raise ODataError(400, CODE_PAYLOAD, f"Cannot convert {value!r} to the type of '{prop}' on '{where}'.")
+        choices = sorted(map(str, rule.choices))
+        raise bad(
+            f"A validation error occurred. The value {value!r} of '{prop}' is outside the valid "
+            f"range: one of {choices}.",
+            CODE_VALIDATION,
+        )
+    raise bad(f"Cannot convert {value!r} to the type of '{prop}' on '{where}'.", CODE_PAYLOAD)
 
 
 def _context_items(value: object, base_url: str) -> list[dict[str, Any]]:
@@ -150,7 +142,7 @@ def _context_items(value: object, base_url: str) -> list[dict[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ODataError(400, CODE_PAYLOAD, f"{schema.CONTEXT_ITEMS} must be an array of objects.")
+        raise bad(f"{schema.CONTEXT_ITEMS} must be an array of objects.", CODE_PAYLOAD)
     for item in value:
         check(schema.CONTEXT_ITEM, item, base_url)
     return copy.deepcopy(value)
@@ -158,19 +150,15 @@ def _context_items(value: object, base_url: str) -> list[dict[str, Any]]:
 
 def _object(body: object, entity: str) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise ODataError(
-            400, CODE_PAYLOAD, f"Error identified in Payload for Entity '{entity}': not an object."
-        )
+        raise bad(f"Error identified in Payload for Entity '{entity}': not an object.", CODE_PAYLOAD)
     return body
 
 
 def _require_guid(body: dict[str, Any], prop: str) -> str:
     value = body.get(prop)
     if value is None:
-        raise ODataError(
-            400, CODE_INVALID_ARGUMENT, f"{prop} is required by the simulator (idempotent create)."
-        )
+        raise bad(f"{prop} is required by the simulator (idempotent create).", CODE_INVALID_ARGUMENT)
     guid = parse_guid(value)
     if guid is None:
-        raise ODataError(400, CODE_PAYLOAD, f"Cannot convert the literal '{value}' to 'Edm.Guid' for {prop}.")
+        raise bad(f"Cannot convert the literal '{value}' to 'Edm.Guid' for {prop}.", CODE_PAYLOAD)
     return guid

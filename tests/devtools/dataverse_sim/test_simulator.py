@@ -22,8 +22,7 @@ import requests
 from dvsim_support import error_of, fetch_token
 
 from devtools.dataverse_sim import DEMO_WORKSTREAM_ID, DataverseSimulator, FaultRule, seed_demo
-from devtools.dataverse_sim.odata import ODataError
-from devtools.dataverse_sim.query import comparisons, parse_filter
+from devtools.dataverse_sim.odata import ODataError, comparisons, parse_filter
 from devtools.dataverse_sim.schema import CONTACT
 
 ROOT = Path(__file__).resolve().parents[3]
