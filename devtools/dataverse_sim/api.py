@@ -101,20 +101,14 @@ class DataverseApi:
     def unknown(self, request: ApiRequest) -> Reply:
         segment, _, tail = request.rest.partition("/")
         if tail:  # an operation bound to a row that the simulator does not implement
-            raise ODataError(404, CODE_NO_SEGMENT, f"Resource not found for the segment '{tail}'.")
+            raise bad(f"Resource not found for the segment '{tail}'.", CODE_NO_SEGMENT, 404)
         if segment.split("(")[0] in KNOWN_SETS:
-            raise ODataError(
-                405, CODE_BAD_QUERY, f"The HTTP method '{request.method}' is not supported here."
-            )
-        raise ODataError(
-            404, CODE_NO_SEGMENT, f"Resource not found for the segment '{segment or request.rest}'."
-        )
+            raise bad(f"The HTTP method '{request.method}' is not supported here.", status=405)
+        raise bad(f"Resource not found for the segment '{segment or request.rest}'.", CODE_NO_SEGMENT, 404)
 
     def delete_work_item(self, request: ApiRequest) -> Reply:
         self.store.delete("msdyn_ocliveworkitem", _key(request.route.key))
         return no_content({})
-
-    # ------------------------------------------------------------ reads
 
     def list_rows(self, request: ApiRequest) -> Reply:
         """`GET contacts|annotations?$select&$top&$filter` ("Query data using the Web API"), and
@@ -172,8 +166,6 @@ class DataverseApi:
         if row is None:
             raise not_found(table.logical, guid)
         return json_reply(200, self._representation(table, row, request.query))
-
-    # ------------------------------------------------------------ writes
 
     def create(self, request: ApiRequest) -> Reply:
         """`POST <set>`; a work item is a deep insert with its context items ("Create related table rows
@@ -254,8 +246,6 @@ class DataverseApi:
     def _custom(self, table: schema.Table) -> frozenset[str]:
         return self.settings.incident_columns if table is schema.INCIDENT else frozenset()
 
-    # ------------------------------------------------------------ actions and functions
-
     def add_to_queue(self, request: ApiRequest) -> Reply:
         """`POST queues(<id>)/Microsoft.Dynamics.CRM.AddToQueue` with `{"Target": {<key>, "@odata.type"}}`
         answering `{"QueueItemId"}` ("Use Web API actions", use-web-api-actions.md)."""
@@ -306,8 +296,6 @@ class DataverseApi:
             privileges = role_privileges(held, only=_privilege_name(route.args, request.query))
         context = f"{self.base}$metadata#Microsoft.Dynamics.CRM.{route.call}Response"
         return json_reply(200, {"@odata.context": context, "RolePrivileges": privileges})
-
-    # ------------------------------------------------------------ rendering
 
     def render(self, table: schema.Table, row: dict[str, Any]) -> dict[str, Any]:
         """A row as Dataverse shows it: the read columns, lookups as `_x_value`, and the written columns."""

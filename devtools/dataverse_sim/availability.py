@@ -122,8 +122,6 @@ class AvailabilityDesk:
             "positions": dict(self.positions),
         }
 
-    # ------------------------------------------------------------ schedule
-
     def _span(self, day: date) -> tuple[datetime, datetime] | None:
         hours = self.hours.get(DAYS[day.weekday()])
         if hours is None:
@@ -145,8 +143,6 @@ class AvailabilityDesk:
             if start > local:
                 return False, start, start
         return False, None, None
-
-    # ------------------------------------------------------------ the actions
 
     def answer(self, action: str, body: bytes) -> Reply:
         if not self.enabled:

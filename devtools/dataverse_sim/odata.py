@@ -67,9 +67,9 @@ class ODataError(Exception):
         return error_body(self.code, self.message)
 
 
-def bad(message: str, code: str = CODE_BAD_QUERY) -> ODataError:
-    """A 400, coded 0x80060888 (unsupported or invalid) unless told otherwise."""
-    return ODataError(400, code, message)
+def bad(message: str, code: str = CODE_BAD_QUERY, status: int = 400) -> ODataError:
+    """A 400 unless told otherwise, coded 0x80060888 (unsupported or invalid) unless told otherwise."""
+    return ODataError(status, code, message)
 
 
 def error_body(code: str, message: str) -> bytes:

@@ -104,8 +104,6 @@ class Store:
             self._next_ticket = schema.TICKET_FIRST_NUMBER
             self._rng = random.Random(self._seed)
 
-    # ------------------------------------------------------------ seeding (admin, no validation beyond ids)
-
     def add_named(self, entity: str, row_id: str | None, name: str) -> str:
         key = new_or_parsed(row_id, schema.NAMED[entity][1])
         with self.lock:
@@ -125,8 +123,6 @@ class Store:
         with self.lock:
             self.tables["contact"][key] = row
         return key
-
-    # ------------------------------------------------------------ reads
 
     def name_of(self, entity: str, row_id: str) -> str | None:
         with self.lock:
@@ -162,8 +158,6 @@ class Store:
     def _exists(self, entity_set: str, row_id: str) -> bool:
         entity = schema.SET_ENTITY[entity_set]
         return row_id in (self.tables[entity] if entity in self.tables else self.named[entity])
-
-    # ------------------------------------------------------------ writes
 
     def insert(self, table: schema.Table, new: New, mode: str = "create") -> dict[str, Any]:
         """Write the row (and its children) in one step, or raise without changing anything. `mode`:
@@ -224,8 +218,6 @@ class Store:
             if self._table(entity).pop(key, None) is None:
                 raise not_found(entity, key)
             self.routing.created.pop(key, None)
-
-    # ------------------------------------------------------------ state and queues
 
     def set_state(self, entity: str, row_id: str, statecode: int, statuscode: int | None) -> dict[str, Any]:
         """Change a row's state, as SetState / a PATCH of statecode+statuscode would. Deactivating an
