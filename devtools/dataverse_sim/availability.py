@@ -75,19 +75,15 @@ class AvailabilityDesk:
         self.reset()
 
     def reset(self) -> None:
-        with getattr(self, "lock", threading.Lock()):
-            self.enabled = False
-            self.zone = ZoneInfo("UTC")
-            self.hours = _default_hours()
-            self.line = 0
-            self.average_wait_seconds: float | None = None
-            self.experts = 0
+        with self.lock:
+            self.enabled, self.zone, self.hours = False, ZoneInfo("UTC"), _default_hours()
+            self.line, self.experts = 0, 0
             self.positions: dict[str, int] = {}
+            self.average_wait_seconds: float | None = None
             self.clock = self._real_clock
 
     def configure(self, data: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(data) - _FIELDS)
-        if unknown:
+        if unknown := sorted(set(data) - _FIELDS):
             raise ValueError(f"unknown availability fields: {', '.join(unknown)}")
         with self.lock:
             for name, value in data.items():
@@ -126,8 +122,7 @@ class AvailabilityDesk:
         hours = self.hours.get(DAYS[day.weekday()])
         if hours is None:
             return None
-        start = datetime.combine(day, hours[0], self.zone)
-        end = datetime.combine(day, hours[1], self.zone)
+        start, end = (datetime.combine(day, at, self.zone) for at in hours)
         return (start, end) if end > start else None
 
     def schedule_at(self, now: datetime) -> tuple[bool, datetime | None, datetime | None]:
@@ -203,8 +198,3 @@ def _check_context(items: Any) -> None:
         isinstance(item, dict) and "value" in item for item in parsed.values()
     ):
         raise bad("CustomContextItems: each item needs a value.", CODE_PAYLOAD)
-
-
-def admin(desk: AvailabilityDesk, method: str, data: dict[str, Any]) -> Reply:
-    """`GET` / `POST /_sim/availability`."""
-    return json_reply(200, desk.configure(data) if method == "POST" else desk.describe())
