@@ -79,17 +79,13 @@ def error_body(code: str, message: str) -> bytes:
 
 def parse_guid(text: object) -> str | None:
     """A GUID in Dataverse's canonical lower-case form, or None if `text` is not one."""
-    if not isinstance(text, str) or not _GUID.match(text):
-        return None
-    return str(uuid.UUID(text))
+    return str(uuid.UUID(text)) if isinstance(text, str) and _GUID.match(text) else None
 
 
 def parse_key_segment(segment: str) -> tuple[str, str] | None:
     """Split `entityset(key)` into its parts, or None if the segment has no key."""
     match = _KEY_SEGMENT.match(segment)
-    if match is None:
-        return None
-    return match.group("set"), match.group("key")
+    return None if match is None else (match["set"], match["key"])
 
 
 def parse_bind_any(value: object, prop: str, entity_sets: tuple[str, ...], base_url: str) -> tuple[str, str]:

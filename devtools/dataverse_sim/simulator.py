@@ -173,13 +173,8 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     def routing(self) -> dict[str, Any]:
         with self._store.lock:
             r = self._store.routing
-            targets = {k: v._asdict() for k, v in r.targets.items()}
-            return {
-                "enabled": r.enabled,
-                "delay": r.delay,
-                "workstreams": targets,
-                "streamsource": dict(r.sources),
-            }
+            targets = {k: dict(v._asdict()) for k, v in r.targets.items()}
+            return dict(enabled=r.enabled, delay=r.delay, workstreams=targets, streamsource=dict(r.sources))
 
     def privileges_of(self, user_id: str) -> dict[str, str]:
         """{privilege name: depth} the user holds (none for a user never configured)."""

@@ -43,14 +43,6 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def default_organization() -> dict[str, Any]:
-    return {
-        "organizationid": ORGANIZATION_ID,
-        "maxuploadfilesize": schema.DEFAULT_MAX_UPLOAD,
-        "blockedattachments": schema.DEFAULT_BLOCKED,
-    }
-
-
 class RouteTarget(NamedTuple):
     """Where routing sends a workstream's work items: a queue, and optionally a rep who takes them."""
 
@@ -100,7 +92,10 @@ class Store:
             self.queue_items.clear()
             self.routing = Routing()
             self.named["systemuser"][APP_USER_ID] = "# DataverseSimulator application user"
-            self.organization = default_organization()
+            self.organization: dict[str, Any] = {"organizationid": ORGANIZATION_ID}
+            self.organization.update(
+                maxuploadfilesize=schema.DEFAULT_MAX_UPLOAD, blockedattachments=schema.DEFAULT_BLOCKED
+            )
             self._next_ticket = schema.TICKET_FIRST_NUMBER
             self._rng = random.Random(self._seed)
 
@@ -147,7 +142,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         with self.lock:
-            sizes = {f"{name}s": len(self.tables[logical]) for name, logical in _COUNTED.items()}
+            sizes = {f"{name}s": len(self.tables[logical]) for name, logical in _COUNTED}
             return {**sizes, "queue_items": len(self.queue_items)}
 
     def _table(self, entity: str) -> dict[str, dict[str, Any]]:
@@ -271,12 +266,12 @@ class Store:
             return item_id
 
 
-_COUNTED = {
-    "work_item": "msdyn_ocliveworkitem",
-    "incident": "incident",
-    "contact": "contact",
-    "note": "annotation",
-}
+_COUNTED = (
+    ("work_item", "msdyn_ocliveworkitem"),
+    ("incident", "incident"),
+    ("contact", "contact"),
+    ("note", "annotation"),
+)
 
 
 def _contact_row(key: str, fields: dict[str, Any]) -> dict[str, Any]:
