@@ -2,8 +2,22 @@
 endpoint, faults and a `/_sim/` admin API); docs/dataverse-simulator.md cites the Microsoft page for each
 behaviour."""
 
-from devtools.dataverse_sim.demo import DEMO_WORKSTREAM_ID, DEMO_WORKSTREAMS, seed_demo
+from devtools.dataverse_sim.demo import (
+    DEMO_OWNER_USER_ID,
+    DEMO_QUEUE_ID,
+    DEMO_WORKSTREAM_ID,
+    DEMO_WORKSTREAMS,
+    seed_demo,
+)
 from devtools.dataverse_sim.routes import FaultRule
 from devtools.dataverse_sim.simulator import DataverseSimulator
 
-__all__ = ["DEMO_WORKSTREAMS", "DEMO_WORKSTREAM_ID", "DataverseSimulator", "FaultRule", "seed_demo"]
+__all__ = [
+    "DEMO_OWNER_USER_ID",
+    "DEMO_QUEUE_ID",
+    "DEMO_WORKSTREAMS",
+    "DEMO_WORKSTREAM_ID",
+    "DataverseSimulator",
+    "FaultRule",
+    "seed_demo",
+]

@@ -1,6 +1,5 @@
-"""The HTTP side: the managed-identity endpoint, Dataverse API calls forwarded to `server.sim`, and the
-`/_sim/` admin API, with faults and throttling injected on the way; it imports neither the simulator
-nor the API."""
+"""The HTTP side: the identity endpoint, API calls forwarded to `server.sim` with faults and throttling
+injected on the way, and the `/_sim/` admin API; it imports neither the simulator nor the API."""
 
 from __future__ import annotations
 

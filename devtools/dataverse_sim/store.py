@@ -33,7 +33,7 @@ from devtools.dataverse_sim.validate import New, decoded_size
 
 
 class DuplicateKey(ODataError):
-    """412 for a create whose primary key exists. The API layer re-codes it per simulator setting."""
+    """412 for a create whose primary key exists (api.py re-codes it per the duplicate_code setting)."""
 
     def __init__(self) -> None:
         super().__init__(412, CODE_DUPLICATE, DUPLICATE_MESSAGE)
