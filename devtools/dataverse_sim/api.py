@@ -35,8 +35,8 @@ from devtools.dataverse_sim.odata import (
 )
 from devtools.dataverse_sim.privileges import APP_USER_ID, BUSINESS_UNIT_ID, ORGANIZATION_ID, role_privileges
 from devtools.dataverse_sim.routes import KNOWN_SETS, Route
+from devtools.dataverse_sim.schema import New, check, parse_json_body
 from devtools.dataverse_sim.store import DuplicateKey, Store
-from devtools.dataverse_sim.validate import New, check, parse_json_body
 
 ETAG = 'W/"1000"'
 _PRIVILEGE_ARG = re.compile(
@@ -125,7 +125,7 @@ class DataverseApi:
             prefix = subject_prefix(query["$filter"]).casefold()
             rows = [row for row in rows if str(row.get("subject") or "").casefold().startswith(prefix)]
         elif "$filter" in query:
-            where = parse_filter(query["$filter"], table)
+            where = parse_filter(query["$filter"], table.filters, table.logical)
             rows = [row for row in rows if where.matches(row)]
         return self._collection(table.entity_set, columns, rows[:top] if top is not None else rows, table.key)
 

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from devtools.dataverse_sim.schema import Table
 from devtools.simkit import server as simkit_server
 
 API_PREFIX = "/api/data/v9.2/"
@@ -181,11 +180,10 @@ _TOKEN = re.compile(
 )
 
 
-def parse_filter(text: str, table: Table) -> Node:
-    """Parse `text` against the table's filterable columns (name -> Edm type), by recursive descent
-    over the grammar in the module docstring. Tokens are (kind, text, position), kind being "(", ")",
+def parse_filter(text: str, fields: dict[str, str], entity: str) -> Node:
+    """Parse `text` against an entity's filterable columns (name -> Edm type), by recursive descent over
+    the grammar in the module docstring. Tokens are (kind, text, position), kind being "(", ")",
     "string" (with `''` unescaped), "int" or "word"."""
-    fields, entity = table.filters, table.logical
     tokens: list[tuple[str, str, int]] = []
     for match in _TOKEN.finditer(text):
         kind, value, pos = match.lastgroup or "", match[match.lastgroup or 0], match.start()

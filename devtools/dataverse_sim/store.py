@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 from devtools.dataverse_sim import schema
 from devtools.dataverse_sim.odata import CODE_DUPLICATE, DUPLICATE_MESSAGE, ODataError, not_found, parse_guid
 from devtools.dataverse_sim.privileges import APP_USER_ID, ORGANIZATION_ID
-from devtools.dataverse_sim.validate import New, decoded_size
+from devtools.dataverse_sim.schema import New, decoded_size
 
 
 class DuplicateKey(ODataError):
