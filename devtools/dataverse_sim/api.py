@@ -14,8 +14,8 @@ from devtools.dataverse_sim import schema
 from devtools.dataverse_sim.availability import BEFORE, FOR_CONVERSATION, AvailabilityDesk
 from devtools.dataverse_sim.odata import (
     API_PREFIX,
+    CODE_ARGUMENT,
     CODE_BAD_QUERY,
-    CODE_INVALID_ARGUMENT,
     CODE_NO_SEGMENT,
     CODE_PAYLOAD,
     CODE_UNRESOLVED,
@@ -40,10 +40,11 @@ from devtools.dataverse_sim.store import DuplicateKey, Store
 
 ETAG = 'W/"1000"'
 _PRIVILEGE_ARG = re.compile(
-    r"^PrivilegeName=(?:'(?P<literal>(?:[^']|'')*)'|@(?P<alias>[A-Za-z_][A-Za-z0-9_]*))$"
+    r"^PrivilegeName=(?:'(?P<literal>(?:[^']|'')*)'|@(?P<alias>[A-Za-z_]\w*))$", re.ASCII
 )
 _ADD_TO_QUEUE_PARAMS = frozenset({"Target", "SourceQueue", "QueueItemProperties"})
 ORGANIZATION_COLUMNS = ("organizationid", "maxuploadfilesize", "blockedattachments")
+_WORKSTREAM_COLUMNS = ("msdyn_liveworkstreamid", "msdyn_name", schema.STREAMSOURCE)
 # "Use file data with Attachment and Note records" and "Files and images overview" (powerapps-docs).
 TOO_BIG = bad("Attachment file size is too big.", "0x80044a02")
 BLOCKED = bad(
@@ -135,17 +136,14 @@ class DataverseApi:
 
     def get_workstream(self, request: ApiRequest) -> Reply:
         check_query_options(request.query, {"$select"})
-        entity = "msdyn_liveworkstream"
-        columns = parse_select(
-            request.query, ("msdyn_liveworkstreamid", "msdyn_name", schema.STREAMSOURCE), entity
-        )
+        columns = parse_select(request.query, _WORKSTREAM_COLUMNS, "msdyn_liveworkstream")
         guid = _key(request.route.key)
-        name = self.store.name_of(entity, guid)
-        if name is None:
-            raise not_found(entity, guid)
+        if (name := self.store.name_of("msdyn_liveworkstream", guid)) is None:
+            raise not_found("msdyn_liveworkstream", guid)
         with self.store.lock:
-            source = self.store.routing.sources.get(guid)
-        row = {"msdyn_liveworkstreamid": guid, "msdyn_name": name, schema.STREAMSOURCE: source}
+            row = dict(
+                zip(_WORKSTREAM_COLUMNS, (guid, name, self.store.routing.sources.get(guid)), strict=True)
+            )
         context = f"{self.base}$metadata#{schema.WORKSTREAM_SET}({','.join(columns)})/$entity"
         return json_reply(200, {"@odata.context": context, **_entity(row, columns, "msdyn_liveworkstreamid")})
 
@@ -162,8 +160,7 @@ class DataverseApi:
         404 `<entity> With Id = <id> Does Not Exist`."""
         check_query_options(request.query, {"$select"})
         table, guid = request.table, _key(request.route.key)
-        row = self.store.get(table.logical, guid)
-        if row is None:
+        if (row := self.store.get(table.logical, guid)) is None:
             raise not_found(table.logical, guid)
         return json_reply(200, self._representation(table, row, request.query))
 
@@ -183,14 +180,12 @@ class DataverseApi:
         table, key = request.table, _key(request.route.key)
         data = self._json(request, table.logical)
         if isinstance(data, dict) and parse_guid(data.setdefault(table.key, key)) != key:
-            raise bad(f"{table.key} in the body is not the row's key.", CODE_INVALID_ARGUMENT)
+            raise bad(f"{table.key} in the body is not the row's key.", CODE_ARGUMENT)
         new = check(table, data, self.settings.url)
         self._check_attachment(new.columns)
-        only_create = request.headers.get("If-None-Match", "").strip() == "*"
-        only_update = request.headers.get("If-Match", "").strip() == "*"
-        return self._write(
-            table, new, request, "create" if only_create else "update" if only_update else "upsert"
-        )
+        star = {name: request.headers.get(name, "").strip() == "*" for name in ("If-None-Match", "If-Match")}
+        mode = "create" if star["If-None-Match"] else "update" if star["If-Match"] else "upsert"
+        return self._write(table, new, request, mode)
 
     def _write(self, table: schema.Table, new: New, request: ApiRequest, mode: str) -> Reply:
         """The store's write, then 204 with OData-EntityId, or 201 with the row for `Prefer:
@@ -221,19 +216,17 @@ class DataverseApi:
         """PATCH of `statecode`/`statuscode` only (SetState through Update); 204 like Dataverse."""
         data = self._json(request, "msdyn_ocliveworkitem")
         if not isinstance(data, dict) or not data or set(data) - {"statecode", "statuscode"}:
-            raise bad(
-                "The simulator updates only statecode and statuscode of a work item.", CODE_INVALID_ARGUMENT
-            )
+            raise bad("The simulator updates only statecode and statuscode of a work item.", CODE_ARGUMENT)
         statecode, statuscode = data.get("statecode"), data.get("statuscode")
         if not isinstance(statecode, int) or not (statuscode is None or isinstance(statuscode, int)):
-            raise bad("statecode and statuscode must be integers.", CODE_INVALID_ARGUMENT)
+            raise bad("statecode and statuscode must be integers.", CODE_ARGUMENT)
         key = _key(request.route.key)
         if self.store.get("msdyn_ocliveworkitem", key) is None:
             raise not_found("msdyn_ocliveworkitem", key)
         try:
             self.store.set_state("msdyn_ocliveworkitem", key, statecode, statuscode)
         except ValueError as exc:
-            raise bad(str(exc), CODE_INVALID_ARGUMENT) from None
+            raise bad(str(exc), CODE_ARGUMENT) from None
         return no_content({})
 
     def _json(self, request: ApiRequest, entity: str) -> Any:
@@ -253,21 +246,19 @@ class DataverseApi:
         data = self._json(request, "AddToQueue")
         if not isinstance(data, dict):
             raise bad("The AddToQueue parameters must be a JSON object.", CODE_PAYLOAD)
-        unknown = sorted(set(data) - _ADD_TO_QUEUE_PARAMS)
-        if unknown:
+        if unknown := sorted(set(data) - _ADD_TO_QUEUE_PARAMS):
             raise bad(f"AddToQueue has no parameter named '{unknown[0]}'.")
         target = data.get("Target")
         if not isinstance(target, dict):
-            raise bad("The Target parameter is required by AddToQueue.", CODE_INVALID_ARGUMENT)
+            raise bad("The Target parameter is required by AddToQueue.", CODE_ARGUMENT)
         odata_type = target.get("@odata.type")
         if odata_type is None:
             # Target is a crmbaseentity: without @odata.type the service cannot tell the key (the doc's error).
-            raise bad("EdmEntityObject passed should have the key property value set.", CODE_INVALID_ARGUMENT)
+            raise bad("EdmEntityObject passed should have the key property value set.", CODE_ARGUMENT)
         if odata_type != "Microsoft.Dynamics.CRM.incident":
             raise bad(f"The simulator queues incidents only, got '{odata_type}'.")
-        target_id = parse_guid(target.get("incidentid"))
-        if target_id is None:
-            raise bad("Target.incidentid must be the incident's GUID.", CODE_INVALID_ARGUMENT)
+        if (target_id := parse_guid(target.get("incidentid"))) is None:
+            raise bad("Target.incidentid must be the incident's GUID.", CODE_ARGUMENT)
         item_id = self.store.add_to_queue(_key(request.route.key), target_id)
         context = f"{self.base}$metadata#Microsoft.Dynamics.CRM.AddToQueueResponse"
         return json_reply(200, {"@odata.context": context, "QueueItemId": item_id})
@@ -314,11 +305,8 @@ class DataverseApi:
         self, table: schema.Table, row: dict[str, Any], query: dict[str, str]
     ) -> dict[str, Any]:
         shaped = self.render(table, row)
-        columns = (
-            parse_select(query, self.selectable(table, shaped), table.logical)
-            if "$select" in query
-            else list(shaped)
-        )
+        selectable = self.selectable(table, shaped)
+        columns = parse_select(query, selectable, table.logical) if "$select" in query else list(shaped)
         context = f"{self.base}$metadata#{table.entity_set}({','.join(columns)})/$entity"
         return {"@odata.context": context, **_entity(shaped, columns, table.key)}
 
@@ -331,8 +319,7 @@ def _entity(row: dict[str, Any], columns: list[str], key: str) -> dict[str, Any]
 
 
 def _key(text: str) -> str:
-    guid = parse_guid(text)
-    if guid is None:
+    if (guid := parse_guid(text)) is None:
         raise bad(f"Unrecognized 'Edm.Guid' literal '{text}'.")
     return guid
 

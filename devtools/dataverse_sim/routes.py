@@ -15,8 +15,8 @@ from typing import ClassVar
 from devtools.dataverse_sim.availability import ACTIONS as AVAILABILITY_ACTIONS
 from devtools.dataverse_sim.odata import (
     API_PREFIX,
+    CODE_ARGUMENT,
     CODE_BAD_QUERY,
-    CODE_INVALID_ARGUMENT,
     CODE_NOT_FOUND,
     CODE_THROTTLE_REQUESTS,
     CODE_UNEXPECTED,
@@ -106,7 +106,7 @@ OPERATIONS = frozenset({simkit_faults.TOKEN_OPERATION, *API_OPERATIONS})  # what
 
 # status -> (code, message). Service protection limits (powerapps-docs .../data-platform/api-limits.md): 429.
 _DEFAULTS = {
-    400: (CODE_INVALID_ARGUMENT, "Invalid argument (simulated fault)."),
+    400: (CODE_ARGUMENT, "Invalid argument (simulated fault)."),
     403: ("0x80040220", "Principal user is missing a privilege (simulated fault)."),
     404: (CODE_NOT_FOUND, "The record does not exist (simulated fault)."),
     405: (CODE_BAD_QUERY, "The method is not allowed (simulated fault)."),

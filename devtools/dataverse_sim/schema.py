@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devtools.dataverse_sim.odata import (
-    CODE_INVALID_ARGUMENT,
+    CODE_ARGUMENT,
     CODE_PAYLOAD,
     CODE_VALIDATION,
     bad,
@@ -238,16 +238,16 @@ def check(table: Table, body: object, base_url: str, custom: frozenset[str] = fr
             raise bad(f"Invalid property '{prop}' was found in entity 'Microsoft.Dynamics.CRM.{where}'.")
     for prop, column in table.columns.items():
         if column.required and data.get(prop) is None:
-            raise bad(f"{prop} is required on '{where}'.", CODE_INVALID_ARGUMENT)
+            raise bad(f"{prop} is required on '{where}'.", CODE_ARGUMENT)
     for name, bind in table.binds.items():
         if bind.required and data.get(f"{name}{BIND}") is None:
-            raise bad(bind.required, CODE_INVALID_ARGUMENT)
+            raise bad(bind.required, CODE_ARGUMENT)
     key = _require_guid(data, table.key) if table.key else ""
     children: list[dict[str, Any]] = []
     if table is WORK_ITEM:
         live = data.get("msdyn_ocliveworkitemid")
         if live is not None and parse_guid(live) != key:
-            raise bad("msdyn_ocliveworkitemid must be the activityid as a string.", CODE_INVALID_ARGUMENT)
+            raise bad("msdyn_ocliveworkitemid must be the activityid as a string.", CODE_ARGUMENT)
         children = _context_items(data.get(CONTEXT_ITEMS), base_url)
     return New(key, columns, binds, children)
 
@@ -260,7 +260,7 @@ def check_value(table: Table, prop: str, value: Any) -> Any:
     is_int = isinstance(value, int) and not isinstance(value, bool)
     if rule.kind in ("text", "base64") and isinstance(value, str):
         if rule.required and not value.strip():
-            raise bad(f"{prop} must not be empty on '{where}'.", CODE_INVALID_ARGUMENT)
+            raise bad(f"{prop} must not be empty on '{where}'.", CODE_ARGUMENT)
         if rule.kind == "base64":
             decoded_size(value)
         elif (length := dataverse_length(value)) > rule.limit:
@@ -308,7 +308,7 @@ def _object(body: object, entity: str) -> dict[str, Any]:
 def _require_guid(body: dict[str, Any], prop: str) -> str:
     value = body.get(prop)
     if value is None:
-        raise bad(f"{prop} is required by the simulator (idempotent create).", CODE_INVALID_ARGUMENT)
+        raise bad(f"{prop} is required by the simulator (idempotent create).", CODE_ARGUMENT)
     guid = parse_guid(value)
     if guid is None:
         raise bad(f"Cannot convert the literal '{value}' to 'Edm.Guid' for {prop}.", CODE_PAYLOAD)
