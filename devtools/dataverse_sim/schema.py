@@ -176,10 +176,10 @@ TICKET_PREFIX, TICKET_FIRST_NUMBER, TICKET_SUFFIX_LENGTH = "CAS", 1000, 6
 # The organization row's attachment settings as a new environment has them ("Use file data with Attachment
 # and Note records" and "Files and images overview", powerapps-docs): maxuploadfilesize 5,242,880, measured
 # on the base64 text, and the documented blockedattachments list.
-DEFAULT_MAX_UPLOAD, DEFAULT_BLOCKED = (
-    DEFAULT_MAX_UPLOAD_BYTES,
-    DEFAULT_BLOCKED_ATTACHMENTS,
-)  # the app's one copy
+DEFAULT_ORGANIZATION = {
+    "maxuploadfilesize": DEFAULT_MAX_UPLOAD_BYTES,
+    "blockedattachments": DEFAULT_BLOCKED_ATTACHMENTS,
+}
 
 _LOGICAL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 BIND = "@odata.bind"

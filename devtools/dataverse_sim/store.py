@@ -78,24 +78,19 @@ class Store:
     def __init__(self, seed: int = 0) -> None:
         self.lock = threading.Lock()
         self._seed = seed
-        self.tables: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in schema.TABLES}
-        self.named: dict[str, dict[str, str]] = {name: {} for name in schema.NAMED}
-        self.queue_items: dict[str, dict[str, Any]] = {}
         self.clear()
 
     def clear(self) -> None:
         with self.lock:
-            for rows in self.tables.values():
-                rows.clear()
-            for names in self.named.values():
-                names.clear()
-            self.queue_items.clear()
-            self.routing = Routing()
+            self.tables: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in schema.TABLES}
+            self.named: dict[str, dict[str, str]] = {name: {} for name in schema.NAMED}
             self.named["systemuser"][APP_USER_ID] = "# DataverseSimulator application user"
-            self.organization: dict[str, Any] = {"organizationid": ORGANIZATION_ID}
-            self.organization.update(
-                maxuploadfilesize=schema.DEFAULT_MAX_UPLOAD, blockedattachments=schema.DEFAULT_BLOCKED
-            )
+            self.queue_items: dict[str, dict[str, Any]] = {}
+            self.routing = Routing()
+            self.organization: dict[str, Any] = {
+                "organizationid": ORGANIZATION_ID,
+                **schema.DEFAULT_ORGANIZATION,
+            }
             self._next_ticket = schema.TICKET_FIRST_NUMBER
             self._rng = random.Random(self._seed)
 
@@ -110,8 +105,7 @@ class Store:
         key = new_or_parsed(contactid, "contactid")
         if unknown := sorted(set(fields) - {*schema.CONTACT.columns, "fullname"}):
             raise ValueError(f"unknown contact fields: {', '.join(unknown)}")
-        status = schema.CONTACT.states.get(statecode)
-        if status is None:
+        if (status := schema.CONTACT.states.get(statecode)) is None:
             raise ValueError(f"statecode must be 0 (Active) or 1 (Inactive), got {statecode!r}")
         row = _contact_row(key, {k: v for k, v in fields.items() if v is not None})
         row.update(statecode=statecode, statuscode=status)
@@ -142,7 +136,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         with self.lock:
-            sizes = {f"{name}s": len(self.tables[logical]) for name, logical in _COUNTED}
+            sizes = {f"{name}s": len(self.tables[table.logical]) for name, table in _COUNTED.items()}
             return {**sizes, "queue_items": len(self.queue_items)}
 
     def _table(self, entity: str) -> dict[str, dict[str, Any]]:
@@ -165,8 +159,7 @@ class Store:
                 if not self._exists(entity_set, row_id):
                     raise not_found(schema.SET_ENTITY[entity_set], row_id)
             rows = self.tables[table.logical]
-            existing = rows.get(new.key)
-            if existing is not None and mode == "create":
+            if (existing := rows.get(new.key)) is not None and mode == "create":
                 raise DuplicateKey()
             if existing is None and mode == "update":
                 raise not_found(table.logical, new.key)
@@ -200,11 +193,10 @@ class Store:
 
     def _ticket_number(self) -> str:
         """CAS-<number>-<suffix>, the stock case auto-number (see schema.TICKET_PREFIX)."""
-        number = self._next_ticket
         self._next_ticket += 1
         alphabet = string.ascii_uppercase + string.digits
         suffix = "".join(self._rng.choice(alphabet) for _ in range(schema.TICKET_SUFFIX_LENGTH))
-        return f"{schema.TICKET_PREFIX}-{number:05d}-{suffix}"
+        return f"{schema.TICKET_PREFIX}-{self._next_ticket - 1:05d}-{suffix}"
 
     def delete(self, entity: str, row_id: str) -> None:
         """Delete the row; a work item's context items go with it (they live inside the row here)."""
@@ -230,8 +222,7 @@ class Store:
             raise ValueError(f"statuscode {status!r} does not belong to statecode {statecode} of {entity}")
         key = parse_guid(row_id) or row_id
         with self.lock:
-            row = self.tables[entity].get(key)
-            if row is None:
+            if (row := self.tables[entity].get(key)) is None:
                 raise KeyError(f"{entity} {row_id} does not exist")
             row.update(statecode=statecode, statuscode=status)
             if table is schema.INCIDENT and statecode != 0:
@@ -250,8 +241,7 @@ class Store:
         with self.lock:
             if queue_id not in self.named["queue"]:
                 raise not_found("queue", queue_id)
-            incident = self.tables["incident"].get(object_id)
-            if incident is None:
+            if (incident := self.tables["incident"].get(object_id)) is None:
                 raise not_found("incident", object_id)
             for item in self.queue_items.values():
                 if item["objectid"] == object_id and item["statecode"] == 0:
@@ -266,11 +256,8 @@ class Store:
             return item_id
 
 
-_COUNTED = (
-    ("work_item", "msdyn_ocliveworkitem"),
-    ("incident", "incident"),
-    ("contact", "contact"),
-    ("note", "annotation"),
+_COUNTED = dict(
+    work_item=schema.WORK_ITEM, incident=schema.INCIDENT, contact=schema.CONTACT, note=schema.ANNOTATION
 )
 
 
@@ -287,7 +274,6 @@ def _contact_row(key: str, fields: dict[str, Any]) -> dict[str, Any]:
 def new_or_parsed(value: str | None, name: str) -> str:
     if value is None:
         return str(uuid.uuid4())
-    guid = parse_guid(value)
-    if guid is None:
+    if (guid := parse_guid(value)) is None:
         raise ValueError(f"{name} must be a GUID, got {value!r}")
     return guid
