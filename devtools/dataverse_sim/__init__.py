@@ -9,7 +9,7 @@ from devtools.dataverse_sim.demo import (
     DEMO_WORKSTREAMS,
     seed_demo,
 )
-from devtools.dataverse_sim.routes import FaultRule
+from devtools.dataverse_sim.server import FaultRule
 from devtools.dataverse_sim.simulator import DataverseSimulator
 
 __all__ = [

@@ -34,8 +34,8 @@ from devtools.dataverse_sim.odata import (
     subject_prefix,
 )
 from devtools.dataverse_sim.privileges import APP_USER_ID, BUSINESS_UNIT_ID, ORGANIZATION_ID, role_privileges
-from devtools.dataverse_sim.routes import KNOWN_SETS, Route
 from devtools.dataverse_sim.schema import New, check, parse_json_body
+from devtools.dataverse_sim.server import KNOWN_SETS, Route
 from devtools.dataverse_sim.store import DuplicateKey, Store
 
 ETAG = 'W/"1000"'

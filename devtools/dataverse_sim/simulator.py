@@ -15,8 +15,7 @@ from devtools.dataverse_sim.availability import AvailabilityDesk
 from devtools.dataverse_sim.demo import seed_crowd, seed_demo
 from devtools.dataverse_sim.odata import CODE_DUPLICATE, Reply, json_reply, no_content
 from devtools.dataverse_sim.privileges import APP_USER_ID, BRIDGE_PRIVILEGES, normalise
-from devtools.dataverse_sim.routes import FaultRule, route
-from devtools.dataverse_sim.server import SimServer, unauthorized
+from devtools.dataverse_sim.server import FaultRule, SimServer, route, unauthorized
 from devtools.dataverse_sim.store import RouteTarget, Store
 from devtools.simkit.admin import Route, common_routes, done
 from devtools.simkit.identity import Identity, ServesIdentity

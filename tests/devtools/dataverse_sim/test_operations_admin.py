@@ -20,7 +20,7 @@ from devtools.dataverse_sim.demo import (
     seed_demo,
 )
 from devtools.dataverse_sim.privileges import APP_USER_ID, BRIDGE_PRIVILEGES
-from devtools.dataverse_sim.routes import OPERATIONS, FaultRule
+from devtools.dataverse_sim.server import OPERATIONS, FaultRule
 from devtools.dataverse_sim.simulator import DataverseSimulator
 
 WORKSTREAM_BIND = "msdyn_liveworkstreamid_msdyn_ocliveworkitem@odata.bind"

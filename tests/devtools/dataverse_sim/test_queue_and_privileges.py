@@ -15,7 +15,7 @@ from devtools.dataverse_sim.privileges import (
     ORGANIZATION_ID,
     privilege_id,
 )
-from devtools.dataverse_sim.routes import FaultRule
+from devtools.dataverse_sim.server import FaultRule
 from devtools.dataverse_sim.simulator import DataverseSimulator
 
 
