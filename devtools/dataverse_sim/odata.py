@@ -214,34 +214,25 @@ def parse_filter(text: str, fields: dict[str, str], entity: str) -> Node:
         position += word == wanted
         return word == wanted
 
-    def expression() -> Node:
-        parts = [conjunction()]
-        while next_operator("or"):
-            parts.append(conjunction())
-        return parts[0] if len(parts) == 1 else Junction(any, tuple(parts))
-
-    def conjunction() -> Node:
-        parts = [primary()]
-        while next_operator("and"):
-            parts.append(primary())
-        return parts[0] if len(parts) == 1 else Junction(all, tuple(parts))
+    def junction(word: str) -> Node:  # expr ("or") or conj ("and")
+        part: Callable[[], Node] = primary if word == "and" else lambda: junction("and")
+        parts = [part()]
+        while next_operator(word):
+            parts.append(part())
+        return parts[0] if len(parts) == 1 else Junction(all if word == "and" else any, tuple(parts))
 
     def primary() -> Node:
         kind, name, pos = take("a comparison")
         if kind == "(":
-            inner = expression()
+            inner = junction("or")
             if take("')'")[0] != ")":
                 raise _filter_error(text, f"Syntax error: expected ')' near position {pos}")
             return inner
         if kind != "word":
             raise _filter_error(text, f"Syntax error at position {pos}: expected a property")
-        edm_type = fields.get(name)
-        if edm_type is None:
-            raise _filter_error(
-                text,
-                f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{entity}' "
-                f"(the simulator filters on {', '.join(fields)})",
-            )
+        if (edm_type := fields.get(name)) is None:
+            where = f"{_no_property(name, entity)} (the simulator filters on {', '.join(fields)})"
+            raise _filter_error(text, where)
         operator = take("'eq'")
         if operator[:2] != ("word", "eq"):
             raise _filter_error(text, f"Operator '{operator[1]}' is not supported by the simulator")
@@ -258,7 +249,7 @@ def parse_filter(text: str, fields: dict[str, str], entity: str) -> Node:
             )
         return Eq(name, int(literal) if kind == "int" else literal)
 
-    node = expression()
+    node = junction("or")
     if position < len(tokens):
         _, unexpected, pos = tokens[position]
         raise _filter_error(text, f"Syntax error at position {pos}: unexpected '{unexpected}'")
@@ -284,12 +275,13 @@ def parse_select(query: dict[str, str], allowed: tuple[str, ...], entity: str) -
     if text is None:
         return list(allowed)
     columns = [column.strip() for column in text.split(",") if column.strip()]
-    for column in columns:
-        if column not in allowed:
-            raise bad(
-                f"Could not find a property named '{column}' on type 'Microsoft.Dynamics.CRM.{entity}'."
-            )
+    if unknown := [column for column in columns if column not in allowed]:
+        raise bad(f"{_no_property(unknown[0], entity)}.")
     return columns
+
+
+def _no_property(name: str, entity: str) -> str:
+    return f"Could not find a property named '{name}' on type 'Microsoft.Dynamics.CRM.{entity}'"
 
 
 def check_query_options(query: dict[str, str], allowed: set[str]) -> None:

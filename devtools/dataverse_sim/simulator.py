@@ -211,40 +211,21 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     note = _row("annotation")
     queue_items = property(lambda sim: sim._store.all_queue_items())
 
-    @property
-    def organization(self) -> dict[str, Any]:
-        with self._store.lock:
-            return dict(self._store.organization)
-
-    @property
-    def create_attempts(self) -> int:
-        """POSTs of msdyn_ocliveworkitems seen (other creates: count_requests("create_incident"), ...)."""
-        with self.lock:
-            return self._create_attempts
-
-    @property
-    def token_queries(self) -> list[dict[str, str]]:
-        return self.identity.queries
+    organization = property(lambda sim: sim.set_organization())  # a copy of the one organization row
+    # POSTs of msdyn_ocliveworkitems seen (other creates: count_requests("create_incident"), ...)
+    create_attempts = property(lambda sim: sim._create_attempts)
+    token_queries = property(lambda sim: sim.identity.queries)
+    peak_concurrency = property(lambda sim: sim._peak_inflight)  # what a client really ran in parallel
 
     def count_requests(self, operation: str, status: int | None = None) -> int:
         """Recorded calls of one operation (optionally with one status; 0 is a dropped connection)."""
         return self.count(operation, status=status)
 
-    @property
-    def peak_concurrency(self) -> int:
-        """Most Dataverse API requests admitted at once: shows what a client really ran in parallel."""
-        with self.lock:
-            return self._peak_inflight
-
     def stats(self) -> dict[str, Any]:
         """Counts per operation and status (status "0" is a dropped connection) and rows per table."""
         with self.lock:
             attempts, peak = self._create_attempts, self._peak_inflight
-        counts = {
-            "token_requests": self.identity.requests,
-            "create_attempts": attempts,
-            "peak_concurrency": peak,
-        }
+        counts = dict(token_requests=self.identity.requests, create_attempts=attempts, peak_concurrency=peak)
         return {**super().stats(), **counts, **self._store.counts()}
 
     def reset(self) -> None:
@@ -270,8 +251,7 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized(self.url, "Bearer token is missing from the Authorization header.")
-        expires = self.identity.expiry(authorization)
-        if expires is None:
+        if (expires := self.identity.expiry(authorization)) is None:
             raise unauthorized(self.url, "The bearer token is not one this environment issued.")
         if expires <= time.time():
             raise unauthorized(self.url, "The bearer token has expired.")
@@ -282,18 +262,15 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
 
     def admin(self, method: str, name: str, data: Any) -> AnyReply:
         """`/_sim/<name>`; unknown routes are a 404 that lists the known ones. ValueError/TypeError: 400."""
-        handler = _ADMIN.get((method, name))
-        if handler is None:
-            return _admin_error(
-                404, f"unknown admin route; known: {', '.join(f'{m} /_sim/{n}' for m, n in _ADMIN)}"
-            )
+        if (handler := _ADMIN.get((method, name))) is None:
+            known = ", ".join(f"{m} /_sim/{n}" for m, n in _ADMIN)
+            return _admin_error(404, f"unknown admin route; known: {known}")
         if not isinstance(data, dict):
             raise ValueError("the body must be a JSON object")
         return handler(self, data)
 
 
 Sim = DataverseSimulator
-Handler = Route
 
 
 def _admin_error(status: int, message: str) -> Reply:
@@ -307,7 +284,7 @@ def _only(data: dict[str, Any], allowed: Iterable[str], what: str) -> dict[str, 
     return data
 
 
-def _call(method: Callable[..., Any], status: int, answer: str | None = None) -> Handler:
+def _call(method: Callable[..., Any], status: int, answer: str | None = None) -> Route:
     """POST /_sim/<x>: the body's fields are `method`'s keyword arguments (and nothing else, unless it takes
     **columns); the answer is its result, as `{answer: result}` when named, and no body for a 204. A row
     that does not exist (KeyError) is a 404."""
@@ -370,8 +347,8 @@ def _routing(sim: Sim, data: dict[str, Any]) -> Reply:
     return json_reply(200, sim.routing)
 
 
-_ADMIN: dict[tuple[str, str], Handler] = {
-    **{key: route for key, route in common_routes(FaultRule).items() if key != ("GET", "files")},
+_ADMIN: dict[tuple[str, str], Route] = {
+    **{key: handler for key, handler in common_routes(FaultRule).items() if key != ("GET", "files")},
     ("GET", "workitems"): lambda s, _: json_reply(200, {"value": s.work_items}),
     ("GET", "incidents"): lambda s, _: json_reply(200, {"value": s.incidents}),
     ("GET", "contacts"): lambda s, _: json_reply(200, {"value": s.contacts}),
