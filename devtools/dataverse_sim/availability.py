@@ -98,11 +98,7 @@ class AvailabilityDesk:
         if pinned is None:
             self.clock = self._real_clock
             return
-        at = (
-            pinned
-            if isinstance(pinned, datetime)
-            else datetime.fromisoformat(str(pinned).replace("Z", "+00:00"))
-        )
+        at = pinned if isinstance(pinned, datetime) else datetime.fromisoformat(str(pinned))
         self.clock = lambda: at
 
     def describe(self) -> dict[str, Any]:
@@ -119,8 +115,7 @@ class AvailabilityDesk:
         }
 
     def _span(self, day: date) -> tuple[datetime, datetime] | None:
-        hours = self.hours.get(DAYS[day.weekday()])
-        if hours is None:
+        if (hours := self.hours.get(DAYS[day.weekday()])) is None:
             return None
         start, end = (datetime.combine(day, at, self.zone) for at in hours)
         return (start, end) if end > start else None
@@ -129,8 +124,7 @@ class AvailabilityDesk:
         """(open now, the next opening when closed, the next transition) for `now`."""
         local = now.astimezone(self.zone)
         for offset in range(0, 9):
-            span = self._span((local + timedelta(days=offset)).date())
-            if span is None:
+            if (span := self._span((local + timedelta(days=offset)).date())) is None:
                 continue
             start, end = span
             if offset == 0 and start <= local < end:
@@ -157,9 +151,8 @@ class AvailabilityDesk:
                 position = self.line + 1 if self.line > 0 else None
             else:
                 conversation = str(data.get("ConversationId") or "").lower()
-                if not conversation or not (
-                    self._has_conversation(conversation) or conversation in self.positions
-                ):
+                known = self._has_conversation(conversation) or conversation in self.positions
+                if not conversation or not known:
                     raise ODataError(404, "0x80040217", "Conversation not found.")
                 position = self.positions.get(conversation) or (self.line or None)
             return json_reply(200, self._payload(action, position))
@@ -194,7 +187,5 @@ def _check_context(items: Any) -> None:
         parsed = json.loads(items)
     except ValueError:
         raise bad("CustomContextItems is not valid JSON.", CODE_PAYLOAD) from None
-    if not isinstance(parsed, dict) or not all(
-        isinstance(item, dict) and "value" in item for item in parsed.values()
-    ):
+    if not isinstance(parsed, dict) or not all(isinstance(i, dict) and "value" in i for i in parsed.values()):
         raise bad("CustomContextItems: each item needs a value.", CODE_PAYLOAD)

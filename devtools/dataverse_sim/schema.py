@@ -218,8 +218,9 @@ def decoded_size(text: str) -> int:
 def check(table: Table, body: object, base_url: str, custom: frozenset[str] = frozenset()) -> New:
     """Check a `POST <set>` (or upsert) body against the table's rules; `custom` names the environment's
     custom columns (scalar names or `<nav>@odata.bind`), accepted as given."""
-    where = table.logical
-    data = _object(body, where)
+    where, data = table.logical, body
+    if not isinstance(data, dict):
+        raise bad(f"Error identified in Payload for Entity '{where}': not an object.", CODE_PAYLOAD)
     columns: dict[str, Any] = {}
     binds: dict[str, tuple[str, str]] = {}
     for prop, value in data.items():
@@ -264,11 +265,8 @@ def check_value(table: Table, prop: str, value: Any) -> Any:
         if rule.kind == "base64":
             decoded_size(value)
         elif (length := dataverse_length(value)) > rule.limit:
-            raise bad(
-                f"A validation error occurred. The length of the '{prop}' attribute of the '{where}' entity "
-                f"exceeded the maximum allowed length of '{rule.limit}' (got {length}).",
-                CODE_VALIDATION,
-            )
+            limit = f"the maximum allowed length of '{rule.limit}' (got {length})"
+            raise _invalid(f"The length of the '{prop}' attribute of the '{where}' entity exceeded {limit}.")
         return value
     if rule.kind == "bool" and isinstance(value, bool):
         return value
@@ -280,12 +278,12 @@ def check_value(table: Table, prop: str, value: Any) -> Any:
         if value in rule.choices and type(value) is type(next(iter(rule.choices))):
             return value
         choices = sorted(map(str, rule.choices))
-        raise bad(
-            f"A validation error occurred. The value {value!r} of '{prop}' is outside the valid "
-            f"range: one of {choices}.",
-            CODE_VALIDATION,
-        )
+        raise _invalid(f"The value {value!r} of '{prop}' is outside the valid range: one of {choices}.")
     raise bad(f"Cannot convert {value!r} to the type of '{prop}' on '{where}'.", CODE_PAYLOAD)
+
+
+def _invalid(detail: str) -> Exception:
+    return bad(f"A validation error occurred. {detail}", CODE_VALIDATION)
 
 
 def _context_items(value: object, base_url: str) -> list[dict[str, Any]]:
@@ -299,17 +297,9 @@ def _context_items(value: object, base_url: str) -> list[dict[str, Any]]:
     return copy.deepcopy(value)
 
 
-def _object(body: object, entity: str) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise bad(f"Error identified in Payload for Entity '{entity}': not an object.", CODE_PAYLOAD)
-    return body
-
-
 def _require_guid(body: dict[str, Any], prop: str) -> str:
-    value = body.get(prop)
-    if value is None:
+    if (value := body.get(prop)) is None:
         raise bad(f"{prop} is required by the simulator (idempotent create).", CODE_ARGUMENT)
-    guid = parse_guid(value)
-    if guid is None:
+    if (guid := parse_guid(value)) is None:
         raise bad(f"Cannot convert the literal '{value}' to 'Edm.Guid' for {prop}.", CODE_PAYLOAD)
     return guid
