@@ -1,11 +1,9 @@
-"""The tables the simulator serves, as data: each writable column's rule, each lookup's bind, the
-columns a read returns and the states; and `check`, which validates a create or upsert body against them
-the way Dataverse does before it touches any row ("Create a table row using the Web API", powerapps-docs
-.../webapi/create-entity-web-api.md: lookups are set with `<navigation property>@odata.bind`, a related
-collection is deep-inserted). `check` returns a `New` row the store then checks against its state (binds
-exist, key free) and commits atomically. The first problem is a 400, coded by what is wrong: an unknown
-property 0x80060888, a value of the wrong type 0x80048d19, a missing value 0x80040203, one out of range
-0x80044331.
+"""The tables the simulator serves, as data (each writable column's rule, each lookup's bind, the columns a
+read returns, the states), and `check`, which validates a create or upsert body against them before any
+row is touched ("Create a table row using the Web API", create-entity-web-api.md: lookups are set with
+`<navigation property>@odata.bind`, a related collection is deep-inserted). The first problem is a 400
+coded by what is wrong: unknown property 0x80060888, wrong type 0x80048d19, missing value 0x80040203,
+out of range 0x80044331. The store then checks the `New` row against its state and commits atomically.
 
 Sources (MicrosoftDocs/dynamics-365-customer-engagement, ce/customer-service/develop/reference/entities/,
 and MicrosoftDocs/powerapps-docs, powerapps-docs/developer/data-platform/reference/entities/):

@@ -127,16 +127,14 @@ def classify(method: str, path: str) -> str:
 OPERATIONS = frozenset({simkit_faults.TOKEN_OPERATION, *API_OPERATIONS})  # what a fault rule may name
 
 # status -> (code, message). Service protection limits (powerapps-docs .../data-platform/api-limits.md): 429.
+_WINDOW = "time window of 300 seconds"
 _DEFAULTS = {
     400: (CODE_ARGUMENT, "Invalid argument (simulated fault)."),
     403: ("0x80040220", "Principal user is missing a privilege (simulated fault)."),
     404: (CODE_NOT_FOUND, "The record does not exist (simulated fault)."),
     405: (CODE_BAD_QUERY, "The method is not allowed (simulated fault)."),
     408: (CODE_UNEXPECTED, "The request timed out (simulated fault)."),
-    429: (
-        CODE_THROTTLE_REQUESTS,
-        "Number of requests exceeded the limit of 6000 over time window of 300 seconds.",
-    ),
+    429: (CODE_THROTTLE_REQUESTS, f"Number of requests exceeded the limit of 6000 over {_WINDOW}."),
     500: (CODE_UNEXPECTED, "An unexpected error occurred (simulated fault)."),
     502: (CODE_UNEXPECTED, "Bad gateway (simulated fault)."),
     503: (CODE_UNEXPECTED, "The service is temporarily unavailable (simulated fault)."),
@@ -177,9 +175,8 @@ class SimHandler(simkit_server.SimHandler):
         if path == TOKEN_PATH:
             self.send(self.handle_token(query))
         elif path.startswith(ADMIN_PREFIX):
-            self.send(
-                self.admin_reply(lambda data: self.sim.admin(self.command, path[len(ADMIN_PREFIX) :], data))
-            )
+            name = path[len(ADMIN_PREFIX) :]
+            self.send(self.admin_reply(lambda data: self.sim.admin(self.command, name, data)))
         else:
             self.handle_api(path, query)
 
@@ -217,8 +214,7 @@ class SimHandler(simkit_server.SimHandler):
         def record(status: int, fault: str | None) -> None:
             sim.add_call(self, started, status, fault, path=path, query=query, operation=operation)
 
-        body = self.read_api_body(record)
-        if body is None:
+        if (body := self.read_api_body(record)) is None:
             return
         self.body = body
         self.serve_api(
@@ -232,9 +228,8 @@ class SimHandler(simkit_server.SimHandler):
         )
 
     def throttled_reply(self) -> Reply:
-        limit = self.sim.max_concurrency
         retry_after = {"Retry-After": seconds_header(self.sim.concurrency_retry_after)}
-        message = f"Number of concurrent requests exceeded the limit of {limit}."
+        message = f"Number of concurrent requests exceeded the limit of {self.sim.max_concurrency}."
         return error_reply(ODataError(429, CODE_THROTTLE_CONCURRENCY, message, retry_after))
 
     def handle_admitted(self, path: str, query: dict[str, str]) -> Reply:
@@ -267,8 +262,6 @@ def fault_reply(fault: FaultRule) -> Reply:
 
 
 def unauthorized(base_url: str, message: str) -> ODataError:
-    challenge = (
-        f"Bearer authorization_uri=https://login.microsoftonline.com/{FAKE_TENANT}/oauth2/authorize, "
-        f"resource_id={base_url}/"
-    )
-    return ODataError(401, CODE_UNAUTHORIZED, message, {"WWW-Authenticate": challenge})
+    authorize = f"https://login.microsoftonline.com/{FAKE_TENANT}/oauth2/authorize"
+    challenge = {"WWW-Authenticate": f"Bearer authorization_uri={authorize}, resource_id={base_url}/"}
+    return ODataError(401, CODE_UNAUTHORIZED, message, challenge)

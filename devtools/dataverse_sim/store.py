@@ -2,16 +2,14 @@
 inserted) is atomic. Rows keep simulator-only keys (`workstream_id`, `contact_id`, ...) so tests can
 assert what was linked without parsing OData.
 
-Unified routing is played here too. Real routing happens inside Dynamics and no API call triggers it, so
-the go-live check (ops/golive) can only watch a work item for its effects, on the columns Microsoft's
-msdyn_ocliveworkitem reference names (MicrosoftDocs/dynamics-365-customer-engagement,
-.../reference/entities/msdyn_ocliveworkitem.md): `msdyn_cdsqueueid` (Lookup to queue), `msdyn_activeagentid`
-(Lookup to systemuser, "the agent currently assigned") and `statuscode` (1 Open, 2 Active, 3 Waiting,
-4 Closed, 5 Wrap-up). When `enabled`, a work item created on a workstream with a target gets, once `delay`
-seconds have passed since its create, the target's queue, its agent (if any) and statuscode 2 Active (1 Open
-with a queue but no agent). When off, or on a workstream without a target, nothing changes. A workstream's
-`msdyn_streamsource` (the reference's "Channel": 192340000 SMS, 192300000 WhatsApp, 192360000 Live chat,
-...) is kept here as well; unset, the simulator answers null.
+Unified routing is played here too: it happens inside Dynamics, no API call triggers it, so the go-live
+check (ops/golive) watches a work item for its effects on the columns msdyn_ocliveworkitem.md
+(dynamics-365-customer-engagement .../reference/entities/) names: `msdyn_cdsqueueid`, `msdyn_activeagentid`
+("the agent currently assigned") and `statuscode` (1 Open, 2 Active, 3 Waiting, 4 Closed, 5 Wrap-up).
+When `enabled`, a work item on a workstream with a target gets, `delay` seconds after its create, the
+target's queue, its agent if any and statuscode 2 Active (1 Open without an agent); otherwise nothing
+changes. A workstream's `msdyn_streamsource` (the "Channel": 192340000 SMS, 192300000 WhatsApp,
+192360000 Live chat, ...) is kept here too; unset, the simulator answers null.
 """
 
 from __future__ import annotations
