@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from devtools.dataverse_sim import DataverseSimulator
 from devtools.dataverse_sim.demo import seed_demo
-from devtools.dataverse_sim.simulator import (
-    DUPLICATE_CODE_DOCUMENTED,
-    DUPLICATE_CODE_EMPTY,
-    DataverseSimulator,
-)
+from devtools.dataverse_sim.simulator import DUPLICATE_CODE_DOCUMENTED, DUPLICATE_CODE_EMPTY
 from devtools.simkit.cli import serve_until_signal, simulator_parser
 
 

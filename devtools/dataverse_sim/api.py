@@ -141,9 +141,8 @@ class DataverseApi:
         if (name := self.store.name_of("msdyn_liveworkstream", guid)) is None:
             raise not_found("msdyn_liveworkstream", guid)
         with self.store.lock:
-            row = dict(
-                zip(_WORKSTREAM_COLUMNS, (guid, name, self.store.routing.sources.get(guid)), strict=True)
-            )
+            source = self.store.routing.sources.get(guid)
+        row = dict(zip(_WORKSTREAM_COLUMNS, (guid, name, source), strict=True))
         context = f"{self.base}$metadata#{schema.WORKSTREAM_SET}({','.join(columns)})/$entity"
         return json_reply(200, {"@odata.context": context, **_entity(row, columns, "msdyn_liveworkstreamid")})
 
@@ -162,7 +161,7 @@ class DataverseApi:
         table, guid = request.table, _key(request.route.key)
         if (row := self.store.get(table.logical, guid)) is None:
             raise not_found(table.logical, guid)
-        return json_reply(200, self._representation(table, row, request.query))
+        return json_reply(200, self._as_entity(table, row, request.query))
 
     def create(self, request: ApiRequest) -> Reply:
         """`POST <set>`; a work item is a deep insert with its context items ("Create related table rows
@@ -199,7 +198,7 @@ class DataverseApi:
         if "return=representation" not in (request.headers.get("Prefer") or "").replace(" ", "").lower():
             return no_content(headers)
         headers["Preference-Applied"] = "return=representation"
-        return json_reply(201, self._representation(table, row, request.query), headers)
+        return json_reply(201, self._as_entity(table, row, request.query), headers)
 
     def _check_attachment(self, columns: dict[str, Any]) -> None:
         """The organization's blockedattachments and maxuploadfilesize (of the base64 text)."""
@@ -301,9 +300,7 @@ class DataverseApi:
         extra = {c for c in set(table.columns) | self._custom(table) if "@" not in c} - set(names)
         return (*names, *sorted(extra))
 
-    def _representation(
-        self, table: schema.Table, row: dict[str, Any], query: dict[str, str]
-    ) -> dict[str, Any]:
+    def _as_entity(self, table: schema.Table, row: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
         shaped = self.render(table, row)
         selectable = self.selectable(table, shaped)
         columns = parse_select(query, selectable, table.logical) if "$select" in query else list(shaped)

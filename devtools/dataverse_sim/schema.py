@@ -174,7 +174,7 @@ TICKET_PREFIX, TICKET_FIRST_NUMBER, TICKET_SUFFIX_LENGTH = "CAS", 1000, 6
 # The organization row's attachment settings as a new environment has them ("Use file data with Attachment
 # and Note records" and "Files and images overview", powerapps-docs): maxuploadfilesize 5,242,880, measured
 # on the base64 text, and the documented blockedattachments list.
-DEFAULT_ORGANIZATION = {
+DEFAULT_ORGANIZATION: dict[str, Any] = {
     "maxuploadfilesize": DEFAULT_MAX_UPLOAD_BYTES,
     "blockedattachments": DEFAULT_BLOCKED_ATTACHMENTS,
 }

@@ -289,13 +289,11 @@ def _call(method: Callable[..., Any], status: int, answer: str | None = None) ->
     **columns); the answer is its result, as `{answer: result}` when named, and no body for a 204. A row
     that does not exist (KeyError) is a 404."""
     params = list(inspect.signature(method).parameters.values())[1:]  # after `self` (or `sim`)
-    open_ended = any(p.kind is p.VAR_KEYWORD for p in params)
+    fields = None if any(p.kind is p.VAR_KEYWORD for p in params) else [p.name for p in params]
 
     def handle(sim: Sim, data: dict[str, Any]) -> Reply:
         try:
-            result = method(
-                sim, **(data if open_ended else _only(data, [p.name for p in params], method.__name__))
-            )
+            result = method(sim, **(data if fields is None else _only(data, fields, method.__name__)))
         except KeyError as missing:
             return _admin_error(404, str(missing.args[0]))
         return no_content() if status == 204 else json_reply(status, {answer: result} if answer else result)

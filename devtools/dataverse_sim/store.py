@@ -85,10 +85,7 @@ class Store:
             self.named["systemuser"][APP_USER_ID] = "# DataverseSimulator application user"
             self.queue_items: dict[str, dict[str, Any]] = {}
             self.routing = Routing()
-            self.organization: dict[str, Any] = {
-                "organizationid": ORGANIZATION_ID,
-                **schema.DEFAULT_ORGANIZATION,
-            }
+            self.organization = dict(schema.DEFAULT_ORGANIZATION, organizationid=ORGANIZATION_ID)
             self._next_ticket = schema.TICKET_FIRST_NUMBER
             self._rng = random.Random(self._seed)
 
@@ -133,8 +130,9 @@ class Store:
             return copy.deepcopy(list(self.queue_items.values()))
 
     def counts(self) -> dict[str, int]:
+        names = ("work_items", "incidents", "contacts", "notes")  # in schema.TABLES' order
         with self.lock:
-            sizes = {f"{name}s": len(self.tables[table.logical]) for name, table in _COUNTED.items()}
+            sizes = {name: len(rows) for name, rows in zip(names, self.tables.values(), strict=True)}
             return {**sizes, "queue_items": len(self.queue_items)}
 
     def _table(self, entity: str) -> dict[str, dict[str, Any]]:
@@ -208,8 +206,7 @@ class Store:
         """Change a row's state, as SetState / a PATCH of statecode+statuscode would. Deactivating an
         incident deactivates its queue items ("A queue item is automatically deactivated if the state of
         the record in the queue item changed from Active to Inactive", powerapps-docs queue-entities.md)."""
-        table = schema.TABLES.get(entity)
-        if table is None or not table.states:
+        if (table := schema.TABLES.get(entity)) is None or not table.states:
             raise ValueError(f"entity must be one of msdyn_ocliveworkitem, incident, contact, got {entity!r}")
         if statecode not in table.states:
             raise ValueError(
@@ -252,11 +249,6 @@ class Store:
                 "title": incident.get("title"), "statecode": 0, "statuscode": 1, "createdon": now(),
             }  # fmt: skip
             return item_id
-
-
-_COUNTED = dict(
-    work_item=schema.WORK_ITEM, incident=schema.INCIDENT, contact=schema.CONTACT, note=schema.ANNOTATION
-)
 
 
 def _contact_row(key: str, fields: dict[str, Any]) -> dict[str, Any]:
