@@ -40,7 +40,7 @@ from devtools.dataverse_sim.store import DuplicateKey, Store
 
 ETAG = 'W/"1000"'
 _PRIVILEGE_ARG = re.compile(
-    r"^PrivilegeName=(?:'(?P<literal>(?:[^']|'')*)'|@(?P<alias>[A-Za-z_]\w*))$", re.ASCII
+    r"^PrivilegeName=(?:'(?P<literal>(?:[^']|'')*)'|@(?P<alias>[A-Za-z_][A-Za-z0-9_]*))$"
 )
 _ADD_TO_QUEUE_PARAMS = frozenset({"Target", "SourceQueue", "QueueItemProperties"})
 ORGANIZATION_COLUMNS = ("organizationid", "maxuploadfilesize", "blockedattachments")
