@@ -51,10 +51,6 @@ _ATTRIBUTES = {"time_zone": "zone"}
 _FIELDS = frozenset(_CONVERT)
 
 
-def _default_hours() -> dict[str, tuple[time, time]]:
-    return {day: (time(9), time(17)) for day in DAYS[:5]}
-
-
 def _iso(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -76,7 +72,8 @@ class AvailabilityDesk:
 
     def reset(self) -> None:
         with self.lock:
-            self.enabled, self.zone, self.hours = False, ZoneInfo("UTC"), _default_hours()
+            self.enabled, self.zone = False, ZoneInfo("UTC")
+            self.hours = {day: (time(9), time(17)) for day in DAYS[:5]}
             self.line, self.experts = 0, 0
             self.positions: dict[str, int] = {}
             self.average_wait_seconds: float | None = None

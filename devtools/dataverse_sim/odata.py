@@ -62,9 +62,6 @@ class ODataError(Exception):
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"
 
-    def body(self) -> bytes:
-        return error_body(self.code, self.message)
-
 
 def bad(message: str, code: str = CODE_BAD_QUERY, status: int = 400) -> ODataError:
     """A 400 unless told otherwise, coded 0x80060888 (unsupported or invalid) unless told otherwise."""
@@ -128,7 +125,7 @@ def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None)
 
 
 def error_reply(error: ODataError) -> Reply:
-    return Reply(error.status, error.body(), dict(error.headers))
+    return Reply(error.status, error_body(error.code, error.message), dict(error.headers))
 
 
 def no_content(headers: dict[str, str] | None = None) -> Reply:

@@ -241,14 +241,20 @@ def check(table: Table, body: object, base_url: str, custom: frozenset[str] = fr
     for name, bind in table.binds.items():
         if bind.required and data.get(f"{name}{BIND}") is None:
             raise bad(bind.required, CODE_ARGUMENT)
-    key = _require_guid(data, table.key) if table.key else ""
-    children: list[dict[str, Any]] = []
+    if (raw := data.get(table.key) if table.key else "") is None:
+        raise bad(f"{table.key} is required by the simulator (idempotent create).", CODE_ARGUMENT)
+    if (key := parse_guid(raw) if table.key else "") is None:
+        raise bad(f"Cannot convert the literal '{raw}' to 'Edm.Guid' for {table.key}.", CODE_PAYLOAD)
+    children = data.get(CONTEXT_ITEMS) if table is WORK_ITEM else None  # the deep-inserted context items
     if table is WORK_ITEM:
         live = data.get("msdyn_ocliveworkitemid")
         if live is not None and parse_guid(live) != key:
             raise bad("msdyn_ocliveworkitemid must be the activityid as a string.", CODE_ARGUMENT)
-        children = _context_items(data.get(CONTEXT_ITEMS), base_url)
-    return New(key, columns, binds, children)
+        if not isinstance(children, list | None):
+            raise bad(f"{CONTEXT_ITEMS} must be an array of objects.", CODE_PAYLOAD)
+        for item in children or ():
+            check(CONTEXT_ITEM, item, base_url)
+    return New(key, columns, binds, copy.deepcopy(children or []))
 
 
 def check_value(table: Table, prop: str, value: Any) -> Any:
@@ -282,22 +288,3 @@ def check_value(table: Table, prop: str, value: Any) -> Any:
 
 def _invalid(detail: str) -> Exception:
     return bad(f"A validation error occurred. {detail}", CODE_VALIDATION)
-
-
-def _context_items(value: object, base_url: str) -> list[dict[str, Any]]:
-    """The deep-inserted context-item collection."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise bad(f"{CONTEXT_ITEMS} must be an array of objects.", CODE_PAYLOAD)
-    for item in value:
-        check(CONTEXT_ITEM, item, base_url)
-    return copy.deepcopy(value)
-
-
-def _require_guid(body: dict[str, Any], prop: str) -> str:
-    if (value := body.get(prop)) is None:
-        raise bad(f"{prop} is required by the simulator (idempotent create).", CODE_ARGUMENT)
-    if (guid := parse_guid(value)) is None:
-        raise bad(f"Cannot convert the literal '{value}' to 'Edm.Guid' for {prop}.", CODE_PAYLOAD)
-    return guid

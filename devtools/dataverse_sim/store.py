@@ -140,10 +140,6 @@ class Store:
             raise ValueError(f"entity must be one of {', '.join(self.tables)}, got {entity!r}")
         return self.tables[entity]
 
-    def _exists(self, entity_set: str, row_id: str) -> bool:
-        entity = schema.SET_ENTITY[entity_set]
-        return row_id in (self.tables[entity] if entity in self.tables else self.named[entity])
-
     def insert(self, table: schema.Table, new: New, mode: str = "create") -> dict[str, Any]:
         """Write the row (and its children) in one step, or raise without changing anything. `mode`:
         "create" (an existing key is 412), "update" (an absent one is 404) or "upsert" (either)."""
@@ -152,8 +148,9 @@ class Store:
             binds.setdefault("owner_id", (schema.SYSTEMUSER_SET, APP_USER_ID))
         with self.lock:
             for entity_set, row_id in binds.values():
-                if not self._exists(entity_set, row_id):
-                    raise not_found(schema.SET_ENTITY[entity_set], row_id)
+                entity = schema.SET_ENTITY[entity_set]
+                if row_id not in (self.tables[entity] if entity in self.tables else self.named[entity]):
+                    raise not_found(entity, row_id)
             rows = self.tables[table.logical]
             if (existing := rows.get(new.key)) is not None and mode == "create":
                 raise DuplicateKey()
@@ -181,18 +178,16 @@ class Store:
         if table is schema.WORK_ITEM:
             row["context_items"] = new.children
             self.routing.created[new.key] = time.monotonic()
-        if table is schema.INCIDENT:
-            row["ticketnumber"] = self._ticket_number()
+        if (
+            table is schema.INCIDENT
+        ):  # CAS-<number>-<suffix>, the stock case auto-number (schema.TICKET_PREFIX)
+            alphabet = string.ascii_uppercase + string.digits
+            suffix = "".join(self._rng.choice(alphabet) for _ in range(schema.TICKET_SUFFIX_LENGTH))
+            row["ticketnumber"] = f"{schema.TICKET_PREFIX}-{self._next_ticket:05d}-{suffix}"
+            self._next_ticket += 1
         if table is schema.ANNOTATION:
             row["isdocument"] = False
         return row
-
-    def _ticket_number(self) -> str:
-        """CAS-<number>-<suffix>, the stock case auto-number (see schema.TICKET_PREFIX)."""
-        self._next_ticket += 1
-        alphabet = string.ascii_uppercase + string.digits
-        suffix = "".join(self._rng.choice(alphabet) for _ in range(schema.TICKET_SUFFIX_LENGTH))
-        return f"{schema.TICKET_PREFIX}-{self._next_ticket - 1:05d}-{suffix}"
 
     def delete(self, entity: str, row_id: str) -> None:
         """Delete the row; a work item's context items go with it (they live inside the row here)."""
