@@ -99,17 +99,9 @@ class AvailabilityDesk:
         self.clock = lambda: at
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "enabled": self.enabled,
-            "time_zone": str(self.zone),
-            "hours": {
-                day: [a.isoformat("minutes"), b.isoformat("minutes")] for day, (a, b) in self.hours.items()
-            },
-            "line": self.line,
-            "average_wait_seconds": self.average_wait_seconds,
-            "experts": self.experts,
-            "positions": dict(self.positions),
-        }
+        state = {name: getattr(self, _ATTRIBUTES.get(name, name)) for name in _CONVERT if name != "now"}
+        hours = {day: [a.isoformat("minutes"), b.isoformat("minutes")] for day, (a, b) in self.hours.items()}
+        return {**state, "time_zone": str(self.zone), "hours": hours, "positions": dict(self.positions)}
 
     def _span(self, day: date) -> tuple[datetime, datetime] | None:
         if (hours := self.hours.get(DAYS[day.weekday()])) is None:

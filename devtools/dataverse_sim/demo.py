@@ -41,11 +41,9 @@ _FIELDS: dict[str, dict[str, str]] = {
     "mueller_2": {"telephone1": "+4915123456789", "fullname": "Julia Mueller"},
     "former": {"email": DEMO_INACTIVE_EMAIL, "fullname": "Fran Former"},
     "moved_away": {"mobilephone": DEMO_INACTIVE_PHONE, "fullname": "Moe Moved"},
-    "closed_account": {
-        "email": "closed.account@example.com",
-        "mobilephone": "+442071838750",
-        "fullname": "Cleo Closed",
-    },
+    "closed_account": dict(
+        email="closed.account@example.com", mobilephone="+442071838750", fullname="Cleo Closed"
+    ),
 }
 
 
@@ -59,15 +57,10 @@ def seed_demo(sim: Any) -> dict[str, str]:
     for statecode, contacts in ((0, DEMO_CONTACTS), (1, DEMO_INACTIVE_CONTACTS)):
         for name, contact_id in contacts.items():
             sim.add_contact(contactid=contact_id, statecode=statecode, **_FIELDS[name])
-    return {
-        "workstream": DEMO_WORKSTREAM_ID,
-        **{f"workstream_{channel}": workstream_id for channel, workstream_id in DEMO_WORKSTREAMS.items()},
-        "queue": DEMO_QUEUE_ID,
-        "owner_user": DEMO_OWNER_USER_ID,
-        "owner_team": DEMO_OWNER_TEAM_ID,
-        **DEMO_CONTACTS,
-        **DEMO_INACTIVE_CONTACTS,
-    }
+    workstreams = {f"workstream_{channel}": ws for channel, ws in DEMO_WORKSTREAMS.items()}
+    rows = {"workstream": DEMO_WORKSTREAM_ID, **workstreams, "queue": DEMO_QUEUE_ID}
+    owners = {"owner_user": DEMO_OWNER_USER_ID, "owner_team": DEMO_OWNER_TEAM_ID}
+    return {**rows, **owners, **DEMO_CONTACTS, **DEMO_INACTIVE_CONTACTS}
 
 
 def seed_crowd(
