@@ -3,6 +3,7 @@ shapes, and the tables only through schema.py; the simulator hands itself in as 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,6 @@ from devtools.dataverse_sim.availability import BEFORE, FOR_CONVERSATION, Availa
 from devtools.dataverse_sim.odata import (
     API_PREFIX,
     CODE_ARGUMENT,
-    CODE_BAD_QUERY,
     CODE_NO_SEGMENT,
     CODE_PAYLOAD,
     CODE_UNRESOLVED,
@@ -34,7 +34,7 @@ from devtools.dataverse_sim.odata import (
     subject_prefix,
 )
 from devtools.dataverse_sim.privileges import APP_USER_ID, BUSINESS_UNIT_ID, ORGANIZATION_ID, role_privileges
-from devtools.dataverse_sim.schema import New, check, parse_json_body
+from devtools.dataverse_sim.schema import New, check
 from devtools.dataverse_sim.server import KNOWN_SETS, Route
 from devtools.dataverse_sim.store import DuplicateKey, Store
 
@@ -232,8 +232,12 @@ class DataverseApi:
         check_query_options(request.query, {"$select"})
         content_type = request.headers.get("Content-Type") or ""
         if content_type.split(";")[0].strip().lower() != "application/json":
-            raise ODataError(415, CODE_BAD_QUERY, f"Content-Type '{content_type}' is not supported.")
-        return parse_json_body(request.body, entity)
+            raise bad(f"Content-Type '{content_type}' is not supported.", status=415)
+        try:
+            return json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            detail = f"Error identified in Payload provided by the user for Entity '{entity}': {error}"
+            raise bad(detail, CODE_PAYLOAD) from None
 
     def _custom(self, table: schema.Table) -> frozenset[str]:
         return self.settings.incident_columns if table is schema.INCIDENT else frozenset()
@@ -283,7 +287,16 @@ class DataverseApi:
                 raise bad("RetrieveUserPrivileges takes no parameters.")
             privileges = role_privileges(held)
         else:
-            privileges = role_privileges(held, only=_privilege_name(route.args, request.query))
+            match = _PRIVILEGE_ARG.match((route.args or "").strip())
+            if match is None:
+                raise bad("RetrieveUserPrivilegeByPrivilegeName needs PrivilegeName='<name>' or =@alias.")
+            name = match["literal"]
+            if match["alias"] is not None:
+                name = request.query.get(f"@{match['alias']}") or ""
+                if len(name) < 2 or not (name.startswith("'") and name.endswith("'")):
+                    raise bad(f"Parameter alias @{match['alias']} has no string value.")
+                name = name[1:-1]
+            privileges = role_privileges(held, only=name.replace("''", "'"))
         context = f"{self.base}$metadata#Microsoft.Dynamics.CRM.{route.call}Response"
         return json_reply(200, {"@odata.context": context, "RolePrivileges": privileges})
 
@@ -326,15 +339,3 @@ def _require_namespace(route: Route) -> None:
     following error: Status Code:400 Request message has unresolved parameters" (use-web-api-actions.md)."""
     if not route.namespaced:
         raise bad("Request message has unresolved parameters.", CODE_UNRESOLVED)
-
-
-def _privilege_name(args: str | None, query: dict[str, str]) -> str:
-    match = _PRIVILEGE_ARG.match((args or "").strip())
-    if match is None:
-        raise bad("RetrieveUserPrivilegeByPrivilegeName needs PrivilegeName='<name>' or =@alias.")
-    if match.group("alias") is None:
-        return match.group("literal").replace("''", "'")
-    alias = query.get(f"@{match.group('alias')}")
-    if alias is None or len(alias) < 2 or not (alias.startswith("'") and alias.endswith("'")):
-        raise bad(f"Parameter alias @{match.group('alias')} has no string value.")
-    return alias[1:-1].replace("''", "'")

@@ -131,7 +131,16 @@ class AvailabilityDesk:
             raise bad("The request body is not valid JSON.", CODE_PAYLOAD) from None
         if not isinstance(data, dict) or data.get("ApiVersion") != "1.0":
             raise bad("ApiVersion must be '1.0'.", CODE_PAYLOAD)
-        _check_context(data.get("CustomContextItems"))
+        if (items := data.get("CustomContextItems")) is not None:
+            if not isinstance(items, str):
+                raise bad("CustomContextItems must be a string holding JSON.", CODE_PAYLOAD)
+            try:
+                parsed = json.loads(items)
+            except ValueError:
+                raise bad("CustomContextItems is not valid JSON.", CODE_PAYLOAD) from None
+            values = parsed.values() if isinstance(parsed, dict) else [None]
+            if not all(isinstance(item, dict) and "value" in item for item in values):
+                raise bad("CustomContextItems: each item needs a value.", CODE_PAYLOAD)
         with self.lock:
             if action == BEFORE:
                 workstream = parse_guid(str(data.get("LiveWorkStreamId") or ""))
@@ -144,37 +153,20 @@ class AvailabilityDesk:
                 if not conversation or not known:
                     raise ODataError(404, "0x80040217", "Conversation not found.")
                 position = self.positions.get(conversation) or (self.line or None)
-            return json_reply(200, self._payload(action, position))
-
-    def _payload(self, action: str, position: int | None) -> dict[str, Any]:
-        now = self.clock()
-        is_open, next_opening, transition = self.schedule_at(now)
-        payload: dict[str, Any] = {
-            "@odata.context": f"$metadata#Microsoft.Dynamics.CRM.{action}Response",
-            "NextTransitionTime": _iso(transition) if transition else NO_TRANSITION,
-            "NumberOfExpertsAvailableInQueue": self.experts if is_open else 0,
-            "AverageWaitTime": None,
-            "StartTimeOfNextOperatingHour": _iso(next_opening) if next_opening else NEVER,
-            "EndTimeOfNextOperatingHour": NEVER,
-            "QueueId": "85e55877-f27a-e911-a81a-000d3a1ca610",
-            "IsAgentAvailable": bool(is_open and self.experts > 0),
-            "IsQueueAvailable": is_open,
-        }
-        if is_open and self.average_wait_seconds is not None:
-            payload["AverageWaitTimeInSeconds"] = self.average_wait_seconds
-        if position:
-            payload["PositionInQueue"] = position
-        return payload
-
-
-def _check_context(items: Any) -> None:
-    if items is None:
-        return
-    if not isinstance(items, str):
-        raise bad("CustomContextItems must be a string holding JSON.", CODE_PAYLOAD)
-    try:
-        parsed = json.loads(items)
-    except ValueError:
-        raise bad("CustomContextItems is not valid JSON.", CODE_PAYLOAD) from None
-    if not isinstance(parsed, dict) or not all(isinstance(i, dict) and "value" in i for i in parsed.values()):
-        raise bad("CustomContextItems: each item needs a value.", CODE_PAYLOAD)
+            is_open, next_opening, transition = self.schedule_at(self.clock())
+            payload: dict[str, Any] = {
+                "@odata.context": f"$metadata#Microsoft.Dynamics.CRM.{action}Response",
+                "NextTransitionTime": _iso(transition) if transition else NO_TRANSITION,
+                "NumberOfExpertsAvailableInQueue": self.experts if is_open else 0,
+                "AverageWaitTime": None,
+                "StartTimeOfNextOperatingHour": _iso(next_opening) if next_opening else NEVER,
+                "EndTimeOfNextOperatingHour": NEVER,
+                "QueueId": "85e55877-f27a-e911-a81a-000d3a1ca610",
+                "IsAgentAvailable": bool(is_open and self.experts > 0),
+                "IsQueueAvailable": is_open,
+            }
+            if is_open and self.average_wait_seconds is not None:
+                payload["AverageWaitTimeInSeconds"] = self.average_wait_seconds
+            if position:
+                payload["PositionInQueue"] = position
+            return json_reply(200, payload)

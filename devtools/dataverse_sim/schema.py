@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import binascii
 import copy
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,15 +188,6 @@ class New:
     columns: dict[str, Any]  # the accepted columns (and a custom lookup's bind text, kept as given)
     binds: dict[str, tuple[str, str]]  # row key -> (entity set, id)
     children: list[dict[str, Any]]  # the deep-inserted context items
-
-
-def parse_json_body(body: bytes, entity: str) -> Any:
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise bad(
-            f"Error identified in Payload provided by the user for Entity '{entity}': {error}", CODE_PAYLOAD
-        ) from None
 
 
 def dataverse_length(text: str) -> int:
