@@ -136,9 +136,7 @@ EDM_STRING, EDM_INT, EDM_GUID = "Edm.String", "Edm.Int32", "Edm.Guid"
 
 
 @dataclass(frozen=True)
-class Eq:
-    """`field eq value`."""
-
+class Eq:  # `field eq value`
     field: str
     value: str | int
 

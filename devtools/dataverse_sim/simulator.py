@@ -42,13 +42,11 @@ class RequestRecord(NamedTuple):
     headers: dict[str, str]
 
 
-def _rows(entity: str) -> Any:
-    """`sim.work_items` and the like: copies of every row of one table."""
+def _rows(entity: str) -> Any:  # `sim.work_items` and the like: copies of every row of one table
     return property(lambda sim: sim._store.rows(entity))
 
 
-def _row(entity: str) -> Callable[[DataverseSimulator, str], dict[str, Any] | None]:
-    """`sim.work_item(id)` and the like: a copy of one row, None when absent."""
+def _row(entity: str) -> Callable[[DataverseSimulator, str], dict[str, Any] | None]:  # None when absent
     return lambda sim, row_id: sim._store.get(entity, row_id)
 
 
@@ -278,8 +276,7 @@ def _admin_error(status: int, message: str) -> Reply:
 
 
 def _only(data: dict[str, Any], allowed: Iterable[str], what: str) -> dict[str, Any]:
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
+    if unknown := sorted(set(data) - set(allowed)):
         raise ValueError(f"unknown {what} fields: {', '.join(unknown)}")
     return data
 
@@ -317,10 +314,6 @@ def _set_privileges(sim: Sim, data: dict[str, Any]) -> Reply:
     return json_reply(200, {"user_id": user_id, "privileges": sim.privileges_of(user_id)})
 
 
-def _config(sim: Sim) -> dict[str, Any]:
-    return {name: getattr(sim, name) for name in sorted(_CONFIG_FIELDS)}
-
-
 def _set_config(sim: Sim, data: dict[str, Any]) -> Reply:
     for name, value in _only(data, _CONFIG_FIELDS, "settings").items():
         if name == "duplicate_code" and not isinstance(value, str):
@@ -329,7 +322,7 @@ def _set_config(sim: Sim, data: dict[str, Any]) -> Reply:
         if name in _NUMBER_SETTINGS and type(value) not in (int, float) and not (nullable and value is None):
             raise ValueError(f"{name} must be a number{' or null' if nullable else ''}")
         setattr(sim, name, value)
-    return json_reply(200, _config(sim))
+    return json_reply(200, {name: getattr(sim, name) for name in sorted(_CONFIG_FIELDS)})
 
 
 def _routing(sim: Sim, data: dict[str, Any]) -> Reply:
@@ -352,7 +345,7 @@ _ADMIN: dict[tuple[str, str], Route] = {
     ("GET", "contacts"): lambda s, _: json_reply(200, {"value": s.contacts}),
     ("GET", "notes"): lambda s, _: json_reply(200, {"value": s.notes}),
     ("GET", "queueitems"): lambda s, _: json_reply(200, {"value": s.queue_items}),
-    ("GET", "config"): lambda s, _: json_reply(200, _config(s)),
+    ("GET", "config"): lambda s, _: _set_config(s, {}),
     ("GET", "organization"): lambda s, _: json_reply(200, s.organization),
     ("GET", "privileges"): lambda s, _: json_reply(
         200, {"user_id": APP_USER_ID, "privileges": s.privileges_of(APP_USER_ID)}
