@@ -91,9 +91,7 @@ class DataverseApi:
             "availability_for": lambda r: self.availability.answer(FOR_CONVERSATION, r.body),
         }  # fmt: skip
 
-    @property
-    def base(self) -> str:
-        return f"{self.settings.url}{API_PREFIX}"
+    base = property(lambda self: f"{self.settings.url}{API_PREFIX}")
 
     def handle(self, request: ApiRequest) -> Reply:
         handler = self._handlers.get(request.route.operation)

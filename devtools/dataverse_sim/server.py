@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from devtools.dataverse_sim.availability import ACTIONS as AVAILABILITY_ACTIONS
 from devtools.dataverse_sim.odata import (
@@ -159,6 +159,9 @@ class FaultRule(simkit_faults.FaultRule):
     def error_message(self) -> str:
         return self.message or _DEFAULTS.get(self.status, ("", f"Simulated HTTP {self.status}."))[1]
 
+    def reply(self) -> Reply:
+        return Reply(self.status, error_body(self.error_code, self.error_message), self.retry_after_headers())
+
 
 class SimHandler(simkit_server.SimHandler):
     """Dataverse's routes and error shapes over simkit's transport (werkzeug, drops)."""
@@ -167,9 +170,9 @@ class SimHandler(simkit_server.SimHandler):
     too_large_message = f"Request body over {MAX_API_BODY} bytes."
     body: bytes = b""  # the current API request's body, read before any fault or check
 
-    @property
-    def sim(self) -> Any:  # the DataverseSimulator (simulator.py imports this module, not the reverse)
-        return self.server.sim
+    sim = property(
+        lambda self: self.server.sim
+    )  # the DataverseSimulator (it imports this module, not the reverse)
 
     def route(self, path: str, query: dict[str, str]) -> None:
         if path == TOKEN_PATH:
@@ -220,7 +223,7 @@ class SimHandler(simkit_server.SimHandler):
         self.serve_api(
             choose_fault=lambda: sim.choose_fault(operation),
             handle=lambda: self.handle_admitted(path, query),
-            fault_reply=fault_reply,
+            fault_reply=FaultRule.reply,
             record=record,
             latency=sim.latency,
             limit=sim.max_concurrency,
@@ -255,10 +258,6 @@ class SimServer(LoopbackServer):
     """simkit's loopback server (stop() cuts open connections), answering with the Dataverse handler."""
 
     handler_class = SimHandler
-
-
-def fault_reply(fault: FaultRule) -> Reply:
-    return Reply(fault.status, error_body(fault.error_code, fault.error_message), fault.retry_after_headers())
 
 
 def unauthorized(base_url: str, message: str) -> ODataError:
