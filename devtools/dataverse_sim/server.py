@@ -170,9 +170,7 @@ class SimHandler(simkit_server.SimHandler):
     too_large_message = f"Request body over {MAX_API_BODY} bytes."
     body: bytes = b""  # the current API request's body, read before any fault or check
 
-    sim = property(
-        lambda self: self.server.sim
-    )  # the DataverseSimulator (it imports this module, not the reverse)
+    sim = property(lambda self: self.server.sim)  # the DataverseSimulator, which imports this module
 
     def route(self, path: str, query: dict[str, str]) -> None:
         if path == TOKEN_PATH:
