@@ -94,8 +94,7 @@ class DataverseApi:
     base = property(lambda self: f"{self.settings.url}{API_PREFIX}")
 
     def handle(self, request: ApiRequest) -> Reply:
-        handler = self._handlers.get(request.route.operation)
-        return handler(request) if handler is not None else self.unknown(request)
+        return self._handlers.get(request.route.operation, self.unknown)(request)
 
     def unknown(self, request: ApiRequest) -> Reply:
         segment, _, tail = request.rest.partition("/")

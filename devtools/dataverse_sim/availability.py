@@ -47,7 +47,6 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
     "positions": lambda positions: {str(k).lower(): int(v) for k, v in dict(positions).items()},
     "now": lambda now: now,
 }
-_ATTRIBUTES = {"time_zone": "zone"}
 _FIELDS = frozenset(_CONVERT)
 
 
@@ -72,7 +71,7 @@ class AvailabilityDesk:
 
     def reset(self) -> None:
         with self.lock:
-            self.enabled, self.zone = False, ZoneInfo("UTC")
+            self.enabled, self.time_zone = False, ZoneInfo("UTC")
             self.hours = {day: (time(9), time(17)) for day in DAYS[:5]}
             self.line, self.experts = 0, 0
             self.positions: dict[str, int] = {}
@@ -87,7 +86,7 @@ class AvailabilityDesk:
                 if name == "now":
                     self.pin_clock(value)
                 else:
-                    setattr(self, _ATTRIBUTES.get(name, name), _CONVERT[name](value))
+                    setattr(self, name, _CONVERT[name](value))
         return self.describe()
 
     def pin_clock(self, pinned: object) -> None:
@@ -99,19 +98,19 @@ class AvailabilityDesk:
         self.clock = lambda: at
 
     def describe(self) -> dict[str, Any]:
-        state = {name: getattr(self, _ATTRIBUTES.get(name, name)) for name in _CONVERT if name != "now"}
+        state = {name: getattr(self, name) for name in _CONVERT if name != "now"}
         hours = {day: [a.isoformat("minutes"), b.isoformat("minutes")] for day, (a, b) in self.hours.items()}
-        return {**state, "time_zone": str(self.zone), "hours": hours, "positions": dict(self.positions)}
+        return {**state, "time_zone": str(self.time_zone), "hours": hours, "positions": dict(self.positions)}
 
     def _span(self, day: date) -> tuple[datetime, datetime] | None:
         if (hours := self.hours.get(DAYS[day.weekday()])) is None:
             return None
-        start, end = (datetime.combine(day, at, self.zone) for at in hours)
+        start, end = (datetime.combine(day, at, self.time_zone) for at in hours)
         return (start, end) if end > start else None
 
     def schedule_at(self, now: datetime) -> tuple[bool, datetime | None, datetime | None]:
         """(open now, the next opening when closed, the next transition) for `now`."""
-        local = now.astimezone(self.zone)
+        local = now.astimezone(self.time_zone)
         for offset in range(0, 9):
             if (span := self._span((local + timedelta(days=offset)).date())) is None:
                 continue

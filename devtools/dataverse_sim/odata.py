@@ -114,8 +114,7 @@ def not_found(entity: str, guid: str) -> ODataError:
 
 @dataclass
 class Reply(simkit_server.Reply):
-    """One HTTP response: status, body, extra headers and the content type (None for no body); OData
-    JSON unless told otherwise."""
+    """simkit's reply (status, body, extra headers), OData JSON unless told otherwise (None: no body)."""
 
     content_type: str | None = ODATA_JSON
 
