@@ -64,7 +64,7 @@ class ODataError(Exception):
 
 
 def bad(message: str, code: str = CODE_BAD_QUERY, status: int = 400) -> ODataError:
-    """A 400 unless told otherwise, coded 0x80060888 (unsupported or invalid) unless told otherwise."""
+    """An error (a 400, coded 0x80060888 "unsupported or invalid", unless told otherwise)."""
     return ODataError(status, code, message)
 
 
@@ -85,30 +85,25 @@ def parse_key_segment(segment: str) -> tuple[str, str] | None:
 
 
 def parse_bind_any(value: object, prop: str, entity_sets: tuple[str, ...], base_url: str) -> tuple[str, str]:
-    """(entity set, GUID) of a bind that may point at one of several sets, e.g. `ownerid` at
-    `/systemusers(...)` or `/teams(...)`."""
+    """(entity set, GUID) of a bind that may point at several sets (`ownerid`: /systemusers or /teams)."""
     wanted = " or ".join(f"'/{name}(<guid>)'" for name in entity_sets)
     if not isinstance(value, str):
         raise bad(f"'{prop}' must be a string like {wanted}.", CODE_PAYLOAD)
-    text = value
-    for prefix in (f"{base_url.rstrip('/')}{API_PREFIX}", "/"):
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-            break
-    parts = parse_key_segment(text)
+    absolute = f"{base_url.rstrip('/')}{API_PREFIX}"
+    parts = parse_key_segment(
+        value[len(absolute) :] if value.startswith(absolute) else value.removeprefix("/")
+    )
     if parts is None or parts[0] not in entity_sets:
         raise bad(f"'{prop}' must reference {wanted}, got '{value}'.")
-    guid = parse_guid(parts[1])
-    if guid is None:
+    if (guid := parse_guid(parts[1])) is None:
         raise bad(f"Unrecognized 'Edm.Guid' literal '{parts[1]}' in '{prop}'.")
     return parts[0], guid
 
 
 def not_found(entity: str, guid: str) -> ODataError:
-    """404 for a missing row, in the message form of Microsoft's own example ("account With Id = ...
-    Does Not Exist", perform-conditional-operations-using-web-api.md). The example's code is empty;
-    the simulator sends 0x80040217 (ObjectDoesNotExist) so clients that log codes have one, and a
-    client must branch on the status, never on this code."""
+    """404 in the message form of Microsoft's own example ("account With Id = ... Does Not Exist",
+    perform-conditional-operations-using-web-api.md). Its code is empty; the simulator sends 0x80040217
+    (ObjectDoesNotExist) so clients that log codes have one; a client must branch on the status."""
     return ODataError(404, CODE_NOT_FOUND, f"{entity} With Id = {guid} Does Not Exist")
 
 
