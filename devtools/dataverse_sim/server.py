@@ -74,9 +74,7 @@ API_OPERATIONS = (
     *dict.fromkeys(ENTITY_ROUTES.values()), "add_to_queue", "whoami", "privileges",
     *AVAILABILITY_ACTIONS.values(), "other",
 )  # fmt: skip
-KNOWN_SETS = frozenset(
-    {entity_set for _, entity_set, _ in ENTITY_ROUTES} | {"queues", "systemusers", "teams"}
-)
+KNOWN_SETS = frozenset({name for _, name, _ in ENTITY_ROUTES} | {"queues", "systemusers", "teams"})
 
 
 @dataclass(frozen=True)
@@ -99,14 +97,12 @@ def route(method: str, rest: str) -> Route:
     if method == "GET" and rest in ("WhoAmI", "WhoAmI()"):
         return Route("whoami", call="WhoAmI")
     head, _, tail = rest.partition("/")
-    parts = parse_key_segment(head)
-    if parts is None:
+    if (parts := parse_key_segment(head)) is None:
         return Route("other")
     entity_set, key = parts
     if not tail:
         return Route(ENTITY_ROUTES.get((method, entity_set, True), "other"), entity_set, key)
-    call = _CALL.match(tail)
-    if call is None:
+    if (call := _CALL.match(tail)) is None:
         return Route("other", entity_set, key)
     full_name, args = call.group("name"), call.group("args")
     name, namespaced = full_name.removeprefix(NAMESPACE), full_name.startswith(NAMESPACE)
@@ -119,9 +115,7 @@ def route(method: str, rest: str) -> Route:
 
 def classify(method: str, path: str) -> str:
     """The operation name of a request path (`other` outside the API prefix)."""
-    if not path.startswith(API_PREFIX):
-        return "other"
-    return route(method, path[len(API_PREFIX) :]).operation
+    return route(method, path[len(API_PREFIX) :]).operation if path.startswith(API_PREFIX) else "other"
 
 
 OPERATIONS = frozenset({simkit_faults.TOKEN_OPERATION, *API_OPERATIONS})  # what a fault rule may name
