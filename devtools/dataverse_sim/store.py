@@ -113,8 +113,7 @@ class Store:
             return self.named[entity].get(row_id)
 
     def get(self, entity: str, row_id: str) -> dict[str, Any] | None:
-        rows = self.rows(entity, parse_guid(row_id) or row_id)
-        return rows[0] if rows else None
+        return next(iter(self.rows(entity, parse_guid(row_id) or row_id)), None)
 
     def rows(self, entity: str, key: str | None = None) -> list[dict[str, Any]]:
         """Copies of the table's rows (or of the one with `key`), work items routed first when due."""
@@ -204,9 +203,7 @@ class Store:
         if (table := schema.TABLES.get(entity)) is None or not table.states:
             raise ValueError(f"entity must be one of msdyn_ocliveworkitem, incident, contact, got {entity!r}")
         if statecode not in table.states:
-            raise ValueError(
-                f"statecode {statecode!r} is not a state of {entity}: one of {sorted(table.states)}"
-            )
+            raise ValueError(f"statecode {statecode!r} is not a state of {entity}: {sorted(table.states)}")
         status = table.states[statecode] if statuscode is None else statuscode
         if table.status_state.get(status) != statecode:
             raise ValueError(f"statuscode {status!r} does not belong to statecode {statecode} of {entity}")
@@ -222,12 +219,10 @@ class Store:
             return copy.deepcopy(row)
 
     def add_to_queue(self, queue_id: str, object_id: str) -> str:
-        """AddToQueue for an incident: returns the queueitemid.
-
-        "An entity record cannot be added in multiple queues" and AddToQueue "moves a queue item from a
-        source queue to a destination queue" (powerapps-docs .../data-platform/queue-entities.md). So a
-        record with an active queue item keeps that one item: in the same queue nothing changes, in another
-        queue the item moves. Only a record without an active item gets a new one."""
+        """AddToQueue for an incident: the queueitemid. "An entity record cannot be added in multiple queues"
+        and AddToQueue "moves a queue item from a source queue to a destination queue" (powerapps-docs
+        .../data-platform/queue-entities.md): a record with an active queue item keeps that one item (in
+        another queue it moves there); only a record without an active item gets a new one."""
         with self.lock:
             if queue_id not in self.named["queue"]:
                 raise not_found("queue", queue_id)
