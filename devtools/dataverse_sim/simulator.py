@@ -116,9 +116,8 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         """Custom incident columns this environment accepts on create (`new_source`, or a custom lookup's
         `new_x@odata.bind`); stock columns need no registering."""
         given: tuple[object, ...] = names  # admin JSON may carry anything
-        for name in given:
-            if not isinstance(name, str) or not name or name != name.lower():
-                raise ValueError(f"column names are lower-case logical names, got {name!r}")
+        if wrong := [name for name in given if not isinstance(name, str) or not name or name != name.lower()]:
+            raise ValueError(f"column names are lower-case logical names, got {wrong[0]!r}")
         self.incident_columns = self.incident_columns | frozenset(names)
 
     def set_organization(
@@ -268,9 +267,6 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         return handler(self, data)
 
 
-Sim = DataverseSimulator
-
-
 def _admin_error(status: int, message: str) -> Reply:
     return json_reply(status, {"error": {"code": "sim", "message": message}})
 
@@ -288,7 +284,7 @@ def _call(method: Callable[..., Any], status: int, answer: str | None = None) ->
     params = list(inspect.signature(method).parameters.values())[1:]  # after `self` (or `sim`)
     fields = None if any(p.kind is p.VAR_KEYWORD for p in params) else [p.name for p in params]
 
-    def handle(sim: Sim, data: dict[str, Any]) -> Reply:
+    def handle(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
         try:
             result = method(sim, **(data if fields is None else _only(data, fields, method.__name__)))
         except KeyError as missing:
@@ -298,7 +294,7 @@ def _call(method: Callable[..., Any], status: int, answer: str | None = None) ->
     return handle
 
 
-def _incident_columns(sim: Sim, data: dict[str, Any]) -> Reply:
+def _incident_columns(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     columns = _only(data, {"columns"}, "incident-columns").get("columns")
     if not isinstance(columns, list):
         raise ValueError("columns must be a list of logical names")
@@ -306,7 +302,7 @@ def _incident_columns(sim: Sim, data: dict[str, Any]) -> Reply:
     return no_content()
 
 
-def _set_privileges(sim: Sim, data: dict[str, Any]) -> Reply:
+def _set_privileges(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     user_id = _only(data, {"privileges", "user_id"}, "privileges").get("user_id", APP_USER_ID)
     if not isinstance(privileges := data.get("privileges"), list | dict):
         raise ValueError("privileges must be a list of names or an object of name: depth")
@@ -314,7 +310,7 @@ def _set_privileges(sim: Sim, data: dict[str, Any]) -> Reply:
     return json_reply(200, {"user_id": user_id, "privileges": sim.privileges_of(user_id)})
 
 
-def _set_config(sim: Sim, data: dict[str, Any]) -> Reply:
+def _set_config(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     for name, value in _only(data, _CONFIG_FIELDS, "settings").items():
         if name == "duplicate_code" and not isinstance(value, str):
             raise ValueError(f"{name} must be a string ('' for the empty code)")
@@ -325,7 +321,7 @@ def _set_config(sim: Sim, data: dict[str, Any]) -> Reply:
     return json_reply(200, {name: getattr(sim, name) for name in sorted(_CONFIG_FIELDS)})
 
 
-def _routing(sim: Sim, data: dict[str, Any]) -> Reply:
+def _routing(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     """`{"enabled": bool, "delay": s, "workstreams": {id: {"queue_id", "agent_id"}}, "streamsource": {id: n}}`."""
     _only(data, {"enabled", "delay", "workstreams", "streamsource"}, "routing")
     for workstream_id, target in (data.get("workstreams") or {}).items():
@@ -351,20 +347,20 @@ _ADMIN: dict[tuple[str, str], Route] = {
         200, {"user_id": APP_USER_ID, "privileges": s.privileges_of(APP_USER_ID)}
     ),
     ("GET", "routing"): lambda s, _: json_reply(200, s.routing),
-    ("POST", "contacts"): _call(Sim.add_contact, 201, "contactid"),
-    ("POST", "workstreams"): _call(Sim.add_workstream, 201, "msdyn_liveworkstreamid"),
-    ("POST", "queues"): _call(Sim.add_queue, 201, "queueid"),
-    ("POST", "systemusers"): _call(Sim.add_systemuser, 201, "systemuserid"),
-    ("POST", "teams"): _call(Sim.add_team, 201, "teamid"),
+    ("POST", "contacts"): _call(DataverseSimulator.add_contact, 201, "contactid"),
+    ("POST", "workstreams"): _call(DataverseSimulator.add_workstream, 201, "msdyn_liveworkstreamid"),
+    ("POST", "queues"): _call(DataverseSimulator.add_queue, 201, "queueid"),
+    ("POST", "systemusers"): _call(DataverseSimulator.add_systemuser, 201, "systemuserid"),
+    ("POST", "teams"): _call(DataverseSimulator.add_team, 201, "teamid"),
     ("POST", "expire-tokens"): lambda s, _: done(s.expire_tokens()),
     ("POST", "config"): _set_config,
-    ("POST", "state"): _call(Sim.set_state, 200),
-    ("POST", "close"): _call(Sim.close, 200),
+    ("POST", "state"): _call(DataverseSimulator.set_state, 200),
+    ("POST", "close"): _call(DataverseSimulator.close, 200),
     ("POST", "incident-columns"): _incident_columns,
-    ("POST", "organization"): _call(Sim.set_organization, 200),
+    ("POST", "organization"): _call(DataverseSimulator.set_organization, 200),
     ("POST", "privileges"): _set_privileges,
-    ("POST", "grant-privilege"): _call(Sim.grant_privilege, 204),
-    ("POST", "revoke-privilege"): _call(Sim.revoke_privilege, 204),
+    ("POST", "grant-privilege"): _call(DataverseSimulator.grant_privilege, 204),
+    ("POST", "revoke-privilege"): _call(DataverseSimulator.revoke_privilege, 204),
     ("POST", "seed-demo"): lambda s, _: json_reply(201, seed_demo(s)),
     ("POST", "crowd"): _call(seed_crowd, 201),
     ("POST", "routing"): _routing,
