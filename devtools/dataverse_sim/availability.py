@@ -33,7 +33,7 @@ ACTIONS = {BEFORE: "availability_before", FOR_CONVERSATION: "availability_for"}
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NEVER = "0001-01-01T00:00:00Z"
 NO_TRANSITION = "9999-12-31T23:59:59Z"
-# What `configure` accepts, and how each value becomes the desk's (`now` pins the clock instead).
+# What `configure` accepts, and how each value becomes the desk's (`now`: an instant pinning the clock).
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     "enabled": bool,
     "time_zone": lambda zone: ZoneInfo(str(zone)),
@@ -45,9 +45,8 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
     "average_wait_seconds": lambda wait: None if wait is None else float(wait),
     "experts": int,
     "positions": lambda positions: {str(k).lower(): int(v) for k, v in dict(positions).items()},
-    "now": lambda now: now,
+    "now": lambda at: at if at is None or isinstance(at, datetime) else datetime.fromisoformat(str(at)),
 }
-_FIELDS = frozenset(_CONVERT)
 
 
 def _iso(instant: datetime) -> str:
@@ -76,26 +75,19 @@ class AvailabilityDesk:
             self.line, self.experts = 0, 0
             self.positions: dict[str, int] = {}
             self.average_wait_seconds: float | None = None
-            self.clock = self._real_clock
+            self.now: datetime | None = None
 
     def configure(self, data: dict[str, Any]) -> dict[str, Any]:
-        if unknown := sorted(set(data) - _FIELDS):
+        if unknown := sorted(set(data) - _CONVERT.keys()):
             raise ValueError(f"unknown availability fields: {', '.join(unknown)}")
         with self.lock:
             for name, value in data.items():
-                if name == "now":
-                    self.pin_clock(value)
-                else:
-                    setattr(self, name, _CONVERT[name](value))
+                setattr(self, name, _CONVERT[name](value))
         return self.describe()
 
-    def pin_clock(self, pinned: object) -> None:
-        """Answer as at `pinned` (an ISO instant or a datetime); None: the real clock."""
-        if pinned is None:
-            self.clock = self._real_clock
-            return
-        at = pinned if isinstance(pinned, datetime) else datetime.fromisoformat(str(pinned))
-        self.clock = lambda: at
+    def pin_clock(self, at: object) -> None:
+        """Answer as at `at` (a datetime or an ISO instant; None: the real clock again)."""
+        self.now = _CONVERT["now"](at)
 
     def describe(self) -> dict[str, Any]:
         state = {name: getattr(self, name) for name in _CONVERT if name != "now"}
@@ -152,7 +144,7 @@ class AvailabilityDesk:
                 if not conversation or not known:
                     raise ODataError(404, "0x80040217", "Conversation not found.")
                 position = self.positions.get(conversation) or (self.line or None)
-            is_open, next_opening, transition = self.schedule_at(self.clock())
+            is_open, next_opening, transition = self.schedule_at(self.now or self._real_clock())
             payload: dict[str, Any] = {
                 "@odata.context": f"$metadata#Microsoft.Dynamics.CRM.{action}Response",
                 "NextTransitionTime": _iso(transition) if transition else NO_TRANSITION,
