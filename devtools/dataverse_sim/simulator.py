@@ -181,14 +181,12 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         self, privileges: Iterable[str] | Mapping[str, str], user_id: str = APP_USER_ID
     ) -> None:
         """Replace the user's privileges: names (held at Global) or {name: depth}."""
-        held = normalise(privileges)
         with self.lock:
-            self._privileges[user_id] = held
+            self._privileges[user_id] = normalise(privileges)
 
     def grant_privilege(self, name: str, depth: str = "Global", user_id: str = APP_USER_ID) -> None:
-        held = normalise({name: depth})
         with self.lock:
-            self._privileges.setdefault(user_id, {}).update(held)
+            self._privileges.setdefault(user_id, {}).update(normalise({name: depth}))
 
     def revoke_privilege(self, name: str, user_id: str = APP_USER_ID) -> None:
         with self.lock:
