@@ -9,20 +9,14 @@ from devtools.dataverse_sim.demo import (
     DEMO_WORKSTREAMS,
     seed_demo,
 )
-from devtools.dataverse_sim.faults import FaultRule
-from devtools.dataverse_sim.simulator import (
-    DUPLICATE_CODE_DOCUMENTED,
-    DUPLICATE_CODE_EMPTY,
-    DataverseSimulator,
-)
+from devtools.dataverse_sim.server import FaultRule
+from devtools.dataverse_sim.simulator import DataverseSimulator
 
 __all__ = [
     "DEMO_OWNER_USER_ID",
     "DEMO_QUEUE_ID",
     "DEMO_WORKSTREAMS",
     "DEMO_WORKSTREAM_ID",
-    "DUPLICATE_CODE_DOCUMENTED",
-    "DUPLICATE_CODE_EMPTY",
     "DataverseSimulator",
     "FaultRule",
     "seed_demo",

@@ -3,6 +3,7 @@ shapes, and the tables only through schema.py; the simulator hands itself in as 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,30 +15,28 @@ from devtools.dataverse_sim import schema
 from devtools.dataverse_sim.availability import BEFORE, FOR_CONVERSATION, AvailabilityDesk
 from devtools.dataverse_sim.odata import (
     API_PREFIX,
-    CODE_BAD_QUERY,
-    CODE_INVALID_ARGUMENT,
+    CODE_ARGUMENT,
     CODE_NO_SEGMENT,
     CODE_PAYLOAD,
     CODE_UNRESOLVED,
     DUPLICATE_MESSAGE,
     ODataError,
     Reply,
+    bad,
+    check_query_options,
     json_reply,
     no_content,
     not_found,
-    parse_guid,
-)
-from devtools.dataverse_sim.privileges import APP_USER_ID, BUSINESS_UNIT_ID, ORGANIZATION_ID, role_privileges
-from devtools.dataverse_sim.query import (
-    check_query_options,
     parse_filter,
+    parse_guid,
     parse_select,
     parse_top,
+    subject_prefix,
 )
-from devtools.dataverse_sim.routes import KNOWN_SETS, Route
-from devtools.dataverse_sim.routing import STREAMSOURCE, subject_prefix
+from devtools.dataverse_sim.privileges import APP_USER_ID, BUSINESS_UNIT_ID, ORGANIZATION_ID, role_privileges
+from devtools.dataverse_sim.schema import New, check
+from devtools.dataverse_sim.server import KNOWN_SETS, Route
 from devtools.dataverse_sim.store import DuplicateKey, Store
-from devtools.dataverse_sim.validate import New, check, parse_json_body
 
 ETAG = 'W/"1000"'
 _PRIVILEGE_ARG = re.compile(
@@ -45,12 +44,12 @@ _PRIVILEGE_ARG = re.compile(
 )
 _ADD_TO_QUEUE_PARAMS = frozenset({"Target", "SourceQueue", "QueueItemProperties"})
 ORGANIZATION_COLUMNS = ("organizationid", "maxuploadfilesize", "blockedattachments")
+_WORKSTREAM_COLUMNS = ("msdyn_liveworkstreamid", "msdyn_name", schema.STREAMSOURCE)
 # "Use file data with Attachment and Note records" and "Files and images overview" (powerapps-docs).
-TOO_BIG = ODataError(400, "0x80044a02", "Attachment file size is too big.")
-BLOCKED = ODataError(
-    400,
-    "0x80043e09",
+TOO_BIG = bad("Attachment file size is too big.", "0x80044a02")
+BLOCKED = bad(
     "The attachment is either not a valid type or is too large. It cannot be uploaded or downloaded.",
+    "0x80043e09",
 )
 
 
@@ -92,31 +91,22 @@ class DataverseApi:
             "availability_for": lambda r: self.availability.answer(FOR_CONVERSATION, r.body),
         }  # fmt: skip
 
-    @property
-    def base(self) -> str:
-        return f"{self.settings.url}{API_PREFIX}"
+    base = property(lambda self: f"{self.settings.url}{API_PREFIX}")
 
     def handle(self, request: ApiRequest) -> Reply:
-        handler = self._handlers.get(request.route.operation)
-        return handler(request) if handler is not None else self.unknown(request)
+        return self._handlers.get(request.route.operation, self.unknown)(request)
 
     def unknown(self, request: ApiRequest) -> Reply:
         segment, _, tail = request.rest.partition("/")
         if tail:  # an operation bound to a row that the simulator does not implement
-            raise ODataError(404, CODE_NO_SEGMENT, f"Resource not found for the segment '{tail}'.")
+            raise bad(f"Resource not found for the segment '{tail}'.", CODE_NO_SEGMENT, 404)
         if segment.split("(")[0] in KNOWN_SETS:
-            raise ODataError(
-                405, CODE_BAD_QUERY, f"The HTTP method '{request.method}' is not supported here."
-            )
-        raise ODataError(
-            404, CODE_NO_SEGMENT, f"Resource not found for the segment '{segment or request.rest}'."
-        )
+            raise bad(f"The HTTP method '{request.method}' is not supported here.", status=405)
+        raise bad(f"Resource not found for the segment '{segment or request.rest}'.", CODE_NO_SEGMENT, 404)
 
     def delete_work_item(self, request: ApiRequest) -> Reply:
         self.store.delete("msdyn_ocliveworkitem", _key(request.route.key))
         return no_content({})
-
-    # ------------------------------------------------------------ reads
 
     def list_rows(self, request: ApiRequest) -> Reply:
         """`GET contacts|annotations?$select&$top&$filter` ("Query data using the Web API"), and
@@ -129,11 +119,11 @@ class DataverseApi:
         top = parse_top(query)
         if table is schema.WORK_ITEM:
             if "$filter" not in query:
-                raise ODataError(400, CODE_BAD_QUERY, "The simulator lists work items only with a $filter.")
+                raise bad("The simulator lists work items only with a $filter.")
             prefix = subject_prefix(query["$filter"]).casefold()
             rows = [row for row in rows if str(row.get("subject") or "").casefold().startswith(prefix)]
         elif "$filter" in query:
-            where = parse_filter(query["$filter"], table)
+            where = parse_filter(query["$filter"], table.filters, table.logical)
             rows = [row for row in rows if where.matches(row)]
         return self._collection(table.entity_set, columns, rows[:top] if top is not None else rows, table.key)
 
@@ -143,15 +133,13 @@ class DataverseApi:
 
     def get_workstream(self, request: ApiRequest) -> Reply:
         check_query_options(request.query, {"$select"})
-        entity = "msdyn_liveworkstream"
-        columns = parse_select(request.query, ("msdyn_liveworkstreamid", "msdyn_name", STREAMSOURCE), entity)
+        columns = parse_select(request.query, _WORKSTREAM_COLUMNS, "msdyn_liveworkstream")
         guid = _key(request.route.key)
-        name = self.store.name_of(entity, guid)
-        if name is None:
-            raise not_found(entity, guid)
+        if (name := self.store.name_of("msdyn_liveworkstream", guid)) is None:
+            raise not_found("msdyn_liveworkstream", guid)
         with self.store.lock:
             source = self.store.routing.sources.get(guid)
-        row = {"msdyn_liveworkstreamid": guid, "msdyn_name": name, STREAMSOURCE: source}
+        row = dict(zip(_WORKSTREAM_COLUMNS, (guid, name, source), strict=True))
         context = f"{self.base}$metadata#{schema.WORKSTREAM_SET}({','.join(columns)})/$entity"
         return json_reply(200, {"@odata.context": context, **_entity(row, columns, "msdyn_liveworkstreamid")})
 
@@ -168,12 +156,9 @@ class DataverseApi:
         404 `<entity> With Id = <id> Does Not Exist`."""
         check_query_options(request.query, {"$select"})
         table, guid = request.table, _key(request.route.key)
-        row = self.store.get(table.logical, guid)
-        if row is None:
+        if (row := self.store.get(table.logical, guid)) is None:
             raise not_found(table.logical, guid)
-        return json_reply(200, self._representation(table, row, request.query))
-
-    # ------------------------------------------------------------ writes
+        return json_reply(200, self._as_entity(table, row, request.query))
 
     def create(self, request: ApiRequest) -> Reply:
         """`POST <set>`; a work item is a deep insert with its context items ("Create related table rows
@@ -191,14 +176,12 @@ class DataverseApi:
         table, key = request.table, _key(request.route.key)
         data = self._json(request, table.logical)
         if isinstance(data, dict) and parse_guid(data.setdefault(table.key, key)) != key:
-            raise ODataError(400, CODE_INVALID_ARGUMENT, f"{table.key} in the body is not the row's key.")
+            raise bad(f"{table.key} in the body is not the row's key.", CODE_ARGUMENT)
         new = check(table, data, self.settings.url)
         self._check_attachment(new.columns)
-        only_create = request.headers.get("If-None-Match", "").strip() == "*"
-        only_update = request.headers.get("If-Match", "").strip() == "*"
-        return self._write(
-            table, new, request, "create" if only_create else "update" if only_update else "upsert"
-        )
+        star = {name: request.headers.get(name, "").strip() == "*" for name in ("If-None-Match", "If-Match")}
+        mode = "create" if star["If-None-Match"] else "update" if star["If-Match"] else "upsert"
+        return self._write(table, new, request, mode)
 
     def _write(self, table: schema.Table, new: New, request: ApiRequest, mode: str) -> Reply:
         """The store's write, then 204 with OData-EntityId, or 201 with the row for `Prefer:
@@ -212,7 +195,7 @@ class DataverseApi:
         if "return=representation" not in (request.headers.get("Prefer") or "").replace(" ", "").lower():
             return no_content(headers)
         headers["Preference-Applied"] = "return=representation"
-        return json_reply(201, self._representation(table, row, request.query), headers)
+        return json_reply(201, self._as_entity(table, row, request.query), headers)
 
     def _check_attachment(self, columns: dict[str, Any]) -> None:
         """The organization's blockedattachments and maxuploadfilesize (of the base64 text)."""
@@ -229,34 +212,32 @@ class DataverseApi:
         """PATCH of `statecode`/`statuscode` only (SetState through Update); 204 like Dataverse."""
         data = self._json(request, "msdyn_ocliveworkitem")
         if not isinstance(data, dict) or not data or set(data) - {"statecode", "statuscode"}:
-            raise ODataError(
-                400,
-                CODE_INVALID_ARGUMENT,
-                "The simulator updates only statecode and statuscode of a work item.",
-            )
+            raise bad("The simulator updates only statecode and statuscode of a work item.", CODE_ARGUMENT)
         statecode, statuscode = data.get("statecode"), data.get("statuscode")
         if not isinstance(statecode, int) or not (statuscode is None or isinstance(statuscode, int)):
-            raise ODataError(400, CODE_INVALID_ARGUMENT, "statecode and statuscode must be integers.")
+            raise bad("statecode and statuscode must be integers.", CODE_ARGUMENT)
         key = _key(request.route.key)
         if self.store.get("msdyn_ocliveworkitem", key) is None:
             raise not_found("msdyn_ocliveworkitem", key)
         try:
             self.store.set_state("msdyn_ocliveworkitem", key, statecode, statuscode)
         except ValueError as exc:
-            raise ODataError(400, CODE_INVALID_ARGUMENT, str(exc)) from None
+            raise bad(str(exc), CODE_ARGUMENT) from None
         return no_content({})
 
     def _json(self, request: ApiRequest, entity: str) -> Any:
         check_query_options(request.query, {"$select"})
         content_type = request.headers.get("Content-Type") or ""
         if content_type.split(";")[0].strip().lower() != "application/json":
-            raise ODataError(415, CODE_BAD_QUERY, f"Content-Type '{content_type}' is not supported.")
-        return parse_json_body(request.body, entity)
+            raise bad(f"Content-Type '{content_type}' is not supported.", status=415)
+        try:
+            return json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            detail = f"Error identified in Payload provided by the user for Entity '{entity}': {error}"
+            raise bad(detail, CODE_PAYLOAD) from None
 
     def _custom(self, table: schema.Table) -> frozenset[str]:
         return self.settings.incident_columns if table is schema.INCIDENT else frozenset()
-
-    # ------------------------------------------------------------ actions and functions
 
     def add_to_queue(self, request: ApiRequest) -> Reply:
         """`POST queues(<id>)/Microsoft.Dynamics.CRM.AddToQueue` with `{"Target": {<key>, "@odata.type"}}`
@@ -264,24 +245,20 @@ class DataverseApi:
         _require_namespace(request.route)
         data = self._json(request, "AddToQueue")
         if not isinstance(data, dict):
-            raise ODataError(400, CODE_PAYLOAD, "The AddToQueue parameters must be a JSON object.")
-        unknown = sorted(set(data) - _ADD_TO_QUEUE_PARAMS)
-        if unknown:
-            raise ODataError(400, CODE_BAD_QUERY, f"AddToQueue has no parameter named '{unknown[0]}'.")
+            raise bad("The AddToQueue parameters must be a JSON object.", CODE_PAYLOAD)
+        if unknown := sorted(set(data) - _ADD_TO_QUEUE_PARAMS):
+            raise bad(f"AddToQueue has no parameter named '{unknown[0]}'.")
         target = data.get("Target")
         if not isinstance(target, dict):
-            raise ODataError(400, CODE_INVALID_ARGUMENT, "The Target parameter is required by AddToQueue.")
+            raise bad("The Target parameter is required by AddToQueue.", CODE_ARGUMENT)
         odata_type = target.get("@odata.type")
         if odata_type is None:
             # Target is a crmbaseentity: without @odata.type the service cannot tell the key (the doc's error).
-            raise ODataError(
-                400, CODE_INVALID_ARGUMENT, "EdmEntityObject passed should have the key property value set."
-            )
+            raise bad("EdmEntityObject passed should have the key property value set.", CODE_ARGUMENT)
         if odata_type != "Microsoft.Dynamics.CRM.incident":
-            raise ODataError(400, CODE_BAD_QUERY, f"The simulator queues incidents only, got '{odata_type}'.")
-        target_id = parse_guid(target.get("incidentid"))
-        if target_id is None:
-            raise ODataError(400, CODE_INVALID_ARGUMENT, "Target.incidentid must be the incident's GUID.")
+            raise bad(f"The simulator queues incidents only, got '{odata_type}'.")
+        if (target_id := parse_guid(target.get("incidentid"))) is None:
+            raise bad("Target.incidentid must be the incident's GUID.", CODE_ARGUMENT)
         item_id = self.store.add_to_queue(_key(request.route.key), target_id)
         context = f"{self.base}$metadata#Microsoft.Dynamics.CRM.AddToQueueResponse"
         return json_reply(200, {"@odata.context": context, "QueueItemId": item_id})
@@ -304,14 +281,21 @@ class DataverseApi:
         held = self.settings.privileges_of(user_id)
         if route.call == "RetrieveUserPrivileges":
             if route.args:
-                raise ODataError(400, CODE_BAD_QUERY, "RetrieveUserPrivileges takes no parameters.")
+                raise bad("RetrieveUserPrivileges takes no parameters.")
             privileges = role_privileges(held)
         else:
-            privileges = role_privileges(held, only=_privilege_name(route.args, request.query))
+            match = _PRIVILEGE_ARG.match((route.args or "").strip())
+            if match is None:
+                raise bad("RetrieveUserPrivilegeByPrivilegeName needs PrivilegeName='<name>' or =@alias.")
+            name = match["literal"]
+            if match["alias"] is not None:
+                name = request.query.get(f"@{match['alias']}") or ""
+                if len(name) < 2 or not (name.startswith("'") and name.endswith("'")):
+                    raise bad(f"Parameter alias @{match['alias']} has no string value.")
+                name = name[1:-1]
+            privileges = role_privileges(held, only=name.replace("''", "'"))
         context = f"{self.base}$metadata#Microsoft.Dynamics.CRM.{route.call}Response"
         return json_reply(200, {"@odata.context": context, "RolePrivileges": privileges})
-
-    # ------------------------------------------------------------ rendering
 
     def render(self, table: schema.Table, row: dict[str, Any]) -> dict[str, Any]:
         """A row as Dataverse shows it: the read columns, lookups as `_x_value`, and the written columns."""
@@ -326,15 +310,10 @@ class DataverseApi:
         extra = {c for c in set(table.columns) | self._custom(table) if "@" not in c} - set(names)
         return (*names, *sorted(extra))
 
-    def _representation(
-        self, table: schema.Table, row: dict[str, Any], query: dict[str, str]
-    ) -> dict[str, Any]:
+    def _as_entity(self, table: schema.Table, row: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
         shaped = self.render(table, row)
-        columns = (
-            parse_select(query, self.selectable(table, shaped), table.logical)
-            if "$select" in query
-            else list(shaped)
-        )
+        selectable = self.selectable(table, shaped)
+        columns = parse_select(query, selectable, table.logical) if "$select" in query else list(shaped)
         context = f"{self.base}$metadata#{table.entity_set}({','.join(columns)})/$entity"
         return {"@odata.context": context, **_entity(shaped, columns, table.key)}
 
@@ -347,9 +326,8 @@ def _entity(row: dict[str, Any], columns: list[str], key: str) -> dict[str, Any]
 
 
 def _key(text: str) -> str:
-    guid = parse_guid(text)
-    if guid is None:
-        raise ODataError(400, CODE_BAD_QUERY, f"Unrecognized 'Edm.Guid' literal '{text}'.")
+    if (guid := parse_guid(text)) is None:
+        raise bad(f"Unrecognized 'Edm.Guid' literal '{text}'.")
     return guid
 
 
@@ -357,20 +335,4 @@ def _require_namespace(route: Route) -> None:
     """Bound operations need their full name: "If you do not include the full name, you will get the
     following error: Status Code:400 Request message has unresolved parameters" (use-web-api-actions.md)."""
     if not route.namespaced:
-        raise ODataError(400, CODE_UNRESOLVED, "Request message has unresolved parameters.")
-
-
-def _privilege_name(args: str | None, query: dict[str, str]) -> str:
-    match = _PRIVILEGE_ARG.match((args or "").strip())
-    if match is None:
-        raise ODataError(
-            400,
-            CODE_BAD_QUERY,
-            "RetrieveUserPrivilegeByPrivilegeName needs PrivilegeName='<name>' or =@alias.",
-        )
-    if match.group("alias") is None:
-        return match.group("literal").replace("''", "'")
-    alias = query.get(f"@{match.group('alias')}")
-    if alias is None or len(alias) < 2 or not (alias.startswith("'") and alias.endswith("'")):
-        raise ODataError(400, CODE_BAD_QUERY, f"Parameter alias @{match.group('alias')} has no string value.")
-    return alias[1:-1].replace("''", "'")
+        raise bad("Request message has unresolved parameters.", CODE_UNRESOLVED)

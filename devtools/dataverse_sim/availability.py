@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from devtools.dataverse_sim.odata import CODE_PAYLOAD, ODataError, Reply, json_reply, parse_guid
+from devtools.dataverse_sim.odata import CODE_PAYLOAD, ODataError, Reply, bad, json_reply, parse_guid
 
 BEFORE = "CCaaS_GetRepresentativeAvailabilityBeforeConversation"
 FOR_CONVERSATION = "CCaaS_GetRepresentativeAvailabilityForConversation"
@@ -33,7 +33,7 @@ ACTIONS = {BEFORE: "availability_before", FOR_CONVERSATION: "availability_for"}
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NEVER = "0001-01-01T00:00:00Z"
 NO_TRANSITION = "9999-12-31T23:59:59Z"
-# What `configure` accepts, and how each value becomes the desk's (`now` pins the clock instead).
+# What `configure` accepts, and how each value becomes the desk's (`now`: an instant pinning the clock).
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     "enabled": bool,
     "time_zone": lambda zone: ZoneInfo(str(zone)),
@@ -45,14 +45,8 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
     "average_wait_seconds": lambda wait: None if wait is None else float(wait),
     "experts": int,
     "positions": lambda positions: {str(k).lower(): int(v) for k, v in dict(positions).items()},
-    "now": lambda now: now,
+    "now": lambda at: at if at is None or isinstance(at, datetime) else datetime.fromisoformat(str(at)),
 }
-_ATTRIBUTES = {"time_zone": "zone"}
-_FIELDS = frozenset(_CONVERT)
-
-
-def _default_hours() -> dict[str, tuple[time, time]]:
-    return {day: (time(9), time(17)) for day in DAYS[:5]}
 
 
 def _iso(instant: datetime) -> str:
@@ -75,69 +69,42 @@ class AvailabilityDesk:
         self.reset()
 
     def reset(self) -> None:
-        with getattr(self, "lock", threading.Lock()):
-            self.enabled = False
-            self.zone = ZoneInfo("UTC")
-            self.hours = _default_hours()
-            self.line = 0
-            self.average_wait_seconds: float | None = None
-            self.experts = 0
+        with self.lock:
+            self.enabled, self.time_zone = False, ZoneInfo("UTC")
+            self.hours = {day: (time(9), time(17)) for day in DAYS[:5]}
+            self.line, self.experts = 0, 0
             self.positions: dict[str, int] = {}
-            self.clock = self._real_clock
+            self.average_wait_seconds: float | None = None
+            self.now: datetime | None = None
 
     def configure(self, data: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(data) - _FIELDS)
-        if unknown:
+        if unknown := sorted(set(data) - _CONVERT.keys()):
             raise ValueError(f"unknown availability fields: {', '.join(unknown)}")
         with self.lock:
             for name, value in data.items():
-                if name == "now":
-                    self.pin_clock(value)
-                else:
-                    setattr(self, _ATTRIBUTES.get(name, name), _CONVERT[name](value))
+                setattr(self, name, _CONVERT[name](value))
         return self.describe()
 
-    def pin_clock(self, pinned: object) -> None:
-        """Answer as at `pinned` (an ISO instant or a datetime); None: the real clock."""
-        if pinned is None:
-            self.clock = self._real_clock
-            return
-        at = (
-            pinned
-            if isinstance(pinned, datetime)
-            else datetime.fromisoformat(str(pinned).replace("Z", "+00:00"))
-        )
-        self.clock = lambda: at
+    def pin_clock(self, at: object) -> None:
+        """Answer as at `at` (a datetime or an ISO instant; None: the real clock again)."""
+        self.now = _CONVERT["now"](at)
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "enabled": self.enabled,
-            "time_zone": str(self.zone),
-            "hours": {
-                day: [a.isoformat("minutes"), b.isoformat("minutes")] for day, (a, b) in self.hours.items()
-            },
-            "line": self.line,
-            "average_wait_seconds": self.average_wait_seconds,
-            "experts": self.experts,
-            "positions": dict(self.positions),
-        }
-
-    # ------------------------------------------------------------ schedule
+        state = {name: getattr(self, name) for name in _CONVERT if name != "now"}
+        hours = {day: [a.isoformat("minutes"), b.isoformat("minutes")] for day, (a, b) in self.hours.items()}
+        return {**state, "time_zone": str(self.time_zone), "hours": hours, "positions": dict(self.positions)}
 
     def _span(self, day: date) -> tuple[datetime, datetime] | None:
-        hours = self.hours.get(DAYS[day.weekday()])
-        if hours is None:
+        if (hours := self.hours.get(DAYS[day.weekday()])) is None:
             return None
-        start = datetime.combine(day, hours[0], self.zone)
-        end = datetime.combine(day, hours[1], self.zone)
+        start, end = (datetime.combine(day, at, self.time_zone) for at in hours)
         return (start, end) if end > start else None
 
     def schedule_at(self, now: datetime) -> tuple[bool, datetime | None, datetime | None]:
         """(open now, the next opening when closed, the next transition) for `now`."""
-        local = now.astimezone(self.zone)
+        local = now.astimezone(self.time_zone)
         for offset in range(0, 9):
-            span = self._span((local + timedelta(days=offset)).date())
-            if span is None:
+            if (span := self._span((local + timedelta(days=offset)).date())) is None:
                 continue
             start, end = span
             if offset == 0 and start <= local < end:
@@ -146,18 +113,25 @@ class AvailabilityDesk:
                 return False, start, start
         return False, None, None
 
-    # ------------------------------------------------------------ the actions
-
     def answer(self, action: str, body: bytes) -> Reply:
         if not self.enabled:
             raise ODataError(405, "0x80040220", "API not allowed.")
         try:
             data = json.loads(body or b"{}")
         except ValueError:
-            raise ODataError(400, CODE_PAYLOAD, "The request body is not valid JSON.") from None
+            raise bad("The request body is not valid JSON.", CODE_PAYLOAD) from None
         if not isinstance(data, dict) or data.get("ApiVersion") != "1.0":
-            raise ODataError(400, CODE_PAYLOAD, "ApiVersion must be '1.0'.")
-        _check_context(data.get("CustomContextItems"))
+            raise bad("ApiVersion must be '1.0'.", CODE_PAYLOAD)
+        if (items := data.get("CustomContextItems")) is not None:
+            if not isinstance(items, str):
+                raise bad("CustomContextItems must be a string holding JSON.", CODE_PAYLOAD)
+            try:
+                parsed = json.loads(items)
+            except ValueError:
+                raise bad("CustomContextItems is not valid JSON.", CODE_PAYLOAD) from None
+            values = parsed.values() if isinstance(parsed, dict) else [None]
+            if not all(isinstance(item, dict) and "value" in item for item in values):
+                raise bad("CustomContextItems: each item needs a value.", CODE_PAYLOAD)
         with self.lock:
             if action == BEFORE:
                 workstream = parse_guid(str(data.get("LiveWorkStreamId") or ""))
@@ -166,49 +140,24 @@ class AvailabilityDesk:
                 position = self.line + 1 if self.line > 0 else None
             else:
                 conversation = str(data.get("ConversationId") or "").lower()
-                if not conversation or not (
-                    self._has_conversation(conversation) or conversation in self.positions
-                ):
+                known = self._has_conversation(conversation) or conversation in self.positions
+                if not conversation or not known:
                     raise ODataError(404, "0x80040217", "Conversation not found.")
                 position = self.positions.get(conversation) or (self.line or None)
-            return json_reply(200, self._payload(action, position))
-
-    def _payload(self, action: str, position: int | None) -> dict[str, Any]:
-        now = self.clock()
-        is_open, next_opening, transition = self.schedule_at(now)
-        payload: dict[str, Any] = {
-            "@odata.context": f"$metadata#Microsoft.Dynamics.CRM.{action}Response",
-            "NextTransitionTime": _iso(transition) if transition else NO_TRANSITION,
-            "NumberOfExpertsAvailableInQueue": self.experts if is_open else 0,
-            "AverageWaitTime": None,
-            "StartTimeOfNextOperatingHour": _iso(next_opening) if next_opening else NEVER,
-            "EndTimeOfNextOperatingHour": NEVER,
-            "QueueId": "85e55877-f27a-e911-a81a-000d3a1ca610",
-            "IsAgentAvailable": bool(is_open and self.experts > 0),
-            "IsQueueAvailable": is_open,
-        }
-        if is_open and self.average_wait_seconds is not None:
-            payload["AverageWaitTimeInSeconds"] = self.average_wait_seconds
-        if position:
-            payload["PositionInQueue"] = position
-        return payload
-
-
-def _check_context(items: Any) -> None:
-    if items is None:
-        return
-    if not isinstance(items, str):
-        raise ODataError(400, CODE_PAYLOAD, "CustomContextItems must be a string holding JSON.")
-    try:
-        parsed = json.loads(items)
-    except ValueError:
-        raise ODataError(400, CODE_PAYLOAD, "CustomContextItems is not valid JSON.") from None
-    if not isinstance(parsed, dict) or not all(
-        isinstance(item, dict) and "value" in item for item in parsed.values()
-    ):
-        raise ODataError(400, CODE_PAYLOAD, "CustomContextItems: each item needs a value.")
-
-
-def admin(desk: AvailabilityDesk, method: str, data: dict[str, Any]) -> Reply:
-    """`GET` / `POST /_sim/availability`."""
-    return json_reply(200, desk.configure(data) if method == "POST" else desk.describe())
+            is_open, next_opening, transition = self.schedule_at(self.now or self._real_clock())
+            payload: dict[str, Any] = {
+                "@odata.context": f"$metadata#Microsoft.Dynamics.CRM.{action}Response",
+                "NextTransitionTime": _iso(transition) if transition else NO_TRANSITION,
+                "NumberOfExpertsAvailableInQueue": self.experts if is_open else 0,
+                "AverageWaitTime": None,
+                "StartTimeOfNextOperatingHour": _iso(next_opening) if next_opening else NEVER,
+                "EndTimeOfNextOperatingHour": NEVER,
+                "QueueId": "85e55877-f27a-e911-a81a-000d3a1ca610",
+                "IsAgentAvailable": bool(is_open and self.experts > 0),
+                "IsQueueAvailable": is_open,
+            }
+            if is_open and self.average_wait_seconds is not None:
+                payload["AverageWaitTimeInSeconds"] = self.average_wait_seconds
+            if position:
+                payload["PositionInQueue"] = position
+            return json_reply(200, payload)

@@ -1,16 +1,11 @@
 """Who the caller is (WhoAmI) and which privileges a user holds (RetrieveUserPrivileges).
 
-Shapes: "Use Web API functions" (powerapps-docs .../webapi/use-web-api-functions.md) shows WhoAmI's
-`{BusinessUnitId, UserId, OrganizationId}` and RetrieveUserPrivileges' `RolePrivileges`, each
+Shapes: "Use Web API functions" (powerapps-docs .../webapi/use-web-api-functions.md): WhoAmI's
+`{BusinessUnitId, UserId, OrganizationId}`; RetrieveUserPrivileges' `RolePrivileges`, each
 `{Depth: "Global", PrivilegeId, BusinessUnitId, PrivilegeName}` (the RolePrivilege complex type).
-
-Privilege names: `prv` + Create/Read/Write/Delete/Append/AppendTo/Assign/Share + the table's SchemaName
-(prvReadQuery in the privilege reference; prvAppendToQueue and prvReadQueue in powerapps-docs
-queue-entities.md). For the Omnichannel tables the SchemaName is the lower-case logical name, so
-prvCreatemsdyn_ocliveworkitem: the reading chosen here, as the docs list no such name verbatim.
-AddToQueue needs prvAppendToQueue ("AddToQueue message privileges"); the queue item it creates is a row
-of its own, so the deploy guide's role also grants Create/Read/Append on `queueitem`, and the
-simulator grants what that one list names.
+Names: `prv` + Create/Read/Write/... + the table's SchemaName (prvAppendToQueue, prvReadQueue in
+queue-entities.md); for the Omnichannel tables the lower-case logical name (prvCreatemsdyn_ocliveworkitem),
+a reading chosen here as the docs list no such name verbatim. AddToQueue needs prvAppendToQueue.
 """
 
 from __future__ import annotations
@@ -26,9 +21,8 @@ ORGANIZATION_ID = "6a1b2c3d-0000-4000-8000-0000000000a0"
 DEPTHS = ("Basic", "Local", "Deep", "Global")  # the PrivilegeDepth enum, serialised by name
 _PRIVILEGE_NAMESPACE = uuid.UUID("5c0ffee0-0000-4000-8000-000000000001")
 
-# The app's one list (shared/dynamics/privileges.py); devtools may import the app, never the reverse.
+# The app's one list (shared/dynamics/privileges.py), held at Global by the application user by default.
 BRIDGE_PRIVILEGES: tuple[str, ...] = PRIVILEGE_NAMES
-"""Everything the bridge needs, held at Global depth by the application user by default."""
 
 
 def privilege_id(name: str) -> str:
@@ -38,9 +32,7 @@ def privilege_id(name: str) -> str:
 
 def normalise(privileges: Iterable[str] | Mapping[str, str]) -> dict[str, str]:
     """{name: depth} from names (Global) or a name->depth mapping; a bad depth is a ValueError."""
-    pairs = (
-        privileges.items() if isinstance(privileges, Mapping) else ((name, "Global") for name in privileges)
-    )
+    pairs = privileges.items() if isinstance(privileges, Mapping) else ((n, "Global") for n in privileges)
     result: dict[str, str] = {}
     for name, depth in pairs:
         if not isinstance(name, str) or not name.startswith("prv"):
@@ -54,12 +46,5 @@ def normalise(privileges: Iterable[str] | Mapping[str, str]) -> dict[str, str]:
 def role_privileges(held: Mapping[str, str], only: str | None = None) -> list[dict[str, str]]:
     """The RolePrivileges array: every held privilege, or just `only` when the user holds it."""
     names = sorted(held) if only is None else [only] if only in held else []
-    return [
-        {
-            "Depth": held[name],
-            "PrivilegeId": privilege_id(name),
-            "BusinessUnitId": BUSINESS_UNIT_ID,
-            "PrivilegeName": name,
-        }
-        for name in names
-    ]
+    fields = ("Depth", "PrivilegeId", "BusinessUnitId", "PrivilegeName")
+    return [dict(zip(fields, (held[n], privilege_id(n), BUSINESS_UNIT_ID, n), strict=True)) for n in names]

@@ -1,5 +1,9 @@
-"""The tables the simulator serves, as data: each writable column's rule, each lookup's bind, the
-columns a read returns and the states. validate.py checks a body against these; nothing else does.
+"""The tables the simulator serves, as data (each writable column's rule, each lookup's bind, the columns a
+read returns, the states), and `check`, which validates a create or upsert body against them before any
+row is touched ("Create a table row using the Web API", create-entity-web-api.md: lookups are set with
+`<navigation property>@odata.bind`, a related collection is deep-inserted). The first problem is a 400
+coded by what is wrong: unknown property 0x80060888, wrong type 0x80048d19, missing value 0x80040203,
+out of range 0x80044331. The store then checks the `New` row against its state and commits atomically.
 
 Sources (MicrosoftDocs/dynamics-365-customer-engagement, ce/customer-service/develop/reference/entities/,
 and MicrosoftDocs/powerapps-docs, powerapps-docs/developer/data-platform/reference/entities/):
@@ -17,8 +21,20 @@ and MicrosoftDocs/powerapps-docs, powerapps-docs/developer/data-platform/referen
 
 from __future__ import annotations
 
+import binascii
+import copy
+import re
 from dataclasses import dataclass, field
+from typing import Any
 
+from devtools.dataverse_sim.odata import (
+    CODE_ARGUMENT,
+    CODE_PAYLOAD,
+    CODE_VALIDATION,
+    bad,
+    parse_bind_any,
+    parse_guid,
+)
 from shared.dynamics.annotation import DEFAULT_BLOCKED_ATTACHMENTS, DEFAULT_MAX_UPLOAD_BYTES
 
 
@@ -62,6 +78,7 @@ def text(limit: int, required: bool = False) -> Column:
 WORKSTREAM_SET, CONTACT_SET, QUEUE_SET = "msdyn_liveworkstreams", "contacts", "queues"
 SYSTEMUSER_SET, TEAM_SET, INCIDENT_SET = "systemusers", "teams", "incidents"
 CONTEXT_ITEMS = "msdyn_msdyn_ocliveworkitem_msdyn_ocliveworkitemcontextitem_ocliveworkitemid"
+STREAMSOURCE = "msdyn_streamsource"  # a workstream's channel (see store.py)
 CHANNELS = frozenset({"192340000", "192300000", "192360000"})  # sms, whatsapp, web
 
 WORK_ITEM = Table(
@@ -156,7 +173,108 @@ TICKET_PREFIX, TICKET_FIRST_NUMBER, TICKET_SUFFIX_LENGTH = "CAS", 1000, 6
 # The organization row's attachment settings as a new environment has them ("Use file data with Attachment
 # and Note records" and "Files and images overview", powerapps-docs): maxuploadfilesize 5,242,880, measured
 # on the base64 text, and the documented blockedattachments list.
-DEFAULT_MAX_UPLOAD, DEFAULT_BLOCKED = (
-    DEFAULT_MAX_UPLOAD_BYTES,
-    DEFAULT_BLOCKED_ATTACHMENTS,
-)  # the app's one copy
+DEFAULT_ORGANIZATION: dict[str, Any] = {
+    "maxuploadfilesize": DEFAULT_MAX_UPLOAD_BYTES,
+    "blockedattachments": DEFAULT_BLOCKED_ATTACHMENTS,
+}
+
+_LOGICAL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+BIND = "@odata.bind"
+
+
+@dataclass(frozen=True)
+class New:
+    key: str
+    columns: dict[str, Any]  # the accepted columns (and a custom lookup's bind text, kept as given)
+    binds: dict[str, tuple[str, str]]  # row key -> (entity set, id)
+    children: list[dict[str, Any]]  # the deep-inserted context items
+
+
+def dataverse_length(text: str) -> int:
+    """Length as Dataverse counts it: UTF-16 code units (.NET string.Length), so an emoji counts twice."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def decoded_size(text: str) -> int:
+    """The byte count of a base64 `documentbody`; invalid base64 is a 400 (the column holds a file)."""
+    try:
+        return len(binascii.a2b_base64(text.encode("ascii"), strict_mode=True))
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise bad("documentbody is not valid base64.", CODE_PAYLOAD) from None
+
+
+def check(table: Table, body: object, base_url: str, custom: frozenset[str] = frozenset()) -> New:
+    """Check a `POST <set>` (or upsert) body against the table's rules; `custom` names the environment's
+    custom columns (scalar names or `<nav>@odata.bind`), accepted as given."""
+    where, data = table.logical, body
+    if not isinstance(data, dict):
+        raise bad(f"Error identified in Payload for Entity '{where}': not an object.", CODE_PAYLOAD)
+    columns: dict[str, Any] = {}
+    binds: dict[str, tuple[str, str]] = {}
+    for prop, value in data.items():
+        if prop.startswith("@odata.") or prop == table.key or (table is WORK_ITEM and prop == CONTEXT_ITEMS):
+            continue
+        if prop in custom:
+            if isinstance(value, dict | list):
+                raise bad(f"'{prop}' must be a single value on '{where}'.", CODE_PAYLOAD)
+            columns[prop] = value
+        elif prop.endswith(BIND) and prop.removesuffix(BIND) in table.binds:
+            bind = table.binds[prop.removesuffix(BIND)]
+            binds[bind.row_key] = parse_bind_any(value, prop, bind.sets, base_url)
+        elif prop in table.columns and _LOGICAL_NAME.match(prop):
+            columns[prop] = check_value(table, prop, value)
+        else:
+            raise bad(f"Invalid property '{prop}' was found in entity 'Microsoft.Dynamics.CRM.{where}'.")
+    for prop, column in table.columns.items():
+        if column.required and data.get(prop) is None:
+            raise bad(f"{prop} is required on '{where}'.", CODE_ARGUMENT)
+    for name, bind in table.binds.items():
+        if bind.required and data.get(f"{name}{BIND}") is None:
+            raise bad(bind.required, CODE_ARGUMENT)
+    if (raw := data.get(table.key) if table.key else "") is None:
+        raise bad(f"{table.key} is required by the simulator (idempotent create).", CODE_ARGUMENT)
+    if (key := parse_guid(raw) if table.key else "") is None:
+        raise bad(f"Cannot convert the literal '{raw}' to 'Edm.Guid' for {table.key}.", CODE_PAYLOAD)
+    children = data.get(CONTEXT_ITEMS) if table is WORK_ITEM else None  # the deep-inserted context items
+    if table is WORK_ITEM:
+        live = data.get("msdyn_ocliveworkitemid")
+        if live is not None and parse_guid(live) != key:
+            raise bad("msdyn_ocliveworkitemid must be the activityid as a string.", CODE_ARGUMENT)
+        if not isinstance(children, list | None):
+            raise bad(f"{CONTEXT_ITEMS} must be an array of objects.", CODE_PAYLOAD)
+        for item in children or ():
+            check(CONTEXT_ITEM, item, base_url)
+    return New(key, columns, binds, copy.deepcopy(children or []))
+
+
+def check_value(table: Table, prop: str, value: Any) -> Any:
+    """One column's value by its rule (None clears a column and is always accepted here)."""
+    rule, where = table.columns[prop], table.logical
+    if value is None or (rule.kind == "any" and not isinstance(value, dict | list)):
+        return value
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if rule.kind in ("text", "base64") and isinstance(value, str):
+        if rule.required and not value.strip():
+            raise bad(f"{prop} must not be empty on '{where}'.", CODE_ARGUMENT)
+        if rule.kind == "base64":
+            decoded_size(value)
+        elif (length := dataverse_length(value)) > rule.limit:
+            limit = f"the maximum allowed length of '{rule.limit}' (got {length})"
+            raise _invalid(f"The length of the '{prop}' attribute of the '{where}' entity exceeded {limit}.")
+        return value
+    if rule.kind == "bool" and isinstance(value, bool):
+        return value
+    if rule.kind == "status":  # a create's statuscode must belong to the first (active) state
+        if is_int and table.status_state.get(value) == 0:
+            return value
+        raise bad(f"statuscode {value!r} is not a status of the active state of '{where}'.", CODE_VALIDATION)
+    if rule.kind == "option" and (is_int or not isinstance(next(iter(rule.choices)), int)):
+        if value in rule.choices and type(value) is type(next(iter(rule.choices))):
+            return value
+        choices = sorted(map(str, rule.choices))
+        raise _invalid(f"The value {value!r} of '{prop}' is outside the valid range: one of {choices}.")
+    raise bad(f"Cannot convert {value!r} to the type of '{prop}' on '{where}'.", CODE_PAYLOAD)
+
+
+def _invalid(detail: str) -> Exception:
+    return bad(f"A validation error occurred. {detail}", CODE_VALIDATION)

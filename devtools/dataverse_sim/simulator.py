@@ -12,21 +12,18 @@ from werkzeug.datastructures import Headers
 
 from devtools.dataverse_sim.api import ApiRequest, DataverseApi
 from devtools.dataverse_sim.availability import AvailabilityDesk
-from devtools.dataverse_sim.availability import admin as availability_admin
 from devtools.dataverse_sim.demo import seed_crowd, seed_demo
-from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.odata import CODE_DUPLICATE, Reply, json_reply, no_content
 from devtools.dataverse_sim.privileges import APP_USER_ID, BRIDGE_PRIVILEGES, normalise
-from devtools.dataverse_sim.routes import route
-from devtools.dataverse_sim.routing import RouteTarget
-from devtools.dataverse_sim.server import SimServer, unauthorized
-from devtools.dataverse_sim.store import Store
+from devtools.dataverse_sim.server import FaultRule, SimServer, route, unauthorized
+from devtools.dataverse_sim.store import RouteTarget, Store
+from devtools.simkit.admin import Route, common_routes, done
 from devtools.simkit.identity import Identity, ServesIdentity
-from devtools.simkit.lifecycle import Simulator, elapsed_ms, per_operation, redact
+from devtools.simkit.lifecycle import Simulator
+from devtools.simkit.server import Reply as AnyReply
 
 DUPLICATE_CODE_DOCUMENTED = CODE_DUPLICATE  # "0x80040237", what a live environment sends
 DUPLICATE_CODE_EMPTY = ""  # Microsoft's own 412 example (perform-conditional-operations-using-web-api.md)
-_REDACTED_HEADERS = frozenset({"authorization", "x-identity-header"})
 _NUMBER_SETTINGS = frozenset({"latency", "max_concurrency", "token_lifetime", "concurrency_retry_after"})
 _CONFIG_FIELDS = _NUMBER_SETTINGS | {"duplicate_code"}
 
@@ -45,10 +42,20 @@ class RequestRecord(NamedTuple):
     headers: dict[str, str]
 
 
+def _rows(entity: str) -> Any:  # `sim.work_items` and the like: copies of every row of one table
+    return property(lambda sim: sim._store.rows(entity))
+
+
+def _row(entity: str) -> Callable[[DataverseSimulator, str], dict[str, Any] | None]:  # None when absent
+    return lambda sim, row_id: sim._store.get(entity, row_id)
+
+
 class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     """A loopback Dataverse environment plus its managed-identity endpoint, in a daemon thread."""
 
     thread_name = "dataverse-sim"
+    record_type = RequestRecord
+    redacted_headers = frozenset({"authorization", "x-identity-header"})
 
     def __init__(
         self,
@@ -78,13 +85,8 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
 
     def env(self) -> dict[str, str]:
         """Settings that point the bridge (and azure-identity) at this simulator."""
-        return {
-            "DATAVERSE_URL": self.url,
-            "IDENTITY_ENDPOINT": self.identity_endpoint,
-            "IDENTITY_HEADER": self.identity_header,
-        }
-
-    # ------------------------------------------------------------------ seeding
+        values = (self.url, self.identity_endpoint, self.identity_header)
+        return dict(zip(("DATAVERSE_URL", "IDENTITY_ENDPOINT", "IDENTITY_HEADER"), values, strict=True))
 
     def add_workstream(self, workstream_id: str | None = None, name: str = "SMS workstream") -> str:
         return self._store.add_named("msdyn_liveworkstream", workstream_id, name)
@@ -101,30 +103,21 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     def add_contact(
         self,
         *,
-        email: str | None = None,
-        mobilephone: str | None = None,
-        telephone1: str | None = None,
-        fullname: str | None = None,
         contactid: str | None = None,
-        firstname: str | None = None,
-        lastname: str | None = None,
-        description: str | None = None,
+        email: str | None = None,
         statecode: int = 0,
+        **columns: str | None,
     ) -> str:
-        """Insert (or replace) a contact; statecode 0 is Active, 1 Inactive."""
-        fields = {
-            "emailaddress1": email, "mobilephone": mobilephone, "telephone1": telephone1, "fullname": fullname,
-            "firstname": firstname, "lastname": lastname, "description": description,
-        }  # fmt: skip
-        return self._store.add_contact(contactid, fields, statecode)
+        """Insert (or replace) a contact; statecode 0 is Active, 1 Inactive. `columns`: mobilephone,
+        telephone1, fullname, firstname, lastname, description."""
+        return self._store.add_contact(contactid, {"emailaddress1": email, **columns}, statecode)
 
     def add_incident_columns(self, *names: str) -> None:
         """Custom incident columns this environment accepts on create (`new_source`, or a custom lookup's
         `new_x@odata.bind`); stock columns need no registering."""
         given: tuple[object, ...] = names  # admin JSON may carry anything
-        for name in given:
-            if not isinstance(name, str) or not name or name != name.lower():
-                raise ValueError(f"column names are lower-case logical names, got {name!r}")
+        if wrong := [name for name in given if not isinstance(name, str) or not name or name != name.lower()]:
+            raise ValueError(f"column names are lower-case logical names, got {wrong[0]!r}")
         self.incident_columns = self.incident_columns | frozenset(names)
 
     def set_organization(
@@ -137,25 +130,21 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             raise ValueError("maxuploadfilesize must be an integer from 1 to 131072000")
         if not isinstance(blockedattachments, str | None):
             raise ValueError("blockedattachments must be a string of extensions separated by ';'")
+        changes = {"maxuploadfilesize": size, "blockedattachments": blockedattachments}
         with self._store.lock:
-            if size is not None:
-                self._store.organization["maxuploadfilesize"] = size
-            if blockedattachments is not None:
-                self._store.organization["blockedattachments"] = blockedattachments
+            self._store.organization.update({k: v for k, v in changes.items() if v is not None})
             return dict(self._store.organization)
 
     def set_state(
-        self, entity: str, row_id: str, statecode: int, statuscode: int | None = None
+        self, entity: str, id: str, statecode: int, statuscode: int | None = None
     ) -> dict[str, Any]:
         """Change a row's state as a rep would ("the rep closed the first one"): entity is
         "msdyn_ocliveworkitem", "incident" or "contact"; statuscode defaults to the state's default."""
-        return self._store.set_state(entity, row_id, statecode, statuscode)
+        return self._store.set_state(entity, id, statecode, statuscode)
 
-    def close(self, entity: str, row_id: str) -> dict[str, Any]:
+    def close(self, entity: str, id: str) -> dict[str, Any]:
         """The closing state of each table: work item Closed (1), incident Resolved (1), contact Inactive (1)."""
-        return self.set_state(entity, row_id, 1)
-
-    # ------------------------------------------------------------------ routing (routing.py)
+        return self.set_state(entity, id, 1)
 
     def set_routing(self, enabled: bool, *, delay: float | None = None) -> None:
         """Unified routing on (work items on a routed workstream get picked up after `delay` s) or off."""
@@ -180,15 +169,8 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
     def routing(self) -> dict[str, Any]:
         with self._store.lock:
             r = self._store.routing
-            targets = {k: {"queue_id": v.queue_id, "agent_id": v.agent_id} for k, v in r.targets.items()}
-            return {
-                "enabled": r.enabled,
-                "delay": r.delay,
-                "workstreams": targets,
-                "streamsource": dict(r.sources),
-            }
-
-    # ------------------------------------------------------------------ privileges
+            targets = {k: dict(v._asdict()) for k, v in r.targets.items()}
+            return dict(enabled=r.enabled, delay=r.delay, workstreams=targets, streamsource=dict(r.sources))
 
     def privileges_of(self, user_id: str) -> dict[str, str]:
         """{privilege name: depth} the user holds (none for a user never configured)."""
@@ -199,99 +181,47 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         self, privileges: Iterable[str] | Mapping[str, str], user_id: str = APP_USER_ID
     ) -> None:
         """Replace the user's privileges: names (held at Global) or {name: depth}."""
-        held = normalise(privileges)
         with self.lock:
-            self._privileges[user_id] = held
+            self._privileges[user_id] = normalise(privileges)
 
     def grant_privilege(self, name: str, depth: str = "Global", user_id: str = APP_USER_ID) -> None:
-        held = normalise({name: depth})
         with self.lock:
-            self._privileges.setdefault(user_id, {}).update(held)
+            self._privileges.setdefault(user_id, {}).update(normalise({name: depth}))
 
     def revoke_privilege(self, name: str, user_id: str = APP_USER_ID) -> None:
         with self.lock:
             self._privileges.get(user_id, {}).pop(name, None)
 
-    # ------------------------------------------------------------------ inspection
-
     @property
     def availability(self) -> AvailabilityDesk:
-        """The representative availability script (availability.py)."""
         return self._api.availability
 
-    @property
-    def work_items(self) -> list[dict[str, Any]]:
-        return self._store.rows("msdyn_ocliveworkitem")
+    work_items = _rows("msdyn_ocliveworkitem")
+    work_item = _row("msdyn_ocliveworkitem")
+    incidents = _rows("incident")
+    incident = _row("incident")
+    contacts = _rows("contact")
+    contact = _row("contact")
+    notes = _rows("annotation")  # each with `object_id` (its incident), `filesize` and `documentbody`
+    note = _row("annotation")
+    queue_items = property(lambda sim: sim._store.all_queue_items())
 
-    def work_item(self, activityid: str) -> dict[str, Any] | None:
-        return self._store.get("msdyn_ocliveworkitem", activityid)
-
-    @property
-    def incidents(self) -> list[dict[str, Any]]:
-        return self._store.rows("incident")
-
-    def incident(self, incidentid: str) -> dict[str, Any] | None:
-        return self._store.get("incident", incidentid)
-
-    @property
-    def contacts(self) -> list[dict[str, Any]]:
-        return self._store.rows("contact")
-
-    def contact(self, contactid: str) -> dict[str, Any] | None:
-        return self._store.get("contact", contactid)
-
-    @property
-    def notes(self) -> list[dict[str, Any]]:
-        """The annotations, each with `object_id` (its incident), `filesize` and its `documentbody`."""
-        return self._store.rows("annotation")
-
-    def note(self, annotationid: str) -> dict[str, Any] | None:
-        return self._store.get("annotation", annotationid)
-
-    @property
-    def organization(self) -> dict[str, Any]:
-        with self._store.lock:
-            return dict(self._store.organization)
-
-    @property
-    def queue_items(self) -> list[dict[str, Any]]:
-        return self._store.all_queue_items()
-
-    @property
-    def create_attempts(self) -> int:
-        """POSTs of msdyn_ocliveworkitems seen (other creates: count_requests("create_incident"), ...)."""
-        with self.lock:
-            return self._create_attempts
-
-    @property
-    def token_queries(self) -> list[dict[str, str]]:
-        return self.identity.queries
+    organization = property(lambda sim: sim.set_organization())  # a copy of the one organization row
+    # POSTs of msdyn_ocliveworkitems seen (other creates: count_requests("create_incident"), ...)
+    create_attempts = property(lambda sim: sim._create_attempts)
+    token_queries = property(lambda sim: sim.identity.queries)
+    peak_concurrency = property(lambda sim: sim._peak_inflight)  # what a client really ran in parallel
 
     def count_requests(self, operation: str, status: int | None = None) -> int:
         """Recorded calls of one operation (optionally with one status; 0 is a dropped connection)."""
-        with self.lock:
-            return sum(1 for r in self._records if r.operation == operation and status in (None, r.status))
-
-    @property
-    def peak_concurrency(self) -> int:
-        """Most Dataverse API requests admitted at once: shows what a client really ran in parallel."""
-        with self.lock:
-            return self._peak_inflight
+        return self.count(operation, status=status)
 
     def stats(self) -> dict[str, Any]:
         """Counts per operation and status (status "0" is a dropped connection) and rows per table."""
         with self.lock:
-            records = list(self._records)
-            stats: dict[str, Any] = {
-                "token_requests": self.identity.requests,
-                "create_attempts": self._create_attempts,
-                "peak_concurrency": self._peak_inflight,
-                "faults_fired": self.faults_fired(),
-            }
-        stats["requests"] = len(records)
-        stats.update(self._store.counts())
-        stats["operations"] = per_operation(records)
-        return stats
+            attempts, peak = self._create_attempts, self._peak_inflight
+        counts = dict(token_requests=self.identity.requests, create_attempts=attempts, peak_concurrency=peak)
+        return {**super().stats(), **counts, **self._store.counts()}
 
     def reset(self) -> None:
         """Empty tables, faults, counters and records, and restore the environment's shape (duplicate_code,
@@ -308,27 +238,15 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
             self.duplicate_code = self._default_duplicate_code
         self._api.availability.reset()
 
-    # ------------------------------------------------------------------ called by the server
-
     def count_create_attempt(self) -> None:
         with self.lock:
             self._create_attempts += 1
-
-    def record_call(
-        self, method: str, path: str, query: dict[str, str], headers: Headers, status: int, operation: str,
-        started: float, fault: str | None,
-    ) -> None:  # fmt: skip
-        redacted = redact(headers, _REDACTED_HEADERS)
-        self.add_record(
-            RequestRecord(method, path, query, status, operation, elapsed_ms(started), fault, redacted)
-        )
 
     def check_bearer(self, authorization: str | None) -> None:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized(self.url, "Bearer token is missing from the Authorization header.")
-        expires = self.identity.expiry(authorization)
-        if expires is None:
+        if (expires := self.identity.expiry(authorization)) is None:
             raise unauthorized(self.url, "The bearer token is not one this environment issued.")
         if expires <= time.time():
             raise unauthorized(self.url, "The bearer token has expired.")
@@ -337,104 +255,71 @@ class DataverseSimulator(Simulator[RequestRecord, FaultRule], ServesIdentity):
         """One authenticated Dataverse call. ODataError propagates to the server, which answers it."""
         return self._api.handle(ApiRequest(method, rest, route(method, rest), query, headers, body))
 
-    def admin(self, method: str, name: str, data: Any) -> Reply:
+    def admin(self, method: str, name: str, data: Any) -> AnyReply:
         """`/_sim/<name>`; unknown routes are a 404 that lists the known ones. ValueError/TypeError: 400."""
-        handler = _ADMIN.get((method, name))
-        if handler is None:
+        if (handler := _ADMIN.get((method, name))) is None:
             known = ", ".join(f"{m} /_sim/{n}" for m, n in _ADMIN)
-            return json_reply(
-                404, {"error": {"code": "sim", "message": f"unknown admin route; known: {known}"}}
-            )
+            return _admin_error(404, f"unknown admin route; known: {known}")
         if not isinstance(data, dict):
             raise ValueError("the body must be a JSON object")
         return handler(self, data)
 
 
-# ---------------------------------------------------------------------- the admin API (`/_sim/<name>`)
-
-Sim = DataverseSimulator
-Handler = Callable[[Sim, dict[str, Any]], Reply]
+def _admin_error(status: int, message: str) -> Reply:
+    return json_reply(status, {"error": {"code": "sim", "message": message}})
 
 
 def _only(data: dict[str, Any], allowed: Iterable[str], what: str) -> dict[str, Any]:
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
+    if unknown := sorted(set(data) - set(allowed)):
         raise ValueError(f"unknown {what} fields: {', '.join(unknown)}")
     return data
 
 
-def _listing(rows: list[Any]) -> Reply:
-    return json_reply(200, {"value": rows})
+def _call(method: Callable[..., Any], status: int, answer: str | None = None) -> Route:
+    """POST /_sim/<x>: the body's fields are `method`'s keyword arguments (and nothing else, unless it takes
+    **columns); the answer is its result, as `{answer: result}` when named, and no body for a 204. A row
+    that does not exist (KeyError) is a 404."""
+    params = list(inspect.signature(method).parameters.values())[1:]  # after `self` (or `sim`)
+    fields = None if any(p.kind is p.VAR_KEYWORD for p in params) else [p.name for p in params]
 
-
-def _done(action: Callable[[], object]) -> Reply:
-    action()
-    return no_content()
-
-
-def _call(method: Callable[..., Any], status: int, answer: str | None = None) -> Handler:
-    """POST /_sim/<x>: the body's fields are `method`'s keyword arguments (and nothing else); the
-    answer is its result, as `{answer: result}` when named, and no body for a 204."""
-    fields = list(inspect.signature(method).parameters)[1:]  # after `self` (or `sim`)
-
-    def handle(sim: Sim, data: dict[str, Any]) -> Reply:
-        result = method(sim, **_only(data, fields, method.__name__))
+    def handle(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+        try:
+            result = method(sim, **(data if fields is None else _only(data, fields, method.__name__)))
+        except KeyError as missing:
+            return _admin_error(404, str(missing.args[0]))
         return no_content() if status == 204 else json_reply(status, {answer: result} if answer else result)
 
     return handle
 
 
-def _add_fault(sim: Sim, data: dict[str, Any]) -> Reply:
-    sim.add_fault(FaultRule.from_dict(data))
-    return json_reply(201, {"faults": len(sim.faults)})
-
-
-def _set_state(sim: Sim, data: dict[str, Any]) -> Reply:
-    _only(data, {"entity", "id", "statecode", "statuscode"}, "state")
-    try:
-        return json_reply(
-            200, sim.set_state(data["entity"], data["id"], data["statecode"], data.get("statuscode"))
-        )
-    except KeyError as missing:
-        if isinstance(missing.args[0], str) and " does not exist" in missing.args[0]:
-            return json_reply(404, {"error": {"code": "sim", "message": missing.args[0]}})
-        raise ValueError(f"missing field {missing}") from None
-
-
-def _incident_columns(sim: Sim, data: dict[str, Any]) -> Reply:
+def _incident_columns(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     columns = _only(data, {"columns"}, "incident-columns").get("columns")
     if not isinstance(columns, list):
         raise ValueError("columns must be a list of logical names")
-    return _done(lambda: sim.add_incident_columns(*columns))
+    sim.add_incident_columns(*columns)
+    return no_content()
 
 
-def _set_privileges(sim: Sim, data: dict[str, Any]) -> Reply:
-    _only(data, {"privileges", "user_id"}, "privileges")
-    privileges = data.get("privileges")
-    if not isinstance(privileges, list | dict):
+def _set_privileges(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
+    user_id = _only(data, {"privileges", "user_id"}, "privileges").get("user_id", APP_USER_ID)
+    if not isinstance(privileges := data.get("privileges"), list | dict):
         raise ValueError("privileges must be a list of names or an object of name: depth")
-    user_id = data.get("user_id", APP_USER_ID)
     sim.set_privileges(privileges, user_id=user_id)
     return json_reply(200, {"user_id": user_id, "privileges": sim.privileges_of(user_id)})
 
 
-def _config(sim: Sim) -> dict[str, Any]:
-    return {name: getattr(sim, name) for name in sorted(_CONFIG_FIELDS)}
-
-
-def _set_config(sim: Sim, data: dict[str, Any]) -> Reply:
+def _set_config(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     for name, value in _only(data, _CONFIG_FIELDS, "settings").items():
         if name == "duplicate_code" and not isinstance(value, str):
             raise ValueError(f"{name} must be a string ('' for the empty code)")
-        if name in _NUMBER_SETTINGS and value is not None and (type(value) not in (int, float)):
-            raise ValueError(f"{name} must be a number or null")
-        if value is None and name != "max_concurrency":
-            raise ValueError(f"{name} must be a number")
+        nullable = name == "max_concurrency"
+        if name in _NUMBER_SETTINGS and type(value) not in (int, float) and not (nullable and value is None):
+            raise ValueError(f"{name} must be a number{' or null' if nullable else ''}")
         setattr(sim, name, value)
-    return json_reply(200, _config(sim))
+    return json_reply(200, {name: getattr(sim, name) for name in sorted(_CONFIG_FIELDS)})
 
 
-def _routing(sim: Sim, data: dict[str, Any]) -> Reply:
+def _routing(sim: DataverseSimulator, data: dict[str, Any]) -> Reply:
     """`{"enabled": bool, "delay": s, "workstreams": {id: {"queue_id", "agent_id"}}, "streamsource": {id: n}}`."""
     _only(data, {"enabled", "delay", "workstreams", "streamsource"}, "routing")
     for workstream_id, target in (data.get("workstreams") or {}).items():
@@ -447,41 +332,36 @@ def _routing(sim: Sim, data: dict[str, Any]) -> Reply:
     return json_reply(200, sim.routing)
 
 
-_ADMIN: dict[tuple[str, str], Handler] = {
-    ("GET", "workitems"): lambda s, _: _listing(s.work_items),
-    ("GET", "incidents"): lambda s, _: _listing(s.incidents),
-    ("GET", "contacts"): lambda s, _: _listing(s.contacts),
-    ("GET", "notes"): lambda s, _: _listing(s.notes),
-    ("GET", "queueitems"): lambda s, _: _listing(s.queue_items),
-    ("GET", "requests"): lambda s, _: _listing([r._asdict() for r in s.requests]),
-    ("GET", "stats"): lambda s, _: json_reply(200, s.stats()),
-    ("GET", "faults"): lambda s, _: _listing([f.to_dict() for f in s.faults]),
-    ("GET", "config"): lambda s, _: json_reply(200, _config(s)),
+_ADMIN: dict[tuple[str, str], Route] = {
+    **{key: handler for key, handler in common_routes(FaultRule).items() if key != ("GET", "files")},
+    ("GET", "workitems"): lambda s, _: json_reply(200, {"value": s.work_items}),
+    ("GET", "incidents"): lambda s, _: json_reply(200, {"value": s.incidents}),
+    ("GET", "contacts"): lambda s, _: json_reply(200, {"value": s.contacts}),
+    ("GET", "notes"): lambda s, _: json_reply(200, {"value": s.notes}),
+    ("GET", "queueitems"): lambda s, _: json_reply(200, {"value": s.queue_items}),
+    ("GET", "config"): lambda s, _: _set_config(s, {}),
     ("GET", "organization"): lambda s, _: json_reply(200, s.organization),
     ("GET", "privileges"): lambda s, _: json_reply(
         200, {"user_id": APP_USER_ID, "privileges": s.privileges_of(APP_USER_ID)}
     ),
     ("GET", "routing"): lambda s, _: json_reply(200, s.routing),
-    ("POST", "contacts"): _call(Sim.add_contact, 201, "contactid"),
-    ("POST", "workstreams"): _call(Sim.add_workstream, 201, "msdyn_liveworkstreamid"),
-    ("POST", "queues"): _call(Sim.add_queue, 201, "queueid"),
-    ("POST", "systemusers"): _call(Sim.add_systemuser, 201, "systemuserid"),
-    ("POST", "teams"): _call(Sim.add_team, 201, "teamid"),
-    ("POST", "faults"): _add_fault,
-    ("DELETE", "faults"): lambda s, _: _done(s.clear_faults),
-    ("POST", "reset"): lambda s, _: _done(s.reset),
-    ("POST", "expire-tokens"): lambda s, _: _done(s.expire_tokens),
+    ("POST", "contacts"): _call(DataverseSimulator.add_contact, 201, "contactid"),
+    ("POST", "workstreams"): _call(DataverseSimulator.add_workstream, 201, "msdyn_liveworkstreamid"),
+    ("POST", "queues"): _call(DataverseSimulator.add_queue, 201, "queueid"),
+    ("POST", "systemusers"): _call(DataverseSimulator.add_systemuser, 201, "systemuserid"),
+    ("POST", "teams"): _call(DataverseSimulator.add_team, 201, "teamid"),
+    ("POST", "expire-tokens"): lambda s, _: done(s.expire_tokens()),
     ("POST", "config"): _set_config,
-    ("POST", "state"): _set_state,
-    ("POST", "close"): lambda s, d: _set_state(s, {**_only(d, {"entity", "id"}, "close"), "statecode": 1}),
+    ("POST", "state"): _call(DataverseSimulator.set_state, 200),
+    ("POST", "close"): _call(DataverseSimulator.close, 200),
     ("POST", "incident-columns"): _incident_columns,
-    ("POST", "organization"): _call(Sim.set_organization, 200),
+    ("POST", "organization"): _call(DataverseSimulator.set_organization, 200),
     ("POST", "privileges"): _set_privileges,
-    ("POST", "grant-privilege"): _call(Sim.grant_privilege, 204),
-    ("POST", "revoke-privilege"): _call(Sim.revoke_privilege, 204),
+    ("POST", "grant-privilege"): _call(DataverseSimulator.grant_privilege, 204),
+    ("POST", "revoke-privilege"): _call(DataverseSimulator.revoke_privilege, 204),
     ("POST", "seed-demo"): lambda s, _: json_reply(201, seed_demo(s)),
     ("POST", "crowd"): _call(seed_crowd, 201),
     ("POST", "routing"): _routing,
-    ("GET", "availability"): lambda s, d: availability_admin(s.availability, "GET", d),
-    ("POST", "availability"): lambda s, d: availability_admin(s.availability, "POST", d),
+    ("GET", "availability"): lambda s, _: json_reply(200, s.availability.describe()),
+    ("POST", "availability"): lambda s, d: json_reply(200, s.availability.configure(d)),
 }

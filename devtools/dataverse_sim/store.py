@@ -1,6 +1,16 @@
 """In-memory Dataverse tables under one lock, so a write (binds checked, key checked, row and its children
 inserted) is atomic. Rows keep simulator-only keys (`workstream_id`, `contact_id`, ...) so tests can
-assert what was linked without parsing OData."""
+assert what was linked without parsing OData.
+
+Unified routing is played here too: it happens inside Dynamics, no API call triggers it, so the go-live
+check (ops/golive) watches a work item for its effects on the columns msdyn_ocliveworkitem.md
+(dynamics-365-customer-engagement .../reference/entities/) names: `msdyn_cdsqueueid`, `msdyn_activeagentid`
+("the agent currently assigned") and `statuscode` (1 Open, 2 Active, 3 Waiting, 4 Closed, 5 Wrap-up).
+When `enabled`, a work item on a workstream with a target gets, `delay` seconds after its create, the
+target's queue, its agent if any and statuscode 2 Active (1 Open without an agent); otherwise nothing
+changes. A workstream's `msdyn_streamsource` (the "Channel": 192340000 SMS, 192300000 WhatsApp,
+192360000 Live chat, ...) is kept here too; unset, the simulator answers null.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +18,20 @@ import copy
 import random
 import string
 import threading
+import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from devtools.dataverse_sim import schema
 from devtools.dataverse_sim.odata import CODE_DUPLICATE, DUPLICATE_MESSAGE, ODataError, not_found, parse_guid
 from devtools.dataverse_sim.privileges import APP_USER_ID, ORGANIZATION_ID
-from devtools.dataverse_sim.routing import Routing
-from devtools.dataverse_sim.validate import New, decoded_size
+from devtools.dataverse_sim.schema import New, decoded_size
 
 
 class DuplicateKey(ODataError):
-    """412 for a create whose primary key exists. The API layer re-codes it per simulator setting."""
+    """412 for a create whose primary key exists (api.py re-codes it per the duplicate_code setting)."""
 
     def __init__(self) -> None:
         super().__init__(412, CODE_DUPLICATE, DUPLICATE_MESSAGE)
@@ -30,12 +41,33 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def default_organization() -> dict[str, Any]:
-    return {
-        "organizationid": ORGANIZATION_ID,
-        "maxuploadfilesize": schema.DEFAULT_MAX_UPLOAD,
-        "blockedattachments": schema.DEFAULT_BLOCKED,
-    }
+class RouteTarget(NamedTuple):
+    """Where routing sends a workstream's work items: a queue, and optionally a rep who takes them."""
+
+    queue_id: str
+    agent_id: str | None = None
+
+
+@dataclass
+class Routing:
+    """The routing switch and its per-workstream targets. Guarded by the store's lock."""
+
+    enabled: bool = False
+    delay: float = 0.5
+    targets: dict[str, RouteTarget] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)  # workstream id -> msdyn_streamsource
+    created: dict[str, float] = field(default_factory=dict)  # activityid -> monotonic create time
+
+    def apply(self, row: dict[str, Any]) -> None:
+        """Route `row` in place when routing is on, its workstream has a target and the delay passed."""
+        if not self.enabled or row.get("routed") or row.get("statecode") != 0:
+            return
+        target = self.targets.get(str(row.get("workstream_id")))
+        created = self.created.get(str(row.get("activityid")))
+        if target is None or created is None or time.monotonic() - created < self.delay:
+            return
+        status = 2 if target.agent_id else 1  # Active with a rep, Open in the queue
+        row.update(routed=True, queue_id=target.queue_id, agent_id=target.agent_id, statuscode=status)
 
 
 class Store:
@@ -44,26 +76,18 @@ class Store:
     def __init__(self, seed: int = 0) -> None:
         self.lock = threading.Lock()
         self._seed = seed
-        self.tables: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in schema.TABLES}
-        self.named: dict[str, dict[str, str]] = {name: {} for name in schema.NAMED}
-        self.queue_items: dict[str, dict[str, Any]] = {}
-        self.routing = Routing()
         self.clear()
 
     def clear(self) -> None:
         with self.lock:
-            for rows in self.tables.values():
-                rows.clear()
-            for names in self.named.values():
-                names.clear()
-            self.queue_items.clear()
-            self.routing.clear()
+            self.tables: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in schema.TABLES}
+            self.named: dict[str, dict[str, str]] = {name: {} for name in schema.NAMED}
             self.named["systemuser"][APP_USER_ID] = "# DataverseSimulator application user"
-            self.organization = default_organization()
+            self.queue_items: dict[str, dict[str, Any]] = {}
+            self.routing = Routing()
+            self.organization = dict(schema.DEFAULT_ORGANIZATION, organizationid=ORGANIZATION_ID)
             self._next_ticket = schema.TICKET_FIRST_NUMBER
             self._rng = random.Random(self._seed)
-
-    # ------------------------------------------------------------ seeding (admin, no validation beyond ids)
 
     def add_named(self, entity: str, row_id: str | None, name: str) -> str:
         key = new_or_parsed(row_id, schema.NAMED[entity][1])
@@ -74,8 +98,9 @@ class Store:
     def add_contact(self, contactid: str | None, fields: dict[str, str | None], statecode: int = 0) -> str:
         """Insert or replace a contact (seeding may overwrite; the API's POST answers 412 instead)."""
         key = new_or_parsed(contactid, "contactid")
-        status = schema.CONTACT.states.get(statecode)
-        if status is None:
+        if unknown := sorted(set(fields) - {*schema.CONTACT.columns, "fullname"}):
+            raise ValueError(f"unknown contact fields: {', '.join(unknown)}")
+        if (status := schema.CONTACT.states.get(statecode)) is None:
             raise ValueError(f"statecode must be 0 (Active) or 1 (Inactive), got {statecode!r}")
         row = _contact_row(key, {k: v for k, v in fields.items() if v is not None})
         row.update(statecode=statecode, statuscode=status)
@@ -83,15 +108,12 @@ class Store:
             self.tables["contact"][key] = row
         return key
 
-    # ------------------------------------------------------------ reads
-
     def name_of(self, entity: str, row_id: str) -> str | None:
         with self.lock:
             return self.named[entity].get(row_id)
 
     def get(self, entity: str, row_id: str) -> dict[str, Any] | None:
-        rows = self.rows(entity, parse_guid(row_id) or row_id)
-        return rows[0] if rows else None
+        return next(iter(self.rows(entity, parse_guid(row_id) or row_id)), None)
 
     def rows(self, entity: str, key: str | None = None) -> list[dict[str, Any]]:
         """Copies of the table's rows (or of the one with `key`), work items routed first when due."""
@@ -107,20 +129,15 @@ class Store:
             return copy.deepcopy(list(self.queue_items.values()))
 
     def counts(self) -> dict[str, int]:
+        names = ("work_items", "incidents", "contacts", "notes")  # in schema.TABLES' order
         with self.lock:
-            sizes = {f"{name}s": len(self.tables[logical]) for name, logical in _COUNTED.items()}
+            sizes = {name: len(rows) for name, rows in zip(names, self.tables.values(), strict=True)}
             return {**sizes, "queue_items": len(self.queue_items)}
 
     def _table(self, entity: str) -> dict[str, dict[str, Any]]:
         if entity not in self.tables:
             raise ValueError(f"entity must be one of {', '.join(self.tables)}, got {entity!r}")
         return self.tables[entity]
-
-    def _exists(self, entity_set: str, row_id: str) -> bool:
-        entity = schema.SET_ENTITY[entity_set]
-        return row_id in (self.tables[entity] if entity in self.tables else self.named[entity])
-
-    # ------------------------------------------------------------ writes
 
     def insert(self, table: schema.Table, new: New, mode: str = "create") -> dict[str, Any]:
         """Write the row (and its children) in one step, or raise without changing anything. `mode`:
@@ -130,11 +147,11 @@ class Store:
             binds.setdefault("owner_id", (schema.SYSTEMUSER_SET, APP_USER_ID))
         with self.lock:
             for entity_set, row_id in binds.values():
-                if not self._exists(entity_set, row_id):
-                    raise not_found(schema.SET_ENTITY[entity_set], row_id)
+                entity = schema.SET_ENTITY[entity_set]
+                if row_id not in (self.tables[entity] if entity in self.tables else self.named[entity]):
+                    raise not_found(entity, row_id)
             rows = self.tables[table.logical]
-            existing = rows.get(new.key)
-            if existing is not None and mode == "create":
+            if (existing := rows.get(new.key)) is not None and mode == "create":
                 raise DuplicateKey()
             if existing is None and mode == "update":
                 raise not_found(table.logical, new.key)
@@ -159,20 +176,17 @@ class Store:
             row.update(statecode=0, statuscode=table.states[0])
         if table is schema.WORK_ITEM:
             row["context_items"] = new.children
-            self.routing.note_created(new.key)
-        if table is schema.INCIDENT:
-            row["ticketnumber"] = self._ticket_number()
+            self.routing.created[new.key] = time.monotonic()
+        if (
+            table is schema.INCIDENT
+        ):  # CAS-<number>-<suffix>, the stock case auto-number (schema.TICKET_PREFIX)
+            alphabet = string.ascii_uppercase + string.digits
+            suffix = "".join(self._rng.choice(alphabet) for _ in range(schema.TICKET_SUFFIX_LENGTH))
+            row["ticketnumber"] = f"{schema.TICKET_PREFIX}-{self._next_ticket:05d}-{suffix}"
+            self._next_ticket += 1
         if table is schema.ANNOTATION:
             row["isdocument"] = False
         return row
-
-    def _ticket_number(self) -> str:
-        """CAS-<number>-<suffix>, the stock case auto-number (see schema.TICKET_PREFIX)."""
-        number = self._next_ticket
-        self._next_ticket += 1
-        alphabet = string.ascii_uppercase + string.digits
-        suffix = "".join(self._rng.choice(alphabet) for _ in range(schema.TICKET_SUFFIX_LENGTH))
-        return f"{schema.TICKET_PREFIX}-{number:05d}-{suffix}"
 
     def delete(self, entity: str, row_id: str) -> None:
         """Delete the row; a work item's context items go with it (they live inside the row here)."""
@@ -182,26 +196,20 @@ class Store:
                 raise not_found(entity, key)
             self.routing.created.pop(key, None)
 
-    # ------------------------------------------------------------ state and queues
-
     def set_state(self, entity: str, row_id: str, statecode: int, statuscode: int | None) -> dict[str, Any]:
         """Change a row's state, as SetState / a PATCH of statecode+statuscode would. Deactivating an
         incident deactivates its queue items ("A queue item is automatically deactivated if the state of
         the record in the queue item changed from Active to Inactive", powerapps-docs queue-entities.md)."""
-        table = schema.TABLES.get(entity)
-        if table is None or not table.states:
+        if (table := schema.TABLES.get(entity)) is None or not table.states:
             raise ValueError(f"entity must be one of msdyn_ocliveworkitem, incident, contact, got {entity!r}")
         if statecode not in table.states:
-            raise ValueError(
-                f"statecode {statecode!r} is not a state of {entity}: one of {sorted(table.states)}"
-            )
+            raise ValueError(f"statecode {statecode!r} is not a state of {entity}: {sorted(table.states)}")
         status = table.states[statecode] if statuscode is None else statuscode
         if table.status_state.get(status) != statecode:
             raise ValueError(f"statuscode {status!r} does not belong to statecode {statecode} of {entity}")
         key = parse_guid(row_id) or row_id
         with self.lock:
-            row = self.tables[entity].get(key)
-            if row is None:
+            if (row := self.tables[entity].get(key)) is None:
                 raise KeyError(f"{entity} {row_id} does not exist")
             row.update(statecode=statecode, statuscode=status)
             if table is schema.INCIDENT and statecode != 0:
@@ -211,17 +219,14 @@ class Store:
             return copy.deepcopy(row)
 
     def add_to_queue(self, queue_id: str, object_id: str) -> str:
-        """AddToQueue for an incident: returns the queueitemid.
-
-        "An entity record cannot be added in multiple queues" and AddToQueue "moves a queue item from a
-        source queue to a destination queue" (powerapps-docs .../data-platform/queue-entities.md). So a
-        record with an active queue item keeps that one item: in the same queue nothing changes, in another
-        queue the item moves. Only a record without an active item gets a new one."""
+        """AddToQueue for an incident: the queueitemid. "An entity record cannot be added in multiple queues"
+        and AddToQueue "moves a queue item from a source queue to a destination queue" (powerapps-docs
+        .../data-platform/queue-entities.md): a record with an active queue item keeps that one item (in
+        another queue it moves there); only a record without an active item gets a new one."""
         with self.lock:
             if queue_id not in self.named["queue"]:
                 raise not_found("queue", queue_id)
-            incident = self.tables["incident"].get(object_id)
-            if incident is None:
+            if (incident := self.tables["incident"].get(object_id)) is None:
                 raise not_found("incident", object_id)
             for item in self.queue_items.values():
                 if item["objectid"] == object_id and item["statecode"] == 0:
@@ -234,14 +239,6 @@ class Store:
                 "title": incident.get("title"), "statecode": 0, "statuscode": 1, "createdon": now(),
             }  # fmt: skip
             return item_id
-
-
-_COUNTED = {
-    "work_item": "msdyn_ocliveworkitem",
-    "incident": "incident",
-    "contact": "contact",
-    "note": "annotation",
-}
 
 
 def _contact_row(key: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -257,7 +254,6 @@ def _contact_row(key: str, fields: dict[str, Any]) -> dict[str, Any]:
 def new_or_parsed(value: str | None, name: str) -> str:
     if value is None:
         return str(uuid.uuid4())
-    guid = parse_guid(value)
-    if guid is None:
+    if (guid := parse_guid(value)) is None:
         raise ValueError(f"{name} must be a GUID, got {value!r}")
     return guid

@@ -10,8 +10,8 @@ import pytest
 import requests
 from dvsim_support import API, CUSTOMER_BIND, OWNER_BIND, Client, error_of, incident_body
 
-from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.privileges import APP_USER_ID
+from devtools.dataverse_sim.server import FaultRule
 from devtools.dataverse_sim.simulator import (
     DUPLICATE_CODE_DOCUMENTED,
     DUPLICATE_CODE_EMPTY,

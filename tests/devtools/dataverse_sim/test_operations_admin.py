@@ -19,8 +19,8 @@ from devtools.dataverse_sim.demo import (
     DEMO_WORKSTREAMS,
     seed_demo,
 )
-from devtools.dataverse_sim.faults import OPERATIONS, FaultRule
 from devtools.dataverse_sim.privileges import APP_USER_ID, BRIDGE_PRIVILEGES
+from devtools.dataverse_sim.server import OPERATIONS, FaultRule
 from devtools.dataverse_sim.simulator import DataverseSimulator
 
 WORKSTREAM_BIND = "msdyn_liveworkstreamid_msdyn_ocliveworkitem@odata.bind"

@@ -8,7 +8,6 @@ import pytest
 import requests
 from dvsim_support import ADD_TO_QUEUE, Client, error_of, incident_body
 
-from devtools.dataverse_sim.faults import FaultRule
 from devtools.dataverse_sim.privileges import (
     APP_USER_ID,
     BRIDGE_PRIVILEGES,
@@ -16,6 +15,7 @@ from devtools.dataverse_sim.privileges import (
     ORGANIZATION_ID,
     privilege_id,
 )
+from devtools.dataverse_sim.server import FaultRule
 from devtools.dataverse_sim.simulator import DataverseSimulator
 
 

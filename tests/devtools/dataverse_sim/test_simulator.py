@@ -22,8 +22,7 @@ import requests
 from dvsim_support import error_of, fetch_token
 
 from devtools.dataverse_sim import DEMO_WORKSTREAM_ID, DataverseSimulator, FaultRule, seed_demo
-from devtools.dataverse_sim.odata import ODataError
-from devtools.dataverse_sim.query import comparisons, parse_filter
+from devtools.dataverse_sim.odata import ODataError, comparisons, parse_filter
 from devtools.dataverse_sim.schema import CONTACT
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -302,10 +301,14 @@ def test_bad_query_options_are_400(client: Client, params: dict[str, str]) -> No
 
 
 def test_filter_parser_handles_parentheses_and_escapes() -> None:
-    parsed = parse_filter("(mobilephone eq 'a''b') or (telephone1 eq 'c' or emailaddress1 eq '')", CONTACT)
+    parsed = parse_filter(
+        "(mobilephone eq 'a''b') or (telephone1 eq 'c' or emailaddress1 eq '')",
+        CONTACT.filters,
+        CONTACT.logical,
+    )
     assert comparisons(parsed) == [("mobilephone", "a'b"), ("telephone1", "c"), ("emailaddress1", "")]
     with pytest.raises(ODataError):
-        parse_filter("(mobilephone eq 'a'", CONTACT)
+        parse_filter("(mobilephone eq 'a'", CONTACT.filters, CONTACT.logical)
 
 
 # ---------------------------------------------------------------- workstream
