@@ -6,7 +6,8 @@ shared/platform, which imports nothing above it (pyproject.toml's import-linter 
 It carries the event and, once the worker has read it, the enrichment, so a retry never asks
 OpenCX again. A storage queue message holds 64 KiB of base64, so the JSON stays under 48 KiB: the
 oldest transcript lines go first, then the summary is cut to what Dynamics can show anyway. A
-handoff is never refused for its size. Messages queued as v1 before an upgrade are still read.
+handoff is never refused for its size. Messages queued as v1 before an upgrade are still read
+(shared/opencx/legacy_message.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.opencx.events import HANDOFF_TO_HUMAN
-from shared.opencx.session import Customer, Enrichment, TranscriptLine
+from shared.opencx.session import Enrichment
 from shared.opencx.webhook import HandoffEvent
 
 MESSAGE_LIMIT_BYTES = 48 * 1024
@@ -149,83 +149,6 @@ def build_message(
     return fit_to_budget(message)
 
 
-class _LegacyCustomer(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    name: str | None = None
-    phone: str | None = None
-    email: str | None = None
-
-
-class _LegacyLine(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    role: str
-    text: str
-    sentAt: datetime | None = None
-
-
-class _LegacyHandoff(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    sessionId: str
-    channel: str
-    summary: str
-    customer: _LegacyCustomer | None = None
-    language: str | None = None
-    transcript: list[_LegacyLine] | None = None
-
-
-class _LegacyMessage(BaseModel):
-    """v1, the old invented contract: the handoff carried channel, customer and transcript itself."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    v: Literal[1]
-    handoffId: str
-    attempt: int = 0
-    receivedAt: datetime
-    firstAttemptAt: datetime | None = None
-    traceparent: str | None = None
-    handoff: _LegacyHandoff
-    history: list[AttemptRecord] = Field(default_factory=list)
-
-
-def _upgrade(legacy: _LegacyMessage) -> HandoffMessage:
-    """A v1 message as v2, its enrichment complete: nothing is fetched for it."""
-    handoff = legacy.handoff
-    customer = handoff.customer or _LegacyCustomer()
-    lines = [
-        TranscriptLine(role=line.role, text=line.text, at=line.sentAt.isoformat() if line.sentAt else None)
-        for line in handoff.transcript or []
-    ]
-    return HandoffMessage(
-        handoffId=legacy.handoffId,
-        # Built without v2's identifier rules: v1 accepted ids v2 refuses (`/ # ?`), and such a
-        # message must still be delivered. OpenCX is never asked about it (its enrichment is whole).
-        event=HandoffEvent.model_construct(
-            event=HANDOFF_TO_HUMAN,
-            conversation_id=handoff.sessionId,
-            timestamp=legacy.receivedAt.isoformat(),
-            summary=handoff.summary,
-            language=handoff.language,
-            summaryTruncated=False,
-        ),
-        attempt=legacy.attempt,
-        receivedAt=legacy.receivedAt,
-        firstAttemptAt=legacy.firstAttemptAt,
-        traceparent=legacy.traceparent,
-        history=legacy.history,
-        enrichment=Enrichment(
-            channel=handoff.channel,
-            customer=Customer(name=customer.name, phone=customer.phone, email=customer.email),
-            transcript=lines,
-            historyComplete=True,
-        ),
-        legacyIds=True,
-    )
-
-
 def parse_message(raw: str | bytes) -> HandoffMessage:
     """Decode a queue message body, v2 or v1. Raises pydantic.ValidationError when it is neither."""
     try:
@@ -234,7 +157,10 @@ def parse_message(raw: str | bytes) -> HandoffMessage:
         decoded = None
     version = decoded.get("v") if isinstance(decoded, dict) else None
     if version == 1:
-        return _upgrade(_LegacyMessage.model_validate_json(raw))
+        # Only a queue written before an upgrade holds v1: its models load when one arrives.
+        from shared.opencx.legacy_message import upgrade
+
+        return HandoffMessage(**upgrade(raw))
     legacy = isinstance(decoded, dict) and decoded.get("legacyIds") is True
     return HandoffMessage.model_validate_json(raw, context={"legacy_ids": legacy})
 
