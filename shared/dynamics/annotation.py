@@ -159,19 +159,11 @@ def attach_note(
     """Create the note with its file on the incident, once: `PATCH annotations(<id>)` with
     `If-None-Match: *`. 2xx: written now; 412: it was already there (done, not a failure).
     Refuse a file with `refusal()` first: a too-large or blocked file is a 400 that no retry mends."""
-    row_id = note_id(key)
     payload = note_payload(
         incident_id, subject=subject, notetext=notetext, filename=filename, mimetype=mimetype,
         documentbody=documentbody,
     )  # fmt: skip
-    response = client.request(
-        "PATCH", f"{ENTITY_SET}({row_id})", "create_note", json=payload, headers={"If-None-Match": "*"}
-    )
-    if response.ok:
-        return NoteOutcome(row_id, response)
-    if response.status == 412:
-        return NoteOutcome(row_id, response, existed=True)
-    return NoteOutcome(row_id, response, failure=Failure.of(Upstream.DATAVERSE, response))
+    return _create_once(client, key, payload)
 
 
 def attach_text_note(
@@ -179,9 +171,14 @@ def attach_text_note(
 ) -> NoteOutcome:
     """A note without a file, once (the same id rule): says why a file of the session is not on
     the case ("[photo not forwarded: 7.2 MB, the limit is 5 MB]")."""
-    row_id = note_id(key)
     payload = {"subject": cut(subject, SUBJECT_MAX), "notetext": cut(notetext, NOTETEXT_MAX), "isdocument": False,
                INCIDENT_BIND: f"/incidents({incident_id})"}  # fmt: skip
+    return _create_once(client, key, payload)
+
+
+def _create_once(client: DataverseClient, key: str, payload: dict[str, Any]) -> NoteOutcome:
+    """`PATCH annotations(<id>)` with `If-None-Match: *`: 2xx written now, 412 already there."""
+    row_id = note_id(key)
     response = client.request(
         "PATCH", f"{ENTITY_SET}({row_id})", "create_note", json=payload, headers={"If-None-Match": "*"}
     )
