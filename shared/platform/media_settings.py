@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shared.platform import setting_values as read
+from shared.platform.limits import MMS_MAX_TOTAL_BYTES
 
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024  # MMS: "about 5 MB" in all per message
+DEFAULT_MAX_BYTES = MMS_MAX_TOTAL_BYTES  # what one SMS (MMS) message carries in all
+DEFAULT_TIMEOUT_SECONDS = 20.0
 CEILING = 100 * 1024 * 1024  # MEDIA_MAX_BYTES at most
 DEFAULT_TYPES = ("image/*", "application/pdf", "text/plain")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$")
@@ -27,7 +29,7 @@ class MediaSettings:
     max_bytes: int = DEFAULT_MAX_BYTES  # 0: no file crosses; each becomes a text notice
     extra_hosts: tuple[str, ...] = ()
     extra_types: tuple[str, ...] = ()
-    timeout_seconds: float = 20.0
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
 
 
 def _items(raw: str | None) -> list[str]:
@@ -74,6 +76,12 @@ def load_media(env: Mapping[str, str], problems: dict[str, str]) -> MediaSetting
         extra_hosts=_hosts(env.get("MEDIA_ALLOWED_HOSTS"), problems),
         extra_types=_types(env.get("MEDIA_ALLOWED_TYPES"), problems),
         timeout_seconds=read.number(
-            env, "MEDIA_TIMEOUT_SECONDS", problems, kind=float, default=20.0, low=1, high=120
+            env,
+            "MEDIA_TIMEOUT_SECONDS",
+            problems,
+            kind=float,
+            default=DEFAULT_TIMEOUT_SECONDS,
+            low=1,
+            high=120,
         ),
     )
