@@ -27,6 +27,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from shared.media.refs import NAME_MAX, MediaRef, data_url_parts
+from shared.platform.limits import MESSAGING_TEXT_MAX_CHARS
 from shared.platform.text import NestingTooDeep, sanitise
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -36,7 +37,7 @@ _MAX_DEPTH = 64
 # (64 KiB) can hold. Longer is a hostile or broken sender: the text is cut and extra attachments
 # dropped (both logged), never a 5xx that Microsoft retries three times and then drops. The
 # Messaging API takes 6,000 characters per customer message; the same bound serves the other way.
-MAX_TEXT_CHARS = 6_000
+MAX_TEXT_CHARS = MESSAGING_TEXT_MAX_CHARS
 MAX_ATTACHMENTS = 20
 MAX_ATTACHMENTS_JSON_CHARS = 12_000
 MAX_FIELD_CHARS = 2_048  # an attachment's URL, name or type; a sender's id or name
