@@ -44,10 +44,10 @@ class Ready:
     refused: list[RefusalReason] = field(default_factory=list)
 
     def text_with_notices(self, text: str | None, limit: int = MESSAGING_TEXT_MAX_CHARS) -> str | None:
-        """The words, cut so that the notices after them always fit within `limit`."""
+        """The words, cut so that the notices after them fit within `limit`; the whole never past it."""
         notices = "\n".join(self.notices)
-        words = (text or "").strip()[: max(0, limit - len(notices) - 1)] if notices else (text or "").strip()
-        return "\n".join(part for part in (words, notices) if part) or None
+        words = (text or "").strip()[: max(0, limit - len(notices) - 1) if notices else limit]
+        return "\n".join(part for part in (words, notices) if part)[:limit] or None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from shared.opencx.history import Position, read_history
 from shared.opencx.send import build_agent_message
 from shared.opencx.session import LINE_TEXT_MAX, TranscriptLine
 from shared.platform.failure import Failure, FailureKind, Upstream
-from shared.platform.limits import MESSAGING_TEXT_MAX_CHARS
 from shared.platform.log import get_logger, log_event
 from shared.platform.times import instant, iso_at
 
@@ -256,7 +255,7 @@ def _send_to_rep(
     if not words and not ready.attachments:
         return Delivered(forwarded=0)
     activity = build_message_activity(
-        link.conversation_id, messaging.channel_id, text=(words or "")[:MESSAGING_TEXT_MAX_CHARS] or None,
+        link.conversation_id, messaging.channel_id, text=words,
         sender_name=sender_name, sender_id=link.session_id, attachments=ready.attachments,
     )  # fmt: skip
     sent = messaging.send_activity(link.conversation_id, activity)
