@@ -21,6 +21,7 @@ T = TypeVar("T")
 _lock = threading.RLock()  # a build may ask for another shared thing (a client for its credential)
 _built: dict[Hashable, Any] = {}
 _settings: Settings | None = None
+_MISSING: Any = object()  # not built yet (None may be what was built)
 _plain: set[Hashable] = set()  # keys built without the settings (kept when the settings change)
 
 
@@ -49,7 +50,12 @@ def shared(key: Hashable, build: Callable[[Settings], T]) -> T:
 def shared_plain(key: Hashable, build: Callable[[], T], *, fresh: bool = False) -> T:
     """The process's one `key`, built from nothing the settings say (a credential for an identity:
     tools that bring their own configuration use it too). `fresh` replaces it (a credential whose
-    token was refused). Dropped only by `close_all`."""
+    token was refused). Dropped only by `close_all`. Found without the lock (a dict read is atomic):
+    telemetry asks on every metric and span."""
+    if not fresh:
+        known: T = _built.get(key, _MISSING)
+        if known is not _MISSING:
+            return known
     with _lock:
         if fresh or key not in _built:
             _built[key] = build()
